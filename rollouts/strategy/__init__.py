@@ -1,0 +1,1 @@
+"""PURE strategy core: `decide(observed, now) -> Plan`. No I/O, no asyncio, no Kubernetes imports."""

@@ -1,0 +1,192 @@
+"""The contract between the pure strategy core and the controller that applies its decisions.
+
+observe → decide → apply: the controller builds an `Observed` from its caches, calls the pure
+`rollouts.strategy.decide(observed, now)`, and gets a `Plan`: the Rollout status it should have (as wire JSON,
+camelCase, so the controller can diff it against the stored status and write ONE merge patch, or none), the
+side effects as values (`Action`s), and when to look again (`requeue_after`, seconds).
+
+Actions are plain frozen dataclasses: the controller turns each into API calls; tests compare them as values.
+Applying a plan twice must change nothing (every action is idempotent: "scale to N", "selector = hash").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+JSON = dict[str, Any]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# What the controller observed (read from the API server's objects; see rollouts.controller.observing)
+# ---------------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReplicaSetState:
+    """A ReplicaSet owned by the rollout, reduced to what the decisions read."""
+
+    name: str
+    pod_template_hash: str  # label rollouts-pod-template-hash
+    spec_replicas: int
+    replicas: int  # status.replicas
+    ready_replicas: int
+    available_replicas: int
+    revision: int  # annotation rollout.argoproj.io/revision (0 when absent)
+    created: datetime
+    template: JSON  # spec.template as stored (wire JSON), for rollback detection and `undo`
+    scale_down_deadline: datetime | None = None  # annotation scale-down-deadline
+    labels: Mapping[str, str] = field(default_factory=dict)
+    annotations: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class AnalysisRunState:
+    """An AnalysisRun owned by the rollout (status phase '' is read as Pending)."""
+
+    name: str
+    phase: str  # Pending | Running | Successful | Failed | Error | Inconclusive
+    message: str
+    rollout_type: str  # label rollout-type: Step | Background | PrePromotion | PostPromotion
+    pod_template_hash: str  # label rollouts-pod-template-hash
+    created: datetime
+    step_index: int | None = None  # label step-index (Step runs)
+    terminate: bool = False  # spec.terminate
+    revision: int = 0  # annotation rollout.argoproj.io/revision
+
+
+@dataclass(frozen=True)
+class ServiceState:
+    name: str
+    selector: Mapping[str, str]
+    annotations: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Observed:
+    """Everything `decide` may look at. `rollout` is a `rollouts.models.Rollout`; `rollout_raw` its wire JSON."""
+
+    rollout: Any  # rollouts.models.Rollout (kept as Any here to keep this contract module dependency-free)
+    rollout_raw: JSON
+    replica_sets: tuple[ReplicaSetState, ...] = ()
+    analysis_runs: tuple[AnalysisRunState, ...] = ()
+    services: Mapping[str, ServiceState] = field(default_factory=dict)  # by name; missing = does not exist
+    # Traffic-router objects by (apiVersion, kind, namespace, name), as wire JSON; missing = does not exist.
+    routers: Mapping[tuple[str, str, str, str], JSON] = field(default_factory=dict)
+    # Analysis templates that exist: ("AnalysisTemplate", ns, name) / ("ClusterAnalysisTemplate", "", name) -> spec JSON
+    templates: Mapping[tuple[str, str, str], JSON] = field(default_factory=dict)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# What the controller must do
+# ---------------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CreateReplicaSet:
+    name: str  # <rollout>-<pod-template-hash>
+    pod_template_hash: str
+    replicas: int
+    template: JSON  # pod template with the rollouts-pod-template-hash label added
+    selector: JSON  # spec.selector with matchLabels[rollouts-pod-template-hash] added
+    labels: Mapping[str, str]
+    annotations: Mapping[str, str]  # rollout.argoproj.io/revision, …
+    min_ready_seconds: int = 0
+
+
+@dataclass(frozen=True)
+class ScaleReplicaSet:
+    name: str
+    replicas: int
+    # annotations to set (str) or remove (None) in the same write, e.g. scale-down-deadline
+    annotations: Mapping[str, str | None] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class UpdateReplicaSetMeta:
+    """Labels/annotations only (revision bump on rollback, scale-down-deadline set/cleared), no scaling."""
+
+    name: str
+    labels: Mapping[str, str | None] = field(default_factory=dict)
+    annotations: Mapping[str, str | None] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class DeleteReplicaSet:
+    name: str
+
+
+@dataclass(frozen=True)
+class SetServiceSelector:
+    """Point `service` at pods with rollouts-pod-template-hash=`pod_template_hash` (annotated managed-by)."""
+
+    service: str
+    pod_template_hash: str
+    rollout: str
+
+
+@dataclass(frozen=True)
+class EditRouter:
+    """Write a traffic-router object (VirtualService, TrafficSplit, Ingress, HTTPRoute, DestinationRule).
+
+    `obj` is the full edited object (replace, guarded by its resourceVersion) when `create` is False, or a new
+    object to create (e.g. the NGINX canary Ingress) when True. `delete` removes it.
+    """
+
+    api_version: str
+    kind: str
+    namespace: str
+    name: str
+    obj: JSON | None = None
+    create: bool = False
+    delete: bool = False
+
+
+@dataclass(frozen=True)
+class CreateAnalysisRun:
+    name: str
+    spec: JSON  # AnalysisRun spec wire JSON (metrics, args resolved where possible, dryRun, …)
+    labels: Mapping[str, str]
+    annotations: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class TerminateAnalysisRun:
+    name: str
+
+
+@dataclass(frozen=True)
+class DeleteAnalysisRun:
+    name: str
+
+
+@dataclass(frozen=True)
+class EmitEvent:
+    type: Literal["Normal", "Warning"]
+    reason: str
+    message: str
+
+
+Action = (
+    CreateReplicaSet
+    | ScaleReplicaSet
+    | UpdateReplicaSetMeta
+    | DeleteReplicaSet
+    | SetServiceSelector
+    | EditRouter
+    | CreateAnalysisRun
+    | TerminateAnalysisRun
+    | DeleteAnalysisRun
+    | EmitEvent
+)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The decision of one pass. `new_status` is the complete desired `.status` (wire JSON)."""
+
+    new_status: JSON
+    actions: tuple[Action, ...] = ()
+    requeue_after: float | None = None  # seconds; None = only on the next event or resync
