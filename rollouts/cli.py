@@ -17,9 +17,15 @@ from rollouts import __version__
 # name -> (import path "module:attr", one-line help shown by --help without importing the module)
 COMMANDS: dict[str, tuple[str, str]] = {
     # kubectl plugin (rollouts.plugin)
-    "get": ("rollouts.plugin.commands:get", "Show a rollout (tree of revisions, pods, analysis) or an analysis run."),
+    "get": (
+        "rollouts.plugin.commands:get",
+        "Show a rollout (tree of revisions, pods, analysis) or an analysis run.",
+    ),
     "list": ("rollouts.plugin.commands:list_", "List rollouts."),
-    "status": ("rollouts.plugin.commands:status", "Print a rollout's status until it is Healthy or Degraded."),
+    "status": (
+        "rollouts.plugin.commands:status",
+        "Print a rollout's status until it is Healthy or Degraded.",
+    ),
     "promote": ("rollouts.plugin.commands:promote", "Promote a paused rollout (or fully, with --full)."),
     "abort": ("rollouts.plugin.commands:abort", "Abort a rollout: all traffic back to the stable version."),
     "retry": ("rollouts.plugin.commands:retry", "Retry an aborted rollout."),
@@ -33,12 +39,21 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "version": ("rollouts.plugin.commands:version", "Print the version."),
     "completion": ("rollouts.plugin.commands:completion", "Print a shell completion script."),
     # local tools
-    "analyze": ("analysis.cli:analyze", "Run AnalysisTemplates against Prometheus now, at a time, or over a past window."),
-    "plan": ("rollouts.strategy.planning:plan", "Print, without a cluster, what a Rollout will do step by step."),
+    "analyze": (
+        "analysis.cli:analyze",
+        "Run AnalysisTemplates against Prometheus now, at a time, or over a past window.",
+    ),
+    "plan": (
+        "rollouts.strategy.planning:plan",
+        "Print, without a cluster, what a Rollout will do step by step.",
+    ),
     "sandbox": ("rollouts.sandbox.cli:sandbox", "Serve an embedded Kubernetes API server on loopback."),
     "demo": ("rollouts.demo:demo", "Run the whole system on the embedded sandbox with a real Prometheus."),
     # in-cluster
-    "controller": ("rollouts.controller.main:controller", "Run the controller (in a cluster or against a kubeconfig)."),
+    "controller": (
+        "rollouts.controller.main:controller",
+        "Run the controller (in a cluster or against a kubeconfig).",
+    ),
 }
 
 

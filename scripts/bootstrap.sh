@@ -34,7 +34,10 @@ fi
 stamp=".venv/.installed$extras"
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
     echo "==> installing rollouts$extras into .venv"
-    .venv/bin/python -m pip install -q --upgrade pip
-    .venv/bin/python -m pip install -q -e ".$extras"
+    if ! { .venv/bin/python -m pip install -q --upgrade pip &&
+           .venv/bin/python -m pip install -q -e ".$extras"; } >.venv/install.log 2>&1; then
+        cat .venv/install.log >&2
+        exit 1
+    fi
     touch "$stamp"
 fi

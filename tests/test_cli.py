@@ -20,7 +20,7 @@ def test_help_imports_no_face() -> None:
         "import sys; from rollouts.cli import main\n"
         "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
         "heavy = [m for m in ('kubernetes', 'aiohttp', 'prometheus_api_client') if m in sys.modules]\n"
-        "print(','.join(heavy))\n"
+        "print('HEAVY:' + ','.join(heavy))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert out.strip().splitlines()[-1] == ""
+    assert out.strip().splitlines()[-1] == "HEAVY:"
