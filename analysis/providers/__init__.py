@@ -1,0 +1,1 @@
+"""Metric providers: the only part of `analysis` that talks to metric backends (Prometheus, HTTP)."""

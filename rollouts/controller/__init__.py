@@ -1,0 +1,1 @@
+"""The in-cluster controller: watching, queueing, observing, reconciling, applying, leader election, metrics."""

@@ -1,0 +1,1 @@
+"""The only code that imports `kubernetes`: the async client adapter, error mapping, resource table, patches."""
