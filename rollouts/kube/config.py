@@ -1,0 +1,129 @@
+"""Finding the cluster: kubeconfig (`--kubeconfig`, `KUBECONFIG`, `~/.kube/config`) with `--context`, or the
+in-cluster service account.
+
+First stop of every face that talks to Kubernetes: the controller (`rollouts controller`) and the kubectl plugin
+resolve a `KubeSettings` here and hand it to `rollouts.kube.client.KubeClient`. Failures become one-line
+`KubeConfigError`s naming the path and the context, never a traceback from the client library.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Coroutine
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from kubernetes.aio import config as kconfig
+from kubernetes.aio.client import Configuration
+
+from rollouts.kube.errors import KubeConfigError
+
+IN_CLUSTER = "in-cluster"
+_SA_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class KubeSettings:
+    """Where the API server is and how to authenticate; `source` is the kubeconfig path or "in-cluster"."""
+
+    host: str
+    namespace: str
+    source: str
+    context: str | None = None
+    configuration: Any = field(default=None, repr=False, compare=False)
+
+    def describe(self) -> str:
+        """'https://1.2.3.4:6443 (context prod from /home/me/.kube/config)' — for error messages."""
+        where = self.source if self.context is None else f"context {self.context} from {self.source}"
+        return f"{self.host} ({where})"
+
+
+def kubeconfig_paths(kubeconfig: str | None = None) -> list[str]:
+    """The kubeconfig files to read, in kubectl's order: the flag, else `KUBECONFIG` (':'-separated), else
+    `~/.kube/config`."""
+    if kubeconfig:
+        return [os.path.expanduser(kubeconfig)]
+    env = os.environ.get("KUBECONFIG", "")
+    if env:
+        return [os.path.expanduser(p) for p in env.split(os.pathsep) if p]
+    return [os.path.expanduser("~/.kube/config")]
+
+
+def _existing(paths: list[str]) -> list[str]:
+    return [p for p in paths if os.path.isfile(p)]
+
+
+def _in_cluster_available() -> bool:
+    return bool(os.environ.get("KUBERNETES_SERVICE_HOST")) and (_SA_DIR / "token").exists()
+
+
+async def load_settings(
+    kubeconfig: str | None = None,
+    context: str | None = None,
+    *,
+    in_cluster: bool | None = None,
+) -> KubeSettings:
+    """Resolve the cluster. `in_cluster=None` means: a kubeconfig if one exists, else the pod's service account.
+
+    Raises KubeConfigError with a sentence naming what was tried.
+    """
+    paths = kubeconfig_paths(kubeconfig)
+    existing = _existing(paths)
+    if in_cluster or (in_cluster is None and not existing and not kubeconfig and _in_cluster_available()):
+        return _load_in_cluster()
+    if not existing:
+        tried = ", ".join(paths)
+        raise KubeConfigError(
+            f"no kubeconfig found at {tried}: pass --kubeconfig PATH, set KUBECONFIG, or run inside a pod"
+        )
+    configuration = Configuration()
+    source = os.pathsep.join(existing)
+    try:
+        loader = await kconfig.load_kube_config(  # type: ignore[no-untyped-call]
+            config_file=source, context=context, client_configuration=configuration, persist_config=False
+        )
+    except (kconfig.ConfigException, KeyError, ValueError, TypeError, yaml.YAMLError, OSError) as e:
+        what = f"context {context!r} in " if context else ""
+        raise KubeConfigError(f"cannot use {what}kubeconfig {source}: {e}") from e
+    current = loader.current_context or {}
+    context_name = current.get("name") if isinstance(current, dict) else None
+    ctx = current.get("context") if isinstance(current, dict) else None
+    namespace = (ctx or {}).get("namespace") or "default"
+    return KubeSettings(
+        host=str(configuration.host),
+        namespace=str(namespace),
+        source=source,
+        context=context_name or context,
+        configuration=configuration,
+    )
+
+
+def _load_in_cluster() -> KubeSettings:
+    configuration = Configuration()
+    try:
+        kconfig.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
+    except kconfig.ConfigException as e:
+        raise KubeConfigError(f"in-cluster configuration unusable: {e}") from e
+    ns_file = _SA_DIR / "namespace"
+    namespace = ns_file.read_text().strip() if ns_file.exists() else "default"
+    return KubeSettings(
+        host=str(configuration.host), namespace=namespace, source=IN_CLUSTER, configuration=configuration
+    )
+
+
+def settings_for_url(url: str, namespace: str = "default", token: str | None = None) -> KubeSettings:
+    """Settings for a bare server URL (the sandbox, or a `kubectl proxy`)."""
+    configuration = Configuration(host=url.rstrip("/"))
+    if token:
+        configuration.api_key["BearerToken"] = f"Bearer {token}"
+    configuration.verify_ssl = False
+    return KubeSettings(host=url.rstrip("/"), namespace=namespace, source=url, configuration=configuration)
+
+
+def run_sync(coro: Coroutine[Any, Any, T]) -> T:
+    """Run one coroutine from synchronous code (the CLI): `run_sync(main())` = `asyncio.run(main())`."""
+    return asyncio.run(coro)
