@@ -1,0 +1,511 @@
+"""Analysis wire models: AnalysisTemplate, ClusterAnalysisTemplate, AnalysisRun and their parts (§a.3).
+
+The first stage of the analysis pipeline: manifests are loaded into these models, `args` resolves them,
+`schedule`/`assess` read and write the status parts, and `runner` drives a run. Field names follow Argo
+(`analysis_types.go`) through camelCase aliases; unknown fields are ignored so newer manifests still load.
+Providers we do not implement (kayenta, datadog, …) are accepted as opaque objects so templates that use them
+still load and validate; running them yields an Error measurement.
+
+Validation (§b.8, `utils/analysis/factory.go`) is `validate_metrics`, which raises `SpecError` with Argo's
+message prefixed by the metric index, e.g. ``metrics[0]: failureLimit must be >= 0, or -1 to be disabled``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, ConfigDict, Field, PrivateAttr
+
+from analysis.durations import DurationError, parse_go_duration
+from analysis.wire import IntOrString, RawObject, WireModel
+
+API_VERSION = "argoproj.io/v1alpha1"
+DEFAULT_CONSECUTIVE_ERROR_LIMIT = 4  # §b.4
+DEFAULT_MEASUREMENT_HISTORY_LIMIT = 10  # §b.6
+
+PROVIDER_KINDS = (
+    "prometheus",
+    "kayenta",
+    "web",
+    "datadog",
+    "wavefront",
+    "newRelic",
+    "job",
+    "cloudWatch",
+    "graphite",
+    "influxdb",
+    "skywalking",
+    "plugin",
+)
+
+
+class SpecError(ValueError):
+    """An invalid analysis spec; the message names the field (``metrics[1]: count must be >= inconclusiveLimit``)."""
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value
+
+
+Timestamp = Annotated[datetime, AfterValidator(_utc)]
+"""metav1.Time: RFC 3339 on the wire; naive datetimes are taken as UTC."""
+
+
+class AnalysisPhase(StrEnum):
+    """`AnalysisPhase` (§a.3); the last four are completed."""
+
+    PENDING = "Pending"
+    RUNNING = "Running"
+    SUCCESSFUL = "Successful"
+    FAILED = "Failed"
+    ERROR = "Error"
+    INCONCLUSIVE = "Inconclusive"
+
+    @property
+    def completed(self) -> bool:
+        return self in _COMPLETED
+
+
+_COMPLETED = frozenset(
+    {AnalysisPhase.SUCCESSFUL, AnalysisPhase.FAILED, AnalysisPhase.ERROR, AnalysisPhase.INCONCLUSIVE}
+)
+
+
+class ObjectMeta(WireModel):
+    """The parts of Kubernetes ObjectMeta the engine reads; anything else is kept as written."""
+
+    model_config = ConfigDict(extra="allow")
+
+    name: str | None = None
+    generate_name: str | None = None
+    namespace: str | None = None
+    labels: dict[str, str] | None = None
+    annotations: dict[str, str] | None = None
+    uid: str | None = None
+    resource_version: str | None = None
+    generation: int | None = None
+    creation_timestamp: Timestamp | None = None
+    owner_references: list[dict[str, Any]] | None = None
+
+
+# --- arguments -----------------------------------------------------------------------------------
+
+
+class SecretKeyRef(WireModel):
+    name: str
+    key: str
+
+
+class FieldRef(WireModel):
+    field_path: str
+
+
+class ValueFrom(WireModel):
+    secret_key_ref: SecretKeyRef | None = None
+    field_ref: FieldRef | None = None
+
+
+class Argument(WireModel):
+    """A template argument; neither value nor valueFrom = a placeholder the caller must supply (§a.3)."""
+
+    name: str
+    value: str | None = None
+    value_from: ValueFrom | None = None
+
+
+# --- providers -----------------------------------------------------------------------------------
+
+
+class WebMetricHeader(WireModel):
+    key: str
+    value: str
+
+
+class Sigv4Config(WireModel):
+    region: str | None = None
+    profile: str | None = None
+    role_arn: str | None = None
+
+
+class OAuth2Config(WireModel):
+    token_url: str | None = None
+    client_id: str | None = None
+    client_secret: str | None = None
+    scopes: list[str] | None = None
+
+
+class BasicAuthConfig(WireModel):
+    username: str | None = None
+    password: str | None = None
+
+
+class Authentication(WireModel):
+    sigv4: Sigv4Config | None = None
+    oauth2: OAuth2Config | None = None
+    basic_auth: BasicAuthConfig | None = None
+
+
+class PrometheusRangeQuery(WireModel):
+    """`rangeQuery`: start/end are expr-lang time expressions, step a Go duration."""
+
+    start: str | None = None
+    end: str | None = None
+    step: str | None = None
+
+
+class PrometheusMetric(WireModel):
+    address: str | None = None
+    query: str | None = None
+    authentication: Authentication | None = None
+    timeout: int | None = None
+    """Seconds; default 30 (§b.3)."""
+    insecure: bool | None = None
+    headers: list[WebMetricHeader] | None = None
+    range_query: PrometheusRangeQuery | None = None
+
+
+class WebMetric(WireModel):
+    method: str | None = None
+    url: str
+    headers: list[WebMetricHeader] | None = None
+    body: str | None = None
+    timeout_seconds: int | None = None
+    json_path: str | None = None
+    insecure: bool | None = None
+    json_body: Annotated[Any, Field(json_schema_extra={"x-kubernetes-preserve-unknown-fields": True})] = None
+    authentication: Authentication | None = None
+
+
+class JobMetric(WireModel):
+    metadata: RawObject | None = None
+    spec: RawObject
+
+
+class MetricProvider(WireModel):
+    """`provider`: exactly one key. Only prometheus, web and job are modelled; the rest load as objects."""
+
+    prometheus: PrometheusMetric | None = None
+    kayenta: RawObject | None = None
+    web: WebMetric | None = None
+    datadog: RawObject | None = None
+    wavefront: RawObject | None = None
+    new_relic: RawObject | None = None
+    job: JobMetric | None = None
+    cloud_watch: RawObject | None = None
+    graphite: RawObject | None = None
+    influxdb: RawObject | None = None
+    skywalking: RawObject | None = None
+    plugin: RawObject | None = None
+
+    def kinds(self) -> list[str]:
+        """The provider keys set, in wire spelling; a plugin map counts once per plugin (§b.8)."""
+        found: list[str] = []
+        for kind in PROVIDER_KINDS:
+            value = getattr(self, _PY_NAME.get(kind, kind))
+            if value is None:
+                continue
+            if kind == "plugin":
+                found.extend(f"plugin/{name}" for name in value)
+            else:
+                found.append(kind)
+        return found
+
+    @property
+    def kind(self) -> str | None:
+        """The single provider key (``prometheus``, ``web``, ``job``, …), or None when not exactly one."""
+        kinds = self.kinds()
+        return kinds[0] if len(kinds) == 1 else None
+
+
+_PY_NAME = {"newRelic": "new_relic", "cloudWatch": "cloud_watch"}
+
+
+# --- metric --------------------------------------------------------------------------------------
+
+
+def _int_field(value: int | str | None, field: str, default: int) -> int:
+    if value is None:
+        return default
+    if isinstance(value, int):
+        return value
+    try:
+        return int(value.strip())
+    except ValueError:
+        raise SpecError(f"{field} must be an integer, got {value!r}") from None
+
+
+class Metric(WireModel):
+    """One measurement definition (§a.3). Limits are IntOrString so ``{{args.x}}`` can fill them."""
+
+    name: str
+    interval: str | None = None
+    initial_delay: str | None = None
+    count: IntOrString | None = None
+    success_condition: str | None = None
+    failure_condition: str | None = None
+    failure_limit: IntOrString | None = None
+    inconclusive_limit: IntOrString | None = None
+    consecutive_error_limit: IntOrString | None = None
+    consecutive_success_limit: IntOrString | None = None
+    provider: MetricProvider
+
+    # Integer views with Argo's defaults. Raise SpecError for a string that is not an integer.
+    def count_value(self) -> int:
+        return _int_field(self.count, "count", 0)
+
+    def failure_limit_value(self) -> int:
+        return _int_field(self.failure_limit, "failureLimit", 0)
+
+    def inconclusive_limit_value(self) -> int:
+        return _int_field(self.inconclusive_limit, "inconclusiveLimit", 0)
+
+    def consecutive_error_limit_value(self) -> int:
+        return _int_field(
+            self.consecutive_error_limit, "consecutiveErrorLimit", DEFAULT_CONSECUTIVE_ERROR_LIMIT
+        )
+
+    def consecutive_success_limit_value(self) -> int:
+        return _int_field(self.consecutive_success_limit, "consecutiveSuccessLimit", 0)
+
+    def effective_count(self) -> int | None:
+        """§a.3 EffectiveCount: count unset or 0 → 1 without interval, None (forever) with one; else count."""
+        count = self.count_value()
+        if count == 0:
+            return None if self.interval else 1
+        return count
+
+    def interval_seconds(self) -> float | None:
+        return parse_go_duration(self.interval).total_seconds() if self.interval else None
+
+    def initial_delay_seconds(self) -> float | None:
+        return parse_go_duration(self.initial_delay).total_seconds() if self.initial_delay else None
+
+
+def validate_metric(metric: Metric) -> None:
+    """§b.8 `ValidateMetric`: raise SpecError with Argo's message (without the ``metrics[i]:`` prefix)."""
+    count = metric.count_value()
+    failure_limit = metric.failure_limit_value()
+    success_limit = metric.consecutive_success_limit_value()
+    inconclusive_limit = metric.inconclusive_limit_value()
+    if success_limit < 0:
+        raise SpecError("consecutiveSuccessLimit must be >= 0")
+    if failure_limit < -1:
+        raise SpecError("failureLimit must be >= 0, or -1 to be disabled")
+    if success_limit == 0 and failure_limit == -1:
+        raise SpecError("failureLimit and consecutiveSuccessLimit cannot both be disabled")
+    if inconclusive_limit < 0:
+        raise SpecError("inconclusiveLimit must be >= 0")
+    if metric.consecutive_error_limit is not None and metric.consecutive_error_limit_value() < 0:
+        raise SpecError("consecutiveErrorLimit must be >= 0")
+    if count > 0:
+        if failure_limit >= 0:
+            if count < failure_limit + success_limit:
+                raise SpecError(
+                    f"count ({count}) must be >= failureLimit + consecutiveSuccessLimit "
+                    f"({failure_limit} + {success_limit}) if both >= 0"
+                )
+        elif count < success_limit:
+            raise SpecError("count must be >= consecutiveSuccessLimit")
+        if count < inconclusive_limit:
+            raise SpecError("count must be >= inconclusiveLimit")
+    if count > 1 and not metric.interval:
+        raise SpecError("interval must be specified when count > 1")
+    if metric.interval:
+        try:
+            parse_go_duration(metric.interval)
+        except DurationError as e:
+            raise SpecError(f"invalid interval string: {e}") from None
+    if metric.initial_delay:
+        try:
+            parse_go_duration(metric.initial_delay)
+        except DurationError as e:
+            raise SpecError(f"invalid startDelay string: {e}") from None
+    kinds = metric.provider.kinds()
+    if not kinds:
+        raise SpecError("no provider specified")
+    if len(kinds) > 1:
+        raise SpecError("multiple providers specified")
+
+
+def metric_errors(metrics: Sequence[Metric]) -> list[str]:
+    """Every §b.8 problem, one message per metric (Argo stops at the first; linting wants them all)."""
+    if not metrics:
+        return ["no metrics specified"]
+    errors: list[str] = []
+    seen: set[str] = set()
+    for i, metric in enumerate(metrics):
+        if metric.name in seen:
+            errors.append(f"metrics[{i}]: duplicate name '{metric.name}'")
+            continue
+        seen.add(metric.name)
+        try:
+            validate_metric(metric)
+        except SpecError as e:
+            errors.append(f"metrics[{i}]: {e}")
+    return errors
+
+
+def validate_metrics(metrics: Sequence[Metric]) -> None:
+    """§b.8 `ValidateMetrics`: raise SpecError with the first problem, e.g. ``metrics[0]: no provider specified``."""
+    errors = metric_errors(metrics)
+    if errors:
+        raise SpecError(errors[0])
+
+
+# --- templates -----------------------------------------------------------------------------------
+
+
+class DryRun(WireModel):
+    metric_name: str
+    """A Go regular expression matched unanchored against metric names (§a.3)."""
+
+
+class MeasurementRetention(WireModel):
+    metric_name: str
+    limit: int
+
+
+class AnalysisTemplateRef(WireModel):
+    template_name: str
+    cluster_scope: bool | None = None
+
+
+class AnalysisTemplateSpec(WireModel):
+    metrics: list[Metric] = Field(default_factory=list)
+    args: list[Argument] | None = None
+    dry_run: list[DryRun] | None = None
+    measurement_retention: list[MeasurementRetention] | None = None
+    templates: list[AnalysisTemplateRef] | None = None
+
+
+class AnalysisTemplate(WireModel):
+    api_version: str = API_VERSION
+    kind: str = "AnalysisTemplate"
+    metadata: ObjectMeta = Field(default_factory=ObjectMeta)
+    spec: AnalysisTemplateSpec
+
+
+class ClusterAnalysisTemplate(WireModel):
+    api_version: str = API_VERSION
+    kind: str = "ClusterAnalysisTemplate"
+    metadata: ObjectMeta = Field(default_factory=ObjectMeta)
+    spec: AnalysisTemplateSpec
+
+
+# --- runs ----------------------------------------------------------------------------------------
+
+
+class TTLStrategy(WireModel):
+    seconds_after_completion: int | None = None
+    seconds_after_failure: int | None = None
+    seconds_after_success: int | None = None
+
+
+class AnalysisRunSpec(WireModel):
+    metrics: list[Metric] = Field(default_factory=list)
+    args: list[Argument] | None = None
+    terminate: bool | None = None
+    dry_run: list[DryRun] | None = None
+    measurement_retention: list[MeasurementRetention] | None = None
+    ttl_strategy: TTLStrategy | None = None
+
+
+_NO_RESULT: Any = object()
+
+
+class Measurement(WireModel):
+    """One measurement (§a.3). `value` is the string form (§b.3).
+
+    Besides the wire fields a measurement may carry the provider's *parsed* result (`result`, a private
+    attribute never serialized): a float for a Prometheus scalar, a list of floats for a vector or matrix,
+    the JSON value for web. Conditions are evaluated on it (§b.1). `has_result` tells a result of None
+    (``no data``) from no result at all.
+    """
+
+    phase: AnalysisPhase | None = None
+    message: str | None = None
+    started_at: Timestamp | None = None
+    finished_at: Timestamp | None = None
+    value: str | None = None
+    metadata: dict[str, str] | None = None
+    resume_at: Timestamp | None = None
+
+    _result: Any = PrivateAttr(default=_NO_RESULT)
+
+    @property
+    def has_result(self) -> bool:
+        return self._result is not _NO_RESULT
+
+    @property
+    def result(self) -> Any:
+        """The parsed provider result for conditions (None when absent)."""
+        return None if self._result is _NO_RESULT else self._result
+
+    def with_result(self, result: Any) -> Measurement:
+        """Attach the parsed result (in place) and return self, for chaining in providers."""
+        self._result = result
+        return self
+
+
+class MetricResult(WireModel):
+    """Per-metric status (§a.3): counters of measurements; `count` excludes errors (§b.4)."""
+
+    name: str
+    phase: AnalysisPhase = AnalysisPhase.PENDING
+    measurements: list[Measurement] = Field(default_factory=list)
+    message: str | None = None
+    count: int = 0
+    successful: int = 0
+    failed: int = 0
+    inconclusive: int = 0
+    error: int = 0
+    consecutive_error: int = 0
+    consecutive_success: int = 0
+    dry_run: bool | None = None
+    metadata: dict[str, str] | None = None
+
+
+class RunSummary(WireModel):
+    """Counts of *metrics* by phase (§a.3)."""
+
+    count: int = 0
+    successful: int = 0
+    failed: int = 0
+    inconclusive: int = 0
+    error: int = 0
+
+
+class AnalysisRunStatus(WireModel):
+    phase: AnalysisPhase | None = None
+    message: str | None = None
+    metric_results: list[MetricResult] | None = None
+    started_at: Timestamp | None = None
+    completed_at: Timestamp | None = None
+    run_summary: RunSummary | None = None
+    dry_run_summary: RunSummary | None = None
+
+    def metric_result(self, name: str) -> MetricResult | None:
+        for result in self.metric_results or []:
+            if result.name == name:
+                return result
+        return None
+
+
+class AnalysisRun(WireModel):
+    api_version: str = API_VERSION
+    kind: str = "AnalysisRun"
+    metadata: ObjectMeta = Field(default_factory=ObjectMeta)
+    spec: AnalysisRunSpec
+    status: AnalysisRunStatus | None = None
+
+
+KINDS: dict[str, type[AnalysisTemplate | ClusterAnalysisTemplate | AnalysisRun]] = {
+    "AnalysisTemplate": AnalysisTemplate,
+    "ClusterAnalysisTemplate": ClusterAnalysisTemplate,
+    "AnalysisRun": AnalysisRun,
+}

@@ -1,0 +1,158 @@
+"""The metric-provider contract: what `runner` calls to take one measurement, and what providers return.
+
+Sits between the pure analysis core and the outside world. The runner resolves a run's arguments, decides
+which metrics are due (`schedule`), then calls ``provider.measure(metric)`` for each of them concurrently; a
+provider is looked up by `kind`, the key under ``metric.provider`` (``prometheus``, ``web``, ``job``).
+
+Rules every provider follows:
+
+* ``measure`` never raises for a backend failure (connection refused, timeout, HTTP 400, garbage): it
+  returns a measurement in phase ``Error`` whose message says what happened (`error_measurement`).
+* ``at=None`` measures *now* (live); ``at=T`` evaluates the query at instant T (replay, ``--at``).
+* A value-producing provider returns the string form in ``measurement.value`` (§b.3) and attaches the parsed
+  result with ``measurement.with_result(result)``: a float for a scalar, a list of floats for a vector or
+  matrix, the decoded JSON value for web. It may leave ``phase`` unset (None): the runner then evaluates
+  ``successCondition``/``failureCondition`` on the result (§b.1) and sets phase and message. Or it may call
+  `measurement_from_result`, which does the same evaluation right away (as Argo's providers do).
+* An asynchronous provider (Jobs) returns phase ``Running`` with ``resumeAt`` set; the runner calls
+  ``resume`` at or after that time, and ``terminate`` when the run is terminating.
+* ``startedAt``/``finishedAt`` may be left unset: the runner fills them from its clock (so replays get the
+  replayed instants).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, Protocol, runtime_checkable
+
+from analysis.models import AnalysisPhase, Measurement, Metric
+
+__all__ = [
+    "BaseProvider",
+    "MetricProvider",
+    "error_measurement",
+    "format_sample",
+    "format_samples",
+    "measurement_from_result",
+]
+
+
+@runtime_checkable
+class MetricProvider(Protocol):
+    """One metric backend. Implementations: prometheus, web (analysis.providers), job (controller)."""
+
+    kind: str
+    """The key under ``metric.provider`` this provider serves: ``prometheus`` | ``web`` | ``job``."""
+
+    async def measure(self, metric: Metric, *, at: datetime | None = None) -> Measurement:
+        """Take one measurement of `metric` (args already substituted). Never raises for backend failures."""
+        ...
+
+    async def resume(self, metric: Metric, measurement: Measurement) -> Measurement:
+        """Continue an in-flight (Running) measurement once its ``resumeAt`` has passed."""
+        ...
+
+    async def terminate(self, metric: Metric, measurement: Measurement) -> Measurement:
+        """Stop an in-flight measurement because the run is terminating."""
+        ...
+
+    def metadata(self, metric: Metric) -> dict[str, str] | None:
+        """Metadata for the metric result, e.g. ``{"ResolvedPrometheusQuery": query}``."""
+        ...
+
+
+class BaseProvider:
+    """Defaults for the optional parts of the contract: resume/terminate are no-ops, no metadata."""
+
+    kind: str = ""
+
+    async def measure(self, metric: Metric, *, at: datetime | None = None) -> Measurement:
+        raise NotImplementedError
+
+    async def resume(self, metric: Metric, measurement: Measurement) -> Measurement:
+        return measurement
+
+    async def terminate(self, metric: Metric, measurement: Measurement) -> Measurement:
+        return measurement
+
+    def metadata(self, metric: Metric) -> dict[str, str] | None:
+        return None
+
+
+def error_measurement(
+    message: str,
+    *,
+    started_at: datetime | None = None,
+    finished_at: datetime | None = None,
+    metadata: dict[str, str] | None = None,
+) -> Measurement:
+    """A completed Error measurement (a backend failure); counts toward consecutiveErrorLimit (§b.4)."""
+    finished = finished_at or started_at
+    return Measurement(
+        phase=AnalysisPhase.ERROR,
+        message=message,
+        started_at=started_at,
+        finished_at=finished,
+        metadata=metadata,
+    )
+
+
+def measurement_from_result(
+    metric: Metric,
+    result: Any,
+    value: str,
+    *,
+    started_at: datetime | None = None,
+    finished_at: datetime | None = None,
+    metadata: dict[str, str] | None = None,
+) -> Measurement:
+    """A measurement assessed from `result` with the metric's conditions (§b.1), result attached."""
+    from analysis.assess import evaluate_measurement  # late: assess imports conditions (heavier)
+
+    phase, message = evaluate_measurement(metric, result)
+    measurement = Measurement(
+        phase=phase,
+        message=message,
+        value=value,
+        started_at=started_at,
+        finished_at=finished_at or started_at,
+        metadata=metadata,
+    )
+    return measurement.with_result(result)
+
+
+def format_sample(value: float) -> str:
+    """Prometheus SampleValue formatting (§b.3): ``10``, ``0.99``, ``NaN``, ``+Inf``, ``-Inf``.
+
+    >>> [format_sample(v) for v in (10.0, 0.99, float("nan"), float("inf"))]
+    ['10', '0.99', 'NaN', '+Inf']
+    """
+    if value != value:
+        return "NaN"
+    if value == float("inf"):
+        return "+Inf"
+    if value == float("-inf"):
+        return "-Inf"
+    if value == int(value) and abs(value) < 1e21:
+        return str(int(value))
+    text = repr(float(value))
+    if "e" in text:  # Go's 'f' format never uses an exponent
+        text = format(value, "f").rstrip("0").rstrip(".") if abs(value) >= 1 else _plain_small(value)
+    return text
+
+
+def _plain_small(value: float) -> str:
+    mantissa, exponent = repr(value).split("e")
+    digits = mantissa.replace("-", "").replace(".", "")
+    shift = -int(exponent) - 1
+    return ("-" if value < 0 else "") + "0." + "0" * shift + digits
+
+
+def format_samples(values: list[float]) -> str:
+    """A vector/matrix value string (§b.3): ``[v1,v2]``, empty → ``[]``."""
+    return "[" + ",".join(format_sample(v) for v in values) + "]"
+
+
+def utcnow() -> datetime:
+    """Current time in UTC (providers stamping their own measurements)."""
+    return datetime.now(UTC)
