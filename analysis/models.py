@@ -415,9 +415,6 @@ class AnalysisRunSpec(WireModel):
     ttl_strategy: TTLStrategy | None = None
 
 
-_NO_RESULT: Any = object()
-
-
 class Measurement(WireModel):
     """One measurement (§a.3). `value` is the string form (§b.3).
 
@@ -435,20 +432,22 @@ class Measurement(WireModel):
     metadata: dict[str, str] | None = None
     resume_at: Timestamp | None = None
 
-    _result: Any = PrivateAttr(default=_NO_RESULT)
+    _result: Any = PrivateAttr(default=None)
+    _has_result: bool = PrivateAttr(default=False)
 
     @property
     def has_result(self) -> bool:
-        return self._result is not _NO_RESULT
+        return self._has_result
 
     @property
     def result(self) -> Any:
         """The parsed provider result for conditions (None when absent)."""
-        return None if self._result is _NO_RESULT else self._result
+        return self._result
 
     def with_result(self, result: Any) -> Measurement:
         """Attach the parsed result (in place) and return self, for chaining in providers."""
         self._result = result
+        self._has_result = True
         return self
 
 
