@@ -1,0 +1,422 @@
+"""Apply: the last step of a reconcile — turn a `Plan`'s actions into API calls, then write ONE status patch.
+
+observe → decide → apply. Every action is executed idempotently, so applying the same plan twice (after a crash,
+or on a stale cache) changes nothing:
+
+* CreateReplicaSet: created with an ownerReference to the Rollout (controller, blockOwnerDeletion); if the name
+  exists and is ours it is left alone, if it has no controller it is adopted, otherwise it is an error.
+* ScaleReplicaSet / UpdateReplicaSetMeta / SetServiceSelector / TerminateAnalysisRun: merge patches of absolute
+  values ("replicas = 3", "selector hash = abc"); a None annotation or label removes it.
+* EditRouter: PUT guarded by the resourceVersion the decision was made from (409 → the reconcile re-reads).
+* CreateAnalysisRun: ownerReference to the Rollout; an existing run with the same owner and spec that is not
+  finished is reused, any other collision gets `.1`, `.2`, … (§c.8).
+* Delete*: a missing object is already deleted.
+
+Then the status: `status_patch(old, new)` is the JSON merge patch from the stored status to the plan's status
+(nulls for removed keys; `{}` when equal, and then nothing is written). It carries `observedGeneration` and is
+guarded by the Rollout's resourceVersion: a 409 means the Rollout moved on (a user's abort/promote, or our own
+cache was stale) and surfaces as `Conflict` for the reconciler to re-read and decide again. Events are emitted
+after the status is written, so a retried pass does not repeat them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from loguru import logger
+
+from rollouts.kube.client import KubeClient
+from rollouts.kube.errors import AlreadyExists, KubeError, NotFound
+from rollouts.kube.resources import ANALYSIS_RUNS, EVENTS, REPLICA_SETS, ROLLOUTS, SERVICES, lookup
+from rollouts.strategy.plan import (
+    JSON,
+    Action,
+    CreateAnalysisRun,
+    CreateReplicaSet,
+    DeleteAnalysisRun,
+    DeleteReplicaSet,
+    EditRouter,
+    EmitEvent,
+    Plan,
+    ScaleReplicaSet,
+    SetServiceSelector,
+    TerminateAnalysisRun,
+    UpdateReplicaSetMeta,
+)
+
+POD_TEMPLATE_HASH = "rollouts-pod-template-hash"
+MANAGED_BY = "argo-rollouts.argoproj.io/managed-by-rollouts"
+COMPLETED_PHASES = frozenset({"Successful", "Failed", "Error", "Inconclusive"})
+MAX_NAME_COLLISIONS = 10
+
+EventHook = Callable[[str, str, str, str], None]  # (namespace, rollout name, type, reason)
+
+
+class AdoptionError(KubeError):
+    """An object with the name we need is controlled by someone else."""
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# PURE: the status diff
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def merge_diff(old: Mapping[str, Any], new: Mapping[str, Any]) -> JSON:
+    """The RFC 7386 merge patch that turns `old` into `new`; `{}` when they are equal.
+
+    Removed keys become None; nested objects are diffed; lists and scalars are replaced whole.
+
+    >>> merge_diff({"a": 1, "b": {"c": 2, "d": 3}}, {"a": 1, "b": {"c": 2}, "e": [1]})
+    {'b': {'d': None}, 'e': [1]}
+    """
+    patch: JSON = {}
+    for key in old:
+        if key not in new:
+            patch[key] = None
+    for key, value in new.items():
+        before = old.get(key, _MISSING) if key in old else _MISSING
+        if isinstance(value, Mapping) and isinstance(before, Mapping):
+            sub = merge_diff(before, value)
+            if sub:
+                patch[key] = sub
+        elif before is _MISSING or before != value:
+            if value is None and before is _MISSING:
+                continue  # absent and null read the same in a merge patch
+            patch[key] = _drop_nulls(value) if isinstance(value, Mapping) else value
+    return patch
+
+
+_MISSING: Any = object()
+
+
+def _drop_nulls(value: Mapping[str, Any]) -> JSON:
+    """A new sub-object written through a merge patch: nulls in it would mean "delete", so leave them out."""
+    return {k: (_drop_nulls(v) if isinstance(v, Mapping) else v) for k, v in value.items() if v is not None}
+
+
+def desired_status(rollout_raw: Mapping[str, Any], new_status: Mapping[str, Any]) -> JSON:
+    """The plan's status with `observedGeneration` (a string, as Argo stores it, §a.2) filled in."""
+    status = dict(new_status)
+    if "observedGeneration" not in status:
+        generation = (rollout_raw.get("metadata") or {}).get("generation")
+        if generation is not None:
+            status["observedGeneration"] = str(generation)
+    return status
+
+
+def status_patch(rollout_raw: Mapping[str, Any], new_status: Mapping[str, Any]) -> JSON:
+    """`{"status": diff}` from the stored status to `new_status`; `{}` when nothing changes."""
+    diff = merge_diff(rollout_raw.get("status") or {}, desired_status(rollout_raw, new_status))
+    return {"status": diff} if diff else {}
+
+
+def owner_reference(rollout_raw: Mapping[str, Any]) -> JSON:
+    meta = rollout_raw.get("metadata") or {}
+    return {
+        "apiVersion": ROLLOUTS.api_version,
+        "kind": "Rollout",
+        "name": meta.get("name"),
+        "uid": meta.get("uid"),
+        "controller": True,
+        "blockOwnerDeletion": True,
+    }
+
+
+def _controller_uid(obj: Mapping[str, Any]) -> str | None:
+    for ref in (obj.get("metadata") or {}).get("ownerReferences") or ():
+        if ref.get("controller"):
+            return str(ref.get("uid") or "")
+    return None
+
+
+def replica_set_body(rollout_raw: Mapping[str, Any], action: CreateReplicaSet) -> JSON:
+    meta = rollout_raw.get("metadata") or {}
+    spec: JSON = {
+        "replicas": action.replicas,
+        "selector": action.selector,
+        "template": action.template,
+    }
+    if action.min_ready_seconds:
+        spec["minReadySeconds"] = action.min_ready_seconds
+    return {
+        "apiVersion": REPLICA_SETS.api_version,
+        "kind": "ReplicaSet",
+        "metadata": {
+            "name": action.name,
+            "namespace": meta.get("namespace"),
+            "labels": {**action.labels, POD_TEMPLATE_HASH: action.pod_template_hash},
+            "annotations": dict(action.annotations),
+            "ownerReferences": [owner_reference(rollout_raw)],
+        },
+        "spec": spec,
+    }
+
+
+def analysis_run_body(rollout_raw: Mapping[str, Any], action: CreateAnalysisRun, name: str) -> JSON:
+    meta = rollout_raw.get("metadata") or {}
+    return {
+        "apiVersion": ANALYSIS_RUNS.api_version,
+        "kind": "AnalysisRun",
+        "metadata": {
+            "name": name,
+            "namespace": meta.get("namespace"),
+            "labels": dict(action.labels),
+            "annotations": dict(action.annotations),
+            "ownerReferences": [owner_reference(rollout_raw)],
+        },
+        "spec": action.spec,
+    }
+
+
+def event_body(rollout_raw: Mapping[str, Any], action: EmitEvent, component: str, now: datetime) -> JSON:
+    meta = rollout_raw.get("metadata") or {}
+    stamp = now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return {
+        "apiVersion": "v1",
+        "kind": "Event",
+        "metadata": {"generateName": f"{meta.get('name')}.", "namespace": meta.get("namespace")},
+        "involvedObject": {
+            "apiVersion": ROLLOUTS.api_version,
+            "kind": "Rollout",
+            "name": meta.get("name"),
+            "namespace": meta.get("namespace"),
+            "uid": meta.get("uid"),
+            "resourceVersion": meta.get("resourceVersion"),
+        },
+        "reason": action.reason,
+        "message": action.message,
+        "type": action.type,
+        "source": {"component": component},
+        "reportingComponent": component,
+        "reportingInstance": socket.gethostname(),
+        "firstTimestamp": stamp,
+        "lastTimestamp": stamp,
+        "count": 1,
+    }
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The applier
+# ---------------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class ApplyResult:
+    """What one `apply` did: API writes made, and the Rollout as stored after the status patch (None = no patch)."""
+
+    writes: int = 0
+    rollout: JSON | None = None
+    created_runs: dict[str, str] = field(default_factory=dict)  # planned name -> actual name
+
+
+class Applier:
+    """Executes plans for one controller process (stateless between calls)."""
+
+    def __init__(
+        self,
+        client: KubeClient,
+        *,
+        component: str = "rollouts-controller",
+        on_event: EventHook | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.client = client
+        self.component = component
+        self.on_event = on_event
+        self.clock = clock
+
+    async def apply(self, rollout_raw: JSON, plan: Plan) -> ApplyResult:
+        """Actions (in order, events last), then the status patch. Raises `Conflict` when the Rollout moved on."""
+        result = ApplyResult()
+        events = [a for a in plan.actions if isinstance(a, EmitEvent)]
+        for action in plan.actions:
+            if not isinstance(action, EmitEvent):
+                await self.apply_action(rollout_raw, action, result)
+        result.rollout = await self.write_status(rollout_raw, plan.new_status)
+        if result.rollout is not None:
+            result.writes += 1
+        for event in events:
+            await self.emit(rollout_raw, event)
+            result.writes += 1
+        return result
+
+    async def write_status(self, rollout_raw: JSON, new_status: Mapping[str, Any]) -> JSON | None:
+        """ONE merge patch of the status subresource, guarded by resourceVersion; None when nothing changed."""
+        patch = status_patch(rollout_raw, new_status)
+        if not patch:
+            return None
+        meta = rollout_raw.get("metadata") or {}
+        return await self.client.patch_status(
+            ROLLOUTS,
+            str(meta.get("name")),
+            patch,
+            meta.get("namespace"),
+            resource_version=meta.get("resourceVersion"),
+        )
+
+    async def apply_action(
+        self, rollout_raw: JSON, action: Action, result: ApplyResult | None = None
+    ) -> None:
+        result = result if result is not None else ApplyResult()
+        ns = (rollout_raw.get("metadata") or {}).get("namespace")
+        match action:
+            case CreateReplicaSet():
+                await self._create_replica_set(rollout_raw, action)
+            case ScaleReplicaSet(name=name, replicas=replicas, annotations=annotations):
+                patch: JSON = {"spec": {"replicas": replicas}}
+                if annotations:
+                    patch["metadata"] = {"annotations": dict(annotations)}
+                await self.client.patch(REPLICA_SETS, name, patch, ns)
+            case UpdateReplicaSetMeta(name=name, labels=labels, annotations=annotations):
+                meta: JSON = {}
+                if labels:
+                    meta["labels"] = dict(labels)
+                if annotations:
+                    meta["annotations"] = dict(annotations)
+                if not meta:
+                    return
+                await self.client.patch(REPLICA_SETS, name, {"metadata": meta}, ns)
+            case DeleteReplicaSet(name=name):
+                await self._delete(REPLICA_SETS, name, ns)
+            case SetServiceSelector(service=service, pod_template_hash=pod_hash, rollout=rollout_name):
+                await self.client.patch(
+                    SERVICES,
+                    service,
+                    {
+                        "metadata": {"annotations": {MANAGED_BY: rollout_name}},
+                        "spec": {"selector": {POD_TEMPLATE_HASH: pod_hash}},
+                    },
+                    ns,
+                )
+            case EditRouter():
+                await self._edit_router(action)
+            case CreateAnalysisRun():
+                result.created_runs[action.name] = await self._create_analysis_run(rollout_raw, action)
+            case TerminateAnalysisRun(name=name):
+                try:
+                    await self.client.patch(ANALYSIS_RUNS, name, {"spec": {"terminate": True}}, ns)
+                except NotFound:
+                    return
+            case DeleteAnalysisRun(name=name):
+                await self._delete(ANALYSIS_RUNS, name, ns)
+            case EmitEvent():
+                await self.emit(rollout_raw, action)
+        result.writes += 1
+
+    async def emit(self, rollout_raw: JSON, action: EmitEvent) -> None:
+        """A core/v1 Event on the Rollout; a failure to record it is logged, never fatal."""
+        meta = rollout_raw.get("metadata") or {}
+        namespace, name = str(meta.get("namespace") or ""), str(meta.get("name") or "")
+        if self.on_event is not None:
+            self.on_event(namespace, name, action.type, action.reason)
+        logger.bind(rollout=f"{namespace}/{name}").info(
+            "event {} {}: {}", action.type, action.reason, action.message
+        )
+        try:
+            await self.client.create(
+                EVENTS, event_body(rollout_raw, action, self.component, self.clock()), namespace
+            )
+        except KubeError as e:
+            logger.warning(
+                "could not record event {} on rollout {}/{}: {}", action.reason, namespace, name, e
+            )
+
+    # ------------------------------------------------------------------------------------------------ helpers
+
+    async def _delete(self, resource: Any, name: str, namespace: str | None) -> None:
+        with contextlib.suppress(NotFound):
+            await self.client.delete(resource, name, namespace)
+
+    async def _create_replica_set(self, rollout_raw: JSON, action: CreateReplicaSet) -> None:
+        body = replica_set_body(rollout_raw, action)
+        ns = body["metadata"]["namespace"]
+        try:
+            await self.client.create(REPLICA_SETS, body, ns)
+            return
+        except AlreadyExists:
+            existing = await self.client.get(REPLICA_SETS, action.name, ns)
+        uid = str((rollout_raw.get("metadata") or {}).get("uid") or "")
+        owner = _controller_uid(existing)
+        if owner == uid:
+            return  # ours already (a retried pass, or a stale cache)
+        if owner is None:
+            refs = [
+                *((existing.get("metadata") or {}).get("ownerReferences") or []),
+                owner_reference(rollout_raw),
+            ]
+            await self.client.patch(
+                REPLICA_SETS,
+                action.name,
+                {"metadata": {"ownerReferences": refs}},
+                ns,
+                resource_version=(existing.get("metadata") or {}).get("resourceVersion"),
+            )
+            logger.info("adopted ReplicaSet {}/{}", ns, action.name)
+            return
+        raise AdoptionError(
+            f"ReplicaSet {ns}/{action.name} exists and is controlled by another owner (uid {owner}); "
+            "delete it or change the rollout's pod template",
+            status=409,
+            reason="AlreadyExists",
+        )
+
+    async def _edit_router(self, action: EditRouter) -> None:
+        resource = lookup(action.kind, action.api_version)
+        if action.delete:
+            await self._delete(resource, action.name, action.namespace)
+            return
+        if action.obj is None:
+            return
+        if action.create:
+            try:
+                await self.client.create(resource, action.obj, action.namespace)
+            except AlreadyExists:
+                current = await self.client.get(resource, action.name, action.namespace)
+                body = {**action.obj, "metadata": {**action.obj.get("metadata", {}), **_rv(current)}}
+                await self.client.replace(resource, body, action.namespace)
+            return
+        await self.client.replace(resource, action.obj, action.namespace)
+
+    async def _create_analysis_run(self, rollout_raw: JSON, action: CreateAnalysisRun) -> str:
+        """Create the run under its planned name; reuse an equal unfinished run of ours; else `.1`, `.2`, …"""
+        ns = (rollout_raw.get("metadata") or {}).get("namespace")
+        uid = str((rollout_raw.get("metadata") or {}).get("uid") or "")
+        for attempt in range(MAX_NAME_COLLISIONS + 1):
+            name = action.name if attempt == 0 else f"{action.name}.{attempt}"
+            try:
+                await self.client.create(ANALYSIS_RUNS, analysis_run_body(rollout_raw, action, name), ns)
+                return name
+            except AlreadyExists:
+                existing = await self.client.get_or_none(ANALYSIS_RUNS, name, ns)
+                if existing is None:
+                    continue
+                if _controller_uid(existing) == uid and _same_run(existing, action):
+                    return name
+        raise KubeError(
+            f"AnalysisRun {ns}/{action.name}: {MAX_NAME_COLLISIONS} name collisions; delete old runs",
+            status=409,
+            reason="AlreadyExists",
+        )
+
+
+def _rv(obj: Mapping[str, Any]) -> JSON:
+    rv = (obj.get("metadata") or {}).get("resourceVersion")
+    return {"resourceVersion": rv} if rv else {}
+
+
+def _same_run(existing: Mapping[str, Any], action: CreateAnalysisRun) -> bool:
+    """An existing run is reusable when it is not finished and runs the same spec with the same labels."""
+    phase = (existing.get("status") or {}).get("phase") or ""
+    if phase in COMPLETED_PHASES:
+        return False
+    spec = dict(existing.get("spec") or {})
+    spec.pop("terminate", None)
+    wanted = dict(action.spec)
+    wanted.pop("terminate", None)
+    labels = (existing.get("metadata") or {}).get("labels") or {}
+    return spec == wanted and all(labels.get(k) == v for k, v in action.labels.items())

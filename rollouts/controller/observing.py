@@ -1,0 +1,405 @@
+"""Observe: the first step of a reconcile — read a Rollout and what it owns into a `strategy.plan.Observed`.
+
+observe → decide → apply. This module turns API objects (wire JSON dicts, read from the watch caches or the API
+server) into the frozen values the pure strategy core reads: the Rollout (model and raw JSON), the ReplicaSets
+and AnalysisRuns it owns (by ownerReference uid, found by the rollout's selector labels), the Services it names,
+its traffic-router objects and the analysis templates it references. Nothing here decides anything; nothing here
+writes. Parsing is tolerant: a missing or malformed annotation reads as "absent", never as a crash.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from rollouts.kube.errors import NotFound
+from rollouts.kube.resources import (
+    ANALYSIS_RUNS,
+    ANALYSIS_TEMPLATES,
+    CLUSTER_ANALYSIS_TEMPLATES,
+    REPLICA_SETS,
+    SERVICES,
+    Resource,
+    lookup,
+)
+from rollouts.strategy.plan import JSON, AnalysisRunState, Observed, ReplicaSetState, ServiceState
+
+POD_TEMPLATE_HASH = "rollouts-pod-template-hash"
+REVISION = "rollout.argoproj.io/revision"
+SCALE_DOWN_DEADLINE = "scale-down-deadline"
+ROLLOUT_TYPE = "rollout-type"
+STEP_INDEX = "step-index"
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+RouterRef = tuple[str, str, str, str]  # (apiVersion, kind, namespace, name)
+TemplateRef = tuple[str, str, str]  # ("AnalysisTemplate", ns, name) | ("ClusterAnalysisTemplate", "", name)
+
+
+class ObjectSource(Protocol):
+    """Where observed objects come from: the watch caches, or the API client itself (same shape)."""
+
+    async def get(self, resource: Resource, name: str, namespace: str | None = None) -> JSON:
+        """The object, or raises `rollouts.kube.errors.NotFound`."""
+        ...
+
+    async def list(
+        self, resource: Resource, namespace: str | None = None, *, label_selector: str | None = None
+    ) -> list[JSON]:
+        """The objects matching `label_selector` (all when None)."""
+        ...
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Pure parsing: one API object → one state value
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def parse_time(value: Any) -> datetime | None:
+    """An RFC 3339 timestamp (`2026-01-02T03:04:05Z`) as an aware datetime; None when absent or malformed."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def parse_int(value: Any, default: int = 0) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return default
+
+
+def _meta(obj: Mapping[str, Any]) -> Mapping[str, Any]:
+    meta = obj.get("metadata")
+    return meta if isinstance(meta, Mapping) else {}
+
+
+def _str_map(value: Any) -> dict[str, str]:
+    if not isinstance(value, Mapping):
+        return {}
+    return {str(k): str(v) for k, v in value.items() if v is not None}
+
+
+def owner_uid(obj: Mapping[str, Any]) -> str | None:
+    """The uid of the controlling owner (ownerReference with controller=true), if any."""
+    for ref in _meta(obj).get("ownerReferences") or ():
+        if isinstance(ref, Mapping) and ref.get("controller"):
+            return str(ref.get("uid") or "")
+    return None
+
+
+def is_owned_by(obj: Mapping[str, Any], uid: str) -> bool:
+    return bool(uid) and owner_uid(obj) == uid
+
+
+def parse_replica_set(obj: Mapping[str, Any]) -> ReplicaSetState:
+    """A ReplicaSet reduced to what `decide` reads (revision and scale-down-deadline from annotations)."""
+    meta = _meta(obj)
+    spec = obj.get("spec") or {}
+    status = obj.get("status") or {}
+    labels = _str_map(meta.get("labels"))
+    annotations = _str_map(meta.get("annotations"))
+    template = spec.get("template") or {}
+    pod_hash = labels.get(POD_TEMPLATE_HASH) or _str_map((template.get("metadata") or {}).get("labels")).get(
+        POD_TEMPLATE_HASH, ""
+    )
+    return ReplicaSetState(
+        name=str(meta.get("name", "")),
+        pod_template_hash=pod_hash,
+        spec_replicas=parse_int(spec.get("replicas"), 1),
+        replicas=parse_int(status.get("replicas")),
+        ready_replicas=parse_int(status.get("readyReplicas")),
+        available_replicas=parse_int(status.get("availableReplicas")),
+        revision=parse_int(annotations.get(REVISION)),
+        created=parse_time(meta.get("creationTimestamp")) or EPOCH,
+        template=dict(template),
+        scale_down_deadline=parse_time(annotations.get(SCALE_DOWN_DEADLINE)),
+        labels=labels,
+        annotations=annotations,
+    )
+
+
+def parse_analysis_run(obj: Mapping[str, Any]) -> AnalysisRunState:
+    """An AnalysisRun reduced to its phase and the labels that say which part of the rollout created it."""
+    meta = _meta(obj)
+    labels = _str_map(meta.get("labels"))
+    annotations = _str_map(meta.get("annotations"))
+    status = obj.get("status") or {}
+    spec = obj.get("spec") or {}
+    step = labels.get(STEP_INDEX)
+    return AnalysisRunState(
+        name=str(meta.get("name", "")),
+        phase=str(status.get("phase") or "Pending"),
+        message=str(status.get("message") or ""),
+        rollout_type=labels.get(ROLLOUT_TYPE, ""),
+        pod_template_hash=labels.get(POD_TEMPLATE_HASH, ""),
+        created=parse_time(meta.get("creationTimestamp")) or EPOCH,
+        step_index=parse_int(step) if step is not None and step.lstrip("-").isdigit() else None,
+        terminate=bool(spec.get("terminate")),
+        revision=parse_int(annotations.get(REVISION)),
+    )
+
+
+def parse_service(obj: Mapping[str, Any]) -> ServiceState:
+    meta = _meta(obj)
+    return ServiceState(
+        name=str(meta.get("name", "")),
+        selector=_str_map((obj.get("spec") or {}).get("selector")),
+        annotations=_str_map(meta.get("annotations")),
+    )
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# What a Rollout references (read from its raw JSON, so an invalid spec still gets observed)
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def _strategy(raw: Mapping[str, Any]) -> tuple[Mapping[str, Any], Mapping[str, Any]]:
+    strategy = (raw.get("spec") or {}).get("strategy") or {}
+    canary = strategy.get("canary") if isinstance(strategy.get("canary"), Mapping) else {}
+    blue_green = strategy.get("blueGreen") if isinstance(strategy.get("blueGreen"), Mapping) else {}
+    return canary or {}, blue_green or {}
+
+
+def service_names(raw: Mapping[str, Any]) -> list[str]:
+    """canary/stable (and ping/pong) Services of a canary; active/preview of a blue-green."""
+    canary, blue_green = _strategy(raw)
+    ping_pong = canary.get("pingPong") or {}
+    names = [
+        canary.get("canaryService"),
+        canary.get("stableService"),
+        ping_pong.get("pingService") if isinstance(ping_pong, Mapping) else None,
+        ping_pong.get("pongService") if isinstance(ping_pong, Mapping) else None,
+        blue_green.get("activeService"),
+        blue_green.get("previewService"),
+    ]
+    return sorted({n for n in names if isinstance(n, str) and n})
+
+
+def _analysis_blocks(raw: Mapping[str, Any]) -> Iterable[Mapping[str, Any]]:
+    canary, blue_green = _strategy(raw)
+    for block in (
+        canary.get("analysis"),
+        blue_green.get("prePromotionAnalysis"),
+        blue_green.get("postPromotionAnalysis"),
+    ):
+        if isinstance(block, Mapping):
+            yield block
+    for step in canary.get("steps") or ():
+        if not isinstance(step, Mapping):
+            continue
+        if isinstance(step.get("analysis"), Mapping):
+            yield step["analysis"]
+        experiment = step.get("experiment")
+        if isinstance(experiment, Mapping):
+            for analysis in experiment.get("analyses") or ():
+                if isinstance(analysis, Mapping):
+                    yield {"templates": [analysis]}
+
+
+def template_refs(raw: Mapping[str, Any]) -> list[TemplateRef]:
+    """Every (Cluster)AnalysisTemplate the rollout names, in the rollout's namespace or cluster-wide."""
+    namespace = str(_meta(raw).get("namespace") or "default")
+    refs: set[TemplateRef] = set()
+    for block in _analysis_blocks(raw):
+        for ref in block.get("templates") or ():
+            if not isinstance(ref, Mapping) or not isinstance(ref.get("templateName"), str):
+                continue
+            if ref.get("clusterScope"):
+                refs.add(("ClusterAnalysisTemplate", "", ref["templateName"]))
+            else:
+                refs.add(("AnalysisTemplate", namespace, ref["templateName"]))
+    return sorted(refs)
+
+
+def _split_name(name: str, namespace: str) -> tuple[str, str]:
+    if "/" in name:
+        ns, _, short = name.partition("/")
+        return ns, short
+    return namespace, name
+
+
+def fallback_router_refs(raw: Mapping[str, Any]) -> list[RouterRef]:
+    """Router objects named by `trafficRouting` (Istio, SMI, NGINX, Gateway API plugin), per §a.1."""
+    namespace = str(_meta(raw).get("namespace") or "default")
+    canary, _ = _strategy(raw)
+    routing = canary.get("trafficRouting") or {}
+    if not isinstance(routing, Mapping):
+        return []
+    refs: list[RouterRef] = []
+    istio = routing.get("istio") or {}
+    if isinstance(istio, Mapping):
+        services = list(istio.get("virtualServices") or ())
+        if isinstance(istio.get("virtualService"), Mapping):
+            services.append(istio["virtualService"])
+        for vs in services:
+            if isinstance(vs, Mapping) and isinstance(vs.get("name"), str):
+                ns, name = _split_name(vs["name"], namespace)
+                refs.append(("networking.istio.io/v1beta1", "VirtualService", ns, name))
+        rule = istio.get("destinationRule")
+        if isinstance(rule, Mapping) and isinstance(rule.get("name"), str):
+            ns, name = _split_name(rule["name"], namespace)
+            refs.append(("networking.istio.io/v1beta1", "DestinationRule", ns, name))
+    smi = routing.get("smi") or {}
+    if isinstance(smi, Mapping) and smi:
+        split = str(smi.get("trafficSplitName") or _meta(raw).get("name"))
+        refs.append(("split.smi-spec.io/v1alpha2", "TrafficSplit", namespace, split))
+    nginx = routing.get("nginx") or {}
+    if isinstance(nginx, Mapping):
+        ingresses = list(nginx.get("stableIngresses") or ())
+        if nginx.get("stableIngress"):
+            ingresses.append(nginx["stableIngress"])
+        for ingress in ingresses:
+            refs.append(("networking.k8s.io/v1", "Ingress", namespace, str(ingress)))
+            refs.append(
+                ("networking.k8s.io/v1", "Ingress", namespace, f"{_meta(raw).get('name')}-{ingress}-canary")
+            )
+    return refs
+
+
+def router_refs_of(raw: Mapping[str, Any], model: Any) -> list[RouterRef]:
+    """The router objects to fetch: `rollouts.traffic.router_refs` when the traffic package provides it."""
+    try:
+        from rollouts import traffic
+
+        refs = getattr(traffic, "router_refs", None)
+        if refs is not None and model is not None:
+            return [tuple(ref) for ref in refs(model)]  # type: ignore[misc]
+    except Exception:  # a router_refs failure on a bad spec must not stop the observation
+        pass
+    return fallback_router_refs(raw)
+
+
+def selector_string(raw: Mapping[str, Any]) -> str | None:
+    """`spec.selector.matchLabels` as a label selector string (`app=api-server`), None when absent."""
+    selector = ((raw.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
+    if not isinstance(selector, Mapping) or not selector:
+        return None
+    return ",".join(f"{k}={v}" for k, v in sorted(selector.items()))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Observation
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def build_observed(
+    rollout_raw: JSON,
+    model: Any,
+    *,
+    replica_sets: Iterable[Mapping[str, Any]] = (),
+    analysis_runs: Iterable[Mapping[str, Any]] = (),
+    services: Iterable[Mapping[str, Any]] = (),
+    routers: Mapping[RouterRef, JSON] | None = None,
+    templates: Mapping[TemplateRef, JSON] | None = None,
+) -> Observed:
+    """PURE: the `Observed` of a rollout from already-fetched objects; keeps only what the rollout controls."""
+    uid = str(_meta(rollout_raw).get("uid") or "")
+    owned_rs = sorted(
+        (parse_replica_set(rs) for rs in replica_sets if is_owned_by(rs, uid) and not _deleting(rs)),
+        key=lambda r: (r.revision, r.created, r.name),
+    )
+    owned_runs = sorted(
+        (parse_analysis_run(run) for run in analysis_runs if is_owned_by(run, uid)),
+        key=lambda r: (r.created, r.name),
+    )
+    return Observed(
+        rollout=model,
+        rollout_raw=rollout_raw,
+        replica_sets=tuple(owned_rs),
+        analysis_runs=tuple(owned_runs),
+        services={svc.name: svc for svc in map(parse_service, services)},
+        routers=dict(routers or {}),
+        templates=dict(templates or {}),
+    )
+
+
+def _deleting(obj: Mapping[str, Any]) -> bool:
+    return bool(_meta(obj).get("deletionTimestamp"))
+
+
+async def _get_or_none(
+    source: ObjectSource, resource: Resource, name: str, namespace: str | None
+) -> JSON | None:
+    try:
+        return await source.get(resource, name, namespace)
+    except NotFound:
+        return None
+
+
+async def observe(source: ObjectSource, rollout_raw: JSON, model: Any = None) -> Observed:
+    """Read everything the rollout owns or names from `source` (concurrently) and build the `Observed`.
+
+    `model` is the parsed `rollouts.models.Rollout` (None when the spec did not parse: the strategy core then
+    reports InvalidSpec from `rollout_raw`).
+    """
+    namespace = str(_meta(rollout_raw).get("namespace") or "default")
+    selector = selector_string(rollout_raw)
+    svc_names = service_names(rollout_raw)
+    router_list = router_refs_of(rollout_raw, model)
+    template_list = template_refs(rollout_raw)
+
+    async def fetch_router(ref: RouterRef) -> JSON | None:
+        api_version, kind, ns, name = ref
+        try:
+            resource = lookup(kind, api_version)
+        except KeyError:
+            return None
+        return await _get_or_none(source, resource, name, ns)
+
+    async def fetch_template(ref: TemplateRef) -> JSON | None:
+        kind, ns, name = ref
+        if kind == "ClusterAnalysisTemplate":
+            return await _get_or_none(source, CLUSTER_ANALYSIS_TEMPLATES, name, None)
+        return await _get_or_none(source, ANALYSIS_TEMPLATES, name, ns)
+
+    rs_task = source.list(REPLICA_SETS, namespace, label_selector=selector) if selector else _empty()
+    run_task = source.list(ANALYSIS_RUNS, namespace, label_selector=selector) if selector else _empty()
+    results = await asyncio.gather(
+        rs_task,
+        run_task,
+        asyncio.gather(*(_get_or_none(source, SERVICES, n, namespace) for n in svc_names)),
+        asyncio.gather(*(fetch_router(r) for r in router_list)),
+        asyncio.gather(*(fetch_template(t) for t in template_list)),
+    )
+    replica_sets, runs, svc_objs, router_objs, template_objs = results
+    return build_observed(
+        rollout_raw,
+        model,
+        replica_sets=replica_sets,
+        analysis_runs=runs,
+        services=[s for s in svc_objs if s is not None],
+        routers={ref: obj for ref, obj in zip(router_list, router_objs, strict=True) if obj is not None},
+        templates={
+            ref: dict(obj.get("spec") or {})
+            for ref, obj in zip(template_list, template_objs, strict=True)
+            if obj is not None
+        },
+    )
+
+
+async def _empty() -> list[JSON]:
+    return []
+
+
+class ClientSource:
+    """An `ObjectSource` reading straight from the API server (used to re-read after a 409, and in tests)."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+
+    async def get(self, resource: Resource, name: str, namespace: str | None = None) -> JSON:
+        result: JSON = await self.client.get(resource, name, namespace)
+        return result
+
+    async def list(
+        self, resource: Resource, namespace: str | None = None, *, label_selector: str | None = None
+    ) -> list[JSON]:
+        answer = await self.client.list(resource, namespace, label_selector=label_selector)
+        items: list[JSON] = answer.items if hasattr(answer, "items") else list(answer)
+        return items
