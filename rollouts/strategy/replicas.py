@@ -318,6 +318,9 @@ def approximate_weighted_canary_stable_replica_counts(
     (2, 1)
     >>> approximate_weighted_canary_stable_replica_counts(1, 49, 100, 0)
     (0, 1)
+
+    Edge kept from Argo: without surge, when ceil is all pods and the floor is tied (25 pods at 98 %), no
+    candidate qualifies and the answer is (0, replicas).
     """
     if replicas == 0:
         return 0, 0

@@ -440,8 +440,16 @@ def test_basic_canary_invariants(
 def test_approximation_invariants(replicas: int, weight: int, surge: int) -> None:
     canary, stable = R.approximate_weighted_canary_stable_replica_counts(replicas, weight, 100, surge)
     assert replicas <= canary + stable <= replicas + (1 if surge > 0 else 0) or replicas == 0
-    if 0 < weight < 100 and canary + stable >= 2:
+    ceil_is_all = -(-replicas * weight // 100) == replicas
+    tied = (replicas * weight) % 100 == 50
+    if 0 < weight < 100 and canary + stable >= 2 and not (surge == 0 and ceil_is_all and tied):
         assert canary >= 1 and stable >= 1
+
+
+def test_no_candidate_falls_back_like_argo() -> None:
+    """25 pods at 98 % without surge: ceil is all pods and floor is tied, so Argo's candidate list is empty and it
+    returns (0, replicas) — kept as is for fidelity."""
+    assert R.approximate_weighted_canary_stable_replica_counts(25, 98, 100, 0) == (0, 25)
 
 
 @settings(max_examples=200, deadline=None)
