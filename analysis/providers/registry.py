@@ -1,0 +1,85 @@
+"""The provider map a runner measures through, built once per process (CLI) or per controller.
+
+Sits between configuration (command-line flags, controller settings) and the runner: `Providers` is a
+read-only mapping `kind → MetricProvider` (`"prometheus"`, `"web"`, plus whatever the caller adds, e.g. the
+controller's `job` provider), and every provider in it shares one `LimiterRegistry`, so all measurements
+towards one backend address share one rate limit and one concurrency cap.
+
+    async with Providers(ProviderOptions(prometheus_address="http://127.0.0.1:9090", rate=50)) as providers:
+        status = await run_to_completion(run, providers, clock)
+
+Create it inside the event loop that will use it (asyncio primitives belong to one loop).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from types import TracebackType
+
+from analysis.providers.base import MetricProvider
+from analysis.providers.prometheus import PrometheusProvider
+from analysis.providers.throttling import (
+    DEFAULT_CONCURRENCY,
+    DEFAULT_RATE,
+    LimiterRegistry,
+    ThrottleConfig,
+)
+from analysis.providers.web import WebProvider
+
+__all__ = ["ProviderOptions", "Providers"]
+
+
+@dataclass(frozen=True)
+class ProviderOptions:
+    """How providers reach their backends.
+
+    `prometheus_address` overrides every metric's Prometheus address (`--prometheus`); `rate` is the
+    requests per second allowed towards one backend address (None: unlimited) and `concurrency` the requests
+    in flight towards it; `environ` replaces `os.environ` (for `ARGO_ROLLOUTS_PROMETHEUS_ADDRESS`).
+    """
+
+    prometheus_address: str | None = None
+    rate: float | None = DEFAULT_RATE
+    concurrency: int = DEFAULT_CONCURRENCY
+    environ: Mapping[str, str] | None = None
+
+
+class Providers(Mapping[str, MetricProvider]):
+    """`kind → provider`, sharing one limiter registry. Close it (or use `async with`) to release sockets."""
+
+    def __init__(self, options: ProviderOptions | None = None) -> None:
+        self.options = options or ProviderOptions()
+        self.limiters = LimiterRegistry(ThrottleConfig(rate=self.options.rate, concurrency=self.options.concurrency))
+        self.prometheus = PrometheusProvider(
+            limiters=self.limiters,
+            address_override=self.options.prometheus_address,
+            environ=self.options.environ,
+        )
+        self.web = WebProvider(limiters=self.limiters)
+        self._by_kind: dict[str, MetricProvider] = {"prometheus": self.prometheus, "web": self.web}
+
+    def add(self, provider: MetricProvider) -> None:
+        """Register another provider (the controller's `job`), replacing one of the same kind."""
+        self._by_kind[provider.kind] = provider
+
+    def __getitem__(self, kind: str) -> MetricProvider:
+        return self._by_kind[kind]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._by_kind)
+
+    def __len__(self) -> int:
+        return len(self._by_kind)
+
+    async def aclose(self) -> None:
+        await self.web.aclose()
+        self.prometheus.close()
+
+    async def __aenter__(self) -> Providers:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
