@@ -32,7 +32,7 @@ from loguru import logger
 
 from rollouts.kube.client import KubeClient
 from rollouts.kube.errors import AlreadyExists, KubeError, NotFound
-from rollouts.kube.resources import ANALYSIS_RUNS, EVENTS, REPLICA_SETS, ROLLOUTS, SERVICES, lookup
+from rollouts.kube.resources import ANALYSIS_RUNS, EVENTS, REPLICA_SETS, ROLLOUTS, SERVICES, Resource, lookup
 from rollouts.strategy.plan import (
     JSON,
     Action,
@@ -55,6 +55,7 @@ COMPLETED_PHASES = frozenset({"Successful", "Failed", "Error", "Inconclusive"})
 MAX_NAME_COLLISIONS = 10
 
 EventHook = Callable[[str, str, str, str], None]  # (namespace, rollout name, type, reason)
+WrittenHook = Callable[[Resource, JSON], None]  # an object as the API server returned it after our write
 
 
 class AdoptionError(KubeError):
@@ -223,11 +224,13 @@ class Applier:
         *,
         component: str = "rollouts-controller",
         on_event: EventHook | None = None,
+        on_written: WrittenHook | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.client = client
         self.component = component
         self.on_event = on_event
+        self.api = _Recording(client, on_written)
         self.clock = clock
 
     async def apply(self, rollout_raw: JSON, plan: Plan) -> ApplyResult:
@@ -251,7 +254,7 @@ class Applier:
         if not patch:
             return None
         meta = rollout_raw.get("metadata") or {}
-        return await self.client.patch_status(
+        return await self.api.patch_status(
             ROLLOUTS,
             str(meta.get("name")),
             patch,
@@ -271,7 +274,7 @@ class Applier:
                 patch: JSON = {"spec": {"replicas": replicas}}
                 if annotations:
                     patch["metadata"] = {"annotations": dict(annotations)}
-                await self.client.patch(REPLICA_SETS, name, patch, ns)
+                await self.api.patch(REPLICA_SETS, name, patch, ns)
             case UpdateReplicaSetMeta(name=name, labels=labels, annotations=annotations):
                 meta: JSON = {}
                 if labels:
@@ -280,11 +283,11 @@ class Applier:
                     meta["annotations"] = dict(annotations)
                 if not meta:
                     return
-                await self.client.patch(REPLICA_SETS, name, {"metadata": meta}, ns)
+                await self.api.patch(REPLICA_SETS, name, {"metadata": meta}, ns)
             case DeleteReplicaSet(name=name):
                 await self._delete(REPLICA_SETS, name, ns)
             case SetServiceSelector(service=service, pod_template_hash=pod_hash, rollout=rollout_name):
-                await self.client.patch(
+                await self.api.patch(
                     SERVICES,
                     service,
                     {
@@ -299,7 +302,7 @@ class Applier:
                 result.created_runs[action.name] = await self._create_analysis_run(rollout_raw, action)
             case TerminateAnalysisRun(name=name):
                 try:
-                    await self.client.patch(ANALYSIS_RUNS, name, {"spec": {"terminate": True}}, ns)
+                    await self.api.patch(ANALYSIS_RUNS, name, {"spec": {"terminate": True}}, ns)
                 except NotFound:
                     return
             case DeleteAnalysisRun(name=name):
@@ -318,7 +321,7 @@ class Applier:
             "event {} {}: {}", action.type, action.reason, action.message
         )
         try:
-            await self.client.create(
+            await self.api.create(
                 EVENTS, event_body(rollout_raw, action, self.component, self.clock()), namespace
             )
         except KubeError as e:
@@ -330,16 +333,16 @@ class Applier:
 
     async def _delete(self, resource: Any, name: str, namespace: str | None) -> None:
         with contextlib.suppress(NotFound):
-            await self.client.delete(resource, name, namespace)
+            await self.api.delete(resource, name, namespace)
 
     async def _create_replica_set(self, rollout_raw: JSON, action: CreateReplicaSet) -> None:
         body = replica_set_body(rollout_raw, action)
         ns = body["metadata"]["namespace"]
         try:
-            await self.client.create(REPLICA_SETS, body, ns)
+            await self.api.create(REPLICA_SETS, body, ns)
             return
         except AlreadyExists:
-            existing = await self.client.get(REPLICA_SETS, action.name, ns)
+            existing = await self.api.get(REPLICA_SETS, action.name, ns)
         uid = str((rollout_raw.get("metadata") or {}).get("uid") or "")
         owner = _controller_uid(existing)
         if owner == uid:
@@ -349,7 +352,7 @@ class Applier:
                 *((existing.get("metadata") or {}).get("ownerReferences") or []),
                 owner_reference(rollout_raw),
             ]
-            await self.client.patch(
+            await self.api.patch(
                 REPLICA_SETS,
                 action.name,
                 {"metadata": {"ownerReferences": refs}},
@@ -374,13 +377,13 @@ class Applier:
             return
         if action.create:
             try:
-                await self.client.create(resource, action.obj, action.namespace)
+                await self.api.create(resource, action.obj, action.namespace)
             except AlreadyExists:
-                current = await self.client.get(resource, action.name, action.namespace)
+                current = await self.api.get(resource, action.name, action.namespace)
                 body = {**action.obj, "metadata": {**action.obj.get("metadata", {}), **_rv(current)}}
-                await self.client.replace(resource, body, action.namespace)
+                await self.api.replace(resource, body, action.namespace)
             return
-        await self.client.replace(resource, action.obj, action.namespace)
+        await self.api.replace(resource, action.obj, action.namespace)
 
     async def _create_analysis_run(self, rollout_raw: JSON, action: CreateAnalysisRun) -> str:
         """Create the run under its planned name; reuse an equal unfinished run of ours; else `.1`, `.2`, …"""
@@ -389,10 +392,10 @@ class Applier:
         for attempt in range(MAX_NAME_COLLISIONS + 1):
             name = action.name if attempt == 0 else f"{action.name}.{attempt}"
             try:
-                await self.client.create(ANALYSIS_RUNS, analysis_run_body(rollout_raw, action, name), ns)
+                await self.api.create(ANALYSIS_RUNS, analysis_run_body(rollout_raw, action, name), ns)
                 return name
             except AlreadyExists:
-                existing = await self.client.get_or_none(ANALYSIS_RUNS, name, ns)
+                existing = await self.api.get_or_none(ANALYSIS_RUNS, name, ns)
                 if existing is None:
                     continue
                 if _controller_uid(existing) == uid and _same_run(existing, action):
@@ -402,6 +405,38 @@ class Applier:
             status=409,
             reason="AlreadyExists",
         )
+
+
+class _Recording:
+    """The client's write verbs, reporting every object the API server returns to `hook` (see `Freshest`)."""
+
+    def __init__(self, client: KubeClient, hook: WrittenHook | None) -> None:
+        self.client = client
+        self.hook = hook
+        self.get = client.get
+        self.get_or_none = client.get_or_none
+        self.delete = client.delete
+
+    def _seen(self, resource: Resource, obj: JSON) -> JSON:
+        if self.hook is not None and isinstance(obj, dict) and obj.get("metadata"):
+            self.hook(resource, obj)
+        return obj
+
+    async def create(self, resource: Resource, body: JSON, namespace: str | None = None) -> JSON:
+        return self._seen(resource, await self.client.create(resource, body, namespace))
+
+    async def replace(self, resource: Resource, body: JSON, namespace: str | None = None) -> JSON:
+        return self._seen(resource, await self.client.replace(resource, body, namespace))
+
+    async def patch(
+        self, resource: Resource, name: str, patch: JSON, namespace: str | None = None, **kw: Any
+    ) -> JSON:
+        return self._seen(resource, await self.client.patch(resource, name, patch, namespace, **kw))
+
+    async def patch_status(
+        self, resource: Resource, name: str, patch: JSON, namespace: str | None = None, **kw: Any
+    ) -> JSON:
+        return self._seen(resource, await self.client.patch_status(resource, name, patch, namespace, **kw))
 
 
 def _rv(obj: Mapping[str, Any]) -> JSON:

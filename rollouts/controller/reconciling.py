@@ -1,0 +1,272 @@
+"""The Rollout reconciler: one pass of observe → decide → apply for one Rollout key.
+
+Called by the work queue (`rollouts.controller.queueing`) with a key; returns when to look again. A pass:
+
+1. **observe** (`observing.observe`): the Rollout and what it owns, from the watch caches — or, on a retry after
+   a 409, straight from the API server;
+2. **decide** (`rollouts.strategy.decide`, pure): a `Plan` (new status, actions, requeue_after);
+3. **apply** (`applying.Applier`): the actions, ONE guarded status patch (none when nothing changed), events.
+
+A 409 on the status patch means the Rollout moved on under us (a user's abort/promote, or our cache lagging our
+own last write): the pass re-reads from the API server and decides again, up to `conflict_retries` times.
+The caches lag our own writes by a watch round-trip, so the reconciler keeps the objects its writes returned
+(`Freshest`) and prefers them to an older cached copy: a pass never acts on a state it has already moved past.
+
+Bad user input never crashes the controller: when `decide` raises for one Rollout, that Rollout gets an
+`InvalidSpec` condition naming the problem, phase Degraded, an error log and an exponential backoff; every other
+Rollout keeps being served.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from loguru import logger
+
+from rollouts.controller.applying import Applier
+from rollouts.controller.observing import ClientSource, ObjectSource, observe
+from rollouts.kube.client import KubeClient
+from rollouts.kube.errors import Conflict, KubeError, NotFound
+from rollouts.kube.resources import ROLLOUTS, Resource
+from rollouts.strategy.plan import JSON, Observed, Plan
+
+Decide = Callable[[Observed, datetime], Plan]
+INVALID_SPEC = "InvalidSpec"
+BACKOFF_START = 1.0
+BACKOFF_CAP = 300.0
+
+
+class RolloutMetrics(Protocol):
+    """What the reconciler reports (implemented by `rollouts.controller.metrics`); every method is optional."""
+
+    def observe_reconcile(self, namespace: str, name: str, seconds: float) -> None: ...
+    def reconcile_error(self, namespace: str, name: str) -> None: ...
+    def event(self, namespace: str, name: str, type_: str, reason: str) -> None: ...
+    def rollout_updated(self, rollout: JSON) -> None: ...
+
+
+def _call(metrics: Any, method: str, *args: Any) -> None:
+    fn = getattr(metrics, method, None) if metrics is not None else None
+    if fn is not None:
+        try:
+            fn(*args)
+        except Exception as e:  # metrics must never break a reconcile
+            logger.debug("metrics {} failed: {}", method, e)
+
+
+def _rv_int(obj: Mapping[str, Any] | None) -> int | None:
+    try:
+        return int(str(((obj or {}).get("metadata") or {}).get("resourceVersion")))
+    except ValueError:
+        return None
+
+
+def _key_of(obj: Mapping[str, Any]) -> tuple[str, str]:
+    meta = obj.get("metadata") or {}
+    return str(meta.get("namespace") or ""), str(meta.get("name") or "")
+
+
+class Freshest:
+    """An `ObjectSource` over the caches that prefers objects our own writes returned, while the cache lags.
+
+    resourceVersions are compared as integers (as etcd and the sandbox issue them); when either does not parse,
+    the cache wins. Entries are dropped once the cache has caught up, or after `ttl` seconds.
+    """
+
+    def __init__(self, source: ObjectSource, ttl: float = 60.0) -> None:
+        self.source = source
+        self.ttl = ttl
+        self._written: dict[tuple[str, str, str], tuple[float, JSON]] = {}
+
+    def remember(self, resource: Resource, obj: JSON | None) -> None:
+        if obj and (obj.get("metadata") or {}).get("name"):
+            self._written[(resource.plural, *_key_of(obj))] = (time.monotonic(), obj)
+
+    def forget(self, resource: Resource, namespace: str, name: str) -> None:
+        self._written.pop((resource.plural, namespace, name), None)
+
+    def pick(self, resource: Resource, cached: JSON) -> JSON:
+        key = (resource.plural, *_key_of(cached))
+        entry = self._written.get(key)
+        if entry is None:
+            return cached
+        stamp, written = entry
+        mine, theirs = _rv_int(written), _rv_int(cached)
+        if time.monotonic() - stamp > self.ttl or mine is None or theirs is None or theirs >= mine:
+            del self._written[key]
+            return cached
+        return written
+
+    async def get(self, resource: Resource, name: str, namespace: str | None = None) -> JSON:
+        return self.pick(resource, await self.source.get(resource, name, namespace))
+
+    async def list(
+        self, resource: Resource, namespace: str | None = None, *, label_selector: str | None = None
+    ) -> list[JSON]:
+        return [
+            self.pick(resource, obj)
+            for obj in await self.source.list(resource, namespace, label_selector=label_selector)
+        ]
+
+
+def parse_model(raw: JSON) -> tuple[Any, str | None]:
+    """The typed Rollout, or (None, a one-line reason naming the field) when the spec does not load."""
+    from pydantic import ValidationError
+
+    from rollouts.models import Rollout
+
+    try:
+        return Rollout.from_wire(raw), None
+    except ValidationError as e:
+        first = e.errors()[0]
+        field = ".".join(str(p) for p in first.get("loc", ()))
+        return None, f"{field}: {first.get('msg')}" if field else str(first.get("msg"))
+    except (ValueError, TypeError) as e:
+        return None, str(e)
+
+
+def invalid_spec_status(raw: JSON, message: str, now: datetime) -> JSON:
+    """The stored status plus an InvalidSpec condition and phase Degraded (§a.2 phase rule 2)."""
+    status = dict(raw.get("status") or {})
+    stamp = now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    conditions = [c for c in status.get("conditions") or () if c.get("type") != INVALID_SPEC]
+    previous = next((c for c in status.get("conditions") or () if c.get("type") == INVALID_SPEC), None)
+    same = previous is not None and previous.get("message") == message
+    conditions.append(
+        {
+            "type": INVALID_SPEC,
+            "status": "True",
+            "reason": INVALID_SPEC,
+            "message": message,
+            "lastTransitionTime": previous.get("lastTransitionTime", stamp) if same and previous else stamp,
+            "lastUpdateTime": previous.get("lastUpdateTime", stamp) if same and previous else stamp,
+        }
+    )
+    status["conditions"] = conditions
+    status["phase"] = "Degraded"
+    status["message"] = f"{INVALID_SPEC}: {message}"
+    generation = (raw.get("metadata") or {}).get("generation")
+    if generation is not None:
+        status["observedGeneration"] = str(generation)
+    return status
+
+
+def _default_decide() -> Decide:
+    import importlib
+
+    # Late: the strategy core is a sibling package, and this module must load without it.
+    fn: Decide = importlib.import_module("rollouts.strategy").decide
+    return fn
+
+
+class RolloutReconciler:
+    """Reconciles Rollouts: `await reconcile(key)` → seconds until the next look (None: on the next event)."""
+
+    def __init__(
+        self,
+        client: KubeClient,
+        source: ObjectSource | None = None,
+        *,
+        decide: Decide | None = None,
+        metrics: Any = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        component: str = "rollouts-controller",
+        conflict_retries: int = 3,
+    ) -> None:
+        self.client = client
+        self.direct = ClientSource(client)
+        self.fresh = Freshest(source or self.direct)
+        self._decide = decide
+        self.metrics = metrics
+        self.clock = clock
+        self.conflict_retries = conflict_retries
+        self.applier = Applier(
+            client,
+            component=component,
+            clock=clock,
+            on_event=lambda ns, name, type_, reason: _call(metrics, "event", ns, name, type_, reason),
+            on_written=self.fresh.remember,
+        )
+        self._failures: dict[tuple[str, str], int] = {}
+
+    @property
+    def decide(self) -> Decide:
+        if self._decide is None:
+            self._decide = _default_decide()
+        return self._decide
+
+    async def reconcile(self, key: Any) -> float | None:
+        """One pass for `key` (an `ObjectKey`, a `(namespace, name)` pair or `"namespace/name"`)."""
+        namespace, name = _split_key(key)
+        started = time.perf_counter()
+        try:
+            return await self._reconcile(namespace, name)
+        except KubeError:
+            _call(self.metrics, "reconcile_error", namespace, name)
+            raise  # the queue retries with backoff
+        finally:
+            _call(self.metrics, "observe_reconcile", namespace, name, time.perf_counter() - started)
+
+    async def _reconcile(self, namespace: str, name: str) -> float | None:
+        source: ObjectSource = self.fresh
+        for attempt in range(self.conflict_retries + 1):
+            try:
+                raw = await source.get(ROLLOUTS, name, namespace)
+            except NotFound:
+                self.fresh.forget(ROLLOUTS, namespace, name)
+                self._failures.pop((namespace, name), None)
+                return None  # deleted: its ReplicaSets and runs go with it (ownerReferences)
+            if (raw.get("metadata") or {}).get("deletionTimestamp"):
+                return None
+            try:
+                return await self._pass(raw, source)
+            except Conflict as e:
+                logger.bind(rollout=f"{namespace}/{name}").debug("conflict (attempt {}): {}", attempt + 1, e)
+                source = self.direct  # re-read everything from the API server
+        raise Conflict(
+            f"rollout {namespace}/{name}: still conflicting after {self.conflict_retries} re-reads"
+        )
+
+    async def _pass(self, raw: JSON, source: ObjectSource) -> float | None:
+        namespace, name = _key_of(raw)
+        now = self.clock()
+        model, model_error = parse_model(raw)
+        observed = await observe(source, raw, model)
+        try:
+            plan = self.decide(observed, now)
+        except Exception as e:  # a bug or an unforeseen spec must not take down the other rollouts
+            return await self._invalid(raw, model_error or f"{type(e).__name__}: {e}", e)
+        result = await self.applier.apply(raw, plan)
+        if result.rollout is not None:
+            self.fresh.remember(ROLLOUTS, result.rollout)
+            _call(self.metrics, "rollout_updated", result.rollout)
+        else:
+            _call(self.metrics, "rollout_updated", raw)
+        self._failures.pop((namespace, name), None)
+        return plan.requeue_after
+
+    async def _invalid(self, raw: JSON, message: str, error: Exception) -> float:
+        namespace, name = _key_of(raw)
+        failures = self._failures.get((namespace, name), 0) + 1
+        self._failures[(namespace, name)] = failures
+        logger.bind(rollout=f"{namespace}/{name}").opt(exception=error).error(
+            "rollout {}/{} could not be reconciled: {}", namespace, name, message
+        )
+        _call(self.metrics, "reconcile_error", namespace, name)
+        updated = await self.applier.write_status(raw, invalid_spec_status(raw, message, self.clock()))
+        if updated is not None:
+            self.fresh.remember(ROLLOUTS, updated)
+            _call(self.metrics, "rollout_updated", updated)
+        return float(min(BACKOFF_CAP, BACKOFF_START * 2.0 ** (failures - 1)))
+
+
+def _split_key(key: Any) -> tuple[str, str]:
+    if isinstance(key, tuple):
+        return str(key[0]), str(key[1])
+    if hasattr(key, "namespace") and hasattr(key, "name"):
+        return str(key.namespace), str(key.name)
+    namespace, _, name = str(key).rpartition("/")
+    return namespace, name
