@@ -1,0 +1,351 @@
+"""Controller metrics: Argo Rollouts' series (§e) plus analysis values and thresholds, on an injected registry.
+
+Fed by every other part of the runtime: the client adapter's request hook (`on_request`), the work queues
+(`QueueObserver` methods), the reconcilers (`observe_reconcile`, `observe_rollout`, `observe_analysis_run`), the
+event recorder (`count_event`). Served by `rollouts.controller.health` on `/metrics`. The registry is always
+injected (tests build their own; never the process-global one). Per-object series are removed
+`cleanup_delay` seconds (Argo: 65 s) after the object is deleted (`forget_*` then `sweep`).
+
+Beyond Argo: `analysis_run_metric_value` (the latest measured value as a float) and
+`analysis_run_metric_threshold` (the number in a simple success/failure condition such as `result[0] >= 0.99`),
+so a dashboard can draw the value against its line; `rollout_canary_weight` and `rollout_step_index`.
+Counters follow client_python naming: `rollout_reconcile_error` is exposed as `rollout_reconcile_error_total`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from rollouts import __version__
+from rollouts.controller.clocks import Clock, SystemClock
+from rollouts.controller.labelling import (
+    ANALYSIS_PHASES,
+    ROLLOUT_METRIC_PHASES,
+    analysis_metric_types,
+    condition_threshold,
+    latest_value,
+    metrics_phase,
+    strategy_of,
+    traffic_router_of,
+)
+from rollouts.kube.client import RequestRecord
+
+RECONCILE_BUCKETS = (0.01, 0.15, 0.25, 0.5, 1.0)
+QUEUE_BUCKETS = (1e-4, 1e-3, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+Key = tuple[str, str]
+
+
+class ControllerMetrics:
+    """All controller series on `registry`; methods are cheap and synchronous (called from the event loop)."""
+
+    def __init__(
+        self,
+        registry: CollectorRegistry,
+        *,
+        version: str = __version__,
+        cleanup_delay: float = 65.0,
+        clock: Clock | None = None,
+    ) -> None:
+        self.registry = registry
+        self.cleanup_delay = cleanup_delay
+        self.clock: Clock = clock or SystemClock()
+        r = registry
+        nn = ["namespace", "name"]
+        self.rollout_info = Gauge(
+            "rollout_info",
+            "Information about a rollout.",
+            [*nn, "strategy", "traffic_router", "phase"],
+            registry=r,
+        )
+        self.replicas_available = Gauge(
+            "rollout_info_replicas_available", "Available replicas.", nn, registry=r
+        )
+        self.replicas_unavailable = Gauge(
+            "rollout_info_replicas_unavailable", "Unavailable replicas.", nn, registry=r
+        )
+        self.replicas_desired = Gauge("rollout_info_replicas_desired", "Desired replicas.", nn, registry=r)
+        self.replicas_updated = Gauge("rollout_info_replicas_updated", "Updated replicas.", nn, registry=r)
+        self.rollout_phase = Gauge(
+            "rollout_phase",
+            "Rollout phase as 0/1 per phase (deprecated: use rollout_info).",
+            [*nn, "strategy", "phase"],
+            registry=r,
+        )
+        self.canary_weight = Gauge(
+            "rollout_canary_weight", "Traffic weight (percent) sent to the canary.", nn, registry=r
+        )
+        self.step_index = Gauge("rollout_step_index", "Current canary step index.", nn, registry=r)
+        self.rollout_reconcile = Histogram(
+            "rollout_reconcile",
+            "Rollout reconciliation performance (seconds).",
+            nn,
+            buckets=RECONCILE_BUCKETS,
+            registry=r,
+        )
+        self.rollout_reconcile_error = Counter(
+            "rollout_reconcile_error", "Errors during rollout reconciliation.", nn, registry=r
+        )
+        self.rollout_events = Counter(
+            "rollout_events", "Kubernetes events emitted for rollouts.", [*nn, "type", "reason"], registry=r
+        )
+        self.analysis_run_info = Gauge(
+            "analysis_run_info", "Information about an analysis run.", [*nn, "phase"], registry=r
+        )
+        self.analysis_run_phase = Gauge(
+            "analysis_run_phase", "Analysis run phase as 0/1 (deprecated).", [*nn, "phase"], registry=r
+        )
+        self.analysis_run_metric_type = Gauge(
+            "analysis_run_metric_type",
+            "Provider type of an analysis metric.",
+            [*nn, "metric", "type"],
+            registry=r,
+        )
+        self.analysis_run_metric_phase = Gauge(
+            "analysis_run_metric_phase",
+            "Phase of an analysis metric as 0/1 per phase.",
+            [*nn, "metric", "type", "dry_run", "phase"],
+            registry=r,
+        )
+        self.analysis_run_metric_value = Gauge(
+            "analysis_run_metric_value",
+            "Latest measured value of an analysis metric.",
+            [*nn, "metric"],
+            registry=r,
+        )
+        self.analysis_run_metric_threshold = Gauge(
+            "analysis_run_metric_threshold",
+            "Threshold of a simple success/failure condition.",
+            [*nn, "metric", "condition"],
+            registry=r,
+        )
+        self.analysis_run_reconcile = Histogram(
+            "analysis_run_reconcile",
+            "Analysis run reconciliation performance (seconds).",
+            nn,
+            buckets=RECONCILE_BUCKETS,
+            registry=r,
+        )
+        self.analysis_run_reconcile_error = Counter(
+            "analysis_run_reconcile_error", "Errors during analysis run reconciliation.", nn, registry=r
+        )
+        self.k8s_requests = Counter(
+            "controller_clientset_k8s_request",
+            "Requests to the Kubernetes API.",
+            ["kind", "namespace", "name", "verb", "status_code"],
+            registry=r,
+        )
+        self.queue_adds = Counter("workqueue_adds", "Adds handled by a work queue.", ["name"], registry=r)
+        self.queue_depth = Gauge("workqueue_depth", "Current depth of a work queue.", ["name"], registry=r)
+        self.queue_latency = Histogram(
+            "workqueue_queue_duration_seconds",
+            "Seconds an item waits in a work queue before being processed.",
+            ["name"],
+            buckets=QUEUE_BUCKETS,
+            registry=r,
+        )
+        self.queue_work = Histogram(
+            "workqueue_work_duration_seconds",
+            "Seconds processing an item from a work queue takes.",
+            ["name"],
+            buckets=QUEUE_BUCKETS,
+            registry=r,
+        )
+        self.queue_retries = Counter(
+            "workqueue_retries", "Retries handled by a work queue.", ["name"], registry=r
+        )
+        self.controller_info = Gauge(
+            "rollouts_controller_info", "Information about the controller (=1).", ["version"], registry=r
+        )
+        self.controller_info.labels(version).set(1)
+        self.leader = Gauge("rollouts_controller_leader", "1 while this process holds the lease.", registry=r)
+        self._rollouts: dict[Key, dict[str, Any]] = {}
+        self._runs: dict[Key, dict[str, Any]] = {}
+        self._expiry: dict[tuple[str, str, str], float] = {}
+
+    # ------------------------------------------------------------------ client and queues
+
+    def on_request(self, record: RequestRecord) -> None:
+        """The KubeClient hook: count one request."""
+        self.k8s_requests.labels(
+            record.kind, record.namespace, record.name, record.verb, str(record.status_code)
+        ).inc()
+
+    def on_add(self, queue: str) -> None:
+        self.queue_adds.labels(queue).inc()
+
+    def on_depth(self, queue: str, depth: int) -> None:
+        self.queue_depth.labels(queue).set(depth)
+
+    def on_retry(self, queue: str) -> None:
+        self.queue_retries.labels(queue).inc()
+
+    def on_latency(self, queue: str, seconds: float) -> None:
+        self.queue_latency.labels(queue).observe(seconds)
+
+    def on_work(self, queue: str, seconds: float) -> None:
+        self.queue_work.labels(queue).observe(seconds)
+
+    # ------------------------------------------------------------------ reconcilers
+
+    def observe_reconcile(self, kind: str, namespace: str, name: str, seconds: float, *, error: bool) -> None:
+        """One reconcile pass of a Rollout (`kind="Rollout"`) or an AnalysisRun (`kind="AnalysisRun"`)."""
+        if kind == "AnalysisRun":
+            self.analysis_run_reconcile.labels(namespace, name).observe(seconds)
+            if error:
+                self.analysis_run_reconcile_error.labels(namespace, name).inc()
+        else:
+            self.rollout_reconcile.labels(namespace, name).observe(seconds)
+            if error:
+                self.rollout_reconcile_error.labels(namespace, name).inc()
+
+    def count_event(self, namespace: str, name: str, type_: str, reason: str) -> None:
+        self.rollout_events.labels(namespace, name, type_, reason).inc()
+
+    def observe_rollout(self, rollout: dict[str, Any]) -> None:
+        """Set the per-rollout series from a Rollout object (spec and status)."""
+        meta = rollout.get("metadata") or {}
+        key = (str(meta.get("namespace") or ""), str(meta.get("name") or ""))
+        self._expiry.pop(("Rollout", *key), None)
+        status = rollout.get("status") or {}
+        strategy = strategy_of(rollout)
+        phase = metrics_phase(rollout)
+        labels = {"strategy": strategy, "traffic_router": traffic_router_of(rollout), "phase": phase}
+        old = self._rollouts.get(key)
+        if old is not None and old != labels:
+            _remove(self.rollout_info, *key, old["strategy"], old["traffic_router"], old["phase"])
+            if old["strategy"] != strategy:
+                for p in ROLLOUT_METRIC_PHASES:
+                    _remove(self.rollout_phase, *key, old["strategy"], p)
+        self._rollouts[key] = labels
+        self.rollout_info.labels(*key, strategy, labels["traffic_router"], phase).set(1)
+        for p in ROLLOUT_METRIC_PHASES:
+            self.rollout_phase.labels(*key, strategy, p).set(1 if p == phase else 0)
+        desired = _num((rollout.get("spec") or {}).get("replicas"), 1)
+        available = _num(status.get("availableReplicas"), 0)
+        self.replicas_desired.labels(*key).set(desired)
+        self.replicas_available.labels(*key).set(available)
+        self.replicas_unavailable.labels(*key).set(max(0.0, _num(status.get("replicas"), 0) - available))
+        self.replicas_updated.labels(*key).set(_num(status.get("updatedReplicas"), 0))
+        weights = ((status.get("canary") or {}).get("weights") or {}).get("canary") or {}
+        if "weight" in weights:
+            self.canary_weight.labels(*key).set(_num(weights.get("weight"), 0))
+        if "currentStepIndex" in status:
+            self.step_index.labels(*key).set(_num(status.get("currentStepIndex"), 0))
+
+    def observe_analysis_run(self, run: dict[str, Any]) -> None:
+        """Set the per-run series from an AnalysisRun object."""
+        meta = run.get("metadata") or {}
+        key = (str(meta.get("namespace") or ""), str(meta.get("name") or ""))
+        self._expiry.pop(("AnalysisRun", *key), None)
+        self._remove_run(key)  # metrics may have been renamed or removed: rebuild this run's series
+        status = run.get("status") or {}
+        phase = str(status.get("phase") or "Pending")
+        self.analysis_run_info.labels(*key, phase).set(1)
+        for p in ANALYSIS_PHASES:
+            self.analysis_run_phase.labels(*key, p).set(1 if p == phase else 0)
+        results = {str(m.get("name")): m for m in status.get("metricResults") or [] if isinstance(m, dict)}
+        series: list[tuple[Gauge, tuple[str, ...]]] = []
+        for metric, type_, dry_run in analysis_metric_types(run):
+            self.analysis_run_metric_type.labels(*key, metric, type_).set(1)
+            series.append((self.analysis_run_metric_type, (metric, type_)))
+            result = results.get(metric) or {}
+            mphase = str(result.get("phase") or "Pending")
+            for p in ANALYSIS_PHASES:
+                labels = (metric, type_, "true" if dry_run else "false", p)
+                self.analysis_run_metric_phase.labels(*key, *labels).set(1 if p == mphase else 0)
+                series.append((self.analysis_run_metric_phase, labels))
+            value = latest_value(result)
+            if value is not None:
+                self.analysis_run_metric_value.labels(*key, metric).set(value)
+                series.append((self.analysis_run_metric_value, (metric,)))
+        for metric, condition, threshold in _thresholds(run):
+            self.analysis_run_metric_threshold.labels(*key, metric, condition).set(threshold)
+            series.append((self.analysis_run_metric_threshold, (metric, condition)))
+        self._runs[key] = {"phase": phase, "series": series}
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def forget_rollout(self, namespace: str, name: str) -> None:
+        """The rollout was deleted: drop its series after `cleanup_delay`."""
+        self._expiry[("Rollout", namespace, name)] = self.clock.now() + self.cleanup_delay
+
+    def forget_analysis_run(self, namespace: str, name: str) -> None:
+        self._expiry[("AnalysisRun", namespace, name)] = self.clock.now() + self.cleanup_delay
+
+    def sweep(self) -> int:
+        """Remove the series of objects deleted more than `cleanup_delay` ago; returns how many objects."""
+        now = self.clock.now()
+        due = [k for k, when in self._expiry.items() if when <= now]
+        for kind, namespace, name in due:
+            del self._expiry[(kind, namespace, name)]
+            if kind == "Rollout":
+                self._remove_rollout((namespace, name))
+            else:
+                self._remove_run((namespace, name))
+                self._runs.pop((namespace, name), None)
+                for h in (self.analysis_run_reconcile, self.analysis_run_reconcile_error):
+                    _remove(h, namespace, name)
+        return len(due)
+
+    def _remove_rollout(self, key: Key) -> None:
+        labels = self._rollouts.pop(key, None)
+        if labels is not None:
+            _remove(self.rollout_info, *key, labels["strategy"], labels["traffic_router"], labels["phase"])
+            for p in ROLLOUT_METRIC_PHASES:
+                _remove(self.rollout_phase, *key, labels["strategy"], p)
+        for g in (
+            self.replicas_available,
+            self.replicas_unavailable,
+            self.replicas_desired,
+            self.replicas_updated,
+            self.canary_weight,
+            self.step_index,
+        ):
+            _remove(g, *key)
+        for h in (self.rollout_reconcile, self.rollout_reconcile_error):
+            _remove(h, *key)
+
+    def _remove_run(self, key: Key) -> None:
+        old = self._runs.get(key)
+        if old is None:
+            return
+        _remove(self.analysis_run_info, *key, old["phase"])
+        for p in ANALYSIS_PHASES:
+            _remove(self.analysis_run_phase, *key, p)
+        for gauge, labels in old["series"]:
+            _remove(gauge, *key, *labels)
+
+
+def _thresholds(run: dict[str, Any]) -> list[tuple[str, str, float]]:
+    spec = run.get("spec") or {}
+    args = {
+        str(a.get("name")): str(a.get("value"))
+        for a in spec.get("args") or []
+        if isinstance(a, dict) and a.get("value") is not None
+    }
+    out: list[tuple[str, str, float]] = []
+    for metric in spec.get("metrics") or []:
+        if not isinstance(metric, dict):
+            continue
+        for field, label in (("successCondition", "success"), ("failureCondition", "failure")):
+            threshold = condition_threshold(metric.get(field), args)
+            if threshold is not None:
+                out.append((str(metric.get("name")), label, threshold))
+    return out
+
+
+def _num(value: Any, default: float) -> float:
+    try:
+        f = float(value)
+    except (TypeError, ValueError):
+        return default
+    return f if math.isfinite(f) else default
+
+
+def _remove(metric: Any, *labels: str) -> None:
+    with contextlib.suppress(KeyError):
+        metric.remove(*labels)
