@@ -29,7 +29,7 @@ from loguru import logger
 from rollouts.controller.applying import Applier
 from rollouts.controller.observing import ClientSource, ObjectSource, observe
 from rollouts.kube.client import KubeClient
-from rollouts.kube.errors import Conflict, KubeError, NotFound
+from rollouts.kube.errors import Conflict, NotFound
 from rollouts.kube.resources import ROLLOUTS, Resource
 from rollouts.strategy.plan import JSON, Observed, Plan
 
@@ -40,20 +40,23 @@ BACKOFF_CAP = 300.0
 
 
 class RolloutMetrics(Protocol):
-    """What the reconciler reports (implemented by `rollouts.controller.metrics`); every method is optional."""
+    """What the reconcilers report: the subset of `rollouts.controller.metrics.ControllerMetrics` they use."""
 
-    def observe_reconcile(self, namespace: str, name: str, seconds: float) -> None: ...
-    def reconcile_error(self, namespace: str, name: str) -> None: ...
-    def event(self, namespace: str, name: str, type_: str, reason: str) -> None: ...
-    def rollout_updated(self, rollout: JSON) -> None: ...
+    def observe_reconcile(
+        self, kind: str, namespace: str, name: str, seconds: float, *, error: bool
+    ) -> None: ...
+    def count_event(self, namespace: str, name: str, type_: str, reason: str) -> None: ...
+    def observe_rollout(self, rollout: dict[str, Any]) -> None: ...
+    def forget_rollout(self, namespace: str, name: str) -> None: ...
 
 
-def _call(metrics: Any, method: str, *args: Any) -> None:
+def call_metrics(metrics: Any, method: str, *args: Any, **kwargs: Any) -> None:
+    """Report to the metrics object when there is one; a metrics failure never breaks a reconcile."""
     fn = getattr(metrics, method, None) if metrics is not None else None
     if fn is not None:
         try:
-            fn(*args)
-        except Exception as e:  # metrics must never break a reconcile
+            fn(*args, **kwargs)
+        except Exception as e:
             logger.debug("metrics {} failed: {}", method, e)
 
 
@@ -187,7 +190,9 @@ class RolloutReconciler:
             client,
             component=component,
             clock=clock,
-            on_event=lambda ns, name, type_, reason: _call(metrics, "event", ns, name, type_, reason),
+            on_event=lambda ns, name, type_, reason: call_metrics(
+                metrics, "count_event", ns, name, type_, reason
+            ),
             on_written=self.fresh.remember,
         )
         self._failures: dict[tuple[str, str], int] = {}
@@ -202,13 +207,14 @@ class RolloutReconciler:
         """One pass for `key` (an `ObjectKey`, a `(namespace, name)` pair or `"namespace/name"`)."""
         namespace, name = _split_key(key)
         started = time.perf_counter()
+        error = True
         try:
-            return await self._reconcile(namespace, name)
-        except KubeError:
-            _call(self.metrics, "reconcile_error", namespace, name)
-            raise  # the queue retries with backoff
-        finally:
-            _call(self.metrics, "observe_reconcile", namespace, name, time.perf_counter() - started)
+            result = await self._reconcile(namespace, name)
+            error = (namespace, name) in self._failures
+            return result
+        finally:  # a KubeError propagates: the queue retries with backoff
+            seconds = time.perf_counter() - started
+            call_metrics(self.metrics, "observe_reconcile", "Rollout", namespace, name, seconds, error=error)
 
     async def _reconcile(self, namespace: str, name: str) -> float | None:
         source: ObjectSource = self.fresh
@@ -218,6 +224,7 @@ class RolloutReconciler:
             except NotFound:
                 self.fresh.forget(ROLLOUTS, namespace, name)
                 self._failures.pop((namespace, name), None)
+                call_metrics(self.metrics, "forget_rollout", namespace, name)
                 return None  # deleted: its ReplicaSets and runs go with it (ownerReferences)
             if (raw.get("metadata") or {}).get("deletionTimestamp"):
                 return None
@@ -242,9 +249,7 @@ class RolloutReconciler:
         result = await self.applier.apply(raw, plan)
         if result.rollout is not None:
             self.fresh.remember(ROLLOUTS, result.rollout)
-            _call(self.metrics, "rollout_updated", result.rollout)
-        else:
-            _call(self.metrics, "rollout_updated", raw)
+        call_metrics(self.metrics, "observe_rollout", result.rollout or raw)
         self._failures.pop((namespace, name), None)
         return plan.requeue_after
 
@@ -255,11 +260,10 @@ class RolloutReconciler:
         logger.bind(rollout=f"{namespace}/{name}").opt(exception=error).error(
             "rollout {}/{} could not be reconciled: {}", namespace, name, message
         )
-        _call(self.metrics, "reconcile_error", namespace, name)
         updated = await self.applier.write_status(raw, invalid_spec_status(raw, message, self.clock()))
         if updated is not None:
             self.fresh.remember(ROLLOUTS, updated)
-            _call(self.metrics, "rollout_updated", updated)
+        call_metrics(self.metrics, "observe_rollout", updated or raw)
         return float(min(BACKOFF_CAP, BACKOFF_START * 2.0 ** (failures - 1)))
 
 
