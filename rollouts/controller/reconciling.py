@@ -205,7 +205,7 @@ class RolloutReconciler:
 
     async def reconcile(self, key: Any) -> float | None:
         """One pass for `key` (an `ObjectKey`, a `(namespace, name)` pair or `"namespace/name"`)."""
-        namespace, name = _split_key(key)
+        namespace, name = split_key(key)
         started = time.perf_counter()
         error = True
         try:
@@ -267,7 +267,7 @@ class RolloutReconciler:
         return float(min(BACKOFF_CAP, BACKOFF_START * 2.0 ** (failures - 1)))
 
 
-def _split_key(key: Any) -> tuple[str, str]:
+def split_key(key: Any) -> tuple[str, str]:
     if isinstance(key, tuple):
         return str(key[0]), str(key[1])
     if hasattr(key, "namespace") and hasattr(key, "name"):

@@ -1,0 +1,261 @@
+"""The AnalysisRun reconciler: one pass of the analysis engine on one AnalysisRun object, written back as status.
+
+Called by the analysis work queue with a key; returns when to look again. A pass:
+
+1. read the run (from the caches, preferring what our own last status write returned — `reconciling.Freshest`);
+2. a finished run only waits for its `ttlStrategy` (§b.6) and is then deleted;
+3. otherwise `analysis.runner.reconcile_run` takes the measurements that are due (providers `prometheus` and
+   `web` shared by the whole process, `job` bound to this run — `rollouts.controller.jobs`), honours
+   `spec.terminate`, assesses metrics and run (§b.4–b.5), trims measurement history (§b.6) and says when the
+   next measurement is due;
+4. ONE merge patch of the status subresource (a diff; none when nothing changed).
+
+Secrets for `valueFrom.secretKeyRef` args are read from core/v1 Secrets in the run's namespace (base64 data)
+by `KubeSecrets`; their values never reach a log or a message (the runner redacts them).
+"""
+
+from __future__ import annotations
+
+import base64
+import importlib
+import time
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from loguru import logger
+
+from analysis.models import AnalysisRun
+from rollouts.controller.applying import merge_diff
+from rollouts.controller.jobs import JobProvider
+from rollouts.controller.observing import ClientSource, ObjectSource, parse_time
+from rollouts.controller.reconciling import Freshest, call_metrics, split_key
+from rollouts.kube.client import KubeClient
+from rollouts.kube.errors import KubeError, NotFound
+from rollouts.kube.resources import ANALYSIS_RUNS, SECRETS
+from rollouts.strategy.plan import JSON
+
+COMPLETED = frozenset({"Successful", "Failed", "Error", "Inconclusive"})
+MIN_REQUEUE = 0.05
+
+
+class SecretError(LookupError):
+    """A secretKeyRef that cannot be resolved; the message is Argo's (§b.7)."""
+
+
+class KubeSecrets:
+    """Resolves `secretKeyRef` args from Secrets in one namespace, caching each Secret for one pass."""
+
+    def __init__(self, client: KubeClient, namespace: str) -> None:
+        self.client = client
+        self.namespace = namespace
+        self._secrets: dict[str, JSON | None] = {}
+
+    async def fetch(self, name: str) -> JSON | None:
+        if name not in self._secrets:
+            try:
+                self._secrets[name] = await self.client.get(SECRETS, name, self.namespace)
+            except NotFound:
+                self._secrets[name] = None
+        return self._secrets[name]
+
+    async def resolve(self, name: str, key: str) -> str:
+        """The decoded value of `key` in Secret `name`; raises `SecretError` with Argo's message."""
+        secret = await self.fetch(name)
+        if secret is None:
+            raise SecretError(f'secrets "{name}" not found')
+        data = secret.get("data") or {}
+        if key in data:
+            return base64.b64decode(str(data[key])).decode("utf-8", "replace")
+        string_data = secret.get("stringData") or {}
+        if key in string_data:
+            return str(string_data[key])
+        raise SecretError(f"key '{key}' does not exist in secret '{name}'")
+
+    __call__ = resolve
+
+
+def ttl_deadline(run: Mapping[str, Any]) -> datetime | None:
+    """When a finished run is to be deleted: completedAt + the success/failure TTL, else secondsAfterCompletion."""
+    status = run.get("status") or {}
+    completed = parse_time(status.get("completedAt"))
+    ttl = (run.get("spec") or {}).get("ttlStrategy") or {}
+    if completed is None or not ttl:
+        return None
+    phase = status.get("phase")
+    seconds = None
+    if phase == "Successful":
+        seconds = ttl.get("secondsAfterSuccess")
+    elif phase in ("Failed", "Error", "Inconclusive"):
+        seconds = ttl.get("secondsAfterFailure")
+    if seconds is None:
+        seconds = ttl.get("secondsAfterCompletion")
+    if seconds is None:
+        return None
+    return completed + timedelta(seconds=int(seconds))
+
+
+def status_wire(status: Any) -> JSON:
+    """An `AnalysisRunStatus` model (or a dict) as wire JSON."""
+    if isinstance(status, Mapping):
+        return dict(status)
+    wire: JSON = status.model_dump(mode="json", by_alias=True, exclude_none=True)
+    return wire
+
+
+class AnalysisRunReconciler:
+    """Reconciles AnalysisRuns: `await reconcile(key)` → seconds until the next due measurement (None: idle)."""
+
+    def __init__(
+        self,
+        client: KubeClient,
+        source: ObjectSource | None = None,
+        *,
+        providers: Mapping[str, Any] | None = None,
+        metrics: Any = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        job_poll_seconds: float = 2.0,
+    ) -> None:
+        self.client = client
+        self.fresh = Freshest(source or ClientSource(client))
+        self._providers = providers
+        self.metrics = metrics
+        self.clock = clock
+        self.job_poll_seconds = job_poll_seconds
+
+    @property
+    def providers(self) -> Mapping[str, Any]:
+        if self._providers is None:
+            from analysis.providers.registry import Providers
+
+            self._providers = Providers()
+        return self._providers
+
+    async def close(self) -> None:
+        closer = getattr(self._providers, "aclose", None)
+        if closer is not None:
+            await closer()
+
+    async def reconcile(self, key: Any) -> float | None:
+        namespace, name = split_key(key)
+        started = time.perf_counter()
+        error = True
+        try:
+            result = await self._reconcile(namespace, name)
+            error = False
+            return result
+        finally:
+            seconds = time.perf_counter() - started
+            call_metrics(
+                self.metrics, "observe_reconcile", "AnalysisRun", namespace, name, seconds, error=error
+            )
+
+    async def _reconcile(self, namespace: str, name: str) -> float | None:
+        try:
+            raw = await self.fresh.get(ANALYSIS_RUNS, name, namespace)
+        except NotFound:
+            self.fresh.forget(ANALYSIS_RUNS, namespace, name)
+            call_metrics(self.metrics, "forget_analysis_run", namespace, name)
+            return None
+        if (raw.get("metadata") or {}).get("deletionTimestamp"):
+            return None
+        now = self.clock()
+        if ((raw.get("status") or {}).get("phase") or "") in COMPLETED:
+            call_metrics(self.metrics, "observe_analysis_run", raw)
+            return await self._expire(raw, now)
+        new_status, wakeup = await self._one_pass(raw, now)
+        updated = await self._write_status(raw, new_status)
+        current = updated or raw
+        call_metrics(self.metrics, "observe_analysis_run", current)
+        if ((current.get("status") or {}).get("phase") or "") in COMPLETED:
+            return await self._expire(current, now)
+        if wakeup is None:
+            return None
+        return max(MIN_REQUEUE, (wakeup - self.clock()).total_seconds())
+
+    async def _one_pass(self, raw: JSON, now: datetime) -> tuple[JSON, datetime | None]:
+        """The engine's pass over this run: (new status wire JSON, when the next measurement is due)."""
+        runner = importlib.import_module("analysis.runner")  # late: the engine is a sibling package
+
+        namespace = str((raw.get("metadata") or {}).get("namespace") or "default")
+        try:
+            run = AnalysisRun.model_validate(raw)
+        except ValueError as e:
+            return _error_status(raw, f"Analysis spec invalid: {_first_error(e)}", now), None
+        providers = _WithJob(
+            self.providers,
+            JobProvider(self.client, raw, clock=self.clock, poll_seconds=self.job_poll_seconds),
+        )
+        outcome = await runner.reconcile_run(
+            run, providers, now=now, secrets=KubeSecrets(self.client, namespace)
+        )
+        status = getattr(outcome, "status", outcome)
+        wakeup = getattr(outcome, "next_wakeup", None)
+        return status_wire(status), wakeup
+
+    async def _write_status(self, raw: JSON, new_status: JSON) -> JSON | None:
+        diff = merge_diff(raw.get("status") or {}, new_status)
+        if not diff:
+            return None
+        meta = raw.get("metadata") or {}
+        updated = await self.client.patch_status(
+            ANALYSIS_RUNS, str(meta.get("name")), {"status": diff}, meta.get("namespace")
+        )
+        self.fresh.remember(ANALYSIS_RUNS, updated)
+        return updated
+
+    async def _expire(self, raw: JSON, now: datetime) -> float | None:
+        """ttlStrategy (§b.6): delete the finished run when its time has come, else look again then."""
+        deadline = ttl_deadline(raw)
+        if deadline is None:
+            return None
+        if deadline > now:
+            return max(MIN_REQUEUE, (deadline - now).total_seconds())
+        meta = raw.get("metadata") or {}
+        try:
+            await self.client.delete(ANALYSIS_RUNS, str(meta.get("name")), meta.get("namespace"))
+            logger.info(
+                "deleted AnalysisRun {}/{}: ttlStrategy expired", meta.get("namespace"), meta.get("name")
+            )
+        except NotFound:
+            pass
+        except KubeError:
+            raise
+        return None
+
+
+class _WithJob(Mapping[str, Any]):
+    """The shared providers plus this run's `job` provider."""
+
+    def __init__(self, shared: Mapping[str, Any], job: JobProvider) -> None:
+        self.shared = shared
+        self.job = job
+
+    def __getitem__(self, kind: str) -> Any:
+        if kind == "job":
+            return self.job
+        return self.shared[kind]
+
+    def __iter__(self) -> Any:
+        return iter({*self.shared, "job"})
+
+    def __len__(self) -> int:
+        return len({*self.shared, "job"})
+
+
+def _first_error(error: ValueError) -> str:
+    """A pydantic error as one line naming the field (`spec.metrics.0.name: Field required`)."""
+    errors = getattr(error, "errors", None)
+    if errors is None:
+        return str(error)
+    first = errors()[0]
+    field = ".".join(str(p) for p in first.get("loc", ()))
+    return f"{field}: {first.get('msg')}" if field else str(first.get("msg"))
+
+
+def _error_status(raw: JSON, message: str, now: datetime) -> JSON:
+    status = dict(raw.get("status") or {})
+    stamp = now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    status.update({"phase": "Error", "message": message, "completedAt": stamp})
+    status.setdefault("startedAt", stamp)
+    return status
