@@ -155,7 +155,11 @@ def base_canary(**canary: Any) -> dict[str, Any]:
     }
 
 
-ISTIO = {"istio": {"virtualService": {"name": "vs", "routes": ["primary"]}}}
+ISTIO: dict[str, Any] = {"istio": {"virtualService": {"name": "vs", "routes": ["primary"]}}}
+
+
+def with_routes(*names: str) -> dict[str, Any]:
+    return {**ISTIO, "managedRoutes": [{"name": n} for n in names]}
 
 
 def errors_of(doc: dict[str, Any]) -> list[tuple[str, str]]:
@@ -217,7 +221,7 @@ CASES: list[Any] = [
         id="setCanaryScale-needs-traffic-routing",
     ),
     pytest.param(
-        {"canaryService": "c", "stableService": "s", "trafficRouting": {**ISTIO, "managedRoutes": [{"name": "a"}]},
+        {"canaryService": "c", "stableService": "s", "trafficRouting": with_routes("a"),
          "steps": [{"setHeaderRoute": {"name": "b", "match": [{"headerName": "h", "headerValue": {"exact": "v"}}]}}]},
         ("spec.strategy.canary.steps[0].setHeaderRoute", V.ROUTE_NOT_IN_MANAGED_ROUTES),
         id="header-route-in-managed-routes",
@@ -240,7 +244,7 @@ CASES: list[Any] = [
         id="header-route-needs-router",
     ),
     pytest.param(
-        {"canaryService": "c", "stableService": "s", "trafficRouting": {**ISTIO, "managedRoutes": [{"name": "h"}]},
+        {"canaryService": "c", "stableService": "s", "trafficRouting": with_routes("h"),
          "steps": [{"setHeaderRoute": {"name": "h", "match": [{"headerName": "h", "headerValue": {"exact": "v", "prefix": "p"}}]}}]},
         ("spec.strategy.canary.steps[0].setHeaderRoute.match[0]", V.STRING_MATCH_MULTIPLE),
         id="header-match-one-value",
