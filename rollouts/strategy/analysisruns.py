@@ -1,0 +1,447 @@
+"""Which AnalysisRuns a Rollout must have right now, and what their outcome does to it (§c.8, §c.9, §b.7).
+
+Where it sits: called by `canary` (step and background runs) and `bluegreen` (pre/post-promotion runs) once per
+pass, after Services/traffic and before scaling, like Argo's `reconcileAnalysisRuns` (`rollout/analysis.go`).
+The *current* runs are those named in the stored status (`canary.currentStepAnalysisRunStatus`, …). Missing
+ones are created (`CreateAnalysisRun` with the merged template spec, Argo's names, labels and revision
+annotation); superseded ones are terminated (`spec.terminate`); old ones beyond the history limits deleted.
+A Failed/Error run requests an abort with Argo's message, an Inconclusive one an `InconclusiveAnalysisRun`
+pause. A referenced template that does not exist is a `SpecError` (shown as an InvalidSpec condition).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from rollouts.strategy.context import (
+    DEFAULT_RUN_HISTORY_LIMIT,
+    HASH_LABEL,
+    REVISION_ANNOTATION,
+    Context,
+)
+from rollouts.strategy.plan import (
+    JSON,
+    AnalysisRunState,
+    CreateAnalysisRun,
+    DeleteAnalysisRun,
+    TerminateAnalysisRun,
+)
+from rollouts.strategy.status import (
+    BLUE_GREEN_PAUSE,
+    CANARY_PAUSE_STEP,
+    INCONCLUSIVE_ANALYSIS,
+    analysis_run_status,
+)
+
+COMPLETED = ("Successful", "Failed", "Error", "Inconclusive")
+STEP, BACKGROUND, PRE, POST = "Step", "Background", "PrePromotion", "PostPromotion"
+
+
+class SpecError(Exception):
+    """A Rollout that cannot be acted on as written (e.g. a referenced AnalysisTemplate does not exist)."""
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# templates and args
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def _template(ctx: Context, ref: JSON, path: str) -> JSON:
+    name = str(ref.get("templateName") or "")
+    if ref.get("clusterScope"):
+        spec = ctx.observed.templates.get(("ClusterAnalysisTemplate", "", name))
+        kind = "ClusterAnalysisTemplate"
+    else:
+        spec = ctx.observed.templates.get(("AnalysisTemplate", ctx.namespace, name))
+        kind = "AnalysisTemplate"
+    if spec is None:
+        raise SpecError(
+            f'{path}.templateName: Invalid value: "{name}": {kind}.argoproj.io "{name}" not found'
+        )
+    return spec
+
+
+def _collect(ctx: Context, refs: list[JSON], path: str, seen: set[str], out: list[JSON]) -> None:
+    for i, ref in enumerate(refs):
+        key = f"{bool(ref.get('clusterScope'))}/{ref.get('templateName')}"
+        spec = _template(ctx, ref, f"{path}[{i}]")
+        if key in seen:
+            continue
+        seen.add(key)
+        out.append(spec)
+        inner = spec.get("templates") or []
+        if inner:
+            _collect(ctx, inner, f"{path}[{i}].templates", seen, out)
+
+
+def referenced_template_errors(ctx: Context) -> str | None:
+    """The first missing template referenced anywhere in the strategy (checked on every pass, like Argo)."""
+    refs: list[tuple[str, JSON]] = []
+    if ctx.canary is not None:
+        if isinstance(ctx.canary.get("analysis"), dict):
+            refs.append(("spec.strategy.canary.analysis.templates", ctx.canary["analysis"]))
+        for i, step in enumerate(ctx.steps):
+            if isinstance(step.get("analysis"), dict):
+                refs.append((f"spec.strategy.canary.steps[{i}].analysis.templates", step["analysis"]))
+    if ctx.bluegreen is not None:
+        for key in ("prePromotionAnalysis", "postPromotionAnalysis"):
+            if isinstance(ctx.bluegreen.get(key), dict):
+                refs.append((f"spec.strategy.blueGreen.{key}.templates", ctx.bluegreen[key]))
+    try:
+        for path, analysis in refs:
+            _collect(ctx, list(analysis.get("templates") or []), path, set(), [])
+    except SpecError as e:
+        return str(e)
+    return None
+
+
+_FIELD_INDEX = re.compile(r"^(.*)\[(.*)\]$")
+
+
+def _field_ref(ctx: Context, path: str) -> str:
+    """`fieldRef.fieldPath` against the Rollout: downward-API `metadata.…`, else a JSON walk (§a.1)."""
+    if path.startswith("metadata"):
+        meta = ctx.ro.get("metadata") or {}
+        m = re.fullmatch(r"metadata\.(labels|annotations)\['(.*)'\]", path)
+        if m:
+            return str((meta.get(m.group(1)) or {}).get(m.group(2), ""))
+        if path in ("metadata.name", "metadata.namespace", "metadata.uid"):
+            return str(meta.get(path.split(".", 1)[1], ""))
+        raise SpecError(f"unsupported fieldPath: {path}")
+    node: Any = ctx.ro
+    for part in path.split("."):
+        m = _FIELD_INDEX.match(part)
+        if m:
+            key, index = m.group(1), m.group(2)
+            node = node.get(key) if isinstance(node, dict) else None
+            if not index.isdigit():
+                raise SpecError(f"invalid index '{index}'")
+            if not isinstance(node, list) or int(index) >= len(node):
+                raise SpecError(f"index {index} out of range")
+            node = node[int(index)]
+        else:
+            if not isinstance(node, dict) or part not in node:
+                raise SpecError(f"invalid path {path} in rollout")
+            node = node[part]
+    if isinstance(node, dict | list):
+        raise SpecError(f"path {path} in rollout must terminate in a primitive value")
+    if isinstance(node, bool):
+        return "true" if node else "false"
+    return str(node)
+
+
+def rollout_args(ctx: Context, args: list[JSON]) -> list[JSON]:
+    """`BuildArgumentsForRolloutAnalysisRun`: every arg gets a value (valueFrom resolved now)."""
+    out: list[JSON] = []
+    for arg in args:
+        value = arg.get("value", "")
+        vf = arg.get("valueFrom") or {}
+        if vf.get("podTemplateHashValue") == "Latest":
+            value = ctx.new_rs.pod_template_hash if ctx.new_rs else ""
+        elif vf.get("podTemplateHashValue") == "Stable":
+            value = ctx.stable_rs.pod_template_hash if ctx.stable_rs else ""
+        elif isinstance(vf.get("fieldRef"), dict):
+            value = _field_ref(ctx, str(vf["fieldRef"].get("fieldPath", "")))
+        out.append({"name": arg.get("name"), "value": value})
+    return out
+
+
+def build_run_spec(ctx: Context, analysis: JSON, path: str) -> JSON:
+    """The AnalysisRun spec: flattened templates, merged args (§b.7), dryRun/measurementRetention."""
+    specs: list[JSON] = []
+    _collect(ctx, list(analysis.get("templates") or []), path, set(), specs)
+    metrics: list[JSON] = []
+    names: set[str] = set()
+    template_args: dict[str, JSON] = {}
+    dry_run: list[JSON] = list(analysis.get("dryRun") or [])
+    retention: list[JSON] = list(analysis.get("measurementRetention") or [])
+    for spec in specs:
+        for metric in spec.get("metrics") or []:
+            if metric.get("name") in names:
+                raise SpecError(f"two metrics have the same name '{metric.get('name')}'")
+            names.add(metric.get("name"))
+            metrics.append(metric)
+        for arg in spec.get("args") or []:
+            prev = template_args.get(arg.get("name"))
+            if (
+                prev is not None
+                and prev.get("value") != arg.get("value")
+                and prev.get("value")
+                and arg.get("value")
+            ):
+                raise SpecError(
+                    f"Argument `{arg.get('name')}` specified multiple times with different values: "
+                    f"'{prev.get('value')}', '{arg.get('value')}'"
+                )
+            if prev is None or arg.get("value") is not None:
+                template_args[arg.get("name")] = dict(arg)
+        dry_run += list(spec.get("dryRun") or [])
+        retention += list(spec.get("measurementRetention") or [])
+    incoming = {a["name"]: a for a in rollout_args(ctx, list(analysis.get("args") or []))}
+    merged: list[JSON] = []
+    for name, arg in template_args.items():
+        if name in incoming:
+            arg = {"name": name, "value": incoming[name]["value"]}
+        if arg.get("value") is None and arg.get("valueFrom") is None:
+            raise SpecError(f"args.{name} was not resolved")
+        merged.append(arg)
+    out: JSON = {"metrics": metrics}
+    if merged:
+        out["args"] = merged
+    if dry_run:
+        out["dryRun"] = dry_run
+    if retention:
+        out["measurementRetention"] = retention
+    return out
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# current runs
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def _runs_by_name(ctx: Context) -> dict[str, AnalysisRunState]:
+    return {r.name: r for r in ctx.observed.analysis_runs}
+
+
+def _current(ctx: Context, section: str, field: str) -> AnalysisRunState | None:
+    name = ((ctx.status.get(section) or {}).get(field) or {}).get("name")
+    return _runs_by_name(ctx).get(name) if name else None
+
+
+def current_step_run(ctx: Context) -> AnalysisRunState | None:
+    return _current(ctx, "canary", "currentStepAnalysisRunStatus")
+
+
+def _needs_new(ctx: Context, run: AnalysisRunState | None) -> bool:
+    """`needsNewAnalysisRun`."""
+    if run is None:
+        return True
+    if (
+        ctx.status.get("controllerPause")
+        and ctx.pause_condition(CANARY_PAUSE_STEP) is None
+        and ctx.pause_condition(BLUE_GREEN_PAUSE) is None
+    ):
+        return run.phase == "Inconclusive"
+    return bool(ctx.status.get("abortedAt"))
+
+
+def _terminate(ctx: Context, run: AnalysisRunState | None) -> None:
+    if run is not None and not run.terminate and run.phase not in COMPLETED:
+        ctx.actions.append(TerminateAnalysisRun(run.name))
+
+
+def _create(
+    ctx: Context, analysis: JSON, infix: str, rtype: str, path: str, index: int | None = None
+) -> JSON:
+    """`createAnalysisRun`: name `<rollout>-<podhash>-<revision>[-<infix>]`, `.N` on collision."""
+    pod_hash = ctx.new_rs.pod_template_hash if ctx.new_rs else ctx.pod_hash
+    revision = str(ctx.revision)
+    base = "-".join([ctx.name, pod_hash, revision] + ([infix] if infix else []))
+    existing = _runs_by_name(ctx)
+    reuse = existing.get(base)
+    if reuse is not None and reuse.phase not in COMPLETED and not reuse.terminate:
+        return analysis_run_status(reuse)
+    name, n = base, 0
+    while name in existing:
+        n += 1
+        name = f"{base}.{n}"
+    labels: dict[str, str] = {HASH_LABEL: pod_hash, "rollout-type": rtype}
+    if index is not None:
+        labels["step-index"] = str(index)
+    meta = analysis.get("analysisRunMetadata") or {}
+    labels.update(meta.get("labels") or {})
+    labels.update(((ctx.spec.get("selector") or {}).get("matchLabels")) or {})
+    annotations = {REVISION_ANNOTATION: revision, **(meta.get("annotations") or {})}
+    spec = build_run_spec(ctx, analysis, path)
+    ctx.actions.append(CreateAnalysisRun(name, spec, labels, annotations))
+    return {"name": name, "status": ""}
+
+
+def _outcome(ctx: Context, run: AnalysisRunState | None, label: str) -> None:
+    if run is None:
+        return
+    if run.phase == "Inconclusive":
+        ctx.pause(INCONCLUSIVE_ANALYSIS)
+    elif run.phase in ("Failed", "Error"):
+        message = f"{label} analysis phase error/failed"
+        if run.message:
+            message += f": {run.message}"
+        ctx.abort(message)
+
+
+def _emit_change(ctx: Context, prev: JSON | None, run: AnalysisRunState | None, rtype: str) -> None:
+    """`emitAnalysisRunStatusChanges`: event `AnalysisRun<Phase>` when a current run's phase changes."""
+    if run is None or not run.phase:
+        return
+    if prev is None or (prev.get("name") == run.name and prev.get("status") != run.phase):
+        before = prev.get("status") if prev else "NoPreviousStatus"
+        ctx.event(
+            f"AnalysisRun{run.phase}",
+            f"{rtype} Analysis Run '{run.name}' Status New: '{run.phase}' Previous: '{before}'",
+            warning=run.phase in ("Failed", "Error"),
+        )
+
+
+def _cleanup(ctx: Context, current_names: set[str]) -> None:
+    """Terminate non-current runs; delete the oldest beyond the history limits (rollout spec.analysis)."""
+    others = [r for r in ctx.observed.analysis_runs if r.name not in current_names]
+    for run in others:
+        _terminate(ctx, run)
+    limits = ctx.spec.get("analysis") or {}
+    ok_limit = limits.get("successfulRunHistoryLimit", DEFAULT_RUN_HISTORY_LIMIT)
+    bad_limit = limits.get("unsuccessfulRunHistoryLimit", DEFAULT_RUN_HISTORY_LIMIT)
+    live_hashes = {rs.pod_template_hash for rs in ctx.all_rss}
+    ok = sorted(
+        (r for r in others if r.phase == "Successful"), key=lambda r: (r.created, r.name), reverse=True
+    )
+    bad = sorted(
+        (r for r in others if r.phase in ("Failed", "Error", "Inconclusive")),
+        key=lambda r: (r.created, r.name),
+        reverse=True,
+    )
+    for group, limit in ((ok, ok_limit), (bad, bad_limit)):
+        for run in group[limit:]:
+            ctx.actions.append(DeleteAnalysisRun(run.name))
+    deleted = {r.name for group, limit in ((ok, ok_limit), (bad, bad_limit)) for r in group[limit:]}
+    for run in others:
+        # runs of a ReplicaSet that no longer exists go with it (reconcileRevisionHistoryLimit)
+        gone = run.pod_template_hash and run.pod_template_hash not in live_hashes
+        if gone and run.phase in COMPLETED and run.name not in deleted:
+            ctx.actions.append(DeleteAnalysisRun(run.name))
+
+
+def _set(section: JSON, key: str, value: JSON | None) -> None:
+    if value is None:
+        section.pop(key, None)
+    else:
+        section[key] = value
+
+
+def reconcile_canary_runs(ctx: Context, st: JSON) -> None:
+    """Step and background runs of a canary (§c.8)."""
+    from rollouts.strategy.replicasets import is_fast_rollback
+
+    can = st.setdefault("canary", {})
+    step_run = current_step_run(ctx)
+    bg_run = _current(ctx, "canary", "currentBackgroundAnalysisRunStatus")
+    prev = ctx.status.get("canary") or {}
+    cancel = (
+        ctx.fully_promoted
+        or ctx.aborted
+        or bool(ctx.status.get("promoteFull"))
+        or is_fast_rollback(ctx)
+        or not ctx.stable_hash
+    )
+    if cancel:
+        _terminate(ctx, step_run)
+        _terminate(ctx, bg_run)
+        can.pop("currentStepAnalysisRunStatus", None)
+        can.pop("currentBackgroundAnalysisRunStatus", None)
+        _cleanup(ctx, set())
+        return
+    step_status = _reconcile_step_run(ctx, step_run)
+    bg_status = _reconcile_background_run(ctx, bg_run)
+    _set(can, "currentStepAnalysisRunStatus", step_status)
+    _set(can, "currentBackgroundAnalysisRunStatus", bg_status)
+    _emit_change(ctx, prev.get("currentStepAnalysisRunStatus"), step_run if step_status else None, STEP)
+    _emit_change(
+        ctx, prev.get("currentBackgroundAnalysisRunStatus"), bg_run if bg_status else None, BACKGROUND
+    )
+    _cleanup(ctx, {s["name"] for s in (step_status, bg_status) if s})
+
+
+def _reconcile_step_run(ctx: Context, run: AnalysisRunState | None) -> JSON | None:
+    step, idx = ctx.current_step()
+    if ctx.status.get("pauseConditions") or ctx.status.get("abort"):
+        return analysis_run_status(run) if run is not None else None
+    analysis = step.get("analysis") if step is not None else None
+    from_prev = (
+        analysis is not None and run is not None and run.step_index is not None and run.step_index != idx
+    )
+    if not isinstance(analysis, dict) or not analysis.get("templates") or idx is None or from_prev:
+        _terminate(ctx, run)
+        return None
+    if _needs_new(ctx, run):
+        path = f"spec.strategy.canary.steps[{idx}].analysis.templates"
+        return _create(ctx, analysis, str(idx), STEP, path, idx)
+    _outcome(ctx, run, "Step-based")
+    return analysis_run_status(run) if run is not None else None
+
+
+def _before_starting_step(ctx: Context) -> bool:
+    start = ((ctx.canary or {}).get("analysis") or {}).get("startingStep")
+    _, idx = ctx.current_step()
+    return isinstance(start, int) and idx is not None and idx < start
+
+
+def _reconcile_background_run(ctx: Context, run: AnalysisRunState | None) -> JSON | None:
+    analysis = (ctx.canary or {}).get("analysis")
+    if not isinstance(analysis, dict) or not analysis.get("templates"):
+        _terminate(ctx, run)
+        return None
+    if (
+        ctx.fully_promoted
+        or not ctx.stable_hash
+        or not ctx.status.get("currentPodHash")
+        or _before_starting_step(ctx)
+    ):
+        return None
+    if ctx.pause_condition(INCONCLUSIVE_ANALYSIS) is not None:
+        return analysis_run_status(run) if run is not None else None
+    if _needs_new(ctx, run):
+        return _create(ctx, analysis, "", BACKGROUND, "spec.strategy.canary.analysis.templates")
+    _outcome(ctx, run, "Background")
+    return analysis_run_status(run) if run is not None else None
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# blue-green
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def reconcile_bluegreen_runs(
+    ctx: Context, st: JSON, pre_ready: bool, post_ready: bool, fast_rollback: bool
+) -> None:
+    """Pre- and post-promotion runs (§c.9 steps 2 and 5). `*_ready` are Argo's skip conditions inverted."""
+    bg = st.setdefault("blueGreen", {})
+    spec = ctx.bluegreen or {}
+    pre = _current(ctx, "blueGreen", "prePromotionAnalysisRunStatus")
+    post = _current(ctx, "blueGreen", "postPromotionAnalysisRunStatus")
+    prev = ctx.status.get("blueGreen") or {}
+    cancel = ctx.fully_promoted or ctx.aborted or bool(ctx.status.get("promoteFull")) or fast_rollback
+    cancel = cancel or not ctx.stable_hash
+    if cancel:
+        _terminate(ctx, pre)
+        _terminate(ctx, post)
+        _cleanup(ctx, {r.name for r in (pre, post) if r is not None})
+        return
+    pre_status = _reconcile_bg_run(ctx, spec.get("prePromotionAnalysis"), pre, pre_ready, "pre", PRE)
+    post_status = _reconcile_bg_run(ctx, spec.get("postPromotionAnalysis"), post, post_ready, "post", POST)
+    _set(bg, "prePromotionAnalysisRunStatus", pre_status)
+    _set(bg, "postPromotionAnalysisRunStatus", post_status)
+    _emit_change(ctx, prev.get("prePromotionAnalysisRunStatus"), pre if pre_status else None, PRE)
+    _emit_change(ctx, prev.get("postPromotionAnalysisRunStatus"), post if post_status else None, POST)
+    _cleanup(ctx, {s["name"] for s in (pre_status, post_status) if s})
+
+
+def _reconcile_bg_run(
+    ctx: Context, analysis: Any, run: AnalysisRunState | None, ready: bool, infix: str, rtype: str
+) -> JSON | None:
+    if not isinstance(analysis, dict) or not analysis.get("templates"):
+        _terminate(ctx, run)
+        return None
+    if not ready and run is None:
+        return None
+    if not ready:
+        _terminate(ctx, run)
+        return analysis_run_status(run) if run is not None else None
+    if ctx.pause_condition(INCONCLUSIVE_ANALYSIS) is not None:
+        return analysis_run_status(run) if run is not None else None
+    if _needs_new(ctx, run):
+        key = "prePromotionAnalysis" if infix == "pre" else "postPromotionAnalysis"
+        return _create(ctx, analysis, infix, rtype, f"spec.strategy.blueGreen.{key}.templates")
+    label = "Blue/green pre-promotion" if infix == "pre" else "Blue/green post-promotion"
+    _outcome(ctx, run, label)
+    return analysis_run_status(run) if run is not None else None

@@ -1,0 +1,161 @@
+"""The canary strategy for one pass (§c.1–c.8, §c.10–c.11), in Argo's reconcile order.
+
+Where it sits: `deciding.decide` dispatches here for `spec.strategy.canary`. The order follows
+`rollout/canary.go` rolloutCanary: new ReplicaSet → revision history → Services → traffic routing → analysis
+runs → ReplicaSet scaling → pause step → `syncRolloutStatusCanary` (promotion, abort, step completion). One
+deliberate difference: Argo ends a reconcile after the first ReplicaSet it scales and scales the next one on the
+following reconcile; here all scale targets of the pass are emitted together (they come from one evaluation of
+the §c.3 arithmetic), so a plan is a set of idempotent targets and applying it twice changes nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rollouts.strategy import analysisruns, replicasets, routing, steps
+from rollouts.strategy import replicas as arith
+from rollouts.strategy.context import Context
+from rollouts.strategy.plan import JSON, ReplicaSetState
+from rollouts.strategy.status import CANARY_PAUSE_STEP, INCONCLUSIVE_ANALYSIS
+
+# ---------------------------------------------------------------------------------------------------------------
+# §c.3 desired counts
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def _weights(ctx: Context) -> Any:
+    return ctx.observed.rollout.status.canary.weights
+
+
+def _others(ctx: Context) -> list[ReplicaSetState]:
+    return [rs for rs in ctx.other_rss if rs is not ctx.new_rs]
+
+
+def desired_counts(ctx: Context) -> tuple[int, int]:
+    """(desired canary, desired stable) per §c.3 (`rollouts.strategy.replicas`)."""
+    stable = ctx.stable_rs if ctx.stable_rs is not ctx.new_rs else None
+    return arith.desired_canary_counts(ctx.observed.rollout, ctx.new_rs, stable, _others(ctx), _weights(ctx))
+
+
+def at_desired_counts(ctx: Context) -> bool:
+    """`AtDesiredReplicaCountsForCanary` (§c.2)."""
+    return arith.at_desired_replica_counts_for_canary(
+        ctx.observed.rollout, ctx.new_rs, ctx.stable_rs, _others(ctx), _weights(ctx)
+    )
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# the pass
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def _reset(ctx: Context, st: JSON) -> None:
+    """`resetRolloutStatus` (§c.2): a new template or new steps restart the canary at step 0."""
+    ctx.clear_pause = True
+    ctx.remove_abort = True
+    st.pop("promoteFull", None)
+    can = st.get("canary") or {}
+    can.pop("currentStepAnalysisRunStatus", None)
+    can.pop("currentBackgroundAnalysisRunStatus", None)
+    can.pop("stepPluginStatuses", None)
+    st["canary"] = can
+    if ctx.steps:
+        st["currentStepIndex"] = 0
+    else:
+        st.pop("currentStepIndex", None)
+
+
+def _sync_status_canary(ctx: Context, st: JSON) -> None:
+    """`syncRolloutStatusCanary` after the reconcile steps (§c.2, §c.6, §c.11)."""
+    step_count = len(ctx.steps)
+    step, idx = ctx.current_step()
+    index = idx
+    if ctx.status.get("promoteFull") or replicasets.rollback_within_window(ctx):
+        ctx.clear_pause = True
+        ctx.remove_abort = True
+        if step_count > 0:
+            index = step_count
+    reason = replicasets.should_full_promote(ctx)
+    if reason:
+        replicasets.promote_stable(ctx, st, reason)
+        return
+    if ctx.aborted:
+        if step_count > 0:
+            st["currentStepIndex"] = step_count if st.get("stableRS") == st.get("currentPodHash") else 0
+        return
+    if step is not None and idx is not None and index == idx and _completed_current_step(ctx, step, st):
+        index = idx + 1
+        (st.get("canary") or {}).pop("currentStepAnalysisRunStatus", None)
+        ctx.event(
+            steps.STEP_COMPLETED_REASON,
+            f"Rollout step {index}/{step_count} completed ({steps.step_string(step)})",
+        )
+        ctx.remove_pause.append(CANARY_PAUSE_STEP)
+    if index is None:
+        st.pop("currentStepIndex", None)
+    else:
+        st["currentStepIndex"] = index
+
+
+def _completed_current_step(ctx: Context, step: JSON, st: JSON) -> bool:
+    """`completedCurrentCanaryStep` (§c.2 table)."""
+    if ctx.spec.get("paused"):
+        return False
+    if "pause" in step:
+        return steps.completed_pause_step(ctx, step.get("pause") or {})
+    if "setCanaryScale" in step:
+        return at_desired_counts(ctx)
+    if "setWeight" in step:
+        if not at_desired_counts(ctx):
+            return False
+        verified = ((st.get("canary") or {}).get("weights") or {}).get("verified")
+        return verified is not False
+    if "analysis" in step:
+        run = analysisruns.current_step_run(ctx)
+        return run is not None and run.phase == "Successful"
+    # setHeaderRoute / setMirrorRoute complete at once; experiment / plugin steps are not run here
+    return "setHeaderRoute" in step or "setMirrorRoute" in step
+
+
+def decide_canary(ctx: Context, st: JSON) -> None:
+    """Fill `st` (the new status) and `ctx.actions` for one canary pass."""
+    replicasets.ensure_new_rs(ctx)
+    replicasets.base_status(ctx, st)
+    st["currentStepHash"] = ctx.step_hash
+    prev_hash, prev_step_hash = ctx.status.get("currentPodHash"), ctx.status.get("currentStepHash")
+    changed = bool(prev_step_hash) and prev_step_hash != ctx.step_hash
+    changed = changed or (bool(prev_hash) and prev_hash != ctx.pod_hash)
+    if changed:
+        _reset(ctx, st)
+        if ctx.new_rs is not None and ctx.steps:
+            if ctx.stable_hash == ctx.pod_hash:
+                ctx.event("SkipSteps", "Rollback to stable ReplicaSets")
+                st["currentStepIndex"] = len(ctx.steps)
+            elif replicasets.rollback_within_window(ctx) and ctx.new_rs.spec_replicas > 0:
+                ctx.event("SkipSteps", "Rollback to active ReplicaSets within RollbackWindow")
+                st["currentStepIndex"] = len(ctx.steps)
+        return
+
+    replicasets.revision_history_limit(ctx)
+    replicasets.reconcile_canary_services(ctx)
+    routing.reconcile_traffic(ctx, st)
+    analysisruns.reconcile_canary_runs(ctx, st)
+    if not ctx.add_pause:
+        scaled = _scale_canary(ctx)
+        if not scaled:
+            steps.reconcile_canary_pause(ctx)
+    _sync_status_canary(ctx, st)
+
+
+def _scale_canary(ctx: Context) -> bool:
+    """`reconcileCanaryReplicaSets`: stable, new, then the others — all targets of this pass at once."""
+    if ctx.spec.get("paused") or ctx.pause_condition(INCONCLUSIVE_ANALYSIS) is not None:
+        return False
+    replicasets.remove_scale_down_deadlines(ctx)
+    canary, stable = desired_counts(ctx)
+    scaled = False
+    if ctx.stable_rs is not None and ctx.stable_rs is not ctx.new_rs:
+        scaled |= replicasets.scale(ctx, ctx.stable_rs, stable)
+    scaled |= replicasets.reconcile_new_rs(ctx, canary)
+    scaled |= replicasets.scale_down_old_canary(ctx)
+    return scaled

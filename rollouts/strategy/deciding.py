@@ -1,0 +1,84 @@
+"""`decide(observed, now) -> Plan`: the pure entry point of the strategy core.
+
+Where it sits: observe → **decide** → apply. The controller calls `decide` with what it read from its caches
+and the current time; `decide` validates the Rollout (an invalid spec becomes an `InvalidSpec` condition and a
+Degraded phase, never an exception), dispatches to the canary or blue-green pass, then computes the status the
+way Argo's `persistRolloutStatus` does and returns it with the actions and the earliest timed wake-up.
+
+Determinism: the result depends only on `(observed, now)`; actions are emitted in a fixed order (the order of
+Argo's reconcile), events last.
+"""
+
+from __future__ import annotations
+
+import copy
+from datetime import datetime
+from typing import Any
+
+from rollouts.strategy import analysisruns, bluegreen, canary, status
+from rollouts.strategy.context import Context, build_context, fmt_time
+from rollouts.strategy.plan import JSON, Observed, Plan
+
+
+def _validation_error(ctx: Context) -> str | None:
+    """First validation message: the models' validation (when available), then referenced templates."""
+    try:
+        from rollouts import validation as _validation
+    except ImportError:
+        _validation = None
+    if _validation is not None:
+        validate: Any = getattr(_validation, "validate_rollout", None)
+        if validate is not None:
+            errors = validate(ctx.observed.rollout)
+            if errors:
+                first = errors[0]
+                path, message = getattr(first, "path", ""), getattr(first, "message", str(first))
+                return f"{path}: {message}" if path else str(message)
+    if ctx.canary is None and ctx.bluegreen is None:
+        return "Rollout has missing field 'spec.strategy.canary or spec.strategy.blueGreen'"
+    if ctx.canary is not None and ctx.bluegreen is not None:
+        return 'spec.strategy: Invalid value: "": Multiple Strategies can not be listed'
+    return analysisruns.referenced_template_errors(ctx)
+
+
+def _invalid(ctx: Context, prev: JSON, message: str) -> Plan:
+    st = copy.deepcopy(prev)
+    now_s = fmt_time(ctx.now)
+    cond = status.new_condition(status.INVALID_SPEC, "True", status.INVALID_SPEC, message, now_s)
+    current = status.get_condition(st, status.INVALID_SPEC)
+    if current is None or current.get("message") != message:
+        st["conditions"] = [c for c in st.get("conditions") or [] if c.get("type") != status.INVALID_SPEC]
+        st["conditions"].append(cond)
+        ctx.event(status.INVALID_SPEC, message, warning=True)
+    gen = (ctx.ro.get("metadata") or {}).get("generation")
+    if gen is not None:
+        st["observedGeneration"] = str(gen)
+    st["phase"], st["message"] = status.calculate_phase(ctx, st)
+    return Plan(new_status=st, actions=tuple(ctx.events))
+
+
+def decide(observed: Observed, now: datetime) -> Plan:
+    """The plan for one pass over one Rollout (§c.1)."""
+    ctx = build_context(observed, now)
+    prev = status.check_paused_conditions(ctx)
+    try:
+        error = _validation_error(ctx)
+    except analysisruns.SpecError as e:
+        error = str(e)
+    if error:
+        return _invalid(ctx, prev, error)
+    st = copy.deepcopy(prev)
+    status.remove_condition(st, status.INVALID_SPEC)
+    try:
+        if ctx.canary is not None:
+            canary.decide_canary(ctx, st)
+        else:
+            bluegreen.decide_bluegreen(ctx, st)
+    except analysisruns.SpecError as e:
+        return _invalid(build_context(observed, now), prev, str(e))
+    for section in ("canary", "blueGreen"):
+        if section in st and not st[section]:
+            del st[section]
+    status.finish_status(ctx, prev, st)
+    requeue = min(ctx.requeue) if ctx.requeue else None
+    return Plan(new_status=st, actions=(*ctx.actions, *ctx.events), requeue_after=requeue)

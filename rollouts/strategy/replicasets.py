@@ -1,0 +1,426 @@
+"""ReplicaSet lifecycle for both strategies: creation, scaling, scale-down deadlines, history, Services, promotion.
+
+Where it sits: called by `canary` and `bluegreen` during a pass; it turns the §c.3 arithmetic (in
+`rollouts.strategy.replicas`) into `CreateReplicaSet` / `ScaleReplicaSet` / `UpdateReplicaSetMeta` /
+`DeleteReplicaSet` / `SetServiceSelector` actions, and implements the status bookkeeping Argo keeps next to it
+(`calculateBaseStatus`, `shouldFullPromote`, `promoteStable`, rollback detection — `rollout/sync.go`,
+`rollout/replicaset.go`, `rollout/service.go`; §c.2, §c.5, §c.9, §c.11).
+"""
+
+from __future__ import annotations
+
+import copy
+from datetime import timedelta
+
+from rollouts.strategy import replicas as arith
+from rollouts.strategy.context import (
+    DEFAULT_REVISION_HISTORY_LIMIT,
+    HASH_LABEL,
+    MANAGED_BY,
+    REVISION_ANNOTATION,
+    SCALE_DOWN_DEADLINE,
+    Context,
+    fmt_time,
+    scale_down_deadline,
+)
+from rollouts.strategy.plan import (
+    JSON,
+    CreateReplicaSet,
+    DeleteReplicaSet,
+    ReplicaSetState,
+    ScaleReplicaSet,
+    SetServiceSelector,
+    UpdateReplicaSetMeta,
+)
+
+# ---------------------------------------------------------------------------------------------------------------
+# new ReplicaSet and base status
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def ensure_new_rs(ctx: Context) -> None:
+    """`getAllReplicaSetsAndSyncRevision` + `createDesiredReplicaSet`: create `<rollout>-<hash>` at 0 replicas.
+
+    The revision annotation is max(revision of existing RSs) + 1. A rollback (the template of an existing RS)
+    creates nothing; that RS's revision is bumped to max + 1 instead, as Argo does (§c.11)."""
+    max_rev = max((rs.revision for rs in ctx.all_rss), default=0)
+    if ctx.new_rs is not None:
+        if ctx.new_rs.revision < max_rev:
+            ctx.actions.append(
+                UpdateReplicaSetMeta(ctx.new_rs.name, annotations={REVISION_ANNOTATION: str(max_rev + 1)})
+            )
+        return
+    template = copy.deepcopy(ctx.spec.get("template") or {})
+    meta = dict(template.get("metadata") or {})
+    labels = {**(meta.get("labels") or {}), HASH_LABEL: ctx.pod_hash}
+    template["metadata"] = {**meta, "labels": labels}
+    selector = dict(ctx.spec.get("selector") or {})
+    selector["matchLabels"] = {**(selector.get("matchLabels") or {}), HASH_LABEL: ctx.pod_hash}
+    name = f"{ctx.name}-{ctx.pod_hash}"
+    revision = max_rev + 1
+    min_ready = ctx.spec.get("minReadySeconds")
+    ctx.actions.append(
+        CreateReplicaSet(
+            name=name,
+            pod_template_hash=ctx.pod_hash,
+            replicas=0,
+            template=template,
+            selector=selector,
+            labels=labels,
+            annotations={REVISION_ANNOTATION: str(revision)},
+            min_ready_seconds=min_ready if isinstance(min_ready, int) else 0,
+        )
+    )
+    ctx.new_rs = ReplicaSetState(
+        name=name,
+        pod_template_hash=ctx.pod_hash,
+        spec_replicas=0,
+        replicas=0,
+        ready_replicas=0,
+        available_replicas=0,
+        revision=revision,
+        created=ctx.now,
+        template=template,
+        labels=labels,
+        annotations={REVISION_ANNOTATION: str(revision)},
+    )
+    ctx.new_rs_created = True
+    ctx.event("NewReplicaSetCreated", f"Created ReplicaSet {name} (revision {revision})")
+
+
+def base_status(ctx: Context, st: JSON) -> None:
+    """`calculateBaseStatus` + the canary count fields of `syncRolloutStatusCanary`."""
+    rss = ctx.all_rss
+    st["currentPodHash"] = ctx.pod_hash
+    st["replicas"] = sum(rs.replicas for rs in rss)
+    st["updatedReplicas"] = ctx.new_rs.replicas if ctx.new_rs is not None else 0
+    st["readyReplicas"] = sum(rs.ready_replicas for rs in rss)
+    st["availableReplicas"] = sum(rs.available_replicas for rs in rss)
+    st["HPAReplicas"] = st["replicas"]
+    st["selector"] = format_selector(ctx.spec.get("selector") or {})
+    if ctx.stable_hash:
+        st["stableRS"] = ctx.stable_hash
+    if ctx.status.get("promoteFull") and ctx.pod_hash != ctx.stable_hash:
+        st["promoteFull"] = True
+    else:
+        st.pop("promoteFull", None)
+
+
+def format_selector(selector: JSON) -> str:
+    """`metav1.FormatLabelSelector` for matchLabels/matchExpressions (sorted like k8s' labels.Selector)."""
+    parts = [f"{k}={v}" for k, v in (selector.get("matchLabels") or {}).items()]
+    for expr in selector.get("matchExpressions") or []:
+        key, op, values = expr.get("key", ""), expr.get("operator", ""), sorted(expr.get("values") or [])
+        if op == "In":
+            parts.append(f"{key} in ({','.join(values)})")
+        elif op == "NotIn":
+            parts.append(f"{key} notin ({','.join(values)})")
+        elif op == "Exists":
+            parts.append(key)
+        elif op == "DoesNotExist":
+            parts.append(f"!{key}")
+    return ",".join(sorted(parts))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# scaling
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def scale(
+    ctx: Context, rs: ReplicaSetState, replicas: int, annotations: dict[str, str | None] | None = None
+) -> bool:
+    """Emit a scale when the spec differs (scaling to 0 also drops a scale-down-deadline annotation)."""
+    if rs.spec_replicas == replicas and not annotations:
+        return False
+    ann = dict(annotations or {})
+    if replicas == 0 and SCALE_DOWN_DEADLINE in rs.annotations:
+        ann[SCALE_DOWN_DEADLINE] = None
+    if rs is ctx.new_rs and ctx.new_rs_created:
+        # The RS is created in this very plan: create it at the target size instead of a second write.
+        ctx.actions[:] = [
+            CreateReplicaSet(**{**a.__dict__, "replicas": replicas})
+            if isinstance(a, CreateReplicaSet) and a.name == rs.name
+            else a
+            for a in ctx.actions
+        ]
+        return replicas != 0
+    ctx.actions.append(ScaleReplicaSet(rs.name, replicas, ann))
+    if rs.spec_replicas != replicas:
+        direction = "up" if replicas > rs.spec_replicas else "down"
+        ctx.event(
+            "ScalingReplicaSet",
+            f"Scaled {direction} ReplicaSet {rs.name} (revision {rs.revision}) from {rs.spec_replicas} to {replicas}",
+        )
+    return rs.spec_replicas != replicas
+
+
+def _set_deadline(ctx: Context, rs: ReplicaSetState, seconds: int) -> None:
+    ctx.actions.append(
+        UpdateReplicaSetMeta(
+            rs.name, annotations={SCALE_DOWN_DEADLINE: fmt_time(ctx.now + timedelta(seconds=seconds))}
+        )
+    )
+    ctx.requeue.append(float(seconds))
+
+
+def _remove_deadline(ctx: Context, rs: ReplicaSetState | None) -> None:
+    if rs is not None and SCALE_DOWN_DEADLINE in rs.annotations:
+        ctx.actions.append(UpdateReplicaSetMeta(rs.name, annotations={SCALE_DOWN_DEADLINE: None}))
+
+
+def should_delay_scale_down_on_abort(ctx: Context) -> bool:
+    """`shouldDelayScaleDownOnAbort` (§c.5)."""
+    if not ctx.aborted or ctx.stable_rs is None:
+        return False
+    if ctx.canary is not None and ctx.traffic_routing is None:
+        return False
+    if ctx.abort_scale_down_delay() is None:
+        return False
+    explicit = isinstance(ctx.strategy_spec.get("abortScaleDownDelaySeconds"), int)
+    return not (ctx.canary is not None and ctx.canary.get("dynamicStableScale") and not explicit)
+
+
+def remove_scale_down_deadlines(ctx: Context) -> None:
+    if not should_delay_scale_down_on_abort(ctx):
+        _remove_deadline(ctx, ctx.new_rs)
+    if ctx.stable_rs is not None and ctx.stable_rs is not ctx.new_rs:
+        _remove_deadline(ctx, ctx.stable_rs)
+
+
+def reconcile_new_rs(ctx: Context, desired: int) -> bool:
+    """`reconcileNewReplicaSet`, including the abort scale-down delay of the canary/preview RS (§c.5)."""
+    rs = ctx.new_rs
+    if rs is None:
+        return False
+    if should_delay_scale_down_on_abort(ctx):
+        delay = ctx.abort_scale_down_delay()
+        deadline = scale_down_deadline(rs)
+        if deadline is not None:
+            if deadline > ctx.now:
+                ctx.requeue_at(deadline)
+                return False
+            desired = 0
+        elif delay is not None:
+            stable = ctx.stable_rs
+            if stable is not None and stable.available_replicas >= ctx.replicas:
+                _set_deadline(ctx, rs, delay)
+            return False
+    return scale(ctx, rs, desired)
+
+
+def scale_down_delay_helper(ctx: Context, rs: ReplicaSetState, annotated: int, keep: int) -> tuple[int, int]:
+    """`scaleDownDelayHelper`: annotate a deadline, keep the pods until it passes, honour the revision limit."""
+    limit = ctx.strategy_spec.get("scaleDownDelayRevisionLimit")
+    limit = limit if isinstance(limit, int) else 2**31 - 1
+    deadline = scale_down_deadline(rs)
+    if deadline is None and rs.spec_replicas > 0:
+        if annotated < limit:
+            annotated += 1
+            delay = ctx.scale_down_delay()
+            if delay > 0:
+                _set_deadline(ctx, rs, delay)
+                return annotated, rs.spec_replicas
+            return annotated, 0
+        return annotated, 0
+    if deadline is not None:
+        annotated += 1
+        if annotated > limit:
+            return annotated, 0
+        if deadline > ctx.now:
+            ctx.requeue_at(deadline)
+            return annotated, keep
+    return annotated, 0
+
+
+def is_referenced(ctx: Context, rs: ReplicaSetState) -> bool:
+    """`isReplicaSetReferenced`: still named by the status or selected by one of the rollout's Services."""
+    h = rs.pod_template_hash
+    if not h:
+        return False
+    st = ctx.status
+    bg = st.get("blueGreen") or {}
+    refs = [st.get("stableRS"), st.get("currentPodHash"), bg.get("activeSelector"), bg.get("previewSelector")]
+    weights = (st.get("canary") or {}).get("weights")
+    if weights:
+        refs += [
+            (weights.get("canary") or {}).get("podTemplateHash"),
+            (weights.get("stable") or {}).get("podTemplateHash"),
+        ]
+    if h in refs:
+        return True
+    if ctx.canary is not None:
+        names = [ctx.canary.get("canaryService"), ctx.canary.get("stableService")]
+    else:
+        names = [(ctx.bluegreen or {}).get("activeService"), (ctx.bluegreen or {}).get("previewService")]
+    for name in names:
+        svc = ctx.observed.services.get(name) if name else None
+        if svc is not None and svc.selector.get(HASH_LABEL) == h:
+            return True
+    return False
+
+
+def scale_down_old_canary(ctx: Context) -> bool:
+    """`scaleDownOldReplicaSetsForCanary` (+ `reconcileOtherReplicaSets`)."""
+    olds = [rs for rs in ctx.other_rss if rs.spec_replicas > 0]
+    if not olds:
+        return False
+    available = sum(rs.available_replicas for rs in ctx.all_rss)
+    min_available = ctx.replicas - arith.max_unavailable(ctx.observed.rollout.spec)
+    max_scale_down = available - min_available
+    if max_scale_down <= 0 and ctx.traffic_routing is None:
+        return False
+    scaled = False
+    annotated = 0
+    promoted = ctx.fully_promoted
+    for rs in sorted(olds, key=lambda r: r.revision, reverse=True):
+        if ctx.traffic_routing is not None and is_referenced(ctx, rs):
+            continue
+        if ctx.traffic_routing is None:
+            if max_scale_down <= 0:
+                break
+            desired = rs.spec_replicas - max_scale_down if rs.spec_replicas > max_scale_down else 0
+        elif promoted or scale_down_deadline(rs) is not None:
+            if (ctx.canary or {}).get("dynamicStableScale"):
+                desired = 0
+            else:
+                annotated, desired = scale_down_delay_helper(ctx, rs, annotated, rs.spec_replicas)
+        else:
+            desired = 0
+        if rs.spec_replicas == desired:
+            continue
+        scaled |= scale(ctx, rs, desired)
+        max_scale_down -= rs.spec_replicas - desired
+    return scaled
+
+
+def revision_history_limit(ctx: Context) -> None:
+    """`reconcileRevisionHistoryLimit`: delete the oldest fully scaled-down RSs beyond revisionHistoryLimit."""
+    limit = ctx.spec.get("revisionHistoryLimit")
+    limit = limit if isinstance(limit, int) else DEFAULT_REVISION_HISTORY_LIMIT
+    olds = sorted(ctx.other_rss, key=lambda r: (r.created, r.name))
+    for rs in olds[: max(len(olds) - limit, 0)]:
+        if rs.replicas == 0 and rs.spec_replicas == 0:
+            ctx.actions.append(DeleteReplicaSet(rs.name))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Services (rollout/service.go)
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def ensure_service(
+    ctx: Context, svc_name: str | None, rs: ReplicaSetState | None, check_available: bool
+) -> None:
+    """`ensureSVCTargets`: point the Service at `rs`, not before it has pods (fully, when adopting)."""
+    if rs is None or not svc_name:
+        return
+    svc = ctx.observed.services.get(svc_name)
+    if svc is None:
+        return
+    if svc.selector.get(HASH_LABEL) == rs.pod_template_hash:
+        return
+    if check_available:
+        if MANAGED_BY not in svc.annotations and not (
+            rs.spec_replicas != 0 and rs.available_replicas != 0 and rs.spec_replicas <= rs.available_replicas
+        ):
+            return
+        if rs.available_replicas <= 0:
+            return
+    ctx.actions.append(SetServiceSelector(svc_name, rs.pod_template_hash, ctx.name))
+
+
+def reconcile_canary_services(ctx: Context) -> None:
+    """`reconcileStableAndCanaryService` (+ the abort redirect of the traffic-routing reconcile, §c.5)."""
+    c = ctx.canary or {}
+    ensure_service(ctx, c.get("stableService"), ctx.stable_rs, True)
+    if ctx.aborted:
+        dynamic = ctx.traffic_routing is not None and c.get("dynamicStableScale")
+        ensure_service(ctx, c.get("canaryService"), ctx.stable_rs, ctx.traffic_routing is None)
+        if not dynamic:
+            return
+    ensure_service(ctx, c.get("canaryService"), ctx.new_rs, True)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# promotion and rollback (rollout/sync.go)
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def is_rollback(ctx: Context) -> bool:
+    if ctx.new_rs is None or ctx.stable_rs is None:
+        return False
+    return ctx.stable_hash == ctx.new_rs.pod_template_hash or ctx.new_rs.created < ctx.stable_rs.created
+
+
+def rollback_within_window(ctx: Context) -> bool:
+    """`isRollbackWithinWindow` (§c.11): fewer than `rollbackWindow.revisions` RSs between it and the stable."""
+    new, stable = ctx.new_rs, ctx.stable_rs
+    if new is None or stable is None or not new.created < stable.created:
+        return False
+    revisions = (ctx.spec.get("rollbackWindow") or {}).get("revisions")
+    if not isinstance(revisions, int) or revisions <= 0:
+        return False
+    window = sum(
+        1
+        for rs in ctx.all_rss
+        if not rs.annotations.get("rollout.argoproj.io/experiment-name")
+        and rs.created < stable.created
+        and new.created < rs.created
+    )
+    return window < revisions
+
+
+def is_fast_rollback(ctx: Context, new_rs_within_delay: bool = False) -> bool:
+    if not is_rollback(ctx):
+        return False
+    within_delay = new_rs_within_delay and ctx.bluegreen is not None
+    return (
+        rollback_within_window(ctx)
+        or within_delay
+        or ctx.stable_hash == (ctx.new_rs.pod_template_hash if ctx.new_rs else "")
+    )
+
+
+def should_full_promote(ctx: Context, st: JSON | None = None) -> str:
+    """`shouldFullPromote` for the canary (§c.2); blue-green has its own in `bluegreen`."""
+    if ctx.stable_rs is None:
+        return "Initial deploy"
+    if ctx.aborted:
+        return ""
+    new = ctx.new_rs
+    if new is None:
+        return ""
+    if new.available_replicas < ctx.replicas:
+        thr = ctx.observed.rollout.spec.strategy.canary or None
+        threshold = thr.replica_progress_threshold if thr is not None else None
+        if threshold is None or not arith.replica_progress_threshold_met(threshold, new, ctx.replicas):
+            return ""
+    if ctx.status.get("promoteFull"):
+        return "Full promotion requested"
+    if is_fast_rollback(ctx):
+        return "Rollback within window" if rollback_within_window(ctx) else "Fast rollback"
+    _, idx = ctx.current_step()
+    if not ctx.steps or (idx is not None and idx == len(ctx.steps)):
+        return f"Completed all {len(ctx.steps)} canary steps"
+    return ""
+
+
+def promote_stable(ctx: Context, st: JSON, reason: str) -> None:
+    """`promoteStable`: the new RS becomes stable; pauses and abort are cleared."""
+    ctx.clear_pause = True
+    ctx.remove_abort = True
+    st.pop("promoteFull", None)
+    if "blueGreen" in st:
+        st["blueGreen"].pop("scaleUpPreviewCheckPoint", None)
+    if ctx.canary is not None:
+        if ctx.steps:
+            st["currentStepIndex"] = len(ctx.steps)
+        else:
+            st.pop("currentStepIndex", None)
+    if st.get("stableRS") != st.get("currentPodHash"):
+        st["stableRS"] = st["currentPodHash"]
+        ctx.event(
+            "RolloutCompleted",
+            f"Rollout completed update to revision {ctx.revision} ({st['currentPodHash']}): {reason}",
+        )

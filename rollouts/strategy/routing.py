@@ -1,0 +1,126 @@
+"""Traffic weights of a traffic-routed canary for one pass (§c.4, `rollout/trafficrouting.go`).
+
+Where it sits: `canary.decide_canary` calls `reconcile_traffic` after the Services and before analysis and
+scaling. It decides the canary weight (0 when fully promoted, aborted or with no available canary pods; the
+*previous* step's setWeight while the canary ReplicaSets are not yet at their desired counts; the current
+setWeight once they are; the max weight at the end of the steps), writes `status.canary.weights`, emits the
+`TrafficWeightUpdated` event, and asks `rollouts.traffic` for the router edits (`EditRouter` actions). A router
+error (a VirtualService without the named route, …) becomes a one-line `TrafficRoutingError` event and the pass
+continues without a weight change.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rollouts.strategy import replicas as arith
+from rollouts.strategy import steps
+from rollouts.strategy.context import Context
+from rollouts.strategy.plan import JSON
+
+
+def desired_weight(ctx: Context) -> tuple[int, bool]:
+    """(desired canary weight, remove managed routes) per §c.4."""
+    from rollouts.strategy.canary import at_desired_counts  # cycle: canary imports this module
+
+    new = ctx.new_rs
+    if ctx.fully_promoted:
+        return 0, True
+    if ctx.aborted:
+        return 0, True  # dynamicStableScale's gradual abort weight is not implemented (see docs)
+    if new is None or new.available_replicas == 0:
+        return 0, True
+    if ctx.status.get("promoteFull"):
+        if (ctx.canary or {}).get("dynamicStableScale"):
+            return ctx.max_weight * new.available_replicas // max(ctx.replicas, 1), True
+        prev = ((ctx.status.get("canary") or {}).get("weights") or {}).get("canary") or {}
+        return int(prev.get("weight") or 0), True
+    _step, idx = ctx.current_step()
+    if idx is None:
+        return 0, False
+    if not at_desired_counts(ctx):
+        return steps.previous_set_weight(ctx, idx), False
+    if idx != len(ctx.steps):
+        return steps.current_set_weight(ctx), False
+    return ctx.max_weight, False
+
+
+def _stable_can_take(ctx: Context, weight: int) -> bool:
+    """`checkReplicasAvailable(stableRS, max - desired)`."""
+    rs = ctx.stable_rs
+    if rs is None:
+        return False
+    desired = weight * ctx.replicas // ctx.max_weight
+    if rs.available_replicas >= desired:
+        return True
+    thr = ctx.observed.rollout.spec.strategy.canary
+    threshold = thr.replica_progress_threshold if thr is not None else None
+    return threshold is not None and arith.replica_progress_threshold_met(threshold, rs, desired)
+
+
+def reconcile_traffic(ctx: Context, st: JSON) -> None:
+    can = st.setdefault("canary", {})
+    if ctx.traffic_routing is None:
+        can.pop("weights", None)
+        return
+    weight, remove_routes = desired_weight(ctx)
+    if not _stable_can_take(ctx, ctx.max_weight - weight):
+        return
+    canary_hash = ctx.new_rs.pod_template_hash if ctx.new_rs is not None else ""
+    stable_hash = ctx.stable_rs.pod_template_hash if ctx.stable_rs is not None else ""
+    c = ctx.canary or {}
+    weights: JSON = {
+        "canary": {
+            "weight": weight,
+            "podTemplateHash": canary_hash,
+            "serviceName": c.get("canaryService", ""),
+        },
+        "stable": {
+            "weight": ctx.max_weight - weight,
+            "podTemplateHash": stable_hash,
+            "serviceName": c.get("stableService", ""),
+        },
+    }
+    step, _ = ctx.current_step()
+    header_step = step if step is not None and ctx.revision > 1 else None
+    _route_actions(ctx, weight, remove_routes, header_step)
+    prev = (ctx.status.get("canary") or {}).get("weights")
+    prev_cmp = {k: v for k, v in (prev or {}).items() if k != "verified"}
+    if prev is None or prev_cmp != weights:
+        if prev is None:
+            detail = f"to {weight}"
+        else:
+            detail = f"from {(prev.get('canary') or {}).get('weight', 0)} to {weight}"
+        if prev is None or (prev.get("canary") or {}).get("weight") != weight:
+            ctx.event("TrafficWeightUpdated", f"Traffic weight updated {detail}")
+        can["weights"] = weights
+    else:
+        can["weights"] = prev
+
+
+def _route_actions(ctx: Context, weight: int, remove_routes: bool, step: JSON | None) -> None:
+    """Ask the pure router edits for the objects to write (no-op when unchanged)."""
+    try:
+        from rollouts import traffic
+    except ImportError:  # pragma: no cover - the traffic package always exists
+        return
+    route_edits: Any = getattr(traffic, "route_edits", None)
+    if route_edits is None:
+        return
+    error: Any = getattr(traffic, "TrafficRoutingError", ValueError)
+    try:
+        edits = route_edits(
+            ctx.observed.rollout,
+            ctx.observed.routers,
+            canary_weight=weight,
+            canary_hash=ctx.new_rs.pod_template_hash if ctx.new_rs else "",
+            stable_hash=ctx.stable_rs.pod_template_hash if ctx.stable_rs else "",
+            step=step,
+            remove_managed_routes=remove_routes,
+        )
+    except error as e:
+        ctx.event("TrafficRoutingError", str(e), warning=True)
+        return
+    except TypeError:
+        return
+    ctx.actions.extend(edits)

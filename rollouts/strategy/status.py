@@ -1,0 +1,444 @@
+"""Status arithmetic: conditions, pause/abort fields and the phase, exactly in Argo's order (§a.2, §c.5, §c.7, §c.10).
+
+Where it sits: the last stage of `decide`. The strategy modules have filled in counts, hashes, step index,
+selectors and weights and have *requested* pauses/aborts on the `Context`; `finish_status` then does what
+Argo's `persistRolloutStatus` does (`rollout/sync.go`): progress-deadline abort → pause/abort fields →
+conditions → phase and message. The pause/resume/retry condition updates of `checkPausedConditions` (a separate
+early write in Argo) are folded in first, so one pass writes one status.
+
+Conditions are wire dicts `{type, status, lastUpdateTime, lastTransitionTime, reason, message}`. Like Argo's
+`SetRolloutCondition`, setting a condition whose status *and* reason are unchanged keeps the stored one untouched
+(same message, same timestamps); a changed reason with the same status keeps `lastTransitionTime`.
+"""
+
+from __future__ import annotations
+
+import copy
+from datetime import timedelta
+from typing import Any
+
+from rollouts.strategy.context import (
+    DEFAULT_PROGRESS_DEADLINE,
+    Context,
+    fmt_time,
+    parse_time,
+    scale_down_deadline,
+)
+from rollouts.strategy.plan import JSON
+
+# Condition types (types.go RolloutConditionType)
+INVALID_SPEC = "InvalidSpec"
+AVAILABLE = "Available"
+PROGRESSING = "Progressing"
+REPLICA_FAILURE = "ReplicaFailure"
+PAUSED = "Paused"
+COMPLETED = "Completed"
+HEALTHY = "Healthy"
+
+# Reasons and messages (utils/conditions/conditions.go)
+AVAILABLE_REASON = "AvailableReason"
+AVAILABLE_MESSAGE = "Rollout has minimum availability"
+NOT_AVAILABLE_MESSAGE = "Rollout does not have minimum availability"
+RS_UPDATED = "ReplicaSetUpdated"
+RS_PROGRESSING_MESSAGE = 'ReplicaSet "{}" is progressing.'
+ROLLOUT_PROGRESSING_MESSAGE = 'Rollout "{}" is progressing.'
+NEW_RS_CREATED = "NewReplicaSetCreated"
+NEW_RS_MESSAGE = 'Created new replica set "{}"'
+NEW_RS_AVAILABLE = "NewReplicaSetAvailable"
+RS_COMPLETED_MESSAGE = 'ReplicaSet "{}" has successfully progressed.'
+RS_NOT_AVAILABLE = "ReplicaSetNotAvailable"
+PAUSED_REASON = "RolloutPaused"
+PAUSED_MESSAGE = "Rollout is paused"
+RESUMED_REASON = "RolloutResumed"
+RESUMED_MESSAGE = "Rollout is resumed"
+RETRY_REASON = "RolloutRetry"
+RETRY_MESSAGE = "Retrying Rollout after abort"
+ABORTED_REASON = "RolloutAborted"
+ABORTED_MESSAGE = "Rollout aborted update to revision {}"
+TIMED_OUT_REASON = "ProgressDeadlineExceeded"
+RS_TIMED_OUT_MESSAGE = 'ReplicaSet "{}" has timed out progressing.'
+ROLLOUT_TIMED_OUT_MESSAGE = 'Rollout "{}" has timed out progressing.'
+COMPLETED_REASON = "RolloutCompleted"
+NOT_COMPLETED_REASON = "RolloutNotCompleted"
+HEALTHY_REASON = "RolloutHealthy"
+HEALTHY_MESSAGE = "Rollout is healthy"
+NOT_HEALTHY_MESSAGE = "Rollout is not healthy"
+
+# Pause reasons (types.go PauseReason)
+CANARY_PAUSE_STEP = "CanaryPauseStep"
+BLUE_GREEN_PAUSE = "BlueGreenPause"
+INCONCLUSIVE_ANALYSIS = "InconclusiveAnalysisRun"
+INCONCLUSIVE_EXPERIMENT = "InconclusiveExperiment"
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# conditions
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def get_condition(status: JSON, ctype: str) -> JSON | None:
+    for cond in status.get("conditions") or []:
+        if isinstance(cond, dict) and cond.get("type") == ctype:
+            return cond
+    return None
+
+
+def new_condition(ctype: str, cstatus: str, reason: str, message: str, now_s: str) -> JSON:
+    return {
+        "type": ctype,
+        "status": cstatus,
+        "lastUpdateTime": now_s,
+        "lastTransitionTime": now_s,
+        "reason": reason,
+        "message": message,
+    }
+
+
+def set_condition(status: JSON, cond: JSON) -> bool:
+    """`SetRolloutCondition`: no-op when status and reason are unchanged; returns whether it changed."""
+    current = get_condition(status, cond["type"])
+    if (
+        current is not None
+        and current.get("status") == cond["status"]
+        and current.get("reason") == cond["reason"]
+    ):
+        return False
+    if current is not None and current.get("status") == cond["status"]:
+        cond = {**cond, "lastTransitionTime": current.get("lastTransitionTime")}
+    status["conditions"] = [c for c in status.get("conditions") or [] if c.get("type") != cond["type"]] + [
+        cond
+    ]
+    return True
+
+
+def remove_condition(status: JSON, ctype: str) -> None:
+    conds = [c for c in status.get("conditions") or [] if c.get("type") != ctype]
+    if conds:
+        status["conditions"] = conds
+    else:
+        status.pop("conditions", None)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# predicates (utils/conditions/conditions.go)
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def _generation_observed(ctx: Context) -> bool:
+    gen = (ctx.ro.get("metadata") or {}).get("generation")
+    return gen is None or str(ctx.status.get("observedGeneration") or "") == str(gen)
+
+
+def rollout_completed(st: JSON) -> bool:
+    return bool(st.get("stableRS")) and st.get("stableRS") == st.get("currentPodHash")
+
+
+def rollout_healthy(ctx: Context, st: JSON) -> bool:
+    """`RolloutHealthy`: all replicas updated and available, strategy complete, generation observed."""
+    if ctx.bluegreen is not None:
+        done = (st.get("blueGreen") or {}).get("activeSelector") == st.get("currentPodHash")
+        if ctx.bluegreen.get("previewService"):
+            done = done and (st.get("blueGreen") or {}).get("previewSelector") == st.get("currentPodHash")
+    else:
+        idx = st.get("currentStepIndex")
+        all_steps = not ctx.steps or idx is None or idx == len(ctx.steps)
+        done = all_steps and rollout_completed(st) and st.get("replicas", 0) == ctx.replicas
+    return (
+        st.get("updatedReplicas", 0) == ctx.replicas
+        and st.get("availableReplicas", 0) == ctx.replicas
+        and _generation_observed(ctx)
+        and done
+    )
+
+
+def rollout_progressing(ctx: Context, old: JSON, new: JSON) -> bool:
+    """`RolloutProgressing`: counts moved, or the strategy made visible progress since the stored status."""
+    if ctx.bluegreen is not None:
+        ob, nb = old.get("blueGreen") or {}, new.get("blueGreen") or {}
+        specific = ob.get("activeSelector") != nb.get("activeSelector") or ob.get(
+            "previewSelector"
+        ) != nb.get("previewSelector")
+    else:
+        oi, ni = old.get("currentStepIndex"), new.get("currentStepIndex")
+        specific = (
+            new.get("stableRS") != old.get("stableRS")
+            or (oi is not None and ni is not None and oi != ni)
+            or new.get("currentStepHash") != old.get("currentStepHash")
+        )
+    old_old = old.get("replicas", 0) - old.get("updatedReplicas", 0)
+    new_old = new.get("replicas", 0) - new.get("updatedReplicas", 0)
+    return (
+        new.get("updatedReplicas", 0) != old.get("updatedReplicas", 0)
+        or new_old < old_old
+        or new.get("readyReplicas", 0) > old.get("readyReplicas", 0)
+        or new.get("availableReplicas", 0) > old.get("availableReplicas", 0)
+        or specific
+    )
+
+
+def progress_deadline_seconds(ctx: Context) -> int:
+    v = ctx.spec.get("progressDeadlineSeconds")
+    return v if isinstance(v, int) else DEFAULT_PROGRESS_DEADLINE
+
+
+def rollout_timed_out(ctx: Context, st: JSON) -> bool:
+    """`RolloutTimedOut` (§c.10)."""
+    cond = get_condition(st, PROGRESSING)
+    if cond is None or cond.get("reason") in (ABORTED_REASON, PAUSED_REASON):
+        return False
+    if cond.get("reason") == TIMED_OUT_REASON:
+        return True
+    last = parse_time(cond.get("lastUpdateTime"))
+    if last is None:
+        return False
+    return last + timedelta(seconds=progress_deadline_seconds(ctx)) < ctx.now
+
+
+def is_indefinite_step(ctx: Context) -> bool:
+    step, _ = ctx.current_step()
+    if step is not None and ("experiment" in step or "analysis" in step or "pause" in step):
+        return True
+    cond = get_condition(ctx.status, PAUSED)
+    return cond is not None and cond.get("status") == "True"
+
+
+def waiting_for_scale_down(ctx: Context) -> bool:
+    return any(scale_down_deadline(rs) is not None for rs in ctx.other_rss)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# the persist sequence
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def check_paused_conditions(ctx: Context) -> JSON:
+    """`checkPausedConditions`: the stored status with Paused/Resumed/Retry conditions brought up to date.
+
+    The result is what the rest of the pass treats as the *previous* status (Argo patches it first)."""
+    prev = copy.deepcopy(ctx.status)
+    if not _generation_observed(ctx):
+        return prev
+    now_s = fmt_time(ctx.now)
+    prog = get_condition(prev, PROGRESSING)
+    prog_paused = prog is not None and prog.get("reason") == PAUSED_REASON
+    is_paused = bool(prev.get("pauseConditions")) or bool(ctx.spec.get("paused"))
+    abort_cond = prog is not None and prog.get("reason") == ABORTED_REASON
+    updates: list[JSON] = []
+    if is_paused != prog_paused and not abort_cond and not rollout_completed(prev):
+        if is_paused:
+            updates.append(new_condition(PROGRESSING, "Unknown", PAUSED_REASON, PAUSED_MESSAGE, now_s))
+        else:
+            updates.append(new_condition(PROGRESSING, "Unknown", RESUMED_REASON, RESUMED_MESSAGE, now_s))
+    if not prev.get("abort") and abort_cond:
+        updates.append(new_condition(PROGRESSING, "Unknown", RETRY_REASON, RETRY_MESSAGE, now_s))
+    pcond = get_condition(prev, PAUSED)
+    paused_true = pcond is not None and pcond.get("status") == "True"
+    if is_paused != paused_true and not abort_cond:
+        updates.append(
+            new_condition(PAUSED, "True" if is_paused else "False", PAUSED_REASON, PAUSED_MESSAGE, now_s)
+        )
+    for cond in updates:
+        set_condition(prev, cond)
+    return prev
+
+
+def evaluate_progress_deadline_abort(ctx: Context, prev: JSON, st: JSON) -> None:
+    """`evaluateProgressDeadlineAbort` (§c.10): with progressDeadlineAbort, a timed-out update is aborted."""
+    if not ctx.spec.get("progressDeadlineAbort") or ctx.aborted or rollout_completed(st):
+        return
+    if rollout_progressing(ctx, prev, st) or is_indefinite_step(ctx) or waiting_for_scale_down(ctx):
+        return
+    if not rollout_timed_out(ctx, prev):
+        return
+    msg = (
+        RS_TIMED_OUT_MESSAGE.format(ctx.new_rs.name)
+        if ctx.new_rs is not None
+        else ROLLOUT_TIMED_OUT_MESSAGE.format(ctx.name)
+    )
+    ctx.abort(msg)
+    ctx.event(ABORTED_REASON, msg, warning=True)
+
+
+def calculate_pause_status(ctx: Context, prev: JSON, st: JSON) -> None:
+    """`CalculatePauseStatus` + `CalculateAbortStatus` (rollout/pause.go)."""
+    st.pop("pauseConditions", None)
+    st.pop("controllerPause", None)
+    if ctx.add_abort or (not ctx.remove_abort and prev.get("abort")):
+        st["abort"] = True
+        st["abortedAt"] = prev.get("abortedAt") or fmt_time(ctx.now)
+        return
+    st.pop("abort", None)
+    st.pop("abortedAt", None)
+    if ctx.clear_pause:
+        return
+    controller_pause = bool(prev.get("controllerPause"))
+    remove = set(ctx.remove_pause)
+    existing = {c.get("reason") for c in prev.get("pauseConditions") or []}
+    conds = [c for c in prev.get("pauseConditions") or [] if c.get("reason") not in remove]
+    for reason in ctx.add_pause:
+        if reason not in existing:
+            conds.append({"reason": reason, "startTime": fmt_time(ctx.now)})
+            existing.add(reason)
+            controller_pause = True
+    if not conds:
+        return
+    st["pauseConditions"] = conds
+    if controller_pause:
+        st["controllerPause"] = True
+
+
+def calculate_conditions(ctx: Context, prev: JSON, st: JSON) -> None:
+    """`calculateRolloutConditions` (rollout/sync.go)."""
+    now_s = fmt_time(ctx.now)
+    is_paused = bool(st.get("pauseConditions")) or bool(ctx.spec.get("paused"))
+    aborted = ctx.aborted
+    became_unhealthy = False
+    healthy_now = rollout_healthy(ctx, st)
+    if not is_paused and healthy_now:
+        set_condition(st, new_condition(HEALTHY, "True", HEALTHY_REASON, HEALTHY_MESSAGE, now_s))
+    elif get_condition(prev, HEALTHY) is not None:
+        became_unhealthy = set_condition(
+            st, new_condition(HEALTHY, "False", HEALTHY_REASON, NOT_HEALTHY_MESSAGE, now_s)
+        )
+    if aborted:
+        message = ABORTED_MESSAGE.format(ctx.revision)
+        if ctx.abort_message:
+            message = f"{message}: {ctx.abort_message}"
+        if set_condition(st, new_condition(PROGRESSING, "False", ABORTED_REASON, message, now_s)):
+            ctx.event(ABORTED_REASON, message, warning=True)
+    current = get_condition(prev, PROGRESSING)
+    rs_name = ctx.new_rs.name if ctx.new_rs is not None else ""
+    if not aborted:
+        if healthy_now:
+            msg = RS_COMPLETED_MESSAGE.format(rs_name)
+            set_condition(st, new_condition(PROGRESSING, "True", NEW_RS_AVAILABLE, msg, now_s))
+        elif rollout_progressing(ctx, prev, st) or became_unhealthy:
+            msg = (
+                RS_PROGRESSING_MESSAGE.format(rs_name)
+                if ctx.new_rs is not None
+                else ROLLOUT_PROGRESSING_MESSAGE.format(ctx.name)
+            )
+            reason = RS_UPDATED
+            if st.get("stableRS") == st.get("currentPodHash") and became_unhealthy:
+                reason, msg = RS_NOT_AVAILABLE, NOT_AVAILABLE_MESSAGE
+            cond = new_condition(PROGRESSING, "True", reason, msg, now_s)
+            if current is not None:
+                if current.get("status") == "True":
+                    cond["lastTransitionTime"] = current.get("lastTransitionTime")
+                remove_condition(st, PROGRESSING)
+            set_condition(st, cond)
+        elif not is_indefinite_step(ctx) and not waiting_for_scale_down(ctx) and rollout_timed_out(ctx, st):
+            msg = (
+                RS_TIMED_OUT_MESSAGE.format(rs_name)
+                if ctx.new_rs is not None
+                else ROLLOUT_TIMED_OUT_MESSAGE.format(ctx.name)
+            )
+            set_condition(st, new_condition(PROGRESSING, "False", TIMED_OUT_REASON, msg, now_s))
+    available = _available(ctx, st)
+    set_condition(
+        st,
+        new_condition(
+            AVAILABLE,
+            "True" if available else "False",
+            AVAILABLE_REASON,
+            AVAILABLE_MESSAGE if available else NOT_AVAILABLE_MESSAGE,
+            now_s,
+        ),
+    )
+    if rollout_completed(st):
+        set_condition(st, new_condition(COMPLETED, "True", COMPLETED_REASON, COMPLETED_REASON, now_s))
+    elif set_condition(st, new_condition(COMPLETED, "False", COMPLETED_REASON, COMPLETED_REASON, now_s)):
+        ctx.event(
+            NOT_COMPLETED_REASON,
+            f"Rollout not completed, started update to revision {ctx.revision} ({st.get('currentPodHash', '')})",
+        )
+
+
+def _available(ctx: Context, st: JSON) -> bool:
+    if ctx.bluegreen is not None:
+        active = (st.get("blueGreen") or {}).get("activeSelector")
+        rs = next((r for r in ctx.all_rss if active and r.pod_template_hash == active), None)
+        # annotations.IsSaturated: spec == desired and available >= desired
+        return rs is not None and rs.spec_replicas == ctx.replicas and rs.available_replicas >= ctx.replicas
+    return sum(rs.available_replicas for rs in ctx.all_rss) >= ctx.replicas
+
+
+def calculate_phase(ctx: Context, st: JSON) -> tuple[str, str]:
+    """`CalculateRolloutPhase` (§a.2 rules 2–8)."""
+    for cond in st.get("conditions") or []:
+        if cond.get("type") == INVALID_SPEC:
+            return "Degraded", f"{INVALID_SPEC}: {cond.get('message', '')}"
+        if cond.get("reason") in (ABORTED_REASON, TIMED_OUT_REASON):
+            return "Degraded", f"{cond.get('reason')}: {cond.get('message', '')}"
+    if ctx.spec.get("paused"):
+        return "Paused", "manually paused"
+    for pcond in st.get("pauseConditions") or []:
+        return "Paused", str(pcond.get("reason", ""))
+    restart_at = ctx.spec.get("restartAt")
+    if restart_at and restart_at != st.get("restartedAt"):
+        return "Progressing", "rollout is restarting"
+    if st.get("updatedReplicas", 0) < ctx.replicas:
+        return "Progressing", "more replicas need to be updated"
+    if st.get("availableReplicas", 0) < st.get("updatedReplicas", 0):
+        return "Progressing", "updated replicas are still becoming available"
+    if ctx.bluegreen is not None:
+        active = (st.get("blueGreen") or {}).get("activeSelector")
+        if not active or active != st.get("currentPodHash"):
+            return "Progressing", "active service cutover pending"
+        if not rollout_completed(st):
+            post = (st.get("blueGreen") or {}).get("postPromotionAnalysisRunStatus")
+            if ctx.bluegreen.get("postPromotionAnalysis") is not None and (
+                not post or post.get("status") not in ("Successful", "Failed", "Error", "Inconclusive")
+            ):
+                return "Progressing", "waiting for analysis to complete"
+            return "Progressing", "waiting for post-promotion verification to complete"
+    elif ctx.canary is not None:
+        if ctx.traffic_routing is None and st.get("replicas", 0) > st.get("updatedReplicas", 0):
+            return "Progressing", "old replicas are pending termination"
+        if not rollout_completed(st):
+            return "Progressing", "waiting for all steps to complete"
+    return "Healthy", ""
+
+
+def requeue_stuck(ctx: Context, prev: JSON, st: JSON) -> None:
+    """`requeueStuckRollout`: wake up when the progress deadline would pass (§c.10)."""
+    cond = get_condition(prev, PROGRESSING)
+    if cond is None:
+        return
+    is_paused = bool(prev.get("pauseConditions")) or bool(ctx.spec.get("paused"))
+    if (
+        rollout_healthy(ctx, st)
+        or cond.get("reason") == TIMED_OUT_REASON
+        or is_paused
+        or prev.get("abort")
+        or is_indefinite_step(ctx)
+    ):
+        return
+    last = parse_time(cond.get("lastUpdateTime"))
+    if last is not None:
+        ctx.requeue_at(last + timedelta(seconds=progress_deadline_seconds(ctx) + 1))
+
+
+def finish_status(ctx: Context, prev: JSON, st: JSON) -> JSON:
+    """`persistRolloutStatus`: deadline abort → pause/abort fields → conditions → phase; returns `st`."""
+    gen = (ctx.ro.get("metadata") or {}).get("generation")
+    if gen is not None:
+        st["observedGeneration"] = str(gen)
+    evaluate_progress_deadline_abort(ctx, prev, st)
+    calculate_pause_status(ctx, prev, st)
+    calculate_conditions(ctx, prev, st)
+    st["phase"], message = calculate_phase(ctx, st)
+    if message:
+        st["message"] = message
+    else:
+        st.pop("message", None)
+    requeue_stuck(ctx, prev, st)
+    return st
+
+
+def analysis_run_status(run: Any) -> JSON:
+    """`RolloutAnalysisRunStatus` {name, status, message?} of an observed AnalysisRunState."""
+    out: JSON = {"name": run.name, "status": run.phase or "Pending"}
+    if run.message:
+        out["message"] = run.message
+    return out

@@ -1,0 +1,132 @@
+"""Canary step progression: which step is current, what weight it implies, when it is complete (§c.2, §c.7).
+
+Where it sits: called by `canary.decide_canary` after the replica sets, services, routes and analysis runs have
+been reconciled for this pass. Every function reads the *stored* status (like Argo, which decides from
+`rollout.Status` and writes `newStatus`), so at most one step completes per pass: completion moves the index by
+one and the next pass (triggered by that very status write) looks at the next step.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rollouts.strategy.context import Context, parse_time, pause_duration_seconds
+from rollouts.strategy.plan import JSON
+from rollouts.strategy.status import CANARY_PAUSE_STEP
+
+STEP_COMPLETED_REASON = "RolloutStepCompleted"
+
+
+def step_string(step: JSON) -> str:
+    """`CanaryStepString`: how a step is named in the `Rollout step i/N completed (…)` event."""
+    if "setWeight" in step:
+        return f"setWeight: {step['setWeight']}"
+    if "pause" in step:
+        duration = (step.get("pause") or {}).get("duration")
+        return "pause" if duration is None else f"pause: {duration}"
+    if "experiment" in step:
+        return "experiment"
+    if "analysis" in step:
+        return "analysis"
+    if "setCanaryScale" in step:
+        scs = step.get("setCanaryScale") or {}
+        if scs.get("weight") is not None:
+            return f"setCanaryScale{{weight: {scs['weight']}}}"
+        if scs.get("matchTrafficWeight"):
+            return "setCanaryScale{matchTrafficWeight: true}"
+        if scs.get("replicas") is not None:
+            return f"setCanaryScale{{replicas: {scs['replicas']}}}"
+    if "plugin" in step:
+        return f"plugin: {(step.get('plugin') or {}).get('name', '')}"
+    if "setHeaderRoute" in step:
+        return f"setHeaderRoute: {(step.get('setHeaderRoute') or {}).get('name', '')}"
+    if "setMirrorRoute" in step:
+        return f"setMirrorRoute: {(step.get('setMirrorRoute') or {}).get('name', '')}"
+    return "invalid"
+
+
+def current_set_weight(ctx: Context) -> int:
+    """`GetCurrentSetWeight`: aborted → 0; past the last step → max; else the nearest setWeight at or before."""
+    if ctx.aborted:
+        return 0
+    step, idx = ctx.current_step()
+    if step is None or idx is None:
+        return ctx.max_weight
+    for i in range(idx, -1, -1):
+        w = ctx.steps[i].get("setWeight")
+        if isinstance(w, int):
+            return w
+    return 0
+
+
+def previous_set_weight(ctx: Context, idx: int) -> int:
+    """The setWeight of the nearest step *before* `idx` (§c.4 "keep the previous step's weight"); 0 if none."""
+    for i in range(idx - 1, -1, -1):
+        w = ctx.steps[i].get("setWeight")
+        if isinstance(w, int):
+            return w
+    return 0
+
+
+def current_set_canary_scale(ctx: Context) -> JSON | None:
+    """`UseSetCanaryScale`: the latest setCanaryScale at or before the index (traffic routing only; §c.3)."""
+    if ctx.traffic_routing is None:
+        return None
+    if ctx.status.get("abort") and ctx.abort_scale_down_delay() is not None:
+        return None
+    _, idx = ctx.current_step()
+    if idx is None:
+        return None
+    for i in range(min(idx, len(ctx.steps) - 1), -1, -1):
+        scs = ctx.steps[i].get("setCanaryScale")
+        if isinstance(scs, dict):
+            return None if scs.get("matchTrafficWeight") else scs
+    return None
+
+
+def pause_expiry(ctx: Context, pause: JSON) -> Any:
+    cond = ctx.pause_condition(CANARY_PAUSE_STEP)
+    seconds = pause_duration_seconds(pause)
+    if cond is None or seconds is None:
+        return None
+    start = parse_time(cond.get("startTime"))
+    if start is None:
+        return None
+    from datetime import timedelta
+
+    return start + timedelta(seconds=seconds)
+
+
+def completed_pause_step(ctx: Context, pause: JSON) -> bool:
+    """`CompletedCanaryPauseStep`: resumed by the user, or the duration elapsed since the condition's start."""
+    cond = ctx.pause_condition(CANARY_PAUSE_STEP)
+    if ctx.status.get("controllerPause") and cond is None:
+        return True
+    expiry = pause_expiry(ctx, pause)
+    return expiry is not None and ctx.now > expiry
+
+
+def reconcile_canary_pause(ctx: Context) -> bool:
+    """`reconcileCanaryPause`: add the CanaryPauseStep condition on reaching a pause step; requeue at expiry.
+
+    Returns True while the rollout sits on a pause step."""
+    if ctx.spec.get("paused") or ctx.status.get("promoteFull") or not ctx.steps:
+        return False
+    step, _ = ctx.current_step()
+    if step is None or "pause" not in step:
+        return False
+    pause = step.get("pause") or {}
+    cond = ctx.pause_condition(CANARY_PAUSE_STEP)
+    if cond is None:
+        if not ctx.status.get("controllerPause"):
+            ctx.pause(CANARY_PAUSE_STEP)
+            seconds = pause_duration_seconds(pause)
+            if seconds is not None and seconds >= 0:
+                ctx.requeue.append(float(seconds) + 1.0)  # the condition starts now; wake just after expiry
+        return True
+    expiry = pause_expiry(ctx, pause)
+    if expiry is not None and expiry >= ctx.now:
+        from datetime import timedelta
+
+        ctx.requeue_at(expiry + timedelta(seconds=1))
+    return True
