@@ -1,0 +1,518 @@
+"""Operators and built-in functions of the condition language, with expr-lang's meaning (§b.2).
+
+Used by `conditions` (the evaluator) only. Operators reject mismatched types the way expr-lang does
+(``invalid operation: > (mismatched types string and float64)``) instead of leaking Python's TypeError;
+functions are plain Python callables registered by name, each checking its arguments and capped in work.
+Argo's helpers are here too, without the two upstream quirks: ``isNil(x)`` and ``default(x, d)`` look at x.
+"""
+
+from __future__ import annotations
+
+import ast
+import math
+import operator
+import re
+from collections.abc import Callable
+from statistics import median
+from typing import Any, Final
+
+__all__ = ["FUNCTIONS", "OPERATORS", "ConditionError", "PredicateBudget", "go_type_name"]
+
+MAX_RANGE: Final = 10_000
+MAX_SEQUENCE_LENGTH: Final = 100_000
+MAX_REGEX_SUBJECT: Final = 10_000
+
+
+class ConditionError(ValueError):
+    """A condition that does not compile or evaluate; the message is expr-lang-like (no position)."""
+
+
+def go_type_name(value: Any) -> str:
+    """The Go type expr-lang would report for a value (``float64``, ``[]float64``, ``<nil>``…)."""
+    if value is None:
+        return "<nil>"
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int):
+        return "int"
+    if isinstance(value, float):
+        return "float64"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list | tuple):
+        if value and all(isinstance(v, float) for v in value):
+            return "[]float64"
+        return "[]interface {}"
+    if isinstance(value, dict):
+        return "map[string]interface {}"
+    if callable(value):
+        return "func"
+    return type(value).__name__
+
+
+def _mismatch(symbol: str, a: Any, b: Any) -> ConditionError:
+    return ConditionError(
+        f"invalid operation: {symbol} (mismatched types {go_type_name(a)} and {go_type_name(b)})"
+    )
+
+
+def _comparison(symbol: str, fn: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
+    def compare(a: Any, b: Any) -> Any:
+        if isinstance(a, bool) is not isinstance(b, bool) and symbol in ("<", ">", "<=", ">="):
+            raise _mismatch(symbol, a, b)
+        try:
+            return fn(a, b)
+        except TypeError:
+            raise _mismatch(symbol, a, b) from None
+
+    return compare
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool)
+
+
+def _add(a: Any, b: Any) -> Any:
+    if _is_number(a) and _is_number(b):
+        return a + b
+    if type(a) is type(b) and isinstance(a, str | list):
+        if len(a) + len(b) > MAX_SEQUENCE_LENGTH:
+            raise ConditionError("result of + is too long")
+        return a + b
+    raise _mismatch("+", a, b)
+
+
+def _arith(symbol: str, fn: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
+    def arith(a: Any, b: Any) -> Any:
+        if not (_is_number(a) and _is_number(b)):
+            raise _mismatch(symbol, a, b)
+        return fn(a, b)
+
+    return arith
+
+
+def _div(a: Any, b: Any) -> float:
+    """expr-lang ``/`` is always float division; x/0 is ±Inf or NaN as in Go."""
+    if not (_is_number(a) and _is_number(b)):
+        raise _mismatch("/", a, b)
+    if b == 0:
+        if a == 0 or a != a:
+            return math.nan
+        return math.copysign(math.inf, a) * (math.copysign(1.0, b))
+    return float(a) / float(b)
+
+
+def _mod(a: Any, b: Any) -> Any:
+    if not (isinstance(a, int) and isinstance(b, int)) or isinstance(a, bool) or isinstance(b, bool):
+        raise _mismatch("%", a, b)
+    if b == 0:
+        raise ConditionError("integer divide by zero")
+    return math.fmod(a, b).__int__()  # Go's % truncates toward zero
+
+
+def _floordiv(a: Any, b: Any) -> Any:
+    if not (_is_number(a) and _is_number(b)):
+        raise _mismatch("//", a, b)
+    if b == 0:
+        raise ConditionError("integer divide by zero")
+    return a // b
+
+
+def _pow(a: Any, b: Any) -> float:
+    """expr-lang ``**``/``^`` is math.Pow on float64: never a huge integer."""
+    if not (_is_number(a) and _is_number(b)):
+        raise _mismatch("**", a, b)
+    try:
+        return math.pow(a, b)
+    except OverflowError:
+        return math.inf
+    except ValueError:
+        return math.nan
+
+
+def _contains(container: Any, item: Any) -> bool:
+    try:
+        return item in container
+    except TypeError:
+        raise _mismatch("in", item, container) from None
+
+
+def _neg(a: Any) -> Any:
+    if not _is_number(a):
+        raise ConditionError(f"invalid operation: - (mismatched types {go_type_name(a)})")
+    return -a
+
+
+OPERATORS: dict[type, Callable[..., Any]] = {
+    ast.Add: _add,
+    ast.Sub: _arith("-", operator.sub),
+    ast.Mult: _arith("*", operator.mul),
+    ast.Div: _div,
+    ast.FloorDiv: _floordiv,
+    ast.Mod: _mod,
+    ast.Pow: _pow,
+    ast.Eq: operator.eq,
+    ast.NotEq: operator.ne,
+    ast.Gt: _comparison(">", operator.gt),
+    ast.Lt: _comparison("<", operator.lt),
+    ast.GtE: _comparison(">=", operator.ge),
+    ast.LtE: _comparison("<=", operator.le),
+    ast.Not: operator.not_,
+    ast.USub: _neg,
+    ast.UAdd: lambda a: _neg(_neg(a)),
+    ast.In: lambda x, y: _contains(y, x),
+    ast.NotIn: lambda x, y: not _contains(y, x),
+    ast.Is: lambda x, y: x is y if (x is None or y is None) else x == y,
+    ast.IsNot: lambda x, y: x is not y if (x is None or y is None) else x != y,
+}
+
+
+class PredicateBudget:
+    """Caps the element evaluations of predicates in one condition (nested predicates multiply)."""
+
+    __slots__ = ("left", "limit")
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.left = limit
+
+    def reset(self) -> None:
+        self.left = self.limit
+
+    def spend(self) -> None:
+        self.left -= 1
+        if self.left < 0:
+            raise ConditionError(f"expression exceeds its work limit ({self.limit} predicate evaluations)")
+
+
+# --- functions -----------------------------------------------------------------------------------
+
+
+def _seq(value: Any, fn: str) -> list[Any]:
+    if isinstance(value, list | tuple):
+        return list(value)
+    raise ConditionError(f"{fn}: cannot iterate {go_type_name(value)}")
+
+
+def _numbers(values: list[Any], fn: str) -> list[int | float]:
+    for v in values:
+        if not _is_number(v):
+            raise ConditionError(f"{fn}: invalid argument of type {go_type_name(v)}")
+    return values
+
+
+def _len(value: Any) -> int:
+    if isinstance(value, str | list | tuple | dict):
+        return len(value)
+    raise ConditionError(f"invalid argument for len (type {go_type_name(value)})")
+
+
+def _abs(value: Any) -> Any:
+    if not _is_number(value):
+        raise ConditionError(f"invalid argument for abs (type {go_type_name(value)})")
+    return abs(value)
+
+
+def _extreme(fn: str, pick: Callable[..., Any]) -> Callable[..., Any]:
+    def extreme(*args: Any) -> Any:
+        values = list(args[0]) if len(args) == 1 and isinstance(args[0], list | tuple) else list(args)
+        if not values:
+            raise ConditionError(f"not enough arguments to call {fn}")
+        return pick(_numbers(values, fn))
+
+    return extreme
+
+
+def _sum(values: Any) -> Any:
+    return sum(_numbers(_seq(values, "sum"), "sum"))
+
+
+def _mean(values: Any) -> float:
+    items = _numbers(_seq(values, "mean"), "mean")
+    return float(sum(items)) / len(items) if items else 0.0
+
+
+def _median(values: Any) -> float:
+    items = _numbers(_seq(values, "median"), "median")
+    return float(median(items)) if items else 0.0
+
+
+def _first(values: Any) -> Any:
+    items = _seq(values, "first")
+    return items[0] if items else None
+
+
+def _last(values: Any) -> Any:
+    items = _seq(values, "last")
+    return items[-1] if items else None
+
+
+def _to_int(value: Any) -> int:
+    if isinstance(value, bool):
+        raise ConditionError("invalid operation: int(bool)")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        if value != value or value in (math.inf, -math.inf):
+            raise ConditionError(f"cannot convert {value} to int")
+        return int(value)
+    if isinstance(value, str):
+        try:
+            return int(value, 10)
+        except ValueError:
+            raise ConditionError(f'strconv.Atoi: parsing "{value}": invalid syntax') from None
+    raise ConditionError(f"invalid operation: int({go_type_name(value)})")
+
+
+_GO_FLOAT = re.compile(
+    r"[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|[iI][nN][fF](?:[iI][nN][iI][tT][yY])?|[nN][aA][nN])"
+)
+
+
+def _parse_float(text: str) -> float:
+    if not _GO_FLOAT.fullmatch(text):
+        raise ConditionError(f'strconv.ParseFloat: parsing "{text}": invalid syntax')
+    return float(text)
+
+
+def _to_float(value: Any) -> float:
+    if isinstance(value, bool):
+        raise ConditionError("invalid operation: float(bool)")
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str):
+        return _parse_float(value)
+    raise ConditionError(f"invalid operation: float({go_type_name(value)})")
+
+
+def _as_int(value: Any) -> int:
+    """Argo ``asInt``: float → truncated, int → int, string → base-10 integer, else an error."""
+    if isinstance(value, bool):
+        raise ConditionError(f"asInt() not supported on bool {str(value).lower()}")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        if value != value or value in (math.inf, -math.inf):
+            raise ConditionError(f"asInt() cannot convert {go_string(value)} to int")
+        return int(value)
+    if isinstance(value, str):
+        if re.fullmatch(r"[+-]?\d+", value):
+            return int(value)
+        raise ConditionError(f'strconv.ParseInt: parsing "{value}": invalid syntax')
+    raise ConditionError(f"asInt() not supported on {go_type_name(value)} {value!r}")
+
+
+def _as_float(value: Any) -> float:
+    """Argo ``asFloat``: numbers → float, string → ParseFloat, else an error."""
+    if isinstance(value, bool):
+        raise ConditionError(f"asFloat() not supported on bool {str(value).lower()}")
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str):
+        return _parse_float(value)
+    raise ConditionError(f"asFloat() not supported on {go_type_name(value)} {value!r}")
+
+
+def _float_arg(value: Any, fn: str) -> float:
+    if not _is_number(value):
+        raise ConditionError(f"{fn}: expected a number, got {go_type_name(value)}")
+    return float(value)
+
+
+def _is_nan(value: Any) -> bool:
+    return math.isnan(_float_arg(value, "isNaN"))
+
+
+def _is_inf(value: Any) -> bool:
+    return math.isinf(_float_arg(value, "isInf"))
+
+
+def _default(value: Any, fallback: Any) -> Any:
+    """``default(x, d)``: d when x is nil, else x (upstream ignores x and looks at result: not copied)."""
+    return fallback if value is None else value
+
+
+def _is_nil(value: Any) -> bool:
+    """``isNil(x)``: x is nil (upstream ignores x and looks at result: not copied)."""
+    return value is None
+
+
+def go_string(value: Any) -> str:
+    """Go's %v rendering of a value (``string()`` and messages)."""
+    if value is None:
+        return "<nil>"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        if value != value:
+            return "NaN"
+        if value in (math.inf, -math.inf):
+            return "+Inf" if value > 0 else "-Inf"
+        return repr(value).removesuffix(".0") if value == int(value) and abs(value) < 1e21 else repr(value)
+    if isinstance(value, list | tuple):
+        return "[" + " ".join(go_string(v) for v in value) + "]"
+    return str(value)
+
+
+def _string(value: Any) -> str:
+    return value if isinstance(value, str) else go_string(value)
+
+
+def _rounding(fn: str, op: Callable[[float], float]) -> Callable[[Any], float]:
+    def rounding(value: Any) -> float:
+        x = _float_arg(value, fn)
+        return x if math.isnan(x) or math.isinf(x) else float(op(x))
+
+    return rounding
+
+
+def _str_fn(fn: str, op: Callable[[str], str]) -> Callable[[Any], str]:
+    def string_fn(value: Any) -> str:
+        if not isinstance(value, str):
+            raise ConditionError(f"{fn}: expected a string, got {go_type_name(value)}")
+        return op(value)
+
+    return string_fn
+
+
+def _keys(value: Any) -> list[Any]:
+    if not isinstance(value, dict):
+        raise ConditionError(f"keys: expected a map, got {go_type_name(value)}")
+    return list(value)
+
+
+def _values(value: Any) -> list[Any]:
+    if not isinstance(value, dict):
+        raise ConditionError(f"values: expected a map, got {go_type_name(value)}")
+    return list(value.values())
+
+
+def _sort(value: Any) -> list[Any]:
+    items = _seq(value, "sort")
+    try:
+        return sorted(items)
+    except TypeError:
+        raise ConditionError("sort: elements are not comparable") from None
+
+
+def _truth(value: Any, fn: str) -> bool:
+    if not isinstance(value, bool):
+        raise ConditionError(f"{fn}: predicate must return bool, got {go_type_name(value)}")
+    return value
+
+
+def _pred(fn: str) -> Callable[..., Any]:
+    def apply(values: Any, predicate: Callable[..., Any] | None = None) -> Any:
+        items = _seq(values, fn)
+        if predicate is None:  # Python style: all([...]) / any([...])
+            if fn == "all":
+                return all(bool(v) for v in items)
+            if fn == "any":
+                return any(bool(v) for v in items)
+            if fn == "count":
+                return sum(1 for v in items if v)
+            raise ConditionError(f"not enough arguments to call {fn}")
+        if fn == "map":
+            return [predicate(v, i) for i, v in enumerate(items)]
+        if fn == "filter":
+            return [v for i, v in enumerate(items) if _truth(predicate(v, i), fn)]
+        if fn in ("find", "findIndex"):
+            for i, v in enumerate(items):
+                if _truth(predicate(v, i), fn):
+                    return v if fn == "find" else i
+            return None if fn == "find" else -1
+        if fn in ("findLast", "findLastIndex"):
+            for i in range(len(items) - 1, -1, -1):
+                if _truth(predicate(items[i], i), fn):
+                    return items[i] if fn == "findLast" else i
+            return None if fn == "findLast" else -1
+        if fn == "all":
+            return all(_truth(predicate(v, i), fn) for i, v in enumerate(items))
+        if fn == "any":
+            return any(_truth(predicate(v, i), fn) for i, v in enumerate(items))
+        if fn == "none":
+            return not any(_truth(predicate(v, i), fn) for i, v in enumerate(items))
+        matches = sum(1 for i, v in enumerate(items) if _truth(predicate(v, i), fn))
+        return matches == 1 if fn == "one" else matches  # one / count
+
+    return apply
+
+
+def _str_op(symbol: str, op: Callable[[str, str], bool]) -> Callable[[Any, Any], bool]:
+    def string_op(a: Any, b: Any) -> bool:
+        if not (isinstance(a, str) and isinstance(b, str)):
+            raise _mismatch(symbol, a, b)
+        return op(a, b)
+
+    return string_op
+
+
+_NESTED_QUANTIFIER = re.compile(r"\([^()]*[+*}][^()]*\)\s*[+*{]")
+
+
+def _matches(subject: Any, pattern: Any) -> bool:
+    if not (isinstance(subject, str) and isinstance(pattern, str)):
+        raise _mismatch("matches", subject, pattern)
+    if _NESTED_QUANTIFIER.search(pattern) or len(subject) > MAX_REGEX_SUBJECT:
+        raise ConditionError("matches: pattern or subject too complex for the sandbox")
+    try:
+        return re.search(pattern, subject) is not None
+    except re.error as e:
+        raise ConditionError(f"error parsing regexp: {e}") from None
+
+
+def _range(a: Any, b: Any) -> list[int]:
+    if not (isinstance(a, int) and isinstance(b, int)) or isinstance(a, bool) or isinstance(b, bool):
+        raise _mismatch("..", a, b)
+    if b - a + 1 > MAX_RANGE:
+        raise ConditionError(f"range {a}..{b} is longer than {MAX_RANGE} elements")
+    return list(range(a, b + 1))
+
+
+def _get_optional(container: Any, key: Any) -> Any:
+    if container is None:
+        return None
+    if isinstance(container, dict):
+        return container.get(key)
+    raise ConditionError(f"cannot fetch {key!r} from {go_type_name(container)}")
+
+
+FUNCTIONS: dict[str, Callable[..., Any]] = {
+    "len": _len,
+    "abs": _abs,
+    "min": _extreme("min", min),
+    "max": _extreme("max", max),
+    "sum": _sum,
+    "mean": _mean,
+    "median": _median,
+    "first": _first,
+    "last": _last,
+    "int": _to_int,
+    "float": _to_float,
+    "string": _string,
+    "str": _string,
+    "round": _rounding("round", lambda x: math.floor(x + 0.5) if x >= 0 else -math.floor(-x + 0.5)),
+    "ceil": _rounding("ceil", math.ceil),
+    "floor": _rounding("floor", math.floor),
+    "upper": _str_fn("upper", str.upper),
+    "lower": _str_fn("lower", str.lower),
+    "trim": _str_fn("trim", str.strip),
+    "keys": _keys,
+    "values": _values,
+    "sort": _sort,
+    **{name: _pred(name) for name in ("all", "any", "none", "one", "filter", "map", "count", "find",
+                                        "findIndex", "findLast", "findLastIndex")},
+    "isNaN": _is_nan,
+    "isInf": _is_inf,
+    "asInt": _as_int,
+    "asFloat": _as_float,
+    "default": _default,
+    "isNil": _is_nil,
+    # operators spelled as words in expr-lang; the names cannot be typed by users
+    "@contains": _str_op("contains", lambda a, b: b in a),
+    "@startsWith": _str_op("startsWith", str.startswith),
+    "@endsWith": _str_op("endsWith", str.endswith),
+    "@matches": _matches,
+    "@range": _range,
+    "@getOptional": _get_optional,
+}  # fmt: skip

@@ -1,0 +1,169 @@
+"""The condition language: ``successCondition`` / ``failureCondition`` evaluated against a metric result.
+
+Pure analysis core, called by `assess` for every measurement (§b.1). `exprlang` parses expr-lang or Python
+syntax into a restricted Python AST; this module checks the names it uses, caches the compiled tree and
+evaluates it with a simpleeval evaluator whose operators and functions carry expr-lang's meaning (§b.2):
+
+* ``result`` is the provider value shaped as §b.3 (float, list of floats, or JSON value for web);
+* built-ins: ``len abs min max sum mean median first last int float string str round ceil floor upper
+  lower trim keys values sort``, predicates ``all any none one filter map count find findIndex findLast
+  findLastIndex``, and Argo's ``isNaN isInf asInt asFloat default isNil``. Unlike upstream (§b.2 quirk),
+  ``isNil(x)`` and ``default(x, d)`` look at their argument ``x``;
+* the result must be a bool, else ``expected bool, but got <Go type>``; unknown identifiers fail at compile
+  time with ``unknown name X``; type mismatches read ``invalid operation: > (mismatched types string and
+  float64)``.
+
+Sandbox: no attribute access (member syntax reads map keys), no dunders, no imports, only whitelisted
+functions, expressions capped at 4096 characters and 64 nesting levels, ``**`` computed in floating point
+(no huge integers), no sequence repetition, ranges capped at 10,000 elements and predicates at 100,000
+element evaluations per condition.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+import threading
+from collections.abc import Callable, Iterable
+from functools import lru_cache
+from typing import Any, Final
+
+from simpleeval import EvalWithCompoundTypes
+
+from analysis import exprlang
+from analysis.condfuncs import FUNCTIONS, OPERATORS, ConditionError, PredicateBudget, go_type_name
+
+__all__ = ["ConditionError", "check_syntax", "compile_condition", "evaluate_condition", "go_type_name"]
+
+MAX_PREDICATE_CALLS: Final = 100_000
+
+
+KNOWN_NAMES: Final = frozenset({"result", *FUNCTIONS})
+
+
+class _Evaluator(EvalWithCompoundTypes):  # type: ignore[misc]
+    """simpleeval with lambdas (predicates), expr-lang indexing and per-evaluation work budget."""
+
+    def __init__(self) -> None:
+        super().__init__(operators=dict(OPERATORS), functions=dict(FUNCTIONS), names={})
+        self.functions.pop("list", None)
+        for name in ("tuple", "dict", "set"):
+            self.functions.pop(name, None)
+        self.nodes[ast.Lambda] = self._eval_lambda
+        self.nodes[ast.Subscript] = self._eval_subscript_go
+        self.budget = PredicateBudget(MAX_PREDICATE_CALLS)
+
+    def _eval_lambda(self, node: ast.Lambda) -> Callable[..., Any]:
+        body = node.body
+        names = self.names
+        evaluate = self._eval
+        budget = self.budget
+
+        def predicate(element: Any, index: int = 0) -> Any:
+            budget.spend()
+            saved = names.get("#"), names.get("#index")
+            names["#"] = element
+            names["#index"] = index
+            try:
+                return evaluate(body)
+            finally:
+                names["#"], names["#index"] = saved
+
+        return predicate
+
+    def _eval_subscript_go(self, node: ast.Subscript) -> Any:
+        container = self._eval(node.value)
+        if isinstance(node.slice, ast.Slice):
+            lower = self._eval(node.slice.lower) if node.slice.lower is not None else None
+            upper = self._eval(node.slice.upper) if node.slice.upper is not None else None
+            if not isinstance(container, list | str):
+                raise ConditionError(f"cannot slice {go_type_name(container)}")
+            return container[lower:upper]
+        key = self._eval(node.slice)
+        if isinstance(container, dict):
+            return container.get(key)  # expr-lang: a missing map key is nil
+        if isinstance(container, list | str):
+            if not isinstance(key, int) or isinstance(key, bool):
+                raise ConditionError(f"array index must be int, got {go_type_name(key)}")
+            n = len(container)
+            if not -n <= key < n:
+                raise ConditionError(f"index out of range: {key} (array length is {n})")
+            return container[key]
+        raise ConditionError(f"cannot fetch {key!r} from {go_type_name(container)}")
+
+
+_local = threading.local()
+
+
+def _evaluator() -> _Evaluator:
+    ev: _Evaluator | None = getattr(_local, "evaluator", None)
+    if ev is None:
+        ev = _Evaluator()
+        _local.evaluator = ev
+    return ev
+
+
+_STRIP_POSITION = re.compile(r" at column \d+")
+
+
+@lru_cache(maxsize=8192)
+def _compile(expr: str) -> ast.expr | str:
+    """Compiled tree, or the compile error message (cached too: bad expressions are re-evaluated often)."""
+    try:
+        parsed = exprlang.parse(expr)
+    except exprlang.ExprSyntaxError as e:
+        return str(e)
+    for name in sorted(parsed.names):
+        if name not in KNOWN_NAMES:
+            return f"unknown name {name}"
+    return parsed.tree
+
+
+def compile_condition(expr: str) -> ast.expr:
+    """Parse and check a condition (cached); raise ConditionError if it does not compile."""
+    compiled = _compile(expr)
+    if isinstance(compiled, str):
+        raise ConditionError(compiled)
+    return compiled
+
+
+def check_syntax(expr: str) -> str | None:
+    """For linting: the compile error message, or None when the condition compiles."""
+    compiled = _compile(expr)
+    return compiled if isinstance(compiled, str) else None
+
+
+def evaluate_condition(expr: str, result: Any) -> bool:
+    """Evaluate a condition with ``result`` bound (§b.2); raise ConditionError with an expr-lang message."""
+    tree = compile_condition(expr)
+    ev = _evaluator()
+    names = ev.names
+    saved = names.get("result")
+    names["result"] = result
+    ev.budget.reset()
+    try:
+        value = ev._eval(tree)
+    except ConditionError:
+        raise
+    except ZeroDivisionError:
+        raise ConditionError("integer divide by zero") from None
+    except RecursionError:
+        raise ConditionError("expression too deeply nested") from None
+    except Exception as e:
+        raise ConditionError(_STRIP_POSITION.sub("", str(e)) or type(e).__name__) from None
+    finally:
+        names["result"] = saved
+    if not isinstance(value, bool):
+        raise ConditionError(f"expected bool, but got {go_type_name(value)}")
+    return value
+
+
+def evaluate_many(expr: str, results: Iterable[Any]) -> list[bool | str]:
+    """Evaluate one condition on many results (replays, benchmarks): a bool or an error message each."""
+    out: list[bool | str] = []
+    for result in results:
+        try:
+            out.append(evaluate_condition(expr, result))
+        except ConditionError as e:
+            out.append(str(e))
+    return out
