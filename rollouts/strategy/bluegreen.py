@@ -1,10 +1,321 @@
-"""The blue-green strategy for one pass (§c.9), placeholder until filled in below."""
+"""The blue-green strategy for one pass (§c.9, `rollout/bluegreen.go`, `rollout/service.go`).
+
+Where it sits: `deciding.decide` dispatches here for `spec.strategy.blueGreen`. Order as in Argo's
+rolloutBlueGreen: new ReplicaSet → preview Service → (template change: reset and stop) → ReplicaSets (stable
+kept at full size, new RS at `replicas` or `previewReplicaCount`, old ones scaled down after
+`scaleDownDelaySeconds`, at most `scaleDownDelayRevisionLimit` kept) → BlueGreenPause → active Service →
+pre/post-promotion AnalysisRuns → status (selectors as switched in this pass, promotion, preview checkpoint).
+"""
 
 from __future__ import annotations
 
-from rollouts.strategy.context import Context
-from rollouts.strategy.plan import JSON
+from rollouts.strategy import analysisruns, replicasets
+from rollouts.strategy import replicas as arith
+from rollouts.strategy.context import HASH_LABEL, MANAGED_BY, Context
+from rollouts.strategy.plan import JSON, ReplicaSetState, SetServiceSelector
+from rollouts.strategy.status import BLUE_GREEN_PAUSE, INCONCLUSIVE_ANALYSIS
+
+
+class _Services:
+    """The selectors of the preview/active Services as this pass leaves them (Argo mutates its copy)."""
+
+    def __init__(self, ctx: Context) -> None:
+        bg = ctx.bluegreen or {}
+        self.active_name = str(bg.get("activeService") or "")
+        self.preview_name = str(bg.get("previewService") or "")
+        self.hashes: dict[str, str] = {}
+        for name in (self.active_name, self.preview_name):
+            svc = ctx.observed.services.get(name) if name else None
+            if svc is not None:
+                self.hashes[name] = svc.selector.get(HASH_LABEL, "")
+
+    def switch(self, ctx: Context, name: str, pod_hash: str) -> None:
+        """`switchServiceSelector`: no-op when already pointing there and annotated managed-by."""
+        svc = ctx.observed.services.get(name)
+        if svc is None:
+            return
+        old = self.hashes.get(name, "")
+        if old == pod_hash and MANAGED_BY in svc.annotations:
+            return
+        ctx.actions.append(SetServiceSelector(name, pod_hash, ctx.name))
+        if old != pod_hash:
+            ctx.event("SwitchService", f"Switched selector for service '{name}' from '{old}' to '{pod_hash}'")
+        self.hashes[name] = pod_hash
+
+
+def _halted(ctx: Context) -> bool:
+    return bool(ctx.spec.get("paused")) or ctx.pause_condition(INCONCLUSIVE_ANALYSIS) is not None
+
+
+def _saturated(ctx: Context, rs: ReplicaSetState | None) -> bool:
+    """`annotations.IsSaturated` (the desired-replicas annotation is taken to equal spec.replicas)."""
+    return rs is not None and rs.spec_replicas == ctx.replicas and rs.available_replicas == ctx.replicas
+
+
+def _new_replicas(ctx: Context) -> int:
+    assert ctx.new_rs is not None
+    return arith.new_rs_new_replicas(ctx.observed.rollout, ctx.all_rss, ctx.new_rs)
+
+
+def _ready_for_pause(ctx: Context) -> bool:
+    rs = ctx.new_rs
+    if rs is None:
+        return False
+    n = _new_replicas(ctx)
+    return rs.spec_replicas == n and rs.available_replicas == n
+
+
+def _new_rs_within_delay(ctx: Context) -> bool:
+    from rollouts.strategy.context import scale_down_deadline
+
+    d = scale_down_deadline(ctx.new_rs) if ctx.new_rs is not None else None
+    return d is not None and d > ctx.now
+
+
+def _fast_tracked(ctx: Context, svcs: _Services) -> bool:
+    """`isBlueGreenFastTracked`."""
+    assert ctx.new_rs is not None
+    if replicasets.is_fast_rollback(ctx, _new_rs_within_delay(ctx)) or ctx.status.get("promoteFull"):
+        return True
+    active = svcs.hashes.get(svcs.active_name, "")
+    return not active or active == ctx.new_rs.pod_template_hash
+
+
+def _needs_controller_pause(ctx: Context) -> bool:
+    bg = ctx.bluegreen or {}
+    return bg.get("autoPromotionEnabled") is False or int(bg.get("autoPromotionSeconds") or 0) > 0
+
+
+def _completed_pre_promotion(ctx: Context) -> bool:
+    if not isinstance((ctx.bluegreen or {}).get("prePromotionAnalysis"), dict):
+        return True
+    name = ((ctx.status.get("blueGreen") or {}).get("prePromotionAnalysisRunStatus") or {}).get("name")
+    run = next((r for r in ctx.observed.analysis_runs if r.name == name), None)
+    return run is not None and run.phase == "Successful"
+
+
+def completed_bluegreen_pause(ctx: Context) -> bool:
+    """`CompletedBlueGreenPause` (§c.9 step 3)."""
+    from datetime import timedelta
+
+    from rollouts.strategy.context import parse_time
+
+    bg = ctx.bluegreen or {}
+    cond = ctx.pause_condition(BLUE_GREEN_PAUSE)
+    if ctx.add_pause:
+        return False
+    if (ctx.status.get("blueGreen") or {}).get("scaleUpPreviewCheckPoint"):
+        return True
+    if bg.get("autoPromotionEnabled") is not False:
+        seconds = int(bg.get("autoPromotionSeconds") or 0)
+        if seconds == 0:
+            return True
+        start = parse_time(cond.get("startTime")) if cond is not None else None
+        if start is None:
+            return False
+        deadline = start + timedelta(seconds=seconds)
+        if ctx.now <= deadline:
+            ctx.requeue_at(deadline + timedelta(seconds=1))
+        return ctx.now > deadline
+    return bool(ctx.status.get("controllerPause")) and cond is None
+
+
+def _reconcile_pause(ctx: Context, svcs: _Services) -> None:
+    """`reconcileBlueGreenPause`."""
+    if ctx.status.get("abort") or not _ready_for_pause(ctx) or _halted(ctx):
+        return
+    assert ctx.new_rs is not None
+    if (
+        _fast_tracked(ctx, svcs)
+        or svcs.hashes.get(svcs.active_name) == ctx.new_rs.pod_template_hash
+        or (ctx.status.get("blueGreen") or {}).get("scaleUpPreviewCheckPoint")
+        or not _needs_controller_pause(ctx)
+    ):
+        ctx.remove_pause.append(BLUE_GREEN_PAUSE)
+        return
+    if not _completed_pre_promotion(ctx):
+        return
+    if ctx.pause_condition(BLUE_GREEN_PAUSE) is not None:
+        if completed_bluegreen_pause(ctx):
+            ctx.remove_pause.append(BLUE_GREEN_PAUSE)
+    elif not ctx.status.get("controllerPause"):
+        ctx.pause(BLUE_GREEN_PAUSE)
+
+
+def _reconcile_active(ctx: Context, svcs: _Services) -> None:
+    """`reconcileActiveService` (§c.9 step 4)."""
+    if _halted(ctx) or not _ready_for_pause(ctx) or not _saturated(ctx, ctx.new_rs):
+        return
+    assert ctx.new_rs is not None
+    target = svcs.hashes.get(svcs.active_name, "")
+    if _fast_tracked(ctx, svcs):
+        target = ctx.new_rs.pod_template_hash
+    if completed_bluegreen_pause(ctx) and _completed_pre_promotion(ctx):
+        target = ctx.new_rs.pod_template_hash
+    if ctx.status.get("abort"):
+        target = ctx.stable_hash
+    if target:
+        svcs.switch(ctx, svcs.active_name, target)
+
+
+def _scale_down_old(ctx: Context, post_skipped: bool) -> None:
+    """`scaleDownOldReplicaSetsForBlueGreen` (§c.9 step 6)."""
+    if ctx.pause_condition(INCONCLUSIVE_ANALYSIS) is not None:
+        return
+    bg = ctx.bluegreen or {}
+    if (
+        isinstance(bg.get("postPromotionAnalysis"), dict)
+        and bg.get("scaleDownDelaySeconds") is None
+        and not post_skipped
+    ):
+        name = ((ctx.status.get("blueGreen") or {}).get("postPromotionAnalysisRunStatus") or {}).get("name")
+        run = next((r for r in ctx.observed.analysis_runs if r.name == name), None)
+        if run is None or run.phase != "Successful":
+            return
+    annotated = 0
+    for rs in sorted(ctx.other_rss, key=lambda r: r.revision, reverse=True):
+        if replicasets.is_referenced(ctx, rs) or rs.spec_replicas == 0:
+            continue
+        annotated, desired = replicasets.scale_down_delay_helper(ctx, rs, annotated, ctx.replicas)
+        if rs.spec_replicas != desired:
+            replicasets.scale(ctx, rs, desired)
+
+
+def _skip_pre(ctx: Context) -> bool:
+    """`skipPrePromotionAnalysisRun`."""
+    h = ctx.new_rs.pod_template_hash if ctx.new_rs else ""
+    active = (ctx.status.get("blueGreen") or {}).get("activeSelector") or ""
+    if ctx.stable_hash == h or not active or active == h or not h:
+        return True
+    if (ctx.status.get("blueGreen") or {}).get("prePromotionAnalysisRunStatus"):
+        return False
+    count = (ctx.bluegreen or {}).get("previewReplicaCount")
+    if isinstance(count, int) and ctx.new_rs is not None:
+        return ctx.new_rs.spec_replicas != count or ctx.new_rs.available_replicas != count
+    return not _saturated(ctx, ctx.new_rs)
+
+
+def _skip_post(ctx: Context) -> bool:
+    """`skipPostPromotionAnalysisRun`."""
+    h = ctx.new_rs.pod_template_hash if ctx.new_rs else ""
+    active = (ctx.status.get("blueGreen") or {}).get("activeSelector") or ""
+    if ctx.stable_hash == h or active != h or not h:
+        return True
+    if (ctx.status.get("blueGreen") or {}).get("postPromotionAnalysisRunStatus"):
+        return False
+    return not _saturated(ctx, ctx.new_rs)
+
+
+def _should_full_promote(ctx: Context, bg_status: JSON) -> str:
+    """`shouldFullPromote`, blue-green branch (§c.9)."""
+    if ctx.stable_rs is None:
+        return "Initial deploy"
+    active = bg_status.get("activeSelector") or ""
+    if not active:
+        return "Initial deploy"
+    if active != ctx.pod_hash:
+        return ""
+    if ctx.status.get("promoteFull"):
+        return "Full promotion requested"
+    if replicasets.is_fast_rollback(ctx, _new_rs_within_delay(ctx)):
+        return "Rollback within window" if replicasets.rollback_within_window(ctx) else "Fast rollback"
+    if ctx.aborted:
+        return ""
+    if isinstance((ctx.bluegreen or {}).get("postPromotionAnalysis"), dict):
+        name = (bg_status.get("postPromotionAnalysisRunStatus") or {}).get("name")
+        run = next((r for r in ctx.observed.analysis_runs if r.name == name), None)
+        if run is None or run.phase != "Successful":
+            return ""
+    return "Completed blue-green update"
+
+
+def _scale_up_preview_checkpoint(ctx: Context) -> bool:
+    count = (ctx.bluegreen or {}).get("previewReplicaCount")
+    if not isinstance(count, int):
+        return False
+    if (ctx.status.get("blueGreen") or {}).get("scaleUpPreviewCheckPoint"):
+        return True
+    if not _completed_pre_promotion(ctx) or not completed_bluegreen_pause(ctx):
+        return False
+    return ctx.new_rs is not None and ctx.new_rs.available_replicas == count
 
 
 def decide_bluegreen(ctx: Context, st: JSON) -> None:
-    raise NotImplementedError
+    """Fill `st` (the new status) and `ctx.actions` for one blue-green pass."""
+    bg_spec = ctx.bluegreen or {}
+    active_name = str(bg_spec.get("activeService") or "")
+    if active_name not in ctx.observed.services:
+        raise analysisruns.SpecError(
+            f'spec.strategy.blueGreen.activeService: Invalid value: "{active_name}": services "{active_name}" not found'
+        )
+    preview_name = bg_spec.get("previewService")
+    if preview_name and preview_name not in ctx.observed.services:
+        raise analysisruns.SpecError(
+            f'spec.strategy.blueGreen.previewService: Invalid value: "{preview_name}": '
+            f'services "{preview_name}" not found'
+        )
+    replicasets.ensure_new_rs(ctx)
+    assert ctx.new_rs is not None
+    replicasets.base_status(ctx, st)
+    st.pop("currentStepHash", None)
+    svcs = _Services(ctx)
+    if svcs.preview_name and not _halted(ctx):
+        svcs.switch(ctx, svcs.preview_name, ctx.new_rs.pod_template_hash)
+    bg = st.setdefault("blueGreen", {})
+    prev_hash = ctx.status.get("currentPodHash")
+    changed = bool(prev_hash) and prev_hash != ctx.pod_hash
+    if not changed:
+        _reconcile_replica_sets(ctx)
+        _reconcile_pause(ctx, svcs)
+        _reconcile_active(ctx, svcs)
+        fast = replicasets.is_fast_rollback(ctx, _new_rs_within_delay(ctx))
+        analysisruns.reconcile_bluegreen_runs(ctx, st, not _skip_pre(ctx), not _skip_post(ctx), fast)
+    else:
+        ctx.clear_pause = True
+        ctx.remove_abort = True
+        st.pop("promoteFull", None)
+        for key in (
+            "prePromotionAnalysisRunStatus",
+            "postPromotionAnalysisRunStatus",
+            "scaleUpPreviewCheckPoint",
+        ):
+            bg.pop(key, None)
+    if ctx.status.get("promoteFull") or replicasets.rollback_within_window(ctx):
+        ctx.clear_pause = True
+        ctx.remove_abort = True
+    for key, name in (("previewSelector", svcs.preview_name), ("activeSelector", svcs.active_name)):
+        value = svcs.hashes.get(name, "") if name else ""
+        if value:
+            bg[key] = value
+        else:
+            bg.pop(key, None)
+    reason = _should_full_promote(ctx, bg)
+    if reason:
+        replicasets.promote_stable(ctx, st, reason)
+    elif _scale_up_preview_checkpoint(ctx):
+        bg["scaleUpPreviewCheckPoint"] = True
+    else:
+        bg.pop("scaleUpPreviewCheckPoint", None)
+    active = next((rs for rs in ctx.all_rss if rs.pod_template_hash == bg.get("activeSelector")), None)
+    if active is not None:
+        st["HPAReplicas"] = active.replicas
+        st["selector"] = replicasets.format_selector(
+            {
+                "matchLabels": {
+                    **((ctx.spec.get("selector") or {}).get("matchLabels") or {}),
+                    HASH_LABEL: active.pod_template_hash,
+                }
+            }
+        )
+        st["availableReplicas"] = active.available_replicas
+        st["readyReplicas"] = active.ready_replicas
+
+
+def _reconcile_replica_sets(ctx: Context) -> None:
+    """`reconcileBlueGreenReplicaSets`: stable at full size, the new RS, old ones after their delay, history."""
+    replicasets.remove_scale_down_deadlines(ctx)
+    if ctx.stable_rs is not None and ctx.stable_rs is not ctx.new_rs:
+        replicasets.scale(ctx, ctx.stable_rs, ctx.replicas)
+    replicasets.reconcile_new_rs(ctx, _new_replicas(ctx))
+    _scale_down_old(ctx, _skip_post(ctx))
+    replicasets.revision_history_limit(ctx)

@@ -12,6 +12,7 @@ Argo's reconcile), events last.
 from __future__ import annotations
 
 import copy
+import importlib
 from datetime import datetime
 from typing import Any
 
@@ -23,17 +24,15 @@ from rollouts.strategy.plan import JSON, Observed, Plan
 def _validation_error(ctx: Context) -> str | None:
     """First validation message: the models' validation (when available), then referenced templates."""
     try:
-        from rollouts import validation as _validation
+        _validation: Any = importlib.import_module("rollouts.validation")
     except ImportError:
         _validation = None
-    if _validation is not None:
-        validate: Any = getattr(_validation, "validate_rollout", None)
-        if validate is not None:
-            errors = validate(ctx.observed.rollout)
-            if errors:
-                first = errors[0]
-                path, message = getattr(first, "path", ""), getattr(first, "message", str(first))
-                return f"{path}: {message}" if path else str(message)
+    validate: Any = getattr(_validation, "validate_rollout", None)
+    errors = validate(ctx.observed.rollout) if validate is not None else None
+    if errors:
+        first = errors[0]
+        path, message = getattr(first, "path", ""), getattr(first, "message", str(first))
+        return f"{path}: {message}" if path else str(message)
     if ctx.canary is None and ctx.bluegreen is None:
         return "Rollout has missing field 'spec.strategy.canary or spec.strategy.blueGreen'"
     if ctx.canary is not None and ctx.bluegreen is not None:
