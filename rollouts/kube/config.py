@@ -121,7 +121,9 @@ def settings_for_url(url: str, namespace: str = "default", token: str | None = N
     if token:
         configuration.api_key["BearerToken"] = f"Bearer {token}"
     configuration.verify_ssl = False
-    return KubeSettings(host=url.rstrip("/"), namespace=namespace, source=url, configuration=configuration)
+    return KubeSettings(
+        host=url.rstrip("/"), namespace=namespace, source="--server", configuration=configuration
+    )
 
 
 def run_sync(coro: Coroutine[Any, Any, T]) -> T:

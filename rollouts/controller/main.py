@@ -1,0 +1,185 @@
+"""`rollouts controller`: the in-cluster controller process (flags → settings → `Manager`).
+
+The outermost layer: parses flags (each also read from `ROLLOUTS_<FLAG>`, e.g. `ROLLOUTS_QPS=20`), sets up
+loguru, finds the cluster (`--kubeconfig`/`--context`, or the pod's service account), builds the client with
+the `--qps`/`--burst` limiter and runs a `rollouts.controller.manager.Manager` until SIGTERM/SIGINT, on which
+it finishes running reconciles, releases the Lease and exits 0. Bad flags or config → one-line error, exit 1.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sys
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+from loguru import logger
+
+from rollouts import __version__
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _env(flag: str) -> str:
+    return "ROLLOUTS_" + flag.upper().replace("-", "_")
+
+
+def option(flag: str, *names: str, **kwargs: Any) -> Callable[[F], F]:
+    """A click option also read from ROLLOUTS_<FLAG>."""
+    name = flag.split("/")[0].lstrip("-")
+    kwargs.setdefault("show_default", True)
+    kwargs.setdefault("show_envvar", True)
+    decorator: Callable[[F], F] = click.option(flag, *names, envvar=_env(name), **kwargs)
+    return decorator
+
+
+def setup_logging(level: str, fmt: str) -> None:
+    logger.remove()
+    if fmt == "json":
+
+        def sink(message: Any) -> None:
+            record = message.record
+            entry = {
+                "time": record["time"].isoformat(),
+                "level": record["level"].name.lower(),
+                "msg": record["message"],
+                "logger": record["name"],
+            }
+            if record["exception"] is not None:
+                entry["error"] = str(record["exception"].value)
+            sys.stderr.write(json.dumps(entry) + "\n")
+
+        logger.add(sink, level=level.upper())
+    else:
+        logger.add(
+            sys.stderr, level=level.upper(), format="{time:YYYY-MM-DDTHH:mm:ss.SSSZ} {level:<7} {message}"
+        )
+
+
+@click.command(name="controller")  # type: ignore[untyped-decorator]
+@option(
+    "--kubeconfig",
+    default=None,
+    help="Path to a kubeconfig (default: KUBECONFIG, ~/.kube/config, in-cluster).",
+)
+@option("--context", "kube_context", default=None, help="kubeconfig context to use.")
+@option(
+    "--server", default=None, help="API server URL without a kubeconfig (e.g. the sandbox, kubectl proxy)."
+)
+@option("--namespace", default=None, help="Watch only this namespace (default: all namespaces).")
+@option("--instance-id", default="", help="Only handle objects labelled controller-instance-id=<id>.")
+@option("--leader-elect/--no-leader-elect", default=True, help="Elect a leader among replicas with a Lease.")
+@option("--leader-election-namespace", default=None, help="Namespace of the Lease (default: the pod's).")
+@option("--leader-election-lease-duration", type=float, default=15.0, help="Lease duration (s).")
+@option("--leader-election-renew-deadline", type=float, default=10.0, help="Give up leading after (s).")
+@option("--leader-election-retry-period", type=float, default=2.0, help="Acquire/renew every (s).")
+@option("--qps", type=float, default=40.0, help="Requests per second toward the API server.")
+@option("--burst", type=int, default=80, help="Burst of requests toward the API server.")
+@option(
+    "--rollout-workers", type=click.IntRange(1, 1000), default=10, help="Rollouts reconciled concurrently."
+)
+@option(
+    "--analysis-workers",
+    type=click.IntRange(1, 1000),
+    default=30,
+    help="AnalysisRuns reconciled concurrently.",
+)
+@option(
+    "--metrics-port", type=click.IntRange(0, 65535), default=8090, help="/metrics port (0: pick a free one)."
+)
+@option(
+    "--healthz-port", type=click.IntRange(0, 65535), default=8080, help="/healthz, /readyz port (0: free)."
+)
+@option("--bind", default="0.0.0.0", help="Address the metrics and health servers listen on.")
+@option("--resync", type=click.FloatRange(min=1.0), default=900.0, help="Replay every object every (s).")
+@option("--log-format", type=click.Choice(["text", "json"]), default="text", help="Log format.")
+@option(
+    "--log-level",
+    type=click.Choice(["trace", "debug", "info", "warning", "error"], case_sensitive=False),
+    default="info",
+    help="Log level.",
+)
+def controller(**opts: Any) -> None:
+    """Run the controller (in a cluster or against a kubeconfig)."""
+    setup_logging(opts["log_level"], opts["log_format"])
+    try:
+        code = asyncio.run(_run(opts))
+    except ValueError as e:  # settings that do not fit together
+        raise click.ClickException(str(e)) from e
+    sys.exit(code)
+
+
+async def _run(opts: dict[str, Any]) -> int:
+    from rollouts.controller.manager import ControllerConfig, Manager
+    from rollouts.kube.client import KubeClient
+    from rollouts.kube.config import load_settings, settings_for_url
+    from rollouts.kube.errors import KubeConfigError, KubeError
+
+    try:
+        if opts["server"]:
+            settings = settings_for_url(opts["server"])
+        else:
+            settings = await load_settings(opts["kubeconfig"], opts["kube_context"])
+    except KubeConfigError as e:
+        raise click.ClickException(e.message) from e
+    lease_ns = (
+        opts["leader_election_namespace"]
+        or os.environ.get("POD_NAMESPACE")
+        or opts["namespace"]
+        or settings.namespace
+    )
+    config = ControllerConfig(
+        namespace=opts["namespace"] or None,
+        instance_id=opts["instance_id"],
+        leader_elect=opts["leader_elect"],
+        lease_namespace=lease_ns,
+        lease_duration=opts["leader_election_lease_duration"],
+        renew_deadline=opts["leader_election_renew_deadline"],
+        retry_period=opts["leader_election_retry_period"],
+        rollout_workers=opts["rollout_workers"],
+        analysis_workers=opts["analysis_workers"],
+        resync=opts["resync"],
+        metrics_port=opts["metrics_port"],
+        healthz_port=opts["healthz_port"],
+        bind=opts["bind"],
+    )
+    client = KubeClient(
+        settings, qps=opts["qps"], burst=opts["burst"], user_agent=f"rollouts-controller/{__version__}"
+    )
+    try:
+        from rollouts.kube.resources import ROLLOUTS
+
+        await client.list(ROLLOUTS, config.namespace, limit=1)
+    except KubeError as e:
+        await client.close()
+        raise click.ClickException(f"cannot use the API server {settings.describe()}: {e.message}") from e
+    manager = Manager(client, config)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await manager.start()
+        host = "127.0.0.1" if config.bind in ("0.0.0.0", "") else config.bind
+        print(
+            f"rollouts controller {__version__}: healthz http://{host}:{manager.health.healthz_port}/healthz "
+            f"metrics http://{host}:{manager.health.metrics_port}/metrics",
+            flush=True,
+        )
+        logger.info(
+            "watching {} via {} (leader election {}, identity {})",
+            config.namespace or "all namespaces",
+            settings.describe(),
+            f"on lease {lease_ns}/{manager.elector.config.name}" if manager.elector else "off",
+            manager.elector.identity if manager.elector else "-",
+        )
+        await stop.wait()
+        logger.info("shutting down")
+    finally:
+        await manager.stop()
+        await client.close()
+    return 0
