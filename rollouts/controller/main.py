@@ -147,6 +147,15 @@ async def _run(opts: dict[str, Any]) -> int:
         healthz_port=opts["healthz_port"],
         bind=opts["bind"],
     )
+    if config.leader_elect:
+        from rollouts.controller.leadership import ElectionConfig
+
+        ElectionConfig(
+            namespace=lease_ns,
+            lease_duration=config.lease_duration,
+            renew_deadline=config.renew_deadline,
+            retry_period=config.retry_period,
+        ).validate()
     client = KubeClient(
         settings, qps=opts["qps"], burst=opts["burst"], user_agent=f"rollouts-controller/{__version__}"
     )
