@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -61,13 +61,22 @@ class RequestRecord:
 RequestHook = Callable[[RequestRecord], None]
 
 
-@dataclass(slots=True)
-class ObjectList:
-    """A list answer: the items and the list's resourceVersion (start a watch from it)."""
+class ObjectList(list[Obj]):
+    """A list answer: a list of the items that also carries the list's resourceVersion (start a watch from it).
 
-    items: list[Obj]
-    resource_version: str
-    continue_token: str = ""
+    Being a `list`, it satisfies callers that only want the objects (`ObjectSource.list` in observing).
+    """
+
+    def __init__(
+        self, items: Iterable[Obj] = (), resource_version: str = "", continue_token: str = ""
+    ) -> None:
+        super().__init__(items)
+        self.resource_version = resource_version
+        self.continue_token = continue_token
+
+    @property
+    def items(self) -> list[Obj]:
+        return self
 
 
 @dataclass

@@ -175,7 +175,9 @@ async def test_backoff_schedule_1ms_to_10s(failures: int, expected: float) -> No
     assert q.add_rate_limited(A) == pytest.approx(0.001)
 
 
-async def test_errors_retry_with_backoff_then_reset(queue: WorkQueue, rec: Recorder, clock: ManualClock) -> None:
+async def test_errors_retry_with_backoff_then_reset(
+    queue: WorkQueue, rec: Recorder, clock: ManualClock
+) -> None:
     rec.fail[A] = 3
     queue.add(A)
     await queue.wait_idle()
