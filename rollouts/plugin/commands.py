@@ -1,0 +1,111 @@
+"""The kubectl plugin's commands, as named in `rollouts.cli.COMMANDS` (`kubectl rollouts <command>`).
+
+This module is the plugin's public surface: the read-only commands live in `viewing.py`, the mutating ones in
+`mutating.py`, `create` in `creating.py`, the lint rules in `linting.py`; `version`, `completion` and `lint`
+are defined here. Every command follows Argo's `kubectl-argo-rollouts` (reference §d): same names, flags and
+output lines.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+
+import click
+
+from rollouts import __version__
+from rollouts.plugin.creating import create
+from rollouts.plugin.linting import lint_text
+from rollouts.plugin.mutating import abort, pause, promote, restart, retry, set_, terminate, undo
+from rollouts.plugin.session import PluginError, offline
+from rollouts.plugin.viewing import get, list_, status
+
+__all__ = [
+    "abort",
+    "completion",
+    "create",
+    "get",
+    "lint",
+    "list_",
+    "pause",
+    "promote",
+    "restart",
+    "retry",
+    "set_",
+    "status",
+    "terminate",
+    "undo",
+    "version",
+]
+
+
+@click.command("version")
+@click.option("--short", is_flag=True, help="Print just the version number.")
+def version(short: bool) -> None:
+    """Print the plugin's version and build information.
+
+    \b
+    Examples:
+      kubectl rollouts version
+      kubectl rollouts version --short
+    """
+    click.echo(f"kubectl-rollouts: v{__version__}")
+    if not short:
+        click.echo(f"  PythonVersion: {platform.python_version()}")
+        click.echo(f"  Implementation: {platform.python_implementation()}")
+        click.echo(f"  Platform: {sys.platform}/{platform.machine()}")
+
+
+@click.command("completion")
+@click.argument("shell", type=click.Choice(["bash", "zsh", "fish"]))
+@click.pass_context
+def completion(ctx: click.Context, shell: str) -> None:
+    """Print a shell completion script.
+
+    \b
+    Examples:
+      # bash: load now, or add to ~/.bashrc
+      source <(kubectl-rollouts completion bash)
+      # zsh
+      kubectl-rollouts completion zsh > "${fpath[1]}/_kubectl-rollouts"
+      # fish
+      kubectl-rollouts completion fish > ~/.config/fish/completions/kubectl-rollouts.fish
+    """
+    from click.shell_completion import get_completion_class
+
+    root = ctx.find_root()
+    prog = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else "rollouts"
+    if prog not in ("rollouts", "kubectl-rollouts"):
+        prog = root.info_name or "rollouts"
+    prog = prog.replace(" ", "-")
+    cls = get_completion_class(shell)
+    assert cls is not None
+    var = f"_{prog.replace('-', '_').upper()}_COMPLETE"
+    click.echo(cls(root.command, {}, prog, var).source())
+
+
+@click.command("lint")
+@click.option("-f", "--filename", "path", required=True, metavar="FILE", help="The manifest file to lint.")
+def lint(path: str) -> None:
+    """Validate Rollouts, AnalysisTemplates and ClusterAnalysisTemplates offline.
+
+    Unknown fields are errors; Argo's validation rules apply; and the objects of the file are checked against
+    each other (Services select the rollout's pods, VirtualService routes and Ingresses exist, templates get
+    their arguments). Prints every problem, then exits 1; silent and 0 when the file is clean.
+
+    \b
+    Example:
+      kubectl rollouts lint -f rollout.yaml
+    """
+
+    def body() -> None:
+        with open(path, encoding="utf-8") as f:
+            problems = lint_text(f.read())
+        for problem in problems:
+            click.echo(problem)
+        if problems:
+            noun = "problem" if len(problems) == 1 else "problems"
+            raise PluginError(f"{path}: {len(problems)} {noun}")
+
+    offline(body)
