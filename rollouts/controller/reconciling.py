@@ -31,7 +31,7 @@ from rollouts.controller.observing import ClientSource, ObjectSource, observe
 from rollouts.kube.client import KubeClient
 from rollouts.kube.errors import Conflict, NotFound
 from rollouts.kube.resources import ROLLOUTS, Resource
-from rollouts.strategy.plan import JSON, Observed, Plan
+from rollouts.strategy.plan import JSON, EmitEvent, Observed, Plan
 
 Decide = Callable[[Observed, datetime], Plan]
 INVALID_SPEC = "InvalidSpec"
@@ -116,19 +116,19 @@ class Freshest:
 
 
 def parse_model(raw: JSON) -> tuple[Any, str | None]:
-    """The typed Rollout, or (None, a one-line reason naming the field) when the spec does not load."""
+    """The typed Rollout, or (None, Argo's InvalidSpec message naming the field) when the spec does not load."""
     from pydantic import ValidationError
 
     from rollouts.models import Rollout
+    from rollouts.validation import errors_from_pydantic, invalid_spec_message
 
+    name = str((raw.get("metadata") or {}).get("name") or "")
     try:
         return Rollout.from_wire(raw), None
     except ValidationError as e:
-        first = e.errors()[0]
-        field = ".".join(str(p) for p in first.get("loc", ()))
-        return None, f"{field}: {first.get('msg')}" if field else str(first.get("msg"))
+        return None, invalid_spec_message(name, errors_from_pydantic(e))
     except (ValueError, TypeError) as e:
-        return None, str(e)
+        return None, f'The Rollout "{name}" is invalid: {e}'
 
 
 def invalid_spec_status(raw: JSON, message: str, now: datetime) -> JSON:
@@ -241,11 +241,13 @@ class RolloutReconciler:
         namespace, name = _key_of(raw)
         now = self.clock()
         model, model_error = parse_model(raw)
+        if model is None:
+            return await self._invalid(raw, model_error or "the spec does not parse", None)
         observed = await observe(source, raw, model)
         try:
             plan = self.decide(observed, now)
         except Exception as e:  # a bug or an unforeseen spec must not take down the other rollouts
-            return await self._invalid(raw, model_error or f"{type(e).__name__}: {e}", e)
+            return await self._invalid(raw, f"{type(e).__name__}: {e}", e)
         result = await self.applier.apply(raw, plan)
         if result.rollout is not None:
             self.fresh.remember(ROLLOUTS, result.rollout)
@@ -253,17 +255,31 @@ class RolloutReconciler:
         self._failures.pop((namespace, name), None)
         return plan.requeue_after
 
-    async def _invalid(self, raw: JSON, message: str, error: Exception) -> float:
+    async def _invalid(self, raw: JSON, message: str, error: Exception | None) -> float:
+        """InvalidSpec condition, phase Degraded, a Warning event when the message is new; backoff."""
         namespace, name = _key_of(raw)
         failures = self._failures.get((namespace, name), 0) + 1
         self._failures[(namespace, name)] = failures
-        logger.bind(rollout=f"{namespace}/{name}").opt(exception=error).error(
-            "rollout {}/{} could not be reconciled: {}", namespace, name, message
+        log = logger.bind(rollout=f"{namespace}/{name}")
+        if error is None:
+            log.warning("rollout {}/{}: {}", namespace, name, message)
+        else:
+            log.opt(exception=error).error(
+                "rollout {}/{} could not be reconciled: {}", namespace, name, message
+            )
+        status = invalid_spec_status(raw, message, self.clock())
+        previous = [
+            c for c in (raw.get("status") or {}).get("conditions") or () if c.get("type") == INVALID_SPEC
+        ]
+        events = (
+            ()
+            if previous and previous[0].get("message") == message
+            else (EmitEvent("Warning", INVALID_SPEC, message),)
         )
-        updated = await self.applier.write_status(raw, invalid_spec_status(raw, message, self.clock()))
-        if updated is not None:
-            self.fresh.remember(ROLLOUTS, updated)
-        call_metrics(self.metrics, "observe_rollout", updated or raw)
+        result = await self.applier.apply(raw, Plan(new_status=status, actions=events))
+        if result.rollout is not None:
+            self.fresh.remember(ROLLOUTS, result.rollout)
+        call_metrics(self.metrics, "observe_rollout", result.rollout or raw)
         return float(min(BACKOFF_CAP, BACKOFF_START * 2.0 ** (failures - 1)))
 
 
