@@ -1,0 +1,168 @@
+"""Fault injection and the request log: what resilience tests switch on, and what they count afterwards.
+
+Where it sits: the HTTP layer asks `Faults.decide(verb)` before serving an API request (admin endpoints under
+`/sandbox/` are never faulted) and appends one `RequestRecord` per request to the `RequestLog`. Both are
+reachable in-process (`Sandbox.faults`, `Sandbox.requests`) and over HTTP (`/sandbox/faults`,
+`/sandbox/requests`) so a test can drive a controller running as a subprocess.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections import deque
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+
+@dataclass
+class Faults:
+    """What goes wrong, and how often. Rates are fractions of API requests (0.0–1.0), drawn from a seeded RNG.
+
+    - `error_rate`: answered 500 InternalError;
+    - `throttle_rate`: answered 429 TooManyRequests with `Retry-After: retry_after`;
+    - `latency`: seconds added before every API request is served;
+    - `watch_cut_after`: seconds after which every watch stream is closed by the server (0 = never);
+    - `verbs`: restrict errors, throttling and latency to these verbs (e.g. ["patch", "update"]); empty = all.
+    """
+
+    error_rate: float = 0.0
+    throttle_rate: float = 0.0
+    retry_after: int = 1
+    latency: float = 0.0
+    watch_cut_after: float = 0.0
+    verbs: list[str] = field(default_factory=list)
+    seed: int | None = None
+
+    def __post_init__(self) -> None:
+        self._rng = random.Random(self.seed)
+        self.validate()
+
+    def validate(self) -> None:
+        for name in ("error_rate", "throttle_rate"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
+                raise ValueError(f"faults.{name} must be a fraction between 0 and 1, got {value!r}")
+        for name in ("latency", "watch_cut_after"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or value < 0:
+                raise ValueError(f"faults.{name} must be a number of seconds >= 0, got {value!r}")
+        if not isinstance(self.verbs, list):
+            raise ValueError("faults.verbs must be a list of verbs such as ['patch', 'update']")
+
+    def update(self, **changes: Any) -> None:
+        """Change some settings in place; unknown names raise ValueError naming the valid ones."""
+        names = {f.name for f in fields(self)}
+        unknown = set(changes) - names
+        if unknown:
+            raise ValueError(f"unknown fault setting(s) {sorted(unknown)}; valid: {sorted(names)}")
+        previous = self.as_dict()
+        for k, v in changes.items():
+            setattr(self, k, v)
+        try:
+            self.validate()
+        except ValueError:
+            for k, v in previous.items():
+                setattr(self, k, v)
+            raise
+        if "seed" in changes:
+            self._rng = random.Random(self.seed)
+
+    def reset(self) -> None:
+        self.update(**{f.name: f.default if f.name != "verbs" else [] for f in fields(self)})
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def applies(self, verb: str) -> bool:
+        return not self.verbs or verb in self.verbs
+
+    def decide(self, verb: str) -> int:
+        """0 to serve normally, or the status code (500/429) to answer instead."""
+        if not self.applies(verb) or (self.error_rate == 0 and self.throttle_rate == 0):
+            return 0
+        draw = self._rng.random()
+        if draw < self.error_rate:
+            return 500
+        if draw < self.error_rate + self.throttle_rate:
+            return 429
+        return 0
+
+
+@dataclass(frozen=True)
+class RequestRecord:
+    """One API request as served: enough to count a controller's writes per resource and verb."""
+
+    time: float
+    method: str
+    path: str
+    query: str
+    verb: str
+    group: str
+    version: str
+    resource: str
+    subresource: str
+    namespace: str
+    name: str
+    status: int
+    duration: float
+    user_agent: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+WRITE_VERBS = frozenset({"create", "update", "patch", "delete", "deletecollection"})
+
+
+class RequestLog:
+    """A bounded, in-memory log of served requests (oldest dropped first)."""
+
+    def __init__(self, size: int = 100_000) -> None:
+        self._records: deque[RequestRecord] = deque(maxlen=size)
+
+    def append(self, record: RequestRecord) -> None:
+        self._records.append(record)
+
+    def reset(self) -> None:
+        self._records.clear()
+
+    def records(
+        self,
+        *,
+        verb: str | None = None,
+        resource: str | None = None,
+        namespace: str | None = None,
+        name: str | None = None,
+        subresource: str | None = None,
+        since: float | None = None,
+        writes: bool = False,
+    ) -> list[RequestRecord]:
+        out = []
+        for r in list(self._records):
+            if verb is not None and r.verb != verb:
+                continue
+            if writes and r.verb not in WRITE_VERBS:
+                continue
+            if resource is not None and r.resource != resource:
+                continue
+            if namespace is not None and r.namespace != namespace:
+                continue
+            if name is not None and r.name != name:
+                continue
+            if subresource is not None and r.subresource != subresource:
+                continue
+            if since is not None and r.time < since:
+                continue
+            out.append(r)
+        return out
+
+    def count(self, **filters: Any) -> int:
+        return len(self.records(**filters))
+
+    def __len__(self) -> int:
+        return len(self._records)
+
+
+def now() -> float:
+    return time.time()

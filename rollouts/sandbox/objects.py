@@ -1,0 +1,141 @@
+"""Small helpers on stored objects: timestamps, names, dotted paths, copy-on-write edits and server defaults.
+
+Where it sits: used by the store and the simulator. Stored objects are never mutated in place (readers
+serialise them without copying), so every edit here returns new containers along the edited path and shares
+the untouched sub-trees.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import time
+from typing import Any
+
+_NAME_CHARS = "bcdfghjklmnpqrstvwxz2456789"  # the apiserver's generateName alphabet (no vowels, no 0/1/3)
+_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+
+
+def timestamp(t: float | None = None) -> str:
+    """RFC 3339 with second precision, as metav1.Time serialises."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() if t is None else t))
+
+
+def random_suffix(rng: random.Random, n: int = 5) -> str:
+    return "".join(rng.choice(_NAME_CHARS) for _ in range(n))
+
+
+def name_problem(name: str, *, label: bool = False) -> str | None:
+    """Why `name` is not a valid object name (RFC 1123 subdomain, or label for namespaces), or None."""
+    limit = 63 if label else 253
+    pattern = _LABEL if label else _SUBDOMAIN
+    if len(name) > limit or not pattern.match(name):
+        kind = "label" if label else "subdomain"
+        return (
+            f'Invalid value: "{name}": a lowercase RFC 1123 {kind} must consist of lower case alphanumeric '
+            f"characters, '-' or '.', and must start and end with an alphanumeric character (at most {limit})"
+        )
+    return None
+
+
+def get_path(obj: Any, path: str) -> Any:
+    """The value at a `.spec.replicas`-style path, or None."""
+    cur = obj
+    for part in path.strip(".").split("."):
+        if not isinstance(cur, dict):
+            return None
+        cur = cur.get(part)
+    return cur
+
+
+def set_path(obj: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
+    """A copy of `obj` with `value` at `path` (containers along the path are copied, the rest shared)."""
+    parts = path.strip(".").split(".")
+    root = dict(obj)
+    cur = root
+    for part in parts[:-1]:
+        nxt = cur.get(part)
+        nxt = dict(nxt) if isinstance(nxt, dict) else {}
+        cur[part] = nxt
+        cur = nxt
+    if value is None:
+        cur.pop(parts[-1], None)
+    else:
+        cur[parts[-1]] = value
+    return root
+
+
+def with_meta(obj: dict[str, Any], **changes: Any) -> dict[str, Any]:
+    """A copy of `obj` whose metadata has `changes` (a None value removes the key)."""
+    meta = dict(obj.get("metadata") or {})
+    for k, v in changes.items():
+        if v is None:
+            meta.pop(k, None)
+        else:
+            meta[k] = v
+    out = dict(obj)
+    out["metadata"] = meta
+    return out
+
+
+def meta(obj: dict[str, Any]) -> dict[str, Any]:
+    m = obj.get("metadata")
+    return m if isinstance(m, dict) else {}
+
+
+def content(obj: dict[str, Any]) -> dict[str, Any]:
+    """Everything but metadata and status: a change here bumps metadata.generation."""
+    return {k: v for k, v in obj.items() if k not in ("metadata", "status", "apiVersion", "kind")}
+
+
+def owner_uids(obj: dict[str, Any]) -> set[str]:
+    refs = meta(obj).get("ownerReferences") or []
+    return {r["uid"] for r in refs if isinstance(r, dict) and isinstance(r.get("uid"), str)}
+
+
+def apply_defaults(
+    key: tuple[str, str], obj: dict[str, Any], old: dict[str, Any] | None, rng: random.Random
+) -> dict[str, Any]:
+    """The few defaults of the real API server that controllers read back (replicas, Service IPs, Job spec)."""
+    group, plural = key
+    spec = obj.get("spec")
+    if plural in ("replicasets", "deployments") and group == "apps":
+        if isinstance(spec, dict) and "replicas" not in spec:
+            obj = set_path(obj, ".spec.replicas", 1)
+    elif plural == "services" and not group and isinstance(spec, dict):
+        spec = dict(spec)
+        old_spec = (old or {}).get("spec") or {}
+        spec.setdefault("type", "ClusterIP")
+        spec.setdefault("sessionAffinity", "None")
+        if spec["type"] != "ExternalName" and not spec.get("clusterIP"):
+            ip = old_spec.get("clusterIP") or f"10.96.{rng.randint(0, 255)}.{rng.randint(1, 254)}"
+            spec["clusterIP"] = ip
+            spec["clusterIPs"] = [ip]
+        ports = []
+        for p in spec.get("ports") or []:
+            if isinstance(p, dict):
+                p = dict(p)
+                p.setdefault("protocol", "TCP")
+                if "port" in p:
+                    p.setdefault("targetPort", p["port"])
+            ports.append(p)
+        if ports:
+            spec["ports"] = ports
+        obj = dict(obj)
+        obj["spec"] = spec
+    elif plural == "jobs" and group == "batch" and isinstance(spec, dict):
+        spec = dict(spec)
+        spec.setdefault("completions", 1)
+        spec.setdefault("parallelism", 1)
+        spec.setdefault("backoffLimit", 6)
+        obj = dict(obj)
+        obj["spec"] = spec
+    elif plural == "namespaces" and not group and old is None:
+        obj = dict(obj)
+        obj["spec"] = obj.get("spec") or {"finalizers": ["kubernetes"]}
+        obj["status"] = {"phase": "Active"}
+    elif plural == "pods" and not group and old is None and not obj.get("status"):
+        obj = dict(obj)
+        obj["status"] = {"phase": "Pending", "qosClass": "BestEffort"}
+    return obj

@@ -1,0 +1,325 @@
+"""The sandbox as an object: start it (in a background thread or in the running loop), use it, stop it.
+
+Where it sits: the outermost layer, used by tests (`tests/fixtures/sandbox.py`), by `rollouts sandbox`
+(`cli.py`) and by `rollouts demo`. It owns the aiohttp server, the store, the simulator, the faults and the
+request log, and exposes thread-safe helpers so synchronous tests can read and write objects directly.
+
+    with Sandbox(pod_ready_delay=0.05) as sb:           # background thread, port 0
+        sb.url, sb.kubeconfig_path                      # e.g. http://127.0.0.1:40123, /tmp/…/kubeconfig
+        sb.requests.count(verb="patch", resource="rollouts")
+
+    async with Sandbox() as sb:                         # in the running loop (async tests)
+        ...
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import tempfile
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, TypeVar
+
+from aiohttp import web
+
+from rollouts.sandbox import errors
+from rollouts.sandbox.crds import _default_crds
+from rollouts.sandbox.faults import Faults, RequestLog
+from rollouts.sandbox.resources import CRD_KEY
+from rollouts.sandbox.selectors import Selector
+from rollouts.sandbox.serving import Api
+from rollouts.sandbox.simulating import Simulator
+from rollouts.sandbox.storing import Obj, Store
+from rollouts.sandbox.watching import Watcher
+
+T = TypeVar("T")
+
+
+@dataclass
+class SandboxOptions:
+    """How a sandbox behaves. Every field is also a keyword of `Sandbox(...)`."""
+
+    host: str = "127.0.0.1"
+    port: int = 0
+    pod_ready_delay: float = 0.0
+    job_duration: float = 0.5
+    history: int = 1000
+    bookmark_interval: float = 5.0
+    watch_timeout: float = 1800.0
+    install_crds: bool = True
+    simulate: bool = True
+    auto_namespaces: bool = True
+    state_file: Path | None = None
+    seed: int | None = None
+    request_log_size: int = 100_000
+    faults: Faults = field(default_factory=Faults)
+
+
+class Sandbox:
+    """An embedded Kubernetes API server on loopback, with a workload simulator."""
+
+    def __init__(self, options: SandboxOptions | None = None, **overrides: Any) -> None:
+        opts = options or SandboxOptions()
+        names = {f.name for f in fields(SandboxOptions)}
+        for k, v in overrides.items():
+            if k not in names:
+                raise TypeError(f"unknown sandbox option {k!r}; valid: {sorted(names)}")
+            setattr(opts, k, v)
+        if isinstance(opts.faults, dict):
+            opts.faults = Faults(**opts.faults)
+        self.options = opts
+        self.faults: Faults = opts.faults
+        self.requests = RequestLog(opts.request_log_size)
+        self.store = Store(history=opts.history, seed=opts.seed, auto_namespaces=opts.auto_namespaces)
+        if opts.install_crds:
+            ext = self.store.registry.preferred(*CRD_KEY)
+            assert ext is not None
+            for crd in _default_crds():
+                self.store.create(ext, "", crd)
+        if opts.state_file is not None and Path(opts.state_file).exists():
+            load_state(self.store, Path(opts.state_file))
+        self.simulator = (
+            Simulator(self.store, pod_ready_delay=opts.pod_ready_delay, job_duration=opts.job_duration)
+            if opts.simulate
+            else None
+        )
+        self.watchers: set[Watcher] = set()
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self._runner: web.AppRunner | None = None
+        self._thread: threading.Thread | None = None
+        self._kubeconfig: Path | None = None
+        self._tmpdir: tempfile.TemporaryDirectory[str] | None = None
+        self.port = 0
+
+    # ------------------------------------------------------------------ lifecycle
+    @property
+    def url(self) -> str:
+        if not self.port:
+            raise RuntimeError("the sandbox is not started: call start() or use it as a context manager")
+        return f"http://{self.options.host}:{self.port}"
+
+    async def start_async(self) -> Sandbox:
+        """Serve from the running event loop (for async code and tests)."""
+        self.loop = asyncio.get_running_loop()
+        app = web.Application(client_max_size=64 * 1024 * 1024)
+        app.router.add_route("*", "/{tail:.*}", Api(self).handle)
+        self._runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=0.5)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.options.host, self.options.port)
+        await site.start()
+        server: Any = site._server
+        self.port = int(server.sockets[0].getsockname()[1])
+        if self.simulator is not None:
+            self.simulator.start(self.loop)
+        return self
+
+    async def stop_async(self) -> None:
+        if self.simulator is not None:
+            self.simulator.stop()
+        for w in list(self.watchers):
+            w.close()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        if self.options.state_file is not None:
+            save_state(self.store, Path(self.options.state_file))
+        if self._tmpdir is not None:
+            self._tmpdir.cleanup()
+            self._tmpdir = None
+
+    def start(self) -> Sandbox:
+        """Serve from a background thread with its own event loop (for synchronous code and tests)."""
+        ready = threading.Event()
+        failure: list[BaseException] = []
+        loop = asyncio.new_event_loop()
+
+        def run() -> None:
+            asyncio.set_event_loop(loop)
+            try:
+                loop.run_until_complete(self.start_async())
+            except BaseException as e:
+                failure.append(e)
+                ready.set()
+                loop.close()
+                return
+            ready.set()
+            try:
+                loop.run_forever()
+            finally:
+                loop.run_until_complete(self.stop_async())
+                loop.run_until_complete(loop.shutdown_asyncgens())
+                loop.close()
+
+        self._thread = threading.Thread(target=run, name=f"sandbox-{id(self):x}", daemon=True)
+        self._thread.start()
+        ready.wait()
+        if failure:
+            raise failure[0]
+        return self
+
+    def stop(self) -> None:
+        if self._thread is None:
+            return
+        if self.loop is not None and self.loop.is_running():
+            self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(10)
+        self._thread = None
+
+    def __enter__(self) -> Sandbox:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    async def __aenter__(self) -> Sandbox:
+        return await self.start_async()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop_async()
+
+    # ------------------------------------------------------------------ client configuration
+    def kubeconfig(self, context: str = "sandbox", namespace: str = "default") -> dict[str, Any]:
+        return {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [{"name": context, "cluster": {"server": self.url}}],
+            "users": [{"name": context, "user": {"token": "sandbox"}}],
+            "contexts": [
+                {"name": context, "context": {"cluster": context, "user": context, "namespace": namespace}}
+            ],
+            "current-context": context,
+            "preferences": {},
+        }
+
+    def write_kubeconfig(self, path: str | Path, context: str = "sandbox") -> Path:
+        import yaml
+
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(yaml.safe_dump(self.kubeconfig(context), sort_keys=False))
+        return path
+
+    @property
+    def kubeconfig_path(self) -> Path:
+        """A kubeconfig for this sandbox, written on first use to a temporary directory removed at stop."""
+        if self._kubeconfig is None:
+            self._tmpdir = tempfile.TemporaryDirectory(prefix="rollouts-sandbox-")
+            self._kubeconfig = self.write_kubeconfig(Path(self._tmpdir.name) / "kubeconfig")
+        return self._kubeconfig
+
+    # ------------------------------------------------------------------ thread-safe object access
+    def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run `fn` on the sandbox's loop thread (directly when already there) and return its result."""
+        loop = self.loop
+        if loop is None or not loop.is_running():
+            return fn(*args, **kwargs)
+        try:
+            if asyncio.get_running_loop() is loop:
+                return fn(*args, **kwargs)
+        except RuntimeError:
+            pass
+
+        async def run() -> T:
+            return fn(*args, **kwargs)
+
+        return asyncio.run_coroutine_threadsafe(run(), loop).result(30)
+
+    def _type(self, api_version: str, kind: str) -> Any:
+        rt = self.store.registry.by_kind(api_version, kind)
+        if rt is None:
+            raise errors.ApiError(404, "NotFound", f"no resource serves {kind} in {api_version}")
+        return rt
+
+    def create(self, obj: Obj, namespace: str = "default") -> Obj:
+        """Create an object (by its apiVersion/kind) as a client would; returns a copy of the stored object."""
+        rt = self._type(obj.get("apiVersion", ""), obj.get("kind", ""))
+        ns = (obj.get("metadata") or {}).get("namespace") or namespace
+        body = json.loads(json.dumps(obj))
+        return _copy(self.call(self.store.create, rt, ns, body))
+
+    def get(self, api_version: str, kind: str, name: str, namespace: str = "default") -> Obj | None:
+        rt = self._type(api_version, kind)
+        ns = namespace if rt.namespaced else ""
+        found = self.call(self.store.find, rt.key, ns, name)
+        return None if found is None else _copy(found)
+
+    def list(
+        self, api_version: str, kind: str, namespace: str | None = None, label_selector: str | None = None
+    ) -> list[Obj]:
+        rt = self._type(api_version, kind)
+        items, _, _ = self.call(self.store.select, rt, namespace, Selector(label_selector))
+        return [_copy(o) for o in items]
+
+    def delete(self, api_version: str, kind: str, name: str, namespace: str = "default") -> Obj:
+        rt = self._type(api_version, kind)
+        return _copy(self.call(self.store.delete, rt, namespace, name))
+
+    def set_faults(self, **changes: Any) -> None:
+        self.call(self.faults.update, **changes)
+
+    # ------------------------------------------------------------------ admin endpoints
+    async def admin(self, request: web.Request) -> web.Response:
+        """`/sandbox/healthz`, `/sandbox/faults` (GET, POST to change, DELETE to reset), `/sandbox/requests`
+        (GET with filters verb/resource/namespace/name/subresource/since/writes, DELETE or POST …/reset to
+        clear), `/sandbox/state` (GET: every object)."""
+        path, method, q = request.path.rstrip("/"), request.method, request.query
+        try:
+            if path == "/sandbox/healthz":
+                return web.json_response({"ok": True, "resourceVersion": self.store.rv})
+            if path == "/sandbox/faults":
+                if method == "POST":
+                    body = await request.json()
+                    if not isinstance(body, dict):
+                        raise ValueError("POST /sandbox/faults takes a JSON object of settings")
+                    self.faults.update(**body)
+                elif method == "DELETE":
+                    self.faults.reset()
+                return web.json_response(self.faults.as_dict())
+            if path in ("/sandbox/requests", "/sandbox/requests/reset"):
+                if method == "DELETE" or path.endswith("/reset"):
+                    self.requests.reset()
+                    return web.json_response({"items": []})
+                filters: dict[str, Any] = {
+                    k: q[k] for k in ("verb", "resource", "namespace", "name", "subresource") if k in q
+                }
+                if "since" in q:
+                    filters["since"] = float(q["since"])
+                if q.get("writes") == "true":
+                    filters["writes"] = True
+                return web.json_response({"items": [r.as_dict() for r in self.requests.records(**filters)]})
+            if path == "/sandbox/state":
+                return web.json_response({"resourceVersion": self.store.rv, "items": self.store.dump()})
+        except (ValueError, TypeError) as e:
+            return web.json_response({"error": str(e)}, status=400)
+        return web.json_response({"error": f"no admin endpoint {path}"}, status=404)
+
+
+def _copy(obj: Obj) -> Obj:
+    copied: Obj = json.loads(
+        json.dumps(obj)
+    )  # a deep copy that is also a JSON round-trip, as a client would see it
+    return copied
+
+
+def save_state(store: Store, path: Path) -> None:
+    """Write every object and the resourceVersion to `path` atomically (JSON)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps({"version": 1, "resourceVersion": store.rv, "items": store.dump()}))
+    tmp.replace(path)
+
+
+def load_state(store: Store, path: Path) -> None:
+    """Load a state file written by `save_state`; raises ValueError with a one-line reason when it is unusable."""
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as e:
+        raise ValueError(f"cannot read sandbox state {path}: {e}") from e
+    if not isinstance(data, dict) or not isinstance(data.get("items"), list):
+        raise ValueError(f"cannot read sandbox state {path}: expected a JSON object with 'items'")
+    with contextlib.suppress(TypeError, ValueError):
+        store.restore(data["items"], int(data.get("resourceVersion", 0)))

@@ -1,0 +1,496 @@
+"""The workload simulator: the part of a cluster that is not the API server (ReplicaSet and Job controllers,
+kubelets turning pods Ready).
+
+Where it sits: subscribed to the store's commits, in the server's event loop. It never blocks and never writes
+from inside a commit: changes are queued and reconciled on the next loop turn, and timers (`call_later`) make
+pods Ready after `pod_ready_delay` and finish Jobs after their duration. All writes go through the store, so
+watchers see them as they would see a kubelet's or a controller's.
+
+- ReplicaSet: owns `spec.replicas` pods (template labels and annotations, an ownerReference with
+  `controller: true`), deleting not-ready and newest pods first when scaling down; keeps `status.replicas`,
+  `fullyLabeledReplicas`, `readyReplicas`, `availableReplicas` (after `minReadySeconds`) and
+  `observedGeneration` true. As on the real server, zero counts other than `replicas` are omitted.
+- Pod: Pending, then Running and Ready after the delay — unless its template carries
+  `sandbox.rollouts.io/never-ready: "true"` (Running, never Ready: a stuck canary), or
+  `sandbox.rollouts.io/ready-delay: "3s"` overrides the delay.
+- Job: Running at once, then after `sandbox.rollouts.io/job-duration` (default: the sandbox's `job_duration`)
+  Complete or Failed per `sandbox.rollouts.io/job-outcome: succeeded|failed` (on the Job or its template),
+  with the status fields and conditions of the real Job controller.
+- Deployment: one ReplicaSet per pod template (labelled `pod-template-hash`); the current one is scaled to
+  `spec.replicas` and older ones to 0 at once (no surge/unavailable pacing); status aggregated from them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import re
+from typing import Any
+
+from rollouts.sandbox.objects import get_path, meta, set_path, timestamp
+from rollouts.sandbox.storing import Key, Obj, Store
+from rollouts.sandbox.watching import Event
+
+POD = ("", "pods")
+RS = ("apps", "replicasets")
+DEPLOY = ("apps", "deployments")
+JOB = ("batch", "jobs")
+
+NEVER_READY = "sandbox.rollouts.io/never-ready"
+READY_DELAY = "sandbox.rollouts.io/ready-delay"
+JOB_OUTCOME = "sandbox.rollouts.io/job-outcome"
+JOB_DURATION = "sandbox.rollouts.io/job-duration"
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
+
+
+def parse_duration(text: str | float | int) -> float:
+    """`1.5`, `500ms`, `2s`, `1m`, `1h` → seconds. Raises ValueError with the accepted forms."""
+    if isinstance(text, (int, float)):
+        return float(text)
+    m = _DURATION.match(text)
+    if not m:
+        raise ValueError(f"invalid duration {text!r}: use a number of seconds or 500ms, 2s, 1m, 1h")
+    return float(m.group(1)) * {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}[m.group(2)]
+
+
+def _annotation(obj: Obj, key: str) -> str | None:
+    for source in (meta(obj), get_path(obj, ".spec.template.metadata") or {}):
+        value = (source.get("annotations") or {}).get(key)
+        if value is not None:
+            return str(value)
+    return None
+
+
+class Simulator:
+    def __init__(self, store: Store, *, pod_ready_delay: float = 0.0, job_duration: float = 0.5) -> None:
+        self.store = store
+        self.pod_ready_delay = pod_ready_delay
+        self.job_duration = job_duration
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._pending: set[tuple[Key, str, str]] = set()
+        self._scheduled = False
+        self._timers: set[asyncio.TimerHandle] = set()
+        self._ready_at: dict[str, float] = {}
+        self._job_due: dict[str, float] = {}
+        self.errors: list[str] = []
+        store.listeners.append(self.on_event)
+
+    def start(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        for key in (RS, DEPLOY, JOB, POD):
+            for objs in self.store.objects.get(key, {}).values():
+                for obj in objs.values():
+                    self.on_event(key, Event("ADDED", obj, None, self.store.rv))
+
+    def stop(self) -> None:
+        for handle in self._timers:
+            handle.cancel()
+        self._timers.clear()
+        self._loop = None
+
+    # ------------------------------------------------------------------ scheduling
+    def _later(self, delay: float, item: tuple[Key, str, str]) -> None:
+        if self._loop is None:
+            return
+
+        def fire() -> None:
+            self._timers.discard(handle)
+            self._enqueue(item)
+
+        handle = self._loop.call_later(max(delay, 0.0), fire)
+        self._timers.add(handle)
+
+    def _enqueue(self, item: tuple[Key, str, str]) -> None:
+        self._pending.add(item)
+        if not self._scheduled and self._loop is not None:
+            self._scheduled = True
+            self._loop.call_soon(self._run)
+
+    def _run(self) -> None:
+        self._scheduled = False
+        for _ in range(10_000):
+            if not self._pending:
+                return
+            key, ns, name = self._pending.pop()
+            try:
+                {RS: self._replicaset, POD: self._pod, JOB: self._job, DEPLOY: self._deployment}[key](
+                    ns, name
+                )
+            except Exception as e:  # a conflict or a bad object must not stop the simulator
+                self.errors.append(f"{key[1]} {ns}/{name}: {e!r}")
+
+    def on_event(self, key: Key, event: Event) -> None:
+        m = meta(event.obj)
+        ns, name = m.get("namespace", ""), m.get("name", "")
+        if key in (RS, DEPLOY, JOB):
+            if event.type != "DELETED":
+                self._enqueue((key, ns, name))
+        elif key == POD:
+            if event.type == "ADDED" and (event.obj.get("status") or {}).get("phase") in (None, "Pending"):
+                self._pod_scheduled(event.obj)
+            if event.type == "DELETED":
+                self._ready_at.pop(m.get("uid", ""), None)
+            for ref in m.get("ownerReferences") or []:
+                if ref.get("controller") and ref.get("kind") == "ReplicaSet":
+                    self._enqueue((RS, ns, ref.get("name", "")))
+        if key == RS:
+            for ref in m.get("ownerReferences") or []:
+                if ref.get("controller") and ref.get("kind") == "Deployment":
+                    self._enqueue((DEPLOY, ns, ref.get("name", "")))
+
+    def _pod_scheduled(self, pod: Obj) -> None:
+        if _annotation(pod, NEVER_READY) == "true":
+            delay = self.pod_ready_delay
+        else:
+            override = _annotation(pod, READY_DELAY)
+            delay = parse_duration(override) if override else self.pod_ready_delay
+        m = meta(pod)
+        self._later(delay, (POD, m.get("namespace", ""), m["name"]))
+
+    # ------------------------------------------------------------------ pods
+    def _pod(self, ns: str, name: str) -> None:
+        pod = self.store.find(POD, ns, name)
+        if pod is None or meta(pod).get("deletionTimestamp"):
+            return
+        status = pod.get("status") or {}
+        ready = _annotation(pod, NEVER_READY) != "true"
+        if status.get("phase") == "Running":
+            return
+        now = timestamp()
+        uid = meta(pod).get("uid", "")
+        cond = "True" if ready else "False"
+        containers = get_path(pod, ".spec.containers") or []
+        new_status = {
+            "phase": "Running",
+            "conditions": [
+                {"type": "PodReadyToStartContainers", "status": "True", "lastTransitionTime": now},
+                {"type": "Initialized", "status": "True", "lastTransitionTime": now},
+                {
+                    "type": "Ready",
+                    "status": cond,
+                    "lastTransitionTime": now,
+                    **(
+                        {}
+                        if ready
+                        else {
+                            "reason": "ContainersNotReady",
+                            "message": "containers with unready status (sandbox never-ready)",
+                        }
+                    ),
+                },
+                {"type": "ContainersReady", "status": cond, "lastTransitionTime": now},
+                {"type": "PodScheduled", "status": "True", "lastTransitionTime": now},
+            ],
+            "hostIP": "10.0.0.1",
+            "podIP": f"10.244.{int(uid[:2] or '0', 16)}.{int(uid[2:4] or '1', 16) or 1}",
+            "startTime": now,
+            "qosClass": "BestEffort",
+            "containerStatuses": [
+                {
+                    "name": c.get("name", ""),
+                    "image": c.get("image", ""),
+                    "imageID": "",
+                    "containerID": f"sandbox://{uid[:12]}-{c.get('name', '')}",
+                    "ready": ready,
+                    "started": True,
+                    "restartCount": 0,
+                    "state": {"running": {"startedAt": now}},
+                }
+                for c in containers
+                if isinstance(c, dict)
+            ],
+        }
+        new_status["podIPs"] = [{"ip": new_status["podIP"]}]
+        self.store.put_status(POD, ns, name, new_status)
+        if ready and self._loop is not None:
+            self._ready_at[uid] = self._loop.time()
+
+    # ------------------------------------------------------------------ replicasets
+    def _owned(self, owner: Obj, key: Key) -> list[Obj]:
+        uid = meta(owner).get("uid", "")
+        out = []
+        for dkey, dns, dname in self.store.dependents.get(uid, set()):
+            if dkey == key:
+                obj = self.store.find(dkey, dns, dname)
+                if obj is not None and not meta(obj).get("deletionTimestamp"):
+                    out.append(obj)
+        return out
+
+    def _replicaset(self, ns: str, name: str) -> None:
+        rs = self.store.find(RS, ns, name)
+        if rs is None or meta(rs).get("deletionTimestamp") or self._loop is None:
+            return
+        want = get_path(rs, ".spec.replicas")
+        want = want if isinstance(want, int) else 1
+        pods = self._owned(rs, POD)
+        pod_rt = self.store.registry.preferred(*POD)
+        assert pod_rt is not None
+        if len(pods) < want:
+            template = get_path(rs, ".spec.template") or {}
+            tmeta = template.get("metadata") or {}
+            for _ in range(want - len(pods)):
+                body: Obj = {
+                    "apiVersion": "v1",
+                    "kind": "Pod",
+                    "metadata": {
+                        "generateName": f"{name}-",
+                        "namespace": ns,
+                        "labels": tmeta.get("labels") or {},
+                        "ownerReferences": [
+                            {
+                                "apiVersion": "apps/v1",
+                                "kind": "ReplicaSet",
+                                "name": name,
+                                "uid": meta(rs)["uid"],
+                                "controller": True,
+                                "blockOwnerDeletion": True,
+                            }
+                        ],
+                    },
+                    "spec": template.get("spec") or {},
+                    "status": {
+                        "phase": "Pending",
+                        "conditions": [
+                            {"type": "PodScheduled", "status": "True", "lastTransitionTime": timestamp()}
+                        ],
+                    },
+                }
+                if tmeta.get("annotations"):
+                    body["metadata"]["annotations"] = tmeta["annotations"]
+                pods.append(self.store.create(pod_rt, ns, body, internal=True))
+        elif len(pods) > want:
+
+            def rank(p: Obj) -> tuple[int, int]:
+                return (1 if self._is_ready(p) else 0, -int(meta(p).get("resourceVersion", "0")))
+
+            pods.sort(key=rank)
+            for p in pods[: len(pods) - want]:
+                self.store.delete(pod_rt, ns, meta(p)["name"])
+            pods = pods[len(pods) - want :]
+        self._rs_status(rs, pods)
+
+    def _is_ready(self, pod: Obj) -> bool:
+        for c in get_path(pod, ".status.conditions") or []:
+            if c.get("type") == "Ready":
+                return bool(c.get("status") == "True")
+        return False
+
+    def _rs_status(self, rs: Obj, pods: list[Obj]) -> None:
+        assert self._loop is not None
+        m = meta(rs)
+        labels = get_path(rs, ".spec.template.metadata.labels") or {}
+        min_ready = get_path(rs, ".spec.minReadySeconds") or 0
+        now = self._loop.time()
+        ready = available = labelled = 0
+        wake: float | None = None
+        for p in pods:
+            plabels = meta(p).get("labels") or {}
+            if all(plabels.get(k) == v for k, v in labels.items()):
+                labelled += 1
+            if self._is_ready(p):
+                ready += 1
+                since = self._ready_at.get(meta(p).get("uid", ""))
+                if since is None or now - since >= min_ready:
+                    available += 1
+                else:
+                    left = min_ready - (now - since)
+                    wake = left if wake is None else min(wake, left)
+        status: Obj = {"replicas": len(pods)}
+        for field, value in (
+            ("fullyLabeledReplicas", labelled),
+            ("readyReplicas", ready),
+            ("availableReplicas", available),
+        ):
+            if value:
+                status[field] = value
+        status["observedGeneration"] = m.get("generation", 1)
+        old = rs.get("status") or {}
+        if "conditions" in old:
+            status["conditions"] = old["conditions"]
+        if status != old:
+            self.store.put_status(RS, m.get("namespace", ""), m["name"], status)
+        if wake is not None:
+            self._later(wake + 0.001, (RS, m.get("namespace", ""), m["name"]))
+
+    # ------------------------------------------------------------------ jobs
+    def _job(self, ns: str, name: str) -> None:
+        job = self.store.find(JOB, ns, name)
+        if job is None or meta(job).get("deletionTimestamp") or self._loop is None:
+            return
+        status = job.get("status") or {}
+        if any(
+            c.get("type") in ("Complete", "Failed") and c.get("status") == "True"
+            for c in status.get("conditions") or []
+        ):
+            return
+        if get_path(job, ".spec.suspend"):
+            return
+        now = timestamp()
+        if not status.get("startTime"):
+            self.store.put_status(
+                JOB, ns, name, {"startTime": now, "active": 1, "ready": 0, "uncountedTerminatedPods": {}}
+            )
+            duration_text = _annotation(job, JOB_DURATION)
+            try:
+                duration = parse_duration(duration_text) if duration_text else self.job_duration
+            except ValueError as e:
+                self.errors.append(f"job {ns}/{name}: {e}")
+                duration = self.job_duration
+            self._job_due[meta(job).get("uid", "")] = self._loop.time() + duration
+            self._later(duration, (JOB, ns, name))
+            return
+        uid = meta(job).get("uid", "")
+        left = self._job_due.get(uid, 0.0) - self._loop.time()
+        if left > 0.001:
+            self._later(left, (JOB, ns, name))
+            return
+        self._job_due.pop(uid, None)
+        outcome = (_annotation(job, JOB_OUTCOME) or "succeeded").lower()
+        base = {"startTime": status["startTime"], "ready": 0, "uncountedTerminatedPods": {}}
+        if outcome == "failed":
+            new = dict(
+                base,
+                failed=1,
+                conditions=[
+                    {
+                        "type": "FailureTarget",
+                        "status": "True",
+                        "reason": "BackoffLimitExceeded",
+                        "message": "Job has reached the specified backoff limit",
+                        "lastProbeTime": now,
+                        "lastTransitionTime": now,
+                    },
+                    {
+                        "type": "Failed",
+                        "status": "True",
+                        "reason": "BackoffLimitExceeded",
+                        "message": "Job has reached the specified backoff limit",
+                        "lastProbeTime": now,
+                        "lastTransitionTime": now,
+                    },
+                ],
+            )
+        else:
+            new = dict(
+                base,
+                succeeded=1,
+                completionTime=now,
+                conditions=[
+                    {
+                        "type": "SuccessCriteriaMet",
+                        "status": "True",
+                        "reason": "CompletionsReached",
+                        "message": "Reached expected number of succeeded pods",
+                        "lastProbeTime": now,
+                        "lastTransitionTime": now,
+                    },
+                    {
+                        "type": "Complete",
+                        "status": "True",
+                        "reason": "CompletionsReached",
+                        "message": "Reached expected number of succeeded pods",
+                        "lastProbeTime": now,
+                        "lastTransitionTime": now,
+                    },
+                ],
+            )
+        self.store.put_status(JOB, ns, name, new)
+
+    # ------------------------------------------------------------------ deployments
+    def _deployment(self, ns: str, name: str) -> None:
+        dep = self.store.find(DEPLOY, ns, name)
+        if dep is None or meta(dep).get("deletionTimestamp"):
+            return
+        rs_rt = self.store.registry.preferred(*RS)
+        assert rs_rt is not None
+        template = get_path(dep, ".spec.template") or {}
+        digest = hashlib.sha256(json.dumps(template, sort_keys=True).encode()).hexdigest()[:10]
+        want = get_path(dep, ".spec.replicas")
+        want = want if isinstance(want, int) else 1
+        owned = self._owned(dep, RS)
+        current = None
+        for rs in owned:
+            if (meta(rs).get("labels") or {}).get("pod-template-hash") == digest:
+                current = rs
+            elif get_path(rs, ".spec.replicas") != 0:
+                self.store.patch(
+                    rs_rt, ns, meta(rs)["name"], "application/merge-patch+json", {"spec": {"replicas": 0}}
+                )
+        if current is None:
+            labels = dict(
+                (template.get("metadata") or {}).get("labels") or {}, **{"pod-template-hash": digest}
+            )
+            tmpl = set_path(template, ".metadata.labels", labels)
+            selector = dict(get_path(dep, ".spec.selector") or {})
+            selector["matchLabels"] = dict(selector.get("matchLabels") or {}, **{"pod-template-hash": digest})
+            current = self.store.create(
+                rs_rt,
+                ns,
+                {
+                    "metadata": {
+                        "name": f"{name}-{digest}",
+                        "namespace": ns,
+                        "labels": labels,
+                        "ownerReferences": [
+                            {
+                                "apiVersion": "apps/v1",
+                                "kind": "Deployment",
+                                "name": name,
+                                "uid": meta(dep)["uid"],
+                                "controller": True,
+                                "blockOwnerDeletion": True,
+                            }
+                        ],
+                    },
+                    "spec": {
+                        "replicas": want,
+                        "selector": selector,
+                        "template": tmpl,
+                        "minReadySeconds": get_path(dep, ".spec.minReadySeconds") or 0,
+                    },
+                },
+            )
+            owned.append(current)
+        elif get_path(current, ".spec.replicas") != want:
+            self.store.patch(
+                rs_rt, ns, meta(current)["name"], "application/merge-patch+json", {"spec": {"replicas": want}}
+            )
+        total = {"replicas": 0, "readyReplicas": 0, "availableReplicas": 0}
+        for rs in self._owned(dep, RS):
+            for k in total:
+                total[k] += get_path(rs, f".status.{k}") or 0
+        cur = self.store.find(RS, ns, meta(current)["name"]) or current
+        updated = get_path(cur, ".status.replicas") or 0
+        status: dict[str, Any] = {
+            "observedGeneration": meta(dep).get("generation", 1),
+            "replicas": total["replicas"],
+        }
+        if updated:
+            status["updatedReplicas"] = updated
+        for k in ("readyReplicas", "availableReplicas"):
+            if total[k]:
+                status[k] = total[k]
+        unavailable = total["replicas"] - total["availableReplicas"]
+        if unavailable > 0:
+            status["unavailableReplicas"] = unavailable
+        avail = total["availableReplicas"] >= want
+        old_conditions = {c.get("type"): c for c in get_path(dep, ".status.conditions") or []}
+        prev = old_conditions.get("Available")
+        cond_status = "True" if avail else "False"
+        stamp = prev.get("lastTransitionTime") if prev and prev.get("status") == cond_status else timestamp()
+        status["conditions"] = [
+            {
+                "type": "Available",
+                "status": cond_status,
+                "reason": "MinimumReplicasAvailable" if avail else "MinimumReplicasUnavailable",
+                "message": "Deployment has minimum availability."
+                if avail
+                else "Deployment does not have minimum availability.",
+                "lastTransitionTime": stamp,
+                "lastUpdateTime": stamp,
+            }
+        ]
+        if status != (dep.get("status") or {}):
+            self.store.put_status(DEPLOY, ns, name, status)

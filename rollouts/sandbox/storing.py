@@ -1,0 +1,653 @@
+"""The in-memory object store: resourceVersions, optimistic concurrency, subresources, finalizers, GC, watch.
+
+Where it sits: the single source of truth of the sandbox. The HTTP layer (`serving`), the workload simulator
+(`simulating`) and the Python test API call it from the server's event loop thread only, so every operation is
+atomic: a list and the subscription of a watch that follows it cannot interleave with a write.
+
+Rules kept as kube-apiserver keeps them:
+- one global, monotonic resourceVersion; a write with a stale `metadata.resourceVersion` (PUT, or a patch
+  whose result carries one) is a 409 Conflict;
+- a write that changes nothing is not a write: no new resourceVersion, no event;
+- `metadata.generation` starts at 1 and bumps only when something outside metadata and status changes;
+- with a status subresource, the main resource ignores `status` (and drops it on create), and `/status`
+  changes only `status`; `/scale` maps autoscaling/v1 Scale to the type's replicas paths;
+- delete of an object with finalizers sets `deletionTimestamp`; it goes when the last finalizer is removed;
+- removing an object garbage-collects its dependents (ownerReferences, cascading), unless the propagation
+  policy is Orphan; removing a namespace removes its contents; removing a CRD removes its objects;
+- every resource keeps a bounded event history; a watch from a version older than that history gets 410.
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+from rollouts.sandbox import errors
+from rollouts.sandbox.objects import (
+    apply_defaults,
+    content,
+    get_path,
+    meta,
+    name_problem,
+    owner_uids,
+    random_suffix,
+    set_path,
+    timestamp,
+    with_meta,
+)
+from rollouts.sandbox.patching import APPLY, apply_patch
+from rollouts.sandbox.resources import (
+    CRD_KEY,
+    NAMESPACE_KEY,
+    Registry,
+    ResourceType,
+    crd_problem,
+    types_from_crd,
+)
+from rollouts.sandbox.selectors import Selector, match_labels, selector_string
+from rollouts.sandbox.watching import Event, Watcher
+
+Key = tuple[str, str]
+Obj = dict[str, Any]
+Listener = Callable[[Key, Event], None]
+
+# Metadata the server owns: a client's value is ignored on update.
+_SERVER_META = ("uid", "creationTimestamp", "generation", "deletionTimestamp", "deletionGracePeriodSeconds")
+
+
+class Store:
+    """Objects by (group, plural) → namespace ("" for cluster-scoped) → name."""
+
+    def __init__(self, *, history: int = 1000, seed: int | None = None, auto_namespaces: bool = True) -> None:
+        self.registry = Registry.with_builtins()
+        self.history = history
+        self.auto_namespaces = auto_namespaces
+        self.rng = random.Random(seed)
+        self.rv = 0
+        self.objects: dict[Key, dict[str, dict[str, Obj]]] = {}
+        self.logs: dict[Key, deque[Event]] = {}
+        self.compacted: dict[Key, int] = {}
+        self.watchers: dict[Key, set[Watcher]] = {}
+        self.uids: dict[str, tuple[Key, str, str]] = {}
+        self.dependents: dict[str, set[tuple[Key, str, str]]] = {}
+        self.listeners: list[Listener] = []
+        self.floor = 0  # versions at or below this were restored from a state file: no history for them
+        for ns in ("default", "kube-system", "kube-public"):
+            self.create(self.registry.preferred(*NAMESPACE_KEY), "", {"metadata": {"name": ns}})  # type: ignore[arg-type]
+
+    # ------------------------------------------------------------------ lookup
+    def resource(self, group: str, version: str, plural: str) -> ResourceType:
+        rt = self.registry.lookup(group, version, plural)
+        if rt is None:
+            raise errors.path_not_found(f"{group}/{version}/{plural}")
+        return rt
+
+    def find(self, key: Key, namespace: str, name: str) -> Obj | None:
+        return self.objects.get(key, {}).get(namespace, {}).get(name)
+
+    def get(self, rt: ResourceType, namespace: str, name: str) -> Obj:
+        obj = self.find(rt.key, namespace if rt.namespaced else "", name)
+        if obj is None:
+            raise errors.not_found(rt.group, rt.plural, name)
+        return obj
+
+    def select(
+        self,
+        rt: ResourceType,
+        namespace: str | None,
+        selector: Selector | None = None,
+        limit: int = 0,
+        after: tuple[str, str] | None = None,
+    ) -> tuple[list[Obj], int, tuple[str, str] | None]:
+        """Matching objects sorted by (namespace, name), the list resourceVersion, and a continue key."""
+        by_ns = self.objects.get(rt.key, {})
+        spaces = [namespace] if namespace is not None else sorted(by_ns)
+        items: list[Obj] = []
+        sel = selector if selector is not None and not selector.empty else None
+        for ns in spaces:
+            objs = by_ns.get(ns)
+            if not objs:
+                continue
+            names = [sel.name] if sel is not None and sel.name is not None else sorted(objs)
+            for name in names:
+                if after is not None and (ns, name) <= after:
+                    continue
+                obj = objs.get(name)
+                if obj is not None and (sel is None or sel(obj)):
+                    items.append(obj)
+                    if limit and len(items) > limit:
+                        break
+            if limit and len(items) > limit:
+                break
+        nxt = None
+        if limit and len(items) > limit:
+            items = items[:limit]
+            last = meta(items[-1])
+            nxt = (last.get("namespace", ""), last["name"])
+        return items, self.rv, nxt
+
+    # ------------------------------------------------------------------ create
+    def create(
+        self, rt: ResourceType, namespace: str, body: Any, *, internal: bool = False, dry_run: bool = False
+    ) -> Obj:
+        if not isinstance(body, dict):
+            raise errors.bad_request("the request body must be a JSON object")
+        body_meta = body.get("metadata")
+        if body_meta is None:
+            body_meta = {}
+        if not isinstance(body_meta, dict):
+            raise errors.bad_request("metadata must be an object")
+        self._check_kind(rt, body)
+        ns = namespace if rt.namespaced else ""
+        if rt.namespaced:
+            body_ns = body_meta.get("namespace")
+            if body_ns and ns and body_ns != ns:
+                raise errors.bad_request(
+                    "the namespace of the provided object does not match the namespace sent on the request"
+                )
+            ns = ns or body_ns or ""
+            if not ns:
+                raise errors.bad_request("the namespace of the object is required for a namespaced resource")
+        name = body_meta.get("name")
+        if not name:
+            prefix = body_meta.get("generateName")
+            if not prefix:
+                raise errors.invalid(
+                    rt.kind, rt.group, "", "metadata.name", "Required value: name or generateName is required"
+                )
+            for _ in range(20):
+                name = prefix + random_suffix(self.rng)
+                if self.find(rt.key, ns, name) is None:
+                    break
+        assert isinstance(name, str)
+        problem = name_problem(name, label=rt.key == NAMESPACE_KEY)
+        if problem:
+            raise errors.invalid(rt.kind, rt.group, name, "metadata.name", problem)
+        self._check_labels(rt, name, body_meta)
+        if self.find(rt.key, ns, name) is not None:
+            raise errors.already_exists(rt.group, rt.plural, name)
+        if rt.namespaced and self.find(NAMESPACE_KEY, "", ns) is None:
+            if not self.auto_namespaces:
+                raise errors.not_found("", "namespaces", ns)
+            if not dry_run:
+                ns_rt = self.registry.preferred(*NAMESPACE_KEY)
+                assert ns_rt is not None
+                self.create(ns_rt, "", {"metadata": {"name": ns}}, internal=True)
+        obj = dict(body)
+        obj["apiVersion"] = rt.api_version
+        obj["kind"] = rt.kind
+        if rt.has_status and not internal:
+            obj.pop("status", None)
+        m = {
+            k: v
+            for k, v in body_meta.items()
+            if k not in ("resourceVersion", "deletionTimestamp", "selfLink")
+        }
+        m["name"] = name
+        if rt.namespaced:
+            m["namespace"] = ns
+        else:
+            m.pop("namespace", None)
+        m["uid"] = str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
+        m["creationTimestamp"] = timestamp()
+        m["generation"] = 1
+        obj["metadata"] = m
+        obj = apply_defaults(rt.key, obj, None, self.rng)
+        obj = self._validate(rt, obj)
+        if rt.key == CRD_KEY:
+            obj = self._crd_status(obj)
+        if dry_run:
+            return with_meta(obj, resourceVersion=str(self.rv))
+        if rt.key == CRD_KEY:
+            self.registry.set_crd(name, types_from_crd(obj))
+        self.rv += 1
+        obj["metadata"]["resourceVersion"] = str(self.rv)
+        self.objects.setdefault(rt.key, {}).setdefault(ns, {})[name] = obj
+        self._index(rt.key, ns, name, None, obj)
+        self._commit(rt.key, Event("ADDED", obj, None, self.rv))
+        return obj
+
+    # ------------------------------------------------------------------ update / patch
+    def replace(
+        self,
+        rt: ResourceType,
+        namespace: str,
+        name: str,
+        body: Any,
+        *,
+        subresource: str | None = None,
+        dry_run: bool = False,
+    ) -> Obj:
+        if not isinstance(body, dict):
+            raise errors.bad_request("the request body must be a JSON object")
+        old = self.get(rt, namespace, name)
+        body_meta = body.get("metadata") or {}
+        if subresource != "scale":
+            self._check_kind(rt, body)
+        if body_meta.get("name") not in (None, name):
+            raise errors.bad_request(
+                f"the name of the object ({body_meta.get('name')}) does not match the name on the URL ({name})"
+            )
+        if rt.namespaced and body_meta.get("namespace") not in (None, "", meta(old).get("namespace")):
+            raise errors.bad_request(
+                "the namespace of the provided object does not match the namespace sent on the request"
+            )
+        self._precondition(rt, old, body_meta.get("resourceVersion"))
+        if subresource == "scale":
+            return self._scale_update(rt, old, body, dry_run)
+        new = self._merge_update(rt, old, body, subresource)
+        return self._write(rt, old, new, dry_run=dry_run)
+
+    def patch(
+        self,
+        rt: ResourceType,
+        namespace: str,
+        name: str,
+        content_type: str,
+        patch: Any,
+        *,
+        subresource: str | None = None,
+        dry_run: bool = False,
+    ) -> tuple[Obj, bool]:
+        """Apply a patch; returns (object, created) — created only for an apply patch on a missing object."""
+        ns = namespace if rt.namespaced else ""
+        old = self.find(rt.key, ns, name)
+        if old is None:
+            if content_type == APPLY and subresource is None and isinstance(patch, dict):
+                body = dict(patch)
+                body["metadata"] = dict(body.get("metadata") or {}, name=name)
+                return self.create(rt, namespace, body, dry_run=dry_run), True
+            raise errors.not_found(rt.group, rt.plural, name)
+        if subresource == "scale":
+            scale = self.scale(rt, old)
+            patched = apply_patch(scale, content_type, patch)
+            self._precondition(rt, old, meta(patched).get("resourceVersion"))
+            return self._scale_update(rt, old, patched, dry_run), False
+        patched = apply_patch(old, content_type, patch)
+        patched_meta = patched.get("metadata")
+        if not isinstance(patched_meta, dict):
+            raise errors.unprocessable("metadata must be an object")
+        if patched_meta.get("name") != name:
+            raise errors.bad_request("the name of the object cannot be changed by a patch")
+        self._check_labels(rt, name, patched_meta)
+        self._precondition(rt, old, patched_meta.get("resourceVersion"))
+        new = self._merge_update(rt, old, patched, subresource)
+        return self._write(rt, old, new, dry_run=dry_run), False
+
+    def _precondition(self, rt: ResourceType, old: Obj, rv: Any) -> None:
+        if rv not in (None, "") and str(rv) != meta(old).get("resourceVersion"):
+            raise errors.conflict(rt.group, rt.plural, meta(old)["name"])
+
+    def _merge_update(self, rt: ResourceType, old: Obj, body: Obj, subresource: str | None) -> Obj:
+        """The object a PUT (or a patch result) asks for, with server-owned fields restored."""
+        old_meta = meta(old)
+        if subresource == "status":
+            new = dict(old)
+            if "status" in body:
+                new["status"] = body["status"]
+            else:
+                new.pop("status", None)
+            return new
+        new = dict(body)
+        new["apiVersion"] = old["apiVersion"]
+        new["kind"] = old["kind"]
+        m = dict(body.get("metadata") or {})
+        for k in (*_SERVER_META, "name", "namespace", "resourceVersion"):
+            if k in old_meta:
+                m[k] = old_meta[k]
+            else:
+                m.pop(k, None)
+        new["metadata"] = m
+        if rt.has_status:
+            if "status" in old:
+                new["status"] = old["status"]
+            else:
+                new.pop("status", None)
+        new = apply_defaults(rt.key, new, old, self.rng)
+        return self._validate(rt, new)
+
+    def _write(self, rt: ResourceType, old: Obj, new: Obj, *, dry_run: bool = False) -> Obj:
+        """Store `new` in place of `old` unless nothing changed; bump generation on a content change."""
+        if rt.key == CRD_KEY:
+            problem = crd_problem(new)
+            if problem:
+                raise errors.invalid(rt.kind, rt.group, meta(old)["name"], *problem)
+            new = self._crd_status(new)
+        if new == old:
+            return old
+        old_meta = meta(old)
+        m = dict(meta(new))
+        if content(new) != content(old):
+            m["generation"] = int(old_meta.get("generation", 1)) + 1
+        new["metadata"] = m
+        if dry_run:
+            return new
+        ns, name = old_meta.get("namespace", ""), old_meta["name"]
+        if m.get("deletionTimestamp") and not m.get("finalizers"):
+            return self._remove(rt.key, old, new)
+        if rt.key == CRD_KEY:
+            self.registry.set_crd(name, types_from_crd(new))
+        self.rv += 1
+        m["resourceVersion"] = str(self.rv)
+        self.objects[rt.key][ns][name] = new
+        self._index(rt.key, ns, name, old, new)
+        self._commit(rt.key, Event("MODIFIED", new, old, self.rv))
+        return new
+
+    # ------------------------------------------------------------------ scale subresource
+    def scale(self, rt: ResourceType, obj: Obj) -> Obj:
+        if "scale" not in rt.subresources:
+            raise errors.path_not_found(f"{rt.plural}/scale")
+        spec_path, status_path, sel_path = rt.scale_paths
+        m = meta(obj)
+        if rt.custom:
+            selector = get_path(obj, sel_path) if sel_path else None
+        else:
+            selector = selector_string(get_path(obj, ".spec.selector"))
+        status: dict[str, Any] = {"replicas": get_path(obj, status_path) or 0}
+        if selector:
+            status["selector"] = selector
+        return {
+            "kind": "Scale",
+            "apiVersion": "autoscaling/v1",
+            "metadata": {
+                k: m[k]
+                for k in ("name", "namespace", "uid", "resourceVersion", "creationTimestamp")
+                if k in m
+            },
+            "spec": {"replicas": get_path(obj, spec_path) or 0},
+            "status": status,
+        }
+
+    def _scale_update(self, rt: ResourceType, old: Obj, scale: Obj, dry_run: bool) -> Obj:
+        replicas = (scale.get("spec") or {}).get("replicas")
+        if not isinstance(replicas, int) or isinstance(replicas, bool) or replicas < 0:
+            raise errors.invalid(
+                "Scale",
+                "autoscaling",
+                meta(old)["name"],
+                "spec.replicas",
+                f"Invalid value: {replicas!r}: must be greater than or equal to 0",
+            )
+        new = set_path(old, rt.scale_paths[0], replicas)
+        return self.scale(rt, self._write(rt, old, new, dry_run=dry_run))
+
+    # ------------------------------------------------------------------ delete
+    def delete(
+        self,
+        rt: ResourceType,
+        namespace: str,
+        name: str,
+        options: dict[str, Any] | None = None,
+        *,
+        dry_run: bool = False,
+    ) -> Obj:
+        old = self.get(rt, namespace, name)
+        options = options or {}
+        pre = options.get("preconditions") or {}
+        if pre.get("uid") and pre["uid"] != meta(old).get("uid"):
+            raise errors.conflict(
+                rt.group, rt.plural, name, "Precondition failed: UID in precondition does not match"
+            )
+        if pre.get("resourceVersion") and pre["resourceVersion"] != meta(old).get("resourceVersion"):
+            raise errors.conflict(
+                rt.group,
+                rt.plural,
+                name,
+                "Precondition failed: ResourceVersion in precondition does not match",
+            )
+        if dry_run:
+            return old
+        orphan = options.get("propagationPolicy") == "Orphan" or options.get("orphanDependents") is True
+        return self._delete(rt.key, old, orphan)
+
+    def delete_collection(
+        self,
+        rt: ResourceType,
+        namespace: str | None,
+        selector: Selector,
+        options: dict[str, Any] | None = None,
+    ) -> list[Obj]:
+        items, _, _ = self.select(rt, namespace, selector)
+        orphan = (options or {}).get("propagationPolicy") == "Orphan"
+        return [self._delete(rt.key, obj, orphan) for obj in items]
+
+    def _delete(self, key: Key, obj: Obj, orphan: bool = False) -> Obj:
+        m = meta(obj)
+        if m.get("finalizers"):
+            if m.get("deletionTimestamp"):
+                return obj
+            rt = self.registry.preferred(*key)
+            assert rt is not None
+            new = with_meta(obj, deletionTimestamp=timestamp(), deletionGracePeriodSeconds=0)
+            return self._write(rt, obj, new)
+        return self._remove(key, obj, None, orphan)
+
+    def _remove(self, key: Key, old: Obj, last: Obj | None, orphan: bool = False) -> Obj:
+        m = meta(old)
+        ns, name, uid = m.get("namespace", ""), m["name"], m.get("uid", "")
+        self.rv += 1
+        final = with_meta(last or old, resourceVersion=str(self.rv))
+        del self.objects[key][ns][name]
+        self._index(key, ns, name, old, None)
+        self._commit(key, Event("DELETED", final, None, self.rv))
+        if key == CRD_KEY:
+            for rt in self.registry.drop_crd(name):
+                for objs in list(self.objects.get(rt.key, {}).values()):
+                    for obj in list(objs.values()):
+                        self._remove(rt.key, obj, None)
+                for w in self.watchers.pop(rt.key, set()):
+                    w.close()
+        elif key == NAMESPACE_KEY:
+            for k in list(self.objects):
+                for obj in list(self.objects[k].get(name, {}).values()):
+                    if self.find(k, name, meta(obj)["name"]) is not None:
+                        self._remove(k, obj, None)
+        self._collect(uid, orphan)
+        return final
+
+    def _collect(self, owner_uid: str, orphan: bool) -> None:
+        """Garbage collection of the dependents of a removed owner (cascading through `_delete`)."""
+        for dkey, dns, dname in sorted(self.dependents.pop(owner_uid, set())):
+            dep = self.find(dkey, dns, dname)
+            if dep is None:
+                continue
+            refs = meta(dep).get("ownerReferences") or []
+            live = [
+                r
+                for r in refs
+                if isinstance(r, dict) and r.get("uid") != owner_uid and r.get("uid") in self.uids
+            ]
+            if orphan or live:
+                rt = self.registry.preferred(*dkey)
+                assert rt is not None
+                kept = [r for r in refs if not (isinstance(r, dict) and r.get("uid") == owner_uid)]
+                self._write(rt, dep, with_meta(dep, ownerReferences=kept or None))
+            else:
+                self._delete(dkey, dep)
+
+    # ------------------------------------------------------------------ watch
+    def watch(
+        self,
+        rt: ResourceType,
+        namespace: str | None,
+        selector: Selector,
+        resource_version: str | None,
+        *,
+        send_initial: bool | None = None,
+        bookmarks: bool = False,
+    ) -> Watcher:
+        """A subscribed watcher, pre-filled with the initial or replayed events (atomically with the write path)."""
+        w = Watcher(rt, namespace, selector)
+        if resource_version in (None, "", "0") or send_initial:
+            items, rv, _ = self.select(rt, namespace, selector)
+            for obj in items:
+                w.added(obj)
+            if send_initial and bookmarks:
+                w.bookmark(rv, initial_end=True)
+        else:
+            try:
+                since = int(resource_version)  # type: ignore[arg-type]
+            except ValueError:
+                raise errors.bad_request(f'invalid resource version "{resource_version}"') from None
+            oldest = max(self.compacted.get(rt.key, 0), self.floor)
+            if since < oldest:
+                w.error(errors.gone(f"too old resource version: {since} ({oldest})").status())
+                w.close()
+                return w
+            for event in self.logs.get(rt.key, ()):
+                if event.rv > since:
+                    w.offer(event)
+        self.watchers.setdefault(rt.key, set()).add(w)
+        return w
+
+    def unwatch(self, w: Watcher) -> None:
+        w.close()
+        self.watchers.get(w.rt.key, set()).discard(w)
+
+    # ------------------------------------------------------------------ in-process helpers
+    def put_status(self, key: Key, namespace: str, name: str, status: dict[str, Any]) -> Obj | None:
+        """Replace an object's status as a controller would through /status (None if the object is gone)."""
+        old = self.find(key, namespace, name)
+        rt = self.registry.preferred(*key)
+        if old is None or rt is None:
+            return None
+        new = dict(old)
+        new["status"] = status
+        return self._write(rt, old, new)
+
+    def restore(self, objects: list[Obj], resource_version: int) -> None:
+        """Load saved objects as they were (uids, versions, timestamps kept); CRDs first so their types exist.
+
+        Watches from a version older than the restored one get 410 Gone: the history did not survive.
+        """
+        ordered = sorted(
+            objects, key=lambda o: (o.get("kind") != "CustomResourceDefinition", o.get("kind") != "Namespace")
+        )
+        for obj in ordered:
+            api_version, kind = obj.get("apiVersion", ""), obj.get("kind", "")
+            if kind == "CustomResourceDefinition" and crd_problem(obj) is None:
+                self.registry.set_crd(meta(obj)["name"], types_from_crd(obj))
+            rt = self.registry.by_kind(api_version, kind)
+            m = meta(obj)
+            if rt is None or not m.get("name"):
+                continue
+            ns = m.get("namespace", "") if rt.namespaced else ""
+            old = self.find(rt.key, ns, m["name"])
+            self.objects.setdefault(rt.key, {}).setdefault(ns, {})[m["name"]] = obj
+            self._index(rt.key, ns, m["name"], old, obj)
+        self.rv = max(self.rv, resource_version)
+        self.floor = self.rv
+
+    def dump(self) -> list[Obj]:
+        """Every stored object (shared, do not mutate), CRDs and namespaces first."""
+        out: list[Obj] = []
+        for key in sorted(self.objects, key=lambda k: (k != CRD_KEY, k != NAMESPACE_KEY, k)):
+            for ns in sorted(self.objects[key]):
+                out.extend(self.objects[key][ns][n] for n in sorted(self.objects[key][ns]))
+        return out
+
+    # ------------------------------------------------------------------ internals
+    def _commit(self, key: Key, event: Event) -> None:
+        log = self.logs.get(key)
+        if log is None:
+            log = self.logs[key] = deque()
+        if len(log) >= self.history:
+            self.compacted[key] = log.popleft().rv
+        log.append(event)
+        for w in self.watchers.get(key, ()):
+            w.offer(event)
+        for listener in self.listeners:
+            listener(key, event)
+
+    def _index(self, key: Key, ns: str, name: str, old: Obj | None, new: Obj | None) -> None:
+        ref = (key, ns, name)
+        before = owner_uids(old) if old is not None else set()
+        after = owner_uids(new) if new is not None else set()
+        for uid in before - after:
+            deps = self.dependents.get(uid)
+            if deps is not None:
+                deps.discard(ref)
+        for uid in after - before:
+            self.dependents.setdefault(uid, set()).add(ref)
+        if old is not None and (new is None or meta(old).get("uid") != meta(new).get("uid")):
+            self.uids.pop(meta(old).get("uid", ""), None)
+        if new is not None and meta(new).get("uid"):
+            self.uids[meta(new)["uid"]] = ref
+
+    def _check_kind(self, rt: ResourceType, body: Obj) -> None:
+        kind = body.get("kind")
+        if kind and kind != rt.kind:
+            raise errors.bad_request(
+                f"the kind of the object ({kind}) does not match the resource ({rt.kind})"
+            )
+
+    def _check_labels(self, rt: ResourceType, name: str, m: dict[str, Any]) -> None:
+        for field in ("labels", "annotations"):
+            values = m.get(field)
+            if values is None:
+                continue
+            if not isinstance(values, dict) or not all(isinstance(v, str) for v in values.values()):
+                raise errors.invalid(
+                    rt.kind, rt.group, name, f"metadata.{field}", "Invalid value: values must be strings"
+                )
+
+    def _validate(self, rt: ResourceType, obj: Obj) -> Obj:
+        """The few server-side validations controllers trip over: apps selectors must match the template."""
+        if rt.group == "apps" and rt.plural in ("replicasets", "deployments"):
+            name = meta(obj).get("name", "")
+            selector = get_path(obj, ".spec.selector")
+            labels = get_path(obj, ".spec.template.metadata.labels") or {}
+            if not isinstance(selector, dict) or not (
+                selector.get("matchLabels") or selector.get("matchExpressions")
+            ):
+                raise errors.invalid(rt.kind, rt.group, name, "spec.selector", "Required value")
+            if not match_labels(selector, labels):
+                raise errors.invalid(
+                    rt.kind,
+                    rt.group,
+                    name,
+                    "spec.template.metadata.labels",
+                    f"Invalid value: {labels}: `selector` does not match template `labels`",
+                )
+        if rt.key == CRD_KEY:
+            problem = crd_problem(obj)
+            if problem:
+                raise errors.invalid(rt.kind, rt.group, meta(obj).get("name", ""), *problem)
+        return obj
+
+    def _crd_status(self, crd: Obj) -> Obj:
+        spec = crd["spec"]
+        storage = next((v["name"] for v in spec["versions"] if v.get("storage")), spec["versions"][0]["name"])
+        old_status = crd.get("status") or {}
+        stored = list(old_status.get("storedVersions") or [])
+        if storage not in stored:
+            stored.append(storage)
+        status = {
+            "conditions": [
+                {
+                    "type": "NamesAccepted",
+                    "status": "True",
+                    "reason": "NoConflicts",
+                    "message": "no conflicts found",
+                    "lastTransitionTime": meta(crd).get("creationTimestamp"),
+                },
+                {
+                    "type": "Established",
+                    "status": "True",
+                    "reason": "InitialNamesAccepted",
+                    "message": "the initial names have been accepted",
+                    "lastTransitionTime": meta(crd).get("creationTimestamp"),
+                },
+            ],
+            "acceptedNames": spec["names"],
+            "storedVersions": stored,
+        }
+        if crd.get("status") == status:
+            return crd
+        out = dict(crd)
+        out["status"] = status
+        return out

@@ -1,0 +1,108 @@
+"""CRUD, versions, generation and error bodies through the real `kubernetes` client."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from kubernetes import client
+from kubernetes.client.rest import ApiException
+
+from rollouts.sandbox import Sandbox
+
+G, V, P, NS = "argoproj.io", "v1alpha1", "rollouts", "default"
+
+
+def rollout(name: str, labels: dict[str, str] | None = None, replicas: int = 3) -> dict[str, Any]:
+    return {
+        "apiVersion": f"{G}/{V}",
+        "kind": "Rollout",
+        "metadata": {"name": name, "labels": labels or {}},
+        "spec": {"replicas": replicas, "strategy": {"canary": {"steps": [{"setWeight": 20}]}}},
+    }
+
+
+@pytest.fixture
+def co(sandbox_api_client: client.ApiClient) -> client.CustomObjectsApi:
+    return client.CustomObjectsApi(sandbox_api_client)
+
+
+def status_of(e: ApiException) -> dict[str, Any]:
+    body: dict[str, Any] = json.loads(e.body)
+    return body
+
+
+def test_create_fills_server_metadata(co: client.CustomObjectsApi) -> None:
+    obj = co.create_namespaced_custom_object(G, V, NS, P, rollout("r1"))
+    meta = obj["metadata"]
+    assert meta["namespace"] == NS
+    assert meta["generation"] == 1
+    assert meta["resourceVersion"].isdigit()
+    assert meta["uid"] and meta["creationTimestamp"].endswith("Z")
+
+
+def test_not_found_body_is_a_real_status(co: client.CustomObjectsApi) -> None:
+    with pytest.raises(ApiException) as info:
+        co.get_namespaced_custom_object(G, V, NS, P, "missing")
+    body = status_of(info.value)
+    assert info.value.status == 404
+    assert body == {
+        "kind": "Status",
+        "apiVersion": "v1",
+        "metadata": {},
+        "status": "Failure",
+        "message": 'rollouts.argoproj.io "missing" not found',
+        "reason": "NotFound",
+        "details": {"name": "missing", "group": "argoproj.io", "kind": "rollouts"},
+        "code": 404,
+    }
+
+
+def test_duplicate_create_is_already_exists(co: client.CustomObjectsApi) -> None:
+    co.create_namespaced_custom_object(G, V, NS, P, rollout("dup"))
+    with pytest.raises(ApiException) as info:
+        co.create_namespaced_custom_object(G, V, NS, P, rollout("dup"))
+    assert (info.value.status, status_of(info.value)["reason"]) == (409, "AlreadyExists")
+
+
+def test_generation_bumps_on_spec_only_and_noop_writes_change_nothing(co: client.CustomObjectsApi) -> None:
+    created = co.create_namespaced_custom_object(G, V, NS, P, rollout("gen"))
+    rv0 = created["metadata"]["resourceVersion"]
+    same = co.patch_namespaced_custom_object(G, V, NS, P, "gen", {"spec": {"replicas": 3}})
+    assert same["metadata"]["resourceVersion"] == rv0  # no-op: no new version
+    labelled = co.patch_namespaced_custom_object(G, V, NS, P, "gen", {"metadata": {"labels": {"a": "b"}}})
+    assert labelled["metadata"]["generation"] == 1
+    assert int(labelled["metadata"]["resourceVersion"]) > int(rv0)
+    scaled = co.patch_namespaced_custom_object(G, V, NS, P, "gen", {"spec": {"replicas": 4}})
+    assert scaled["metadata"]["generation"] == 2
+    status = co.patch_namespaced_custom_object_status(G, V, NS, P, "gen", {"status": {"phase": "Healthy"}})
+    assert status["metadata"]["generation"] == 2
+
+
+def test_stale_put_is_conflict(co: client.CustomObjectsApi) -> None:
+    obj = co.create_namespaced_custom_object(G, V, NS, P, rollout("stale"))
+    co.patch_namespaced_custom_object(G, V, NS, P, "stale", {"spec": {"replicas": 1}})
+    obj["spec"]["replicas"] = 2
+    with pytest.raises(ApiException) as info:
+        co.replace_namespaced_custom_object(G, V, NS, P, "stale", obj)
+    body = status_of(info.value)
+    assert (info.value.status, body["reason"]) == (409, "Conflict")
+    assert body["message"].startswith('Operation cannot be fulfilled on rollouts.argoproj.io "stale"')
+
+
+def test_generate_name(co: client.CustomObjectsApi) -> None:
+    body = rollout("x")
+    del body["metadata"]["name"]
+    body["metadata"]["generateName"] = "ar-"
+    obj = co.create_namespaced_custom_object(G, V, NS, P, body)
+    assert obj["metadata"]["name"].startswith("ar-") and len(obj["metadata"]["name"]) == 8
+
+
+def test_sync_helpers_share_the_store(sandbox: Sandbox, co: client.CustomObjectsApi) -> None:
+    sandbox.create(rollout("helper"))
+    assert co.get_namespaced_custom_object(G, V, NS, P, "helper")["spec"]["replicas"] == 3
+    got = sandbox.get(f"{G}/{V}", "Rollout", "helper")
+    assert got is not None
+    got["spec"]["replicas"] = 99  # a copy: the stored object is untouched
+    assert co.get_namespaced_custom_object(G, V, NS, P, "helper")["spec"]["replicas"] == 3
