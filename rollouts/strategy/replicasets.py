@@ -134,7 +134,7 @@ def scale(
     if rs.spec_replicas == replicas and not annotations:
         return False
     ann = dict(annotations or {})
-    if replicas == 0 and SCALE_DOWN_DEADLINE in rs.annotations:
+    if replicas == 0 and SCALE_DOWN_DEADLINE in rs.annotations and not should_delay_scale_down_on_abort(ctx):
         ann[SCALE_DOWN_DEADLINE] = None
     if rs is ctx.new_rs and ctx.new_rs_created:
         # The RS is created in this very plan: create it at the target size instead of a second write.

@@ -1,0 +1,617 @@
+"""Canary decisions (§c.1–c.8, §c.10, §c.11) driven through the in-memory world of `simulate.py`.
+
+The seed's api-server canary (Istio, background analysis from step 1) is the main scenario; smaller rollouts
+built in the tests cover basic canary, inline analysis steps and edge rules. Time only moves when a test moves it.
+"""
+
+from __future__ import annotations
+
+import copy
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from rollouts.strategy import decide, steps
+from rollouts.strategy.context import build_context
+from rollouts.strategy.plan import CreateAnalysisRun, EmitEvent, TerminateAnalysisRun
+from tests.strategy.simulate import World
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+SEED = (
+    "examples/istio-canary/rollout.yaml",
+    "examples/istio-canary/services.yaml",
+    "examples/istio-canary/success-rate.yaml",
+    "examples/istio-canary/latency.yaml",
+    "examples/istio-canary/virtualservice.yaml",
+)
+
+
+def seed_world() -> World:
+    world = World.from_files(*SEED)
+    world.settle(T0)
+    return world
+
+
+def cond(world: World, ctype: str) -> dict[str, Any]:
+    return next(c for c in world.status["conditions"] if c["type"] == ctype)
+
+
+def drive_to_pause(world: World, now: datetime) -> None:
+    world.settle(now)
+    assert world.status["phase"] == "Paused", world.status
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The seed scenario: v1 → v2 through every step
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def test_initial_deploy_skips_all_steps() -> None:
+    """§c.2 shouldFullPromote: no stable RS → "Initial deploy": index = len(steps), stable = current."""
+    world = seed_world()
+    st = world.status
+    assert st["stableRS"] == st["currentPodHash"]
+    assert st["currentStepIndex"] == 8
+    assert st["phase"] == "Healthy"
+    assert (
+        "Rollout completed update to revision 1 ({}): Initial deploy".format(st["stableRS"])
+        in world.event_messages()
+    )
+    (rs,) = world.replica_sets.values()
+    assert rs.name == f"api-server-{st['stableRS']}" and rs.spec_replicas == 10 and rs.revision == 1
+
+
+def test_seed_canary_v1_to_v2() -> None:
+    """§c.2/§c.4: weights 5 → 20 → 50 → 80 → 100 with the pauses; stable becomes v2; v1 scaled down after 30 s."""
+    world = seed_world()
+    v1 = world.status["stableRS"]
+    world.set_image("myregistry.com/api-server:v2.1.0")
+    now = T0
+    weights_at_pauses = []
+    pause_expiries = []
+    for _ in range(4):
+        drive_to_pause(world, now)
+        weights_at_pauses.append(world.weight())
+        plan = world.plans[-1]
+        pause_expiries.append(plan.requeue_after)
+        now += timedelta(seconds=plan.requeue_after or 0)
+    world.settle(now)
+    v2 = world.status["currentPodHash"]
+    assert weights_at_pauses == [5, 20, 50, 80]
+    assert pause_expiries == [301.0, 601.0, 601.0, 301.0]  # 5m, 10m, 10m, 5m (+1 s: strictly after, §c.2)
+    assert world.status["stableRS"] == v2 != v1
+    assert world.status["currentStepIndex"] == 8
+    assert world.status["phase"] == "Healthy"
+    traffic = world.event_messages("TrafficWeightUpdated")
+    assert traffic[-6:] == [
+        "Traffic weight updated from 0 to 5",
+        "Traffic weight updated from 5 to 20",
+        "Traffic weight updated from 20 to 50",
+        "Traffic weight updated from 50 to 80",
+        "Traffic weight updated from 80 to 100",
+        "Traffic weight updated from 100 to 0",  # fully promoted: the stable Service now selects v2 (§c.4)
+    ]
+    assert world.event_messages("RolloutStepCompleted") == [
+        "Rollout step 1/8 completed (setWeight: 5)",
+        "Rollout step 2/8 completed (pause: 5m)",
+        "Rollout step 3/8 completed (setWeight: 20)",
+        "Rollout step 4/8 completed (pause: 10m)",
+        "Rollout step 5/8 completed (setWeight: 50)",
+        "Rollout step 6/8 completed (pause: 10m)",
+        "Rollout step 7/8 completed (setWeight: 80)",
+        "Rollout step 8/8 completed (pause: 5m)",
+    ]
+    assert {s.name: s.selector["rollouts-pod-template-hash"] for s in world.services.values()} == {
+        "api-server-stable": v2,
+        "api-server-canary": v2,
+    }
+    # §c.9.6/scaleDownDelaySeconds (traffic routing default 30 s): v1 keeps its pods until the deadline
+    old = world.rs_by_hash(v1)
+    assert old.spec_replicas == 10
+    assert old.annotations["scale-down-deadline"] == (now + timedelta(seconds=30)).strftime(
+        "%Y-%m-%dT%H:%M:%SZ"
+    )
+    world.settle(now + timedelta(seconds=29))
+    assert world.rs_by_hash(v1).spec_replicas == 10
+    world.settle(now + timedelta(seconds=31))
+    assert world.rs_by_hash(v1).spec_replicas == 0
+    assert world.rs_by_hash(v2).spec_replicas == 10
+    # background analysis: created at startingStep 1, terminated (Successful) when fully promoted (§c.8)
+    (run_name,) = world.runs
+    assert run_name == f"api-server-{v2}-2"
+    assert world.runs[run_name].terminate and world.runs[run_name].phase == "Successful"
+
+
+def test_canary_replica_counts_follow_weights() -> None:
+    """§c.3 traffic-routed: canary = ceil(weight × replicas / 100); stable stays at replicas."""
+    world = seed_world()
+    world.set_image("v2")
+    counts = []
+    now = T0
+    for _ in range(4):
+        drive_to_pause(world, now)
+        canary = world.rs_by_hash(world.status["currentPodHash"])
+        stable = world.rs_by_hash(world.status["stableRS"])
+        counts.append((canary.spec_replicas, stable.spec_replicas))
+        now += timedelta(hours=1)
+    assert counts == [(1, 10), (2, 10), (5, 10), (8, 10)]
+
+
+def test_previous_weight_kept_until_pods_ready() -> None:
+    """§c.4: while the canary RS is not at its desired count, the previous step's setWeight is kept."""
+    world = seed_world()
+    world.set_image("v2")
+    drive_to_pause(world, T0)  # at the 5 % pause
+    world.auto_available = False
+    now = T0 + timedelta(minutes=6)
+    world.step(now)  # pause completes → index 2 (setWeight 20)
+    world.step(now)  # scales the canary to 2, pods not ready
+    assert world.status["currentStepIndex"] == 2
+    assert world.rs_by_hash(world.status["currentPodHash"]).spec_replicas == 2
+    for _ in range(3):
+        world.step(now)
+        assert world.weight() == 5
+    world.make_available()
+    world.step(now)
+    assert world.weight() == 20
+    assert world.status["currentStepIndex"] == 3
+
+
+def test_pause_waits_for_duration() -> None:
+    """§c.2 pause: CanaryPauseStep condition with startTime = now; completes strictly after the duration."""
+    world = seed_world()
+    world.set_image("v2")
+    drive_to_pause(world, T0)
+    assert world.status["pauseConditions"] == [
+        {"reason": "CanaryPauseStep", "startTime": "2026-01-01T00:00:00Z"}
+    ]
+    assert world.status["controllerPause"] is True
+    assert world.status["message"] == "CanaryPauseStep"
+    world.settle(T0 + timedelta(minutes=5))  # exactly at expiry: not after it
+    assert world.status["currentStepIndex"] == 1
+    world.settle(T0 + timedelta(minutes=5, seconds=1))
+    assert world.status["currentStepIndex"] == 3
+    # the next pause step starts its own condition
+    assert world.status["pauseConditions"] == [
+        {"reason": "CanaryPauseStep", "startTime": "2026-01-01T00:05:01Z"}
+    ]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Abort, retry (§c.5) and promotion (§c.6)
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def abort_by_background_failure(world: World, now: datetime) -> str:
+    run = world.status["canary"]["currentBackgroundAnalysisRunStatus"]["name"]
+    world.set_run_phase(
+        run, "Failed", 'Metric "success-rate" assessed Failed due to failed (4) > failureLimit (3)'
+    )
+    world.settle(now)
+    return run
+
+
+def test_abort_on_background_analysis_failure() -> None:
+    """§c.5/§c.8: Failed background run → abort; weight 0, canary Service → stable, canary RS kept 30 s."""
+    world = seed_world()
+    world.set_image("v2")
+    now = T0
+    for _ in range(2):
+        drive_to_pause(world, now)
+        now += timedelta(minutes=6)
+    drive_to_pause(world, now)  # at 20 %
+    v1, v2 = world.status["stableRS"], world.status["currentPodHash"]
+    abort_by_background_failure(world, now)
+    st = world.status
+    expected = (
+        "Rollout aborted update to revision 2: Background analysis phase error/failed: "
+        'Metric "success-rate" assessed Failed due to failed (4) > failureLimit (3)'
+    )
+    assert st["phase"] == "Degraded"
+    assert st["message"] == f"RolloutAborted: {expected}"
+    progressing = cond(world, "Progressing")
+    assert (progressing["status"], progressing["reason"], progressing["message"]) == (
+        "False",
+        "RolloutAborted",
+        expected,
+    )
+    assert st["abort"] is True and st["abortedAt"] == "2026-01-01T00:12:00Z"
+    assert st["currentStepIndex"] == 0
+    assert world.weight() == 0
+    assert world.services["api-server-canary"].selector["rollouts-pod-template-hash"] == v1
+    assert expected in world.event_messages("RolloutAborted")
+    canary = world.rs_by_hash(v2)
+    assert canary.spec_replicas == 2 and canary.annotations["scale-down-deadline"] == "2026-01-01T00:12:30Z"
+    world.settle(now + timedelta(seconds=31))
+    assert world.rs_by_hash(v2).spec_replicas == 0
+    assert world.status["abortedAt"] == "2026-01-01T00:12:00Z"  # kept stable while aborted
+
+
+def test_retry_after_abort_starts_again() -> None:
+    """§c.5 retry: abort=false → RolloutRetry, step 0 again, a new background run (`.1`)."""
+    world = seed_world()
+    world.set_image("v2")
+    drive_to_pause(world, T0)
+    now = T0 + timedelta(minutes=6)
+    world.settle(now)
+    failed = abort_by_background_failure(world, now)
+    world.patch_status(abort=False)
+    plan = world.step(now)
+    assert cond_from(plan.new_status, "Progressing")["reason"] == "RolloutRetry"
+    assert cond_from(plan.new_status, "Progressing")["message"] == "Retrying Rollout after abort"
+    assert plan.new_status["phase"] == "Progressing"
+    assert "abortedAt" not in plan.new_status
+    drive_to_pause(world, now)
+    assert world.status["currentStepIndex"] == 1 and world.weight() == 5
+    assert f"{failed}.1" in world.runs and world.runs[f"{failed}.1"].phase == "Running"
+
+
+def cond_from(status: dict[str, Any], ctype: str) -> dict[str, Any]:
+    return next(c for c in status["conditions"] if c["type"] == ctype)
+
+
+def test_user_abort_terminates_running_analysis() -> None:
+    """§c.5: `abort` (status.abort=true) — message without reason; current runs get spec.terminate."""
+    world = seed_world()
+    world.set_image("v2")
+    drive_to_pause(world, T0)
+    run = world.status["canary"]["currentBackgroundAnalysisRunStatus"]["name"]
+    world.patch_status(abort=True)
+    plan = world.step(T0)
+    assert TerminateAnalysisRun(run) in plan.actions
+    assert plan.new_status["message"] == "RolloutAborted: Rollout aborted update to revision 2"
+
+
+def test_promote_resumes_an_indefinite_pause() -> None:
+    """§c.6 plain promote: pauseConditions cleared, controllerPause kept → the pause step completes."""
+    world = World.from_files(*SEED)
+    world.rollout["spec"]["strategy"]["canary"]["steps"][1] = {"pause": {}}
+    world.settle(T0)
+    world.set_image("v2")
+    drive_to_pause(world, T0)
+    plan = world.plans[-1]
+    assert plan.requeue_after is None or plan.requeue_after > 300  # indefinite: only the progress deadline
+    world.settle(T0 + timedelta(days=1))
+    assert world.status["currentStepIndex"] == 1
+    world.patch_status(pauseConditions=None)
+    world.step(T0 + timedelta(days=1))
+    assert world.status["currentStepIndex"] == 2
+    assert "Rollout step 2/8 completed (pause)" in world.event_messages()
+
+
+def test_promote_full_skips_remaining_steps() -> None:
+    """§c.6 promote --full: promoteFull → index = len(steps), stable = new, runs terminated, flag cleared."""
+    world = seed_world()
+    world.set_image("v2")
+    drive_to_pause(world, T0)
+    world.patch_status(promoteFull=True)
+    world.settle(T0)
+    st = world.status
+    assert st["stableRS"] == st["currentPodHash"]
+    assert st["currentStepIndex"] == 8 and "promoteFull" not in st
+    assert "pauseConditions" not in st
+    assert any("Full promotion requested" in m for m in world.event_messages("RolloutCompleted"))
+    assert all(r.terminate for r in world.runs.values())
+
+
+def test_user_pause_blocks_progress() -> None:
+    """§c.7: spec.paused → Paused "manually paused"; no step completes, even after a timed pause expires."""
+    world = seed_world()
+    world.set_image("v2")
+    drive_to_pause(world, T0)
+    world.rollout["spec"]["paused"] = True
+    world.settle(T0 + timedelta(hours=2))
+    assert world.status["phase"] == "Paused" and world.status["message"] == "manually paused"
+    assert world.status["currentStepIndex"] == 1
+    assert cond(world, "Paused")["status"] == "True"
+    world.rollout["spec"]["paused"] = False
+    world.settle(T0 + timedelta(hours=2))
+    assert world.status["currentStepIndex"] == 3
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Spec changes: step hash, rollback (§c.2, §c.11)
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def test_step_hash_change_resets_index() -> None:
+    """§c.2: a change of the steps resets currentStepIndex to 0 and the step hash is rewritten."""
+    world = seed_world()
+    world.set_image("v2")
+    now = T0
+    drive_to_pause(world, now)
+    world.settle(now + timedelta(minutes=6))
+    assert world.status["currentStepIndex"] == 3
+    old_hash = world.status["currentStepHash"]
+    world.rollout["spec"]["strategy"]["canary"]["steps"][3] = {"pause": {"duration": "1m"}}
+    world.step(now + timedelta(minutes=6))
+    assert world.status["currentStepIndex"] == 0
+    assert world.status["currentStepHash"] != old_hash
+
+
+def test_rollback_to_stable_skips_steps() -> None:
+    """§c.11: reverting the template to the stable one → no new RS, index = len(steps), SkipSteps event."""
+    world = seed_world()
+    v1_image = world.rollout["spec"]["template"]["spec"]["containers"][0]["image"]
+    world.set_image("v2")
+    drive_to_pause(world, T0)
+    world.set_image(v1_image)
+    world.settle(T0)
+    assert world.status["currentStepIndex"] == 8
+    assert "Rollback to stable ReplicaSets" in world.event_messages("SkipSteps")
+    assert world.status["currentPodHash"] == world.status["stableRS"]
+    assert len(world.replica_sets) == 2
+    assert world.status["phase"] == "Healthy"
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Progress deadline (§c.10)
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def stuck_world(abort: bool) -> World:
+    world = World.from_files("examples/istio-canary/rollout.yaml", "examples/istio-canary/services.yaml")
+    world.rollout["spec"]["strategy"]["canary"].pop("analysis")
+    world.rollout["spec"]["progressDeadlineSeconds"] = 60
+    world.rollout["spec"]["progressDeadlineAbort"] = abort
+    world.settle(T0)
+    world.set_image("v2")
+    world.auto_available = False
+    world.settle(T0)
+    return world
+
+
+def test_progress_deadline_exceeded() -> None:
+    """§c.10: no progress for progressDeadlineSeconds → Progressing False ProgressDeadlineExceeded, Degraded."""
+    world = stuck_world(abort=False)
+    plan = world.plans[-1]
+    assert plan.requeue_after == 61.0
+    world.settle(T0 + timedelta(seconds=60))
+    assert world.status["phase"] == "Progressing"
+    world.settle(T0 + timedelta(seconds=61))
+    rs = world.rs_by_hash(world.status["currentPodHash"]).name
+    assert world.status["phase"] == "Degraded"
+    assert (
+        world.status["message"] == f'ProgressDeadlineExceeded: ReplicaSet "{rs}" has timed out progressing.'
+    )
+    assert "abort" not in world.status
+
+
+def test_progress_deadline_abort() -> None:
+    """§c.10 progressDeadlineAbort: the timed-out update is aborted with the timeout message."""
+    world = stuck_world(abort=True)
+    world.settle(T0 + timedelta(seconds=61))
+    rs = world.rs_by_hash(world.status["currentPodHash"]).name
+    assert world.status["abort"] is True
+    assert world.status["message"] == (
+        f'RolloutAborted: Rollout aborted update to revision 2: ReplicaSet "{rs}" has timed out progressing.'
+    )
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Inline analysis steps, args, missing templates (§c.8, §b.7)
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def analysis_step_world(args: list[dict[str, Any]] | None = None) -> World:
+    world = World.from_files(
+        "examples/istio-canary/rollout.yaml",
+        "examples/istio-canary/services.yaml",
+        "examples/istio-canary/success-rate.yaml",
+    )
+    canary = world.rollout["spec"]["strategy"]["canary"]
+    canary.pop("analysis")
+    step_args = args if args is not None else [{"name": "service-name", "value": "api-server-canary"}]
+    canary["steps"] = [
+        {"setWeight": 10},
+        {"analysis": {"templates": [{"templateName": "success-rate"}], "args": step_args}},
+        {"setWeight": 50},
+    ]
+    world.settle(T0)
+    world.set_image("v2")
+    return world
+
+
+def test_analysis_step_creates_run_with_labels() -> None:
+    """§c.8: step run `<rollout>-<podhash>-<revision>-<stepIndex>`, labels and revision annotation."""
+    world = analysis_step_world()
+    plans = [world.step(T0) for _ in range(4)]
+    creates = [a for p in plans for a in p.actions if isinstance(a, CreateAnalysisRun)]
+    h = world.status["currentPodHash"]
+    assert [c.name for c in creates] == [f"api-server-{h}-2-1"]
+    (run,) = creates
+    assert run.labels == {
+        "rollouts-pod-template-hash": h,
+        "rollout-type": "Step",
+        "step-index": "1",
+        "app": "api-server",
+    }
+    assert run.annotations == {"rollout.argoproj.io/revision": "2"}
+    assert run.spec["args"] == [{"name": "service-name", "value": "api-server-canary"}]
+    assert [m["name"] for m in run.spec["metrics"]] == ["success-rate"]
+    world.settle(T0)
+    assert world.status["currentStepIndex"] == 1  # waits for the run
+    world.set_run_phase(run.name, "Successful")
+    world.settle(T0)
+    assert world.status["currentStepIndex"] == 3
+    assert "Rollout step 2/3 completed (analysis)" in world.event_messages()
+
+
+@pytest.mark.parametrize(
+    ("phase", "expect_phase", "expect_message"),
+    [
+        pytest.param(
+            "Failed",
+            "Degraded",
+            "RolloutAborted: Rollout aborted update to revision 2: Step-based analysis phase error/failed: boom",
+            id="failed-aborts",
+        ),
+        pytest.param(
+            "Error",
+            "Degraded",
+            "RolloutAborted: Rollout aborted update to revision 2: Step-based analysis phase error/failed: boom",
+            id="error-aborts",
+        ),
+        pytest.param("Inconclusive", "Paused", "InconclusiveAnalysisRun", id="inconclusive-pauses"),
+    ],
+)
+def test_analysis_step_outcomes(phase: str, expect_phase: str, expect_message: str) -> None:
+    """§c.8: Failed/Error → abort with the run's message; Inconclusive → InconclusiveAnalysisRun pause."""
+    world = analysis_step_world()
+    world.settle(T0)
+    (name,) = world.runs
+    world.set_run_phase(name, phase, "boom")
+    world.settle(T0)
+    assert (world.status["phase"], world.status["message"]) == (expect_phase, expect_message)
+
+
+def test_args_value_from() -> None:
+    """§a.1 args: podTemplateHashValue Latest/Stable and fieldRef (downward API and JSON walk)."""
+    world = analysis_step_world(
+        [
+            {"name": "service-name", "valueFrom": {"podTemplateHashValue": "Latest"}},
+        ]
+    )
+    world.templates[("AnalysisTemplate", "production", "success-rate")]["args"] = [
+        {"name": "service-name"},
+        {"name": "stable"},
+        {"name": "app"},
+        {"name": "image"},
+    ]
+    world.rollout["spec"]["strategy"]["canary"]["steps"][1]["analysis"]["args"] += [
+        {"name": "stable", "valueFrom": {"podTemplateHashValue": "Stable"}},
+        {"name": "app", "valueFrom": {"fieldRef": {"fieldPath": "metadata.labels['app']"}}},
+        {"name": "image", "valueFrom": {"fieldRef": {"fieldPath": "spec.template.spec.containers[0].image"}}},
+    ]
+    world.rollout["metadata"]["labels"] = {"app": "api"}
+    world.settle(T0)
+    (name,) = world.runs
+    st = world.status
+    assert world.run_specs[name]["args"] == [
+        {"name": "service-name", "value": st["currentPodHash"]},
+        {"name": "stable", "value": st["stableRS"]},
+        {"name": "app", "value": "api"},
+        {"name": "image", "value": "v2"},
+    ]
+
+
+def test_missing_template_is_invalid_spec() -> None:
+    """A referenced AnalysisTemplate that does not exist → InvalidSpec condition naming it, Degraded."""
+    world = seed_world()
+    del world.templates[("AnalysisTemplate", "production", "latency")]
+    plan = world.step(T0)
+    message = (
+        'spec.strategy.canary.analysis.templates[1].templateName: Invalid value: "latency": '
+        'AnalysisTemplate.argoproj.io "latency" not found'
+    )
+    assert plan.new_status["phase"] == "Degraded"
+    assert plan.new_status["message"] == f"InvalidSpec: {message}"
+    assert cond_from(plan.new_status, "InvalidSpec")["message"] == message
+    assert [a for a in plan.actions if not isinstance(a, EmitEvent)] == []
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Basic canary (no traffic routing), header routes, step helpers
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def basic_world() -> World:
+    world = World.from_files("examples/istio-canary/rollout.yaml")
+    canary = world.rollout["spec"]["strategy"]["canary"]
+    for key in ("trafficRouting", "analysis", "canaryService", "stableService"):
+        canary.pop(key)
+    world.rollout["spec"]["replicas"] = 4
+    canary["steps"] = [{"setWeight": 25}, {"pause": {}}, {"setWeight": 50}, {"pause": {}}]
+    world.settle(T0)
+    return world
+
+
+def test_basic_canary_scenario() -> None:
+    """§c.3 basic canary: 4 pods at 25 % → 1 canary + 3 stable; 50 % → 2 + 2; end → 4 + 0."""
+    world = basic_world()
+    world.set_image("v2")
+    seen = []
+    for _ in range(2):
+        drive_to_pause(world, T0)
+        new = world.rs_by_hash(world.status["currentPodHash"]).spec_replicas
+        old = world.rs_by_hash(world.status["stableRS"]).spec_replicas
+        seen.append((new, old))
+        assert "weights" not in world.status.get("canary", {})
+        world.patch_status(pauseConditions=None)
+    world.settle(T0)
+    assert seen == [(1, 3), (2, 2)]
+    st = world.status
+    assert st["stableRS"] == st["currentPodHash"] and st["phase"] == "Healthy"
+    assert [rs.spec_replicas for rs in world.replica_sets.values()] == [0, 4]
+
+
+def test_set_header_route_completes_immediately() -> None:
+    """§c.2: setHeaderRoute completes in the pass that reaches it."""
+    world = World.from_files(*SEED)
+    canary = world.rollout["spec"]["strategy"]["canary"]
+    canary["trafficRouting"]["managedRoutes"] = [{"name": "hdr"}]
+    canary["steps"] = [
+        {"setWeight": 10},
+        {"setHeaderRoute": {"name": "hdr", "match": [{"headerName": "x", "headerValue": {"exact": "y"}}]}},
+        {"pause": {}},
+    ]
+    world.settle(T0)
+    world.set_image("v2")
+    drive_to_pause(world, T0)
+    assert world.status["currentStepIndex"] == 2
+    assert "Rollout step 2/3 completed (setHeaderRoute: hdr)" in world.event_messages()
+
+
+@pytest.mark.parametrize(
+    ("step", "text"),
+    [
+        pytest.param({"setWeight": 20}, "setWeight: 20", id="setWeight"),
+        pytest.param({"pause": {}}, "pause", id="pause-indefinite"),
+        pytest.param({"pause": {"duration": "5m"}}, "pause: 5m", id="pause-string"),
+        pytest.param({"pause": {"duration": 30}}, "pause: 30", id="pause-int"),
+        pytest.param({"analysis": {"templates": []}}, "analysis", id="analysis"),
+        pytest.param({"experiment": {}}, "experiment", id="experiment"),
+        pytest.param({"setCanaryScale": {"weight": 10}}, "setCanaryScale{weight: 10}", id="scale-weight"),
+        pytest.param({"setCanaryScale": {"replicas": 3}}, "setCanaryScale{replicas: 3}", id="scale-replicas"),
+        pytest.param(
+            {"setCanaryScale": {"matchTrafficWeight": True}},
+            "setCanaryScale{matchTrafficWeight: true}",
+            id="scale-match",
+        ),
+        pytest.param({"setMirrorRoute": {"name": "m"}}, "setMirrorRoute: m", id="mirror"),
+        pytest.param({"plugin": {"name": "p"}}, "plugin: p", id="plugin"),
+    ],
+)
+def test_step_string(step: dict[str, Any], text: str) -> None:
+    """`CanaryStepString` as used in the step-completed event (§c.2)."""
+    assert steps.step_string(step) == text
+
+
+@pytest.mark.parametrize(
+    ("index", "abort", "weight"),
+    [
+        pytest.param(0, False, 5, id="on-setWeight"),
+        pytest.param(1, False, 5, id="pause-after-5"),
+        pytest.param(3, False, 20, id="pause-after-20"),
+        pytest.param(8, False, 100, id="past-last-step"),
+        pytest.param(3, True, 0, id="aborted"),
+    ],
+)
+def test_current_set_weight(index: int, abort: bool, weight: int) -> None:
+    """§c.2 GetCurrentSetWeight on the seed's steps."""
+    world = seed_world()
+    world.status["currentStepIndex"] = index
+    if abort:
+        world.status["abort"] = True
+    ctx = build_context(world.observed(), T0)
+    assert steps.current_set_weight(ctx) == weight
+
+
+def test_decide_does_not_mutate_its_input() -> None:
+    world = seed_world()
+    world.set_image("v2")
+    observed = world.observed()
+    before = copy.deepcopy(observed.rollout_raw)
+    decide(observed, T0)
+    assert observed.rollout_raw == before
