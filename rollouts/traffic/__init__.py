@@ -1,1 +1,125 @@
-"""PURE traffic-router edits: desired weights in, edited router objects out (Istio, SMI, NGINX, Gateway API)."""
+"""PURE traffic-router edits: desired weights in, edited router objects out (Istio, SMI, NGINX, Gateway API).
+
+Where it sits: the controller fetches the objects named by `router_refs(rollout)` into `Observed.routers`; the
+strategy core decides the canary weight (§c.4) and calls `route_edits`, which returns `EditRouter` actions — the
+full edited objects, only for objects that change (so a second pass with the same inputs returns ``[]``).
+Nothing here does I/O.
+
+Public surface::
+
+    router_refs(ro) -> list[RouterKey]            # (apiVersion, kind, namespace, name) the controller must fetch
+    route_edits(ro, routers, canary_weight, canary_hash="", stable_hash="", additional=(), *,
+                step=None, remove_managed_routes=False) -> list[EditRouter]
+    unsupported_routers(ro) -> list[str]          # trafficRouting kinds this controller cannot drive
+    TrafficRoutingError                           # message names the object and the field
+
+`route_edits` arguments:
+
+* ``canary_weight`` — the desired canary weight (0..maxTrafficWeight). Stable gets ``total − canary − Σadditional``
+  (total is 100 for Istio and SMI, as in Argo; maxTrafficWeight for NGINX and the Gateway API).
+* ``canary_hash`` / ``stable_hash`` — pod-template hashes for the Istio DestinationRule subsets.
+* ``additional`` — experiment destinations (`WeightDestination`: serviceName, weight, podTemplateHash).
+* ``step`` — the current step (`CanaryStep` or its wire dict): a setHeaderRoute/setMirrorRoute step adds,
+  replaces or (without ``match``) removes that managed route in every Istio VirtualService.
+* ``remove_managed_routes`` — drop every header/mirror route the steps define (full promotion, abort).
+
+Errors: `TrafficRoutingError` for a missing object, a VirtualService without the named route, a route without
+the two services, a foreign-owned canary Ingress/TrafficSplit, or an unsupported router kind.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from rollouts.models import CanaryStep, Rollout, WeightDestination
+from rollouts.strategy.plan import EditRouter
+from rollouts.traffic import gatewayapi, istio, nginx, smi
+from rollouts.traffic.base import GATEWAY_API_PLUGIN, JSON, RouterKey, TrafficRoutingError
+
+__all__ = ["RouterKey", "TrafficRoutingError", "route_edits", "router_refs", "unsupported_routers"]
+
+SUPPORTED = ("istio", "smi", "nginx", f"plugins/{GATEWAY_API_PLUGIN}")
+
+
+def router_refs(ro: Rollout) -> list[RouterKey]:
+    """Every router object `route_edits` may read, in a stable order (missing ones are simply absent)."""
+    refs: list[RouterKey] = [key for key, _, _ in istio.virtual_service_keys(ro)]
+    dr = istio.destination_rule_key(ro)
+    if dr is not None:
+        refs.append(dr)
+    split = smi.traffic_split_key(ro)
+    if split is not None:
+        refs.append(split)
+    for stable, canary in nginx.ingress_keys(ro):
+        refs += [stable, canary]
+    refs += gatewayapi.http_route_keys(ro)
+    return list(dict.fromkeys(refs))
+
+
+def unsupported_routers(ro: Rollout) -> list[str]:
+    """trafficRouting entries this controller cannot drive (ALB, Ambassador, App Mesh, Traefik, APISIX, other
+    plugins), as field names: ``["alb", "plugins/acme/router"]``."""
+    tr = ro.spec.traffic_routing
+    if tr is None:
+        return []
+    out = [k for k in tr.kinds() if k not in ("istio", "smi", "nginx", "plugins")]
+    out += [f"plugins/{name}" for name in (tr.plugins or {}) if name != GATEWAY_API_PLUGIN]
+    return out
+
+
+def _step(step: CanaryStep | Mapping[str, Any] | None) -> CanaryStep | None:
+    if step is None or isinstance(step, CanaryStep):
+        return step
+    return CanaryStep.model_validate(step)
+
+
+def route_edits(
+    ro: Rollout,
+    routers: Mapping[RouterKey, JSON],
+    canary_weight: int,
+    canary_hash: str = "",
+    stable_hash: str = "",
+    additional: Sequence[WeightDestination] = (),
+    *,
+    step: CanaryStep | Mapping[str, Any] | None = None,
+    remove_managed_routes: bool = False,
+) -> list[EditRouter]:
+    """The `EditRouter` actions that bring every router to `canary_weight` (and the managed routes in line).
+
+    Raises `TrafficRoutingError` (object + field in the message) when a router cannot be edited.
+    """
+    if ro.spec.traffic_routing is None:
+        return []
+    bad = unsupported_routers(ro)
+    if bad:
+        raise TrafficRoutingError(
+            f"trafficRouting {', '.join(bad)} is not supported by this controller (supported: {', '.join(SUPPORTED)})",
+            field="spec.strategy.canary.trafficRouting",
+        )
+    current = _step(step)
+    edits: list[EditRouter] = []
+    dr = istio.edit_destination_rule(ro, routers, canary_hash, stable_hash, additional)
+    if dr is not None:
+        edits.append(_edit(dr[0], dr[1]))
+    for key, vs, field in istio.virtual_service_keys(ro):
+        obj = istio.edit_virtual_service(
+            ro, key, vs, field, routers, canary_weight, additional, current, remove_managed_routes
+        )
+        if obj is not None:
+            edits.append(_edit(key, obj))
+    split = smi.edit_traffic_split(ro, routers, canary_weight, additional)
+    if split is not None:
+        edits.append(_edit(split[0], split[1], create=split[2]))
+    for key, obj, create in nginx.edit_ingresses(ro, routers, canary_weight):
+        edits.append(_edit(key, obj, create=create))
+    for key, obj in gatewayapi.edit_http_routes(ro, routers, canary_weight, additional):
+        edits.append(_edit(key, obj))
+    return edits
+
+
+def _edit(key: RouterKey, obj: JSON, create: bool = False) -> EditRouter:
+    api_version, kind, namespace, name = key
+    return EditRouter(
+        api_version=api_version, kind=kind, namespace=namespace, name=name, obj=obj, create=create
+    )
