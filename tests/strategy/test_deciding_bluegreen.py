@@ -1,0 +1,222 @@
+"""Blue-green decisions (§c.9) on the seed's web-frontend rollout and variants, in the in-memory world."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from rollouts.strategy.plan import CreateAnalysisRun, EmitEvent
+from tests.strategy.simulate import World
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+SEED = (
+    "examples/bluegreen/rollout.yaml",
+    "examples/bluegreen/services.yaml",
+    "examples/bluegreen/smoke-tests.yaml",
+    "examples/istio-canary/success-rate.yaml",
+)
+
+
+def seed_world(**bg: object) -> World:
+    world = World.from_files(*SEED)
+    world.rollout["spec"]["strategy"]["blueGreen"].update(bg)
+    world.settle(T0)
+    return world
+
+
+def selectors(world: World) -> dict[str, str]:
+    return {s.name: s.selector.get("rollouts-pod-template-hash", "") for s in world.services.values()}
+
+
+def run_named(world: World, suffix: str) -> str:
+    return next(n for n in world.runs if n.endswith(suffix))
+
+
+def test_first_deploy_switches_both_services() -> None:
+    """§c.9.4: an active Service without a hash selector is fast-tracked (first deploy)."""
+    world = seed_world()
+    h = world.status["currentPodHash"]
+    assert selectors(world) == {"web-frontend-active": h, "web-frontend-preview": h}
+    assert world.status["stableRS"] == h and world.status["phase"] == "Healthy"
+    assert world.status["blueGreen"] == {"activeSelector": h, "previewSelector": h}
+    assert world.services["web-frontend-active"].annotations[
+        "argo-rollouts.argoproj.io/managed-by-rollouts"
+    ] == ("web-frontend")
+
+
+def test_seed_bluegreen_update() -> None:
+    """§c.9 1–6: preview first, pre-promotion run, BlueGreenPause, promote, switch, post run, delayed scale-down."""
+    world = seed_world()
+    blue = world.status["stableRS"]
+    world.set_image("myregistry.com/web-frontend:v3.1.0")
+    world.settle(T0)
+    green = world.status["currentPodHash"]
+    assert selectors(world) == {"web-frontend-active": blue, "web-frontend-preview": green}
+    assert world.status["phase"] == "Progressing"
+    assert world.status["message"] == "active service cutover pending"
+    pre = run_named(world, "-pre")
+    assert pre == f"web-frontend-{green}-2-pre"
+    assert world.runs[pre].rollout_type == "PrePromotion"
+    assert world.run_specs[pre]["args"] == [
+        {"name": "preview-url", "value": "http://web-frontend-preview.production.svc:3000"}
+    ]
+    # pre-promotion succeeds → autoPromotionEnabled: false pauses (BlueGreenPause)
+    world.set_run_phase(pre, "Successful")
+    world.settle(T0)
+    assert world.status["phase"] == "Paused" and world.status["message"] == "BlueGreenPause"
+    world.settle(T0 + timedelta(days=1))
+    assert selectors(world)["web-frontend-active"] == blue
+    # promote: pauseConditions cleared (controllerPause stays) → switch
+    world.patch_status(pauseConditions=None)
+    world.settle(T0 + timedelta(days=1))
+    assert selectors(world)["web-frontend-active"] == green
+    assert world.status["message"] == "waiting for analysis to complete"
+    assert world.status["stableRS"] == blue
+    post = run_named(world, "-post")
+    assert world.run_specs[post]["args"] == [{"name": "service-name", "value": "web-frontend-active"}]
+    # post-promotion succeeds → green becomes stable; blue gets scale-down-deadline = now + 300 s
+    now = T0 + timedelta(days=1)
+    world.set_run_phase(post, "Successful")
+    world.settle(now)
+    assert world.status["stableRS"] == green and world.status["phase"] == "Healthy"
+    old = world.rs_by_hash(blue)
+    assert old.spec_replicas == 5
+    assert old.annotations["scale-down-deadline"] == "2026-01-02T00:05:00Z"
+    world.settle(now + timedelta(seconds=301))
+    assert world.rs_by_hash(blue).spec_replicas == 0
+    assert world.rs_by_hash(green).spec_replicas == 5
+    assert (
+        f"Rollout completed update to revision 2 ({green}): Completed blue-green update"
+        in world.event_messages("RolloutCompleted")
+    )
+
+
+def test_post_promotion_failure_switches_back() -> None:
+    """§c.5 blue-green / §c.9.5: a Failed post-promotion run aborts; active goes back to the stable RS."""
+    world = seed_world()
+    blue = world.status["stableRS"]
+    world.set_image("v4")
+    world.settle(T0)
+    world.set_run_phase(run_named(world, "-pre"), "Successful")
+    world.settle(T0)
+    world.patch_status(pauseConditions=None)
+    world.settle(T0)
+    world.set_run_phase(run_named(world, "-post"), "Failed", "error rate too high")
+    world.settle(T0)
+    assert selectors(world)["web-frontend-active"] == blue
+    assert world.status["phase"] == "Degraded"
+    assert world.status["message"] == (
+        "RolloutAborted: Rollout aborted update to revision 2: "
+        "Blue/green post-promotion analysis phase error/failed: error rate too high"
+    )
+    green = world.status["currentPodHash"]
+    assert world.rs_by_hash(green).annotations["scale-down-deadline"] == "2026-01-01T00:00:30Z"
+    world.settle(T0 + timedelta(seconds=31))
+    assert world.rs_by_hash(green).spec_replicas == 0
+    assert world.rs_by_hash(blue).spec_replicas == 5
+
+
+def test_pre_promotion_failure_aborts_without_switch() -> None:
+    world = seed_world()
+    blue = world.status["stableRS"]
+    world.set_image("v4")
+    world.settle(T0)
+    world.set_run_phase(run_named(world, "-pre"), "Error", "")
+    world.settle(T0)
+    assert selectors(world)["web-frontend-active"] == blue
+    assert world.status["message"] == (
+        "RolloutAborted: Rollout aborted update to revision 2: Blue/green pre-promotion analysis phase error/failed"
+    )
+
+
+@pytest.mark.parametrize(
+    ("seconds", "switched_after"),
+    [pytest.param(60, 61, id="autoPromotionSeconds-60"), pytest.param(5, 6, id="autoPromotionSeconds-5")],
+)
+def test_auto_promotion_seconds(seconds: int, switched_after: int) -> None:
+    """§c.9.3: autoPromotionSeconds → BlueGreenPause that completes once now > startTime + seconds."""
+    world = World.from_files("examples/bluegreen/rollout.yaml", "examples/bluegreen/services.yaml")
+    bg = world.rollout["spec"]["strategy"]["blueGreen"]
+    for key in ("prePromotionAnalysis", "postPromotionAnalysis", "autoPromotionEnabled"):
+        bg.pop(key)
+    bg["autoPromotionSeconds"] = seconds
+    world.settle(T0)
+    blue = world.status["stableRS"]
+    world.set_image("v5")
+    world.settle(T0)
+    assert world.status["message"] == "BlueGreenPause"
+    assert world.plans[-1].requeue_after == float(seconds + 1)
+    world.settle(T0 + timedelta(seconds=seconds))
+    assert selectors(world)["web-frontend-active"] == blue
+    world.settle(T0 + timedelta(seconds=switched_after))
+    assert selectors(world)["web-frontend-active"] == world.status["currentPodHash"]
+    assert world.status["stableRS"] == world.status["currentPodHash"]
+
+
+def test_no_pause_without_auto_promotion_settings() -> None:
+    """§c.9.3: autoPromotionEnabled default (true) and no seconds → no pause, immediate switch."""
+    world = World.from_files("examples/bluegreen/rollout.yaml", "examples/bluegreen/services.yaml")
+    bg = world.rollout["spec"]["strategy"]["blueGreen"]
+    for key in ("prePromotionAnalysis", "postPromotionAnalysis", "autoPromotionEnabled"):
+        bg.pop(key)
+    world.settle(T0)
+    world.set_image("v6")
+    world.settle(T0)
+    assert "pauseConditions" not in world.status
+    assert world.status["stableRS"] == world.status["currentPodHash"]
+
+
+def test_preview_replica_count_and_checkpoint() -> None:
+    """§c.9.7: the preview runs previewReplicaCount pods until promotion, then scales to full before the switch."""
+    world = World.from_files("examples/bluegreen/rollout.yaml", "examples/bluegreen/services.yaml")
+    bg = world.rollout["spec"]["strategy"]["blueGreen"]
+    for key in ("prePromotionAnalysis", "postPromotionAnalysis"):
+        bg.pop(key)
+    bg["previewReplicaCount"] = 1
+    world.settle(T0)
+    blue = world.status["stableRS"]
+    world.set_image("v7")
+    world.settle(T0)
+    green = world.status["currentPodHash"]
+    assert world.rs_by_hash(green).spec_replicas == 1
+    assert world.status["message"] == "BlueGreenPause"
+    world.patch_status(pauseConditions=None)
+    plan = world.step(T0)
+    assert plan.new_status["blueGreen"]["scaleUpPreviewCheckPoint"] is True
+    world.settle(T0)
+    assert world.rs_by_hash(green).spec_replicas == 5
+    assert selectors(world)["web-frontend-active"] == green
+    assert world.status["stableRS"] == green
+    assert "scaleUpPreviewCheckPoint" not in world.status["blueGreen"]
+    assert world.rs_by_hash(blue).spec_replicas == 5  # kept for scaleDownDelaySeconds
+
+
+def test_scale_down_delay_revision_limit() -> None:
+    """§c.9.6: scaleDownDelayRevisionLimit 0 → old active RS scaled down at once, without a deadline."""
+    world = World.from_files("examples/bluegreen/rollout.yaml", "examples/bluegreen/services.yaml")
+    bg = world.rollout["spec"]["strategy"]["blueGreen"]
+    for key in ("prePromotionAnalysis", "postPromotionAnalysis", "autoPromotionEnabled"):
+        bg.pop(key)
+    bg["scaleDownDelayRevisionLimit"] = 0
+    world.settle(T0)
+    blue = world.status["stableRS"]
+    world.set_image("v8")
+    world.settle(T0)
+    assert world.rs_by_hash(blue).spec_replicas == 0
+    assert "scale-down-deadline" not in world.rs_by_hash(blue).annotations
+
+
+def test_missing_active_service_is_invalid_spec() -> None:
+    world = World.from_files(
+        "examples/bluegreen/rollout.yaml",
+        "examples/bluegreen/smoke-tests.yaml",
+        "examples/istio-canary/success-rate.yaml",
+    )
+    plan = world.step(T0)
+    assert plan.new_status["phase"] == "Degraded"
+    assert plan.new_status["message"] == (
+        'InvalidSpec: spec.strategy.blueGreen.activeService: Invalid value: "web-frontend-active": '
+        'services "web-frontend-active" not found'
+    )
+    assert not [a for a in plan.actions if not isinstance(a, EmitEvent | CreateAnalysisRun)]
