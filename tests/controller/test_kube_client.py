@@ -1,0 +1,272 @@
+"""The Kubernetes adapter (rollouts.kube) through the real `kubernetes.aio` client against the sandbox server."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from rollouts.kube import errors
+from rollouts.kube.client import KubeClient, RequestRecord, RetryPolicy
+from rollouts.kube.config import load_settings, settings_for_url
+from rollouts.kube.resources import (
+    CONFIG_MAPS,
+    LEASES,
+    REPLICA_SETS,
+    ROLLOUTS,
+    VIRTUAL_SERVICES,
+    lookup,
+)
+from rollouts.sandbox import Sandbox
+
+
+def rollout(name: str, **labels: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "Rollout",
+        "metadata": {"name": name, "namespace": "default", "labels": labels},
+        "spec": {
+            "replicas": 1,
+            "selector": {"matchLabels": {"app": name}},
+            "template": {
+                "metadata": {"labels": {"app": name}},
+                "spec": {"containers": [{"name": "c", "image": "i"}]},
+            },
+            "strategy": {"canary": {"steps": [{"setWeight": 20}]}},
+        },
+    }
+
+
+def cm(name: str, **data: str) -> dict[str, Any]:
+    return {"metadata": {"name": name, "namespace": "default"}, "data": data}
+
+
+async def test_crud_roundtrip(kube: KubeClient) -> None:
+    created = await kube.create(ROLLOUTS, rollout("api", app="api"))
+    assert created["metadata"]["resourceVersion"]
+    assert created["kind"] == "Rollout"
+    got = await kube.get(ROLLOUTS, "api", "default")
+    assert got["spec"]["strategy"]["canary"]["steps"] == [{"setWeight": 20}]
+    got["spec"]["replicas"] = 3
+    replaced = await kube.replace(ROLLOUTS, got)
+    assert replaced["spec"]["replicas"] == 3
+    patched = await kube.patch(ROLLOUTS, "api", {"spec": {"paused": True}}, "default")
+    assert patched["spec"]["paused"] is True
+    status = await kube.patch_status(ROLLOUTS, "api", {"status": {"phase": "Paused"}}, "default")
+    assert status["status"]["phase"] == "Paused"
+    await kube.delete(ROLLOUTS, "api", "default")
+    with pytest.raises(errors.NotFound) as e:
+        await kube.get(ROLLOUTS, "api", "default")
+    assert "rollouts default/api" in str(e.value)
+
+
+async def test_list_with_label_selector_returns_list_resource_version(kube: KubeClient) -> None:
+    await kube.create(ROLLOUTS, rollout("a", team="x"))
+    await kube.create(ROLLOUTS, rollout("b", team="y"))
+    answer = await kube.list(ROLLOUTS, "default", label_selector="team=x")
+    assert [o["metadata"]["name"] for o in answer] == ["a"]
+    assert answer.resource_version.isdigit()
+    everything = await kube.list(ROLLOUTS)  # all namespaces
+    assert {o["metadata"]["name"] for o in everything} == {"a", "b"}
+
+
+async def test_stale_replace_is_conflict_and_duplicate_create_already_exists(kube: KubeClient) -> None:
+    first = await kube.create(CONFIG_MAPS, cm("c", a="1"))
+    await kube.patch(CONFIG_MAPS, "c", {"data": {"a": "2"}}, "default")
+    first["data"] = {"a": "3"}
+    with pytest.raises(errors.Conflict):
+        await kube.replace(CONFIG_MAPS, first)  # carries the old resourceVersion
+    with pytest.raises(errors.AlreadyExists):
+        await kube.create(CONFIG_MAPS, cm("c"))
+
+
+@pytest.mark.parametrize("patch_type", ["merge", "strategic", "json"])
+async def test_patch_with_resource_version_precondition(kube: KubeClient, patch_type: Any) -> None:
+    obj = await kube.create(CONFIG_MAPS, cm("p", a="1"))
+    rv = obj["metadata"]["resourceVersion"]
+    body: Any = (
+        [{"op": "replace", "path": "/data/a", "value": "2"}] if patch_type == "json" else {"data": {"a": "2"}}
+    )
+    done = await kube.patch(CONFIG_MAPS, "p", body, "default", patch_type=patch_type, resource_version=rv)
+    assert done["data"]["a"] == "2"
+    with pytest.raises((errors.Conflict, errors.Invalid)):  # stale rv: 409 (merge) or a failed test op (json)
+        await kube.patch(CONFIG_MAPS, "p", body, "default", patch_type=patch_type, resource_version=rv)
+
+
+async def test_invalid_patch_is_invalid(kube: KubeClient) -> None:
+    await kube.create(CONFIG_MAPS, cm("j"))
+    with pytest.raises(errors.KubeError) as e:
+        await kube.patch(
+            CONFIG_MAPS, "j", [{"op": "remove", "path": "/data/nope"}], "default", patch_type="json"
+        )
+    assert e.value.status in (422, 400, 409)
+
+
+async def test_watch_streams_and_resumes_from_a_resource_version(kube: KubeClient) -> None:
+    listed = await kube.list(CONFIG_MAPS, "default")
+    await kube.create(CONFIG_MAPS, cm("w1"))
+    await kube.create(CONFIG_MAPS, cm("w2"))
+    events: list[tuple[str, str]] = []
+    last_rv = ""
+    async for etype, obj in kube.watch(
+        CONFIG_MAPS,
+        "default",
+        resource_version=listed.resource_version,
+        timeout_seconds=1,
+        allow_bookmarks=False,
+    ):
+        events.append((etype, obj["metadata"]["name"]))
+        last_rv = obj["metadata"]["resourceVersion"]
+        if len(events) == 1:
+            break
+    assert events == [("ADDED", "w1")]
+    # resume after w1: w2 (already happened) and a later delete arrive, nothing twice
+    await kube.delete(CONFIG_MAPS, "w1", "default")
+    resumed: list[tuple[str, str]] = []
+    async for etype, obj in kube.watch(
+        CONFIG_MAPS, "default", resource_version=last_rv, timeout_seconds=1, allow_bookmarks=False
+    ):
+        resumed.append((etype, obj["metadata"]["name"]))
+        if len(resumed) == 2:
+            break
+    assert resumed == [("ADDED", "w2"), ("DELETED", "w1")]
+
+
+async def test_watch_ends_after_timeout_seconds(kube: KubeClient) -> None:
+    listed = await kube.list(CONFIG_MAPS, "default")
+    seen = [
+        e
+        async for e in kube.watch(
+            CONFIG_MAPS,
+            "default",
+            resource_version=listed.resource_version,
+            timeout_seconds=1,
+            allow_bookmarks=False,
+        )
+    ]
+    assert seen == []
+
+
+@pytest.mark.sandbox(history=5)
+async def test_watch_from_a_compacted_resource_version_raises_gone(kube: KubeClient) -> None:
+    first = await kube.create(CONFIG_MAPS, cm("g0"))
+    for i in range(12):
+        await kube.patch(CONFIG_MAPS, "g0", {"data": {"i": str(i)}}, "default")
+    with pytest.raises(errors.Gone):
+        async for _ in kube.watch(
+            CONFIG_MAPS, "default", resource_version=first["metadata"]["resourceVersion"], timeout_seconds=2
+        ):
+            pass
+
+
+async def test_errors_and_throttling_are_retried_and_counted(async_sandbox: Sandbox) -> None:
+    records: list[RequestRecord] = []
+    client = KubeClient(
+        settings_for_url(async_sandbox.url), qps=0, retry=RetryPolicy(attempts=50, base=0.001, cap=0.002)
+    )
+    client.add_hook(records.append)
+    try:
+        await client.create(CONFIG_MAPS, cm("r"))
+        async_sandbox.faults.update(error_rate=0.5, throttle_rate=0.0, seed=7, verbs=["get"])
+        for _ in range(10):
+            assert (await client.get(CONFIG_MAPS, "r", "default"))["metadata"]["name"] == "r"
+        codes = {r.status_code for r in records if r.verb == "Get"}
+        assert codes == {200, 500}
+        assert client.stats.retries == sum(1 for r in records if r.verb == "Get" and r.status_code == 500)
+        async_sandbox.faults.update(error_rate=0.0, throttle_rate=0.5, retry_after=0, seed=3, verbs=["get"])
+        for _ in range(5):
+            await client.get(CONFIG_MAPS, "r", "default")
+        assert any(r.status_code == 429 for r in records)
+        assert records[0] == RequestRecord("ConfigMap", "default", "r", "Create", 201)
+    finally:
+        await client.close()
+
+
+async def test_server_errors_on_create_are_not_retried(async_sandbox: Sandbox) -> None:
+    client = KubeClient(settings_for_url(async_sandbox.url), qps=0, retry=RetryPolicy(attempts=5, base=0.001))
+    async_sandbox.faults.update(error_rate=1.0, verbs=["create"])
+    try:
+        with pytest.raises(errors.ServerError):
+            await client.create(CONFIG_MAPS, cm("never"))
+        assert client.stats.retries == 0
+    finally:
+        await client.close()
+
+
+async def test_rate_limiter_paces_requests(async_sandbox: Sandbox) -> None:
+    """A burst of 5 at 50 qps: 20 requests need 15 tokens refilled = 0.3 s of waiting in total."""
+    client = KubeClient(settings_for_url(async_sandbox.url), qps=50, burst=5)
+    try:
+        await asyncio.gather(*(client.list(LEASES, "default") for _ in range(20)))
+        assert client.stats.by_verb["List"] == 20
+        assert client.limiter.waited_seconds == pytest.approx(0.3, abs=0.1)
+    finally:
+        await client.close()
+
+
+async def test_unreachable_server_names_it() -> None:
+    client = KubeClient(settings_for_url("http://127.0.0.1:9"), retry=RetryPolicy(attempts=1, base=0.001))
+    try:
+        with pytest.raises(errors.Unreachable) as e:
+            await client.get(REPLICA_SETS, "x", "default")
+        assert "http://127.0.0.1:9" in str(e.value)
+        assert client.stats.retries == 1
+    finally:
+        await client.close()
+
+
+async def test_kubeconfig_with_context_and_namespace(async_sandbox: Sandbox, tmp_path: Path) -> None:
+    path = async_sandbox.write_kubeconfig(tmp_path / "kc")
+    settings = await load_settings(str(path))
+    assert settings.host == async_sandbox.url
+    async with KubeClient(settings) as client:
+        await client.create(CONFIG_MAPS, cm("via-kubeconfig"))
+        assert (await client.get(CONFIG_MAPS, "via-kubeconfig"))["metadata"][
+            "namespace"
+        ] == settings.namespace
+
+
+async def test_missing_kubeconfig_and_unknown_context_are_one_line_errors(
+    async_sandbox: Sandbox, tmp_path: Path
+) -> None:
+    with pytest.raises(errors.KubeConfigError, match=r"no kubeconfig found at .*nope"):
+        await load_settings(str(tmp_path / "nope"))
+    path = async_sandbox.write_kubeconfig(tmp_path / "kc")
+    with pytest.raises(errors.KubeConfigError, match=r"context 'other'.*kc"):
+        await load_settings(str(path), "other")
+
+
+@pytest.mark.parametrize(
+    ("kind", "api_version", "path"),
+    [
+        pytest.param("Rollout", None, "/apis/argoproj.io/v1alpha1/namespaces/ns/rollouts/n", id="rollout"),
+        pytest.param("Pod", None, "/api/v1/namespaces/ns/pods/n", id="core"),
+        pytest.param(
+            "VirtualService",
+            "networking.istio.io/v1alpha3",
+            "/apis/networking.istio.io/v1alpha3/namespaces/ns/virtualservices/n",
+            id="istio-v1alpha3",
+        ),
+        pytest.param(
+            "HTTPRoute", None, "/apis/gateway.networking.k8s.io/v1/namespaces/ns/httproutes/n", id="gw"
+        ),
+        pytest.param(
+            "ClusterAnalysisTemplate",
+            None,
+            "/apis/argoproj.io/v1alpha1/clusteranalysistemplates/n",
+            id="cluster-scoped",
+        ),
+    ],
+)
+def test_resource_table_paths(kind: str, api_version: str | None, path: str) -> None:
+    assert lookup(kind, api_version).path("ns", "n") == path
+
+
+def test_lookup_errors_name_the_kind() -> None:
+    with pytest.raises(KeyError, match="unknown kind 'Deploymentt'"):
+        lookup("Deploymentt")
+    with pytest.raises(KeyError, match=r"networking\.istio\.io"):
+        lookup("VirtualService", "split.smi-spec.io/v1alpha2")
+    assert VIRTUAL_SERVICES.version == "v1beta1"

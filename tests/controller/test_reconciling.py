@@ -1,0 +1,236 @@
+"""The Rollout reconciler (observe → decide → apply) driven pass by pass against the sandbox.
+
+Time for pauses and scale-down delays comes from an injected clock the test advances; pods become Ready through
+the sandbox's simulator. The seed's canary (examples/istio-canary) without its analysis, so this exercises the
+reconciler alone (the analysis reconciler and the real-Prometheus scenarios are in tests/e2e).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from rollouts.controller.reconciling import RolloutReconciler
+from rollouts.kube import KubeClient, settings_for_url
+from rollouts.kube.resources import EVENTS, REPLICA_SETS, ROLLOUTS, SERVICES, VIRTUAL_SERVICES, lookup
+from rollouts.sandbox.running import Sandbox
+from rollouts.strategy import decide
+from rollouts.strategy.plan import Observed, Plan
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+NS = "production"
+
+
+def seed_canary() -> list[dict[str, Any]]:
+    docs = []
+    for name in ("services.yaml", "virtualservice.yaml", "rollout.yaml"):
+        docs += [d for d in yaml.safe_load_all((EXAMPLES / "istio-canary" / name).read_text()) if d]
+    for doc in docs:
+        if doc["kind"] == "Rollout":
+            canary = doc["spec"]["strategy"]["canary"]
+            del canary["analysis"]  # no analysis here: see tests/e2e for the full seed scenario
+            canary["scaleDownDelaySeconds"] = 5
+    return docs
+
+
+@dataclass
+class ManualTime:
+    now: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+@pytest.fixture
+async def env() -> AsyncIterator[tuple[Sandbox, KubeClient]]:
+    async with Sandbox(pod_ready_delay=0.0) as sandbox:
+        client = KubeClient(settings_for_url(sandbox.url))
+        try:
+            yield sandbox, client
+        finally:
+            await client.close()
+
+
+async def create_all(client: KubeClient, docs: list[dict[str, Any]]) -> None:
+    for doc in docs:
+        await client.create(lookup(doc["kind"], doc["apiVersion"]), copy.deepcopy(doc), NS)
+
+
+def canary_weight(vs: dict[str, Any]) -> int:
+    (route,) = vs["spec"]["http"]
+    return int(
+        next(d.get("weight", 0) for d in route["route"] if d["destination"]["host"] == "api-server-canary")
+    )
+
+
+async def drive(
+    reconciler: RolloutReconciler,
+    client: KubeClient,
+    time: ManualTime,
+    until: Callable[[dict[str, Any]], bool],
+    weights: list[int] | None = None,
+    status_weights: list[int] | None = None,
+    name: str = "api-server",
+    limit: int = 300,
+) -> dict[str, Any]:
+    """Reconcile until `until(rollout)`; a requeue of more than 0.5 s is skipped on the injected clock."""
+    for _ in range(limit):
+        requeue = await reconciler.reconcile((NS, name))
+        rollout = await client.get(ROLLOUTS, name, NS)
+        if weights is not None:
+            weight = canary_weight(await client.get(VIRTUAL_SERVICES, "api-server-vsvc", NS))
+            if not weights or weights[-1] != weight:
+                weights.append(weight)
+        if status_weights is not None:
+            weight = int(
+                ((rollout.get("status") or {}).get("canary") or {})
+                .get("weights", {})
+                .get("canary", {})
+                .get("weight", 0)
+            )
+            if not status_weights or status_weights[-1] != weight:
+                status_weights.append(weight)
+        if until(rollout):
+            return rollout
+        if requeue is not None and requeue > 0.5:
+            time.advance(requeue)
+        else:
+            await asyncio.sleep(0.01)  # let the simulator make pods Ready
+    raise AssertionError(f"rollout never reached the condition; status: {rollout.get('status')}")
+
+
+def healthy_on(pod_hash: str | None = None) -> Callable[[dict[str, Any]], bool]:
+    def check(rollout: dict[str, Any]) -> bool:
+        status = rollout.get("status") or {}
+        done = status.get("phase") == "Healthy" and status.get("stableRS") == status.get("currentPodHash")
+        return done and (pod_hash is None or status.get("stableRS") == pod_hash)
+
+    return check
+
+
+def settled(rollout: dict[str, Any]) -> bool:
+    """Healthy on the new ReplicaSet, and the traffic handed back to the stable Service (weight 0, §c.4)."""
+    weights = ((rollout.get("status") or {}).get("canary") or {}).get("weights") or {}
+    return healthy_on()(rollout) and (weights.get("canary") or {}).get("weight", 0) == 0
+
+
+async def test_seed_canary_steps_weights_in_order(env: tuple[Sandbox, KubeClient]) -> None:
+    """§c.2/§c.4: 5 → 20 → 50 → 80 → 100, then 0 once the new ReplicaSet is stable; old RS scaled down after
+    scaleDownDelaySeconds."""
+    _, client = env
+    await create_all(client, seed_canary())
+    time = ManualTime()
+    reconciler = RolloutReconciler(client, clock=time)
+    first = await drive(reconciler, client, time, healthy_on())
+    old_hash = first["status"]["stableRS"]
+    assert first["status"]["currentStepIndex"] == 8  # the initial deploy skips the steps (§c.2)
+
+    await client.patch(
+        ROLLOUTS,
+        "api-server",
+        {
+            "spec": {
+                "template": {"spec": {"containers": [{"name": "api-server", "image": "api-server:v2.1.0"}]}}
+            }
+        },
+        NS,
+    )
+    weights: list[int] = []
+    status_weights: list[int] = []
+    done = await drive(reconciler, client, time, settled, weights, status_weights)
+    new_hash = done["status"]["stableRS"]
+    assert new_hash != old_hash
+    assert status_weights == [0, 5, 20, 50, 80, 100, 0]
+    assert weights == [0, 5, 20, 50, 80, 100, 0]
+    stable = await client.get(SERVICES, "api-server-stable", NS)
+    assert stable["spec"]["selector"]["rollouts-pod-template-hash"] == new_hash
+
+    old_rs = await client.get(REPLICA_SETS, f"api-server-{old_hash}", NS)
+    assert old_rs["spec"]["replicas"] == 10  # still up during scaleDownDelaySeconds
+    time.advance(6)
+    for _ in range(20):
+        await reconciler.reconcile((NS, "api-server"))
+        old_rs = await client.get(REPLICA_SETS, f"api-server-{old_hash}", NS)
+        if old_rs["spec"]["replicas"] == 0:
+            break
+        await asyncio.sleep(0.01)
+    assert old_rs["spec"]["replicas"] == 0
+
+    reasons = [e["reason"] for e in (await client.list(EVENTS, NS)).items]
+    assert "RolloutStepCompleted" in reasons or any("Step" in r for r in reasons)
+
+
+async def test_no_op_pass_writes_nothing(env: tuple[Sandbox, KubeClient]) -> None:
+    """A resync of a settled rollout makes zero API writes (status diff is empty, actions idempotent)."""
+    sandbox, client = env
+    await create_all(client, seed_canary())
+    time = ManualTime()
+    reconciler = RolloutReconciler(client, clock=time)
+    await drive(reconciler, client, time, healthy_on())
+    for _ in range(3):  # let the last scale-ups settle
+        await reconciler.reconcile((NS, "api-server"))
+        await asyncio.sleep(0.02)
+    before = sandbox.requests.count(writes=True)
+    for _ in range(5):
+        await reconciler.reconcile((NS, "api-server"))
+    assert sandbox.requests.count(writes=True) == before
+
+
+async def test_invalid_spec_is_reported_and_others_keep_going(env: tuple[Sandbox, KubeClient]) -> None:
+    """Bad input: InvalidSpec naming the field, phase Degraded, a backoff; the next rollout is still served."""
+    _, client = env
+    docs = seed_canary()
+    await create_all(client, docs)
+    bad = copy.deepcopy(next(d for d in docs if d["kind"] == "Rollout"))
+    bad["metadata"]["name"] = "broken"
+    bad["spec"]["strategy"]["canary"]["steps"][0] = {"setWeight": 150}
+    await client.create(ROLLOUTS, bad, NS)
+    unparsable = copy.deepcopy(bad)
+    unparsable["metadata"]["name"] = "unparsable"
+    unparsable["spec"]["replicas"] = "ten"
+    await client.create(ROLLOUTS, unparsable, NS)
+
+    time = ManualTime()
+    reconciler = RolloutReconciler(client, clock=time)
+    for name, field_name in (("broken", "steps[0].setWeight"), ("unparsable", "spec.replicas")):
+        await reconciler.reconcile((NS, name))
+        status = (await client.get(ROLLOUTS, name, NS))["status"]
+        (condition,) = [c for c in status["conditions"] if c["type"] == "InvalidSpec"]
+        assert field_name in condition["message"]
+        assert status["phase"] == "Degraded"
+    await drive(reconciler, client, time, healthy_on())
+
+
+async def test_a_failing_decision_is_contained(env: tuple[Sandbox, KubeClient]) -> None:
+    """An exception in decide for one rollout becomes an InvalidSpec condition and a growing backoff."""
+    _, client = env
+    docs = seed_canary()
+    await create_all(client, docs)
+    other = copy.deepcopy(next(d for d in docs if d["kind"] == "Rollout"))
+    other["metadata"]["name"] = "poison"
+    await client.create(ROLLOUTS, other, NS)
+
+    def picky(observed: Observed, now: datetime) -> Plan:
+        if observed.rollout_raw["metadata"]["name"] == "poison":
+            raise ZeroDivisionError("boom")
+        return decide(observed, now)
+
+    time = ManualTime()
+    reconciler = RolloutReconciler(client, decide=picky, clock=time)
+    backoffs = [await reconciler.reconcile((NS, "poison")) for _ in range(3)]
+    assert backoffs == [1.0, 2.0, 4.0]
+    status = (await client.get(ROLLOUTS, "poison", NS))["status"]
+    assert status["phase"] == "Degraded"
+    assert "ZeroDivisionError: boom" in status["message"]
+    await drive(reconciler, client, time, healthy_on())
