@@ -1,0 +1,245 @@
+"""Status arithmetic (§a.2): phase/message in Argo's order of checks, condition bookkeeping, pause conditions."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from rollouts.strategy import status
+from rollouts.strategy.context import build_context
+from tests.strategy.simulate import World
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+NOW = "2026-01-01T00:00:00Z"
+
+
+def canary_ctx(traffic: bool = True, **spec: Any) -> Any:
+    world = World.from_files("examples/istio-canary/rollout.yaml")
+    if not traffic:
+        world.rollout["spec"]["strategy"]["canary"].pop("trafficRouting")
+    world.rollout["spec"].update(spec)
+    return build_context(world.observed(), T0)
+
+
+def bluegreen_ctx(**bg: Any) -> Any:
+    world = World.from_files("examples/bluegreen/rollout.yaml")
+    world.rollout["spec"]["strategy"]["blueGreen"].update(bg)
+    return build_context(world.observed(), T0)
+
+
+HEALTHY_CANARY = {
+    "replicas": 10,
+    "updatedReplicas": 10,
+    "availableReplicas": 10,
+    "stableRS": "h",
+    "currentPodHash": "h",
+}
+ABORTED = {
+    "type": "Progressing",
+    "status": "False",
+    "reason": "RolloutAborted",
+    "message": "Rollout aborted update to revision 2",
+}
+
+
+@pytest.mark.parametrize(
+    ("spec", "st", "expected"),
+    [
+        pytest.param(
+            {},
+            {**HEALTHY_CANARY, "conditions": [{"type": "InvalidSpec", "status": "True", "message": "bad"}]},
+            ("Degraded", "InvalidSpec: bad"),
+            id="invalid-spec-first",
+        ),
+        pytest.param(
+            {"paused": True},
+            {**HEALTHY_CANARY, "conditions": [ABORTED]},
+            ("Degraded", "RolloutAborted: Rollout aborted update to revision 2"),
+            id="aborted-beats-paused",
+        ),
+        pytest.param(
+            {},
+            {
+                **HEALTHY_CANARY,
+                "conditions": [{"type": "Progressing", "reason": "ProgressDeadlineExceeded", "message": "m"}],
+            },
+            ("Degraded", "ProgressDeadlineExceeded: m"),
+            id="timed-out",
+        ),
+        pytest.param(
+            {"paused": True},
+            {**HEALTHY_CANARY, "pauseConditions": [{"reason": "CanaryPauseStep"}]},
+            ("Paused", "manually paused"),
+            id="user-pause-beats-controller-pause",
+        ),
+        pytest.param(
+            {},
+            {
+                **HEALTHY_CANARY,
+                "pauseConditions": [{"reason": "InconclusiveAnalysisRun"}, {"reason": "CanaryPauseStep"}],
+            },
+            ("Paused", "InconclusiveAnalysisRun"),
+            id="first-pause-condition",
+        ),
+        pytest.param(
+            {"restartAt": "2026-01-01T00:00:00Z"},
+            HEALTHY_CANARY,
+            ("Progressing", "rollout is restarting"),
+            id="restarting",
+        ),
+        pytest.param(
+            {},
+            {**HEALTHY_CANARY, "updatedReplicas": 9},
+            ("Progressing", "more replicas need to be updated"),
+            id="updated",
+        ),
+        pytest.param(
+            {},
+            {**HEALTHY_CANARY, "availableReplicas": 9},
+            ("Progressing", "updated replicas are still becoming available"),
+            id="available",
+        ),
+        pytest.param(
+            {},
+            {**HEALTHY_CANARY, "stableRS": "old"},
+            ("Progressing", "waiting for all steps to complete"),
+            id="steps",
+        ),
+        pytest.param({}, HEALTHY_CANARY, ("Healthy", ""), id="healthy"),
+    ],
+)
+def test_canary_phase(spec: dict[str, Any], st: dict[str, Any], expected: tuple[str, str]) -> None:
+    """§a.2 CalculateRolloutPhase, rules 2–8 in order."""
+    assert status.calculate_phase(canary_ctx(**spec), st) == expected
+
+
+def test_basic_canary_old_replicas_pending() -> None:
+    """§a.2 rule 7: without traffic routing, old pods still running keep the rollout Progressing."""
+    ctx = canary_ctx(traffic=False)
+    st = {**HEALTHY_CANARY, "replicas": 11}
+    assert status.calculate_phase(ctx, st) == ("Progressing", "old replicas are pending termination")
+    assert status.calculate_phase(canary_ctx(), st) == ("Healthy", "")
+
+
+HEALTHY_BG = {
+    "replicas": 5,
+    "updatedReplicas": 5,
+    "availableReplicas": 5,
+    "stableRS": "g",
+    "currentPodHash": "g",
+}
+
+
+@pytest.mark.parametrize(
+    ("st", "expected"),
+    [
+        pytest.param(
+            {**HEALTHY_BG, "blueGreen": {"activeSelector": "b"}},
+            ("Progressing", "active service cutover pending"),
+            id="cutover",
+        ),
+        pytest.param(
+            {**HEALTHY_BG, "stableRS": "b", "blueGreen": {"activeSelector": "g"}},
+            ("Progressing", "waiting for analysis to complete"),
+            id="post-analysis-running",
+        ),
+        pytest.param(
+            {
+                **HEALTHY_BG,
+                "stableRS": "b",
+                "blueGreen": {
+                    "activeSelector": "g",
+                    "postPromotionAnalysisRunStatus": {"name": "r", "status": "Successful"},
+                },
+            },
+            ("Progressing", "waiting for post-promotion verification to complete"),
+            id="post-analysis-done",
+        ),
+        pytest.param({**HEALTHY_BG, "blueGreen": {"activeSelector": "g"}}, ("Healthy", ""), id="healthy"),
+    ],
+)
+def test_bluegreen_phase(st: dict[str, Any], expected: tuple[str, str]) -> None:
+    """§a.2 rule 6."""
+    assert status.calculate_phase(bluegreen_ctx(), st) == expected
+
+
+def test_set_condition_keeps_unchanged_condition() -> None:
+    """SetRolloutCondition: same status and reason → untouched (message and times kept)."""
+    st: dict[str, Any] = {
+        "conditions": [status.new_condition("Available", "True", "AvailableReason", "old", "t0")]
+    }
+    assert not status.set_condition(
+        st, status.new_condition("Available", "True", "AvailableReason", "new", "t1")
+    )
+    assert st["conditions"][0]["message"] == "old"
+
+
+def test_set_condition_same_status_new_reason_keeps_transition_time() -> None:
+    st: dict[str, Any] = {"conditions": [status.new_condition("Progressing", "True", "A", "m", "t0")]}
+    assert status.set_condition(st, status.new_condition("Progressing", "True", "B", "m", "t1"))
+    (c,) = st["conditions"]
+    assert (c["reason"], c["lastTransitionTime"], c["lastUpdateTime"]) == ("B", "t0", "t1")
+
+
+def test_set_condition_status_change_moves_transition_time() -> None:
+    st: dict[str, Any] = {"conditions": [status.new_condition("Progressing", "True", "A", "m", "t0")]}
+    status.set_condition(st, status.new_condition("Progressing", "False", "A", "m", "t1"))
+    assert st["conditions"][0]["lastTransitionTime"] == "t1"
+
+
+@pytest.mark.parametrize(
+    ("stored", "paused", "expected"),
+    [
+        pytest.param(
+            {"pauseConditions": [{"reason": "CanaryPauseStep"}]},
+            False,
+            ("Unknown", "RolloutPaused"),
+            id="paused",
+        ),
+        pytest.param({}, True, ("Unknown", "RolloutPaused"), id="user-paused"),
+        pytest.param(
+            {"conditions": [status.new_condition("Progressing", "Unknown", "RolloutPaused", "m", "t")]},
+            False,
+            ("Unknown", "RolloutResumed"),
+            id="resumed",
+        ),
+        pytest.param({"conditions": [ABORTED]}, False, ("Unknown", "RolloutRetry"), id="retry"),
+        pytest.param(
+            {"abort": True, "conditions": [ABORTED]}, False, ("False", "RolloutAborted"), id="still-aborted"
+        ),
+    ],
+)
+def test_check_paused_conditions(stored: dict[str, Any], paused: bool, expected: tuple[str, str]) -> None:
+    """`checkPausedConditions` folded into the pass (§c.5 retry, §c.7)."""
+    ctx = canary_ctx(paused=paused)
+    ctx.status = {"currentPodHash": "x", "observedGeneration": "1", **stored}
+    prev = status.check_paused_conditions(ctx)
+    c = status.get_condition(prev, "Progressing")
+    assert c is not None and (c["status"], c["reason"]) == expected
+
+
+def test_pause_status_adds_condition_and_controller_pause() -> None:
+    """CalculatePauseConditions: a new reason gets startTime = now and sets controllerPause."""
+    ctx = canary_ctx()
+    ctx.pause(status.CANARY_PAUSE_STEP)
+    st: dict[str, Any] = {}
+    status.calculate_pause_status(ctx, {}, st)
+    assert st == {
+        "pauseConditions": [{"reason": "CanaryPauseStep", "startTime": NOW}],
+        "controllerPause": True,
+    }
+
+
+def test_abort_status_keeps_aborted_at() -> None:
+    """CalculateAbortStatus: abortedAt set once and kept; pause conditions dropped while aborted."""
+    ctx = canary_ctx()
+    prev = {
+        "abort": True,
+        "abortedAt": "2025-12-31T00:00:00Z",
+        "pauseConditions": [{"reason": "CanaryPauseStep"}],
+    }
+    st: dict[str, Any] = dict(prev)
+    status.calculate_pause_status(ctx, prev, st)
+    assert st == {"abort": True, "abortedAt": "2025-12-31T00:00:00Z"}
