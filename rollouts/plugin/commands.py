@@ -101,7 +101,9 @@ def lint(path: str) -> None:
 
     def body() -> None:
         with open(path, encoding="utf-8") as f:
-            problems = lint_text(f.read())
+            problems, warnings = lint_text(f.read())
+        for warning in warnings:
+            click.echo(f"warning: {warning}", err=True)
         for problem in problems:
             click.echo(problem)
         if problems:

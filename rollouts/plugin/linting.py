@@ -5,8 +5,8 @@ field is an error (Argo decodes strictly), then the models' own rules apply — 
 Rollout (Argo's messages), `analysis.models.metric_errors` and the condition compiler for templates. Finally
 the objects of the same file are checked against each other: Services a rollout names must select its pods,
 a VirtualService must have the routes the rollout names, an Ingress must route to the stable service, and a
-template a rollout runs must exist in the file (when the file defines templates) and get every argument it
-needs. Pure: `lint_documents(docs)` returns the problems; the command prints them.
+template a rollout runs must get every argument it needs (a template missing from a file that defines
+others is a warning: it may live elsewhere). Pure: `lint_documents(docs)` returns the problems; the command prints them.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from analysis.models import AnalysisTemplate, metric_errors
 from rollouts.models import Rollout
 from rollouts.validation import errors_from_pydantic, load_rollout
 
-__all__ = ["lint_documents", "lint_text", "unknown_fields"]
+__all__ = ["lint_documents", "lint_report", "lint_text", "unknown_fields"]
 
 POD_HASH_LABEL = "rollouts-pod-template-hash"
 _SKIP_TOP = {"metadata", "status"}  # ObjectMeta is Kubernetes', status is written by the controller
@@ -131,7 +131,9 @@ def _analysis_refs(spec: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]
             yield f"spec.strategy.blueGreen.{key}", blue_green[key]
 
 
-def _reference_problems(ro: dict[str, Any], by_kind: dict[str, dict[str, dict[str, Any]]]) -> list[str]:
+def _reference_problems(
+    ro: dict[str, Any], by_kind: dict[str, dict[str, dict[str, Any]]], warnings: list[str]
+) -> list[str]:
     problems: list[str] = []
     spec = ro.get("spec") or {}
     labels = (((spec.get("template") or {}).get("metadata") or {}).get("labels")) or {}
@@ -197,7 +199,8 @@ def _reference_problems(ro: dict[str, Any], by_kind: dict[str, dict[str, dict[st
             template = pool.get(str(ref.get("templateName")))
             kind = "ClusterAnalysisTemplate" if ref.get("clusterScope") else "AnalysisTemplate"
             if template is None:
-                problems.append(
+                # it may well live in another file: worth a warning, not a failure
+                warnings.append(
                     f'{path}.templates[{j}]: {kind} "{ref.get("templateName")}" is not in this file'
                 )
                 continue
@@ -223,7 +226,13 @@ def _ingress_services(ingress: dict[str, Any]) -> set[str]:
 
 def lint_documents(docs: list[Any]) -> list[str]:
     """Every problem of a file's documents, each as `<Kind> "<name>": <path>: <message>`."""
+    return lint_report(docs)[0]
+
+
+def lint_report(docs: list[Any]) -> tuple[list[str], list[str]]:
+    """(problems, warnings) of a file's documents; warnings (e.g. a template defined elsewhere) do not fail."""
     problems: list[str] = []
+    warnings: list[str] = []
     by_kind: dict[str, dict[str, dict[str, Any]]] = {}
     for i, doc in enumerate(docs):
         if doc is None:
@@ -238,18 +247,20 @@ def lint_documents(docs: list[Any]) -> list[str]:
         kind, name = str(doc.get("kind")), _name(doc)
         argo = str(doc.get("apiVersion", "")).startswith("argoproj.io/")
         found: list[str] = []
+        ro_warnings: list[str] = []
         if argo and kind == "Rollout":
-            found = _lint_rollout(doc) + _reference_problems(doc, by_kind)
+            found = _lint_rollout(doc) + _reference_problems(doc, by_kind, ro_warnings)
         elif argo and kind in ("AnalysisTemplate", "ClusterAnalysisTemplate"):
             found = _lint_template(doc)
         problems += [f'{kind} "{name}": {p}' for p in found]
-    return problems
+        warnings += [f'{kind} "{name}": {w}' for w in ro_warnings]
+    return problems, warnings
 
 
-def lint_text(text: str) -> list[str]:
-    """Lint a YAML (multi-document) or JSON file's text."""
+def lint_text(text: str) -> tuple[list[str], list[str]]:
+    """Lint a YAML (multi-document) or JSON file's text: (problems, warnings)."""
     try:
         docs = list(yaml.safe_load_all(text))
     except yaml.YAMLError as e:
-        return [f"not valid YAML: {' '.join(str(e).split())}"]
-    return lint_documents(docs)
+        return [f"not valid YAML: {' '.join(str(e).split())}"], []
+    return lint_report(docs)
