@@ -99,7 +99,10 @@ def status_wire(status: Any) -> JSON:
     """An `AnalysisRunStatus` model (or a dict) as wire JSON."""
     if isinstance(status, Mapping):
         return dict(status)
-    wire: JSON = status.model_dump(mode="json", by_alias=True, exclude_none=True)
+    to_wire = getattr(status, "to_wire", None)
+    wire: JSON = (
+        to_wire() if to_wire is not None else status.model_dump(mode="json", by_alias=True, exclude_none=True)
+    )
     return wire
 
 

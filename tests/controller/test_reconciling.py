@@ -148,16 +148,24 @@ async def test_seed_canary_steps_weights_in_order(env: tuple[Sandbox, KubeClient
     )
     weights: list[int] = []
     status_weights: list[int] = []
-    done = await drive(reconciler, client, time, settled, weights, status_weights)
+    done = await drive(reconciler, client, time, healthy_on(), weights, status_weights)
     new_hash = done["status"]["stableRS"]
     assert new_hash != old_hash
+    # The pass after promotion hands the traffic back to the stable Service (now on the new pods, §c.4).
+    await drive(reconciler, client, time, settled, weights, status_weights, limit=5)
     assert status_weights == [0, 5, 20, 50, 80, 100, 0]
     assert weights == [0, 5, 20, 50, 80, 100, 0]
     stable = await client.get(SERVICES, "api-server-stable", NS)
     assert stable["spec"]["selector"]["rollouts-pod-template-hash"] == new_hash
 
-    old_rs = await client.get(REPLICA_SETS, f"api-server-{old_hash}", NS)
-    assert old_rs["spec"]["replicas"] == 10  # still up during scaleDownDelaySeconds
+    for _ in range(10):  # without moving the clock: the old ReplicaSet gets its deadline, and stays up
+        await reconciler.reconcile((NS, "api-server"))
+        old_rs = await client.get(REPLICA_SETS, f"api-server-{old_hash}", NS)
+        if "scale-down-deadline" in old_rs["metadata"].get("annotations", {}):
+            break
+        await asyncio.sleep(0.01)
+    assert "scale-down-deadline" in old_rs["metadata"]["annotations"]
+    assert old_rs["spec"]["replicas"] == 10  # still up during scaleDownDelaySeconds (§c.9 step 6)
     time.advance(6)
     for _ in range(20):
         await reconciler.reconcile((NS, "api-server"))
