@@ -50,7 +50,9 @@ class Providers(Mapping[str, MetricProvider]):
 
     def __init__(self, options: ProviderOptions | None = None) -> None:
         self.options = options or ProviderOptions()
-        self.limiters = LimiterRegistry(ThrottleConfig(rate=self.options.rate, concurrency=self.options.concurrency))
+        self.limiters = LimiterRegistry(
+            ThrottleConfig(rate=self.options.rate, concurrency=self.options.concurrency)
+        )
         self.prometheus = PrometheusProvider(
             limiters=self.limiters,
             address_override=self.options.prometheus_address,
