@@ -11,12 +11,11 @@ continues without a weight change.
 
 from __future__ import annotations
 
-from typing import Any
-
 from rollouts.strategy import replicas as arith
 from rollouts.strategy import steps
 from rollouts.strategy.context import Context
 from rollouts.strategy.plan import JSON
+from rollouts.traffic import TrafficRoutingError, route_edits
 
 
 def desired_weight(ctx: Context) -> tuple[int, bool]:
@@ -99,15 +98,7 @@ def reconcile_traffic(ctx: Context, st: JSON) -> None:
 
 
 def _route_actions(ctx: Context, weight: int, remove_routes: bool, step: JSON | None) -> None:
-    """Ask the pure router edits for the objects to write (no-op when unchanged)."""
-    try:
-        from rollouts import traffic
-    except ImportError:  # pragma: no cover - the traffic package always exists
-        return
-    route_edits: Any = getattr(traffic, "route_edits", None)
-    if route_edits is None:
-        return
-    error: Any = getattr(traffic, "TrafficRoutingError", ValueError)
+    """Ask the pure router edits for the objects to write (nothing when they already say this)."""
     try:
         edits = route_edits(
             ctx.observed.rollout,
@@ -118,9 +109,7 @@ def _route_actions(ctx: Context, weight: int, remove_routes: bool, step: JSON | 
             step=step,
             remove_managed_routes=remove_routes,
         )
-    except error as e:
+    except TrafficRoutingError as e:
         ctx.event("TrafficRoutingError", str(e), warning=True)
-        return
-    except TypeError:
         return
     ctx.actions.extend(edits)

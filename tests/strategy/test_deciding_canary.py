@@ -37,6 +37,13 @@ def cond(world: World, ctype: str) -> dict[str, Any]:
     return next(c for c in world.status["conditions"] if c["type"] == ctype)
 
 
+def vs_weights(world: World) -> dict[str, int]:
+    """The `primary` route of the seed's VirtualService as the plans left it (§c.4 Istio write)."""
+    vs = world.routers[("networking.istio.io/v1beta1", "VirtualService", "production", "api-server-vsvc")]
+    (route,) = vs["spec"]["http"]
+    return {d["destination"]["host"]: d["weight"] for d in route["route"]}
+
+
 def drive_to_pause(world: World, now: datetime) -> None:
     world.settle(now)
     assert world.status["phase"] == "Paused", world.status
@@ -69,20 +76,29 @@ def test_seed_canary_v1_to_v2() -> None:
     world.set_image("myregistry.com/api-server:v2.1.0")
     now = T0
     weights_at_pauses = []
+    vs_at_pauses = []
     pause_expiries = []
     for _ in range(4):
         drive_to_pause(world, now)
         weights_at_pauses.append(world.weight())
+        vs_at_pauses.append(vs_weights(world))
         plan = world.plans[-1]
         pause_expiries.append(plan.requeue_after)
         now += timedelta(seconds=plan.requeue_after or 0)
     world.settle(now)
     v2 = world.status["currentPodHash"]
     assert weights_at_pauses == [5, 20, 50, 80]
+    assert vs_at_pauses == [
+        {"api-server-stable": 95, "api-server-canary": 5},
+        {"api-server-stable": 80, "api-server-canary": 20},
+        {"api-server-stable": 50, "api-server-canary": 50},
+        {"api-server-stable": 20, "api-server-canary": 80},
+    ]
     assert pause_expiries == [301.0, 601.0, 601.0, 301.0]  # 5m, 10m, 10m, 5m (+1 s: strictly after, §c.2)
     assert world.status["stableRS"] == v2 != v1
     assert world.status["currentStepIndex"] == 8
     assert world.status["phase"] == "Healthy"
+    assert vs_weights(world) == {"api-server-stable": 100, "api-server-canary": 0}
     traffic = world.event_messages("TrafficWeightUpdated")
     assert traffic[-6:] == [
         "Traffic weight updated from 0 to 5",
@@ -219,6 +235,7 @@ def test_abort_on_background_analysis_failure() -> None:
     assert st["abort"] is True and st["abortedAt"] == "2026-01-01T00:12:00Z"
     assert st["currentStepIndex"] == 0
     assert world.weight() == 0
+    assert vs_weights(world) == {"api-server-stable": 100, "api-server-canary": 0}
     assert world.services["api-server-canary"].selector["rollouts-pod-template-hash"] == v1
     assert expected in world.event_messages("RolloutAborted")
     canary = world.rs_by_hash(v2)
