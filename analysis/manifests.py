@@ -106,13 +106,14 @@ def _parse_document(source: str, index: int, document: Any) -> LoadedTemplate | 
             "AnalysisTemplate, ClusterAnalysisTemplate and AnalysisRun documents"
         )
     label = f'{source}: {kind} "{name or f"document {index + 1}"}"'
-    model: type[AnalysisTemplate | ClusterAnalysisTemplate | AnalysisRun] = {
-        "AnalysisTemplate": AnalysisTemplate,
-        "ClusterAnalysisTemplate": ClusterAnalysisTemplate,
-        "AnalysisRun": AnalysisRun,
-    }[kind]
     try:
-        obj = model.model_validate(document)
+        obj: AnalysisTemplate | ClusterAnalysisTemplate | AnalysisRun
+        if kind == "AnalysisTemplate":
+            obj = AnalysisTemplate.model_validate(document)
+        elif kind == "ClusterAnalysisTemplate":
+            obj = ClusterAnalysisTemplate.model_validate(document)
+        else:
+            obj = AnalysisRun.model_validate(document)
     except ValidationError as e:
         error = e.errors()[0]
         path = _field_path(error["loc"], document)
