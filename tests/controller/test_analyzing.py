@@ -1,0 +1,222 @@
+"""The AnalysisRun reconciler against the sandbox (real client) and a real Prometheus with backfilled data.
+
+Measurement times come from an injected clock the test advances to the next due time (§b.6), so intervals are
+not slept through; Prometheus answers the un-timed ("now") queries from data that extends into the future.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import copy
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from analysis.providers.registry import ProviderOptions, Providers
+from rollouts.controller.analyzing import AnalysisRunReconciler, ttl_deadline
+from rollouts.kube import KubeClient, settings_for_url
+from rollouts.kube.resources import ANALYSIS_RUNS, JOBS, SECRETS
+from rollouts.sandbox.running import Sandbox
+from tests.fixtures.prometheus import HEALTHY, PrometheusFactory, degrading
+
+NS = "production"
+SUCCESS_RATE = {
+    "name": "success-rate",
+    "interval": "60s",
+    "successCondition": "result[0] >= 0.99",
+    "failureLimit": 3,
+    "provider": {
+        "prometheus": {
+            "query": 'sum(rate(http_requests_total{service="{{args.service-name}}",status=~"2.."}[5m])) / '
+            'sum(rate(http_requests_total{service="{{args.service-name}}"}[5m]))'
+        }
+    },
+}
+
+
+@dataclass
+class ManualTime:
+    now: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@dataclass
+class Env:
+    sandbox: Sandbox
+    client: KubeClient
+    time: ManualTime
+    reconciler: AnalysisRunReconciler
+
+
+@pytest.fixture
+async def env() -> AsyncIterator[Env]:
+    async with Sandbox(pod_ready_delay=0.0, job_duration=0.05) as sandbox:
+        client = KubeClient(settings_for_url(sandbox.url))
+        time = ManualTime()
+        providers = Providers(ProviderOptions(rate=None))
+        reconciler = AnalysisRunReconciler(client, providers=providers, clock=time, job_poll_seconds=0.5)
+        try:
+            yield Env(sandbox, client, time, reconciler)
+        finally:
+            await reconciler.close()
+            await client.close()
+
+
+def run_body(name: str, metrics: list[dict[str, Any]], **spec: Any) -> dict[str, Any]:
+    return {"metadata": {"name": name}, "spec": {"metrics": metrics, **spec}}
+
+
+def prometheus_metric(url: str, **changes: Any) -> dict[str, Any]:
+    metric = copy.deepcopy(SUCCESS_RATE)
+    metric["provider"]["prometheus"]["address"] = url
+    metric.update(changes)
+    return metric
+
+
+async def run_until_done(env: Env, name: str, limit: int = 60) -> dict[str, Any]:
+    """Reconcile, jumping the clock to each requested wake-up, until the run completes."""
+    for _ in range(limit):
+        wait = await env.reconciler.reconcile((NS, name))
+        run = await env.client.get(ANALYSIS_RUNS, name, NS)
+        if (run.get("status") or {}).get("phase") in ("Successful", "Failed", "Error", "Inconclusive"):
+            return run
+        env.time.now += timedelta(seconds=wait or 0.5)
+        await asyncio.sleep(0.02)  # simulated Jobs finish in real time
+    raise AssertionError(f"run {name} did not complete: {run.get('status')}")
+
+
+async def test_healthy_prometheus_metric_succeeds(env: Env, prometheus_factory: PrometheusFactory) -> None:
+    """§b.4 step 6: count reached with no failure → Successful; §b.3 value strings."""
+    url = prometheus_factory(HEALTHY).url
+    args = [{"name": "service-name", "value": "api-server-canary"}]
+    await env.client.create(
+        ANALYSIS_RUNS, run_body("ok", [prometheus_metric(url, count=3, interval="1s")], args=args), NS
+    )
+    run = await run_until_done(env, "ok")
+    status = run["status"]
+    assert status["phase"] == "Successful"
+    (result,) = status["metricResults"]
+    assert (result["count"], result["successful"], result["failed"]) == (3, 3, 0)
+    assert [m["value"] for m in result["measurements"]] == ["[0.995]"] * 3
+    assert result["metadata"]["ResolvedPrometheusQuery"].count("api-server-canary") == 2
+    assert status["startedAt"] and status["completedAt"]
+
+
+async def test_degraded_metric_fails_at_the_fourth_failure(
+    env: Env, prometheus_factory: PrometheusFactory
+) -> None:
+    """§b.4: failureLimit 3 → Failed on the 4th failed measurement, with Argo's run message (§b.5)."""
+    url = prometheus_factory(degrading(-timedelta(minutes=30))).url
+    args = [{"name": "service-name", "value": "api-server-canary"}]
+    await env.client.create(ANALYSIS_RUNS, run_body("bad", [prometheus_metric(url)], args=args), NS)
+    run = await run_until_done(env, "bad")
+    status = run["status"]
+    assert status["phase"] == "Failed"
+    assert status["message"] == 'Metric "success-rate" assessed Failed due to failed (4) > failureLimit (3)'
+    assert status["metricResults"][0]["failed"] == 4
+
+
+async def test_terminate_and_ttl(env: Env, prometheus_factory: PrometheusFactory) -> None:
+    """spec.terminate ends an indefinite run Successful (§b.5); ttlStrategy then deletes it (§b.6)."""
+    url = prometheus_factory(HEALTHY).url
+    args = [{"name": "service-name", "value": "api-server-canary"}]
+    body = run_body(
+        "forever", [prometheus_metric(url, interval="1s")], args=args, ttlStrategy={"secondsAfterSuccess": 30}
+    )
+    await env.client.create(ANALYSIS_RUNS, body, NS)
+    for _ in range(2):
+        wait = await env.reconciler.reconcile((NS, "forever"))
+        assert wait is not None and wait > 0
+        env.time.now += timedelta(seconds=wait)
+    running = await env.client.get(ANALYSIS_RUNS, "forever", NS)
+    assert running["status"]["phase"] == "Running"
+    await env.client.patch(ANALYSIS_RUNS, "forever", {"spec": {"terminate": True}}, NS)
+    run = await run_until_done(env, "forever")
+    assert (run["status"]["phase"], run["status"]["message"]) == ("Successful", "Run Terminated")
+    deadline = ttl_deadline(run)
+    assert deadline is not None
+    wait = await env.reconciler.reconcile((NS, "forever"))
+    assert wait is not None and 0 < wait <= 30
+    env.time.now = deadline + timedelta(seconds=1)
+    assert await env.reconciler.reconcile((NS, "forever")) is None
+    assert (await env.client.get_or_none(ANALYSIS_RUNS, "forever", NS)) is None
+
+
+async def test_secret_args_are_read_from_secrets(env: Env, prometheus_factory: PrometheusFactory) -> None:
+    """§b.7: valueFrom.secretKeyRef resolved from the run's namespace; a missing secret fails the run."""
+    url = prometheus_factory(HEALTHY).url
+    secret = {"metadata": {"name": "svc"}, "data": {"name": base64.b64encode(b"api-server-canary").decode()}}
+    await env.client.create(SECRETS, secret, NS)
+    ref = {"name": "service-name", "valueFrom": {"secretKeyRef": {"name": "svc", "key": "name"}}}
+    await env.client.create(
+        ANALYSIS_RUNS, run_body("secret", [prometheus_metric(url, count=3, interval="1s")], args=[ref]), NS
+    )
+    run = await run_until_done(env, "secret")
+    assert run["status"]["phase"] == "Successful"
+    assert "api-server-canary" not in str(run["status"].get("message", ""))
+
+    missing = {"name": "service-name", "valueFrom": {"secretKeyRef": {"name": "nope", "key": "name"}}}
+    await env.client.create(
+        ANALYSIS_RUNS,
+        run_body("missing", [prometheus_metric(url, count=3, interval="1s")], args=[missing]),
+        NS,
+    )
+    run = await run_until_done(env, "missing")
+    assert run["status"]["phase"] == "Error"
+    assert 'secrets "nope" not found' in run["status"]["message"]
+
+
+async def test_measurement_retention_trims_history(env: Env, prometheus_factory: PrometheusFactory) -> None:
+    """§b.6: history trimmed to measurementRetention.limit; counters keep counting."""
+    url = prometheus_factory(HEALTHY).url
+    args = [{"name": "service-name", "value": "api-server-canary"}]
+    body = run_body(
+        "trim",
+        [prometheus_metric(url, count=4, interval="1s")],
+        args=args,
+        measurementRetention=[{"metricName": "success-rate", "limit": 2}],
+    )
+    await env.client.create(ANALYSIS_RUNS, body, NS)
+    run = await run_until_done(env, "trim")
+    (result,) = run["status"]["metricResults"]
+    assert (result["count"], len(result["measurements"])) == (4, 2)
+
+
+@pytest.mark.parametrize(
+    ("outcome", "phase"),
+    [
+        pytest.param("succeeded", "Successful", id="job-succeeds"),
+        pytest.param("failed", "Failed", id="job-fails"),
+    ],
+)
+async def test_job_metric(env: Env, outcome: str, phase: str) -> None:
+    """The job provider: a batch/v1 Job per measurement; its outcome is the measurement's phase; deleted after."""
+    job = {
+        "metadata": {"annotations": {"sandbox.rollouts.io/job-outcome": outcome}},
+        "spec": {
+            "backoffLimit": 0,
+            "template": {
+                "spec": {"restartPolicy": "Never", "containers": [{"name": "t", "image": "busybox"}]}
+            },
+        },
+    }
+    await env.client.create(ANALYSIS_RUNS, run_body("job", [{"name": "smoke", "provider": {"job": job}}]), NS)
+    run = await run_until_done(env, "job")
+    assert run["status"]["phase"] == phase
+    (measurement,) = run["status"]["metricResults"][0]["measurements"]
+    assert measurement["metadata"]["job-name"] == f"{run['metadata']['uid']}.smoke.1"
+    assert (await env.client.list(JOBS, NS)) == []  # completed Jobs are deleted
+
+
+async def test_invalid_run_is_an_error_not_a_crash(env: Env) -> None:
+    """§b.8: a metric without provider → Error run with the validation message; the reconciler keeps going."""
+    await env.client.create(ANALYSIS_RUNS, run_body("invalid", [{"name": "m", "provider": {}}]), NS)
+    run = await run_until_done(env, "invalid")
+    assert run["status"]["phase"] == "Error"
+    assert "no provider specified" in run["status"]["message"]
