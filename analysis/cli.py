@@ -1,0 +1,187 @@
+"""`rollouts analyze`: run AnalysisTemplates against Prometheus now, at an instant, or over a past window.
+
+The command-line face of the analysis engine (issue 2, item 8). It reads templates (`manifests`), merges
+them and substitutes `-a NAME=VALUE` arguments into one AnalysisRun spec (`args`), builds the providers
+(`providers.registry`, with `--prometheus` overriding every Prometheus address) and drives the run
+(`runner`) with a clock:
+
+* live (default): the system clock, measurements follow interval/count; Ctrl-C terminates the run the way
+  `spec.terminate` does and prints what was reached;
+* `--at TIME`: one measurement of every metric, queries evaluated at TIME (limits do not apply to a single
+  sample: the verdict is the measurements');
+* `--from A --to B`: a replay on a virtual clock from A: measurements at each interval, initialDelay, count,
+  failure limits and the 10 s retry after an error, queries evaluated at those instants; a run still going
+  at B is terminated at B. The verdict and the instant it was reached are printed.
+
+Output: rich tables (`reporting`) or `-o json` (the AnalysisRun status). Exit codes: 0 Successful, 1 Failed,
+3 Error, 4 Inconclusive, 2 bad input with one line on stderr naming the file, object and field.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import sys
+from datetime import UTC, datetime
+
+import click
+
+from analysis.durations import DurationError, parse_go_duration
+from analysis.manifests import ManifestError, check_metrics, load_templates, select_templates
+from analysis.models import AnalysisRunStatus
+from analysis.reporting import exit_code, render_json, render_text
+
+__all__ = ["analyze", "parse_time"]
+
+EXIT_BAD_INPUT = 2
+_RELATIVE = re.compile(r"^now\s*(?P<sign>[+-])\s*(?P<duration>.+)$|^(?P<sign2>[+-])(?P<duration2>.+)$")
+
+
+class BadInput(click.ClickException):
+    """Bad input: one line on stderr, exit code 2."""
+
+    exit_code = EXIT_BAD_INPUT
+
+    def show(self, file: object = None) -> None:
+        click.echo(f"error: {self.message}", err=True)
+
+
+def parse_time(text: str, now: datetime) -> datetime:
+    """`now`, `-30m`, `now-2h`, `+5m` (Go durations relative to now) or RFC 3339 (`2024-01-01T00:00:00Z`).
+
+    >>> parse_time("-30m", datetime(2024, 1, 1, 1, 0, tzinfo=UTC)).isoformat()
+    '2024-01-01T00:30:00+00:00'
+    """
+    value = text.strip()
+    if value.lower() == "now":
+        return now
+    match = _RELATIVE.match(value)
+    if match:
+        sign = match.group("sign") or match.group("sign2")
+        duration = parse_go_duration((match.group("duration") or match.group("duration2")).strip())
+        return now + duration if sign == "+" else now - duration
+    parsed = datetime.fromisoformat(value.replace("z", "Z"))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _time_option(name: str, text: str | None, now: datetime) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        return parse_time(text, now)
+    except (ValueError, DurationError):
+        raise BadInput(
+            f"{name} {text!r}: not a time; use RFC 3339 (2024-01-01T00:00:00Z), now, or a duration relative "
+            "to now (-30m, -2h)"
+        ) from None
+
+
+def _parse_args(pairs: tuple[str, ...]) -> dict[str, str]:
+    values: dict[str, str] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip():
+            raise BadInput(f"-a {pair!r}: expected NAME=VALUE (e.g. -a service-name=api-server-canary)")
+        values[name.strip()] = value
+    return values
+
+
+@click.command(name="analyze", context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "-f",
+    "--filename",
+    "files",
+    multiple=True,
+    required=True,
+    type=click.Path(dir_okay=False, allow_dash=True),
+    help="AnalysisTemplate / ClusterAnalysisTemplate YAML (multi-document allowed; repeatable; - for stdin).",
+)
+@click.option(
+    "--template", "templates", multiple=True, help="Use only the template(s) of this name (repeatable)."
+)
+@click.option("-a", "--arg", "arg_pairs", multiple=True, help="Argument value NAME=VALUE (repeatable).")
+@click.option("--prometheus", "prometheus_url", help="Prometheus URL used instead of every metric's address.")
+@click.option("--at", "at_text", help="Take one measurement of every metric with queries evaluated at TIME.")
+@click.option(
+    "--from", "from_text", help="Replay from TIME (with --to): the verdict the run would have reached."
+)
+@click.option("--to", "to_text", help="End of the replay window (default: now).")
+@click.option(
+    "--rate-limit",
+    type=float,
+    default=None,
+    help="Requests per second allowed towards one backend (default: unlimited for a replay, 100 live).",
+)
+@click.option("-o", "--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def analyze(
+    files: tuple[str, ...],
+    templates: tuple[str, ...],
+    arg_pairs: tuple[str, ...],
+    prometheus_url: str | None,
+    at_text: str | None,
+    from_text: str | None,
+    to_text: str | None,
+    rate_limit: float | None,
+    output: str,
+) -> None:
+    """Run AnalysisTemplates against Prometheus: live, at an instant (--at), or replayed (--from/--to).
+
+    TIME is RFC 3339 (2024-01-01T00:00:00Z), `now`, or relative to now (-30m, -2h).
+    Exit codes: 0 Successful, 1 Failed, 3 Error, 4 Inconclusive, 2 bad input.
+
+    \b
+    Example:
+      rollouts analyze -f examples/istio-canary/success-rate.yaml -f examples/istio-canary/latency.yaml \\
+        -a service-name=api-server-canary --prometheus http://127.0.0.1:9090 --from -1h --to now
+    """
+    from analysis.execution import ExecutionError, History, Mode, build_run, execute
+
+    now = datetime.now(UTC)
+    if at_text is not None and (from_text is not None or to_text is not None):
+        raise BadInput("--at cannot be combined with --from/--to: choose one instant or one window")
+    if to_text is not None and from_text is None:
+        raise BadInput("--to needs --from: give the start of the replay window")
+    at = _time_option("--at", at_text, now)
+    start = _time_option("--from", from_text, now)
+    end = _time_option("--to", to_text, now) if from_text is not None else None
+    if start is not None and end is None:
+        end = now
+    if start is not None and end is not None and end <= start:
+        raise BadInput(
+            f"--from {from_text} is not before --to {to_text or 'now'}: the replay window is empty"
+        )
+    if prometheus_url is not None and not re.match(r"^https?://[^/]+", prometheus_url):
+        raise BadInput(
+            f"--prometheus {prometheus_url!r}: expected an http(s) URL such as http://127.0.0.1:9090"
+        )
+    if rate_limit is not None and rate_limit <= 0:
+        raise BadInput(f"--rate-limit {rate_limit:g}: must be a positive number of requests per second")
+    try:
+        loaded = select_templates(load_templates(files), templates)
+        for template in loaded:
+            check_metrics(template)
+        run = build_run(loaded, _parse_args(arg_pairs))
+    except ManifestError as e:
+        raise BadInput(str(e)) from None
+    except ExecutionError as e:
+        raise BadInput(str(e)) from None
+
+    if at is not None:
+        mode = Mode.at_instant(at)
+    elif start is not None and end is not None:
+        mode = Mode.replay(start, end)
+    else:
+        mode = Mode.live()
+    echo = (lambda line: click.echo(line, err=True)) if mode.kind == "live" and output == "text" else None
+    history = History(echo)
+    if mode.kind == "live" and output == "text":
+        click.echo("Measuring live; Ctrl-C terminates the run and prints the result.", err=True)
+    status: AnalysisRunStatus = asyncio.run(
+        execute(run, mode, prometheus_address=prometheus_url, rate=rate_limit, history=history)
+    )
+    if output == "json":
+        render_json(status, sys.stdout)
+    else:
+        names = ", ".join(t.name for t in loaded)
+        render_text(status, sys.stdout, title=f"{mode.describe()}: {names}", history=history.by_metric)
+    sys.exit(exit_code(status))

@@ -1,0 +1,251 @@
+"""Analysis throughput: N AnalysisRuns × 2 Prometheus metrics at 1 s intervals against one real Prometheus.
+
+Not a test: it prints figures. For each N (100, 300, 1000, … until measurements fall behind) one process
+runs N runs concurrently through `analysis.runner.run_to_completion` on the system clock for `--duration`
+seconds, with the seed's two queries (success rate and p99 latency of `api-server-canary`) against a
+Prometheus backfilled by `tests/fixtures/prometheus.py`. Per N it prints:
+
+* measurements per second, p50/p99 lag between a measurement's due time (the previous one's completion +
+  interval, §b.6) and its completion, and the CPU seconds of this process;
+* the engine's CPU cost per measurement next to a bare loop of the same queries through
+  prometheus-api-client (`custom_query`), and the overhead in percent;
+* the requests Prometheus itself counted (`prometheus_http_requests_total{handler="/api/v1/query"}`),
+  sampled every 0.25 s by a side thread, checked against the configured rate limit.
+
+The capacity is the largest N whose p99 lag stays under one interval.
+
+    .venv/bin/python bench/analysis_throughput.py --duration 60
+    .venv/bin/python bench/analysis_throughput.py --duration 10 --runs 100,300   # a quick look
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import threading
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from prometheus_api_client import PrometheusConnect  # noqa: E402
+
+from analysis.models import AnalysisPhase, AnalysisRunSpec, Measurement, Metric  # noqa: E402
+from analysis.providers.base import MetricProvider  # noqa: E402
+from analysis.providers.registry import ProviderOptions, Providers  # noqa: E402
+from analysis.runner import SystemClock, run_to_completion  # noqa: E402
+from tests.fixtures.prometheus import healthy, prometheus_request_count, start_prometheus  # noqa: E402
+
+SERVICE = "api-server-canary"
+QUERIES = {
+    "success-rate": (
+        f'sum(rate(http_requests_total{{service="{SERVICE}",status=~"2.."}}[5m])) / '
+        f'sum(rate(http_requests_total{{service="{SERVICE}"}}[5m]))',
+        "result[0] >= 0.99",
+    ),
+    "p99-latency": (
+        f'histogram_quantile(0.99, sum(rate(http_request_duration_seconds_bucket{{service="{SERVICE}"}}[5m])) by (le)) * 1000',
+        "result[0] < 500",
+    ),
+}
+INTERVAL = 1.0
+
+
+def run_spec(address: str) -> AnalysisRunSpec:
+    metrics = [
+        Metric.model_validate(
+            {
+                "name": name,
+                "interval": "1s",
+                "successCondition": condition,
+                "failureLimit": 3,
+                "provider": {"prometheus": {"address": address, "query": query}},
+            }
+        )
+        for name, (query, condition) in QUERIES.items()
+    ]
+    return AnalysisRunSpec(metrics=metrics)
+
+
+class Recording:
+    """Wraps the shared Prometheus provider for one run: records each measurement's lag behind its due time."""
+
+    kind = "prometheus"
+
+    def __init__(
+        self, inner: MetricProvider, lags: list[float], outcomes: dict[str, int], start: float
+    ) -> None:
+        self.inner = inner
+        self.lags = lags
+        self.outcomes = outcomes
+        self.due: dict[str, float] = {}
+        self.start = start
+
+    async def measure(self, metric: Metric, *, at: datetime | None = None) -> Measurement:
+        measurement = await self.inner.measure(metric, at=at)
+        done = time.monotonic()
+        self.lags.append(done - self.due.get(metric.name, self.start))
+        error = measurement.phase is AnalysisPhase.ERROR
+        self.outcomes["error" if error else "ok"] += 1
+        self.due[metric.name] = done + (10.0 if error else INTERVAL)  # §b.6: 10 s after an error
+        return measurement
+
+    async def resume(self, metric: Metric, measurement: Measurement) -> Measurement:
+        return measurement
+
+    async def terminate(self, metric: Metric, measurement: Measurement) -> Measurement:
+        return measurement
+
+    def metadata(self, metric: Metric) -> dict[str, str] | None:
+        return self.inner.metadata(metric)
+
+
+class RequestSampler(threading.Thread):
+    """Samples Prometheus' own query counter every `period` s: (monotonic time, requests so far)."""
+
+    def __init__(self, url: str, period: float = 0.25) -> None:
+        super().__init__(daemon=True)
+        self.url, self.period = url, period
+        self.samples: list[tuple[float, int]] = []
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            self.samples.append((time.monotonic(), prometheus_request_count(self.url)))
+            self.stop.wait(self.period)
+
+    def max_in_window(self, window: float = 1.0) -> tuple[int, float]:
+        """The most requests counted between two samples at most `window` (+ one period) apart, and that span."""
+        best, span = 0, window
+        for i, (t0, c0) in enumerate(self.samples):
+            for t1, c1 in self.samples[i + 1 :]:
+                if t1 - t0 > window + self.period / 2:
+                    break
+                if c1 - c0 > best:
+                    best, span = c1 - c0, t1 - t0
+        return best, span
+
+
+def bare_loop(url: str, count: int) -> tuple[float, float]:
+    """Wall and CPU seconds per query of `count` sequential `custom_query` calls of the same queries."""
+    client = PrometheusConnect(url=url, disable_ssl=True)
+    queries = [q for q, _ in QUERIES.values()]
+    for q in queries:  # warm the connection
+        client.custom_query(q)
+    wall, cpu = time.perf_counter(), time.process_time()
+    for i in range(count):
+        client.custom_query(queries[i % 2])
+    return (time.perf_counter() - wall) / count, (time.process_time() - cpu) / count
+
+
+async def engine(url: str, n: int, duration: float, rate: float | None, concurrency: int) -> dict[str, Any]:
+    lags: list[float] = []
+    outcomes = {"ok": 0, "error": 0}
+    spec = run_spec(url)
+    stop = asyncio.Event()
+    sampler = RequestSampler(url)
+    async with Providers(ProviderOptions(rate=rate, concurrency=concurrency)) as shared:
+        before = prometheus_request_count(url)
+        sampler.start()
+        cpu, wall = time.process_time(), time.monotonic()
+        tasks = [
+            asyncio.create_task(
+                run_to_completion(
+                    spec,
+                    {"prometheus": Recording(shared.prometheus, lags, outcomes, wall)},
+                    SystemClock(),
+                    terminate=stop,
+                )
+            )
+            for _ in range(n)
+        ]
+        await asyncio.sleep(duration)
+        measured = len(lags)
+        stop.set()
+        await asyncio.gather(*tasks)
+        elapsed, cpu_used = time.monotonic() - wall, time.process_time() - cpu
+        sampler.stop.set()
+        sampler.join()
+        after = prometheus_request_count(url)
+    lags.sort()
+    peak, span = sampler.max_in_window()
+    return {
+        "n": n,
+        "measurements": measured,
+        "per_second": measured / duration,
+        "p50": lags[len(lags) // 2] if lags else float("nan"),
+        "p99": lags[min(len(lags) - 1, int(len(lags) * 0.99))] if lags else float("nan"),
+        "cpu": cpu_used,
+        "cpu_per_measurement": cpu_used / max(1, len(lags)),
+        "errors": outcomes["error"],
+        "server_requests": after - before,
+        "client_requests": len(lags),
+        "peak": peak,
+        "peak_span": span,
+        "elapsed": elapsed,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=float, default=60.0, help="seconds per N (default 60)")
+    parser.add_argument("--runs", default="100,300,1000,3000", help="comma-separated N values")
+    parser.add_argument(
+        "--rate", type=float, default=2000.0, help="rate limit, requests/s towards Prometheus"
+    )
+    parser.add_argument("--concurrency", type=int, default=16, help="requests in flight towards Prometheus")
+    parser.add_argument(
+        "--bare", type=int, default=2000, help="queries in the bare prometheus-api-client loop"
+    )
+    options = parser.parse_args()
+
+    server = start_prometheus(healthy())
+    try:
+        wall_q, cpu_q = bare_loop(server.url, options.bare)
+        print(f"Prometheus {server.url}; rate limit {options.rate:g}/s, concurrency {options.concurrency}")
+        print(
+            f"bare loop: {options.bare} sequential custom_query calls: {wall_q * 1000:.3f} ms wall, "
+            f"{cpu_q * 1000:.3f} ms CPU per query"
+        )
+        header = (
+            f"{'N':>6} {'meas/s':>8} {'target/s':>8} {'lag p50':>8} {'lag p99':>8} {'CPU s':>7} "
+            f"{'CPU ms/meas':>11} {'overhead':>8} {'errors':>6} {'server req':>10} {'peak/1s':>8}"
+        )
+        print(header)
+        capacity = 0
+        for n in (int(x) for x in options.runs.split(",")):
+            r = asyncio.run(engine(server.url, n, options.duration, options.rate, options.concurrency))
+            overhead = (r["cpu_per_measurement"] - cpu_q) / cpu_q * 100
+            print(
+                f"{n:>6} {r['per_second']:>8.1f} {2 * n / INTERVAL:>8.0f} {r['p50'] * 1000:>6.0f}ms "
+                f"{r['p99'] * 1000:>6.0f}ms {r['cpu']:>7.1f} {r['cpu_per_measurement'] * 1000:>11.3f} "
+                f"{overhead:>7.0f}% {r['errors']:>6} {r['server_requests']:>10} {r['peak']:>8}",
+                flush=True,
+            )
+            bound = options.rate * max(1.0, r["peak_span"]) + options.concurrency
+            verdict = "respected" if r["peak"] <= bound else "EXCEEDED"
+            print(
+                f"       rate limit {verdict}: at most {r['peak']} requests counted by Prometheus within "
+                f"{r['peak_span']:.2f} s (limit {options.rate:g}/s + {options.concurrency} in flight); "
+                f"client sent {r['client_requests']}, server counted {r['server_requests']}",
+                flush=True,
+            )
+            if r["p99"] < INTERVAL:
+                capacity = n
+            else:
+                print(f"       N={n} falls behind (p99 lag ≥ {INTERVAL:g} s): stopping")
+                break
+        print(
+            f"capacity: {capacity} runs × 2 metrics at {INTERVAL:g} s (largest N with p99 lag < 1 interval)"
+        )
+        print("lag = completion - due time (previous completion + interval); CPU includes the query threads")
+    finally:
+        server.stop()
+
+
+if __name__ == "__main__":
+    main()
