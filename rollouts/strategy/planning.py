@@ -1,0 +1,445 @@
+"""`rollouts plan`: what a Rollout will do, step by step, computed without a cluster.
+
+A reviewer reads it in a pull request: for a canary, each step with its setWeight, the steady-state canary and
+stable pod counts (the §c.3 arithmetic of `rollouts.strategy.replicas`, basic or traffic-routed), the traffic
+split, pauses and their durations, analyses with their templates and arguments, and where background analysis
+starts; for blue-green, the preview → promotion → active sequence. It runs the same validation as the
+controller (`rollouts.validation`) and exits 2 with one line naming the file and the field when the manifest is
+invalid. Pure apart from reading the file: `build_plan(rollout)` returns a JSON-ready dict (``-o json``) that
+`render_text` prints with rich (no colour when the output is not a terminal).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any, TextIO
+
+import click
+import yaml
+from rich import box
+from rich.console import Console
+from rich.table import Table
+
+from rollouts.models import (
+    AnalysisRunArgument,
+    CanaryStep,
+    Rollout,
+    RolloutAnalysis,
+    RolloutTrafficRouting,
+    TrafficWeights,
+)
+from rollouts.strategy import replicas as arith
+from rollouts.strategy.replicas import RS
+from rollouts.validation import load_rollout
+
+__all__ = ["build_plan", "plan", "render_text"]
+
+JSON = dict[str, Any]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Building the plan (pure)
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def _args(args: Sequence[AnalysisRunArgument] | None, ro: Rollout) -> list[JSON]:
+    out = []
+    for arg in args or []:
+        item: JSON = {"name": arg.name}
+        if arg.value is not None:
+            item["value"] = arg.value
+        elif arg.value_from is not None and arg.value_from.pod_template_hash_value:
+            which = "new" if arg.value_from.pod_template_hash_value == "Latest" else "stable"
+            item["value"] = f"<{which} pod-template hash>"
+        elif arg.value_from is not None and arg.value_from.field_ref is not None:
+            path = arg.value_from.field_ref.field_path
+            item["value"] = _field_value(ro, path)
+            item["fieldRef"] = path
+        out.append(item)
+    return out
+
+
+def _field_value(ro: Rollout, path: str) -> str:
+    """A best-effort value of a fieldRef from the manifest (``<fieldPath>`` when unknown until run time)."""
+    meta = ro.metadata
+    simple = {"metadata.name": meta.name, "metadata.namespace": meta.namespace or "default"}
+    if path in simple:
+        return str(simple[path])
+    for kind in ("labels", "annotations"):
+        prefix = f"metadata.{kind}['"
+        if path.startswith(prefix) and path.endswith("']"):
+            value = (getattr(meta, kind) or {}).get(path[len(prefix) : -2])
+            if value is not None:
+                return str(value)
+    return f"<{path}>"
+
+
+def _analysis(analysis: RolloutAnalysis, ro: Rollout) -> JSON:
+    return {
+        "templates": [
+            {"name": t.template_name, "clusterScope": t.is_cluster_scope} for t in analysis.templates or []
+        ],
+        "args": _args(analysis.args, ro),
+    }
+
+
+def _duration(seconds: int) -> str:
+    """Compact: 90 → ``1m30s``, 1800 → ``30m``, 3600 → ``1h``, 0 → ``0s``."""
+    if seconds <= 0:
+        return f"{seconds}s"
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return "".join(f"{v}{u}" for v, u in ((hours, "h"), (minutes, "m"), (secs, "s")) if v)
+
+
+def _describe(step: CanaryStep, ro: Rollout) -> tuple[str, JSON]:
+    """(one-line description, machine details) of a step."""
+    if step.set_weight is not None:
+        return f"setWeight {step.set_weight}", {"setWeight": step.set_weight}
+    if step.pause is not None:
+        if step.pause.is_indefinite:
+            return "pause until promoted", {"pause": {"untilPromoted": True}}
+        secs = step.pause.duration_seconds()
+        return f"pause {_duration(secs)}", {"pause": {"seconds": secs, "duration": step.pause.duration}}
+    if step.analysis is not None:
+        a = _analysis(step.analysis, ro)
+        names = ", ".join(t["name"] for t in a["templates"])
+        return f"analysis {names}", {"analysis": a}
+    if step.experiment is not None:
+        e = step.experiment
+        names = ", ".join(f"{t.name} ({t.spec_ref})" for t in e.templates)
+        text = f"experiment {names}" + (f" for {e.duration}" if e.duration else "")
+        analyses = [a.template_name for a in e.analyses or []]
+        if analyses:
+            text += f", analyses {', '.join(analyses)}"
+        return text, {"experiment": e.to_wire()}
+    if step.set_canary_scale is not None:
+        s = step.set_canary_scale
+        if s.match_traffic_weight:
+            text = "setCanaryScale matchTrafficWeight"
+        elif s.replicas is not None:
+            text = f"setCanaryScale {s.replicas} pods"
+        else:
+            text = f"setCanaryScale weight {s.weight}"
+        return text, {"setCanaryScale": s.to_wire()}
+    if step.set_header_route is not None:
+        h = step.set_header_route
+        if h.match is None:
+            return f"remove header route {h.name}", {"setHeaderRoute": h.to_wire()}
+        matches = ", ".join(f"{m.header_name}={_match_text(m.header_value)}" for m in h.match)
+        return f"header route {h.name}: {matches} → canary", {"setHeaderRoute": h.to_wire()}
+    if step.set_mirror_route is not None:
+        m = step.set_mirror_route
+        if m.match is None:
+            return f"remove mirror route {m.name}", {"setMirrorRoute": m.to_wire()}
+        pct = 100 if m.percentage is None else m.percentage
+        return f"mirror route {m.name}: {pct}% of matching traffic copied to canary", {
+            "setMirrorRoute": m.to_wire()
+        }
+    if step.plugin is not None:
+        return f"plugin {step.plugin.name}", {"plugin": step.plugin.to_wire()}
+    return "(empty step)", {}
+
+
+def _match_text(value: Any) -> str:
+    if value is None:
+        return "?"
+    for kind in ("exact", "prefix", "regex"):
+        v = getattr(value, kind, None)
+        if v:
+            return v if kind == "exact" else f"{kind}:{v}"
+    return "?"
+
+
+def _args_text(args: list[JSON]) -> str:
+    if not args:
+        return ""
+    return " (" + ", ".join(f"{a['name']}={a['value']}" for a in args) + ")"
+
+
+def _steady_counts(ro: Rollout, index: int, previous: tuple[int, int]) -> tuple[int, int]:
+    """Canary and stable pods once the rollout has settled at step `index` (every pod becomes available)."""
+    r = ro.model_copy(deep=True)
+    r.status.stable_rs, r.status.current_pod_hash, r.status.current_step_index = "stable", "canary", index
+    routed = r.spec.traffic_routing is not None
+    canary, stable = previous
+    for _ in range(200):  # each pass moves toward the target within maxSurge/maxUnavailable
+        weights = None
+        if routed:
+            _, w = arith.get_canary_replicas_or_weight(r, None, None)
+            weights = TrafficWeights.model_validate(
+                {"canary": {"weight": w}, "stable": {"weight": r.spec.max_traffic_weight() - w}}
+            )
+        new = arith.desired_canary_counts(
+            r, RS("canary", canary, canary), RS("stable", stable, stable), (), weights
+        )
+        if new == (canary, stable):
+            break
+        canary, stable = new
+    return canary, stable
+
+
+def _routing_names(tr: RolloutTrafficRouting | None) -> list[str]:
+    if tr is None:
+        return []
+    return [k for k in tr.kinds() if k != "plugins"] + [f"plugin {name}" for name in tr.plugins or {}]
+
+
+def _canary_plan(ro: Rollout) -> JSON:
+    c = ro.spec.strategy.canary
+    assert c is not None
+    replicas = ro.spec.replicas_or_default()
+    max_weight = ro.spec.max_traffic_weight()
+    tr = c.traffic_routing
+    routed = tr is not None
+    background = c.analysis
+    start = (background.starting_step or 0) if background is not None else None
+    counts = (0, replicas)
+    rows: list[JSON] = []
+    weight = 0
+    for i, step in enumerate(ro.spec.steps):
+        text, details = _describe(step, ro)
+        counts = _steady_counts(ro, i, counts)
+        if step.set_weight is not None:
+            weight = step.set_weight
+        canary_pods, stable_pods = counts
+        row: JSON = {
+            "index": i,
+            "step": text,
+            **details,
+            "canaryPods": canary_pods,
+            "stablePods": stable_pods,
+        }
+        if routed:
+            row["traffic"] = {"canary": weight, "stable": max_weight - weight}
+        else:
+            total = canary_pods + stable_pods
+            share = round(100 * canary_pods / total) if total else 0
+            row["traffic"] = {"canary": share, "stable": 100 - share, "byPodCount": True}
+        if start is not None and i == start:
+            row["backgroundAnalysisStarts"] = True
+        rows.append(row)
+    timed = sum(
+        s.pause.duration_seconds() for s in ro.spec.steps if s.pause is not None and not s.pause.is_indefinite
+    )
+    waits = [
+        "promotion" if s.pause is not None else s.kind
+        for s in ro.spec.steps
+        if (s.pause is not None and s.pause.is_indefinite) or s.analysis or s.experiment
+    ]
+    out: JSON = {
+        "strategy": "canary",
+        "replicas": replicas,
+        "trafficRouting": _routing_names(tr),
+        "services": {"canary": c.canary_service or "", "stable": c.stable_service or ""},
+        "maxSurge": arith.max_surge(ro.spec),
+        "maxUnavailable": arith.max_unavailable(ro.spec),
+        "steps": rows,
+        "promotion": {
+            "canaryPods": replicas,
+            "stablePods": 0,
+            "scaleDownDelaySeconds": ro.spec.scale_down_delay_seconds_or_default(),
+        },
+        "minimumPauseSeconds": timed,
+        "waitsFor": sorted(set(waits)),
+    }
+    if background is not None:
+        out["backgroundAnalysis"] = {**_analysis(background, ro), "startingStep": start}
+    return out
+
+
+def _blue_green_plan(ro: Rollout) -> JSON:
+    bg = ro.spec.strategy.blue_green
+    assert bg is not None
+    replicas = ro.spec.replicas_or_default()
+    preview_count = replicas if bg.preview_replica_count is None else bg.preview_replica_count
+    seq: list[JSON] = []
+    preview = bg.preview_service or ""
+    seq.append(
+        {
+            "step": f"create the new ReplicaSet with {preview_count} pod(s)"
+            + (f"; {preview} → new pods" if preview else ""),
+            "newPods": preview_count,
+            "activePods": replicas,
+        }
+    )
+    if bg.pre_promotion_analysis is not None:
+        a = _analysis(bg.pre_promotion_analysis, ro)
+        names = ", ".join(t["name"] for t in a["templates"])
+        seq.append({"step": f"pre-promotion analysis {names}{_args_text(a['args'])}", "analysis": a})
+    if not ro.spec.auto_promotion_enabled_or_default():
+        seq.append({"step": "pause until promoted (BlueGreenPause)", "pause": {"untilPromoted": True}})
+    elif bg.auto_promotion_seconds:
+        secs = bg.auto_promotion_seconds
+        seq.append({"step": f"pause, auto-promote after {_duration(secs)}", "pause": {"seconds": secs}})
+    if preview_count != replicas:
+        seq.append(
+            {
+                "step": f"scale the new ReplicaSet to {replicas} pods",
+                "newPods": replicas,
+                "activePods": replicas,
+            }
+        )
+    seq.append({"step": f"switch {bg.active_service} → new pods", "switch": bg.active_service})
+    if bg.post_promotion_analysis is not None:
+        a = _analysis(bg.post_promotion_analysis, ro)
+        names = ", ".join(t["name"] for t in a["templates"])
+        seq.append({"step": f"post-promotion analysis {names}{_args_text(a['args'])}", "analysis": a})
+    delay = ro.spec.scale_down_delay_seconds_or_default()
+    when = (
+        "after post-promotion analysis succeeds"
+        if bg.post_promotion_analysis is not None and bg.scale_down_delay_seconds is None
+        else f"after {_duration(delay)}"
+    )
+    seq.append({"step": f"scale the old ReplicaSet down {when}", "scaleDownDelaySeconds": delay})
+    abort_delay, _ = ro.spec.abort_scale_down_delay_seconds_or_default()
+    return {
+        "strategy": "blueGreen",
+        "replicas": replicas,
+        "services": {"active": bg.active_service, "preview": preview},
+        "sequence": seq,
+        "onAbort": {
+            "step": f"{bg.active_service} back to the stable pods; new ReplicaSet scaled down "
+            + ("never" if abort_delay is None else f"after {_duration(abort_delay)}"),
+            "abortScaleDownDelaySeconds": abort_delay,
+        },
+    }
+
+
+def build_plan(ro: Rollout, replicas: int | None = None) -> JSON:
+    """The plan of a validated Rollout as a JSON-ready dict (``replicas`` overrides spec.replicas)."""
+    if replicas is not None:
+        ro = ro.model_copy(deep=True)
+        ro.spec.replicas = replicas
+    body = _canary_plan(ro) if ro.is_canary else _blue_green_plan(ro)
+    return {"rollout": ro.name, "namespace": ro.namespace or "default", **body}
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Rendering
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def render_text(p: JSON, console: Console) -> None:
+    """Print one plan for people."""
+    head = f"Rollout {p['namespace']}/{p['rollout']}: {p['strategy']}, {p['replicas']} replicas"
+    if p["strategy"] == "canary":
+        routing = ", ".join(p["trafficRouting"]) or "none (weights approximated by pod counts)"
+        console.print(f"{head}, traffic routing: {routing}")
+        console.print(
+            f"services: canary {p['services']['canary'] or '-'}, stable {p['services']['stable'] or '-'}; "
+            f"maxSurge {p['maxSurge']}, maxUnavailable {p['maxUnavailable']}"
+        )
+        table = Table(box=box.SIMPLE, show_edge=False, pad_edge=False)
+        for col, justify in (
+            ("#", "right"),
+            ("step", "left"),
+            ("canary pods", "right"),
+            ("stable pods", "right"),
+        ):
+            table.add_column(col, justify=justify)  # type: ignore[arg-type]
+        table.add_column("traffic canary/stable", justify="right")
+        table.add_column("note")
+        for row in p["steps"]:
+            t = row["traffic"]
+            traffic = f"{t['canary']}/{t['stable']}" + (" ≈" if t.get("byPodCount") else "")
+            notes = []
+            if row.get("analysis"):
+                notes.append(_args_text(row["analysis"]["args"]).strip(" ()"))
+            if row.get("backgroundAnalysisStarts"):
+                notes.append("background analysis starts")
+            note = "; ".join(n for n in notes if n)
+            table.add_row(
+                str(row["index"]), row["step"], str(row["canaryPods"]), str(row["stablePods"]), traffic, note
+            )
+        promo = p["promotion"]
+        table.add_row(
+            "",
+            "promote",
+            str(promo["canaryPods"]),
+            str(promo["stablePods"]),
+            "100/0" if p["trafficRouting"] else "100/0 ≈",
+            "new pods become stable",
+        )
+        console.print(table)
+        bg = p.get("backgroundAnalysis")
+        if bg:
+            names = ", ".join(t["name"] for t in bg["templates"])
+            console.print(
+                f"background analysis: {names}{_args_text(bg['args'])}, from step {bg['startingStep']}"
+            )
+        delay = promo["scaleDownDelaySeconds"]
+        if delay:
+            console.print(f"after promotion the old ReplicaSet is scaled down after {_duration(delay)}")
+        waits = p["waitsFor"]
+        console.print(
+            f"timed pauses total {_duration(p['minimumPauseSeconds'])}"
+            + (f"; also waits for: {', '.join(waits)}" if waits else "")
+        )
+        return
+    console.print(f"{head}, active {p['services']['active']}, preview {p['services']['preview'] or '-'}")
+    for i, item in enumerate(p["sequence"], 1):
+        console.print(f"  {i}. {item['step']}")
+    console.print(f"on abort: {p['onAbort']['step']}")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The command
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def _fail(message: str) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(2)
+
+
+def _read(stream: TextIO, name: str) -> list[Any]:
+    try:
+        return [d for d in yaml.safe_load_all(stream) if d is not None]
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or "not valid YAML"
+        _fail(f"{name}:{where}: {problem}")
+        return []
+
+
+@click.command(name="plan")
+@click.option(
+    "-f", "--filename", "file", type=click.File("r"), required=True, help="Rollout manifest ('-' for stdin)."
+)
+@click.option(
+    "--replicas", type=click.IntRange(min=0), default=None, help="Plan for this many replicas instead."
+)
+@click.option("-o", "--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def plan(file: TextIO, replicas: int | None, output: str) -> None:
+    """Print, without a cluster, what a Rollout will do step by step."""
+    name = getattr(file, "name", "-")
+    docs = [d for d in _read(file, name) if isinstance(d, dict) and d.get("kind") == "Rollout"]
+    if not docs:
+        _fail(f"{name}: no Rollout (kind: Rollout) found")
+    plans = []
+    for doc in docs:
+        ro, errors = load_rollout(doc)
+        if errors or ro is None:
+            who = (doc.get("metadata") or {}).get("name") or "Rollout"
+            more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+            _fail(f"{name}: Rollout {who}: {errors[0]}{more}")
+            return
+        plans.append(build_plan(ro, replicas))
+    if output == "json":
+        click.echo(json.dumps(plans[0] if len(plans) == 1 else plans, indent=2))
+        return
+    tty = sys.stdout.isatty()
+    console = Console(no_color=not tty, highlight=False, width=None if tty else 120)
+    with console.capture() as captured:
+        for i, p in enumerate(plans):
+            if i:
+                console.print()
+            render_text(p, console)
+    text = captured.get()
+    if not tty:  # no table padding at line ends in files and pull-request comments
+        text = "\n".join(line.rstrip() for line in text.splitlines()) + "\n"
+    click.echo(text, nl=False)
