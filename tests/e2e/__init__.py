@@ -1,0 +1,1 @@
+"""End-to-end scenarios: the real controller process on the sandbox with a real Prometheus (marked `e2e`)."""
