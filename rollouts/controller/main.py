@@ -166,7 +166,15 @@ async def _run(opts: dict[str, Any]) -> int:
     except KubeError as e:
         await client.close()
         raise click.ClickException(f"cannot use the API server {settings.describe()}: {e.message}") from e
-    manager = Manager(client, config)
+    from prometheus_client import CollectorRegistry, GCCollector, PlatformCollector, ProcessCollector
+
+    registry = CollectorRegistry()
+    ProcessCollector(
+        registry=registry
+    )  # process_resident_memory_bytes, process_cpu_seconds_total, start time
+    PlatformCollector(registry=registry)
+    GCCollector(registry=registry)
+    manager = Manager(client, config, registry=registry)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
