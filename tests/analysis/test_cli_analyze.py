@@ -7,7 +7,12 @@ seed's own templates live in test_seed_templates.py.
 from __future__ import annotations
 
 import json
+import select
+import signal
+import subprocess
+import sys
 import textwrap
+import time
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -238,3 +243,33 @@ def test_prometheus_override_and_text_output(tmp_path: Path, prometheus: Prometh
     assert up.exit_code == 0, up.output
     assert "[0.995]" in up.stdout and "Verdict: Successful" in up.stdout
     assert "\x1b[" not in up.stdout  # no colour when not a terminal
+
+
+@pytest.mark.prometheus
+def test_live_ctrl_c_terminates_the_run_and_prints_it(tmp_path: Path, prometheus: PrometheusServer) -> None:
+    doc = SCALAR_TEMPLATE.format(success='"result[0] >= 0.99"', address=prometheus.url, query="vector(0.995)")
+    path = write(tmp_path, doc.replace("    successCondition:", "    interval: 1h\n    successCondition:"))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "rollouts.cli", "analyze", "-f", path],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stderr is not None
+        seen = ""
+        deadline = time.monotonic() + 60
+        while "Successful" not in seen and time.monotonic() < deadline:  # the first live measurement
+            ready, _, _ = select.select([process.stderr], [], [], 1)
+            if ready:
+                seen += process.stderr.readline()
+        assert "probe  [0.995]  Successful" in seen, seen
+        process.send_signal(signal.SIGINT)
+        stdout, stderr = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == 0, stderr
+    assert "Traceback" not in stderr
+    assert "Verdict: Successful" in stdout and "Run Terminated" in stdout
