@@ -15,6 +15,7 @@ import contextlib
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from aiohttp import ClientError, ClientSession, ClientTimeout, web
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
@@ -176,3 +177,46 @@ class LoadGenerator:
             self.sent += 1
         except (TimeoutError, OSError, ClientError):
             pass  # a version being stopped; the next tick routes elsewhere
+
+
+class ServiceFront:
+    """A Kubernetes Service as a loopback address: forwards each GET to the version the Service selects now.
+
+    The blue-green smoke test calls the *preview Service*; in the demo there is no cluster DNS, so the test's
+    `preview-url` argument points here, and `resolve()` (from the demo) says which version is behind it.
+    """
+
+    def __init__(self, resolve: Callable[[], str | None]) -> None:
+        self._resolve = resolve
+        self._runner: web.AppRunner | None = None
+        self._session: ClientSession | None = None
+        self.port = 0
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_get("/{tail:.*}", self._forward)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        server: Any = site._server
+        self.port = int(server.sockets[0].getsockname()[1])
+        self._session = ClientSession(timeout=ClientTimeout(total=10))
+
+    async def stop(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    async def _forward(self, request: web.Request) -> web.Response:
+        target = self._resolve()
+        if target is None or self._session is None:
+            return web.json_response({"error": "no endpoints available for the service"}, status=503)
+        async with self._session.get(f"{target}{request.rel_url}") as resp:
+            body = await resp.read()
+            return web.Response(status=resp.status, body=body, content_type=resp.content_type)

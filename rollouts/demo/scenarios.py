@@ -1,0 +1,248 @@
+"""The demo's three stories, each a person's actions and what the system does about them.
+
+- canary: the guide's `api-server` goes from v2.0.0 to a good v2.1.0 — traffic 5 → 20 → 50 → 80 → 100 %,
+  background analysis on real Prometheus numbers, Healthy with the new stable version.
+- bad-canary: v2.2.0 answers 20 % errors, slowly — the analysis fails at its 4th failed measurement
+  (failureLimit 3), the rollout aborts, all traffic returns to the stable version, Degraded.
+- bluegreen: the guide's `web-frontend` goes to v3.1.0 — preview pods, smoke tests against the preview Service,
+  a pause until a person promotes, the active Service switches, post-promotion analysis.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from rollouts.demo import manifests
+from rollouts.demo.running import (
+    API_IMAGE,
+    NAMESPACE,
+    POD_HASH,
+    WEB_IMAGE,
+    Demo,
+    DemoError,
+    Outcome,
+    phase_of,
+    settled,
+)
+from rollouts.demo.traffic import LoadGenerator, ServiceFront
+from rollouts.kube.resources import ANALYSIS_RUNS
+
+Obj = dict[str, Any]
+
+
+def _new_hash(ro: Obj) -> str:
+    return str((ro.get("status") or {}).get("currentPodHash") or "")
+
+
+def _stable_hash(ro: Obj) -> str:
+    return str((ro.get("status") or {}).get("stableRS") or "")
+
+
+def _image(ro: Obj) -> str:
+    containers = ((ro.get("spec") or {}).get("template") or {}).get("spec", {}).get("containers") or [{}]
+    return str(containers[0].get("image", ""))
+
+
+class Tracker:
+    """Narrates a rollout: phase changes, step moves, and the share of traffic the new version receives."""
+
+    def __init__(self, demo: Demo, image: str) -> None:
+        self.demo = demo
+        self.image = image
+        self.shares: list[int] = []
+        self.last: tuple[str, str, Any] | None = None
+
+    def new_version_share(self, ro: Obj) -> int | None:
+        new = _new_hash(ro)
+        if not new:
+            return None
+        share = 0
+        for service, weight in self.demo.canary_weights().items():
+            svc = self.demo.obj("Service", service) or {}
+            if ((svc.get("spec") or {}).get("selector") or {}).get(POD_HASH) == new:
+                share += weight
+        return share
+
+    def tick(self, ro: Obj) -> None:
+        if not settled(ro, self.image):
+            return
+        share = self.new_version_share(ro)
+        changed = share is not None and (not self.shares or self.shares[-1] != share)
+        if changed and share is not None and (self.shares or share):
+            self.shares.append(share)
+            self.demo.say(f"{self.image.rsplit(':', 1)[1]} now receives {share} % of the traffic")
+        phase, message = phase_of(ro)
+        step = (ro.get("status") or {}).get("currentStepIndex")
+        state = (phase, message, step)
+        if state != self.last:
+            self.last = state
+            steps = len(
+                (((ro.get("spec") or {}).get("strategy") or {}).get("canary") or {}).get("steps") or []
+            )
+            where = f" at step {step}/{steps}" if step is not None and steps else ""
+            self.demo.say(f"{ro['metadata']['name']}: {phase}{where}" + (f" — {message}" if message else ""))
+
+
+async def deploy_api_server(demo: Demo) -> None:
+    """The guide's api-server at v2.0.0, its Services, VirtualService and analysis templates."""
+    if demo.obj("Rollout", "api-server") is not None:
+        return
+    speed, prom = demo.settings.speed, demo.report.urls["prometheus"]
+    for name in manifests.CANARY_FILES:
+        for doc in manifests.load(name):
+            await demo.apply(manifests.speed_up(doc, speed, prom))
+    rollout = manifests.speed_up(manifests.load(manifests.CANARY_ROLLOUT)[0], speed, prom)
+    await demo.apply(rollout)
+    demo.say(f"applied the guide's api-server canary ({_image(rollout).rsplit(':', 1)[1]}, 10 replicas)")
+    load = LoadGenerator(demo.api_routes, rate=20.0, seed=1)
+    load.start()
+    demo.loads.append(load)
+    await demo.wait_for("api-server", lambda ro: "ok" if phase_of(ro)[0] == "Healthy" else None)
+    demo.say("api-server is Healthy: v2.0.0 is the stable version and serves all traffic")
+
+
+async def release_canary(demo: Demo, version: str, good: bool) -> Outcome:
+    await deploy_api_server(demo)
+    image = f"{API_IMAGE}:{version}"
+    started = time.monotonic()
+    demo.say(
+        f"releasing api-server {version}" + ("" if good else " (a bad build: 20 % errors, ~0.7 s latency)")
+    )
+    await demo.set_image("api-server", "api-server", image)
+    tracker = Tracker(demo, image)
+
+    def finished(ro: Obj) -> str | None:
+        if not settled(ro, image):
+            return None
+        phase, _ = phase_of(ro)
+        if phase == "Degraded":
+            return "degraded"
+        if phase == "Healthy" and _stable_hash(ro) == _new_hash(ro):
+            return "healthy"
+        return None
+
+    ro, verdict = await demo.wait_for("api-server", finished, tracker.tick)
+    status = ro.get("status") or {}
+    phase, message = phase_of(ro)
+    if verdict == "degraded":
+        # the abort sends traffic back: wait until the route says so
+        await _until(demo, lambda: demo.canary_weights().get("api-server-canary", 0) == 0)
+        tracker.tick(demo.obj("Rollout", "api-server") or ro)
+        weight = demo.canary_weights().get("api-server-canary", 0)
+        demo.say(f"aborted: canary weight {weight} %, stable 100 % — {message}")
+    else:
+        demo.say(f"api-server {version} is Healthy and stable (pod hash {_stable_hash(ro)})")
+    ok = (verdict == "healthy") if good else (verdict == "degraded" and bool(status.get("abort")))
+    return Outcome(
+        scenario="canary" if good else "bad-canary",
+        rollout="api-server",
+        release=version,
+        phase=phase,
+        ok=ok,
+        message=message,
+        weights=tracker.shares,
+        seconds=round(time.monotonic() - started, 1),
+    )
+
+
+async def release_bluegreen(demo: Demo) -> Outcome:
+    speed, prom = demo.settings.speed, demo.report.urls["prometheus"]
+    preview = ServiceFront(lambda: _url(demo, "web-frontend-preview"))
+    await preview.start()
+    demo.fronts["web-frontend-preview"] = preview
+    if demo.obj("AnalysisTemplate", "success-rate") is None:
+        await demo.apply(manifests.speed_up(manifests.load("success-rate.yaml")[0], speed, prom))
+    for name in manifests.BLUEGREEN_FILES:
+        for doc in manifests.load(name):
+            await demo.apply(manifests.speed_up(doc, speed, prom, preview.url))
+    rollout = manifests.speed_up(manifests.load(manifests.BLUEGREEN_ROLLOUT)[0], speed, prom, preview.url)
+    await demo.apply(rollout)
+    demo.say("applied the guide's web-frontend blue-green (v3.0.0, 5 replicas)")
+    load = LoadGenerator(demo.web_routes, rate=10.0, seed=2)
+    load.start()
+    demo.loads.append(load)
+    await demo.wait_for("web-frontend", lambda ro: "ok" if phase_of(ro)[0] == "Healthy" else None)
+    demo.say("web-frontend is Healthy: the active Service selects v3.0.0")
+
+    image = f"{WEB_IMAGE}:v3.1.0"
+    started = time.monotonic()
+    demo.say("releasing web-frontend v3.1.0: new pods behind the preview Service, smoke tests first")
+    await demo.set_image("web-frontend", "web", image)
+    tracker = Tracker(demo, image)
+
+    def paused(ro: Obj) -> str | None:
+        if not settled(ro, image):
+            return None
+        phase, _ = phase_of(ro)
+        return "paused" if phase == "Paused" else ("degraded" if phase == "Degraded" else None)
+
+    ro, verdict = await demo.wait_for("web-frontend", paused, tracker.tick)
+    if verdict != "paused":
+        phase, message = phase_of(ro)
+        return Outcome("bluegreen", "web-frontend", "v3.1.0", phase, False, message)
+    demo.say("smoke tests passed; the rollout waits for a person: kubectl rollouts promote web-frontend")
+    await asyncio.sleep(max(1.0, 30.0 / speed))
+    await demo.promote("web-frontend")
+    demo.say("promoted: the active Service switches to v3.1.0, post-promotion analysis starts")
+
+    terminated = False
+
+    async def finish_post_analysis(ro: Obj) -> None:
+        # The guide's success-rate metric has an interval and no count: it runs until terminated (as in Argo
+        # Rollouts). After a few good measurements the operator ends it: `kubectl rollouts terminate
+        # analysisrun`, which completes it Successful.
+        nonlocal terminated
+        post = ((ro.get("status") or {}).get("blueGreen") or {}).get("postPromotionAnalysisRunStatus") or {}
+        name = post.get("name")
+        if terminated or not name or demo.client is None:
+            return
+        run = await demo.client.get(ANALYSIS_RUNS, name, NAMESPACE)
+        results = (run.get("status") or {}).get("metricResults") or []
+        if results and all(int(r.get("successful") or 0) >= 3 for r in results):
+            await demo.client.patch(ANALYSIS_RUNS, name, {"spec": {"terminate": True}}, NAMESPACE)
+            terminated = True
+            demo.say(
+                f"post-promotion analysis {name} looks good after 3 measurements: terminated (Successful)"
+            )
+
+    def healthy(ro: Obj) -> str | None:
+        if phase_of(ro)[0] == "Degraded":
+            return "degraded"
+        selector = ((ro.get("status") or {}).get("blueGreen") or {}).get("activeSelector")
+        if phase_of(ro)[0] == "Healthy" and selector and selector == _new_hash(ro):
+            return "healthy"
+        return None
+
+    pending: set[asyncio.Task[None]] = set()
+
+    def on_tick(ro: Obj) -> None:
+        tracker.tick(ro)
+        if not pending:
+            task = asyncio.ensure_future(finish_post_analysis(ro))
+            pending.add(task)
+            task.add_done_callback(pending.discard)
+
+    ro, verdict = await demo.wait_for("web-frontend", healthy, on_tick)
+    phase, message = phase_of(ro)
+    active = ((ro.get("status") or {}).get("blueGreen") or {}).get("activeSelector")
+    if verdict == "healthy":
+        demo.say(f"web-frontend v3.1.0 is Healthy: the active Service selects {active}")
+    return Outcome(
+        "bluegreen", "web-frontend", "v3.1.0", phase, verdict == "healthy", message,
+        seconds=round(time.monotonic() - started, 1),
+    )  # fmt: skip
+
+
+def _url(demo: Demo, service: str) -> str | None:
+    version = demo._version_behind(service)
+    return version.url if version is not None else None
+
+
+async def _until(demo: Demo, condition: Any, within: float = 60.0) -> None:
+    deadline = time.monotonic() + within
+    while not condition():
+        if time.monotonic() > deadline:
+            raise DemoError("timed out waiting for the traffic route to change")
+        await asyncio.sleep(0.1)
