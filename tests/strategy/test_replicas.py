@@ -10,13 +10,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rollouts.models import CanaryStep, ReplicaProgressThreshold, Rollout, TrafficWeights
+from rollouts.strategy import canaryweights as W
 from rollouts.strategy import replicas as R
 from rollouts.strategy.replicas import RS
 
 
-def test_doctests() -> None:
-    result = doctest.testmod(R)
-    assert result.attempted > 10 and result.failed == 0
+@pytest.mark.parametrize("module", [R, W], ids=["replicas", "canaryweights"])
+def test_doctests(module: Any) -> None:
+    """The worked examples in the docstrings."""
+    result = doctest.testmod(module)
+    assert result.attempted >= 5 and result.failed == 0
 
 
 def rollout(

@@ -1,0 +1,261 @@
+"""PURE weight selection and fenceposts: which canary weight (or setCanaryScale) is in force, and how many pods
+maxSurge/maxUnavailable allow (§c.3 "Inputs" and "maxSurge/maxUnavailable resolution").
+
+Sits under `rollouts.strategy.replicas` (which re-exports everything here): the replica arithmetic asks this
+module for the weight of the current step, and the canary decisions use the same answers for traffic (§c.4).
+Mirrors Argo's `utils/replicaset/canary.go` (GetCurrentCanaryStep … GetCanaryReplicasOrWeight) and
+`replicaset.go` (resolveFenceposts, MaxSurge, MaxUnavailable).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Protocol
+
+from rollouts.models import CanaryStep, Rollout, RolloutSpec, SetCanaryScale
+
+__all__ = [
+    "RS",
+    "ReplicaSetLike",
+    "get_canary_replicas_or_weight",
+    "get_current_canary_step",
+    "get_current_set_weight",
+    "get_desired_canary_weight",
+    "int_or_percent",
+    "max_surge",
+    "max_unavailable",
+    "resolve_fenceposts",
+    "traffic_weight_to_replicas",
+    "use_set_canary_scale",
+]
+
+
+class ReplicaSetLike(Protocol):
+    """What the arithmetic reads from a ReplicaSet."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def pod_template_hash(self) -> str: ...
+    @property
+    def spec_replicas(self) -> int: ...
+    @property
+    def replicas(self) -> int: ...  # status.replicas
+    @property
+    def available_replicas(self) -> int: ...
+
+
+@dataclass(frozen=True)
+class RS:
+    """A minimal ReplicaSet for callers without a `ReplicaSetState` (tests, `rollouts plan`)."""
+
+    name: str
+    spec_replicas: int
+    available_replicas: int = 0
+    replicas: int = -1  # status.replicas; -1 = same as spec_replicas
+    pod_template_hash: str = ""
+
+    def __post_init__(self) -> None:
+        if self.replicas < 0:
+            object.__setattr__(self, "replicas", self.spec_replicas)
+        if not self.pod_template_hash:
+            object.__setattr__(self, "pod_template_hash", self.name)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# maxSurge / maxUnavailable (utils/replicaset/replicaset.go resolveFenceposts, MaxSurge, MaxUnavailable)
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def int_or_percent(value: int | str, total: int, round_up: bool) -> int:
+    """k8s' deprecated `intstr.GetValueFromIntOrPercent`: any string is a percentage, ``%`` optional (§a.1).
+
+    >>> int_or_percent(3, 10, True), int_or_percent("25", 10, True), int_or_percent("25%", 10, False)
+    (3, 3, 2)
+
+    Raises ValueError for a string that is not a number once ``%`` signs are removed.
+    """
+    if isinstance(value, bool):
+        raise ValueError(f"invalid value {value!r}")
+    if isinstance(value, int):
+        return value
+    text = value.replace("%", "")
+    body = text[1:] if text[:1] in "+-" else text
+    if not body or not (body.isascii() and body.isdigit()):
+        raise ValueError(f'invalid value "{value}": must be an integer or a percentage such as "25%"')
+    percent = int(text)
+    scaled = float(percent) * float(total) / 100
+    return int(math.ceil(scaled) if round_up else math.floor(scaled))
+
+
+def resolve_fenceposts(
+    surge: int | str | None, unavailable: int | str | None, desired: int
+) -> tuple[int, int]:
+    """(maxSurge, maxUnavailable) in pods: surge rounded up, unavailable down; both 0 → unavailable 1 (§c.3).
+
+    >>> resolve_fenceposts("25", "25", 10)
+    (3, 2)
+    >>> resolve_fenceposts("0%", "0%", 10)
+    (0, 1)
+    >>> resolve_fenceposts(1, 0, 4)
+    (1, 0)
+
+    An unparseable value resolves both to 0, as Argo does (validation reports the field).
+    """
+    try:
+        s = int_or_percent(0 if surge is None else surge, desired, True)
+        u = int_or_percent(0 if unavailable is None else unavailable, desired, False)
+    except ValueError:
+        return 0, 0
+    if s == 0 and u == 0:
+        u = 1
+    return s, u
+
+
+def max_surge(spec: RolloutSpec) -> int:
+    """Resolved maxSurge of a canary (0 for blue-green, which never surges)."""
+    if spec.strategy.canary is None:
+        return 0
+    s, _ = resolve_fenceposts(
+        spec.max_surge_or_default(), spec.max_unavailable_or_default(), spec.replicas_or_default()
+    )
+    return s
+
+
+def max_unavailable(spec: RolloutSpec) -> int:
+    """Resolved maxUnavailable, capped at replicas; 0 when replicas is 0.
+
+    >>> max_unavailable(RolloutSpec.model_validate({"replicas": 10, "strategy": {"canary": {}}}))
+    2
+    >>> max_unavailable(RolloutSpec.model_validate({"replicas": 3, "strategy": {"blueGreen": {"maxUnavailable": 5}}}))
+    3
+    """
+    replicas = spec.replicas_or_default()
+    if replicas == 0:
+        return 0
+    if spec.strategy.canary is not None:
+        _, u = resolve_fenceposts(spec.max_surge_or_default(), spec.max_unavailable_or_default(), replicas)
+    else:
+        try:
+            u = int_or_percent(spec.max_unavailable_or_default(), replicas, False)
+        except ValueError:
+            u = 0
+    return min(u, replicas)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Steps and weights (utils/replicaset/canary.go GetCurrentCanaryStep … GetCanaryReplicasOrWeight)
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def get_current_canary_step(ro: Rollout) -> tuple[CanaryStep | None, int | None]:
+    """(current step, index). No steps → (None, None); index ≥ len(steps) → (None, index). Index nil = 0."""
+    steps = ro.spec.steps
+    if ro.spec.strategy.canary is None or not steps:
+        return None, None
+    index = ro.status.current_step_index or 0
+    if index >= len(steps):
+        return None, index
+    return steps[index], index
+
+
+def get_current_set_weight(ro: Rollout) -> int:
+    """The last setWeight at or before the current step; 0 when aborted; max weight after the last step."""
+    if ro.status.abort:
+        return 0
+    step, index = get_current_canary_step(ro)
+    if step is None or index is None:
+        return ro.spec.max_traffic_weight()
+    for s in reversed(ro.spec.steps[: index + 1]):
+        if s.set_weight is not None:
+            return s.set_weight
+    return 0
+
+
+def use_set_canary_scale(ro: Rollout) -> SetCanaryScale | None:
+    """The setCanaryScale in force (traffic routing only), or None.
+
+    The most recent setCanaryScale at or before the current step applies, unless it has matchTrafficWeight;
+    ignored on abort unless abortScaleDownDelaySeconds is 0 (leave the canary up) (§c.3).
+    """
+    c = ro.spec.strategy.canary
+    if c is None or c.traffic_routing is None:
+        return None
+    if ro.status.abort:
+        seconds, _ = ro.spec.abort_scale_down_delay_seconds_or_default()
+        if seconds is not None:
+            return None
+    step, index = get_current_canary_step(ro)
+    if step is None or index is None:
+        return None
+    for s in reversed(ro.spec.steps[: index + 1]):
+        if s.set_canary_scale is None:
+            continue
+        if s.set_canary_scale.match_traffic_weight:
+            return None
+        return s.set_canary_scale
+    return None
+
+
+def traffic_weight_to_replicas(replicas: int, weight: int, max_weight: int) -> int:
+    """ceil(weight × replicas / maxWeight).
+
+    >>> [traffic_weight_to_replicas(10, w, 100) for w in (0, 20, 25, 33, 99, 100)]
+    [0, 2, 3, 4, 10, 10]
+    """
+    return math.ceil(float(weight) * float(replicas) / float(max_weight))
+
+
+def get_desired_canary_weight(
+    ro: Rollout, new_rs: ReplicaSetLike | None, stable_rs: ReplicaSetLike | None
+) -> int:
+    """The current setWeight, or — aborted with dynamicStableScale — the gradual abort weight (§c.3).
+
+    Abort + dynamicStableScale: the canary must shrink as the stable grows, so the weight steps down through the
+    setWeight steps: the first step (from the end) whose pod count is below the canary's size.
+    """
+    c = ro.spec.strategy.canary
+    if (
+        ro.status.abort
+        and c is not None
+        and c.dynamic_stable_scale
+        and new_rs is not None
+        and stable_rs is not None
+    ):
+        max_weight = ro.spec.max_traffic_weight()
+        replicas = ro.spec.replicas_or_default()
+        expected_canary = replicas - stable_rs.available_replicas
+        canary_size = max(expected_canary, new_rs.available_replicas)
+        if ro.spec.has_explicit_abort_scale_down_delay():
+            canary_size = (
+                expected_canary  # the canary stays up until its deadline; do not let it hold the weight
+            )
+        for step in reversed(ro.spec.steps):
+            if (
+                step.set_weight is not None
+                and traffic_weight_to_replicas(replicas, step.set_weight, max_weight) < canary_size
+            ):
+                return step.set_weight
+        return 0
+    return get_current_set_weight(ro)
+
+
+def get_canary_replicas_or_weight(
+    ro: Rollout, new_rs: ReplicaSetLike | None, stable_rs: ReplicaSetLike | None
+) -> tuple[int | None, int]:
+    """(explicit canary replicas or None, weight). Full weight when promoting fully, on the first deploy
+    (no stableRS) or when the current template is the stable one; else setCanaryScale; else the setWeight."""
+    st = ro.status
+    if st.promote_full or not st.stable_rs or st.current_pod_hash == st.stable_rs:
+        return None, ro.spec.max_traffic_weight()
+    scs = use_set_canary_scale(ro)
+    if scs is not None:
+        if scs.replicas is not None:
+            return scs.replicas, 0
+        if scs.weight is not None:
+            return None, scs.weight
+    return None, get_desired_canary_weight(ro, new_rs, stable_rs)
+
+
+# ---------------------------------------------------------------------------------------------------------------
