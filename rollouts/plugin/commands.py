@@ -16,7 +16,6 @@ import click
 
 from rollouts import __version__
 from rollouts.plugin.creating import create
-from rollouts.plugin.linting import lint_text
 from rollouts.plugin.mutating import abort, pause, promote, restart, retry, set_, terminate, undo
 from rollouts.plugin.session import PluginError, offline
 from rollouts.plugin.viewing import get, list_, status
@@ -66,11 +65,11 @@ def completion(ctx: click.Context, shell: str) -> None:
     \b
     Examples:
       # bash: load now, or add to ~/.bashrc
-      source <(kubectl-rollouts completion bash)
+      source <(rollouts completion bash)
       # zsh
-      kubectl-rollouts completion zsh > "${fpath[1]}/_kubectl-rollouts"
+      rollouts completion zsh > "${fpath[1]}/_rollouts"
       # fish
-      kubectl-rollouts completion fish > ~/.config/fish/completions/kubectl-rollouts.fish
+      rollouts completion fish > ~/.config/fish/completions/rollouts.fish
     """
     from click.shell_completion import get_completion_class
 
@@ -100,6 +99,8 @@ def lint(path: str) -> None:
     """
 
     def body() -> None:
+        from rollouts.plugin.linting import lint_text  # the models load only when linting
+
         with open(path, encoding="utf-8") as f:
             problems, warnings = lint_text(f.read())
         for warning in warnings:
