@@ -86,7 +86,27 @@ def _parse_args(pairs: tuple[str, ...]) -> dict[str, str]:
     return values
 
 
-@click.command(name="analyze", context_settings={"help_option_names": ["-h", "--help"]})
+class _AnalyzeCommand(click.Command):
+    """Lets `--from -30m` through: click would read `-30m` as an option, so glue it to its flag first."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        glued: list[str] = []
+        i = 0
+        while i < len(args):
+            arg = args[i]
+            if arg in _TIME_FLAGS and i + 1 < len(args) and re.match(r"^-\d", args[i + 1]):
+                glued.append(f"{arg}={args[i + 1]}")
+                i += 2
+                continue
+            glued.append(arg)
+            i += 1
+        return super().parse_args(ctx, glued)
+
+
+_TIME_FLAGS = frozenset({"--at", "--from", "--to"})
+
+
+@click.command(name="analyze", cls=_AnalyzeCommand, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "-f",
     "--filename",

@@ -83,16 +83,19 @@ def render_text(
         if result.metadata and "ResolvedPrometheusQuery" in result.metadata:
             query = " ".join(result.metadata["ResolvedPrometheusQuery"].split())
             console.print(Text(f"  query: {query}", style="dim"))
+        measurements = (history or {}).get(result.name) or result.measurements
+        messages = any(m.message for m in measurements)
         table = Table(show_edge=False, box=None, pad_edge=False, padding=(0, 2, 0, 2))
         table.add_column("time")
         table.add_column("value")
         table.add_column("phase")
-        table.add_column("message", overflow="fold")
-        measurements = (history or {}).get(result.name) or result.measurements
+        if messages:
+            table.add_column("message", overflow="fold")
         for m in measurements:
-            table.add_row(
-                _when(m.finished_at or m.started_at), m.value or "", _phase(m.phase), m.message or ""
-            )
+            row: list[str | Text] = [_when(m.finished_at or m.started_at), m.value or "", _phase(m.phase)]
+            if messages:
+                row.append(m.message or "")
+            table.add_row(*row)
         if measurements:
             console.print(table)
         else:
@@ -104,7 +107,7 @@ def render_text(
     verdict = Text.assemble(("Verdict: ", "bold"), _phase(phase))
     if status.completed_at is not None:
         verdict.append(f" at {_when(status.completed_at)}")
-        if status.started_at is not None:
+        if status.started_at is not None and status.completed_at > status.started_at:
             verdict.append(f" (after {format_go_duration(status.completed_at - status.started_at)})")
     if status.message:
         verdict.append(f": {status.message}")
