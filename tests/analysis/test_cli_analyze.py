@@ -273,3 +273,21 @@ def test_live_ctrl_c_terminates_the_run_and_prints_it(tmp_path: Path, prometheus
     assert process.returncode == 0, stderr
     assert "Traceback" not in stderr
     assert "Verdict: Successful" in stdout and "Run Terminated" in stdout
+
+
+@pytest.mark.prometheus
+@pytest.mark.parametrize(
+    "when",
+    [
+        pytest.param(("--at", "-5m"), id="at-relative"),
+        pytest.param(("--from", "-3m", "--to", "-1m"), id="window-relative"),
+        pytest.param(("--from=-3m", "--to", "now"), id="glued"),
+    ],
+)
+def test_relative_times_are_values_not_options(
+    tmp_path: Path, prometheus: PrometheusServer, when: tuple[str, ...]
+) -> None:
+    doc = SCALAR_TEMPLATE.format(success='"result[0] >= 0.99"', address=prometheus.url, query="vector(0.995)")
+    result = invoke("-f", write(tmp_path, doc), *when, "-o", "json")
+    assert result.exit_code == 0, result.output + result.stderr
+    assert json.loads(result.stdout)["phase"] == "Successful"
