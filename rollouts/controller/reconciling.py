@@ -120,15 +120,25 @@ def parse_model(raw: JSON) -> tuple[Any, str | None]:
     from pydantic import ValidationError
 
     from rollouts.models import Rollout
-    from rollouts.validation import errors_from_pydantic, invalid_spec_message
 
     name = str((raw.get("metadata") or {}).get("name") or "")
     try:
         return Rollout.from_wire(raw), None
     except ValidationError as e:
-        return None, invalid_spec_message(name, errors_from_pydantic(e))
+        return None, _pydantic_message(name, e)
     except (ValueError, TypeError) as e:
         return None, f'The Rollout "{name}" is invalid: {e}'
+
+
+def _pydantic_message(name: str, error: Any) -> str:
+    try:
+        from rollouts.validation import errors_from_pydantic, invalid_spec_message
+
+        return invalid_spec_message(name, errors_from_pydantic(error))
+    except Exception:  # the validation helpers are a convenience: fall back to pydantic's own first error
+        first = error.errors()[0]
+        field = ".".join(str(p) for p in first.get("loc", ()))
+        return f'The Rollout "{name}" is invalid: {field}: {first.get("msg")}'
 
 
 def invalid_spec_status(raw: JSON, message: str, now: datetime) -> JSON:

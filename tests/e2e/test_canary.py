@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -39,8 +40,14 @@ STEPS = [0, 1, 2, 3, 4, 5, 6, 7, 8]
 WEIGHTS = [0, 5, 20, 50, 80, 100, 0]
 
 
-def seed_canary(prometheus: str, **changes: object) -> list[dict[str, object]]:
-    return shorten(load("istio-canary"), Override(prometheus=prometheus, replicas=5, **changes))  # type: ignore[arg-type]
+def seed_canary(
+    prometheus: str, *, pause: str = "1s", first_pause: str | None = None
+) -> list[dict[str, Any]]:
+    """The seed's canary with the documented override (5 replicas: pods are simulated, fewer is faster)."""
+    return shorten(
+        load("istio-canary"),
+        Override(prometheus=prometheus, replicas=5, pause=pause, first_pause=first_pause),
+    )
 
 
 @pytest.fixture
