@@ -106,6 +106,8 @@ async def read_tree(client: KubeClient, namespace: str, name: str) -> Tree:
     rollout = await read_rollout(client, namespace, name)
     tree = Tree(rollout)
     selector = tree.selector
+    if not selector:
+        return tree  # no selector (an invalid spec): nothing can be matched without listing the namespace
     rs_list, run_list = await asyncio.gather(
         client.list(REPLICA_SETS, namespace, label_selector=selector),
         client.list(ANALYSIS_RUNS, namespace, label_selector=selector),
@@ -187,6 +189,18 @@ async def watch_tree(client: KubeClient, namespace: str, tree: Tree, changed: Ca
 
     rv = str((tree.rollout.get("metadata") or {}).get("resourceVersion") or "")
     selector = tree.selector
+    if not selector:
+        await _follow(
+            client,
+            ROLLOUTS,
+            namespace,
+            lambda: rollout_store,
+            lambda o: True,
+            rv,
+            rollout_changed,
+            field_selector=f"metadata.name={name}",
+        )
+        return
     tasks = [
         _follow(
             client,

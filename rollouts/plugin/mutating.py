@@ -289,7 +289,9 @@ def undo(name: str, to_revision: int, flags: KubeFlags) -> None:
         ro = await _get(s.client, ROLLOUTS, s.namespace, name)
         uid = ro["metadata"].get("uid")
         selector = label_selector((ro.get("spec") or {}).get("selector"))
-        listed = await s.client.list(REPLICA_SETS, s.namespace, label_selector=selector or None)
+        if not selector:
+            raise PluginError(f'rollout "{name}" has no spec.selector: its ReplicaSets cannot be found')
+        listed = await s.client.list(REPLICA_SETS, s.namespace, label_selector=selector)
         owned = [
             rs
             for rs in listed

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import io
+import itertools
 import threading
 import time
 from typing import Any
@@ -174,3 +175,31 @@ def test_set_image_retries_on_conflict(cluster: Cluster, monkeypatch: pytest.Mon
     ro = cluster.get("Rollout", "api-server")
     assert ro["spec"]["template"]["spec"]["containers"][0]["image"] == "registry.example/api-server:1.7.0"
     assert ro["metadata"]["annotations"]["touched"] == "2"  # the concurrent write was kept
+
+
+async def test_redraws_are_throttled_to_every_200ms() -> None:
+    """§d: `get rollout -w` redraws at most every 200 ms however fast the events come."""
+    import asyncio
+
+    from rollouts.plugin.viewing import REDRAW_INTERVAL, _throttled_loop
+
+    changed = asyncio.Event()
+    draws: list[float] = []
+    loop = asyncio.get_running_loop()
+
+    async def events() -> None:
+        for _ in range(60):
+            changed.set()
+            await asyncio.sleep(0.005)
+        await asyncio.sleep(REDRAW_INTERVAL * 2)
+
+    worker = asyncio.create_task(events())
+
+    def draw() -> bool:
+        draws.append(loop.time())
+        return False
+
+    await _throttled_loop(changed, worker, draw, limit_seconds=0)
+    gaps = [b - a for a, b in itertools.pairwise(draws)]
+    assert draws and all(gap >= REDRAW_INTERVAL * 0.99 for gap in gaps), gaps
+    assert len(draws) < 60
