@@ -154,7 +154,7 @@ def test_set_image_retries_on_conflict(cluster: Cluster, monkeypatch: pytest.Mon
     original_open = session.Session.open.__func__  # type: ignore[attr-defined]
 
     async def open_with_interference(cls: type[session.Session], flags: session.KubeFlags) -> session.Session:
-        s = await original_open(cls, flags)
+        s: session.Session = await original_open(cls, flags)
 
         def hook(record: Any) -> None:
             if record.verb == "Get" and record.kind == "Rollout" and interfered["count"] < 2:

@@ -206,7 +206,7 @@ def test_promote_deprecated_flags(loaded: Cluster) -> None:
     assert loaded.get("Rollout", "api-server")["status"]["currentStepIndex"] == 2
 
 
-TEMPLATE = {
+TEMPLATE: dict[str, Any] = {
     "apiVersion": "argoproj.io/v1alpha1",
     "kind": "AnalysisTemplate",
     "metadata": {"name": "success-rate", "namespace": "shop"},

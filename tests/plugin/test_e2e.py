@@ -94,7 +94,7 @@ def stack(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
 
 
 def _canary() -> dict[str, Any]:
-    doc = yaml.safe_load((ROOT / "examples/basic-canary/rollout.yaml").read_text())
+    doc: dict[str, Any] = yaml.safe_load((ROOT / "examples/basic-canary/rollout.yaml").read_text())
     doc["spec"]["replicas"] = 4
     return doc
 
@@ -208,7 +208,8 @@ def test_bluegreen_promote_switches_active(stack: Stack) -> None:
 
     def active() -> str | None:
         svc = stack.sandbox.get("v1", "Service", "web-active", NS) or {}
-        return (svc.get("spec") or {}).get("selector", {}).get("rollouts-pod-template-hash")
+        value = (svc.get("spec") or {}).get("selector", {}).get("rollouts-pod-template-hash")
+        return None if value is None else str(value)
 
     stack.wait("the active service to switch to green", lambda: active() == green)
     assert stack.run("status", "web", "--timeout", "30s").exit_code == 0
