@@ -167,6 +167,28 @@ def invalid_spec_status(raw: JSON, message: str, now: datetime) -> JSON:
     return status
 
 
+def missing_service(observed: Observed) -> str | None:
+    """Argo's `ValidateRolloutReferencedResources` for Services: a Service the strategy names must exist.
+
+    The strategy core checks the blue-green Services itself; the canary ones (canary, stable, ping, pong) are
+    checked here, before deciding, with the same wording.
+    """
+    strategy = ((observed.rollout_raw.get("spec") or {}).get("strategy") or {}).get("canary")
+    if not isinstance(strategy, Mapping):
+        return None
+    ping_pong = strategy.get("pingPong") if isinstance(strategy.get("pingPong"), Mapping) else {}
+    fields = (
+        ("canaryService", strategy.get("canaryService")),
+        ("stableService", strategy.get("stableService")),
+        ("pingPong.pingService", (ping_pong or {}).get("pingService")),
+        ("pingPong.pongService", (ping_pong or {}).get("pongService")),
+    )
+    for field, name in fields:
+        if isinstance(name, str) and name and name not in observed.services:
+            return f'spec.strategy.canary.{field}: Invalid value: "{name}": services "{name}" not found'
+    return None
+
+
 def _default_decide() -> Decide:
     import importlib
 
@@ -254,6 +276,9 @@ class RolloutReconciler:
         if model is None:
             return await self._invalid(raw, model_error or "the spec does not parse", None)
         observed = await observe(source, raw, model)
+        missing = missing_service(observed)
+        if missing is not None:
+            return await self._invalid(raw, missing, None)
         try:
             plan = self.decide(observed, now)
         except Exception as e:  # a bug or an unforeseen spec must not take down the other rollouts
