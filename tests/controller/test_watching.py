@@ -135,7 +135,7 @@ async def test_resync_replays_the_cache_without_requests(kube: KubeClient) -> No
     inf.start()
     try:
         await asyncio.wait_for(inf.wait_synced(), 10)
-        await until(lambda: clock.sleepers >= 1)
+        await until(lambda: clock.sleepers >= 1 and kube.stats.by_verb.get("Watch", 0) >= 1)
         before = kube.stats.requests
         await clock.advance(900)
         assert ("RESYNC", "a") in events.seen
