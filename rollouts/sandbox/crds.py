@@ -1,10 +1,11 @@
-"""The CustomResourceDefinitions the sandbox installs on start: the project's, plus Istio's traffic objects.
+"""The CustomResourceDefinitions the sandbox installs on start: the project's, plus the traffic routers' objects.
 
 Where it sits: `running.Sandbox` calls `default_crds()` once per process (the result is cached, so a fresh
 sandbox per test stays cheap). The project's CRDs come from `rollouts.crdgen.all_crds()` when that module
 exists, else from the repository's `crds/*.yaml`, else from the minimal schemaless definitions below (same
 names, kinds, shortNames, categories and subresources as Argo Rollouts). Istio's VirtualService and
-DestinationRule are added so the canary examples apply as they would on a mesh-enabled cluster.
+DestinationRule and the Gateway API's HTTPRoute are added so the canary examples apply as they would on a
+cluster with a mesh or a gateway installed.
 """
 
 from __future__ import annotations
@@ -77,8 +78,10 @@ def builtin_project_crds() -> list[Obj]:
     ]
 
 
-def istio_crds() -> list[Obj]:
+def traffic_crds() -> list[Obj]:
+    """The traffic routers' objects the examples use: Istio VirtualService/DestinationRule, Gateway API HTTPRoute."""
     return [
+        _crd("gateway.networking.k8s.io", "v1", "HTTPRoute", "httproutes", categories=["gateway-api"]),
         _crd(
             "networking.istio.io",
             "v1beta1",
@@ -130,7 +133,7 @@ def project_crds() -> list[Obj]:
 def _default_crds() -> tuple[Obj, ...]:
     crds = project_crds()
     names = {c.get("metadata", {}).get("name") for c in crds}
-    return tuple(crds + [c for c in istio_crds() if c["metadata"]["name"] not in names])
+    return tuple(crds + [c for c in traffic_crds() if c["metadata"]["name"] not in names])
 
 
 def default_crds() -> list[Obj]:

@@ -138,7 +138,9 @@ def strategic_merge(target: Any, patch: Any) -> Any:
 
 
 def parse_body(raw: bytes, content_type: str) -> Any:
-    """Decode a request body: JSON, or YAML for apply patches."""
+    """Decode a request body: JSON, or YAML for apply patches; protobuf and CBOR are 415 (clients retry JSON)."""
+    if "protobuf" in content_type or "cbor" in content_type:
+        raise unsupported_media_type(content_type)
     try:
         if content_type == APPLY or content_type.endswith("yaml"):
             import yaml

@@ -9,6 +9,8 @@ kinds, verbs, `namespaced`, shortNames, categories and subresources exactly as t
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -254,6 +256,51 @@ class Registry:
     def api_group_list(self) -> dict[str, Any]:
         groups = [self.api_group(g) for g in self.group_versions() if g]
         return {"kind": "APIGroupList", "apiVersion": "v1", "groups": [g for g in groups if g]}
+
+    # ------------------------------------------------------------------ OpenAPI v3 (for kubectl)
+    def openapi_v3_gv(self, group: str, version: str) -> dict[str, Any] | None:
+        """A minimal OpenAPI v3 document of one group/version: a PATCH operation per resource that declares the
+        `fieldValidation` query parameter and its group-version-kind. kubectl reads exactly this to decide that
+        the server validates fields itself, and then skips client-side schema validation."""
+        paths: dict[str, Any] = {}
+        for (g, v, _), rt in self.by_gvr.items():
+            if g != group or v != version:
+                continue
+            prefix = f"/apis/{g}/{v}" if g else f"/api/{v}"
+            scope = "/namespaces/{namespace}" if rt.namespaced else ""
+            paths[f"{prefix}{scope}/{rt.plural}/{{name}}"] = {
+                "patch": {
+                    "operationId": f"patch{rt.kind}",
+                    "x-kubernetes-group-version-kind": {"group": g, "version": v, "kind": rt.kind},
+                    "x-kubernetes-action": "patch",
+                    "parameters": [
+                        {
+                            "name": "fieldValidation",
+                            "in": "query",
+                            "schema": {"type": "string", "uniqueItems": True},
+                        },
+                        {
+                            "name": "fieldManager",
+                            "in": "query",
+                            "schema": {"type": "string", "uniqueItems": True},
+                        },
+                    ],
+                    "responses": {"200": {"description": "OK"}},
+                }
+            }
+        if not paths:
+            return None
+        return {"openapi": "3.0.0", "info": {"title": "Kubernetes", "version": "v1.32.0"}, "paths": paths}
+
+    def openapi_v3_root(self) -> dict[str, Any]:
+        paths: dict[str, Any] = {}
+        for group, versions in self.group_versions().items():
+            for v in versions:
+                gv = f"apis/{group}/{v}" if group else f"api/{v}"
+                doc = self.openapi_v3_gv(group, v)
+                digest = hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()[:32].upper()
+                paths[gv] = {"serverRelativeURL": f"/openapi/v3/{gv}?hash={digest}"}
+        return {"paths": paths}
 
     def resource_list(self, group: str, version: str) -> dict[str, Any] | None:
         resources: list[dict[str, Any]] = []

@@ -47,6 +47,7 @@ class SandboxOptions:
     port: int = 0
     pod_ready_delay: float = 0.0
     job_duration: float = 0.5
+    time_scale: float = 1.0
     history: int = 1000
     bookmark_interval: float = 5.0
     watch_timeout: float = 1800.0
@@ -83,7 +84,12 @@ class Sandbox:
         if opts.state_file is not None and Path(opts.state_file).exists():
             load_state(self.store, Path(opts.state_file))
         self.simulator = (
-            Simulator(self.store, pod_ready_delay=opts.pod_ready_delay, job_duration=opts.job_duration)
+            Simulator(
+                self.store,
+                pod_ready_delay=opts.pod_ready_delay,
+                job_duration=opts.job_duration,
+                time_scale=opts.time_scale,
+            )
             if opts.simulate
             else None
         )
@@ -110,7 +116,12 @@ class Sandbox:
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=0.5)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.options.host, self.options.port)
-        await site.start()
+        try:
+            await site.start()
+        except OSError:
+            await self._runner.cleanup()
+            self._runner = None
+            raise
         server: Any = site._server
         self.port = int(server.sockets[0].getsockname()[1])
         if self.simulator is not None:

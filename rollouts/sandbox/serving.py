@@ -207,6 +207,13 @@ class Api:
             doc = VERSION_INFO
         elif parts in (["healthz"], ["readyz"], ["livez"]):
             return web.Response(text="ok", content_type="text/plain")
+        elif parts == ["openapi", "v3"]:
+            doc = reg.openapi_v3_root()
+        elif len(parts) >= 4 and parts[:2] == ["openapi", "v3"]:
+            if parts[2] == "api" and len(parts) == 4:
+                doc = reg.openapi_v3_gv("", parts[3])
+            elif parts[2] == "apis" and len(parts) == 5:
+                doc = reg.openapi_v3_gv(parts[3], parts[4])
         elif parts == ["api"]:
             doc = {
                 "kind": "APIVersions",

@@ -16,6 +16,8 @@ watchers see them as they would see a kubelet's or a controller's.
 - Job: Running at once, then after `sandbox.rollouts.io/job-duration` (default: the sandbox's `job_duration`)
   Complete or Failed per `sandbox.rollouts.io/job-outcome: succeeded|failed` (on the Job or its template),
   with the status fields and conditions of the real Job controller.
+- `time_scale` multiplies every simulated duration (0.01 makes `minReadySeconds: 5` last 50 ms), so tests
+  exercise real timings quickly.
 - Deployment: one ReplicaSet per pod template (labelled `pod-template-hash`); the current one is scaled to
   `spec.replicas` and older ones to 0 at once (no surge/unavailable pacing); status aggregated from them.
 """
@@ -64,8 +66,16 @@ def _annotation(obj: Obj, key: str) -> str | None:
 
 
 class Simulator:
-    def __init__(self, store: Store, *, pod_ready_delay: float = 0.0, job_duration: float = 0.5) -> None:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        pod_ready_delay: float = 0.0,
+        job_duration: float = 0.5,
+        time_scale: float = 1.0,
+    ) -> None:
         self.store = store
+        self.time_scale = time_scale
         self.pod_ready_delay = pod_ready_delay
         self.job_duration = job_duration
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -99,7 +109,7 @@ class Simulator:
             self._timers.discard(handle)
             self._enqueue(item)
 
-        handle = self._loop.call_later(max(delay, 0.0), fire)
+        handle = self._loop.call_later(max(delay * self.time_scale, 0.0), fire)
         self._timers.add(handle)
 
     def _enqueue(self, item: tuple[Key, str, str]) -> None:
@@ -292,10 +302,11 @@ class Simulator:
             if self._is_ready(p):
                 ready += 1
                 since = self._ready_at.get(meta(p).get("uid", ""))
-                if since is None or now - since >= min_ready:
+                elapsed = (now - since) / self.time_scale if since is not None and self.time_scale else None
+                if elapsed is None or elapsed >= min_ready:
                     available += 1
                 else:
-                    left = min_ready - (now - since)
+                    left = min_ready - elapsed
                     wake = left if wake is None else min(wake, left)
         status: Obj = {"replicas": len(pods)}
         for field, value in (
@@ -338,13 +349,13 @@ class Simulator:
             except ValueError as e:
                 self.errors.append(f"job {ns}/{name}: {e}")
                 duration = self.job_duration
-            self._job_due[meta(job).get("uid", "")] = self._loop.time() + duration
+            self._job_due[meta(job).get("uid", "")] = self._loop.time() + duration * self.time_scale
             self._later(duration, (JOB, ns, name))
             return
         uid = meta(job).get("uid", "")
         left = self._job_due.get(uid, 0.0) - self._loop.time()
         if left > 0.001:
-            self._later(left, (JOB, ns, name))
+            self._later(left / (self.time_scale or 1.0), (JOB, ns, name))
             return
         self._job_due.pop(uid, None)
         outcome = (_annotation(job, JOB_OUTCOME) or "succeeded").lower()

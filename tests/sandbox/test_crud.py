@@ -10,22 +10,7 @@ from kubernetes import client
 from kubernetes.client.rest import ApiException
 
 from rollouts.sandbox import Sandbox
-
-G, V, P, NS = "argoproj.io", "v1alpha1", "rollouts", "default"
-
-
-def rollout(name: str, labels: dict[str, str] | None = None, replicas: int = 3) -> dict[str, Any]:
-    return {
-        "apiVersion": f"{G}/{V}",
-        "kind": "Rollout",
-        "metadata": {"name": name, "labels": labels or {}},
-        "spec": {"replicas": replicas, "strategy": {"canary": {"steps": [{"setWeight": 20}]}}},
-    }
-
-
-@pytest.fixture
-def co(sandbox_api_client: client.ApiClient) -> client.CustomObjectsApi:
-    return client.CustomObjectsApi(sandbox_api_client)
+from tests.sandbox.helpers import NS, G, P, V, rollout
 
 
 def status_of(e: ApiException) -> dict[str, Any]:

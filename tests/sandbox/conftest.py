@@ -1,0 +1,21 @@
+"""Typed API objects of the real `kubernetes` client bound to the test's sandbox."""
+
+from __future__ import annotations
+
+import pytest
+from kubernetes import client
+
+
+@pytest.fixture
+def co(sandbox_api_client: client.ApiClient) -> client.CustomObjectsApi:
+    return client.CustomObjectsApi(sandbox_api_client)
+
+
+@pytest.fixture
+def apps(sandbox_api_client: client.ApiClient) -> client.AppsV1Api:
+    return client.AppsV1Api(sandbox_api_client)
+
+
+@pytest.fixture
+def core(sandbox_api_client: client.ApiClient) -> client.CoreV1Api:
+    return client.CoreV1Api(sandbox_api_client)

@@ -1,0 +1,60 @@
+"""Shared helpers for the sandbox tests: manifests and a bounded wait on a condition."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+G, V, P, NS = "argoproj.io", "v1alpha1", "rollouts", "default"
+
+
+def rollout(name: str, labels: dict[str, str] | None = None, replicas: int = 3) -> dict[str, Any]:
+    return {
+        "apiVersion": f"{G}/{V}",
+        "kind": "Rollout",
+        "metadata": {"name": name, "labels": labels or {}},
+        "spec": {"replicas": replicas, "strategy": {"canary": {"steps": [{"setWeight": 20}]}}},
+    }
+
+
+def replicaset(
+    name: str,
+    replicas: int = 1,
+    *,
+    hash_: str = "abc",
+    annotations: dict[str, str] | None = None,
+    **spec: Any,
+) -> dict[str, Any]:
+    labels = {"app": name, "rollouts-pod-template-hash": hash_}
+    template_meta: dict[str, Any] = {"labels": labels}
+    if annotations:
+        template_meta["annotations"] = annotations
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "ReplicaSet",
+        "metadata": {"name": name, "labels": labels},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": labels},
+            "template": {
+                "metadata": template_meta,
+                "spec": {"containers": [{"name": "app", "image": "nginx:1"}]},
+            },
+            **spec,
+        },
+    }
+
+
+def wait_until(condition: Callable[[], T | None], timeout: float = 5.0, what: str = "condition") -> T:
+    """Poll `condition` every 5 ms until it returns a truthy value; fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(0.005)
