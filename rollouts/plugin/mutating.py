@@ -271,6 +271,7 @@ set_.add_aliased(set_image)  # type: ignore[attr-defined]
     "--to-revision",
     type=click.IntRange(min=0),
     default=0,
+    metavar="N",
     help="The revision to roll back to (0 = previous).",
 )
 @kube_flags

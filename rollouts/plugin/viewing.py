@@ -113,7 +113,11 @@ def get() -> None:
 @click.option("-w", "--watch", is_flag=True, help="Keep watching and redraw on every change.")
 @click.option("--no-color", is_flag=True, help="Do not colourise the output.")
 @click.option(
-    "--timeout-seconds", type=click.IntRange(min=0), default=0, help="Stop watching after N seconds."
+    "--timeout-seconds",
+    type=click.IntRange(min=0),
+    default=0,
+    metavar="N",
+    help="Stop watching after N seconds.",
 )
 @OUTPUT
 @kube_flags
