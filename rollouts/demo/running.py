@@ -88,6 +88,7 @@ class Outcome:
     message: str
     weights: list[int] = field(default_factory=list)
     seconds: float = 0.0
+    snapshot: Obj = field(default_factory=dict)  # the Rollout when the verdict was reached
 
 
 @dataclass

@@ -119,7 +119,15 @@ async def release_canary(demo: Demo, version: str, good: bool) -> Outcome:
         phase, _ = phase_of(ro)
         if phase == "Degraded":
             return "degraded"
-        if phase == "Healthy" and _stable_hash(ro) == _new_hash(ro):
+        weights = ((ro.get("status") or {}).get("canary") or {}).get("weights") or {}
+        stable_weight = weights.get("stable") or {}
+        if (
+            phase == "Healthy"
+            and _stable_hash(ro) == _new_hash(ro)
+            and stable_weight.get("podTemplateHash") == _new_hash(ro)
+            and stable_weight.get("weight") == 100
+        ):
+            # promoted, and the route sends everything to the stable Service, which selects the new pods
             return "healthy"
         return None
 
@@ -144,6 +152,7 @@ async def release_canary(demo: Demo, version: str, good: bool) -> Outcome:
         message=message,
         weights=tracker.shares,
         seconds=round(time.monotonic() - started, 1),
+        snapshot=demo.obj("Rollout", "api-server") or ro,
     )
 
 
@@ -231,7 +240,7 @@ async def release_bluegreen(demo: Demo) -> Outcome:
         demo.say(f"web-frontend v3.1.0 is Healthy: the active Service selects {active}")
     return Outcome(
         "bluegreen", "web-frontend", "v3.1.0", phase, verdict == "healthy", message,
-        seconds=round(time.monotonic() - started, 1),
+        seconds=round(time.monotonic() - started, 1), snapshot=ro,
     )  # fmt: skip
 
 
