@@ -252,7 +252,8 @@ class Metric(WireModel):
     inconclusive_limit: IntOrString | None = None
     consecutive_error_limit: IntOrString | None = None
     consecutive_success_limit: IntOrString | None = None
-    provider: MetricProvider
+    provider: MetricProvider = Field(default_factory=MetricProvider)
+    """Missing → empty, so validation says ``no provider specified`` as Argo does (§b.8)."""
 
     # Integer views with Argo's defaults. Raise SpecError for a string that is not an integer.
     def count_value(self) -> int:

@@ -25,6 +25,8 @@ PROM = {"prometheus": {"address": "http://p:9090", "query": "up"}}
 def metric(**fields: Any) -> Metric:
     data: dict[str, Any] = {"name": "m", "provider": PROM}
     data.update(fields)
+    if data["provider"] is None:
+        del data["provider"]
     return Metric.model_validate(data)
 
 
@@ -221,6 +223,7 @@ def test_effective_count(fields: dict[str, Any], expected: int | None) -> None:
             id="b8-bad-initial-delay",
         ),
         pytest.param({"provider": {}}, "no provider specified", id="b8-no-provider"),
+        pytest.param({"provider": None}, "no provider specified", id="b8-provider-key-missing"),
         pytest.param(
             {"provider": {**PROM, "web": {"url": "http://x"}}},
             "multiple providers specified",
