@@ -279,7 +279,7 @@ async def reconcile_run(
     if status.phase is not None and status.phase.completed:
         return RunStep(status, None, taken)
     wake = next_wakeup(resolved, status, now=now)
-    if is_terminating(spec.terminate, status):
+    if not terminating and is_terminating(spec.terminate, status):
         wake = now  # a metric just failed: terminate what is in flight right away
     return RunStep(status, wake, taken)
 

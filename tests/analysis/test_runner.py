@@ -425,3 +425,20 @@ async def test_status_round_trips_through_the_wire_between_reconciles() -> None:
         now = step.next_wakeup
     assert status.phase is P.FAILED
     assert status.message == 'Metric "m" assessed Failed due to failed (2) > failureLimit (1)'
+
+
+async def test_a_measurement_that_will_not_terminate_does_not_spin() -> None:
+    """Terminating with an in-flight measurement its provider cannot stop: come back at its resumeAt, not now."""
+
+    class Stubborn(BaseProvider):
+        kind = "job"
+
+        async def measure(self, metric: Metric, *, at: datetime | None = None) -> Measurement:
+            return Measurement(phase=P.RUNNING, resume_at=(at or T0) + timedelta(seconds=30))
+
+    s = AnalysisRunSpec.model_validate({"metrics": [{"name": "j", "provider": {"job": {"spec": {}}}}]})
+    first = await reconcile_run(s, {"job": Stubborn()}, T0, replay=True)
+    terminated = s.model_copy(update={"terminate": True})
+    second = await reconcile_run(terminated, {"job": Stubborn()}, at(1), status=first.status, replay=True)
+    assert second.status.phase is P.RUNNING
+    assert second.next_wakeup == at(30)
