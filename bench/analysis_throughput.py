@@ -142,6 +142,18 @@ def bare_loop(url: str, count: int) -> tuple[float, float]:
     return (time.perf_counter() - wall) / count, (time.process_time() - cpu) / count
 
 
+async def provider_loop(url: str, count: int) -> tuple[float, float]:
+    """Wall and CPU seconds per measurement of `count` sequential `PrometheusProvider.measure` calls."""
+    metrics = run_spec(url).metrics
+    async with Providers(ProviderOptions(rate=None)) as providers:
+        for m in metrics:
+            await providers.prometheus.measure(m)
+        wall, cpu = time.perf_counter(), time.process_time()
+        for i in range(count):
+            await providers.prometheus.measure(metrics[i % 2])
+    return (time.perf_counter() - wall) / count, (time.process_time() - cpu) / count
+
+
 async def engine(url: str, n: int, duration: float, rate: float | None, concurrency: int) -> dict[str, Any]:
     lags: list[float] = []
     outcomes = {"ok": 0, "error": 0}
@@ -206,6 +218,11 @@ def main() -> None:
     server = start_prometheus(healthy())
     try:
         wall_q, cpu_q = bare_loop(server.url, options.bare)
+        wall_p, cpu_p = asyncio.run(provider_loop(server.url, options.bare))
+        print(
+            f"provider loop: {options.bare} sequential PrometheusProvider.measure calls: {wall_p * 1000:.3f} ms wall, "
+            f"{cpu_p * 1000:.3f} ms CPU per measurement ({(cpu_p - cpu_q) / cpu_q * 100:+.0f}% vs bare)"
+        )
         print(f"Prometheus {server.url}; rate limit {options.rate:g}/s, concurrency {options.concurrency}")
         print(
             f"bare loop: {options.bare} sequential custom_query calls: {wall_q * 1000:.3f} ms wall, "

@@ -22,7 +22,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
-from jsonpath_ng.exceptions import JsonPathParserError  # type: ignore[import-untyped]
 from jsonpath_ng.ext import parse as parse_jsonpath  # type: ignore[import-untyped,attr-defined]
 
 from analysis.models import Measurement, Metric, WebMetric
@@ -55,7 +54,7 @@ def compile_json_path(expression: str | None) -> Any:
         inner = "$"
     try:
         compiled = parse_jsonpath(inner)
-    except (JsonPathParserError, Exception) as e:  # the parser raises bare Exceptions for some inputs
+    except Exception as e:  # JsonPathParserError, and bare Exceptions for some inputs
         raise JsonPathError(f"invalid jsonPath {expression!r}: {e}") from None
     if len(_PATHS) < 1024:
         _PATHS[text] = compiled
@@ -143,7 +142,7 @@ class WebProvider(BaseProvider):
             return error_measurement(f"Could not parse JSON body: {e}: {excerpt!r}")
         try:
             value = pick(body, config.json_path)
-        except (LookupError, Exception) as e:
+        except Exception as e:  # LookupError when nothing matches; jsonpath-ng's own errors otherwise
             return error_measurement(f"Could not find JSONPath in body: {e}")
         return Measurement(value=value_string(value)).with_result(value)
 
