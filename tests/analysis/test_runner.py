@@ -427,8 +427,8 @@ async def test_status_round_trips_through_the_wire_between_reconciles() -> None:
     assert status.message == 'Metric "m" assessed Failed due to failed (2) > failureLimit (1)'
 
 
-async def test_a_measurement_that_will_not_terminate_does_not_spin() -> None:
-    """Terminating with an in-flight measurement its provider cannot stop: come back at its resumeAt, not now."""
+async def test_terminate_completes_the_run_even_if_a_measurement_cannot_be_stopped() -> None:
+    """§b.5: a terminating run takes the worst completed phase at once, whatever is still in flight."""
 
     class Stubborn(BaseProvider):
         kind = "job"
@@ -438,7 +438,11 @@ async def test_a_measurement_that_will_not_terminate_does_not_spin() -> None:
 
     s = AnalysisRunSpec.model_validate({"metrics": [{"name": "j", "provider": {"job": {"spec": {}}}}]})
     first = await reconcile_run(s, {"job": Stubborn()}, T0, replay=True)
+    assert (first.status.phase, first.next_wakeup) == (P.RUNNING, at(30))
     terminated = s.model_copy(update={"terminate": True})
     second = await reconcile_run(terminated, {"job": Stubborn()}, at(1), status=first.status, replay=True)
-    assert second.status.phase is P.RUNNING
-    assert second.next_wakeup == at(30)
+    assert (second.status.phase, second.status.message, second.next_wakeup) == (
+        P.SUCCESSFUL,
+        "Run Terminated",
+        None,
+    )
