@@ -1,0 +1,224 @@
+"""Shared wire types of the Rollout models: defaults, times, Go omitempty structs, metadata, analysis references.
+
+Part of `rollouts.models` (import from there). Argo sources: `pkg/apis/rollouts/v1alpha1/types.go`,
+`utils/defaults/defaults.go` (reference §a.1).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import (
+    BeforeValidator,
+    ConfigDict,
+    PlainSerializer,
+    SerializationInfo,
+    SerializerFunctionWrapHandler,
+    model_serializer,
+)
+
+from analysis.wire import WireModel
+
+__all__ = [
+    "DEFAULT_ABORT_SCALE_DOWN_DELAY_SECONDS",
+    "DEFAULT_MAX_SURGE",
+    "DEFAULT_MAX_TRAFFIC_WEIGHT",
+    "DEFAULT_MAX_UNAVAILABLE",
+    "DEFAULT_NGINX_ANNOTATION_PREFIX",
+    "DEFAULT_PROGRESS_DEADLINE_SECONDS",
+    "DEFAULT_REPLICAS",
+    "DEFAULT_REVISION_HISTORY_LIMIT",
+    "DEFAULT_RUN_HISTORY_LIMIT",
+    "DEFAULT_SCALE_DOWN_DELAY_SECONDS",
+    "MANAGED_BY_ANNOTATION",
+    "POD_TEMPLATE_HASH_LABEL",
+    "SCALE_DOWN_DEADLINE_ANNOTATION",
+    "AnalysisRunArgument",
+    "AnalysisRunMetadata",
+    "AnalysisTemplateRef",
+    "ArgumentValueFrom",
+    "DryRun",
+    "FieldRef",
+    "GenerationString",
+    "KubeTime",
+    "LabelSelector",
+    "LabelSelectorRequirement",
+    "MeasurementRetention",
+    "ObjectMeta",
+    "PodTemplateMetadata",
+    "RolloutAnalysis",
+    "RolloutAnalysisBackground",
+]
+
+
+DEFAULT_REPLICAS = 1
+DEFAULT_REVISION_HISTORY_LIMIT = 10
+DEFAULT_RUN_HISTORY_LIMIT = 5
+DEFAULT_MAX_SURGE = "25"  # a string: always read as a percentage (§a.1)
+DEFAULT_MAX_UNAVAILABLE = "25"
+DEFAULT_PROGRESS_DEADLINE_SECONDS = 600
+DEFAULT_SCALE_DOWN_DELAY_SECONDS = 30
+DEFAULT_ABORT_SCALE_DOWN_DELAY_SECONDS = 30
+DEFAULT_MAX_TRAFFIC_WEIGHT = 100
+DEFAULT_NGINX_ANNOTATION_PREFIX = "nginx.ingress.kubernetes.io"
+
+POD_TEMPLATE_HASH_LABEL = "rollouts-pod-template-hash"
+SCALE_DOWN_DEADLINE_ANNOTATION = "scale-down-deadline"
+MANAGED_BY_ANNOTATION = "argo-rollouts.argoproj.io/managed-by-rollouts"
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Shared field types
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def _parse_time(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    if isinstance(value, str) and value.endswith("Z"):
+        return value[:-1] + "+00:00"
+    return value
+
+
+def _format_time(value: datetime) -> str:
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+KubeTime = Annotated[datetime, BeforeValidator(_parse_time), PlainSerializer(_format_time, return_type=str)]
+"""metav1.Time: RFC 3339 on the wire, whole seconds, UTC (``Z``); a `datetime` in Python."""
+
+
+def _to_str(value: Any) -> Any:
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+GenerationString = Annotated[str, BeforeValidator(_to_str)]
+"""`status.observedGeneration` is a string in Argo; a number written by another tool is accepted."""
+
+
+class _GoStruct(WireModel):
+    """A status struct serialised like Go's encoding/json with ``omitempty``.
+
+    Zero scalars (False, 0, "") and empty lists are dropped, except the wire names in `_always` (fields whose
+    Go tag has no omitempty). Nested structs are always written (Go never omits a non-pointer struct).
+    """
+
+    _always: ClassVar[frozenset[str]] = frozenset()
+
+    @model_serializer(mode="wrap")
+    def _omit_empty(self, handler: SerializerFunctionWrapHandler, info: SerializationInfo) -> Any:
+        data = handler(self)
+        if not isinstance(data, dict):
+            return data
+        keep: set[str] = set()
+        for name, fld in type(self).model_fields.items():
+            wire = fld.alias or name
+            if wire in self._always or name in self._always:
+                keep.update((name, wire))
+        return {
+            k: v
+            for k, v in data.items()
+            if k in keep or not (v is False or v == "" or v == [] or (type(v) is int and v == 0))
+        }
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Metadata and selectors
+# ---------------------------------------------------------------------------------------------------------------
+
+
+class ObjectMeta(WireModel):
+    """metav1.ObjectMeta: the fields the controller reads; every other key is kept as written."""
+
+    model_config = ConfigDict(extra="allow")
+
+    name: str | None = None
+    namespace: str | None = None
+    generate_name: str | None = None
+    uid: str | None = None
+    resource_version: str | None = None
+    generation: int | None = None
+    creation_timestamp: str | None = None
+    deletion_timestamp: str | None = None
+    labels: dict[str, str] | None = None
+    annotations: dict[str, str] | None = None
+
+
+class LabelSelectorRequirement(WireModel):
+    key: str
+    operator: str
+    values: list[str] | None = None
+
+
+class LabelSelector(WireModel):
+    match_labels: dict[str, str] | None = None
+    match_expressions: list[LabelSelectorRequirement] | None = None
+
+
+class PodTemplateMetadata(WireModel):
+    """Ephemeral labels/annotations (canaryMetadata, stableMetadata, previewMetadata, activeMetadata)."""
+
+    labels: dict[str, str] | None = None
+    annotations: dict[str, str] | None = None
+
+
+AnalysisRunMetadata = PodTemplateMetadata
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Analysis references (§a.1 "Analysis args on a Rollout")
+# ---------------------------------------------------------------------------------------------------------------
+
+
+class AnalysisTemplateRef(WireModel):
+    template_name: str
+    cluster_scope: bool | None = None
+
+    @property
+    def is_cluster_scope(self) -> bool:
+        return bool(self.cluster_scope)
+
+
+class FieldRef(WireModel):
+    field_path: str
+
+
+class ArgumentValueFrom(WireModel):
+    """`podTemplateHashValue`: ``Stable`` or ``Latest``; `fieldRef`: a path into the Rollout (§a.1)."""
+
+    pod_template_hash_value: Literal["Stable", "Latest"] | None = None
+    field_ref: FieldRef | None = None
+
+
+class AnalysisRunArgument(WireModel):
+    name: str
+    value: str | None = None
+    value_from: ArgumentValueFrom | None = None
+
+
+class DryRun(WireModel):
+    metric_name: str
+
+
+class MeasurementRetention(WireModel):
+    metric_name: str
+    limit: int
+
+
+class RolloutAnalysis(WireModel):
+    """An analysis step, blue-green pre/post-promotion analysis: templates + args (+ dry-run, retention)."""
+
+    templates: list[AnalysisTemplateRef] | None = None
+    args: list[AnalysisRunArgument] | None = None
+    dry_run: list[DryRun] | None = None
+    measurement_retention: list[MeasurementRetention] | None = None
+    analysis_run_metadata: AnalysisRunMetadata | None = None
+
+
+class RolloutAnalysisBackground(RolloutAnalysis):
+    """`strategy.canary.analysis`: runs in the background from `startingStep` (§c.8)."""
+
+    starting_step: int | None = None
