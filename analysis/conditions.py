@@ -31,7 +31,8 @@ from typing import Any, Final
 from simpleeval import EvalWithCompoundTypes
 
 from analysis import exprlang
-from analysis.condfuncs import FUNCTIONS, OPERATORS, ConditionError, PredicateBudget, go_type_name
+from analysis.condfuncs import FUNCTIONS
+from analysis.condops import OPERATORS, ConditionError, PredicateBudget, go_type_name
 
 __all__ = ["ConditionError", "check_syntax", "compile_condition", "evaluate_condition", "go_type_name"]
 
