@@ -225,6 +225,9 @@ __all__ = [
 # ---------------------------------------------------------------------------------------------------------------
 
 
+_EMPTY_STATUS = RolloutStatus().to_wire()
+
+
 class Rollout(WireModel):
     """An `argoproj.io/v1alpha1` Rollout. ``status`` is always present in Python (empty when not read)."""
 
@@ -235,9 +238,9 @@ class Rollout(WireModel):
     status: RolloutStatus = Field(default_factory=RolloutStatus)
 
     def to_wire(self) -> dict[str, Any]:
-        """Wire JSON; ``status`` only when it was read or set (so a manifest round-trips unchanged)."""
+        """Wire JSON; ``status`` only when it was read, set or changed (so a manifest round-trips unchanged)."""
         data = super().to_wire()
-        if "status" not in self.model_fields_set:
+        if "status" not in self.model_fields_set and data.get("status") == _EMPTY_STATUS:
             data.pop("status", None)
         return data
 

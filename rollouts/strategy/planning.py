@@ -32,6 +32,7 @@ from rollouts.models import (
 )
 from rollouts.strategy import replicas as arith
 from rollouts.strategy.replicas import RS
+from rollouts.traffic import unsupported_routers
 from rollouts.validation import load_rollout
 
 __all__ = ["build_plan", "plan", "render_text"]
@@ -242,6 +243,7 @@ def _canary_plan(ro: Rollout) -> JSON:
             "stablePods": 0,
             "scaleDownDelaySeconds": ro.spec.scale_down_delay_seconds_or_default(),
         },
+        "unsupportedTrafficRouting": unsupported_routers(ro),
         "minimumPauseSeconds": timed,
         "waitsFor": sorted(set(waits)),
     }
@@ -373,6 +375,10 @@ def render_text(p: JSON, console: Console) -> None:
         delay = promo["scaleDownDelaySeconds"]
         if delay:
             console.print(f"after promotion the old ReplicaSet is scaled down after {_duration(delay)}")
+        if p["unsupportedTrafficRouting"]:
+            console.print(
+                f"warning: this controller cannot drive trafficRouting {', '.join(p['unsupportedTrafficRouting'])}"
+            )
         waits = p["waitsFor"]
         console.print(
             f"timed pauses total {_duration(p['minimumPauseSeconds'])}"

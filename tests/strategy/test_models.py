@@ -124,6 +124,8 @@ def test_rollout_status_only_written_when_present() -> None:
     ro = Rollout.from_wire({"metadata": {"name": "x", "ownerReferences": [{"uid": "u"}]}, "spec": {}})
     assert "status" not in ro.to_wire()
     assert ro.to_wire()["metadata"]["ownerReferences"] == [{"uid": "u"}]  # unknown metadata kept
+    ro.status.abort = True  # changed after reading: written
+    assert ro.to_wire()["status"]["abort"] is True
     ro2 = Rollout.from_wire({"spec": {}, "status": {"phase": "Healthy"}})
     assert ro2.to_wire()["status"]["phase"] == "Healthy"
 

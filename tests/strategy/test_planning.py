@@ -168,3 +168,13 @@ def test_readme_section_shows_actual_output(example: str) -> None:
     quoted = doc.split(command, 1)[1].split("```", 1)[0]
     result = run("-f", str(ROOT / f"examples/{example}/rollout.yaml"))
     assert quoted == result.output
+
+
+def test_unsupported_router_is_flagged(tmp_path: Path) -> None:
+    doc = yaml.safe_load(CANARY.read_text())
+    doc["spec"]["strategy"]["canary"]["trafficRouting"] = {"alb": {"ingress": "api", "servicePort": 80}}
+    path = tmp_path / "alb.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    result = run("-f", str(path))
+    assert result.exit_code == 0, result.output
+    assert "warning: this controller cannot drive trafficRouting alb" in result.output
