@@ -359,12 +359,15 @@ class KubeClient:
                     line = await content.readline()
                 except (aiohttp.ClientError, TimeoutError) as e:
                     raise Unreachable(f"{what}: stream from {self.settings.host} broke: {e}") from e
-                if not line:
-                    return
+                if not line.endswith(b"\n"):
+                    return  # end of stream; a partial last line means the server cut it: resume from the last rv
                 line = line.strip()
                 if not line:
                     continue
-                event = json.loads(line)
+                try:
+                    event = json.loads(line)
+                except ValueError as e:
+                    raise KubeError(f"{what}: malformed watch event from {self.settings.host}: {e}") from e
                 etype = str(event.get("type"))
                 obj = event.get("object") or {}
                 if etype == "ERROR":
@@ -372,7 +375,8 @@ class KubeClient:
                     raise error_for(code, obj, what=what)
                 yield etype, obj
         finally:
-            resp.response.release()
+            # An unfinished stream cannot go back to the pool: close its connection.
+            resp.response.close()
 
     # ---------------------------------------------------------------- internals
 
