@@ -6,6 +6,8 @@ arguments substituted, it returns a `Measurement` with the value string and the 
 
 * `method` GET (default), POST or PUT; `headers`; `body` (a string) or `jsonBody` (any JSON, sent with
   `Content-Type: application/json`); `timeoutSeconds` (default 10); `insecure` skips TLS verification;
+* an endpoint can only be asked about now: a measurement requested at a past instant (a replay) is an
+  Error measurement rather than today's answer passed off as the past's;
 * a non-2xx status is an Error measurement (`received non 2xx response code: 503`);
 * the body must be JSON; `jsonPath` (kubectl style, `{$.data.ok}`, default `{$}`) picks the value;
 * the result is the JSON value itself — number, bool, string, list or object — so `result == "ok"` and
@@ -17,7 +19,7 @@ Requests go through one aiohttp session per event loop, after taking a slot of t
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -32,6 +34,7 @@ __all__ = ["DEFAULT_WEB_TIMEOUT_SECONDS", "JsonPathError", "WebProvider", "compi
 
 DEFAULT_WEB_TIMEOUT_SECONDS = 10
 _MAX_BODY = 10 * 1024 * 1024
+_NOW_TOLERANCE_SECONDS = 60.0
 
 
 class JsonPathError(ValueError):
@@ -103,10 +106,14 @@ class WebProvider(BaseProvider):
             self._session = None
 
     async def measure(self, metric: Metric, *, at: datetime | None = None) -> Measurement:
-        # `at` is ignored: an HTTP endpoint can only be asked about now.
         config = metric.provider.web
         if config is None:
             return error_measurement(f"metric '{metric.name}' has no web provider")
+        if at is not None and abs((datetime.now(UTC) - at).total_seconds()) > _NOW_TOLERANCE_SECONDS:
+            # An HTTP endpoint can only be asked about now: a replayed instant would get today's answer.
+            return error_measurement(
+                f"web metric '{metric.name}' can only be measured now, not at {at:%Y-%m-%dT%H:%M:%SZ}"
+            )
         try:
             method, data, headers, timeout = _request_parts(config)
             compile_json_path(config.json_path)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -147,3 +148,12 @@ async def test_backend_down(provider: WebProvider) -> None:
 )
 def test_value_string(value: Any, text: str) -> None:
     assert value_string(value) == text
+
+
+async def test_a_past_instant_cannot_be_measured(server: tuple[str, Seen], provider: WebProvider) -> None:
+    url, seen = server
+    past = datetime.now(UTC) - timedelta(hours=1)
+    m = await provider.measure(metric(f"{url}/healthz"), at=past)
+    assert m.phase is AnalysisPhase.ERROR and "can only be measured now" in (m.message or "")
+    assert seen == []  # nothing was asked
+    assert (await provider.measure(metric(f"{url}/healthz"), at=datetime.now(UTC))).has_result
