@@ -20,26 +20,67 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, ConfigDict, Field, PrivateAttr
 
 from analysis.durations import DurationError, parse_go_duration
-from analysis.wire import IntOrString, RawObject, WireModel
+from analysis.provider_models import (
+    PROVIDER_KINDS,
+    Authentication,
+    BasicAuthConfig,
+    JobMetric,
+    MetricProvider,
+    OAuth2Config,
+    PrometheusMetric,
+    PrometheusRangeQuery,
+    Sigv4Config,
+    WebMetric,
+    WebMetricHeader,
+)
+from analysis.wire import IntOrString, WireModel
+
+__all__ = [
+    "API_VERSION",
+    "DEFAULT_CONSECUTIVE_ERROR_LIMIT",
+    "DEFAULT_MEASUREMENT_HISTORY_LIMIT",
+    "KINDS",
+    "PROVIDER_KINDS",
+    "AnalysisPhase",
+    "AnalysisRun",
+    "AnalysisRunSpec",
+    "AnalysisRunStatus",
+    "AnalysisTemplate",
+    "AnalysisTemplateRef",
+    "AnalysisTemplateSpec",
+    "Argument",
+    "Authentication",
+    "BasicAuthConfig",
+    "ClusterAnalysisTemplate",
+    "DryRun",
+    "FieldRef",
+    "JobMetric",
+    "Measurement",
+    "MeasurementRetention",
+    "Metric",
+    "MetricProvider",
+    "MetricResult",
+    "OAuth2Config",
+    "ObjectMeta",
+    "PrometheusMetric",
+    "PrometheusRangeQuery",
+    "RunSummary",
+    "SecretKeyRef",
+    "Sigv4Config",
+    "SpecError",
+    "TTLStrategy",
+    "Timestamp",
+    "ValueFrom",
+    "WebMetric",
+    "WebMetricHeader",
+    "metric_errors",
+    "validate_metric",
+    "validate_metrics",
+]
 
 API_VERSION = "argoproj.io/v1alpha1"
 DEFAULT_CONSECUTIVE_ERROR_LIMIT = 4  # §b.4
 DEFAULT_MEASUREMENT_HISTORY_LIMIT = 10  # §b.6
-
-PROVIDER_KINDS = (
-    "prometheus",
-    "kayenta",
-    "web",
-    "datadog",
-    "wavefront",
-    "newRelic",
-    "job",
-    "cloudWatch",
-    "graphite",
-    "influxdb",
-    "skywalking",
-    "plugin",
-)
 
 
 class SpecError(ValueError):
@@ -116,113 +157,6 @@ class Argument(WireModel):
     name: str
     value: str | None = None
     value_from: ValueFrom | None = None
-
-
-# --- providers -----------------------------------------------------------------------------------
-
-
-class WebMetricHeader(WireModel):
-    key: str
-    value: str
-
-
-class Sigv4Config(WireModel):
-    region: str | None = None
-    profile: str | None = None
-    role_arn: str | None = None
-
-
-class OAuth2Config(WireModel):
-    token_url: str | None = None
-    client_id: str | None = None
-    client_secret: str | None = None
-    scopes: list[str] | None = None
-
-
-class BasicAuthConfig(WireModel):
-    username: str | None = None
-    password: str | None = None
-
-
-class Authentication(WireModel):
-    sigv4: Sigv4Config | None = None
-    oauth2: OAuth2Config | None = None
-    basic_auth: BasicAuthConfig | None = None
-
-
-class PrometheusRangeQuery(WireModel):
-    """`rangeQuery`: start/end are expr-lang time expressions, step a Go duration."""
-
-    start: str | None = None
-    end: str | None = None
-    step: str | None = None
-
-
-class PrometheusMetric(WireModel):
-    address: str | None = None
-    query: str | None = None
-    authentication: Authentication | None = None
-    timeout: int | None = None
-    """Seconds; default 30 (§b.3)."""
-    insecure: bool | None = None
-    headers: list[WebMetricHeader] | None = None
-    range_query: PrometheusRangeQuery | None = None
-
-
-class WebMetric(WireModel):
-    method: str | None = None
-    url: str
-    headers: list[WebMetricHeader] | None = None
-    body: str | None = None
-    timeout_seconds: int | None = None
-    json_path: str | None = None
-    insecure: bool | None = None
-    json_body: Annotated[Any, Field(json_schema_extra={"x-kubernetes-preserve-unknown-fields": True})] = None
-    authentication: Authentication | None = None
-
-
-class JobMetric(WireModel):
-    metadata: RawObject | None = None
-    spec: RawObject
-
-
-class MetricProvider(WireModel):
-    """`provider`: exactly one key. Only prometheus, web and job are modelled; the rest load as objects."""
-
-    prometheus: PrometheusMetric | None = None
-    kayenta: RawObject | None = None
-    web: WebMetric | None = None
-    datadog: RawObject | None = None
-    wavefront: RawObject | None = None
-    new_relic: RawObject | None = None
-    job: JobMetric | None = None
-    cloud_watch: RawObject | None = None
-    graphite: RawObject | None = None
-    influxdb: RawObject | None = None
-    skywalking: RawObject | None = None
-    plugin: RawObject | None = None
-
-    def kinds(self) -> list[str]:
-        """The provider keys set, in wire spelling; a plugin map counts once per plugin (§b.8)."""
-        found: list[str] = []
-        for kind in PROVIDER_KINDS:
-            value = getattr(self, _PY_NAME.get(kind, kind))
-            if value is None:
-                continue
-            if kind == "plugin":
-                found.extend(f"plugin/{name}" for name in value)
-            else:
-                found.append(kind)
-        return found
-
-    @property
-    def kind(self) -> str | None:
-        """The single provider key (``prometheus``, ``web``, ``job``, …), or None when not exactly one."""
-        kinds = self.kinds()
-        return kinds[0] if len(kinds) == 1 else None
-
-
-_PY_NAME = {"newRelic": "new_relic", "cloudWatch": "cloud_watch"}
 
 
 # --- metric --------------------------------------------------------------------------------------
