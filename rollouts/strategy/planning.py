@@ -121,7 +121,7 @@ def _describe(step: CanaryStep, ro: Rollout) -> tuple[str, JSON]:
         if s.match_traffic_weight:
             text = "setCanaryScale matchTrafficWeight"
         elif s.replicas is not None:
-            text = f"setCanaryScale {s.replicas} pods"
+            text = f"setCanaryScale replicas {s.replicas}"
         else:
             text = f"setCanaryScale weight {s.weight}"
         return text, {"setCanaryScale": s.to_wire()}
@@ -326,7 +326,8 @@ def build_plan(ro: Rollout, replicas: int | None = None) -> JSON:
 
 def render_text(p: JSON, console: Console) -> None:
     """Print one plan for people."""
-    head = f"Rollout {p['namespace']}/{p['rollout']}: {p['strategy']}, {p['replicas']} replicas"
+    count = p["replicas"]
+    head = f"Rollout {p['namespace']}/{p['rollout']}: {p['strategy']}, {count} replica{'' if count == 1 else 's'}"
     if p["strategy"] == "canary":
         routing = ", ".join(p["trafficRouting"]) or "none (weights approximated by pod counts)"
         console.print(f"{head}, traffic routing: {routing}")
