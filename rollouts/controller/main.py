@@ -117,7 +117,7 @@ async def _run(opts: dict[str, Any]) -> int:
     from rollouts.controller.manager import ControllerConfig, Manager
     from rollouts.kube.client import KubeClient
     from rollouts.kube.config import load_settings, settings_for_url
-    from rollouts.kube.errors import KubeConfigError, KubeError
+    from rollouts.kube.errors import KubeConfigError, KubeError, Unreachable
 
     try:
         if opts["server"]:
@@ -165,7 +165,10 @@ async def _run(opts: dict[str, Any]) -> int:
         await client.list(ROLLOUTS, config.namespace, limit=1)
     except KubeError as e:
         await client.close()
-        raise click.ClickException(f"cannot use the API server {settings.describe()}: {e.message}") from e
+        where = (
+            "" if isinstance(e, Unreachable) else f" {settings.describe()}"
+        )  # Unreachable already names it
+        raise click.ClickException(f"cannot use the API server{where}: {e.message}") from e
     from prometheus_client import CollectorRegistry, GCCollector, PlatformCollector, ProcessCollector
 
     registry = CollectorRegistry()

@@ -420,7 +420,7 @@ class KubeClient:
             )
         except (aiohttp.ClientError, TimeoutError, OSError) as e:
             raise Unreachable(
-                f"{what}: API server {self.settings.host} unreachable: {e or type(e).__name__}"
+                f"{what}: API server {self.settings.describe()} unreachable: {e or type(e).__name__}"
             ) from e
 
     async def _call(
