@@ -266,15 +266,21 @@ async def test_terminate_request() -> None:
 
 async def test_terminate_event_interrupts_a_real_sleep() -> None:
     event = asyncio.Event()
+    measured = asyncio.Event()
+
+    def series(t: datetime) -> list[float]:
+        measured.set()
+        return [1.0]
+
     task = asyncio.create_task(
         run_to_completion(
             spec({"name": "m", "interval": "1h"}),
-            {"prometheus": SeriesProvider(lambda t: [1.0])},
+            {"prometheus": SeriesProvider(series)},
             SystemClock(),
             terminate=event,
         )
     )
-    await asyncio.sleep(0.05)
+    await asyncio.wait_for(measured.wait(), timeout=5)  # the run is now sleeping for an hour
     event.set()
     status = await asyncio.wait_for(task, timeout=5)
     assert status.phase is P.SUCCESSFUL and status.message == "Run Terminated"
