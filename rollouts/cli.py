@@ -96,17 +96,25 @@ def _unavailable(name: str, help_: str) -> click.Command:
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", prog_name="rollouts")
-def cli() -> None:
+@click.option("--kubeconfig", metavar="PATH", help="Path to the kubeconfig file (for every command).")
+@click.option("--context", "kube_context", metavar="NAME", help="The kubeconfig context (for every command).")
+@click.option("-n", "--namespace", metavar="NS", help="The namespace (for every command).")
+@click.pass_context
+def cli(ctx: click.Context, kubeconfig: str | None, kube_context: str | None, namespace: str | None) -> None:
     """Progressive delivery for Kubernetes: canary and blue-green rollouts driven by analysis.
 
     Reads Argo Rollouts manifests (argoproj.io/v1alpha1) unchanged. Installed as `rollouts` and as the kubectl
     plugin `kubectl-rollouts`, so `kubectl rollouts get rollout NAME` works.
     """
+    ctx.obj = {"kubeconfig": kubeconfig, "context": kube_context, "namespace": namespace}
 
 
 def main(argv: list[str] | None = None) -> Any:
-    prog = "kubectl rollouts" if sys.argv and sys.argv[0].endswith("kubectl-rollouts") else "rollouts"
-    return cli.main(args=argv, prog_name=prog)
+    as_plugin = bool(sys.argv) and sys.argv[0].endswith("kubectl-rollouts")
+    # Shell completion keys on the executable's name, whatever the help calls the program.
+    complete_var = "_KUBECTL_ROLLOUTS_COMPLETE" if as_plugin else "_ROLLOUTS_COMPLETE"
+    prog = "kubectl rollouts" if as_plugin else "rollouts"
+    return cli.main(args=argv, prog_name=prog, complete_var=complete_var)
 
 
 if __name__ == "__main__":  # pragma: no cover

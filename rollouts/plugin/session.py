@@ -77,7 +77,15 @@ def kube_flags(f: Callable[..., Any]) -> Callable[..., Any]:
     def wrapper(
         *args: Any, kubeconfig: str | None, kube_context: str | None, namespace: str | None, **kwargs: Any
     ) -> Any:
-        return f(*args, flags=KubeFlags(kubeconfig, kube_context, namespace), **kwargs)
+        # kubectl passes plugin arguments through unchanged, so `kubectl rollouts -n shop get rollout x` puts
+        # the flags before the command: the root group keeps them in its context object as defaults.
+        root = click.get_current_context().find_root().obj or {}
+        flags = KubeFlags(
+            kubeconfig or root.get("kubeconfig"),
+            kube_context or root.get("context"),
+            namespace or root.get("namespace"),
+        )
+        return f(*args, flags=flags, **kwargs)
 
     return wrapper
 

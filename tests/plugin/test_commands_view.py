@@ -230,3 +230,26 @@ def test_get_rollout_watch_redraws_on_change(cluster: Cluster, fixed_now: object
     redraw = output[len(first) :]
     assert "Status:          ◌ Progressing" in redraw
     assert redraw.count("Name:            api-server") >= 1
+
+
+def test_connection_flags_before_the_command(cluster: Cluster) -> None:
+    # kubectl passes a plugin's arguments through as typed: `kubectl rollouts -n shop get rollout x`.
+    argv = ["--kubeconfig", str(cluster.kubeconfig), "-n", "shop", "get", "rollout", "nope"]
+    result = CliRunner().invoke(cli, argv, catch_exceptions=True)
+    assert result.exit_code == 1
+    assert result.output == 'Error: rollouts.argoproj.io "nope" not found\n'
+    # a flag after the command wins over the same flag before it
+    argv = [
+        "-n",
+        "elsewhere",
+        "get",
+        "rollout",
+        "nope",
+        "--kubeconfig",
+        str(cluster.kubeconfig),
+        "-n",
+        "shop",
+    ]
+    result = CliRunner().invoke(cli, argv, catch_exceptions=True)
+    assert result.output == 'Error: rollouts.argoproj.io "nope" not found\n'
+    assert all(r.namespace in ("shop", None, "") for r in cluster.requests())
