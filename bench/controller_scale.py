@@ -1,0 +1,322 @@
+"""Benchmark: N canaries driven by ONE controller process against the sandbox in its own process (issue 5).
+
+Each Rollout is a basic canary (2 replicas) with 3 setWeight steps separated by pauses, and background analysis
+with one Prometheus metric (a real `prometheus` over backfilled data). The benchmark deploys N rollouts, waits
+for the initial deploys, changes every image, and waits until all N are Healthy on the new ReplicaSet. It then
+waits through two resync periods with nothing to do. Prints (not a test; nothing asserted):
+
+* wall ÷ ideal: from the first image change to the last rollout Healthy, over the sum of the pauses;
+* API writes per step transition: controller writes during the update (sandbox request log, by user agent)
+  ÷ (N × number of steps), with and without Events and AnalysisRun status writes;
+* writes on a no-op resync (must be 0);
+* reconcile latency p50/p99: exact, from every pass's duration (the controller writes them to the file named
+  by ROLLOUTS_RECONCILE_TIMINGS), and as `histogram_quantile` would read the coarse `rollout_reconcile`
+  histogram;
+* controller CPU seconds (user+system, /proc) and peak RSS (VmHWM).
+
+    .venv/bin/python bench/controller_scale.py --rollouts 100 [--pause 10] [--resync 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import math
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from rollouts.kube.client import KubeClient  # noqa: E402
+from rollouts.kube.config import settings_for_url  # noqa: E402
+from rollouts.kube.resources import ANALYSIS_TEMPLATES, ROLLOUTS  # noqa: E402
+from tests.fixtures.prometheus import HEALTHY, start_prometheus  # noqa: E402
+
+NS = "bench"
+WEIGHTS = (25, 50, 75)
+
+
+def rollout(name: str, pause: int, image: str) -> dict[str, Any]:
+    steps: list[dict[str, Any]] = []
+    for weight in WEIGHTS:
+        steps += [{"setWeight": weight}, {"pause": {"duration": f"{pause}s"}}]
+    return {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "Rollout",
+        "metadata": {"name": name, "namespace": NS},
+        "spec": {
+            "replicas": 2,
+            "selector": {"matchLabels": {"app": name}},
+            "template": {
+                "metadata": {"labels": {"app": name}},
+                "spec": {"containers": [{"name": "app", "image": image}]},
+            },
+            "strategy": {
+                "canary": {
+                    "steps": steps,
+                    "analysis": {
+                        "templates": [{"templateName": "success-rate"}],
+                        "args": [{"name": "service-name", "value": "api-server-canary"}],
+                    },
+                }
+            },
+        },
+    }
+
+
+def template(prometheus: str, interval: int) -> dict[str, Any]:
+    return {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "AnalysisTemplate",
+        "metadata": {"name": "success-rate", "namespace": NS},
+        "spec": {
+            "args": [{"name": "service-name"}],
+            "metrics": [
+                {
+                    "name": "success-rate",
+                    "interval": f"{interval}s",
+                    "count": 3,
+                    "successCondition": "result[0] >= 0.99",
+                    "failureLimit": 3,
+                    "provider": {
+                        "prometheus": {
+                            "address": prometheus,
+                            "query": 'sum(rate(http_requests_total{service="{{args.service-name}}",status=~"2.."}[5m]))'
+                            ' / sum(rate(http_requests_total{service="{{args.service-name}}"}[5m]))',
+                        }
+                    },
+                }
+            ],
+        },
+    }
+
+
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def start_sandbox(workdir: Path) -> tuple[subprocess.Popen[bytes], str]:
+    ready = workdir / "sandbox.json"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "rollouts.cli", "sandbox", "--port", "0", "--quiet", "--pod-ready-delay", "0.2s",
+         "--kubeconfig", str(workdir / "kubeconfig"), "--ready-file", str(ready), "--history", "100000"],
+        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=(workdir / "sandbox.log").open("wb"),
+    )  # fmt: skip
+    deadline = time.monotonic() + 30
+    while not ready.exists():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise SystemExit("the sandbox did not start: " + (workdir / "sandbox.log").read_text())
+        time.sleep(0.05)
+    return proc, json.loads(ready.read_text())["url"]
+
+
+def start_controller(workdir: Path, url: str, resync: float) -> tuple[subprocess.Popen[bytes], str]:
+    log = workdir / "controller.log"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "rollouts.cli", "controller", "--server", url, "--no-leader-elect",
+         "--metrics-port", "0", "--healthz-port", "0", "--bind", "127.0.0.1", "--qps", "2000", "--burst", "4000",
+         "--rollout-workers", "20", "--analysis-workers", "30", "--resync", str(resync), "--log-level", "warning"],
+        cwd=ROOT, stdout=log.open("wb"), stderr=subprocess.STDOUT,
+        env=dict(os.environ, ROLLOUTS_RECONCILE_TIMINGS=str(workdir / "timings.txt")),
+    )  # fmt: skip
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        match = re.search(r"metrics (http://\S+/metrics)", log.read_text(errors="replace"))
+        if match:
+            return proc, match.group(1)
+        if proc.poll() is not None:
+            break
+        time.sleep(0.05)
+    raise SystemExit("the controller did not start: " + log.read_text(errors="replace")[-3000:])
+
+
+def requests(url: str, **query: str) -> list[dict[str, Any]]:
+    q = "&".join(f"{k}={v}" for k, v in query.items())
+    with urllib.request.urlopen(f"{url}/sandbox/requests?{q}", timeout=60) as response:
+        items: list[dict[str, Any]] = json.loads(response.read())["items"]
+    return items
+
+
+def proc_stats(pid: int) -> tuple[float, float]:
+    """(CPU seconds user+system, peak RSS MB) of a process, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = os.sysconf("SC_CLK_TCK")
+    cpu = (int(fields[11]) + int(fields[12])) / ticks
+    peak = 0.0
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            peak = int(line.split()[1]) / 1024
+    return cpu, peak
+
+
+def histogram_quantiles(metrics_url: str, name: str, quantiles: tuple[float, ...]) -> tuple[list[float], int]:
+    """Quantiles of a histogram summed over all label sets (linear within buckets, like histogram_quantile)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    with urllib.request.urlopen(metrics_url, timeout=30) as response:
+        text = response.read().decode()
+    buckets: dict[float, float] = {}
+    for family in text_string_to_metric_families(text):
+        if family.name != name:
+            continue
+        for sample in family.samples:
+            if sample.name == f"{name}_bucket":
+                le = float(sample.labels["le"])
+                buckets[le] = buckets.get(le, 0.0) + sample.value
+    bounds = sorted(buckets)
+    total = buckets.get(math.inf, 0.0)
+    out = []
+    for q in quantiles:
+        rank, lower, below = q * total, 0.0, 0.0
+        value = math.nan
+        for le in bounds:
+            count = buckets[le]
+            if count >= rank:
+                value = (
+                    le
+                    if math.isinf(le)
+                    else lower + (le - lower) * ((rank - below) / max(count - below, 1e-9))
+                )
+                break
+            lower, below = (le if not math.isinf(le) else lower), count
+        out.append(value)
+    return out, int(total)
+
+
+async def wait_all(client: KubeClient, n: int, predicate: Any, limit: float, what: str) -> float:
+    start = time.monotonic()
+    while time.monotonic() - start < limit:
+        items = await client.list(ROLLOUTS, NS)
+        done = sum(1 for r in items if predicate(r))
+        if done >= n:
+            return time.monotonic()
+        await asyncio.sleep(0.25)
+    raise SystemExit(f"timed out waiting for {what}")
+
+
+def healthy_on(image: str) -> Any:
+    def check(r: dict[str, Any]) -> bool:
+        st = r.get("status") or {}
+        return bool(
+            st.get("phase") == "Healthy"
+            and st.get("stableRS")
+            and st.get("stableRS") == st.get("currentPodHash")
+            and r["spec"]["template"]["spec"]["containers"][0]["image"] == image
+            and int(st.get("observedGeneration") or 0) == r["metadata"].get("generation")
+        )
+
+    return check
+
+
+async def bench(n: int, pause: int, resync: float, interval: int) -> dict[str, Any]:
+    workdir = Path(tempfile.mkdtemp(prefix="controller-scale-"))
+    prometheus = start_prometheus(HEALTHY)
+    sandbox, url = start_sandbox(workdir)
+    controller = None
+    client = KubeClient(settings_for_url(url), qps=5000, burst=5000, user_agent="bench")
+    try:
+        await client.create(ANALYSIS_TEMPLATES, template(prometheus.url, interval), NS)
+        sem = asyncio.Semaphore(32)
+
+        async def create(i: int) -> None:
+            async with sem:
+                await client.create(ROLLOUTS, rollout(f"app-{i:04d}", pause, "app:v1"), NS)
+
+        await asyncio.gather(*(create(i) for i in range(n)))
+        controller, metrics_url = start_controller(workdir, url, resync)
+        t0 = time.monotonic()
+        await wait_all(client, n, healthy_on("app:v1"), 600, "the initial deploys")
+        initial = time.monotonic() - t0
+
+        since = time.time()
+        start = time.monotonic()
+
+        async def update(i: int) -> None:
+            body = {"spec": {"template": {"spec": {"containers": [{"name": "app", "image": "app:v2"}]}}}}
+            async with sem:
+                await client.patch(ROLLOUTS, f"app-{i:04d}", body, NS)
+
+        await asyncio.gather(*(update(i) for i in range(n)))
+        patched = time.monotonic() - start
+        end = await wait_all(client, n, healthy_on("app:v2"), 600 + 10 * pause, "all rollouts Healthy on v2")
+        wall = end - start
+        writes = [
+            r
+            for r in requests(url, writes="true", since=str(since))
+            if "rollouts-controller" in r["user_agent"]
+        ]
+
+        # No-op resync: everything settled; wait for in-flight analysis to finish, then two resync periods.
+        await asyncio.sleep(max(interval * 3, 5))
+        quiet_since = time.time()
+        await asyncio.sleep(2 * resync + 2)
+        idle_writes = [
+            r
+            for r in requests(url, writes="true", since=str(quiet_since))
+            if "rollouts-controller" in r["user_agent"]
+        ]
+        (h50, h99), passes = histogram_quantiles(metrics_url, "rollout_reconcile", (0.5, 0.99))
+        timings = sorted(float(x) for x in (workdir / "timings.txt").read_text().split())
+        p50, p99 = timings[len(timings) // 2], timings[min(len(timings) - 1, int(len(timings) * 0.99))]
+        cpu, rss = proc_stats(controller.pid)
+    finally:
+        await client.close()
+        if controller is not None:
+            controller.terminate()
+            controller.wait(30)
+        sandbox.terminate()
+        sandbox.wait(30)
+        prometheus.stop()
+
+    steps = 2 * len(WEIGHTS)
+    by_kind: dict[str, int] = {}
+    for r in writes:
+        key = r["resource"] + (f"/{r['subresource']}" if r["subresource"] else "")
+        by_kind[key] = by_kind.get(key, 0) + 1
+    rollout_side = sum(v for k, v in by_kind.items() if not k.startswith(("events", "analysisruns")))
+    return {
+        "rollouts": n,
+        "pause_s": pause,
+        "ideal_s": steps // 2 * pause,
+        "initial_deploy_s": round(initial, 1),
+        "patch_all_s": round(patched, 2),
+        "wall_s": round(wall, 1),
+        "wall_over_ideal": round(wall / (steps // 2 * pause), 3),
+        "writes_total": len(writes),
+        "writes_by_resource": dict(sorted(by_kind.items())),
+        "writes_per_step_transition": round(len(writes) / (n * steps), 2),
+        "writes_per_step_without_events_and_runs": round(rollout_side / (n * steps), 2),
+        "noop_resync_writes": len(idle_writes),
+        "reconcile_passes": passes,
+        "reconcile_p50_s": round(p50, 4),
+        "reconcile_p99_s": round(p99, 4),
+        "reconcile_histogram_p50_p99_s": [round(h50, 3), round(h99, 3)],
+        "controller_cpu_s": round(cpu, 1),
+        "controller_peak_rss_mb": round(rss, 1),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--rollouts", type=int, nargs="+", default=[100, 1000])
+    parser.add_argument("--pause", type=int, default=10, help="seconds of each of the 3 pauses")
+    parser.add_argument("--resync", type=float, default=10.0)
+    parser.add_argument("--interval", type=int, default=10, help="analysis metric interval (s)")
+    args = parser.parse_args()
+    for n in args.rollouts:
+        result = asyncio.run(bench(n, args.pause, args.resync, args.interval))
+        print(json.dumps(result, indent=2), flush=True)
+
+
+if __name__ == "__main__":
+    main()
