@@ -29,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import warnings
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -39,6 +40,7 @@ from urllib.parse import urlsplit
 import requests
 from prometheus_api_client import PrometheusConnect
 from requests.adapters import HTTPAdapter
+from urllib3.exceptions import InsecureRequestWarning
 from urllib3.util.retry import Retry
 
 from analysis.durations import DurationError, parse_go_duration
@@ -96,6 +98,8 @@ class _Connection(PrometheusConnect):  # type: ignore[misc]
         pool: int,
     ):
         super().__init__(url=url, headers=headers, disable_ssl=insecure, auth=auth, retry=_NO_RETRY)
+        if insecure:  # asked for explicitly in the metric: do not warn on every query
+            warnings.filterwarnings("ignore", category=InsecureRequestWarning)
         # The library mounts a 10-connection adapter; match the concurrency cap instead so that connections
         # are reused rather than discarded when more than 10 queries are in flight.
         self._session.mount(url, HTTPAdapter(max_retries=_NO_RETRY, pool_connections=1, pool_maxsize=pool))

@@ -12,6 +12,7 @@ import math
 import time
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -26,6 +27,8 @@ from tests.fixtures.prometheus import (
     PrometheusServer,
     degrading,
     prometheus_request_count,
+    self_signed_certificate,
+    serve_stub,
     unused_url,
 )
 
@@ -359,3 +362,15 @@ async def test_rate_limit_is_never_exceeded(prometheus_factory: PrometheusFactor
     stamps.sort()
     # Completions lag admissions, so allow the 4 in flight on top of the 20 admitted per second.
     assert max(sum(1 for t in stamps if s <= t < s + 1.0) for s in stamps) <= 20 + 4
+
+
+async def test_insecure_skips_certificate_verification(provider: PrometheusProvider, tmp_path: Path) -> None:
+    tls = self_signed_certificate(tmp_path)
+    if tls is None:
+        pytest.skip("openssl is not installed: cannot make a self-signed certificate")
+    with serve_stub(HttpStub(), tls=tls) as url:
+        assert url.startswith("https://")
+        verified = await provider.measure(metric("up", url))
+        assert_error(verified, "CERTIFICATE_VERIFY_FAILED")
+        insecure = await provider.measure(metric("up", url, insecure=True))
+        assert (insecure.value, insecure.result) == ("1", 1.0)
