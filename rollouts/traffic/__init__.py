@@ -9,7 +9,7 @@ Public surface::
 
     router_refs(ro) -> list[RouterKey]            # (apiVersion, kind, namespace, name) the controller must fetch
     route_edits(ro, routers, canary_weight, canary_hash="", stable_hash="", additional=(), *,
-                step=None, remove_managed_routes=False) -> list[EditRouter]
+                step=None, remove_managed_routes=False, replica_sets=None) -> list[EditRouter]
     unsupported_routers(ro) -> list[str]          # trafficRouting kinds this controller cannot drive
     TrafficRoutingError                           # message names the object and the field
 
@@ -22,6 +22,9 @@ Public surface::
 * ``step`` — the current step (`CanaryStep` or its wire dict): a setHeaderRoute/setMirrorRoute step adds,
   replaces or (without ``match``) removes that managed route in every Istio VirtualService.
 * ``remove_managed_routes`` — drop every header/mirror route the steps define (full promotion, abort).
+* ``replica_sets`` — the rollout's ReplicaSets (`ReplicaSetState`s); when given, an Istio DestinationRule
+  switch is delayed until the traffic-receiving ReplicaSets are available (Argo's
+  shouldDelayDestinationRuleUpdate, subset-only routing).
 
 Errors: `TrafficRoutingError` for a missing object, a VirtualService without the named route, a route without
 the two services, a foreign-owned canary Ingress/TrafficSplit, or an unsupported router kind.
@@ -33,6 +36,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from rollouts.models import CanaryStep, Rollout, WeightDestination
+from rollouts.strategy.canaryweights import ReplicaSetLike
 from rollouts.strategy.plan import EditRouter
 from rollouts.traffic import gatewayapi, istio, nginx, smi
 from rollouts.traffic.base import GATEWAY_API_PLUGIN, JSON, RouterKey, TrafficRoutingError
@@ -84,10 +88,14 @@ def route_edits(
     *,
     step: CanaryStep | Mapping[str, Any] | None = None,
     remove_managed_routes: bool = False,
+    replica_sets: Sequence[ReplicaSetLike] | None = None,
 ) -> list[EditRouter]:
     """The `EditRouter` actions that bring every router to `canary_weight` (and the managed routes in line).
 
-    Raises `TrafficRoutingError` (object + field in the message) when a router cannot be edited.
+    Raises `TrafficRoutingError` (object + field in the message) when a router cannot be edited — including,
+    when `replica_sets` is given, Argo's "delaying destination rule switch: ReplicaSet x not fully available"
+    (subset-only Istio routing waits for the traffic-receiving ReplicaSets before switching subsets; the pass
+    then changes no weight, as in Argo).
     """
     if ro.spec.traffic_routing is None:
         return []
@@ -98,6 +106,12 @@ def route_edits(
             field="spec.strategy.canary.trafficRouting",
         )
     current = _step(step)
+    if replica_sets is not None and istio.destination_rule_key(ro) is not None:
+        waiting = istio.destination_rule_delay(ro, replica_sets, canary_hash, stable_hash)
+        if waiting is not None:
+            raise TrafficRoutingError(
+                f"delaying destination rule switch: ReplicaSet {waiting} not fully available"
+            )
     edits: list[EditRouter] = []
     dr = istio.edit_destination_rule(ro, routers, canary_hash, stable_hash, additional)
     if dr is not None:

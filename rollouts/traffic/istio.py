@@ -30,6 +30,7 @@ from rollouts.models import (
     StringMatch,
     WeightDestination,
 )
+from rollouts.strategy.canaryweights import ReplicaSetLike
 from rollouts.traffic.base import (
     DESTINATION_RULE_API,
     JSON,
@@ -45,7 +46,13 @@ from rollouts.traffic.base import (
     weight_of,
 )
 
-__all__ = ["destination_rule_key", "edit_destination_rule", "edit_virtual_service", "virtual_service_keys"]
+__all__ = [
+    "destination_rule_delay",
+    "destination_rule_key",
+    "edit_destination_rule",
+    "edit_virtual_service",
+    "virtual_service_keys",
+]
 
 
 def virtual_service_keys(ro: Rollout) -> list[tuple[RouterKey, IstioVirtualService, str]]:
@@ -428,6 +435,46 @@ def edit_virtual_service(
             ) from exc
     _order_routes(ro, spec)
     return new if new != obj else None
+
+
+def destination_rule_delay(
+    ro: Rollout, replica_sets: Sequence[ReplicaSetLike], canary_hash: str, stable_hash: str
+) -> str | None:
+    """shouldDelayDestinationRuleUpdate: the name of a traffic-receiving ReplicaSet that is not yet fully
+    available (so the subsets must not switch yet), or None. Only for subset-only routing (no canary/stable
+    service); the canary is ignored while aborting or dynamically rolling back to stable."""
+    c = ro.spec.strategy.canary
+    if c is None or c.canary_service or c.stable_service:
+        return None
+    rolling_back = ro.status.abort or _dynamic_rollback_to_stable(ro, replica_sets, stable_hash)
+    for rs in replica_sets:
+        if (
+            rs.spec_replicas == 0
+            or not rs.pod_template_hash
+            or rs.pod_template_hash not in (stable_hash, canary_hash)
+        ):
+            continue
+        if rolling_back and rs.pod_template_hash == canary_hash:
+            continue
+        if not (rs.available_replicas != 0 and rs.spec_replicas <= rs.available_replicas):
+            return rs.name
+    return None
+
+
+def _dynamic_rollback_to_stable(
+    ro: Rollout, replica_sets: Sequence[ReplicaSetLike], stable_hash: str
+) -> bool:
+    """IsDynamicallyRollingBackToStable for the stable RS: fully promoted, dynamicStableScale, traffic still on
+    another hash and the stable RS not yet at full size."""
+    c, st = ro.spec.strategy.canary, ro.status
+    stable = next((rs for rs in replica_sets if rs.pod_template_hash == stable_hash), None)
+    if stable is None or c is None or c.traffic_routing is None or not c.dynamic_stable_scale:
+        return False
+    if st.stable_rs != st.current_pod_hash or st.canary.weights is None:
+        return False
+    if st.canary.weights.canary.pod_template_hash == stable.pod_template_hash:
+        return False
+    return stable.available_replicas < ro.spec.replicas_or_default()
 
 
 def edit_destination_rule(

@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rollouts.models import WeightDestination
+from rollouts.strategy.replicas import RS
 from rollouts.traffic import TrafficRoutingError, route_edits, router_refs
 from tests.traffic.helpers import VS_API, apply, canary_rollout, route, virtual_service, vs_key, weights
 
@@ -440,3 +441,49 @@ def test_weights_sum_to_100_and_edits_are_idempotent(first: int, second: int, ex
         if weight + experiment <= 100:
             assert sum(w.values()) == 100
         assert route_edits(ro, routers, canary_weight=weight, additional=extra) == []
+
+
+@pytest.mark.parametrize(
+    ("canary", "abort", "services", "delayed"),
+    [
+        pytest.param(
+            RS("ro-new", 2, 1, pod_template_hash="new"), False, False, "ro-new", id="canary-not-available"
+        ),
+        pytest.param(RS("ro-new", 2, 2, pod_template_hash="new"), False, False, None, id="canary-available"),
+        pytest.param(
+            RS("ro-new", 2, 0, pod_template_hash="new"), True, False, None, id="aborting-ignores-canary"
+        ),
+        pytest.param(
+            RS("ro-new", 0, 0, pod_template_hash="new"), False, False, None, id="scaled-to-zero-ignored"
+        ),
+        pytest.param(
+            RS("ro-new", 2, 1, pod_template_hash="new"), False, True, None, id="services-set-no-delay"
+        ),
+    ],
+)
+def test_destination_rule_switch_delayed_until_available(
+    canary: RS, abort: bool, services: bool, delayed: str | None
+) -> None:
+    """TestShouldDelayDestinationRuleUpdate: subset-only routing waits for traffic-receiving ReplicaSets."""
+    ro = subset_rollout()
+    if services:
+        ro.spec.strategy.canary.canary_service, ro.spec.strategy.canary.stable_service = "canary", "stable"  # type: ignore[union-attr]
+    ro.status.abort = abort
+    rss = [RS("ro-old", 4, 4, pod_template_hash="old"), canary]
+    routers = {vs_key(): subset_vs(), DR_KEY: DR}
+    if services:
+        routers[vs_key()]["spec"]["http"][0]["route"] = [
+            {"destination": {"host": "stable", "subset": "stable"}, "weight": 100},
+            {"destination": {"host": "canary", "subset": "canary"}, "weight": 0},
+        ]
+    if delayed is None:
+        edits = route_edits(
+            ro, routers, canary_weight=0, canary_hash="new", stable_hash="old", replica_sets=rss
+        )
+        assert any(e.kind == "DestinationRule" for e in edits)
+    else:
+        with pytest.raises(
+            TrafficRoutingError,
+            match=f"delaying destination rule switch: ReplicaSet {delayed} not fully available",
+        ):
+            route_edits(ro, routers, canary_weight=0, canary_hash="new", stable_hash="old", replica_sets=rss)
