@@ -148,6 +148,8 @@ def tokenize(text: str) -> list[Token]:
             continue
         for op in _OPERATORS:
             if text.startswith(op, i):
+                if op == "?." and text[i + 2 : i + 3] in _DIGITS:
+                    op = "?"  # `c ? .5 : 1` is a conditional, not optional chaining
                 tokens.append(Token("op", op, i + 1))
                 i += len(op)
                 break

@@ -37,6 +37,7 @@ NAN, INF = math.nan, math.inf
         pytest.param("result == nil", None, True, id="b2-nil"),
         pytest.param("result > 1 ? true : false", 2, True, id="b2-ternary"),
         pytest.param("(result ?? 5) == 5", None, True, id="b2-nil-coalescing"),
+        pytest.param("(result ?.5 : 1) == 0.5", True, True, id="b2-ternary-with-leading-dot-number"),
         pytest.param("result in [1, 2, 3]", 2, True, id="b2-in"),
         pytest.param("result not in [1, 2, 3]", 4, True, id="b2-not-in"),
         pytest.param("2 ^ 10 == 1024", None, True, id="b2-caret-is-power"),
