@@ -314,6 +314,30 @@ CASES: list[Any] = [
         id="anti-affinity-weight",
     ),
     pytest.param(
+        {"canaryService": "c", "stableService": "s",
+         "trafficRouting": {"alb": {"ingress": "i", "servicePort": 80}, "managedRoutes": [{"name": "h"}]},
+         "steps": [{"setHeaderRoute": {"name": "h", "match": [{"headerName": "h", "headerValue": {"prefix": "v"}}]}}]},
+        ("spec.strategy.canary.steps[0].setHeaderRoute.match[0]", V.HEADER_ROUTE_ALB_EXACT),
+        id="alb-header-exact-only",
+    ),
+    pytest.param(
+        {"canaryService": "c", "stableService": "s", "trafficRouting": {**ISTIO, "managedRoutes": [{"name": "m"}]},
+         "steps": [{"setMirrorRoute": {"name": "m", "match": [{"path": {"exact": "/a", "regex": "/b"}}]}}]},
+        ("spec.strategy.canary.steps[0].setMirrorRoute.match[0]", V.STRING_MATCH_MULTIPLE),
+        id="mirror-match-one-value",
+    ),
+    pytest.param(
+        {"canaryService": "c", "stableService": "s", "trafficRouting": {"nginx": {"stableIngress": "i"}},
+         "steps": [{"experiment": {"templates": [{"name": "t", "specRef": "canary", "weight": 10}]}}]},
+        ("spec.strategy.canary.steps[0].experiment.templates[0].weight", V.EXPERIMENT_WEIGHT_ROUTERS),
+        id="experiment-weight-routers",
+    ),
+    pytest.param(
+        {"pingPong": {"pingService": "", "pongService": "pong"}, "trafficRouting": ISTIO},
+        ("spec.strategy.canary.pingPong.pingService", V.PING_PONG_NEEDS_SERVICES),
+        id="ping-service-required",
+    ),
+    pytest.param(
         {"pingPong": {"pingService": "p", "pongService": "p"}, "trafficRouting": {"smi": {}},
          "canaryService": "c", "stableService": "s"},
         ("spec.strategy.canary.trafficRouting.alb", V.PING_PONG_ROUTERS),
@@ -383,6 +407,18 @@ SPEC_CASES: list[Any] = [
         with_spec(selector={"matchExpressions": [{"key": "app", "operator": "In", "values": ["z"]}]}),
         ("spec.template.metadata.labels", "`selector` does not match template `labels`"),
         id="selector-expression-matches-template",
+    ),
+    pytest.param(
+        with_spec(strategy={"blueGreen": {"activeService": "a", "maxUnavailable": "half"}}),
+        ("spec.strategy.blueGreen.maxUnavailable", 'must be an integer or a percentage such as "25%"'),
+        id="blue-green-max-unavailable",
+    ),
+    pytest.param(
+        with_spec(strategy={"blueGreen": {"activeService": "a", "antiAffinity": {
+            "preferredDuringSchedulingIgnoredDuringExecution": {"weight": 1},
+            "requiredDuringSchedulingIgnoredDuringExecution": {}}}}),
+        ("spec.strategy.blueGreen.antiAffinity", V.ANTI_AFFINITY_ONE_STRATEGY),
+        id="blue-green-anti-affinity",
     ),
     pytest.param(with_spec(selector=None), ("spec.selector", "Rollout has missing field '.spec.selector'"), id="selector-required"),
     pytest.param(with_spec(selector={}), ("spec.selector", "empty selector is invalid for deployment"), id="selector-not-empty"),
