@@ -302,7 +302,8 @@ class Api:
             body, _ = await self._body(request)
             obj = store.create(rt, ns, body, dry_run=dry_run)
             return _json(self._out(rt, obj), 201)
-        assert t.name is not None
+        if t.name is None:
+            raise errors.method_not_allowed()
         if verb == "update":
             body, _ = await self._body(request)
             obj = store.replace(rt, ns, t.name, body, subresource=t.subresource, dry_run=dry_run)

@@ -6,7 +6,7 @@ atomic: a list and the subscription of a watch that follows it cannot interleave
 
 Rules kept as kube-apiserver keeps them:
 - one global, monotonic resourceVersion; a write with a stale `metadata.resourceVersion` (PUT, or a patch
-  whose result carries one) is a 409 Conflict;
+  whose result carries one) is a 409 Conflict; a PUT of a custom resource must carry one (422 otherwise);
 - a write that changes nothing is not a write: no new resourceVersion, no event;
 - `metadata.generation` starts at 1 and bumps only when something outside metadata and status changes;
 - with a status subresource, the main resource ignores `status` (and drops it on create), and `/status`
@@ -236,6 +236,15 @@ class Store:
                 "the namespace of the provided object does not match the namespace sent on the request"
             )
         self._precondition(rt, old, body_meta.get("resourceVersion"))
+        if rt.custom and subresource != "scale" and not body_meta.get("resourceVersion"):
+            # Custom resources do not allow unconditional updates (built-in types do).
+            raise errors.invalid(
+                rt.kind,
+                rt.group,
+                name,
+                "metadata.resourceVersion",
+                "Invalid value: 0x0: must be specified for an update",
+            )
         if subresource == "scale":
             return self._scale_update(rt, old, body, dry_run)
         new = self._merge_update(rt, old, body, subresource)

@@ -91,3 +91,39 @@ def test_sync_helpers_share_the_store(sandbox: Sandbox, co: client.CustomObjects
     assert got is not None
     got["spec"]["replicas"] = 99  # a copy: the stored object is untouched
     assert co.get_namespaced_custom_object(G, V, NS, P, "helper")["spec"]["replicas"] == 3
+
+
+def test_put_of_a_custom_resource_needs_a_resource_version(co: client.CustomObjectsApi) -> None:
+    obj = co.create_namespaced_custom_object(G, V, NS, P, rollout("uncond"))
+    del obj["metadata"]["resourceVersion"]
+    with pytest.raises(ApiException) as info:
+        co.replace_namespaced_custom_object(G, V, NS, P, "uncond", obj)
+    assert info.value.status == 422
+    assert "metadata.resourceVersion" in status_of(info.value)["message"]
+
+
+def test_put_of_a_builtin_may_be_unconditional(core: client.CoreV1Api) -> None:
+    core.create_namespaced_config_map(
+        NS, client.V1ConfigMap(metadata=client.V1ObjectMeta(name="cm"), data={"a": "1"})
+    )
+    replaced = core.replace_namespaced_config_map(
+        "cm", NS, client.V1ConfigMap(metadata=client.V1ObjectMeta(name="cm"), data={"a": "2"})
+    )
+    assert replaced.data == {"a": "2"}
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        pytest.param("POST", f"/apis/{G}/{V}/namespaces/{NS}/{P}/named", id="post-to-a-name"),
+        pytest.param("PUT", f"/apis/{G}/{V}/namespaces/{NS}/{P}", id="put-to-a-collection"),
+    ],
+)
+def test_wrong_method_is_405(sandbox: Sandbox, method: str, path: str) -> None:
+    import urllib3
+
+    resp = urllib3.PoolManager().request(
+        method, sandbox.url + path, body=b"{}", headers={"Content-Type": "application/json"}
+    )
+    assert resp.status == 405
+    assert json.loads(resp.data)["reason"] == "MethodNotAllowed"
