@@ -321,7 +321,7 @@ CASES: list[Any] = [
         id="alb-header-exact-only",
     ),
     pytest.param(
-        {"canaryService": "c", "stableService": "s", "trafficRouting": {**ISTIO, "managedRoutes": [{"name": "m"}]},
+        {"canaryService": "c", "stableService": "s", "trafficRouting": with_routes("m"),
          "steps": [{"setMirrorRoute": {"name": "m", "match": [{"path": {"exact": "/a", "regex": "/b"}}]}}]},
         ("spec.strategy.canary.steps[0].setMirrorRoute.match[0]", V.STRING_MATCH_MULTIPLE),
         id="mirror-match-one-value",
