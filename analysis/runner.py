@@ -213,7 +213,7 @@ async def reconcile_run(
         spec, current = run.spec, status if status is not None else run.status
     else:
         spec, current = run, status
-    status = current.model_copy(deep=True) if current is not None else AnalysisRunStatus()
+    status = _copy_status(current) if current is not None else AnalysisRunStatus()
     if status.phase is not None and status.phase.completed:
         return RunStep(status, None)
     if status.metric_results is None:
@@ -282,6 +282,20 @@ async def reconcile_run(
     if not terminating and is_terminating(spec.terminate, status):
         wake = now  # a metric just failed: terminate what is in flight right away
     return RunStep(status, wake, taken)
+
+
+def _copy_status(status: AnalysisRunStatus) -> AnalysisRunStatus:
+    """A copy safe to update: metric results and their lists are copied, measurements are shared.
+
+    A pass never mutates a recorded Measurement (it replaces or appends them), so sharing them is safe and
+    avoids a deep copy of the whole history on every reconcile (the dominant cost otherwise).
+    """
+    copy = status.model_copy()
+    if status.metric_results is not None:
+        copy.metric_results = [
+            r.model_copy(update={"measurements": list(r.measurements)}) for r in status.metric_results
+        ]
+    return copy
 
 
 def _one_line(e: Exception) -> str:
