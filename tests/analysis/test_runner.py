@@ -452,3 +452,25 @@ async def test_terminate_completes_the_run_even_if_a_measurement_cannot_be_stopp
         "Run Terminated",
         None,
     )
+
+
+async def test_a_pass_leaves_the_previous_status_untouched() -> None:
+    """reconcile_run shares recorded measurements with its input but never changes the input."""
+    s = spec(
+        {
+            "name": "m",
+            "interval": "1m",
+            "count": 12,
+            "failureLimit": 12,
+            "successCondition": "result[0] > 0.5",
+        }
+    )
+    provider = SeriesProvider(lambda t: [0.1])
+    status = AnalysisRunStatus()
+    for i in range(12):
+        before = status.model_dump()
+        step = await reconcile_run(s, {"prometheus": provider}, at(60 * i), status=status, replay=True)
+        assert status.model_dump() == before
+        status = step.status
+    result = status.metric_result("m")
+    assert result is not None and result.count == 12 and len(result.measurements) == 10
