@@ -33,13 +33,15 @@ the two services, a foreign-owned canary Ingress/TrafficSplit, or an unsupported
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rollouts.models import CanaryStep, Rollout, WeightDestination
-from rollouts.strategy.canaryweights import ReplicaSetLike
-from rollouts.strategy.plan import EditRouter
 from rollouts.traffic import gatewayapi, istio, nginx, smi
 from rollouts.traffic.base import GATEWAY_API_PLUGIN, JSON, RouterKey, TrafficRoutingError
+
+if TYPE_CHECKING:  # rollouts.strategy imports this package: no module-level import back into it
+    from rollouts.strategy.canaryweights import ReplicaSetLike
+    from rollouts.strategy.plan import EditRouter
 
 __all__ = ["RouterKey", "TrafficRoutingError", "route_edits", "router_refs", "unsupported_routers"]
 
@@ -133,6 +135,8 @@ def route_edits(
 
 
 def _edit(key: RouterKey, obj: JSON, create: bool = False) -> EditRouter:
+    from rollouts.strategy.plan import EditRouter
+
     api_version, kind, namespace, name = key
     return EditRouter(
         api_version=api_version, kind=kind, namespace=namespace, name=name, obj=obj, create=create

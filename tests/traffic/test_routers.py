@@ -203,3 +203,18 @@ def test_seed_istio_example_end_to_end() -> None:
             "api-server-stable": 100 - weight,
             "api-server-canary": weight,
         }
+
+
+@pytest.mark.parametrize(
+    "module",
+    ["rollouts.traffic", "rollouts.traffic.istio", "rollouts.validation", "rollouts.strategy.planning"],
+)
+def test_imports_first_without_cycles(module: str) -> None:
+    """rollouts.strategy imports rollouts.traffic: each must load first in a fresh interpreter."""
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", f"import {module}"], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
