@@ -112,7 +112,8 @@ def _mod(a: Any, b: Any) -> Any:
         raise mismatch("%", a, b)
     if b == 0:
         raise ConditionError("integer divide by zero")
-    return math.fmod(a, b).__int__()  # Go's % truncates toward zero
+    remainder = abs(a) % abs(b)  # Go's % truncates toward zero: the sign follows the dividend
+    return remainder if a >= 0 else -remainder
 
 
 def _floordiv(a: Any, b: Any) -> Any:
