@@ -12,6 +12,8 @@ from typing import Any
 
 import pytest
 import yaml
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 from analysis.args import build_run_spec, dict_secret_resolver
 from analysis.models import (
@@ -474,3 +476,62 @@ async def test_a_pass_leaves_the_previous_status_untouched() -> None:
         status = step.status
     result = status.metric_result("m")
     assert result is not None and result.count == 12 and len(result.measurements) == 10
+
+
+@given(
+    outcomes=st.lists(st.sampled_from("SFE"), min_size=40, max_size=40),
+    count=st.integers(1, 8),
+    failure_limit=st.integers(0, 3),
+    error_limit=st.integers(0, 3),
+)
+@settings(max_examples=60, deadline=None)
+def test_whole_run_matches_a_reference_model(
+    outcomes: list[str], count: int, failure_limit: int, error_limit: int
+) -> None:
+    """§b.4/§b.6 end to end: verdict, measurement instants and counters agree with a direct reading of the rules."""
+    assume(count >= failure_limit)  # §b.8: otherwise the spec is invalid
+    # the reference: walk the outcomes until a limit or the count decides
+    expected_phase, expected_times, t = None, [], 0
+    failed = consecutive_errors = counted = 0
+    for outcome in outcomes:
+        expected_times.append(at(t))
+        if outcome == "E":
+            consecutive_errors += 1
+        else:
+            consecutive_errors = 0
+            counted += 1
+            failed += outcome == "F"
+        if consecutive_errors > error_limit:
+            expected_phase = P.ERROR
+        elif failed > failure_limit:
+            expected_phase = P.FAILED
+        elif counted >= count:
+            expected_phase = P.SUCCESSFUL
+        if expected_phase is not None:
+            break
+        t += 10 if outcome == "E" else 60
+    assume(expected_phase is not None)
+
+    sequence = iter(outcomes)
+
+    def series(_: datetime) -> Any:
+        outcome = next(sequence)
+        return ConnectionError("down") if outcome == "E" else ([1.0] if outcome == "S" else [0.0])
+
+    s = spec(
+        {
+            "name": "m",
+            "interval": "60s",
+            "count": count,
+            "failureLimit": failure_limit,
+            "consecutiveErrorLimit": error_limit,
+            "successCondition": "result[0] == 1",
+        },
+        measurementRetention=[{"metricName": "m", "limit": 50}],
+    )
+    status = asyncio.run(run_to_completion(s, {"prometheus": SeriesProvider(series)}, VirtualClock(T0)))
+    result = status.metric_result("m")
+    assert result is not None
+    assert status.phase is expected_phase
+    assert [m.finished_at for m in result.measurements] == expected_times
+    assert result.count == counted and result.failed == failed
