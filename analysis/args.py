@@ -107,14 +107,23 @@ def resolve_template(text: str, values: Mapping[str, str]) -> str:
     return "".join(out)
 
 
-def _substitute(node: Any, values: Mapping[str, str]) -> Any:
+def _substitute(node: Any, values: Mapping[str, str]) -> tuple[Any, bool]:
+    """(node with every string templated, whether anything changed)."""
     if isinstance(node, str):
-        return resolve_template(node, values)
+        if "{{" not in node:
+            return node, False
+        return resolve_template(node, values), True
     if isinstance(node, dict):
-        return {k: _substitute(v, values) for k, v in node.items()}
+        changed = False
+        out: dict[str, Any] = {}
+        for key, value in node.items():
+            out[key], touched = _substitute(value, values)
+            changed = changed or touched
+        return out, changed
     if isinstance(node, list):
-        return [_substitute(v, values) for v in node]
-    return node
+        items = [_substitute(v, values) for v in node]
+        return [v for v, _ in items], any(touched for _, touched in items)
+    return node, False
 
 
 def _values(args: Sequence[Argument]) -> dict[str, str]:
@@ -126,13 +135,17 @@ def _values(args: Sequence[Argument]) -> dict[str, str]:
     return values
 
 
+def _resolve(metric: Metric, values: Mapping[str, str]) -> Metric:
+    wire, changed = _substitute(metric.to_wire(), values)
+    return Metric.model_validate(wire) if changed else metric
+
+
 def resolve_metric(metric: Metric, args: Sequence[Argument]) -> Metric:
-    """The metric with ``{{args.x}}`` substituted in every string field (`ResolveMetricArgs`)."""
-    values = _values(args)
-    wire = metric.to_wire()
-    if "{{" not in repr(wire):
-        return metric
-    return Metric.model_validate(_substitute(wire, values))
+    """The metric with ``{{args.x}}`` substituted in every string field (`ResolveMetricArgs`).
+
+    Returns the metric itself when it has no tag (metrics are never modified in place).
+    """
+    return _resolve(metric, _values(args))
 
 
 def _without_secrets(args: Sequence[Argument]) -> list[Argument]:
@@ -149,8 +162,8 @@ def resolve_metrics_without_secrets(
     metrics: Sequence[Metric], args: Sequence[Argument] | None
 ) -> list[Metric]:
     """Metrics resolved with secrets replaced by a placeholder, for validation and scheduling (§b.7)."""
-    plain = _without_secrets(args or [])
-    return [resolve_metric(m, plain) for m in metrics]
+    values = _values(_without_secrets(args or []))
+    return [_resolve(m, values) for m in metrics]
 
 
 async def resolve_secret_args(
