@@ -84,10 +84,16 @@ class Freshest:
         self.source = source
         self.ttl = ttl
         self._written: dict[tuple[str, str, str], tuple[float, JSON]] = {}
+        self._next_sweep = 1000
 
     def remember(self, resource: Resource, obj: JSON | None) -> None:
-        if obj and (obj.get("metadata") or {}).get("name"):
-            self._written[(resource.plural, *_key_of(obj))] = (time.monotonic(), obj)
+        if resource.plural == "events" or not obj or not (obj.get("metadata") or {}).get("name"):
+            return  # Events are never read back
+        now = time.monotonic()
+        self._written[(resource.plural, *_key_of(obj))] = (now, obj)
+        if len(self._written) > self._next_sweep:  # objects never read again must not pile up
+            self._written = {k: v for k, v in self._written.items() if now - v[0] <= self.ttl}
+            self._next_sweep = 2 * len(self._written) + 1000
 
     def forget(self, resource: Resource, namespace: str, name: str) -> None:
         self._written.pop((resource.plural, namespace, name), None)

@@ -242,3 +242,41 @@ async def test_a_failing_decision_is_contained(env: tuple[Sandbox, KubeClient]) 
     assert status["phase"] == "Degraded"
     assert "ZeroDivisionError: boom" in status["message"]
     await drive(reconciler, client, time, healthy_on())
+
+
+class ListSource:
+    """An in-memory ObjectSource standing in for a lagging watch cache (what `Freshest` wraps)."""
+
+    def __init__(self, objects: list[dict[str, Any]]) -> None:
+        self.objects = objects
+
+    async def get(self, resource: Any, name: str, namespace: str | None = None) -> dict[str, Any]:
+        return next(o for o in self.objects if o["metadata"]["name"] == name)
+
+    async def list(
+        self, resource: Any, namespace: str | None = None, *, label_selector: str | None = None
+    ) -> list[dict[str, Any]]:
+        return list(self.objects)
+
+
+def versioned(rv: str, step: int) -> dict[str, Any]:
+    return {
+        "metadata": {"name": "api", "namespace": NS, "resourceVersion": rv},
+        "status": {"currentStepIndex": step},
+    }
+
+
+async def test_own_writes_win_over_a_lagging_cache() -> None:
+    from rollouts.controller.reconciling import Freshest
+
+    cache = ListSource([versioned("10", 1)])
+    fresh = Freshest(cache)
+    fresh.remember(ROLLOUTS, versioned("12", 2))  # what our status patch returned
+    assert (await fresh.get(ROLLOUTS, "api", NS))["status"]["currentStepIndex"] == 2
+    assert [o["status"]["currentStepIndex"] for o in await fresh.list(ROLLOUTS, NS)] == [2]
+    cache.objects = [versioned("13", 0)]  # the cache caught up (and someone wrote after us): the cache wins
+    assert (await fresh.get(ROLLOUTS, "api", NS))["status"]["currentStepIndex"] == 0
+    cache.objects = [versioned("10", 1)]
+    assert (await fresh.get(ROLLOUTS, "api", NS))["status"]["currentStepIndex"] == 1  # the entry is gone
+    fresh.remember(EVENTS, {"metadata": {"name": "api.1", "namespace": NS, "resourceVersion": "14"}})
+    assert fresh._written == {}  # Events are never read back: not kept
