@@ -224,29 +224,58 @@ def validate_rollout(ro: Rollout) -> list[FieldError]:
     return errs
 
 
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
 def _template_has_metadata(template: Mapping[str, Any]) -> bool:
-    meta = template.get("metadata") or {}
+    meta = _mapping(template.get("metadata"))
     return bool(meta.get("labels") or meta.get("annotations"))
 
 
 def _validate_template(ro: Rollout) -> list[FieldError]:
-    """The parts of ValidatePodTemplateSpecForReplicaSet a manifest most often gets wrong."""
+    """The parts of ValidatePodTemplateSpecForReplicaSet a manifest most often gets wrong.
+
+    The template is kept raw (it is hashed as written), so its shape is checked here, not by the model.
+    """
     template = ro.spec.template or {}
     errs: list[FieldError] = []
-    pod_spec = template.get("spec") or {}
-    if not isinstance(pod_spec, Mapping) or not pod_spec.get("containers"):
+    meta, pod_spec = template.get("metadata"), template.get("spec")
+    if meta is not None and not isinstance(meta, Mapping):
+        errs.append(FieldError("spec.template.metadata", "must be an object", _scalar_or_unset(meta)))
+    labels = _mapping(meta).get("labels")
+    if labels is not None and not (
+        isinstance(labels, Mapping) and all(isinstance(v, str) for v in labels.values())
+    ):
+        errs.append(
+            FieldError("spec.template.metadata.labels", "must be a map of strings", _scalar_or_unset(labels))
+        )
+        labels = None
+    if pod_spec is not None and not isinstance(pod_spec, Mapping):
+        errs.append(FieldError("spec.template.spec", "must be an object", _scalar_or_unset(pod_spec)))
+    containers = _mapping(pod_spec).get("containers")
+    if not containers or not isinstance(containers, list):
         errs.append(
             FieldError("spec.template.spec.containers", "at least one container is required", kind="Required")
         )
-    labels = (template.get("metadata") or {}).get("labels") or {}
     selector = ro.spec.selector
     has_terms = selector is not None and bool(selector.match_labels or selector.match_expressions)
-    if has_terms and selector is not None and not selector_matches(selector, labels):
-        errs.append(FieldError("spec.template.metadata.labels", SELECTOR_MISMATCH, _labels_text(labels)))
-    restart = pod_spec.get("restartPolicy") if isinstance(pod_spec, Mapping) else None
+    if has_terms and selector is not None and not selector_matches(selector, labels or {}):
+        errs.append(
+            FieldError("spec.template.metadata.labels", SELECTOR_MISMATCH, _labels_text(labels or {}))
+        )
+    restart = _mapping(pod_spec).get("restartPolicy")
     if restart not in (None, "Always"):
-        errs.append(FieldError("spec.template.spec.restartPolicy", 'supported values: "Always"', restart))
+        errs.append(
+            FieldError(
+                "spec.template.spec.restartPolicy", 'supported values: "Always"', _scalar_or_unset(restart)
+            )
+        )
     return errs
+
+
+def _scalar_or_unset(value: Any) -> Any:
+    return value if _scalar(value) else _UNSET
 
 
 def _labels_text(labels: Mapping[str, Any]) -> str:

@@ -188,6 +188,21 @@ def _routing_names(tr: RolloutTrafficRouting | None) -> list[str]:
     return [k for k in tr.kinds() if k != "plugins"] + [f"plugin {name}" for name in tr.plugins or {}]
 
 
+def _canary_abort(ro: Rollout) -> JSON:
+    """§c.5: weight 0; the canary kept up for abortScaleDownDelaySeconds with traffic routing."""
+    if ro.spec.traffic_routing is None:
+        return {
+            "step": "the canary is scaled to 0 and the stable back to all replicas, within maxSurge/maxUnavailable",
+            "abortScaleDownDelaySeconds": 0,
+        }
+    delay, _ = ro.spec.abort_scale_down_delay_seconds_or_default()
+    when = "never (abortScaleDownDelaySeconds: 0)" if delay is None else f"after {_duration(delay)}"
+    return {
+        "step": f"all traffic back to the stable pods; the canary ReplicaSet is scaled down {when}",
+        "abortScaleDownDelaySeconds": delay,
+    }
+
+
 def _canary_plan(ro: Rollout) -> JSON:
     c = ro.spec.strategy.canary
     assert c is not None
@@ -244,6 +259,7 @@ def _canary_plan(ro: Rollout) -> JSON:
             "scaleDownDelaySeconds": ro.spec.scale_down_delay_seconds_or_default(),
         },
         "unsupportedTrafficRouting": unsupported_routers(ro),
+        "onAbort": _canary_abort(ro),
         "minimumPauseSeconds": timed,
         "waitsFor": sorted(set(waits)),
     }
@@ -385,6 +401,7 @@ def render_text(p: JSON, console: Console) -> None:
             f"timed pauses total {_duration(p['minimumPauseSeconds'])}"
             + (f"; also waits for: {', '.join(waits)}" if waits else "")
         )
+        console.print(f"on abort: {p['onAbort']['step']}")
         return
     console.print(f"{head}, active {p['services']['active']}, preview {p['services']['preview'] or '-'}")
     for i, item in enumerate(p["sequence"], 1):

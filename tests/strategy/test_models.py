@@ -9,9 +9,12 @@ from typing import Any
 
 import pytest
 import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from rollouts import validation as V
 from rollouts.models import Rollout, RolloutPause, RolloutSpec, RolloutStatus
+from rollouts.strategy.planning import build_plan
 from rollouts.validation import FieldError, invalid_spec_message, load_rollout
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -499,3 +502,55 @@ def test_invalid_spec_message_is_argos() -> None:
     required = FieldError("spec.selector", "Rollout has missing field '.spec.selector'", kind="Required")
     assert required.k8s_error() == "spec.selector: Required value: Rollout has missing field '.spec.selector'"
     assert str(required) == "spec.selector: Rollout has missing field '.spec.selector'"
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Robustness: bad input gives field errors, never an exception
+# --------------------------------------------------------------------------------------------------------------
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-5, 200) | st.text(max_size=6),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3)
+    ),
+    max_leaves=6,
+)
+
+
+def _paths(node: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    out = [prefix]
+    if isinstance(node, dict):
+        for k, v in node.items():
+            out += _paths(v, (*prefix, k))
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            out += _paths(v, (*prefix, i))
+    return out
+
+
+SEEDS = [
+    yaml.safe_load((ROOT / f"examples/{name}/rollout.yaml").read_text())
+    for name in ("istio-canary", "bluegreen")
+]
+SEED_PATHS = [(i, p) for i, seed in enumerate(SEEDS) for p in _paths(seed) if p]
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(where=st.sampled_from(SEED_PATHS), value=json_values)
+def test_any_mutation_of_the_seeds_gives_field_errors_not_exceptions(
+    where: tuple[int, tuple[Any, ...]], value: Any
+) -> None:
+    """A manifest that is wrong anywhere yields field errors; a valid one can always be planned."""
+    seed, path = where
+    doc = copy.deepcopy(SEEDS[seed])
+    node = doc
+    for key in path[:-1]:
+        node = node[key]
+    node[path[-1]] = value
+    ro, errors = load_rollout(doc)
+    assert ro is not None or errors
+    for e in errors:
+        assert e.path and e.message and "\n" not in str(e)
+        assert e.k8s_error()
+    if ro is not None and not errors:
+        assert build_plan(ro)["rollout"] == ro.name
