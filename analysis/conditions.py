@@ -39,7 +39,6 @@ __all__ = ["ConditionError", "check_syntax", "compile_condition", "evaluate_cond
 MAX_PREDICATE_CALLS: Final = 100_000
 
 
-KNOWN_NAMES: Final = frozenset({"result", *FUNCTIONS})
 
 
 class _Evaluator(EvalWithCompoundTypes):  # type: ignore[misc]
@@ -52,6 +51,7 @@ class _Evaluator(EvalWithCompoundTypes):  # type: ignore[misc]
             self.functions.pop(name, None)
         self.nodes[ast.Lambda] = self._eval_lambda
         self.nodes[ast.Subscript] = self._eval_subscript_go
+        self.nodes[ast.Call] = self._eval_call_checked
         self.budget = PredicateBudget(MAX_PREDICATE_CALLS)
 
     def _eval_lambda(self, node: ast.Lambda) -> Callable[..., Any]:
@@ -71,6 +71,19 @@ class _Evaluator(EvalWithCompoundTypes):  # type: ignore[misc]
                 names["#"], names["#index"] = saved
 
         return predicate
+
+    def _eval_call_checked(self, node: ast.Call) -> Any:
+        """Call a built-in (names were checked at compile time); wrong arity is a clear error."""
+        assert isinstance(node.func, ast.Name)
+        name = node.func.id
+        args = [self._eval(a) for a in node.args]
+        try:
+            return self.functions[name](*args)
+        except TypeError as e:
+            if "positional argument" in str(e):
+                shown = name.lstrip("@")
+                raise ConditionError(f"wrong number of arguments for {shown}(): {len(args)}") from None
+            raise
 
     def _eval_subscript_go(self, node: ast.Subscript) -> Any:
         container = self._eval(node.value)
@@ -115,8 +128,13 @@ def _compile(expr: str) -> ast.expr | str:
     except exprlang.ExprSyntaxError as e:
         return str(e)
     for name in sorted(parsed.names):
-        if name not in KNOWN_NAMES:
+        if name in FUNCTIONS:
+            return f"{name} is a function: call it as {name}(...)"
+        if name != "result":
             return f"unknown name {name}"
+    for name in sorted(parsed.calls):
+        if name not in FUNCTIONS:
+            return "result is not a function" if name == "result" else f"unknown name {name}"
     return parsed.tree
 
 

@@ -212,6 +212,7 @@ class _Parser:
         self.closure_depth = 0
         self.depth = 0
         self.names: set[str] = set()
+        self.calls: set[str] = set()
 
     # token helpers
     def peek(self, offset: int = 0) -> Token:
@@ -382,7 +383,7 @@ class _Parser:
         return ast.Dict(keys=keys, values=values)
 
     def parse_call(self, name: str) -> ast.expr:
-        self.names.add(name)
+        self.calls.add(name)
         self.expect("(")
         args: list[ast.expr] = []
         while not self.at(")"):
@@ -446,7 +447,9 @@ class _Parser:
 class Parsed:
     tree: ast.expr
     names: frozenset[str]
-    """Identifiers referenced (variables and called functions), for the unknown-name check."""
+    """Identifiers used as values, for the unknown-name check."""
+    calls: frozenset[str]
+    """Identifiers called as functions."""
 
 
 def parse(text: str) -> Parsed:
@@ -461,5 +464,7 @@ def parse(text: str) -> Parsed:
     if tok.kind != "eof":
         raise parser.unexpected(tok)
     return Parsed(
-        tree=ast.fix_missing_locations(ast.Expression(body=tree)).body, names=frozenset(parser.names)
+        tree=ast.fix_missing_locations(ast.Expression(body=tree)).body,
+        names=frozenset(parser.names),
+        calls=frozenset(parser.calls),
     )

@@ -112,6 +112,12 @@ def test_evaluate(expr: str, result: Any, expected: bool) -> None:
         pytest.param("result", None, "expected bool, but got <nil>", id="b2-not-bool-nil"),
         pytest.param("foo > 1", 1, "unknown name foo", id="b2-unknown-name"),
         pytest.param("bogus(result)", 1, "unknown name bogus", id="b2-unknown-function"),
+        pytest.param("result(1)", 1, "result is not a function", id="b2-calling-result"),
+        pytest.param("len == 1", 1, "len is a function: call it as len(...)", id="b2-function-as-value"),
+        pytest.param("isNaN(1, 2)", 1, "wrong number of arguments for isNaN(): 2", id="b2-arity"),
+        pytest.param(
+            "map(result)", [1], "not enough arguments to call map", id="b2-predicate-needs-predicate"
+        ),
         pytest.param("result[0] > 1", [], "index out of range: 0 (array length is 0)", id="b2-index-empty"),
         pytest.param(
             "result[0] > 'a'",
