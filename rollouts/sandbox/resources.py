@@ -35,6 +35,8 @@ class ResourceType:
     scale_paths: tuple[str, str, str | None] = DEFAULT_SCALE_PATHS
     custom: bool = False
     list_kind: str = ""
+    # A CRD version's additionalPrinterColumns as sorted (key, value) pairs, for kubectl's Table output.
+    printer_columns: tuple[tuple[tuple[str, Any], ...], ...] = ()
 
     @property
     def key(self) -> tuple[str, str]:
@@ -186,6 +188,11 @@ def types_from_crd(crd: dict[str, Any]) -> list[ResourceType]:
                 scale_paths=_scale_paths(subs.get("scale") or {}),
                 custom=True,
                 list_kind=names.get("listKind") or names["kind"] + "List",
+                printer_columns=tuple(
+                    tuple(sorted((k, v) for k, v in c.items() if isinstance(v, (str, int))))
+                    for c in version.get("additionalPrinterColumns") or []
+                    if isinstance(c, dict)
+                ),
             )
         )
     return out

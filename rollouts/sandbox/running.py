@@ -211,7 +211,9 @@ class Sandbox:
 
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(yaml.safe_dump(self.kubeconfig(context), sort_keys=False))
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(yaml.safe_dump(self.kubeconfig(context), sort_keys=False))
+        tmp.replace(path)  # atomic: a kubectl started meanwhile never reads half a file
         return path
 
     @property

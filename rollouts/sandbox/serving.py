@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from rollouts.sandbox import errors
+from rollouts.sandbox import errors, tables
 from rollouts.sandbox.faults import RequestRecord
 from rollouts.sandbox.patching import PATCH_TYPES, parse_body
 from rollouts.sandbox.selectors import Selector
@@ -261,11 +261,14 @@ class Api:
         ns = t.namespace or ""
         dry_run = bool(q.get("dryRun"))
         store = self.store
+        as_table = t.subresource is None and tables.wants_table(request.headers.get("Accept", ""))
         if verb == "get":
             assert t.name is not None
             obj = store.get(rt, ns, t.name)
             if t.subresource == "scale":
                 return _json(store.scale(rt, obj))
+            if as_table:
+                return _json(tables.table(rt, [obj], store.rv))
             return _json(self._out(rt, obj))
         if verb in ("list", "deletecollection"):
             if t.name is not None:
@@ -288,6 +291,10 @@ class Api:
             list_meta: dict[str, Any] = {"resourceVersion": str(rv)}
             if nxt is not None:
                 list_meta["continue"] = _encode_continue(nxt)
+            if as_table and verb == "list":
+                doc = tables.table(rt, items, rv)
+                doc["metadata"] = list_meta
+                return _json(doc)
             return _json(
                 {
                     "kind": rt.list_kind,
@@ -350,6 +357,15 @@ class Api:
             raise errors.bad_request(f"invalid timeoutSeconds: {q.get('timeoutSeconds')!r}") from None
         bookmarks = q.get("allowWatchBookmarks") == "true"
         send_initial = {"true": True, "false": False}.get(q.get("sendInitialEvents", ""))
+        render = None
+        if tables.wants_table(request.headers.get("Accept", "")):
+            first = [True]
+
+            def render(obj: dict[str, Any]) -> dict[str, Any]:
+                doc = tables.table(rt, [obj], self.store.rv, headers=first[0])
+                first[0] = False
+                return doc
+
         w = self.store.watch(
             rt,
             t.namespace,
@@ -357,6 +373,7 @@ class Api:
             q.get("resourceVersion"),
             send_initial=send_initial,
             bookmarks=bookmarks,
+            render=render,
         )
         self.sb.watchers.add(w)
         response = web.StreamResponse(status=200, headers={"Content-Type": "application/json"})

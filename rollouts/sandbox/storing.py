@@ -75,8 +75,10 @@ class Store:
         self.dependents: dict[str, set[tuple[Key, str, str]]] = {}
         self.listeners: list[Listener] = []
         self.floor = 0  # versions at or below this were restored from a state file: no history for them
+        ns_type = self.registry.preferred(*NAMESPACE_KEY)
+        assert ns_type is not None
         for ns in ("default", "kube-system", "kube-public"):
-            self.create(self.registry.preferred(*NAMESPACE_KEY), "", {"metadata": {"name": ns}})  # type: ignore[arg-type]
+            self.create(ns_type, "", {"metadata": {"name": ns}})
 
     # ------------------------------------------------------------------ lookup
     def resource(self, group: str, version: str, plural: str) -> ResourceType:
@@ -488,9 +490,11 @@ class Store:
         *,
         send_initial: bool | None = None,
         bookmarks: bool = False,
+        render: Callable[[Obj], Obj] | None = None,
     ) -> Watcher:
         """A subscribed watcher, pre-filled with the initial or replayed events (atomically with the write path)."""
         w = Watcher(rt, namespace, selector)
+        w.render = render
         if resource_version in (None, "", "0") or send_initial:
             items, rv, _ = self.select(rt, namespace, selector)
             for obj in items:
@@ -499,7 +503,7 @@ class Store:
                 w.bookmark(rv, initial_end=True)
         else:
             try:
-                since = int(resource_version)  # type: ignore[arg-type]
+                since = int(resource_version)
             except ValueError:
                 raise errors.bad_request(f'invalid resource version "{resource_version}"') from None
             oldest = max(self.compacted.get(rt.key, 0), self.floor)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 from rollouts.sandbox.resources import ResourceType
@@ -59,6 +60,8 @@ class Watcher:
         self.wakeup = asyncio.Event()
         self.closed = False
         self.last_rv = 0
+        # Set for kubectl's `as=Table` watches: renders each event's object itself (no shared bytes).
+        self.render: Callable[[dict[str, Any]], dict[str, Any]] | None = None
 
     def push(self, line: bytes) -> None:
         if self.closed:
@@ -97,7 +100,10 @@ class Watcher:
         type_ = self.translate(event)
         if type_ is not None:
             self.last_rv = event.rv
-            self.push(event.wire(type_, self.rt.api_version))
+            if self.render is not None:
+                self.push(_dumps({"type": type_, "object": self.render(event.obj)}))
+            else:
+                self.push(event.wire(type_, self.rt.api_version))
 
     def bookmark(self, rv: int, initial_end: bool = False) -> None:
         meta: dict[str, Any] = {"resourceVersion": str(rv)}
@@ -110,6 +116,9 @@ class Watcher:
         self.push(_dumps({"type": "ERROR", "object": status}))
 
     def added(self, obj: dict[str, Any]) -> None:
+        if self.render is not None:
+            self.push(_dumps({"type": "ADDED", "object": self.render(obj)}))
+            return
         if obj.get("apiVersion") != self.rt.api_version:
             obj = dict(obj)
             obj["apiVersion"] = self.rt.api_version

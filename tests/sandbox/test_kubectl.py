@@ -134,3 +134,29 @@ def test_watch_sees_changes(kubectl: Kubectl, sandbox: Sandbox) -> None:
         ["api-server", "1", "<none>"],
         ["api-server", "1", "yes"],
     ]
+
+
+@pytest.mark.sandbox(pod_ready_delay=0.0)
+def test_tables_show_the_printer_columns(kubectl: Kubectl, sandbox: Sandbox) -> None:
+    kubectl("apply", "-f", str(REPO / "examples" / "istio-canary" / "rollout.yaml"))
+    header, row = kubectl("get", "ro", "-n", "production").splitlines()
+    assert header.split() == ["NAME", "DESIRED", "CURRENT", "UP-TO-DATE", "AVAILABLE", "AGE"]
+    assert row.split()[:2] == ["api-server", "10"]
+    rs = {
+        "apiVersion": "apps/v1",
+        "kind": "ReplicaSet",
+        "metadata": {"name": "t"},
+        "spec": {
+            "replicas": 1,
+            "selector": {"matchLabels": {"a": "t"}},
+            "template": {
+                "metadata": {"labels": {"a": "t"}},
+                "spec": {"containers": [{"name": "c", "image": "i"}]},
+            },
+        },
+    }
+    kubectl("apply", "-f", "-", stdin=json.dumps(rs))
+    wait_until(lambda: "1/1" in kubectl("get", "pods"), what="a ready pod")
+    header, row = kubectl("get", "pods").splitlines()
+    assert header.split() == ["NAME", "READY", "STATUS", "RESTARTS", "AGE"]
+    assert row.split()[1:4] == ["1/1", "Running", "0"]
