@@ -32,8 +32,9 @@ the two services, a foreign-owned canary Ingress/TrafficSplit, or an unsupported
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Mapping, Sequence
+from functools import partial
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from rollouts.models import CanaryStep, Rollout, WeightDestination
 from rollouts.traffic import gatewayapi, istio, nginx, smi
@@ -115,23 +116,61 @@ def route_edits(
                 f"delaying destination rule switch: ReplicaSet {waiting} not fully available"
             )
     edits: list[EditRouter] = []
-    dr = istio.edit_destination_rule(ro, routers, canary_hash, stable_hash, additional)
+    rule_key = istio.destination_rule_key(ro)
+    dr = _guarded(
+        rule_key, lambda: istio.edit_destination_rule(ro, routers, canary_hash, stable_hash, additional)
+    )
     if dr is not None:
         edits.append(_edit(dr[0], dr[1]))
     for key, vs, field in istio.virtual_service_keys(ro):
-        obj = istio.edit_virtual_service(
-            ro, key, vs, field, routers, canary_weight, additional, current, remove_managed_routes
+        obj = _guarded(
+            key,
+            partial(
+                istio.edit_virtual_service,
+                ro,
+                key,
+                vs,
+                field,
+                routers,
+                canary_weight,
+                additional,
+                current,
+                remove_managed_routes,
+            ),
         )
         if obj is not None:
             edits.append(_edit(key, obj))
-    split = smi.edit_traffic_split(ro, routers, canary_weight, additional)
+    split = _guarded(
+        smi.traffic_split_key(ro), lambda: smi.edit_traffic_split(ro, routers, canary_weight, additional)
+    )
     if split is not None:
         edits.append(_edit(split[0], split[1], create=split[2]))
-    for key, obj, create in nginx.edit_ingresses(ro, routers, canary_weight):
+    for key, obj, create in _guarded(None, lambda: nginx.edit_ingresses(ro, routers, canary_weight)):
         edits.append(_edit(key, obj, create=create))
-    for key, obj in gatewayapi.edit_http_routes(ro, routers, canary_weight, additional):
+    for key, obj in _guarded(
+        None, lambda: gatewayapi.edit_http_routes(ro, routers, canary_weight, additional)
+    ):
         edits.append(_edit(key, obj))
     return edits
+
+
+T = TypeVar("T")
+
+
+def _guarded(key: RouterKey | None, edit: Callable[[], T]) -> T:
+    """Run one router edit; a router object of an unexpected shape becomes a TrafficRoutingError naming it."""
+    try:
+        return edit()
+    except TrafficRoutingError:
+        raise
+    except (AttributeError, TypeError, KeyError, IndexError, ValueError) as exc:
+        kind, ns, name = (key[1], key[2], key[3]) if key is not None else ("", "", "")
+        raise TrafficRoutingError(
+            f"the object does not have the expected shape ({type(exc).__name__}: {exc})",
+            kind=kind,
+            namespace=ns,
+            name=name,
+        ) from exc
 
 
 def _edit(key: RouterKey, obj: JSON, create: bool = False) -> EditRouter:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from rollouts.models import Rollout, WeightDestination
 from rollouts.traffic import TrafficRoutingError, route_edits, router_refs, unsupported_routers
@@ -218,3 +221,64 @@ def test_imports_first_without_cycles(module: str) -> None:
         [sys.executable, "-c", f"import {module}"], capture_output=True, text=True, check=False
     )
     assert done.returncode == 0, done.stderr
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Robustness: any router object of the wrong shape is a TrafficRoutingError, never another exception
+# --------------------------------------------------------------------------------------------------------------
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-5, 200) | st.text(max_size=6),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3)
+    ),
+    max_leaves=6,
+)
+
+
+def _paths(node: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    out = [prefix]
+    if isinstance(node, dict):
+        for k, v in node.items():
+            out += _paths(v, (*prefix, k))
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            out += _paths(v, (*prefix, i))
+    return out
+
+
+def _cases() -> list[tuple[Rollout, Any, dict[str, Any]]]:
+    istio_ro = Rollout.from_wire(yaml.safe_load((ROOT / "examples/istio-canary/rollout.yaml").read_text()))
+    vs = yaml.safe_load((ROOT / "examples/istio-canary/virtualservice.yaml").read_text())
+    nginx_ro, ingress = nginx_example()
+    gw_ro, http_route = gateway_example()
+    return [
+        (istio_ro, router_refs(istio_ro)[0], vs),
+        (nginx_ro, STABLE_KEY, ingress),
+        (gw_ro, ROUTE_KEY, http_route),
+    ]
+
+
+CASES = _cases()
+FUZZ = [(i, p) for i, (_, _, obj) in enumerate(CASES) for p in _paths(obj) if p]
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(where=st.sampled_from(FUZZ), value=json_values, weight=st.integers(0, 100))
+def test_malformed_router_objects_raise_traffic_routing_error(
+    where: tuple[int, tuple[Any, ...]], value: Any, weight: int
+) -> None:
+    case, path = where
+    ro, key, original = CASES[case]
+    obj = copy.deepcopy(original)
+    node = obj
+    for part in path[:-1]:
+        node = node[part]
+    node[path[-1]] = value
+    try:
+        edits = route_edits(ro, {key: obj}, canary_weight=weight)
+    except TrafficRoutingError as exc:
+        assert "\n" not in str(exc)
+        return
+    for edit in edits:
+        assert edit.obj is not None
