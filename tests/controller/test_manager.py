@@ -12,10 +12,11 @@ import aiohttp
 import pytest
 from prometheus_client import CollectorRegistry
 
+from rollouts.controller.clocks import ManualClock
 from rollouts.controller.manager import ControllerConfig, Manager, Runtime
 from rollouts.controller.queueing import ObjectKey
 from rollouts.kube.client import KubeClient
-from rollouts.kube.resources import ANALYSIS_RUNS, REPLICA_SETS, ROLLOUTS
+from rollouts.kube.resources import ANALYSIS_RUNS, EVENTS, LEASES, REPLICA_SETS, ROLLOUTS
 
 
 class Recording:
@@ -167,3 +168,62 @@ async def test_instance_id_selects_objects(kube: KubeClient) -> None:
         assert ObjectKey("default", "theirs") not in rollouts.keys
     finally:
         await manager.stop(grace=1)
+
+
+async def test_lost_lease_stops_workers_and_the_manager_stands_by_until_it_is_free(kube: KubeClient) -> None:
+    clock = ManualClock()
+    rollouts = Recording()
+    config = ControllerConfig(
+        leader_elect=True,
+        lease_namespace="default",
+        identity="me",
+        healthz_port=0,
+        metrics_port=0,
+        bind="127.0.0.1",
+    )
+    manager = Manager(
+        kube,
+        config,
+        registry=CollectorRegistry(),
+        rollout_reconciler=rollouts.factory,
+        analysis_reconciler=None,
+        clock=clock,
+    )
+    await manager.start()
+    try:
+        await asyncio.wait_for(manager.leading.wait(), 10)
+        lease = await kube.get(LEASES, "rollouts-controller-lock", "default")
+        lease["spec"]["holderIdentity"] = "someone-else"  # as if we had paused past the lease duration
+        await kube.replace(LEASES, lease)
+        await clock.advance(2)  # next renewal finds the lease taken
+        await until(lambda: not manager.leading.is_set())
+        assert manager.registry.get_sample_value("rollouts_controller_leader") == 0
+        await kube.create(ROLLOUTS, rollout("while-standing-by"))
+        await clock.advance(2)
+        assert ObjectKey("default", "while-standing-by") not in rollouts.keys  # standby does not act
+        lease = await kube.get(LEASES, "rollouts-controller-lock", "default")
+        lease["spec"]["holderIdentity"] = ""  # the other one released it
+        await kube.replace(LEASES, lease)
+        await clock.advance(2)
+        await asyncio.wait_for(manager.leading.wait(), 10)
+        await until(lambda: ObjectKey("default", "while-standing-by") in rollouts.keys)
+    finally:
+        await manager.stop(grace=1)
+
+
+async def test_event_recorder_writes_events_and_counts_them(kube: KubeClient) -> None:
+    config = ControllerConfig(leader_elect=False, healthz_port=0, metrics_port=0, bind="127.0.0.1")
+    registry = CollectorRegistry()
+    manager = Manager(kube, config, registry=registry, rollout_reconciler=None, analysis_reconciler=None)
+    ro = await kube.create(ROLLOUTS, rollout("evented"))
+    await manager.events.record(
+        ro, "Normal", "RolloutStepCompleted", "Rollout step 1/2 completed (setWeight: 20)"
+    )
+    (event,) = await kube.list(EVENTS, "default")
+    assert (
+        event["involvedObject"]["name"] == "evented"
+        and event["involvedObject"]["uid"] == ro["metadata"]["uid"]
+    )
+    assert event["reason"] == "RolloutStepCompleted" and event["source"]["component"] == "rollouts-controller"
+    labels = {"namespace": "default", "name": "evented", "type": "Normal", "reason": "RolloutStepCompleted"}
+    assert registry.get_sample_value("rollout_events_total", labels) == 1
