@@ -56,9 +56,8 @@ class HealthServer:
         site = web.TCPSite(runner, self.host, port)
         await site.start()
         self._runners.append(runner)
-        server = site._server
-        sockets = getattr(server, "sockets", None) or []
-        return int(sockets[0].getsockname()[1]) if sockets else port
+        addresses = runner.addresses  # the bound (host, port, …) tuples: the real port when `port` was 0
+        return int(addresses[0][1]) if addresses else port
 
     async def start(self) -> None:
         health = [web.get("/healthz", self._healthz), web.get("/readyz", self._readyz)]
