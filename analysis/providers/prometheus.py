@@ -62,6 +62,7 @@ __all__ = ["ADDRESS_ENV", "DEFAULT_TIMEOUT_SECONDS", "PrometheusProvider", "Quer
 
 ADDRESS_ENV = "ARGO_ROLLOUTS_PROMETHEUS_ADDRESS"
 DEFAULT_TIMEOUT_SECONDS = 30
+_MAX_CONNECTIONS = 256  # distinct (address, headers, auth, insecure) sessions kept
 _NO_RETRY = Retry(total=0, connect=0, read=0, status=0, other=0, redirect=3, raise_on_status=False)
 
 
@@ -301,6 +302,10 @@ class PrometheusProvider(BaseProvider):
         key = (request.address, request.headers, request.auth, request.insecure)
         connection = self._connections.get(key)
         if connection is None:
+            if len(self._connections) >= _MAX_CONNECTIONS:
+                # Configurations come from manifests (a token per run in a header, say): keep the set bounded.
+                # The oldest session is dropped, not closed: a query in another thread may still be using it.
+                self._connections.pop(next(iter(self._connections)))
             connection = self._connections[key] = _Connection(
                 request.address, dict(request.headers) or None, request.auth, request.insecure, self._pool
             )
