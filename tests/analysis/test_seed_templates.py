@@ -13,14 +13,14 @@ replay is terminated at TO and Successful.
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
 
 from analysis.cli import analyze
-from tests.fixtures.prometheus import HEALTHY, PrometheusFactory, degrading
+from tests.fixtures.prometheus import HEALTHY, PrometheusFactory, degrading, unused_url
 
 pytestmark = pytest.mark.prometheus
 
@@ -135,3 +135,23 @@ def test_at_an_instant_after_the_degradation(prometheus_factory: PrometheusFacto
     status = json.loads(result.stdout)
     assert status["metricResults"][0]["measurements"][0]["value"] == "[0.5]"
     assert [len(m["measurements"]) for m in status["metricResults"]] == [1, 1]
+
+
+def test_prometheus_down_is_an_error_after_five_tries_ten_seconds_apart() -> None:
+    # §b.4: consecutiveErrorLimit defaults to 4 (strict >), §b.6: after an error the next try is 10 s later.
+    start = datetime(2024, 1, 1, tzinfo=UTC)
+    result = replay(
+        unused_url(), start, start + timedelta(minutes=20), "--template", "success-rate", "-o", "json"
+    )
+    assert result.exit_code == 3, result.output
+    status = json.loads(result.stdout)
+    assert status["phase"] == "Error"
+    assert status["message"].startswith(
+        'Metric "success-rate" assessed Error due to consecutiveErrors (5) > consecutiveErrorLimit (4)'
+    )
+    assert "Connection refused" in status["message"]
+    (metric,) = status["metricResults"]
+    assert [ts(m["finishedAt"]) - start for m in metric["measurements"]] == [
+        timedelta(seconds=s) for s in (0, 10, 20, 30, 40)
+    ]
+    assert ts(status["completedAt"]) == start + timedelta(seconds=40)
