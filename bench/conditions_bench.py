@@ -20,15 +20,16 @@ CASES: list[tuple[str, Any]] = [
 
 
 def bench(expr: str, result: Any, seconds: float = 0.5) -> float:
+    """CPU nanoseconds per evaluation (process time: meaningful on a busy machine too)."""
     compile_condition(expr)
     n = 0
-    start = time.perf_counter()
+    start = time.process_time()
     deadline = start + seconds
     while True:
         for _ in range(1000):
             evaluate_condition(expr, result)
         n += 1000
-        now = time.perf_counter()
+        now = time.process_time()
         if now >= deadline:
             return (now - start) / n * 1e9
 
@@ -38,7 +39,7 @@ def main() -> None:
     compile_condition("result[0] >= 0.99 && len(result) > 0 || false")
     print(f"first compile: {(time.perf_counter() - start) * 1e6:.0f} µs")
     for expr, result in CASES:
-        print(f"{bench(expr, result):8.0f} ns/eval  {expr}")
+        print(f"{bench(expr, result):8.0f} ns/eval (CPU)  {expr}")
 
 
 if __name__ == "__main__":

@@ -43,13 +43,13 @@ async def main() -> None:
         status, now = step.status, now + timedelta(seconds=60)
     for label, advance in (("measuring (2 measurements per pass)", 60), ("idle (nothing due)", 0)):
         n = 300
-        start = time.perf_counter()
+        start = time.process_time()
         for _ in range(n):
             step = await reconcile_run(spec, providers, now, status=status)
             if advance:
                 status, now = step.status, now + timedelta(seconds=advance)
-        per = (time.perf_counter() - start) / n * 1e6
-        print(f"{per:8.0f} µs/pass  {label}")
+        per = (time.process_time() - start) / n * 1e6
+        print(f"{per:8.0f} µs/pass (CPU)  {label}")
 
 
 if __name__ == "__main__":
