@@ -188,3 +188,16 @@ def test_store_indexes_follow_updates() -> None:
     assert store.list(None, "app=web") == []
     store.remove(cm("x"))
     assert len(store) == 0 and store.owned_by("u2") == []
+
+
+@pytest.mark.sandbox(bookmark_interval=0.05)
+async def test_bookmarks_move_the_resume_point_without_events(kube: KubeClient, informer: Informer) -> None:
+    events = Events()
+    informer.add_handler(events)
+    informer.start()
+    await asyncio.wait_for(informer.wait_synced(), 10)
+    listed = int(informer.resource_version or 0)
+    for i in range(3):  # changes the informer does not select (another app): no events, but newer versions
+        await kube.create(CONFIG_MAPS, cm(f"db{i}", app="db"))
+    await until(lambda: int(informer.resource_version or 0) > listed + 2)
+    assert events.seen == []
