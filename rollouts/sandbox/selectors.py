@@ -96,13 +96,18 @@ def _field_requirement(term: str) -> Match:
 class Selector:
     """The conjunction of a label selector and a field selector; an empty selector matches everything."""
 
-    __slots__ = ("_terms", "empty", "name", "text")
+    __slots__ = ("_terms", "empty", "equalities", "name", "text")
 
     def __init__(self, label_selector: str | None = None, field_selector: str | None = None) -> None:
         terms: list[Match] = []
         self.name: str | None = None  # a metadata.name= field selector, used to skip the scan
+        # `key=value` terms, used by the store's label index to narrow the scan before matching.
+        self.equalities: list[tuple[str, str]] = []
         for term in _split(label_selector or ""):
             terms.append(_label_requirement(term))
+            m = _OP_RE.match(term)
+            if m and m.group(3) in ("=", "=="):
+                self.equalities.append((m.group(1), m.group(4)))
         for term in _split(field_selector or ""):
             terms.append(_field_requirement(term))
             m = re.match(r"^\s*metadata\.name\s*==?\s*(\S+)\s*$", term)

@@ -73,6 +73,7 @@ class Store:
         self.watchers: dict[Key, set[Watcher]] = {}
         self.uids: dict[str, tuple[Key, str, str]] = {}
         self.dependents: dict[str, set[tuple[Key, str, str]]] = {}
+        self.label_index: dict[tuple[Key, str], dict[tuple[str, str], set[str]]] = {}
         self.listeners: list[Listener] = []
         self.floor = 0  # versions at or below this were restored from a state file: no history for them
         ns_type = self.registry.preferred(*NAMESPACE_KEY)
@@ -113,7 +114,12 @@ class Store:
             objs = by_ns.get(ns)
             if not objs:
                 continue
-            names = [sel.name] if sel is not None and sel.name is not None else sorted(objs)
+            if sel is not None and sel.name is not None:
+                names = [sel.name]
+            elif sel is not None and sel.equalities:
+                names = sorted(self._candidates(rt.key, ns, sel.equalities))
+            else:
+                names = sorted(objs)
             for name in names:
                 if after is not None and (ns, name) <= after:
                     continue
@@ -576,7 +582,25 @@ class Store:
         for listener in self.listeners:
             listener(key, event)
 
+    def _candidates(self, key: Key, ns: str, equalities: list[tuple[str, str]]) -> set[str]:
+        """Names in (key, ns) carrying every `label=value` pair (a superset check is still applied after)."""
+        index = self.label_index.get((key, ns), {})
+        sets = sorted((index.get(pair, set()) for pair in equalities), key=len)
+        return set.intersection(*sets) if sets else set()
+
     def _index(self, key: Key, ns: str, name: str, old: Obj | None, new: Obj | None) -> None:
+        old_labels = (meta(old).get("labels") or {}) if old is not None else {}
+        new_labels = (meta(new).get("labels") or {}) if new is not None else {}
+        if old_labels != new_labels or old is None or new is None:
+            index = self.label_index.setdefault((key, ns), {})
+            for pair in old_labels.items():
+                names = index.get(pair)
+                if names is not None:
+                    names.discard(name)
+                    if not names:
+                        del index[pair]
+            for pair in new_labels.items():
+                index.setdefault(pair, set()).add(name)
         ref = (key, ns, name)
         before = owner_uids(old) if old is not None else set()
         after = owner_uids(new) if new is not None else set()
