@@ -72,6 +72,18 @@ NAN, INF = math.nan, math.inf
         pytest.param("count(result, # > 1) == 1", [1, 2], True, id="b2-count"),
         pytest.param("find(result, # > 1) == 2", [1, 2, 3], True, id="b2-find"),
         pytest.param("all(result, {.ok})", [{"ok": True}], True, id="b2-dot-field-in-predicate"),
+        pytest.param(
+            "len(result[0].samples) >= 2 and all(result[0].samples, {# <= 0.5})",
+            [{"samples": [0.1, 0.2]}],
+            True,
+            id="b2-nested-json-and-predicate",
+        ),
+        pytest.param(
+            "all(result.apdex.values.items, {asFloat(.score) >= 0.9})",
+            {"apdex": {"values": {"items": [{"score": "0.95"}]}}},
+            True,
+            id="b2-map-keys-named-like-methods",
+        ),
         pytest.param("all(result, {any(#, # > 1)})", [[0, 2], [3]], True, id="b2-nested-predicates"),
         pytest.param("all(result, #index < 2)", [5, 6], True, id="b2-index-pointer"),
         pytest.param("abs(result) == 2", -2, True, id="b2-abs"),
