@@ -439,7 +439,8 @@ class KubeClient:
         obj_name: str = "",
     ) -> Obj:
         path = resource.path(namespace, name, subresource)
-        target = f"{namespace}/{name}" if namespace and name else (name or namespace or "")
+        shown = name or obj_name
+        target = f"{namespace}/{shown}" if namespace and shown else (shown or namespace or "")
         what = f"{verb.lower()} {resource.plural}{'/' + subresource if subresource else ''} {target}".rstrip()
         timeout = aiohttp.ClientTimeout(total=self.request_timeout)
         attempt = 0

@@ -16,6 +16,7 @@ from rollouts.controller.clocks import ManualClock
 from rollouts.controller.manager import ControllerConfig, Manager, Runtime
 from rollouts.controller.queueing import ObjectKey
 from rollouts.kube.client import KubeClient
+from rollouts.kube.errors import AlreadyExists, ServerError
 from rollouts.kube.resources import ANALYSIS_RUNS, EVENTS, LEASES, REPLICA_SETS, ROLLOUTS
 
 
@@ -227,3 +228,41 @@ async def test_event_recorder_writes_events_and_counts_them(kube: KubeClient) ->
     assert event["reason"] == "RolloutStepCompleted" and event["source"]["component"] == "rollouts-controller"
     labels = {"namespace": "default", "name": "evented", "type": "Normal", "reason": "RolloutStepCompleted"}
     assert registry.get_sample_value("rollout_events_total", labels) == 1
+
+
+@pytest.mark.sandbox(
+    faults={"error_rate": 0.05, "throttle_rate": 0.05, "retry_after": 0, "watch_cut_after": 0.3, "seed": 11}
+)
+async def test_caches_converge_and_every_rollout_is_seen_under_api_faults(kube: KubeClient) -> None:
+    rollouts = Recording()
+    config = ControllerConfig(leader_elect=False, healthz_port=0, metrics_port=0, bind="127.0.0.1")
+    manager = Manager(
+        kube,
+        config,
+        registry=CollectorRegistry(),
+        rollout_reconciler=rollouts.factory,
+        analysis_reconciler=None,
+    )
+    await manager.start()
+    try:
+
+        async def create(name: str) -> None:
+            while True:  # creates are not retried by the client (not idempotent): the caller decides
+                try:
+                    await kube.create(ROLLOUTS, rollout(name))
+                except (ServerError, AlreadyExists):
+                    if await kube.get_or_none(ROLLOUTS, name, "default") is None:
+                        continue
+                return
+
+        names = [f"r{i}" for i in range(20)]
+        for name in names[:10]:
+            await create(name)
+        informer = manager.informers["Rollout"]
+        await until(lambda: informer.watches > 1)  # the server cut the first watch; it was resumed
+        for name in names[10:]:
+            await create(name)
+        await until(lambda: {k.name for k in rollouts.keys} >= set(names), limit=30)
+        await until(lambda: {o["metadata"]["name"] for o in informer.store} == set(names), limit=30)
+    finally:
+        await manager.stop(grace=1)
