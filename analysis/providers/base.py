@@ -23,6 +23,7 @@ Rules every provider follows:
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any, Protocol, runtime_checkable
 
 from analysis.models import AnalysisPhase, Measurement, Metric
@@ -133,19 +134,10 @@ def format_sample(value: float) -> str:
         return "+Inf"
     if value == float("-inf"):
         return "-Inf"
-    if value == int(value) and abs(value) < 1e21:
-        return str(int(value))
-    text = repr(float(value))
-    if "e" in text:  # Go's 'f' format never uses an exponent
-        text = format(value, "f").rstrip("0").rstrip(".") if abs(value) >= 1 else _plain_small(value)
-    return text
-
-
-def _plain_small(value: float) -> str:
-    mantissa, exponent = repr(value).split("e")
-    digits = mantissa.replace("-", "").replace(".", "")
-    shift = -int(exponent) - 1
-    return ("-" if value < 0 else "") + "0." + "0" * shift + digits
+    # Go's strconv.FormatFloat(v, 'f', -1, 64): the shortest digits that round-trip (Python's repr), never
+    # an exponent.
+    text = format(Decimal(repr(float(value))), "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 def format_samples(values: list[float]) -> str:
