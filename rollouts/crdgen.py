@@ -23,6 +23,7 @@ import importlib
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -303,6 +304,16 @@ _TYPES: dict[str, tuple[type, ...]] = {
 }
 
 
+def _is_date_time(value: str) -> bool:
+    if "T" not in value.upper():
+        return False
+    try:
+        datetime.fromisoformat(value.replace("z", "Z"))
+    except ValueError:
+        return False
+    return True
+
+
 def _check(schema: Obj, value: Any, path: str, errors: list[str], pruned: list[str]) -> None:
     if value is None:
         return  # Kubernetes drops nulls for non-nullable fields
@@ -316,6 +327,8 @@ def _check(schema: Obj, value: Any, path: str, errors: list[str], pruned: list[s
         if (isinstance(value, bool) and kind != "boolean") or not isinstance(value, expected):
             errors.append(f"{path}: must be of type {kind}")
             return
+    if schema.get("format") == "date-time" and not _is_date_time(value):
+        errors.append(f"{path}: must be an RFC 3339 date-time")
     if "enum" in schema and value not in schema["enum"]:
         errors.append(f"{path}: must be one of {schema['enum']}")
     if kind == "array" and "items" in schema:

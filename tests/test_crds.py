@@ -136,6 +136,11 @@ def test_examples_validate_without_pruning(doc: dict[str, Any]) -> None:
             "<root>.status.phase: must be one of ['Pending', 'Running', 'Successful', 'Failed', 'Error', 'Inconclusive']",
             id="phase-enum",
         ),
+        pytest.param(
+            {"kind": "AnalysisRun", "spec": {"metrics": []}, "status": {"startedAt": "yesterday"}},
+            "<root>.status.startedAt: must be an RFC 3339 date-time",
+            id="date-time",
+        ),
     ],
 )
 def test_validate_reports_errors(doc: dict[str, Any], error: str) -> None:
