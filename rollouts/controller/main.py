@@ -74,9 +74,30 @@ def setup_logging(level: str, fmt: str) -> None:
 @option("--instance-id", default="", help="Only handle objects labelled controller-instance-id=<id>.")
 @option("--leader-elect/--no-leader-elect", default=True, help="Elect a leader among replicas with a Lease.")
 @option("--leader-election-namespace", default=None, help="Namespace of the Lease (default: the pod's).")
-@option("--leader-election-lease-duration", type=float, default=15.0, help="Lease duration (s).")
-@option("--leader-election-renew-deadline", type=float, default=10.0, help="Give up leading after (s).")
-@option("--leader-election-retry-period", type=float, default=2.0, help="Acquire/renew every (s).")
+@option(
+    "--leader-election-lease-duration",
+    "--lease-duration",
+    "leader_election_lease_duration",
+    type=float,
+    default=15.0,
+    help="Lease duration (s).",
+)
+@option(
+    "--leader-election-renew-deadline",
+    "--renew-deadline",
+    "leader_election_renew_deadline",
+    type=float,
+    default=10.0,
+    help="Give up leading after (s).",
+)
+@option(
+    "--leader-election-retry-period",
+    "--retry-period",
+    "leader_election_retry_period",
+    type=float,
+    default=2.0,
+    help="Acquire/renew every (s).",
+)
 @option("--qps", type=float, default=40.0, help="Requests per second toward the API server.")
 @option("--burst", type=int, default=80, help="Burst of requests toward the API server.")
 @option(

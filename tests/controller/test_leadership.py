@@ -5,6 +5,7 @@ processes, the leader killed, the standby takes over."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 import signal
@@ -114,11 +115,11 @@ def _start_controller(kubeconfig: Path, identity: str) -> tuple[subprocess.Popen
         "0",
         "--bind",
         "127.0.0.1",
-        "--leader-election-lease-duration",
+        "--lease-duration",
         "2",
-        "--leader-election-renew-deadline",
+        "--renew-deadline",
         "1.5",
-        "--leader-election-retry-period",
+        "--retry-period",
         "0.25",
         "--log-level",
         "warning",
@@ -175,7 +176,14 @@ def test_two_controller_processes_one_leads_and_the_other_takes_over_on_death(
             time.monotonic() - killed_at < 2 + 1.5
         )  # within the lease duration (+ slack for a loaded machine)
         standby[0].send_signal(signal.SIGTERM)
-        assert standby[0].wait(20) == 0  # clean shutdown releases the lease
+        assert standby[0].wait(20) == 0
+        url = (
+            sandbox_process.url
+            + "/apis/coordination.k8s.io/v1/namespaces/default/leases/rollouts-controller-lock"
+        )  # type: ignore[attr-defined]
+        with urllib.request.urlopen(url, timeout=5) as resp:
+            lease = json.loads(resp.read())
+        assert lease["spec"]["holderIdentity"] == ""  # a clean shutdown releases the lease
     finally:
         for proc, _ in procs:
             if proc.poll() is None:
