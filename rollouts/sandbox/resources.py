@@ -106,6 +106,7 @@ def _rt(
 
 BUILTINS: tuple[ResourceType, ...] = (
     _rt("v1", "namespaces", "Namespace", namespaced=False, short=("ns",), subs=("status",)),
+    _rt("v1", "nodes", "Node", namespaced=False, short=("no",), subs=("status",)),
     _rt("v1", "pods", "Pod", short=("po",), cats=("all",), subs=("status",)),
     _rt("v1", "services", "Service", short=("svc",), cats=("all",), subs=("status",)),
     _rt("v1", "endpoints", "Endpoints", short=("ep",)),

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import logging
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -26,6 +27,8 @@ from rollouts.sandbox.selectors import Selector
 if TYPE_CHECKING:
     from rollouts.sandbox.resources import ResourceType
     from rollouts.sandbox.running import Sandbox
+
+log = logging.getLogger(__name__)
 
 VERSION_INFO = {
     "major": "1",
@@ -165,6 +168,7 @@ class Api:
             status = e.code
             return _json(e.status(), e.code, e.headers)
         except Exception as e:  # a bug in the sandbox must look like a server error, not a dropped connection
+            log.exception("sandbox: %s %s failed", request.method, request.path_qs)
             status = 500
             return _json(
                 errors.ApiError(500, "InternalError", f"Internal error occurred: {e!r}").status(), 500

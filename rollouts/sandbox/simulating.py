@@ -39,6 +39,8 @@ RS = ("apps", "replicasets")
 DEPLOY = ("apps", "deployments")
 JOB = ("batch", "jobs")
 
+NODE = "sandbox-node"  # the one simulated node every pod runs on
+
 NEVER_READY = "sandbox.rollouts.io/never-ready"
 READY_DELAY = "sandbox.rollouts.io/ready-delay"
 JOB_OUTCOME = "sandbox.rollouts.io/job-outcome"
@@ -89,6 +91,51 @@ class Simulator:
 
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
+        node_rt = self.store.registry.preferred("", "nodes")
+        if node_rt is not None and self.store.find(node_rt.key, "", NODE) is None:
+            now = timestamp()
+            self.store.create(
+                node_rt,
+                "",
+                {
+                    "metadata": {
+                        "name": NODE,
+                        "labels": {"kubernetes.io/hostname": NODE, "kubernetes.io/os": "linux"},
+                    },
+                    "spec": {},
+                    "status": {
+                        "conditions": [
+                            {
+                                "type": "Ready",
+                                "status": "True",
+                                "reason": "KubeletReady",
+                                "message": "sandbox node is ready",
+                                "lastHeartbeatTime": now,
+                                "lastTransitionTime": now,
+                            }
+                        ],
+                        "addresses": [
+                            {"type": "InternalIP", "address": "10.0.0.1"},
+                            {"type": "Hostname", "address": NODE},
+                        ],
+                        "capacity": {"cpu": "64", "memory": "256Gi", "pods": "10000"},
+                        "allocatable": {"cpu": "64", "memory": "256Gi", "pods": "10000"},
+                        "nodeInfo": {
+                            "architecture": "amd64",
+                            "bootID": "sandbox",
+                            "containerRuntimeVersion": "sandbox://1",
+                            "kernelVersion": "sandbox",
+                            "kubeProxyVersion": "v1.32.0-sandbox",
+                            "kubeletVersion": "v1.32.0-sandbox",
+                            "machineID": "sandbox",
+                            "operatingSystem": "linux",
+                            "osImage": "sandbox",
+                            "systemUUID": "00000000-0000-0000-0000-000000000000",
+                        },
+                    },
+                },
+                internal=True,
+            )
         for key in (RS, DEPLOY, JOB, POD):
             for objs in self.store.objects.get(key, {}).values():
                 for obj in objs.values():
@@ -259,7 +306,7 @@ class Simulator:
                             }
                         ],
                     },
-                    "spec": template.get("spec") or {},
+                    "spec": dict(template.get("spec") or {}, nodeName=NODE),
                     "status": {
                         "phase": "Pending",
                         "conditions": [

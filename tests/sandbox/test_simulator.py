@@ -171,3 +171,21 @@ def test_parse_duration(text: str, seconds: float) -> None:
 def test_parse_duration_rejects_garbage() -> None:
     with pytest.raises(ValueError, match="invalid duration 'soon'"):
         parse_duration("soon")
+
+
+@pytest.mark.sandbox(pod_ready_delay=0.0)
+def test_a_deleted_pod_is_replaced_on_the_node(apps: client.AppsV1Api, core: client.CoreV1Api) -> None:
+    apps.create_namespaced_replica_set(NS, replicaset("heal", 2))
+    first = wait_until(
+        lambda: (pods := core.list_namespaced_pod(NS).items) and len(pods) == 2 and pods, what="2 pods"
+    )
+    assert {p.spec.node_name for p in first} == {"sandbox-node"}
+    assert core.read_node("sandbox-node").status.conditions[0].type == "Ready"
+    core.delete_namespaced_pod(first[0].metadata.name, NS)
+
+    def replaced() -> bool:
+        names = {p.metadata.name for p in core.list_namespaced_pod(NS).items}
+        return len(names) == 2 and first[0].metadata.name not in names
+
+    wait_until(replaced, what="a replacement pod")
+    wait_until(lambda: rs_status(apps, "heal").get("available_replicas") == 2, what="available again")

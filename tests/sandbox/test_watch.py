@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import http.client
+import json
 import threading
 from typing import Any
 
@@ -168,3 +169,23 @@ async def test_aio_client_lists_and_watches(async_sandbox: Sandbox) -> None:
 def test_configuration_helper_points_at_the_sandbox(sandbox: Sandbox) -> None:
     api = client.VersionApi(client.ApiClient(sandbox_configuration(sandbox)))
     assert api.get_code().git_version.startswith("v1.32")
+
+
+def test_send_initial_events_ends_with_a_marked_bookmark(co: client.CustomObjectsApi) -> None:
+    co.create_namespaced_custom_object(G, V, NS, P, rollout("init"))
+    resp = co.list_namespaced_custom_object(
+        G,
+        V,
+        NS,
+        P,
+        watch=True,
+        allow_watch_bookmarks=True,
+        send_initial_events=True,
+        resource_version_match="NotOlderThan",
+        resource_version="",
+        timeout_seconds=1,
+        _preload_content=False,
+    )
+    events = [json.loads(line) for line in resp.read().decode().splitlines() if line]
+    assert [e["type"] for e in events][:2] == ["ADDED", "BOOKMARK"]
+    assert events[1]["object"]["metadata"]["annotations"] == {"k8s.io/initial-events-end": "true"}
