@@ -172,8 +172,11 @@ async def _measure(
         measurement.started_at = task.incomplete.started_at if task.incomplete is not None else started
     if measurement.phase.completed and measurement.finished_at is None:
         measurement.finished_at = clock.now() if clock is not None and not replay else now
-    if measurement.message:
-        measurement.message = redact(measurement.message, secrets)
+    if secrets:
+        if measurement.message:
+            measurement.message = redact(measurement.message, secrets)
+        if measurement.metadata:
+            measurement.metadata = {k: redact(v, secrets) for k, v in measurement.metadata.items()}
     return measurement
 
 

@@ -340,7 +340,8 @@ async def test_secrets_resolved_and_redacted_everywhere() -> None:
 
         async def measure(self, metric: Metric, *, at: datetime | None = None) -> Measurement:
             assert metric.provider.prometheus is not None
-            return error_measurement(f"401 for query {metric.provider.prometheus.query}")
+            query = metric.provider.prometheus.query or ""
+            return error_measurement(f"401 for query {query}", metadata={"query": query})
 
         def metadata(self, metric: Metric) -> dict[str, str] | None:
             assert metric.provider.prometheus is not None
