@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from analysis.providers.shaping import (
@@ -108,6 +108,7 @@ json_values = st.recursive(
 )
 
 
+@settings(deadline=None)  # an invariant, not a timing: a loaded CI machine must not fail it
 @given(st.dictionaries(st.sampled_from(["status", "data", "resultType", "result", "warnings"]), json_values))
 def test_any_document_is_shaped_or_refused_never_crashes(body: dict[str, Any]) -> None:
     """Garbage from a backend is a ResponseError (→ Error measurement), never another exception."""
@@ -134,6 +135,7 @@ def test_format_sample_value_like_go(value: float, text: str) -> None:
     assert format_sample_value(value) == text
 
 
+@settings(deadline=None)
 @given(st.floats(allow_nan=False, allow_infinity=False))
 def test_format_sample_value_round_trips(value: float) -> None:
     text = format_sample_value(value)
