@@ -171,21 +171,17 @@ def test_configuration_helper_points_at_the_sandbox(sandbox: Sandbox) -> None:
     assert api.get_code().git_version.startswith("v1.32")
 
 
-def test_send_initial_events_ends_with_a_marked_bookmark(co: client.CustomObjectsApi) -> None:
+def test_send_initial_events_ends_with_a_marked_bookmark(
+    sandbox: Sandbox, co: client.CustomObjectsApi
+) -> None:
     co.create_namespaced_custom_object(G, V, NS, P, rollout("init"))
-    resp = co.list_namespaced_custom_object(
-        G,
-        V,
-        NS,
-        P,
-        watch=True,
-        allow_watch_bookmarks=True,
-        send_initial_events=True,
-        resource_version_match="NotOlderThan",
-        resource_version="",
-        timeout_seconds=1,
-        _preload_content=False,
+    conn = http.client.HTTPConnection(sandbox.options.host, sandbox.port, timeout=5)
+    conn.request(
+        "GET",
+        f"/apis/{G}/{V}/namespaces/{NS}/{P}?watch=true&allowWatchBookmarks=true"
+        "&sendInitialEvents=true&resourceVersionMatch=NotOlderThan&timeoutSeconds=1",
     )
-    events = [json.loads(line) for line in resp.read().decode().splitlines() if line]
+    events = [json.loads(line) for line in conn.getresponse().read().decode().splitlines() if line]
+    conn.close()
     assert [e["type"] for e in events][:2] == ["ADDED", "BOOKMARK"]
     assert events[1]["object"]["metadata"]["annotations"] == {"k8s.io/initial-events-end": "true"}
