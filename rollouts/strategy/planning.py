@@ -58,6 +58,8 @@ def _args(args: Sequence[AnalysisRunArgument] | None, ro: Rollout) -> list[JSON]
             path = arg.value_from.field_ref.field_path
             item["value"] = _field_value(ro, path)
             item["fieldRef"] = path
+        else:
+            item["value"] = None  # the template's default (or an error when the run is created)
         out.append(item)
     return out
 
@@ -157,7 +159,8 @@ def _match_text(value: Any) -> str:
 def _args_text(args: list[JSON]) -> str:
     if not args:
         return ""
-    return " (" + ", ".join(f"{a['name']}={a['value']}" for a in args) + ")"
+    shown = (f"{a['name']}={'<template default>' if a['value'] is None else a['value']}" for a in args)
+    return " (" + ", ".join(shown) + ")"
 
 
 def _steady_counts(ro: Rollout, index: int, previous: tuple[int, int]) -> tuple[int, int]:
