@@ -57,6 +57,19 @@ def _existing(paths: list[str]) -> list[str]:
     return [p for p in paths if os.path.isfile(p)]
 
 
+def _first_current_context(paths: list[str]) -> str | None:
+    """kubectl's merge rule: the first file that sets current-context wins (the client library takes the last)."""
+    for path in paths:
+        try:
+            with open(path) as f:
+                data = yaml.safe_load(f)
+        except (OSError, yaml.YAMLError):
+            continue
+        if isinstance(data, dict) and data.get("current-context"):
+            return str(data["current-context"])
+    return None
+
+
 def _in_cluster_available() -> bool:
     return bool(os.environ.get("KUBERNETES_SERVICE_HOST")) and (_SA_DIR / "token").exists()
 
@@ -82,6 +95,8 @@ async def load_settings(
         )
     configuration = Configuration()
     source = os.pathsep.join(existing)
+    if context is None and len(existing) > 1:
+        context = _first_current_context(existing)
     try:
         loader = await kconfig.load_kube_config(  # type: ignore[no-untyped-call]
             config_file=source, context=context, client_configuration=configuration, persist_config=False

@@ -305,3 +305,30 @@ def test_lookup_errors_name_the_kind() -> None:
     with pytest.raises(KeyError, match=r"networking\.istio\.io"):
         lookup("VirtualService", "split.smi-spec.io/v1alpha2")
     assert VIRTUAL_SERVICES.version == "v1beta1"
+
+
+async def test_kubeconfig_env_merges_files_and_context_picks_the_namespace(
+    async_sandbox: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """KUBECONFIG=a:b merges like kubectl; `--context` selects the cluster and its default namespace."""
+    import yaml
+
+    first = async_sandbox.kubeconfig("dev", namespace="team-a")
+    second = async_sandbox.kubeconfig("prod", namespace="team-b")
+    second["current-context"] = "prod"
+    (tmp_path / "a").write_text(yaml.safe_dump(first))
+    (tmp_path / "b").write_text(yaml.safe_dump(second))
+    monkeypatch.setenv("KUBECONFIG", f"{tmp_path / 'a'}:{tmp_path / 'b'}")
+    current = await load_settings()
+    assert (current.context, current.namespace) == (
+        "dev",
+        "team-a",
+    )  # kubectl: the first current-context wins
+    other = await load_settings(context="prod")
+    assert (other.context, other.namespace) == ("prod", "team-b")
+    chosen = await load_settings(context="dev")
+    assert (chosen.context, chosen.namespace, chosen.host) == ("dev", "team-a", async_sandbox.url)
+    assert "context dev from" in chosen.describe()
+    async with KubeClient(chosen) as client:
+        created = await client.create(CONFIG_MAPS, {"metadata": {"name": "in-default-ns"}, "data": {}})
+        assert created["metadata"]["namespace"] == "team-a"  # no namespace given: the context's
