@@ -263,7 +263,7 @@ CASES = _cases()
 FUZZ = [(i, p) for i, (_, _, obj) in enumerate(CASES) for p in _paths(obj) if p]
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=400, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 @given(where=st.sampled_from(FUZZ), value=json_values, weight=st.integers(0, 100))
 def test_malformed_router_objects_raise_traffic_routing_error(
     where: tuple[int, tuple[Any, ...]], value: Any, weight: int
