@@ -29,6 +29,7 @@ __all__ = ["MAX_EXPRESSION_LENGTH", "PREDICATE_FUNCTIONS", "ExprSyntaxError", "T
 
 MAX_EXPRESSION_LENGTH: Final = 4096
 MAX_NESTING: Final = 64
+MAX_TREE_DEPTH: Final = 150
 PREDICATE_FUNCTIONS: Final = frozenset(
     {"all", "any", "none", "one", "filter", "map", "count", "find", "findIndex", "findLast", "findLastIndex"}
 )
@@ -302,6 +303,15 @@ class _Parser:
         return ast.BinOp(left=left, op=_ARITH[op](), right=right)
 
     def parse_unary(self) -> ast.expr:
+        self.depth += 1  # prefix operators nest without going through parse_expr
+        if self.depth > MAX_NESTING:
+            raise ExprSyntaxError(f"expression nested deeper than {MAX_NESTING} levels")
+        try:
+            return self._parse_unary()
+        finally:
+            self.depth -= 1
+
+    def _parse_unary(self) -> ast.expr:
         tok = self.peek()
         if tok.kind == "op" and tok.value == "!":
             self.next()
@@ -452,6 +462,17 @@ class Parsed:
     """Identifiers called as functions."""
 
 
+def _depth(tree: ast.AST) -> int:
+    """Depth of the tree, computed without recursion (evaluation recurses once per level)."""
+    deepest = 0
+    stack: list[tuple[ast.AST, int]] = [(tree, 1)]
+    while stack:
+        node, level = stack.pop()
+        deepest = max(deepest, level)
+        stack.extend((child, level + 1) for child in ast.iter_child_nodes(node))
+    return deepest
+
+
 def parse(text: str) -> Parsed:
     """Parse a condition into a restricted Python AST; raises ExprSyntaxError."""
     if len(text) > MAX_EXPRESSION_LENGTH:
@@ -459,10 +480,15 @@ def parse(text: str) -> Parsed:
     if not text.strip():
         raise ExprSyntaxError("empty expression")
     parser = _Parser(text)
-    tree = parser.parse_expr()
+    try:
+        tree = parser.parse_expr()
+    except RecursionError:
+        raise ExprSyntaxError(f"expression nested deeper than {MAX_NESTING} levels") from None
     tok = parser.peek()
     if tok.kind != "eof":
         raise parser.unexpected(tok)
+    if _depth(tree) > MAX_TREE_DEPTH:
+        raise ExprSyntaxError(f"expression too deep (more than {MAX_TREE_DEPTH} nested operations)")
     return Parsed(
         tree=ast.fix_missing_locations(ast.Expression(body=tree)).body,
         names=frozenset(parser.names),

@@ -180,6 +180,10 @@ def test_errors(expr: str, result: Any, message: str) -> None:
         pytest.param("result matches '(a+)+$'", "a" * 40 + "b", id="sandbox-regex-backtracking"),
         pytest.param("(" * 200 + "1" + ")" * 200 + " == 1", None, id="sandbox-nesting"),
         pytest.param("1 + " * 2000 + "1 == 1", None, id="sandbox-length"),
+        pytest.param("!" * 2000 + "true", None, id="sandbox-deep-prefix-operators"),
+        pytest.param("not " * 1000 + "true", None, id="sandbox-deep-not"),
+        pytest.param("result" + "[0]" * 1300 + " == 1", [1], id="sandbox-deep-index-chain"),
+        pytest.param("1" + " + 1" * 900 + " > 0", None, id="sandbox-deep-operator-chain"),
         pytest.param("lambda: 1", None, id="sandbox-no-python-lambda"),
     ],
 )
