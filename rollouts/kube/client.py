@@ -26,6 +26,7 @@ from kubernetes.aio.client import ApiClient
 from rollouts.kube.config import KubeSettings
 from rollouts.kube.errors import (
     KubeError,
+    NotFound,
     ServerError,
     TooManyRequests,
     Unreachable,
@@ -152,8 +153,6 @@ class KubeClient:
         return await self._call("GET", "Get", resource, ns, name, idempotent=True)
 
     async def get_or_none(self, resource: Resource, name: str, namespace: str | None = None) -> Obj | None:
-        from rollouts.kube.errors import NotFound
-
         try:
             return await self.get(resource, name, namespace)
         except NotFound:
