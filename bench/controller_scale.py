@@ -198,7 +198,7 @@ async def wait_all(client: KubeClient, n: int, predicate: Any, limit: float, wha
         done = sum(1 for r in items if predicate(r))
         if done >= n:
             return time.monotonic()
-        await asyncio.sleep(0.25)
+        await asyncio.sleep(1.0)  # listing N rollouts is work for the sandbox too: poll gently
     raise SystemExit(f"timed out waiting for {what}")
 
 

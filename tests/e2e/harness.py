@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import itertools
 import os
 import re
 import signal
@@ -169,6 +170,7 @@ class Recorder:
     rollouts: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     virtual_services: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     services: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    times: dict[str, list[float]] = field(default_factory=dict)  # wall time of each Rollout version
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def attach(self, sandbox: Sandbox) -> None:
@@ -185,6 +187,8 @@ class Recorder:
         obj = copy.deepcopy(event.obj)
         with self.lock:
             kind.setdefault(obj["metadata"]["name"], []).append(obj)
+            if kind is self.rollouts:
+                self.times.setdefault(obj["metadata"]["name"], []).append(time.time())
 
     def weights(self, vs: str = "api-server-vsvc", canary_host: str = "api-server-canary") -> list[int]:
         with self.lock:
@@ -195,6 +199,28 @@ class Recorder:
             return _dedup(
                 [(r.get("status") or {}).get("currentStepIndex") for r in self.rollouts.get(rollout, [])]
             )
+
+    def pause_exits(self, rollout: str) -> list[tuple[int, float, float]]:
+        """For every step taken off a pause step: (pause step index, its CanaryPauseStep startTime + the
+        pause duration, the wall time the index moved on), both as Unix seconds."""
+        from datetime import datetime
+
+        with self.lock:
+            versions = list(zip(self.times.get(rollout, []), self.rollouts.get(rollout, []), strict=True))
+        out = []
+        for (_, before), (when, after) in itertools.pairwise(versions):
+            old, new = (before.get("status") or {}), (after.get("status") or {})
+            index = old.get("currentStepIndex")
+            if index is None or new.get("currentStepIndex") != index + 1:
+                continue
+            step = before["spec"]["strategy"]["canary"]["steps"][index]
+            conditions = [c for c in old.get("pauseConditions") or [] if c["reason"] == "CanaryPauseStep"]
+            if "pause" not in step or not conditions:
+                continue
+            start = datetime.fromisoformat(conditions[0]["startTime"].replace("Z", "+00:00")).timestamp()
+            seconds = float(str(step["pause"]["duration"]).rstrip("s"))
+            out.append((index, start + seconds, when))
+        return out
 
     def health(self, rollout: str, check: ArgoCDHealth) -> list[str | None]:
         with self.lock:

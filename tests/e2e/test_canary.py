@@ -85,6 +85,9 @@ def test_healthy_canary_promotes_step_by_step(healthy_stack: Stack) -> None:
     wait_for(lambda: stack.recorder.weights()[-1:] == [0], 20, "traffic back on the stable Service")
     assert stack.recorder.weights() == WEIGHTS
     assert stack.recorder.steps("api-server") == [None, 8, *STEPS]
+    exits = stack.recorder.pause_exits("api-server")
+    assert [index for index, _, _ in exits] == [1, 3, 5, 7]
+    assert all(moved >= expiry for _, expiry, moved in exits)  # each step only after its pause
     stable_svc = sandbox.get("v1", "Service", "api-server-stable", NS)
     assert stable_svc is not None and stable_svc["spec"]["selector"]["rollouts-pod-template-hash"] == v2
     wait_for(lambda: replicas_of(sandbox, v1, "api-server") == 0, 20, "the old ReplicaSet scaled down")
