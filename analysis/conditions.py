@@ -39,8 +39,6 @@ __all__ = ["ConditionError", "check_syntax", "compile_condition", "evaluate_cond
 MAX_PREDICATE_CALLS: Final = 100_000
 
 
-
-
 class _Evaluator(EvalWithCompoundTypes):  # type: ignore[misc]
     """simpleeval with lambdas (predicates), expr-lang indexing and per-evaluation work budget."""
 
