@@ -1,9 +1,11 @@
 """An embedded Kubernetes API server (aiohttp, in memory) and a workload simulator, on loopback.
 
 The curated surface: `Sandbox` (start/stop, url, kubeconfig, request log, faults, object helpers),
-`SandboxOptions`, `Faults`. Modules, outside in: `running` (lifecycle) → `serving` (HTTP) → `storing`
-(objects, versions, watch) with `patching`, `selectors`, `watching`, `resources`, `objects`, `errors`;
-`simulating` plays the cluster's controllers and kubelets; `crds` lists what is installed on start.
+`SandboxOptions`, `Faults`. Modules, outside in: `running` (lifecycle, Python API) → `serving` (HTTP, with
+`tables` for kubectl) → `storing` (objects, versions, watch) with `validating`, `collecting` (deletion and
+garbage collection), `patching`, `selectors`, `watching`, `resources`, `objects`, `errors`; `persisting`
+saves and loads state; `simulating` and `workloads` play the cluster's controllers and kubelets; `crds` lists
+what is installed on start; `cli` is `rollouts sandbox`.
 """
 
 from rollouts.sandbox.faults import Faults, RequestLog, RequestRecord

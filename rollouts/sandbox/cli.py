@@ -20,8 +20,8 @@ from typing import Any
 import click
 
 from rollouts.sandbox.faults import Faults
+from rollouts.sandbox.objects import parse_duration
 from rollouts.sandbox.running import Sandbox, SandboxOptions
-from rollouts.sandbox.simulating import parse_duration
 
 DEFAULT_KUBECONFIG = Path("~/.kube/rollouts-sandbox.yaml")
 

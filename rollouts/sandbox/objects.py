@@ -139,3 +139,37 @@ def apply_defaults(
         obj = dict(obj)
         obj["status"] = {"phase": "Pending", "qosClass": "BestEffort"}
     return obj
+
+
+# ---------------------------------------------------------------------- the simulated cluster's vocabulary
+POD = ("", "pods")
+RS = ("apps", "replicasets")
+DEPLOY = ("apps", "deployments")
+JOB = ("batch", "jobs")
+
+NODE = "sandbox-node"  # the one simulated node every pod runs on
+
+NEVER_READY = "sandbox.rollouts.io/never-ready"
+READY_DELAY = "sandbox.rollouts.io/ready-delay"
+JOB_OUTCOME = "sandbox.rollouts.io/job-outcome"
+JOB_DURATION = "sandbox.rollouts.io/job-duration"
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
+
+
+def parse_duration(text: str | float | int) -> float:
+    """`1.5`, `500ms`, `2s`, `1m`, `1h` → seconds. Raises ValueError with the accepted forms."""
+    if isinstance(text, (int, float)):
+        return float(text)
+    m = _DURATION.match(text)
+    if not m:
+        raise ValueError(f"invalid duration {text!r}: use a number of seconds or 500ms, 2s, 1m, 1h")
+    return float(m.group(1)) * {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}[m.group(2)]
+
+
+def annotation(obj: dict[str, Any], key: str) -> str | None:
+    for source in (meta(obj), get_path(obj, ".spec.template.metadata") or {}):
+        value = (source.get("annotations") or {}).get(key)
+        if value is not None:
+            return str(value)
+    return None

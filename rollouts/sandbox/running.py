@@ -15,7 +15,6 @@ request log, and exposes thread-safe helpers so synchronous tests can read and w
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import tempfile
 import threading
@@ -29,6 +28,7 @@ from aiohttp import web
 from rollouts.sandbox import errors
 from rollouts.sandbox.crds import _default_crds
 from rollouts.sandbox.faults import Faults, RequestLog
+from rollouts.sandbox.persisting import dump, load_state, save_state
 from rollouts.sandbox.resources import CRD_KEY
 from rollouts.sandbox.selectors import Selector
 from rollouts.sandbox.serving import Api
@@ -305,7 +305,7 @@ class Sandbox:
                     filters["writes"] = True
                 return web.json_response({"items": [r.as_dict() for r in self.requests.records(**filters)]})
             if path == "/sandbox/state":
-                return web.json_response({"resourceVersion": self.store.rv, "items": self.store.dump()})
+                return web.json_response({"resourceVersion": self.store.rv, "items": dump(self.store)})
         except (ValueError, TypeError) as e:
             return web.json_response({"error": str(e)}, status=400)
         return web.json_response({"error": f"no admin endpoint {path}"}, status=404)
@@ -316,23 +316,3 @@ def _copy(obj: Obj) -> Obj:
         json.dumps(obj)
     )  # a deep copy that is also a JSON round-trip, as a client would see it
     return copied
-
-
-def save_state(store: Store, path: Path) -> None:
-    """Write every object and the resourceVersion to `path` atomically (JSON)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps({"version": 1, "resourceVersion": store.rv, "items": store.dump()}))
-    tmp.replace(path)
-
-
-def load_state(store: Store, path: Path) -> None:
-    """Load a state file written by `save_state`; raises ValueError with a one-line reason when it is unusable."""
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError) as e:
-        raise ValueError(f"cannot read sandbox state {path}: {e}") from e
-    if not isinstance(data, dict) or not isinstance(data.get("items"), list):
-        raise ValueError(f"cannot read sandbox state {path}: expected a JSON object with 'items'")
-    with contextlib.suppress(TypeError, ValueError):
-        store.restore(data["items"], int(data.get("resourceVersion", 0)))

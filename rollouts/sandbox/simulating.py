@@ -13,58 +13,32 @@ watchers see them as they would see a kubelet's or a controller's.
 - Pod: Pending, then Running and Ready after the delay — unless its template carries
   `sandbox.rollouts.io/never-ready: "true"` (Running, never Ready: a stuck canary), or
   `sandbox.rollouts.io/ready-delay: "3s"` overrides the delay.
-- Job: Running at once, then after `sandbox.rollouts.io/job-duration` (default: the sandbox's `job_duration`)
-  Complete or Failed per `sandbox.rollouts.io/job-outcome: succeeded|failed` (on the Job or its template),
-  with the status fields and conditions of the real Job controller.
+- Job and Deployment: see `workloads` (scripted Job outcomes, one ReplicaSet per Deployment template).
 - `time_scale` multiplies every simulated duration (0.01 makes `minReadySeconds: 5` last 50 ms), so tests
   exercise real timings quickly.
-- Deployment: one ReplicaSet per pod template (labelled `pod-template-hash`); the current one is scaled to
-  `spec.replicas` and older ones to 0 at once (no surge/unavailable pacing); status aggregated from them.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import json
-import re
-from typing import Any
 
-from rollouts.sandbox.objects import get_path, meta, set_path, timestamp
+from rollouts.sandbox import workloads
+from rollouts.sandbox.objects import (
+    DEPLOY,
+    JOB,
+    NEVER_READY,
+    NODE,
+    POD,
+    READY_DELAY,
+    RS,
+    annotation,
+    get_path,
+    meta,
+    parse_duration,
+    timestamp,
+)
 from rollouts.sandbox.storing import Key, Obj, Store
 from rollouts.sandbox.watching import Event
-
-POD = ("", "pods")
-RS = ("apps", "replicasets")
-DEPLOY = ("apps", "deployments")
-JOB = ("batch", "jobs")
-
-NODE = "sandbox-node"  # the one simulated node every pod runs on
-
-NEVER_READY = "sandbox.rollouts.io/never-ready"
-READY_DELAY = "sandbox.rollouts.io/ready-delay"
-JOB_OUTCOME = "sandbox.rollouts.io/job-outcome"
-JOB_DURATION = "sandbox.rollouts.io/job-duration"
-
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
-
-
-def parse_duration(text: str | float | int) -> float:
-    """`1.5`, `500ms`, `2s`, `1m`, `1h` → seconds. Raises ValueError with the accepted forms."""
-    if isinstance(text, (int, float)):
-        return float(text)
-    m = _DURATION.match(text)
-    if not m:
-        raise ValueError(f"invalid duration {text!r}: use a number of seconds or 500ms, 2s, 1m, 1h")
-    return float(m.group(1)) * {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}[m.group(2)]
-
-
-def _annotation(obj: Obj, key: str) -> str | None:
-    for source in (meta(obj), get_path(obj, ".spec.template.metadata") or {}):
-        value = (source.get("annotations") or {}).get(key)
-        if value is not None:
-            return str(value)
-    return None
 
 
 class Simulator:
@@ -172,9 +146,14 @@ class Simulator:
                 return
             key, ns, name = self._pending.pop()
             try:
-                {RS: self._replicaset, POD: self._pod, JOB: self._job, DEPLOY: self._deployment}[key](
-                    ns, name
-                )
+                if key == RS:
+                    self._replicaset(ns, name)
+                elif key == POD:
+                    self._pod(ns, name)
+                elif key == JOB:
+                    workloads.reconcile_job(self, ns, name)
+                elif key == DEPLOY:
+                    workloads.reconcile_deployment(self, ns, name)
             except Exception as e:  # a conflict or a bad object must not stop the simulator
                 self.errors.append(f"{key[1]} {ns}/{name}: {e!r}")
 
@@ -198,10 +177,10 @@ class Simulator:
                     self._enqueue((DEPLOY, ns, ref.get("name", "")))
 
     def _pod_scheduled(self, pod: Obj) -> None:
-        if _annotation(pod, NEVER_READY) == "true":
+        if annotation(pod, NEVER_READY) == "true":
             delay = self.pod_ready_delay
         else:
-            override = _annotation(pod, READY_DELAY)
+            override = annotation(pod, READY_DELAY)
             delay = parse_duration(override) if override else self.pod_ready_delay
         m = meta(pod)
         self._later(delay, (POD, m.get("namespace", ""), m["name"]))
@@ -212,7 +191,7 @@ class Simulator:
         if pod is None or meta(pod).get("deletionTimestamp"):
             return
         status = pod.get("status") or {}
-        ready = _annotation(pod, NEVER_READY) != "true"
+        ready = annotation(pod, NEVER_READY) != "true"
         if status.get("phase") == "Running":
             return
         now = timestamp()
@@ -265,7 +244,7 @@ class Simulator:
             self._ready_at[uid] = self._loop.time()
 
     # ------------------------------------------------------------------ replicasets
-    def _owned(self, owner: Obj, key: Key) -> list[Obj]:
+    def owned(self, owner: Obj, key: Key) -> list[Obj]:
         uid = meta(owner).get("uid", "")
         out = []
         for dkey, dns, dname in self.store.dependents.get(uid, set()):
@@ -281,7 +260,7 @@ class Simulator:
             return
         want = get_path(rs, ".spec.replicas")
         want = want if isinstance(want, int) else 1
-        pods = self._owned(rs, POD)
+        pods = self.owned(rs, POD)
         pod_rt = self.store.registry.preferred(*POD)
         assert pod_rt is not None
         if len(pods) < want:
@@ -371,184 +350,3 @@ class Simulator:
             self.store.put_status(RS, m.get("namespace", ""), m["name"], status)
         if wake is not None:
             self._later(wake + 0.001, (RS, m.get("namespace", ""), m["name"]))
-
-    # ------------------------------------------------------------------ jobs
-    def _job(self, ns: str, name: str) -> None:
-        job = self.store.find(JOB, ns, name)
-        if job is None or meta(job).get("deletionTimestamp") or self._loop is None:
-            return
-        status = job.get("status") or {}
-        if any(
-            c.get("type") in ("Complete", "Failed") and c.get("status") == "True"
-            for c in status.get("conditions") or []
-        ):
-            return
-        if get_path(job, ".spec.suspend"):
-            return
-        now = timestamp()
-        if not status.get("startTime"):
-            self.store.put_status(
-                JOB, ns, name, {"startTime": now, "active": 1, "ready": 0, "uncountedTerminatedPods": {}}
-            )
-            duration_text = _annotation(job, JOB_DURATION)
-            try:
-                duration = parse_duration(duration_text) if duration_text else self.job_duration
-            except ValueError as e:
-                self.errors.append(f"job {ns}/{name}: {e}")
-                duration = self.job_duration
-            self._job_due[meta(job).get("uid", "")] = self._loop.time() + duration * self.time_scale
-            self._later(duration, (JOB, ns, name))
-            return
-        uid = meta(job).get("uid", "")
-        left = self._job_due.get(uid, 0.0) - self._loop.time()
-        if left > 0.001:
-            self._later(left / (self.time_scale or 1.0), (JOB, ns, name))
-            return
-        self._job_due.pop(uid, None)
-        outcome = (_annotation(job, JOB_OUTCOME) or "succeeded").lower()
-        base = {"startTime": status["startTime"], "ready": 0, "uncountedTerminatedPods": {}}
-        if outcome == "failed":
-            new = dict(
-                base,
-                failed=1,
-                conditions=[
-                    {
-                        "type": "FailureTarget",
-                        "status": "True",
-                        "reason": "BackoffLimitExceeded",
-                        "message": "Job has reached the specified backoff limit",
-                        "lastProbeTime": now,
-                        "lastTransitionTime": now,
-                    },
-                    {
-                        "type": "Failed",
-                        "status": "True",
-                        "reason": "BackoffLimitExceeded",
-                        "message": "Job has reached the specified backoff limit",
-                        "lastProbeTime": now,
-                        "lastTransitionTime": now,
-                    },
-                ],
-            )
-        else:
-            new = dict(
-                base,
-                succeeded=1,
-                completionTime=now,
-                conditions=[
-                    {
-                        "type": "SuccessCriteriaMet",
-                        "status": "True",
-                        "reason": "CompletionsReached",
-                        "message": "Reached expected number of succeeded pods",
-                        "lastProbeTime": now,
-                        "lastTransitionTime": now,
-                    },
-                    {
-                        "type": "Complete",
-                        "status": "True",
-                        "reason": "CompletionsReached",
-                        "message": "Reached expected number of succeeded pods",
-                        "lastProbeTime": now,
-                        "lastTransitionTime": now,
-                    },
-                ],
-            )
-        self.store.put_status(JOB, ns, name, new)
-
-    # ------------------------------------------------------------------ deployments
-    def _deployment(self, ns: str, name: str) -> None:
-        dep = self.store.find(DEPLOY, ns, name)
-        if dep is None or meta(dep).get("deletionTimestamp"):
-            return
-        rs_rt = self.store.registry.preferred(*RS)
-        assert rs_rt is not None
-        template = get_path(dep, ".spec.template") or {}
-        digest = hashlib.sha256(json.dumps(template, sort_keys=True).encode()).hexdigest()[:10]
-        want = get_path(dep, ".spec.replicas")
-        want = want if isinstance(want, int) else 1
-        owned = self._owned(dep, RS)
-        current = None
-        for rs in owned:
-            if (meta(rs).get("labels") or {}).get("pod-template-hash") == digest:
-                current = rs
-            elif get_path(rs, ".spec.replicas") != 0:
-                self.store.patch(
-                    rs_rt, ns, meta(rs)["name"], "application/merge-patch+json", {"spec": {"replicas": 0}}
-                )
-        if current is None:
-            labels = dict(
-                (template.get("metadata") or {}).get("labels") or {}, **{"pod-template-hash": digest}
-            )
-            tmpl = set_path(template, ".metadata.labels", labels)
-            selector = dict(get_path(dep, ".spec.selector") or {})
-            selector["matchLabels"] = dict(selector.get("matchLabels") or {}, **{"pod-template-hash": digest})
-            current = self.store.create(
-                rs_rt,
-                ns,
-                {
-                    "metadata": {
-                        "name": f"{name}-{digest}",
-                        "namespace": ns,
-                        "labels": labels,
-                        "ownerReferences": [
-                            {
-                                "apiVersion": "apps/v1",
-                                "kind": "Deployment",
-                                "name": name,
-                                "uid": meta(dep)["uid"],
-                                "controller": True,
-                                "blockOwnerDeletion": True,
-                            }
-                        ],
-                    },
-                    "spec": {
-                        "replicas": want,
-                        "selector": selector,
-                        "template": tmpl,
-                        "minReadySeconds": get_path(dep, ".spec.minReadySeconds") or 0,
-                    },
-                },
-            )
-            owned.append(current)
-        elif get_path(current, ".spec.replicas") != want:
-            self.store.patch(
-                rs_rt, ns, meta(current)["name"], "application/merge-patch+json", {"spec": {"replicas": want}}
-            )
-        total = {"replicas": 0, "readyReplicas": 0, "availableReplicas": 0}
-        for rs in self._owned(dep, RS):
-            for k in total:
-                total[k] += get_path(rs, f".status.{k}") or 0
-        cur = self.store.find(RS, ns, meta(current)["name"]) or current
-        updated = get_path(cur, ".status.replicas") or 0
-        status: dict[str, Any] = {
-            "observedGeneration": meta(dep).get("generation", 1),
-            "replicas": total["replicas"],
-        }
-        if updated:
-            status["updatedReplicas"] = updated
-        for k in ("readyReplicas", "availableReplicas"):
-            if total[k]:
-                status[k] = total[k]
-        unavailable = total["replicas"] - total["availableReplicas"]
-        if unavailable > 0:
-            status["unavailableReplicas"] = unavailable
-        avail = total["availableReplicas"] >= want
-        old_conditions = {c.get("type"): c for c in get_path(dep, ".status.conditions") or []}
-        prev = old_conditions.get("Available")
-        cond_status = "True" if avail else "False"
-        stamp = prev.get("lastTransitionTime") if prev and prev.get("status") == cond_status else timestamp()
-        status["conditions"] = [
-            {
-                "type": "Available",
-                "status": cond_status,
-                "reason": "MinimumReplicasAvailable" if avail else "MinimumReplicasUnavailable",
-                "message": "Deployment has minimum availability."
-                if avail
-                else "Deployment does not have minimum availability.",
-                "lastTransitionTime": stamp,
-                "lastUpdateTime": stamp,
-            }
-        ]
-        if status != (dep.get("status") or {}):
-            self.store.put_status(DEPLOY, ns, name, status)

@@ -25,11 +25,10 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from rollouts.sandbox import errors
+from rollouts.sandbox import collecting, errors, validating
 from rollouts.sandbox.objects import (
     apply_defaults,
     content,
-    get_path,
     meta,
     name_problem,
     owner_uids,
@@ -47,7 +46,7 @@ from rollouts.sandbox.resources import (
     crd_problem,
     types_from_crd,
 )
-from rollouts.sandbox.selectors import Selector, match_labels, selector_string
+from rollouts.sandbox.selectors import Selector
 from rollouts.sandbox.watching import Event, Watcher
 
 Key = tuple[str, str]
@@ -148,7 +147,7 @@ class Store:
             body_meta = {}
         if not isinstance(body_meta, dict):
             raise errors.bad_request("metadata must be an object")
-        self._check_kind(rt, body)
+        validating.check_kind(rt, body)
         ns = namespace if rt.namespaced else ""
         if rt.namespaced:
             body_ns = body_meta.get("namespace")
@@ -174,7 +173,7 @@ class Store:
         problem = name_problem(name, label=rt.key == NAMESPACE_KEY)
         if problem:
             raise errors.invalid(rt.kind, rt.group, name, "metadata.name", problem)
-        self._check_labels(rt, name, body_meta)
+        validating.check_labels(rt, name, body_meta)
         if self.find(rt.key, ns, name) is not None:
             raise errors.already_exists(rt.group, rt.plural, name)
         if rt.namespaced and self.find(NAMESPACE_KEY, "", ns) is None:
@@ -204,9 +203,9 @@ class Store:
         m["generation"] = 1
         obj["metadata"] = m
         obj = apply_defaults(rt.key, obj, None, self.rng)
-        obj = self._validate(rt, obj)
+        obj = validating.validate(rt, obj)
         if rt.key == CRD_KEY:
-            obj = self._crd_status(obj)
+            obj = validating.crd_status(obj)
         if dry_run:
             return with_meta(obj, resourceVersion=str(self.rv))
         if rt.key == CRD_KEY:
@@ -234,7 +233,7 @@ class Store:
         old = self.get(rt, namespace, name)
         body_meta = body.get("metadata") or {}
         if subresource != "scale":
-            self._check_kind(rt, body)
+            validating.check_kind(rt, body)
         if body_meta.get("name") not in (None, name):
             raise errors.bad_request(
                 f"the name of the object ({body_meta.get('name')}) does not match the name on the URL ({name})"
@@ -279,7 +278,7 @@ class Store:
                 return self.create(rt, namespace, body, dry_run=dry_run), True
             raise errors.not_found(rt.group, rt.plural, name)
         if subresource == "scale":
-            scale = self.scale(rt, old)
+            scale = validating.scale_view(rt, old)
             patched = apply_patch(scale, content_type, patch)
             self._precondition(rt, old, meta(patched).get("resourceVersion"))
             return self._scale_update(rt, old, patched, dry_run), False
@@ -289,7 +288,7 @@ class Store:
             raise errors.unprocessable("metadata must be an object")
         if patched_meta.get("name") != name:
             raise errors.bad_request("the name of the object cannot be changed by a patch")
-        self._check_labels(rt, name, patched_meta)
+        validating.check_labels(rt, name, patched_meta)
         self._precondition(rt, old, patched_meta.get("resourceVersion"))
         new = self._merge_update(rt, old, patched, subresource)
         return self._write(rt, old, new, dry_run=dry_run), False
@@ -324,7 +323,7 @@ class Store:
             else:
                 new.pop("status", None)
         new = apply_defaults(rt.key, new, old, self.rng)
-        return self._validate(rt, new)
+        return validating.validate(rt, new)
 
     def _write(self, rt: ResourceType, old: Obj, new: Obj, *, dry_run: bool = False) -> Obj:
         """Store `new` in place of `old` unless nothing changed; bump generation on a content change."""
@@ -332,7 +331,7 @@ class Store:
             problem = crd_problem(new)
             if problem:
                 raise errors.invalid(rt.kind, rt.group, meta(old)["name"], *problem)
-            new = self._crd_status(new)
+            new = validating.crd_status(new)
         if new == old:
             return old
         old_meta = meta(old)
@@ -344,7 +343,7 @@ class Store:
             return new
         ns, name = old_meta.get("namespace", ""), old_meta["name"]
         if m.get("deletionTimestamp") and not m.get("finalizers"):
-            return self._remove(rt.key, old, new)
+            return collecting.remove(self, rt.key, old, new)
         if rt.key == CRD_KEY:
             self.registry.set_crd(name, types_from_crd(new))
         self.rv += 1
@@ -356,28 +355,7 @@ class Store:
 
     # ------------------------------------------------------------------ scale subresource
     def scale(self, rt: ResourceType, obj: Obj) -> Obj:
-        if "scale" not in rt.subresources:
-            raise errors.path_not_found(f"{rt.plural}/scale")
-        spec_path, status_path, sel_path = rt.scale_paths
-        m = meta(obj)
-        if rt.custom:
-            selector = get_path(obj, sel_path) if sel_path else None
-        else:
-            selector = selector_string(get_path(obj, ".spec.selector"))
-        status: dict[str, Any] = {"replicas": get_path(obj, status_path) or 0}
-        if selector:
-            status["selector"] = selector
-        return {
-            "kind": "Scale",
-            "apiVersion": "autoscaling/v1",
-            "metadata": {
-                k: m[k]
-                for k in ("name", "namespace", "uid", "resourceVersion", "creationTimestamp")
-                if k in m
-            },
-            "spec": {"replicas": get_path(obj, spec_path) or 0},
-            "status": status,
-        }
+        return validating.scale_view(rt, obj)
 
     def _scale_update(self, rt: ResourceType, old: Obj, scale: Obj, dry_run: bool) -> Obj:
         replicas = (scale.get("spec") or {}).get("replicas")
@@ -390,7 +368,7 @@ class Store:
                 f"Invalid value: {replicas!r}: must be greater than or equal to 0",
             )
         new = set_path(old, rt.scale_paths[0], replicas)
-        return self.scale(rt, self._write(rt, old, new, dry_run=dry_run))
+        return validating.scale_view(rt, self._write(rt, old, new, dry_run=dry_run))
 
     # ------------------------------------------------------------------ delete
     def delete(
@@ -419,7 +397,7 @@ class Store:
         if dry_run:
             return old
         orphan = options.get("propagationPolicy") == "Orphan" or options.get("orphanDependents") is True
-        return self._delete(rt.key, old, orphan)
+        return collecting.delete_object(self, rt.key, old, orphan)
 
     def delete_collection(
         self,
@@ -430,61 +408,7 @@ class Store:
     ) -> list[Obj]:
         items, _, _ = self.select(rt, namespace, selector)
         orphan = (options or {}).get("propagationPolicy") == "Orphan"
-        return [self._delete(rt.key, obj, orphan) for obj in items]
-
-    def _delete(self, key: Key, obj: Obj, orphan: bool = False) -> Obj:
-        m = meta(obj)
-        if m.get("finalizers"):
-            if m.get("deletionTimestamp"):
-                return obj
-            rt = self.registry.preferred(*key)
-            assert rt is not None
-            new = with_meta(obj, deletionTimestamp=timestamp(), deletionGracePeriodSeconds=0)
-            return self._write(rt, obj, new)
-        return self._remove(key, obj, None, orphan)
-
-    def _remove(self, key: Key, old: Obj, last: Obj | None, orphan: bool = False) -> Obj:
-        m = meta(old)
-        ns, name, uid = m.get("namespace", ""), m["name"], m.get("uid", "")
-        self.rv += 1
-        final = with_meta(last or old, resourceVersion=str(self.rv))
-        del self.objects[key][ns][name]
-        self._index(key, ns, name, old, None)
-        self._commit(key, Event("DELETED", final, None, self.rv))
-        if key == CRD_KEY:
-            for rt in self.registry.drop_crd(name):
-                for objs in list(self.objects.get(rt.key, {}).values()):
-                    for obj in list(objs.values()):
-                        self._remove(rt.key, obj, None)
-                for w in self.watchers.pop(rt.key, set()):
-                    w.close()
-        elif key == NAMESPACE_KEY:
-            for k in list(self.objects):
-                for obj in list(self.objects[k].get(name, {}).values()):
-                    if self.find(k, name, meta(obj)["name"]) is not None:
-                        self._remove(k, obj, None)
-        self._collect(uid, orphan)
-        return final
-
-    def _collect(self, owner_uid: str, orphan: bool) -> None:
-        """Garbage collection of the dependents of a removed owner (cascading through `_delete`)."""
-        for dkey, dns, dname in sorted(self.dependents.pop(owner_uid, set())):
-            dep = self.find(dkey, dns, dname)
-            if dep is None:
-                continue
-            refs = meta(dep).get("ownerReferences") or []
-            live = [
-                r
-                for r in refs
-                if isinstance(r, dict) and r.get("uid") != owner_uid and r.get("uid") in self.uids
-            ]
-            if orphan or live:
-                rt = self.registry.preferred(*dkey)
-                assert rt is not None
-                kept = [r for r in refs if not (isinstance(r, dict) and r.get("uid") == owner_uid)]
-                self._write(rt, dep, with_meta(dep, ownerReferences=kept or None))
-            else:
-                self._delete(dkey, dep)
+        return [collecting.delete_object(self, rt.key, obj, orphan) for obj in items]
 
     # ------------------------------------------------------------------ watch
     def watch(
@@ -538,37 +462,6 @@ class Store:
         new["status"] = status
         return self._write(rt, old, new)
 
-    def restore(self, objects: list[Obj], resource_version: int) -> None:
-        """Load saved objects as they were (uids, versions, timestamps kept); CRDs first so their types exist.
-
-        Watches from a version older than the restored one get 410 Gone: the history did not survive.
-        """
-        ordered = sorted(
-            objects, key=lambda o: (o.get("kind") != "CustomResourceDefinition", o.get("kind") != "Namespace")
-        )
-        for obj in ordered:
-            api_version, kind = obj.get("apiVersion", ""), obj.get("kind", "")
-            if kind == "CustomResourceDefinition" and crd_problem(obj) is None:
-                self.registry.set_crd(meta(obj)["name"], types_from_crd(obj))
-            rt = self.registry.by_kind(api_version, kind)
-            m = meta(obj)
-            if rt is None or not m.get("name"):
-                continue
-            ns = m.get("namespace", "") if rt.namespaced else ""
-            old = self.find(rt.key, ns, m["name"])
-            self.objects.setdefault(rt.key, {}).setdefault(ns, {})[m["name"]] = obj
-            self._index(rt.key, ns, m["name"], old, obj)
-        self.rv = max(self.rv, resource_version)
-        self.floor = self.rv
-
-    def dump(self) -> list[Obj]:
-        """Every stored object (shared, do not mutate), CRDs and namespaces first."""
-        out: list[Obj] = []
-        for key in sorted(self.objects, key=lambda k: (k != CRD_KEY, k != NAMESPACE_KEY, k)):
-            for ns in sorted(self.objects[key]):
-                out.extend(self.objects[key][ns][n] for n in sorted(self.objects[key][ns]))
-        return out
-
     # ------------------------------------------------------------------ internals
     def _commit(self, key: Key, event: Event) -> None:
         log = self.logs.get(key)
@@ -614,77 +507,3 @@ class Store:
             self.uids.pop(meta(old).get("uid", ""), None)
         if new is not None and meta(new).get("uid"):
             self.uids[meta(new)["uid"]] = ref
-
-    def _check_kind(self, rt: ResourceType, body: Obj) -> None:
-        kind = body.get("kind")
-        if kind and kind != rt.kind:
-            raise errors.bad_request(
-                f"the kind of the object ({kind}) does not match the resource ({rt.kind})"
-            )
-
-    def _check_labels(self, rt: ResourceType, name: str, m: dict[str, Any]) -> None:
-        for field in ("labels", "annotations"):
-            values = m.get(field)
-            if values is None:
-                continue
-            if not isinstance(values, dict) or not all(isinstance(v, str) for v in values.values()):
-                raise errors.invalid(
-                    rt.kind, rt.group, name, f"metadata.{field}", "Invalid value: values must be strings"
-                )
-
-    def _validate(self, rt: ResourceType, obj: Obj) -> Obj:
-        """The few server-side validations controllers trip over: apps selectors must match the template."""
-        if rt.group == "apps" and rt.plural in ("replicasets", "deployments"):
-            name = meta(obj).get("name", "")
-            selector = get_path(obj, ".spec.selector")
-            labels = get_path(obj, ".spec.template.metadata.labels") or {}
-            if not isinstance(selector, dict) or not (
-                selector.get("matchLabels") or selector.get("matchExpressions")
-            ):
-                raise errors.invalid(rt.kind, rt.group, name, "spec.selector", "Required value")
-            if not match_labels(selector, labels):
-                raise errors.invalid(
-                    rt.kind,
-                    rt.group,
-                    name,
-                    "spec.template.metadata.labels",
-                    f"Invalid value: {labels}: `selector` does not match template `labels`",
-                )
-        if rt.key == CRD_KEY:
-            problem = crd_problem(obj)
-            if problem:
-                raise errors.invalid(rt.kind, rt.group, meta(obj).get("name", ""), *problem)
-        return obj
-
-    def _crd_status(self, crd: Obj) -> Obj:
-        spec = crd["spec"]
-        storage = next((v["name"] for v in spec["versions"] if v.get("storage")), spec["versions"][0]["name"])
-        old_status = crd.get("status") or {}
-        stored = list(old_status.get("storedVersions") or [])
-        if storage not in stored:
-            stored.append(storage)
-        status = {
-            "conditions": [
-                {
-                    "type": "NamesAccepted",
-                    "status": "True",
-                    "reason": "NoConflicts",
-                    "message": "no conflicts found",
-                    "lastTransitionTime": meta(crd).get("creationTimestamp"),
-                },
-                {
-                    "type": "Established",
-                    "status": "True",
-                    "reason": "InitialNamesAccepted",
-                    "message": "the initial names have been accepted",
-                    "lastTransitionTime": meta(crd).get("creationTimestamp"),
-                },
-            ],
-            "acceptedNames": spec["names"],
-            "storedVersions": stored,
-        }
-        if crd.get("status") == status:
-            return crd
-        out = dict(crd)
-        out["status"] = status
-        return out

@@ -9,7 +9,7 @@ import pytest
 from kubernetes import client
 
 from rollouts.sandbox import Sandbox
-from rollouts.sandbox.simulating import parse_duration
+from rollouts.sandbox.objects import parse_duration
 from tests.sandbox.helpers import NS, replicaset, wait_until
 
 
