@@ -37,6 +37,8 @@ class ResourceType:
     list_kind: str = ""
     # A CRD version's additionalPrinterColumns as sorted (key, value) pairs, for kubectl's Table output.
     printer_columns: tuple[tuple[tuple[str, Any], ...], ...] = ()
+    # The version's openAPIV3Schema (custom resources only), used to prune unknown fields.
+    schema: Any = field(default=None, compare=False, hash=False)
 
     @property
     def key(self) -> tuple[str, str]:
@@ -189,6 +191,7 @@ def types_from_crd(crd: dict[str, Any]) -> list[ResourceType]:
                 scale_paths=_scale_paths(subs.get("scale") or {}),
                 custom=True,
                 list_kind=names.get("listKind") or names["kind"] + "List",
+                schema=(version.get("schema") or spec.get("validation") or {}).get("openAPIV3Schema"),
                 printer_columns=tuple(
                     tuple(sorted((k, v) for k, v in c.items() if isinstance(v, (str, int))))
                     for c in version.get("additionalPrinterColumns") or []

@@ -11,6 +11,7 @@ Rules kept as kube-apiserver keeps them:
 - `metadata.generation` starts at 1 and bumps only when something outside metadata and status changes;
 - with a status subresource, the main resource ignores `status` (and drops it on create), and `/status`
   changes only `status`; `/scale` maps autoscaling/v1 Scale to the type's replicas paths;
+- fields a custom resource's structural schema does not declare are pruned on every write (`pruning`);
 - delete of an object with finalizers sets `deletionTimestamp`; it goes when the last finalizer is removed;
 - removing an object garbage-collects its dependents (ownerReferences, cascading), unless the propagation
   policy is Orphan; removing a namespace removes its contents; removing a CRD removes its objects;
@@ -25,7 +26,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from rollouts.sandbox import collecting, errors, validating
+from rollouts.sandbox import collecting, errors, persisting, validating
 from rollouts.sandbox.objects import (
     apply_defaults,
     content,
@@ -38,6 +39,7 @@ from rollouts.sandbox.objects import (
     with_meta,
 )
 from rollouts.sandbox.patching import APPLY, apply_patch
+from rollouts.sandbox.pruning import prune
 from rollouts.sandbox.resources import (
     CRD_KEY,
     NAMESPACE_KEY,
@@ -204,6 +206,8 @@ class Store:
         obj["metadata"] = m
         obj = apply_defaults(rt.key, obj, None, self.rng)
         obj = validating.validate(rt, obj)
+        if rt.schema is not None:
+            obj = prune(obj, rt.schema)
         if rt.key == CRD_KEY:
             obj = validating.crd_status(obj)
         if dry_run:
@@ -332,6 +336,8 @@ class Store:
             if problem:
                 raise errors.invalid(rt.kind, rt.group, meta(old)["name"], *problem)
             new = validating.crd_status(new)
+        if rt.schema is not None:
+            new = prune(new, rt.schema)
         if new == old:
             return old
         old_meta = meta(old)
@@ -461,6 +467,14 @@ class Store:
         new = dict(old)
         new["status"] = status
         return self._write(rt, old, new)
+
+    def restore(self, objects: list[Obj], resource_version: int) -> None:
+        """Load objects as they are (uids, versions kept), without events: see `persisting.restore`."""
+        persisting.restore(self, objects, resource_version)
+
+    def dump(self) -> list[Obj]:
+        """Every stored object (shared: do not mutate), CRDs and namespaces first."""
+        return persisting.dump(self)
 
     # ------------------------------------------------------------------ internals
     def _commit(self, key: Key, event: Event) -> None:

@@ -236,3 +236,68 @@ def test_rollout_scale_follows_the_crd_paths(co: client.CustomObjectsApi) -> Non
     )
     co.patch_namespaced_custom_object_scale(G, V, NS, P, "rsc", {"spec": {"replicas": 6}})
     assert co.get_namespaced_custom_object(G, V, NS, P, "rsc")["spec"]["replicas"] == 6
+
+
+def test_fields_outside_the_crd_schema_are_pruned(co: client.CustomObjectsApi) -> None:
+    body = rollout("pruned")
+    body["spec"]["notInSchema"] = 1
+    body["spec"]["template"] = {"metadata": {"labels": {"a": "b"}}, "anything": {"kept": True}}
+    created = co.create_namespaced_custom_object(G, V, NS, P, body)
+    assert "notInSchema" not in created["spec"]
+    assert created["spec"]["template"]["anything"] == {"kept": True}  # preserve-unknown-fields
+    got = co.patch_namespaced_custom_object_status(
+        G, V, NS, P, "pruned", {"status": {"phase": "Healthy", "bogus": 1}}
+    )
+    assert got["status"] == {"phase": "Healthy"}
+
+
+@pytest.mark.parametrize(
+    ("value", "schema", "expected"),
+    [
+        pytest.param(
+            {"a": 1, "b": 2}, {"type": "object", "properties": {"a": {}}}, {"a": 1}, id="unknown-dropped"
+        ),
+        pytest.param(
+            {"a": {"x": 1}},
+            {
+                "type": "object",
+                "properties": {"a": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}},
+            },
+            {"a": {"x": 1}},
+            id="preserved",
+        ),
+        pytest.param(
+            {"m": {"k": {"v": 1, "w": 2}}},
+            {
+                "type": "object",
+                "properties": {
+                    "m": {
+                        "type": "object",
+                        "additionalProperties": {"type": "object", "properties": {"v": {}}},
+                    }
+                },
+            },
+            {"m": {"k": {"v": 1}}},
+            id="additionalProperties",
+        ),
+        pytest.param(
+            {"l": [{"a": 1, "z": 0}]},
+            {
+                "type": "object",
+                "properties": {"l": {"type": "array", "items": {"type": "object", "properties": {"a": {}}}}},
+            },
+            {"l": [{"a": 1}]},
+            id="items",
+        ),
+        pytest.param(
+            {"metadata": {"x": 1}, "kind": "K"},
+            {"type": "object", "properties": {}},
+            {"metadata": {"x": 1}, "kind": "K"},
+            id="root-metadata-kept",
+        ),
+    ],
+)
+def test_prune(value: dict[str, Any], schema: dict[str, Any], expected: dict[str, Any]) -> None:
+    from rollouts.sandbox.pruning import prune
+
+    assert prune(value, schema) == expected
