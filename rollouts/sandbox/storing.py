@@ -178,13 +178,9 @@ class Store:
         validating.check_labels(rt, name, body_meta)
         if self.find(rt.key, ns, name) is not None:
             raise errors.already_exists(rt.group, rt.plural, name)
-        if rt.namespaced and self.find(NAMESPACE_KEY, "", ns) is None:
-            if not self.auto_namespaces:
-                raise errors.not_found("", "namespaces", ns)
-            if not dry_run:
-                ns_rt = self.registry.preferred(*NAMESPACE_KEY)
-                assert ns_rt is not None
-                self.create(ns_rt, "", {"metadata": {"name": ns}}, internal=True)
+        missing_namespace = rt.namespaced and self.find(NAMESPACE_KEY, "", ns) is None
+        if missing_namespace and not self.auto_namespaces:
+            raise errors.not_found("", "namespaces", ns)
         obj = dict(body)
         obj["apiVersion"] = rt.api_version
         obj["kind"] = rt.kind
@@ -212,6 +208,10 @@ class Store:
             obj = validating.crd_status(obj)
         if dry_run:
             return with_meta(obj, resourceVersion=str(self.rv))
+        if missing_namespace:  # created on first use, once the object is known to be valid
+            ns_rt = self.registry.preferred(*NAMESPACE_KEY)
+            assert ns_rt is not None
+            self.create(ns_rt, "", {"metadata": {"name": ns}}, internal=True)
         if rt.key == CRD_KEY:
             self.registry.set_crd(name, types_from_crd(obj))
         self.rv += 1

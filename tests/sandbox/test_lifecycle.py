@@ -198,3 +198,14 @@ def test_create_in_a_missing_namespace_when_namespaces_are_strict(sandbox_factor
         co.create_namespaced_custom_object(G, V, "nowhere", P, rollout("r"))
     assert info.value.status == 404
     assert json.loads(info.value.body)["message"] == 'namespaces "nowhere" not found'
+
+
+def test_an_invalid_create_leaves_no_namespace_behind(
+    co: client.CustomObjectsApi, core: client.CoreV1Api
+) -> None:
+    with pytest.raises(ApiException) as info:
+        co.create_namespaced_custom_object(G, V, "fresh", P, rollout("Not_Valid"))
+    assert info.value.status == 422
+    assert "fresh" not in {n.metadata.name for n in core.list_namespace().items}
+    co.create_namespaced_custom_object(G, V, "fresh", P, rollout("valid"))
+    assert core.read_namespace("fresh").status.phase == "Active"
