@@ -158,8 +158,10 @@ class Api:
             if target is None:
                 response = self.discovery(request)
             elif verb == "watch":
-                self._record(request, target, verb, 200, started)
-                return await self.watch(request, target)
+                # Recorded when the stream starts (inside `watch`), not when it ends minutes later.
+                stream = await self.watch(request, target, started)
+                status = 200
+                return stream
             else:
                 response = await self.resource(request, target, verb)
             status = response.status
@@ -346,7 +348,7 @@ class Api:
         raise errors.method_not_allowed()
 
     # ------------------------------------------------------------------ watch
-    async def watch(self, request: web.Request, t: Target) -> web.StreamResponse:
+    async def watch(self, request: web.Request, t: Target, started: float) -> web.StreamResponse:
         rt = self._resolve(t, "watch")
         if t.name is not None:  # legacy /watch/namespaces/{ns}/{resource}/{name}
             field = f"metadata.name={t.name}"
@@ -380,6 +382,7 @@ class Api:
             render=render,
         )
         self.sb.watchers.add(w)
+        self._record(request, t, "watch", 200, started)
         response = web.StreamResponse(status=200, headers={"Content-Type": "application/json"})
         response.enable_chunked_encoding()
         loop = asyncio.get_running_loop()

@@ -120,3 +120,13 @@ def test_request_log_records_verbs_and_resets(sandbox: Sandbox, co: client.Custo
     assert [(r["name"], r["subresource"]) for r in over_http] == [("log", ""), ("log", "status")]
     admin(sandbox, "POST", "/sandbox/requests/reset")
     assert admin(sandbox, "GET", "/sandbox/requests")["items"] == []
+
+
+def test_watches_are_logged_once_with_their_outcome(sandbox: Sandbox, co: client.CustomObjectsApi) -> None:
+    list(watch.Watch().stream(co.list_namespaced_custom_object, G, V, NS, P, timeout_seconds=0))
+    with pytest.raises(ApiException):
+        list(watch.Watch().stream(co.list_namespaced_custom_object, G, V, NS, "nothings", timeout_seconds=0))
+    assert [(r.resource, r.status) for r in sandbox.requests.records(verb="watch")] == [
+        ("rollouts", 200),
+        ("nothings", 404),
+    ]
