@@ -20,6 +20,7 @@ import tempfile
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
+from dataclasses import replace as with_changes
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -64,12 +65,11 @@ class Sandbox:
     """An embedded Kubernetes API server on loopback, with a workload simulator."""
 
     def __init__(self, options: SandboxOptions | None = None, **overrides: Any) -> None:
-        opts = options or SandboxOptions()
         names = {f.name for f in fields(SandboxOptions)}
-        for k, v in overrides.items():
-            if k not in names:
-                raise TypeError(f"unknown sandbox option {k!r}; valid: {sorted(names)}")
-            setattr(opts, k, v)
+        unknown = sorted(set(overrides) - names)
+        if unknown:
+            raise TypeError(f"unknown sandbox option(s) {unknown}; valid: {sorted(names)}")
+        opts = with_changes(options or SandboxOptions(), **overrides)  # the caller's options stay as given
         if isinstance(opts.faults, dict):
             opts.faults = Faults(**opts.faults)
         self.options = opts

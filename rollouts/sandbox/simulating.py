@@ -141,7 +141,7 @@ class Simulator:
 
     def _run(self) -> None:
         self._scheduled = False
-        for _ in range(10_000):
+        for _ in range(1_000):
             if not self._pending:
                 return
             key, ns, name = self._pending.pop()
@@ -156,6 +156,9 @@ class Simulator:
                     workloads.reconcile_deployment(self, ns, name)
             except Exception as e:  # a conflict or a bad object must not stop the simulator
                 self.errors.append(f"{key[1]} {ns}/{name}: {e!r}")
+        if self._pending and self._loop is not None:  # yield to the server, then carry on
+            self._scheduled = True
+            self._loop.call_soon(self._run)
 
     def on_event(self, key: Key, event: Event) -> None:
         m = meta(event.obj)
