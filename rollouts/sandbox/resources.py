@@ -72,7 +72,7 @@ class ResourceType:
                 "singularName": "",
                 "namespaced": self.namespaced,
                 "kind": kind,
-                "verbs": SUB_VERBS,
+                "verbs": ["get"] if sub == "log" else SUB_VERBS,
             }
             if sub == "scale":
                 entry["group"] = "autoscaling"
@@ -109,7 +109,7 @@ def _rt(
 BUILTINS: tuple[ResourceType, ...] = (
     _rt("v1", "namespaces", "Namespace", namespaced=False, short=("ns",), subs=("status",)),
     _rt("v1", "nodes", "Node", namespaced=False, short=("no",), subs=("status",)),
-    _rt("v1", "pods", "Pod", short=("po",), cats=("all",), subs=("status",)),
+    _rt("v1", "pods", "Pod", short=("po",), cats=("all",), subs=("status", "log")),
     _rt("v1", "services", "Service", short=("svc",), cats=("all",), subs=("status",)),
     _rt("v1", "endpoints", "Endpoints", short=("ep",)),
     _rt("v1", "configmaps", "ConfigMap", short=("cm",)),

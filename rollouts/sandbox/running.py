@@ -282,7 +282,10 @@ class Sandbox:
         path, method, q = request.path.rstrip("/"), request.method, request.query
         try:
             if path == "/sandbox/healthz":
-                return web.json_response({"ok": True, "resourceVersion": self.store.rv})
+                problems = self.simulator.errors[-20:] if self.simulator is not None else []
+                return web.json_response(
+                    {"ok": True, "resourceVersion": self.store.rv, "simulatorErrors": problems}
+                )
             if path == "/sandbox/faults":
                 if method == "POST":
                     body = await request.json()

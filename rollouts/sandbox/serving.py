@@ -273,6 +273,12 @@ class Api:
             obj = store.get(rt, ns, t.name)
             if t.subresource == "scale":
                 return _json(store.scale(rt, obj))
+            if t.subresource == "log":  # simulated pods run nothing: say so, as `kubectl logs` shows it
+                containers = [c.get("name", "") for c in (obj.get("spec") or {}).get("containers") or []]
+                return web.Response(
+                    text=f"sandbox: pod {t.name} (containers: {', '.join(containers)}) is simulated and logs nothing\n",
+                    content_type="text/plain",
+                )
             if as_table:
                 return _json(tables.table(rt, [obj], store.rv))
             return _json(self._out(rt, obj))
@@ -315,7 +321,7 @@ class Api:
             body, _ = await self._body(request)
             obj = store.create(rt, ns, body, dry_run=dry_run)
             return _json(self._out(rt, obj), 201)
-        if t.name is None:
+        if t.name is None or t.subresource == "log":
             raise errors.method_not_allowed()
         if verb == "update":
             body, _ = await self._body(request)

@@ -109,6 +109,8 @@ def test_builtin_strategic_patch_and_pods(kubectl: Kubectl) -> None:
     containers = kubectl.json("get", "deploy", "web")["spec"]["template"]["spec"]["containers"]
     assert [(c["name"], c["image"]) for c in containers] == [("web", "nginx:2"), ("side", "envoy:1")]
     kubectl("wait", "--for=condition=Available", "deployment/web", "--timeout=10s")
+    assert "is simulated and logs nothing" in kubectl("logs", "deployment/web", "-c", "web")
+    assert "Node:         sandbox-node/10.0.0.1" in kubectl("describe", "pods")
 
 
 def test_watch_sees_changes(kubectl: Kubectl, sandbox: Sandbox) -> None:
