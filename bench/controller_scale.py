@@ -120,8 +120,9 @@ def start_sandbox(workdir: Path) -> tuple[subprocess.Popen[bytes], str]:
 
 def start_controller(workdir: Path, url: str, resync: float) -> tuple[subprocess.Popen[bytes], str]:
     log = workdir / "controller.log"
+    profile = ["-m", "cProfile", "-o", os.environ["BENCH_PROFILE"]] if os.environ.get("BENCH_PROFILE") else []
     proc = subprocess.Popen(
-        [sys.executable, "-m", "rollouts.cli", "controller", "--server", url, "--no-leader-elect",
+        [sys.executable, *profile, "-m", "rollouts.cli", "controller", "--server", url, "--no-leader-elect",
          "--metrics-port", "0", "--healthz-port", "0", "--bind", "127.0.0.1", "--qps", "2000", "--burst", "4000",
          "--rollout-workers", "20", "--analysis-workers", "30", "--resync", str(resync), "--log-level", "warning"],
         cwd=ROOT, stdout=log.open("wb"), stderr=subprocess.STDOUT,
@@ -267,6 +268,7 @@ async def bench(n: int, pause: int, resync: float, interval: int) -> dict[str, A
         timings = sorted(float(x) for x in (workdir / "timings.txt").read_text().split())
         p50, p99 = timings[len(timings) // 2], timings[min(len(timings) - 1, int(len(timings) * 0.99))]
         cpu, rss = proc_stats(controller.pid)
+        sandbox_cpu, sandbox_rss = proc_stats(sandbox.pid)
     finally:
         await client.close()
         if controller is not None:
@@ -301,6 +303,8 @@ async def bench(n: int, pause: int, resync: float, interval: int) -> dict[str, A
         "reconcile_histogram_p50_p99_s": [round(h50, 3), round(h99, 3)],
         "controller_cpu_s": round(cpu, 1),
         "controller_peak_rss_mb": round(rss, 1),
+        "sandbox_cpu_s": round(sandbox_cpu, 1),
+        "sandbox_peak_rss_mb": round(sandbox_rss, 1),
     }
 
 

@@ -53,6 +53,7 @@ POD_TEMPLATE_HASH = "rollouts-pod-template-hash"
 MANAGED_BY = "argo-rollouts.argoproj.io/managed-by-rollouts"
 COMPLETED_PHASES = frozenset({"Successful", "Failed", "Error", "Inconclusive"})
 MAX_NAME_COLLISIONS = 10
+HOSTNAME = socket.gethostname()  # reportingInstance of our Events (asked once: it is a system call)
 
 EventHook = Callable[[str, str, str, str], None]  # (namespace, rollout name, type, reason)
 WrittenHook = Callable[[Resource, JSON], None]  # an object as the API server returned it after our write
@@ -194,7 +195,7 @@ def event_body(rollout_raw: Mapping[str, Any], action: EmitEvent, component: str
         "type": action.type,
         "source": {"component": component},
         "reportingComponent": component,
-        "reportingInstance": socket.gethostname(),
+        "reportingInstance": HOSTNAME,
         "firstTimestamp": stamp,
         "lastTimestamp": stamp,
         "count": 1,
