@@ -240,11 +240,17 @@ def _create(
     revision = str(ctx.revision)
     base = "-".join([ctx.name, pod_hash, revision] + ([infix] if infix else []))
     existing = _runs_by_name(ctx)
-    reuse = existing.get(base)
-    if reuse is not None and reuse.phase not in COMPLETED and not reuse.terminate:
-        return analysis_run_status(reuse)
     name, n = base, 0
     while name in existing:
+        run = existing[name]
+        # an equal run that is still going is reused (a pass whose status write was lost creates no twin)
+        if (
+            run.phase not in COMPLETED
+            and not run.terminate
+            and run.rollout_type == rtype
+            and run.pod_template_hash == pod_hash
+        ):
+            return analysis_run_status(run)
         n += 1
         name = f"{base}.{n}"
     labels: dict[str, str] = {HASH_LABEL: pod_hash, "rollout-type": rtype}

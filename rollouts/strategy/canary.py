@@ -10,6 +10,7 @@ the §c.3 arithmetic), so a plan is a set of idempotent targets and applying it 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from rollouts.strategy import analysisruns, replicasets, routing, steps
@@ -147,15 +148,78 @@ def decide_canary(ctx: Context, st: JSON) -> None:
     _sync_status_canary(ctx, st)
 
 
+def _basic_old_targets(ctx: Context, virt: dict[str, ReplicaSetState]) -> dict[str, int]:
+    """`scaleDownOldReplicaSetsForCanary`, basic canary: drain older RSs within maxUnavailable."""
+    available = sum(rs.available_replicas for rs in ctx.all_rss)
+    max_scale_down = available - (ctx.replicas - arith.max_unavailable(ctx.observed.rollout.spec))
+    out: dict[str, int] = {}
+    for rs in sorted((virt[o.name] for o in _others(ctx)), key=lambda r: r.revision, reverse=True):
+        if max_scale_down <= 0:
+            break
+        if rs.spec_replicas == 0:
+            continue
+        desired = rs.spec_replicas - max_scale_down if rs.spec_replicas > max_scale_down else 0
+        out[rs.name] = desired
+        max_scale_down -= rs.spec_replicas - desired
+    return out
+
+
+def _converge(ctx: Context) -> dict[str, ReplicaSetState]:
+    """Argo's reconcile sequence (stable, then new, then older RSs; one change per reconcile) run to its end.
+
+    Argo scales one ReplicaSet per reconcile and recomputes §c.3 from the new specs on the next one. With pod
+    availability unchanged, those reconciles are a pure function of the specs, so a pass runs them all and the
+    plan carries the final targets: applying it and deciding again asks for nothing more (idempotent plans)."""
+    new, stable = ctx.new_rs, ctx.stable_rs
+    assert new is not None
+    virt = {rs.name: rs for rs in (*ctx.all_rss, new)}
+    hold_new = replicasets.should_delay_scale_down_on_abort(ctx)
+    for _ in range(2 * len(virt) + 4):
+        new_v = virt[new.name]
+        stable_v = virt[stable.name] if stable is not None and stable is not new else None
+        others = [virt[o.name] for o in _others(ctx)]
+        c, s = arith.desired_canary_counts(ctx.observed.rollout, new_v, stable_v, others, _weights(ctx))
+        if stable_v is not None and stable_v.spec_replicas != s:
+            virt[stable_v.name] = replace(stable_v, spec_replicas=s)
+            continue
+        if new_v.spec_replicas != c and not hold_new:
+            virt[new.name] = replace(new_v, spec_replicas=c)
+            continue
+        if ctx.traffic_routing is None:
+            olds = {n: d for n, d in _basic_old_targets(ctx, virt).items() if virt[n].spec_replicas != d}
+            if olds:
+                for n, d in olds.items():
+                    virt[n] = replace(virt[n], spec_replicas=d)
+                continue
+        break
+    return virt
+
+
 def _scale_canary(ctx: Context) -> bool:
-    """`reconcileCanaryReplicaSets`: stable, new, then the others — all targets of this pass at once."""
+    """`reconcileCanaryReplicaSets`: stable, new and (basic canary) older RSs to their converged targets.
+
+    Scale-downs are emitted before scale-ups, so applying the plan in order never exceeds replicas + maxSurge."""
     if ctx.spec.get("paused") or ctx.pause_condition(INCONCLUSIVE_ANALYSIS) is not None:
         return False
     replicasets.remove_scale_down_deadlines(ctx)
-    canary, stable = desired_counts(ctx)
+    virt = _converge(ctx)
+    new = ctx.new_rs
+    assert new is not None
+    current = {rs.name: rs for rs in (*ctx.all_rss, new)}
+    changes = [(name, rs.spec_replicas) for name, rs in virt.items() if name != new.name]
+    changes = [(n, d) for n, d in changes if current[n].spec_replicas != d]
+    new_target = virt[new.name].spec_replicas
     scaled = False
-    if ctx.stable_rs is not None and ctx.stable_rs is not ctx.new_rs:
-        scaled |= replicasets.scale(ctx, ctx.stable_rs, stable)
-    scaled |= replicasets.reconcile_new_rs(ctx, canary)
-    scaled |= replicasets.scale_down_old_canary(ctx)
+    for name, desired in sorted(changes, key=lambda nd: nd[1] - current[nd[0]].spec_replicas):
+        if desired < current[name].spec_replicas:
+            scaled |= replicasets.scale(ctx, current[name], desired)
+    if new_target <= new.spec_replicas:
+        scaled |= replicasets.reconcile_new_rs(ctx, new_target)
+    for name, desired in changes:
+        if desired > current[name].spec_replicas:
+            scaled |= replicasets.scale(ctx, current[name], desired)
+    if new_target > new.spec_replicas:
+        scaled |= replicasets.reconcile_new_rs(ctx, new_target)
+    if ctx.traffic_routing is not None:
+        scaled |= replicasets.scale_down_old_canary(ctx)
     return scaled

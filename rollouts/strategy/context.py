@@ -202,8 +202,13 @@ class Context:
         self.add_pause.append(reason)
 
 
+def aware(t: datetime) -> datetime:
+    """Naive datetimes are taken as UTC (a naive/aware mix must never crash a pass)."""
+    return t if t.tzinfo is not None else t.replace(tzinfo=UTC)
+
+
 def rs_sort_key(rs: ReplicaSetState) -> tuple[datetime, str]:
-    return (rs.created, rs.name)
+    return (aware(rs.created), rs.name)
 
 
 def _template_equal_ignoring_hash(a: JSON, b: JSON) -> bool:
@@ -217,6 +222,7 @@ def _template_equal_ignoring_hash(a: JSON, b: JSON) -> bool:
 
 
 def build_context(observed: Observed, now: datetime) -> Context:
+    now = aware(now)
     ro = observed.rollout_raw
     spec = ro.get("spec") or {}
     status = ro.get("status") or {}
@@ -264,7 +270,7 @@ def build_context(observed: Observed, now: datetime) -> Context:
 
 def scale_down_deadline(rs: ReplicaSetState) -> datetime | None:
     if rs.scale_down_deadline is not None:
-        return rs.scale_down_deadline
+        return aware(rs.scale_down_deadline)
     return parse_time(rs.annotations.get(SCALE_DOWN_DEADLINE))
 
 

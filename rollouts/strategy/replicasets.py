@@ -20,6 +20,7 @@ from rollouts.strategy.context import (
     REVISION_ANNOTATION,
     SCALE_DOWN_DEADLINE,
     Context,
+    aware,
     fmt_time,
     scale_down_deadline,
 )
@@ -253,9 +254,11 @@ def is_referenced(ctx: Context, rs: ReplicaSetState) -> bool:
         names = [ctx.canary.get("canaryService"), ctx.canary.get("stableService")]
     else:
         names = [(ctx.bluegreen or {}).get("activeService"), (ctx.bluegreen or {}).get("previewService")]
+    # Services as this pass leaves them: a selector switched by this plan no longer holds the old pods
+    planned = {a.service: a.pod_template_hash for a in ctx.actions if isinstance(a, SetServiceSelector)}
     for name in names:
         svc = ctx.observed.services.get(name) if name else None
-        if svc is not None and svc.selector.get(HASH_LABEL) == h:
+        if svc is not None and planned.get(name, svc.selector.get(HASH_LABEL)) == h:
             return True
     return False
 
@@ -350,13 +353,15 @@ def reconcile_canary_services(ctx: Context) -> None:
 def is_rollback(ctx: Context) -> bool:
     if ctx.new_rs is None or ctx.stable_rs is None:
         return False
-    return ctx.stable_hash == ctx.new_rs.pod_template_hash or ctx.new_rs.created < ctx.stable_rs.created
+    return ctx.stable_hash == ctx.new_rs.pod_template_hash or aware(ctx.new_rs.created) < aware(
+        ctx.stable_rs.created
+    )
 
 
 def rollback_within_window(ctx: Context) -> bool:
     """`isRollbackWithinWindow` (§c.11): fewer than `rollbackWindow.revisions` RSs between it and the stable."""
     new, stable = ctx.new_rs, ctx.stable_rs
-    if new is None or stable is None or not new.created < stable.created:
+    if new is None or stable is None or not aware(new.created) < aware(stable.created):
         return False
     revisions = (ctx.spec.get("rollbackWindow") or {}).get("revisions")
     if not isinstance(revisions, int) or revisions <= 0:
@@ -365,8 +370,8 @@ def rollback_within_window(ctx: Context) -> bool:
         1
         for rs in ctx.all_rss
         if not rs.annotations.get("rollout.argoproj.io/experiment-name")
-        and rs.created < stable.created
-        and new.created < rs.created
+        and aware(rs.created) < aware(stable.created)
+        and aware(new.created) < aware(rs.created)
     )
     return window < revisions
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -111,7 +111,9 @@ class World:
         self.runs[name] = replace(self.runs[name], phase=phase, message=message)
 
     # -- applying -------------------------------------------------------------------------------------------------
-    def apply(self, plan: Plan) -> None:
+    def apply(self, plan: Plan, now: datetime | None = None) -> None:
+        if now is not None:
+            self._clock = now
         self.plans.append(plan)
         for action in plan.actions:
             self.apply_action(action)
@@ -193,12 +195,12 @@ class World:
             self.replica_sets[name] = replace(rs, replicas=n, ready_replicas=n, available_replicas=n)
 
     # -- driving --------------------------------------------------------------------------------------------------
-    _clock: datetime = datetime(2026, 1, 1)
+    _clock: datetime = datetime(2026, 1, 1, tzinfo=UTC)
 
     def step(self, now: datetime) -> Plan:
         self._clock = now
         plan = decide(self.observed(), now)
-        self.apply(plan)
+        self.apply(plan, now)
         if self.auto_available:
             self.make_available()
         return plan
