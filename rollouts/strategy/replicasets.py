@@ -258,7 +258,7 @@ def is_referenced(ctx: Context, rs: ReplicaSetState) -> bool:
     planned = {a.service: a.pod_template_hash for a in ctx.actions if isinstance(a, SetServiceSelector)}
     for name in names:
         svc = ctx.observed.services.get(name) if name else None
-        if svc is not None and planned.get(name, svc.selector.get(HASH_LABEL)) == h:
+        if svc is not None and planned.get(svc.name, svc.selector.get(HASH_LABEL, "")) == h:
             return True
     return False
 
