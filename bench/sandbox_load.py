@@ -193,6 +193,7 @@ async def run(url: str, pid: int, n: int, concurrency: int) -> dict[str, Any]:
         sent: dict[str, float] = {}
         latencies: list[float] = []
         ready = 0
+        all_ready = asyncio.Event()
 
         async def watcher() -> None:
             nonlocal ready
@@ -202,6 +203,8 @@ async def run(url: str, pid: int, n: int, concurrency: int) -> dict[str, Any]:
                 timeout=aiohttp.ClientTimeout(total=None, sock_read=None),
             ) as r:
                 ready += 1
+                if ready == 10:
+                    all_ready.set()
                 async for line in r.content:
                     ev = json.loads(line)
                     mark = ev["object"]["metadata"].get("annotations", {}).get("fanout")
@@ -213,8 +216,7 @@ async def run(url: str, pid: int, n: int, concurrency: int) -> dict[str, Any]:
         async with s.get(f"/apis/{G}/{V}/rollouts?limit=1") as r:
             rv = (await r.json())["metadata"]["resourceVersion"]
         tasks = [asyncio.create_task(watcher()) for _ in range(10)]
-        while ready < 10:
-            await asyncio.sleep(0.01)
+        await asyncio.wait_for(all_ready.wait(), 30)
         for i in range(201):
             mark = "done" if i == 200 else str(i)
             k = i % n
