@@ -32,6 +32,15 @@ DEFAULT_REVISION_HISTORY_LIMIT = 10
 DEFAULT_RUN_HISTORY_LIMIT = 5
 
 
+def copy_json(value: Any) -> Any:
+    """A deep copy of wire JSON (dicts, lists, scalars) — several times faster than `copy.deepcopy`."""
+    if isinstance(value, dict):
+        return {k: copy_json(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [copy_json(v) for v in value]
+    return value
+
+
 def fmt_time(t: datetime) -> str:
     """metav1.Time on the wire: RFC 3339, whole seconds, UTC (`2026-01-02T03:04:05Z`)."""
     return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -11,13 +11,12 @@ Argo's reconcile), events last.
 
 from __future__ import annotations
 
-import copy
 import importlib
 from datetime import datetime
 from typing import Any
 
 from rollouts.strategy import analysisruns, bluegreen, canary, status
-from rollouts.strategy.context import Context, build_context, fmt_time
+from rollouts.strategy.context import Context, build_context, copy_json, fmt_time
 from rollouts.strategy.plan import JSON, Observed, Plan
 
 
@@ -41,7 +40,7 @@ def _validation_error(ctx: Context) -> str | None:
 
 
 def _invalid(ctx: Context, prev: JSON, message: str) -> Plan:
-    st = copy.deepcopy(prev)
+    st = copy_json(prev)
     now_s = fmt_time(ctx.now)
     cond = status.new_condition(status.INVALID_SPEC, "True", status.INVALID_SPEC, message, now_s)
     current = status.get_condition(st, status.INVALID_SPEC)
@@ -66,7 +65,7 @@ def decide(observed: Observed, now: datetime) -> Plan:
         error = str(e)
     if error:
         return _invalid(ctx, prev, error)
-    st = copy.deepcopy(prev)
+    st = copy_json(prev)
     status.remove_condition(st, status.INVALID_SPEC)
     try:
         if ctx.canary is not None:

@@ -15,6 +15,7 @@ hashes computed by Argo itself, never for our own consistency.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -226,7 +227,7 @@ POD_TEMPLATE_SHAPE: Shape = {
 
 def _ordered(value: Any, shape: Shape | None) -> Any:
     """Rebuild `value` with dict keys in Go marshal order (known fields first, then the rest sorted)."""
-    if isinstance(value, Mapping):
+    if isinstance(value, dict):
         if shape is None:
             return {k: _ordered(value[k], None) for k in sorted(value)}
         if "_map" in shape:
@@ -242,7 +243,7 @@ def _ordered(value: Any, shape: Shape | None) -> Any:
         for k in sorted(set(value) - set(order)):
             out[k] = _ordered(value[k], None)
         return out
-    if isinstance(value, Sequence) and not isinstance(value, str | bytes):
+    if isinstance(value, list | tuple):
         item = shape.get("_list") if shape else None
         return [_ordered(v, item) for v in value]
     return value
@@ -256,14 +257,27 @@ def go_json(value: Any, shape: Shape | None = None) -> bytes:
     return text.encode()
 
 
-def pod_template_hash(template: Mapping[str, Any], collision_count: int | None = None) -> str:
-    """`hash.ComputePodTemplateHash`: FNV-32a(JSON(template) [+ uint32 LE collisionCount padded to 8 bytes])."""
-    h = fnv32a(go_json(template, POD_TEMPLATE_SHAPE))
+@functools.lru_cache(maxsize=4096)
+def _pod_template_hash(canonical: str, collision_count: int | None) -> str:
+    h = fnv32a(go_json(json.loads(canonical), POD_TEMPLATE_SHAPE))
     if collision_count is not None:
         h = fnv32a((collision_count & 0xFFFFFFFF).to_bytes(4, "little") + b"\x00\x00\x00\x00", h)
     return safe_encode(str(h))
 
 
+def pod_template_hash(template: Mapping[str, Any], collision_count: int | None = None) -> str:
+    """`hash.ComputePodTemplateHash`: FNV-32a(JSON(template) [+ uint32 LE collisionCount padded to 8 bytes]).
+
+    Memoised on the template's canonical JSON (the controller hashes the same templates on every pass)."""
+    return _pod_template_hash(json.dumps(template, sort_keys=True, separators=(",", ":")), collision_count)
+
+
+@functools.lru_cache(maxsize=4096)
+def _step_hash(canonical: str) -> str:
+    steps = json.loads(canonical)
+    return safe_encode(str(fnv32a(go_json(steps, STEPS_SHAPE) if steps is not None else b"null")))
+
+
 def step_hash(steps: Sequence[Any] | None) -> str:
     """`conditions.ComputeStepHash` of a canary's steps (absent/None steps marshal as `null`)."""
-    return safe_encode(str(fnv32a(go_json(steps, STEPS_SHAPE) if steps is not None else b"null")))
+    return _step_hash(json.dumps(steps, sort_keys=True, separators=(",", ":")))

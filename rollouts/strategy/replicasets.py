@@ -9,7 +9,6 @@ Where it sits: called by `canary` and `bluegreen` during a pass; it turns the §
 
 from __future__ import annotations
 
-import copy
 from datetime import timedelta
 
 from rollouts.strategy import replicas as arith
@@ -21,6 +20,7 @@ from rollouts.strategy.context import (
     SCALE_DOWN_DEADLINE,
     Context,
     aware,
+    copy_json,
     fmt_time,
     scale_down_deadline,
 )
@@ -51,7 +51,7 @@ def ensure_new_rs(ctx: Context) -> None:
                 UpdateReplicaSetMeta(ctx.new_rs.name, annotations={REVISION_ANNOTATION: str(max_rev + 1)})
             )
         return
-    template = copy.deepcopy(ctx.spec.get("template") or {})
+    template = copy_json(ctx.spec.get("template") or {})
     meta = dict(template.get("metadata") or {})
     labels = {**(meta.get("labels") or {}), HASH_LABEL: ctx.pod_hash}
     template["metadata"] = {**meta, "labels": labels}

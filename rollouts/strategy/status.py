@@ -13,13 +13,13 @@ Conditions are wire dicts `{type, status, lastUpdateTime, lastTransitionTime, re
 
 from __future__ import annotations
 
-import copy
 from datetime import timedelta
 from typing import Any
 
 from rollouts.strategy.context import (
     DEFAULT_PROGRESS_DEADLINE,
     Context,
+    copy_json,
     fmt_time,
     parse_time,
     scale_down_deadline,
@@ -215,7 +215,7 @@ def check_paused_conditions(ctx: Context) -> JSON:
     """`checkPausedConditions`: the stored status with Paused/Resumed/Retry conditions brought up to date.
 
     The result is what the rest of the pass treats as the *previous* status (Argo patches it first)."""
-    prev = copy.deepcopy(ctx.status)
+    prev: JSON = copy_json(ctx.status)
     if not _generation_observed(ctx):
         return prev
     now_s = fmt_time(ctx.now)
