@@ -15,9 +15,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from rollouts.strategy import decide  # noqa: E402
-from rollouts.strategy.plan import Observed  # noqa: E402
-from tests.strategy.simulate import World  # noqa: E402
+from rollouts.strategy import decide
+from rollouts.strategy.plan import Observed
+from tests.strategy.simulate import World
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 CANARY = (
