@@ -56,23 +56,21 @@ def _template(ctx: Context, ref: JSON, path: str) -> JSON:
         spec = ctx.observed.templates.get(("AnalysisTemplate", ctx.namespace, name))
         kind = "AnalysisTemplate"
     if spec is None:
-        raise SpecError(
-            f'{path}.templateName: Invalid value: "{name}": {kind}.argoproj.io "{name}" not found'
-        )
+        raise SpecError(f"{path}: Invalid value: \"{name}\": {kind} '{name}' not found")
     return spec
 
 
 def _collect(ctx: Context, refs: list[JSON], path: str, seen: set[str], out: list[JSON]) -> None:
-    for i, ref in enumerate(refs):
+    for ref in refs:
         key = f"{bool(ref.get('clusterScope'))}/{ref.get('templateName')}"
-        spec = _template(ctx, ref, f"{path}[{i}]")
+        spec = _template(ctx, ref, path)
         if key in seen:
             continue
         seen.add(key)
         out.append(spec)
         inner = spec.get("templates") or []
         if inner:
-            _collect(ctx, inner, f"{path}[{i}].templates", seen, out)
+            _collect(ctx, inner, path, seen, out)
 
 
 def referenced_template_errors(ctx: Context) -> str | None:
@@ -90,7 +88,9 @@ def referenced_template_errors(ctx: Context) -> str | None:
                 refs.append((f"spec.strategy.blueGreen.{key}.templates", ctx.bluegreen[key]))
     try:
         for path, analysis in refs:
-            _collect(ctx, list(analysis.get("templates") or []), path, set(), [])
+            specs: list[JSON] = []
+            _collect(ctx, list(analysis.get("templates") or []), path, set(), specs)
+            _flatten_metrics(specs, analysis, path)
     except SpecError as e:
         return str(e)
     return None
@@ -147,21 +147,32 @@ def rollout_args(ctx: Context, args: list[JSON]) -> list[JSON]:
     return out
 
 
+def _flatten_metrics(specs: list[JSON], analysis: JSON, path: str) -> list[JSON]:
+    """`FlattenTemplates` metrics: concatenated; a duplicate name is Argo's reference-validation error."""
+    metrics: list[JSON] = []
+    names: set[str] = set()
+    for spec in specs:
+        for metric in spec.get("metrics") or []:
+            if metric.get("name") in names:
+                refs = " ".join(str(r.get("templateName", "")) for r in analysis.get("templates") or [])
+                raise SpecError(
+                    f'{path}: Invalid value: "templateNames: [{refs}]": '
+                    f"two metrics have the same name '{metric.get('name')}'"
+                )
+            names.add(metric.get("name"))
+            metrics.append(metric)
+    return metrics
+
+
 def build_run_spec(ctx: Context, analysis: JSON, path: str) -> JSON:
     """The AnalysisRun spec: flattened templates, merged args (§b.7), dryRun/measurementRetention."""
     specs: list[JSON] = []
     _collect(ctx, list(analysis.get("templates") or []), path, set(), specs)
-    metrics: list[JSON] = []
-    names: set[str] = set()
+    metrics = _flatten_metrics(specs, analysis, path)
     template_args: dict[str, JSON] = {}
     dry_run: list[JSON] = list(analysis.get("dryRun") or [])
     retention: list[JSON] = list(analysis.get("measurementRetention") or [])
     for spec in specs:
-        for metric in spec.get("metrics") or []:
-            if metric.get("name") in names:
-                raise SpecError(f"two metrics have the same name '{metric.get('name')}'")
-            names.add(metric.get("name"))
-            metrics.append(metric)
         for arg in spec.get("args") or []:
             prev = template_args.get(arg.get("name"))
             if (

@@ -246,13 +246,13 @@ def decide_bluegreen(ctx: Context, st: JSON) -> None:
     active_name = str(bg_spec.get("activeService") or "")
     if active_name not in ctx.observed.services:
         raise analysisruns.SpecError(
-            f'spec.strategy.blueGreen.activeService: Invalid value: "{active_name}": services "{active_name}" not found'
+            f'spec.strategy.blueGreen.activeService: Invalid value: "{active_name}": service "{active_name}" not found'
         )
     preview_name = bg_spec.get("previewService")
     if preview_name and preview_name not in ctx.observed.services:
         raise analysisruns.SpecError(
             f'spec.strategy.blueGreen.previewService: Invalid value: "{preview_name}": '
-            f'services "{preview_name}" not found'
+            f'service "{preview_name}" not found'
         )
     replicasets.ensure_new_rs(ctx)
     assert ctx.new_rs is not None

@@ -30,16 +30,17 @@ def _validation_error(ctx: Context) -> str | None:
     errors = validate(ctx.observed.rollout) if validate is not None else None
     if errors:
         first = errors[0]
-        path, message = getattr(first, "path", ""), getattr(first, "message", str(first))
-        return f"{path}: {message}" if path else str(message)
+        return str(first.k8s_error()) if hasattr(first, "k8s_error") else str(first)
     if ctx.canary is None and ctx.bluegreen is None:
-        return "Rollout has missing field 'spec.strategy.canary or spec.strategy.blueGreen'"
+        return "spec.strategy: Required value: Rollout has missing field '.spec.strategy.canary or .spec.strategy.blueGreen'"
     if ctx.canary is not None and ctx.bluegreen is not None:
         return 'spec.strategy: Invalid value: "": Multiple Strategies can not be listed'
     return analysisruns.referenced_template_errors(ctx)
 
 
-def _invalid(ctx: Context, prev: JSON, message: str) -> Plan:
+def _invalid(ctx: Context, prev: JSON, error: str) -> Plan:
+    """InvalidSpec condition `The Rollout "<name>" is invalid: <first error>` (rollout/controller.go), Degraded."""
+    message = f'The Rollout "{ctx.name}" is invalid: {error}'
     st = copy_json(prev)
     now_s = fmt_time(ctx.now)
     cond = status.new_condition(status.INVALID_SPEC, "True", status.INVALID_SPEC, message, now_s)

@@ -22,6 +22,7 @@ from rollouts.strategy.context import (
     aware,
     copy_json,
     fmt_time,
+    parse_time,
     scale_down_deadline,
 )
 from rollouts.strategy.plan import (
@@ -101,6 +102,14 @@ def base_status(ctx: Context, st: JSON) -> None:
     st["selector"] = format_selector(ctx.spec.get("selector") or {})
     if ctx.stable_hash:
         st["stableRS"] = ctx.stable_hash
+    restart_at = ctx.spec.get("restartAt")
+    when = parse_time(restart_at)
+    if when is not None and when <= ctx.now:
+        # Pod eviction (rollout/restart.go) needs the pods, which the strategy core does not see: the request is
+        # acknowledged so the phase does not stay "rollout is restarting" (see docs/readme/strategy.md).
+        st["restartedAt"] = restart_at
+    elif when is not None:
+        ctx.requeue_at(when)
     if ctx.status.get("promoteFull") and ctx.pod_hash != ctx.stable_hash:
         st["promoteFull"] = True
     else:

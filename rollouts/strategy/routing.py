@@ -5,14 +5,15 @@ scaling. It decides the canary weight (0 when fully promoted, aborted or with no
 *previous* step's setWeight while the canary ReplicaSets are not yet at their desired counts; the current
 setWeight once they are; the max weight at the end of the steps), writes `status.canary.weights`, emits the
 `TrafficWeightUpdated` event, and asks `rollouts.traffic` for the router edits (`EditRouter` actions). A router
-error (a VirtualService without the named route, …) becomes a one-line `TrafficRoutingError` event and the pass
-continues without a weight change.
+error (a VirtualService without the named route, a missing object, …) becomes the InvalidSpec condition (as
+Argo's reference validation does), never an exception out of `decide`.
 """
 
 from __future__ import annotations
 
 from rollouts.strategy import replicas as arith
 from rollouts.strategy import steps
+from rollouts.strategy.analysisruns import SpecError
 from rollouts.strategy.context import Context
 from rollouts.strategy.plan import JSON
 from rollouts.traffic import TrafficRoutingError, route_edits
@@ -110,6 +111,6 @@ def _route_actions(ctx: Context, weight: int, remove_routes: bool, step: JSON | 
             remove_managed_routes=remove_routes,
         )
     except TrafficRoutingError as e:
-        ctx.event("TrafficRoutingError", str(e), warning=True)
-        return
+        # Argo rejects such routers in its reference validation: the rollout shows InvalidSpec and stops here
+        raise SpecError(str(e)) from e
     ctx.actions.extend(edits)

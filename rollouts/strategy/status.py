@@ -433,7 +433,19 @@ def finish_status(ctx: Context, prev: JSON, st: JSON) -> JSON:
     else:
         st.pop("message", None)
     requeue_stuck(ctx, prev, st)
+    _state_change_events(ctx, prev, st)
     return st
+
+
+def _state_change_events(ctx: Context, prev: JSON, st: JSON) -> None:
+    """`sendStateChangeEvents`: RolloutPaused (with the first reason) / RolloutResumed when pausing flips."""
+    was, now = bool(prev.get("pauseConditions")), bool(st.get("pauseConditions"))
+    if was == now:
+        return
+    if now:
+        ctx.event(PAUSED_REASON, f"{PAUSED_MESSAGE} ({st['pauseConditions'][0].get('reason', '')})")
+    elif not st.get("abortedAt"):
+        ctx.event(RESUMED_REASON, RESUMED_MESSAGE)
 
 
 def analysis_run_status(run: Any) -> JSON:

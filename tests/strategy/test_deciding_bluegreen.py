@@ -216,7 +216,7 @@ def test_missing_active_service_is_invalid_spec() -> None:
     plan = world.step(T0)
     assert plan.new_status["phase"] == "Degraded"
     assert plan.new_status["message"] == (
-        'InvalidSpec: spec.strategy.blueGreen.activeService: Invalid value: "web-frontend-active": '
-        'services "web-frontend-active" not found'
+        'InvalidSpec: The Rollout "web-frontend" is invalid: spec.strategy.blueGreen.activeService: '
+        'Invalid value: "web-frontend-active": service "web-frontend-active" not found'
     )
     assert not [a for a in plan.actions if not isinstance(a, EmitEvent | CreateAnalysisRun)]

@@ -368,7 +368,11 @@ def test_rollback_to_stable_skips_steps() -> None:
 
 
 def stuck_world(abort: bool) -> World:
-    world = World.from_files("examples/istio-canary/rollout.yaml", "examples/istio-canary/services.yaml")
+    world = World.from_files(
+        "examples/istio-canary/rollout.yaml",
+        "examples/istio-canary/services.yaml",
+        "examples/istio-canary/virtualservice.yaml",
+    )
     world.rollout["spec"]["strategy"]["canary"].pop("analysis")
     world.rollout["spec"]["progressDeadlineSeconds"] = 60
     world.rollout["spec"]["progressDeadlineAbort"] = abort
@@ -416,6 +420,7 @@ def analysis_step_world(args: list[dict[str, Any]] | None = None) -> World:
         "examples/istio-canary/rollout.yaml",
         "examples/istio-canary/services.yaml",
         "examples/istio-canary/success-rate.yaml",
+        "examples/istio-canary/virtualservice.yaml",
     )
     canary = world.rollout["spec"]["strategy"]["canary"]
     canary.pop("analysis")
@@ -518,9 +523,10 @@ def test_missing_template_is_invalid_spec() -> None:
     world = seed_world()
     del world.templates[("AnalysisTemplate", "production", "latency")]
     plan = world.step(T0)
+    # rollout/analysis_test.go: `The Rollout "foo" is invalid: spec.strategy.canary.analysis.templates: ...`
     message = (
-        'spec.strategy.canary.analysis.templates[1].templateName: Invalid value: "latency": '
-        'AnalysisTemplate.argoproj.io "latency" not found'
+        'The Rollout "api-server" is invalid: spec.strategy.canary.analysis.templates: '
+        "Invalid value: \"latency\": AnalysisTemplate 'latency' not found"
     )
     assert plan.new_status["phase"] == "Degraded"
     assert plan.new_status["message"] == f"InvalidSpec: {message}"
@@ -623,6 +629,42 @@ def test_current_set_weight(index: int, abort: bool, weight: int) -> None:
         world.status["abort"] = True
     ctx = build_context(world.observed(), T0)
     assert steps.current_set_weight(ctx) == weight
+
+
+def test_duplicate_metric_names_are_invalid_spec() -> None:
+    """§b.7 FlattenTemplates: two templates defining the same metric → InvalidSpec with Argo's wording."""
+    world = seed_world()
+    world.templates[("AnalysisTemplate", "production", "latency")]["metrics"][0]["name"] = "success-rate"
+    plan = world.step(T0)
+    assert plan.new_status["message"] == (
+        'InvalidSpec: The Rollout "api-server" is invalid: spec.strategy.canary.analysis.templates: '
+        "Invalid value: \"templateNames: [success-rate latency]\": two metrics have the same name 'success-rate'"
+    )
+
+
+def test_spec_validation_error_is_invalid_spec() -> None:
+    """rollouts.validation's first error becomes the InvalidSpec condition; fixing the spec clears it."""
+    world = seed_world()
+    world.rollout["spec"]["strategy"]["canary"]["steps"][0] = {"setWeight": 101}
+    plan = world.step(T0)
+    assert plan.new_status["phase"] == "Degraded"
+    assert plan.new_status["message"].startswith('InvalidSpec: The Rollout "api-server" is invalid: ')
+    assert "spec.strategy.canary.steps[0].setWeight" in plan.new_status["message"]
+    world.rollout["spec"]["strategy"]["canary"]["steps"][0] = {"setWeight": 5}
+    plan = world.step(T0)
+    assert not [c for c in plan.new_status["conditions"] if c["type"] == "InvalidSpec"]
+    assert plan.new_status["phase"] == "Healthy"
+
+
+def test_missing_virtual_service_is_invalid_spec() -> None:
+    """A router object that cannot be edited (here: absent) → InvalidSpec, no actions, no exception."""
+    world = seed_world()
+    world.routers.clear()
+    world.set_image("v2")
+    world.settle(T0)
+    assert world.status["phase"] == "Degraded"
+    assert world.status["message"].startswith('InvalidSpec: The Rollout "api-server" is invalid: ')
+    assert "api-server-vsvc" in world.status["message"]
 
 
 def test_decide_does_not_mutate_its_input() -> None:

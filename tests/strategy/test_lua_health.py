@@ -46,6 +46,7 @@ CANARY = (
     "examples/istio-canary/services.yaml",
     "examples/istio-canary/success-rate.yaml",
     "examples/istio-canary/latency.yaml",
+    "examples/istio-canary/virtualservice.yaml",
 )
 
 
