@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from kubernetes import client
+from kubernetes import client, watch
 
 from rollouts.sandbox import Sandbox
 from rollouts.sandbox.objects import parse_duration
@@ -72,12 +72,27 @@ def test_never_ready_pods_stay_unready(apps: client.AppsV1Api, core: client.Core
     assert {c.type: c.status for c in pod.status.conditions}["Ready"] == "False"
 
 
-@pytest.mark.sandbox(pod_ready_delay=0.0, time_scale=0.02)
+@pytest.mark.sandbox(pod_ready_delay=0.0, time_scale=0.1)
 def test_min_ready_seconds_delays_availability(apps: client.AppsV1Api) -> None:
-    apps.create_namespaced_replica_set(NS, replicaset("slow", 2, minReadySeconds=5))
-    wait_until(lambda: rs_status(apps, "slow").get("ready_replicas") == 2, what="ready")
-    assert "available_replicas" not in rs_status(apps, "slow")  # 5 simulated seconds = 100 ms
-    wait_until(lambda: rs_status(apps, "slow").get("available_replicas") == 2, timeout=5, what="available")
+    created = apps.create_namespaced_replica_set(NS, replicaset("slow", 2, minReadySeconds=5))
+    wait_until(lambda: rs_status(apps, "slow").get("available_replicas") == 2, timeout=10, what="available")
+    # The status history, in order: ready pods were reported before they counted as available
+    # (5 simulated seconds = 0.5 s here).
+    history = []
+    w = watch.Watch()
+    for ev in w.stream(
+        apps.list_namespaced_replica_set,
+        NS,
+        resource_version=created.metadata.resource_version,
+        timeout_seconds=1,
+        _request_timeout=10,
+    ):
+        st = ev["object"].status
+        history.append((st.ready_replicas or 0, st.available_replicas or 0))
+        if st.available_replicas == 2:
+            w.stop()
+    assert (2, 0) in history
+    assert history.index((2, 0)) < history.index((2, 2))
 
 
 def job(name: str, outcome: str | None = None, duration: str = "1s") -> dict[str, Any]:
