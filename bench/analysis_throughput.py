@@ -10,9 +10,13 @@ Prometheus backfilled by `tests/fixtures/prometheus.py`. Per N it prints:
 * the engine's CPU cost per measurement next to a bare loop of the same queries through
   prometheus-api-client (`custom_query`), and the overhead in percent;
 * the requests Prometheus itself counted (`prometheus_http_requests_total{handler="/api/v1/query"}`),
-  sampled every 0.1 s by a side thread, checked against the configured rate limit.
+  sampled every 0.1 s by a separate sampler *process* (so that its CPU is not charged to the engine),
+  checked against the configured rate limit;
+* the machine's load average before and after, and the CPU seconds Prometheus itself used: on a shared
+  machine the figures move with the load, so read them together.
 
-The capacity is the largest N whose p99 lag stays under one interval.
+The capacity is the largest N whose p99 lag stays under one interval. A last phase checks the rate limiter
+where it actually bites: N runs whose demand exceeds a low limit (`--limit-check`), counted at Prometheus.
 
     .venv/bin/python bench/analysis_throughput.py --duration 60
     .venv/bin/python bench/analysis_throughput.py --duration 10 --runs 100,300   # a quick look
@@ -22,9 +26,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import multiprocessing
+import os
+import re
 import sys
-import threading
 import time
+import urllib.request
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -38,7 +45,7 @@ from analysis.models import AnalysisPhase, AnalysisRunSpec, Measurement, Metric 
 from analysis.providers.base import MetricProvider  # noqa: E402
 from analysis.providers.registry import ProviderOptions, Providers  # noqa: E402
 from analysis.runner import SystemClock, run_to_completion  # noqa: E402
-from tests.fixtures.prometheus import healthy, prometheus_request_count, start_prometheus  # noqa: E402
+from tests.fixtures.prometheus import healthy, start_prometheus  # noqa: E402
 
 SERVICE = "api-server-canary"
 QUERIES = {
@@ -104,19 +111,44 @@ class Recording:
         return self.inner.metadata(metric)
 
 
-class RequestSampler(threading.Thread):
-    """Samples Prometheus' own query counter every `period` s: (monotonic time, requests so far)."""
+_COUNTER = re.compile(r'^prometheus_http_requests_total\{[^}]*handler="/api/v1/query"[^}]*\} (\S+)', re.M)
+
+
+def request_count(url: str) -> int:
+    """Requests Prometheus has served on /api/v1/query, read from its own /metrics (a cheap line scan)."""
+    with urllib.request.urlopen(f"{url}/metrics", timeout=5) as response:
+        text = response.read().decode()
+    return int(sum(float(v) for v in _COUNTER.findall(text)))
+
+
+def _sample(url: str, period: float, stop: Any, out: Any) -> None:
+    """The sampler process: (monotonic time, requests so far) every `period` s until `stop` is set."""
+    samples: list[tuple[float, int]] = []
+    out.send(request_count(url))  # ready
+    while not stop.is_set():
+        samples.append((time.monotonic(), request_count(url)))
+        stop.wait(period)
+    out.send(samples)
+
+
+class RequestSampler:
+    """Samples Prometheus' own query counter every `period` s in a separate process (its CPU is not ours)."""
 
     def __init__(self, url: str, period: float = 0.1) -> None:
-        super().__init__(daemon=True)
-        self.url, self.period = url, period
+        context = multiprocessing.get_context("spawn")
+        self._stop = context.Event()
+        self._receive, send = context.Pipe(duplex=False)
+        self._process = context.Process(target=_sample, args=(url, period, self._stop, send), daemon=True)
         self.samples: list[tuple[float, int]] = []
-        self.stop = threading.Event()
 
-    def run(self) -> None:
-        while not self.stop.is_set():
-            self.samples.append((time.monotonic(), prometheus_request_count(self.url)))
-            self.stop.wait(self.period)
+    def start(self) -> None:
+        self._process.start()
+        self._receive.recv()  # wait until it is sampling
+
+    def finish(self) -> None:
+        self._stop.set()
+        self.samples = self._receive.recv()
+        self._process.join(timeout=10)
 
     def max_in_window(self, window: float = 1.0) -> tuple[int, float]:
         """The most requests counted between two samples at most `window` apart, and that span.
@@ -133,6 +165,16 @@ class RequestSampler(threading.Thread):
                 if c1 - c0 > best:
                     best, span = c1 - c0, t1 - t0
         return best, span
+
+
+def process_cpu(pid: int) -> float:
+    """CPU seconds (user + system) used so far by process `pid` (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def load() -> str:
+    return "/".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 def bare_loop(url: str, count: int) -> tuple[float, float]:
@@ -159,16 +201,20 @@ async def provider_loop(url: str, count: int) -> tuple[float, float]:
     return (time.perf_counter() - wall) / count, (time.process_time() - cpu) / count
 
 
-async def engine(url: str, n: int, duration: float, rate: float | None, concurrency: int) -> dict[str, Any]:
+async def engine(
+    url: str, n: int, duration: float, rate: float | None, concurrency: int, server_pid: int
+) -> dict[str, Any]:
     lags: list[float] = []
     outcomes = {"ok": 0, "error": 0}
     spec = run_spec(url)
     stop = asyncio.Event()
     sampler = RequestSampler(url)
     async with Providers(ProviderOptions(rate=rate, concurrency=concurrency)) as shared:
-        before = prometheus_request_count(url)
         sampler.start()
-        cpu, wall = time.process_time(), time.monotonic()
+        before = request_count(url)
+        load_before = load()
+        server_cpu = process_cpu(server_pid)
+        cpu, loop_cpu, wall = time.process_time(), time.thread_time(), time.monotonic()
         tasks = [
             asyncio.create_task(
                 run_to_completion(
@@ -184,10 +230,12 @@ async def engine(url: str, n: int, duration: float, rate: float | None, concurre
         measured = len(lags)
         stop.set()
         await asyncio.gather(*tasks)
-        elapsed, cpu_used = time.monotonic() - wall, time.process_time() - cpu
-        sampler.stop.set()
-        sampler.join()
-        after = prometheus_request_count(url)
+        elapsed = time.monotonic() - wall
+        cpu_used, loop_used = time.process_time() - cpu, time.thread_time() - loop_cpu
+        server_used = process_cpu(server_pid) - server_cpu
+        sampler.finish()
+        after = request_count(url)
+        limiter_requests = sum(shared.limiters.requests().values())
     lags.sort()
     peak, span = sampler.max_in_window()
     return {
@@ -198,13 +246,30 @@ async def engine(url: str, n: int, duration: float, rate: float | None, concurre
         "p99": lags[min(len(lags) - 1, int(len(lags) * 0.99))] if lags else float("nan"),
         "cpu": cpu_used,
         "cpu_per_measurement": cpu_used / max(1, len(lags)),
+        "loop_per_measurement": loop_used / max(1, len(lags)),
+        "server_cpu": server_used,
         "errors": outcomes["error"],
         "server_requests": after - before,
         "client_requests": len(lags),
+        "limiter_requests": limiter_requests,
         "peak": peak,
         "peak_span": span,
         "elapsed": elapsed,
+        "load_before": load_before,
+        "load_after": load(),
     }
+
+
+def rate_verdict(r: dict[str, Any], rate: float | None, concurrency: int) -> str:
+    if rate is None:
+        return f"no rate limit configured; at most {r['peak']} requests within {r['peak_span']:.2f} s"
+    bound = rate + concurrency  # spans are at most one second (see max_in_window)
+    verdict = "respected" if r["peak"] <= bound else "EXCEEDED"
+    return (
+        f"rate limit {verdict}: at most {r['peak']} requests counted by Prometheus within "
+        f"{r['peak_span']:.2f} s (limit {rate:g}/s + {concurrency} in flight); engine sent "
+        f"{r['client_requests']}, server counted {r['server_requests']}"
+    )
 
 
 def main() -> None:
@@ -218,53 +283,75 @@ def main() -> None:
     parser.add_argument(
         "--bare", type=int, default=2000, help="queries in the bare prometheus-api-client loop"
     )
+    parser.add_argument(
+        "--limit-check",
+        type=int,
+        default=200,
+        help="runs in the final rate-limit check, whose limit (N/s) is half their demand (0: skip)",
+    )
     options = parser.parse_args()
 
+    print(
+        f"machine: {os.cpu_count()} cores, load average (1/5/15 min) {load()}; Python "
+        f"{sys.version.split()[0]}; CPU figures are this process (event loop + query threads) unless named"
+    )
     server = start_prometheus(healthy())
     try:
         wall_q, cpu_q = bare_loop(server.url, options.bare)
         wall_p, cpu_p = asyncio.run(provider_loop(server.url, options.bare))
-        print(
-            f"provider loop: {options.bare} sequential PrometheusProvider.measure calls: {wall_p * 1000:.3f} ms wall, "
-            f"{cpu_p * 1000:.3f} ms CPU per measurement ({(cpu_p - cpu_q) / cpu_q * 100:+.0f}% vs bare)"
-        )
         print(f"Prometheus {server.url}; rate limit {options.rate:g}/s, concurrency {options.concurrency}")
         print(
-            f"bare loop: {options.bare} sequential custom_query calls: {wall_q * 1000:.3f} ms wall, "
+            f"bare loop:     {options.bare} sequential custom_query calls: {wall_q * 1000:.3f} ms wall, "
             f"{cpu_q * 1000:.3f} ms CPU per query"
+        )
+        print(
+            f"provider loop: {options.bare} sequential PrometheusProvider.measure calls: {wall_p * 1000:.3f} ms "
+            f"wall, {cpu_p * 1000:.3f} ms CPU per measurement ({(cpu_p - cpu_q) / cpu_q * 100:+.0f}% vs bare)"
         )
         header = (
             f"{'N':>6} {'meas/s':>8} {'target/s':>8} {'lag p50':>8} {'lag p99':>8} {'CPU s':>7} "
-            f"{'CPU ms/meas':>11} {'overhead':>8} {'errors':>6} {'server req':>10} {'peak/1s':>8}"
+            f"{'ms/meas':>8} {'(loop)':>7} {'vs bare':>8} {'errors':>6} {'prom CPU s':>10} {'peak/1s':>8} "
+            f"{'load before→after':>20}"
         )
         print(header)
-        capacity = 0
+        capacity, fell_behind = 0, None
         for n in (int(x) for x in options.runs.split(",")):
-            r = asyncio.run(engine(server.url, n, options.duration, options.rate, options.concurrency))
+            r = asyncio.run(
+                engine(server.url, n, options.duration, options.rate, options.concurrency, server.process.pid)
+            )
             overhead = (r["cpu_per_measurement"] - cpu_q) / cpu_q * 100
             print(
                 f"{n:>6} {r['per_second']:>8.1f} {2 * n / INTERVAL:>8.0f} {r['p50'] * 1000:>6.0f}ms "
-                f"{r['p99'] * 1000:>6.0f}ms {r['cpu']:>7.1f} {r['cpu_per_measurement'] * 1000:>11.3f} "
-                f"{overhead:>7.0f}% {r['errors']:>6} {r['server_requests']:>10} {r['peak']:>8}",
+                f"{r['p99'] * 1000:>6.0f}ms {r['cpu']:>7.1f} {r['cpu_per_measurement'] * 1000:>8.3f} "
+                f"{r['loop_per_measurement'] * 1000:>7.3f} {overhead:>+7.0f}% {r['errors']:>6} "
+                f"{r['server_cpu']:>10.1f} {r['peak']:>8} {r['load_before'] + '→' + r['load_after']:>20}",
                 flush=True,
             )
-            bound = options.rate + options.concurrency  # spans are at most one second (see max_in_window)
-            verdict = "respected" if r["peak"] <= bound else "EXCEEDED"
-            print(
-                f"       rate limit {verdict}: at most {r['peak']} requests counted by Prometheus within "
-                f"{r['peak_span']:.2f} s (limit {options.rate:g}/s + {options.concurrency} in flight); "
-                f"client sent {r['client_requests']}, server counted {r['server_requests']}",
-                flush=True,
-            )
+            print(f"       {rate_verdict(r, options.rate, options.concurrency)}", flush=True)
             if r["p99"] < INTERVAL:
                 capacity = n
             else:
+                fell_behind = n
                 print(f"       N={n} falls behind (p99 lag ≥ {INTERVAL:g} s): stopping")
                 break
         print(
-            f"capacity: {capacity} runs × 2 metrics at {INTERVAL:g} s (largest N with p99 lag < 1 interval)"
+            f"capacity: {capacity} runs × 2 metrics at {INTERVAL:g} s (largest N with p99 lag < 1 interval"
+            + (f"; N={fell_behind} fell behind)" if fell_behind else "; no N tried fell behind)")
         )
-        print("lag = completion - due time (previous completion + interval); CPU includes the query threads")
+        print(
+            "lag = completion - due time (previous completion + interval); ms/meas = CPU ms of this process per "
+            "measurement, (loop) = of which the event-loop thread; vs bare = ms/meas against the bare loop's "
+            "CPU per query"
+        )
+        if options.limit_check > 0:
+            n = options.limit_check  # demand 2n/s against a limit of n/s
+            seconds = min(options.duration, 10.0)
+            r = asyncio.run(engine(server.url, n, seconds, float(n), options.concurrency, server.process.pid))
+            print(
+                f"rate-limit check: {n} runs (demand {2 * n}/s) under a limit of {n}/s for {seconds:g} s: "
+                f"{r['per_second']:.1f} meas/s"
+            )
+            print(f"       {rate_verdict(r, float(n), options.concurrency)}")
     finally:
         server.stop()
 
