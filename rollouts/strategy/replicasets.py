@@ -340,17 +340,23 @@ def ensure_service(
         if rs.available_replicas <= 0:
             return
     ctx.actions.append(SetServiceSelector(svc_name, rs.pod_template_hash, ctx.name))
+    old = svc.selector.get(HASH_LABEL, "")
+    ctx.event(
+        "SwitchService",
+        f"Switched selector for service '{svc_name}' from '{old}' to '{rs.pod_template_hash}'",
+    )
 
 
 def reconcile_canary_services(ctx: Context) -> None:
-    """`reconcileStableAndCanaryService` (+ the abort redirect of the traffic-routing reconcile, §c.5)."""
+    """`reconcileStableAndCanaryService` (+ the abort redirect of the traffic-routing reconcile, §c.5).
+
+    On abort the canary Service is pointed at the stable pods (with dynamicStableScale Argo waits for the
+    gradual weight to reach 0; here the weight is 0 at once, so the redirect is immediate too)."""
     c = ctx.canary or {}
     ensure_service(ctx, c.get("stableService"), ctx.stable_rs, True)
     if ctx.aborted:
-        dynamic = ctx.traffic_routing is not None and c.get("dynamicStableScale")
         ensure_service(ctx, c.get("canaryService"), ctx.stable_rs, ctx.traffic_routing is None)
-        if not dynamic:
-            return
+        return
     ensure_service(ctx, c.get("canaryService"), ctx.new_rs, True)
 
 

@@ -674,3 +674,125 @@ def test_decide_does_not_mutate_its_input() -> None:
     before = copy.deepcopy(observed.rollout_raw)
     decide(observed, T0)
     assert observed.rollout_raw == before
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# More §c rules: setCanaryScale, history limits, rollback window, inconclusive background analysis
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def test_set_canary_scale() -> None:
+    """§c.3: setCanaryScale replicas/weight size the canary independently of the traffic weight."""
+    world = World.from_files(*SEED)
+    canary = world.rollout["spec"]["strategy"]["canary"]
+    canary.pop("analysis")
+    canary["steps"] = [
+        {"setCanaryScale": {"replicas": 3}},
+        {"pause": {}},
+        {"setCanaryScale": {"weight": 50}},
+        {"pause": {}},
+        {"setCanaryScale": {"matchTrafficWeight": True}},
+        {"setWeight": 20},
+        {"pause": {}},
+    ]
+    world.settle(T0)
+    world.set_image("v2")
+    seen = []
+    for _ in range(3):
+        drive_to_pause(world, T0)
+        seen.append((world.rs_by_hash(world.status["currentPodHash"]).spec_replicas, world.weight()))
+        world.patch_status(pauseConditions=None)
+    assert seen == [(3, 0), (5, 0), (2, 20)]
+    assert "Rollout step 1/7 completed (setCanaryScale{replicas: 3})" in world.event_messages()
+
+
+def test_revision_history_limit_deletes_old_replica_sets() -> None:
+    """reconcileRevisionHistoryLimit: at most revisionHistoryLimit (3) old, scaled-down RSs are kept."""
+    world = seed_world()
+    now = T0
+    for version in range(2, 8):
+        now += timedelta(hours=1)
+        world.set_image(f"v{version}")
+        for _ in range(6):
+            world.settle(now)
+            now += timedelta(minutes=11)
+    assert world.status["phase"] == "Healthy"
+    assert len(world.replica_sets) == 4  # current + 3 old
+    assert [rs.spec_replicas for rs in world.replica_sets.values()].count(10) == 1
+
+
+def rollback_world() -> tuple[World, datetime]:
+    """v1 → v2 → v3 fully promoted, rollbackWindow 3; returns the world at v3's promotion time."""
+    world = World.from_files(*SEED)
+    world.rollout["spec"]["rollbackWindow"] = {"revisions": 3}
+    world.settle(T0)
+    now = T0
+    for image in ("v2", "v3"):
+        now += timedelta(minutes=1)
+        world.set_image(image)
+        world.settle(now)
+        while world.status["stableRS"] != world.status["currentPodHash"]:
+            now += timedelta(seconds=world.plans[-1].requeue_after or 0)
+            world.settle(now)
+    return world, now
+
+
+def test_rollback_within_window_to_active_rs() -> None:
+    """§c.11: back to an older RS still up (within its scale-down delay) → steps skipped at once."""
+    world, now = rollback_world()
+    v2 = next(
+        rs for rs in world.replica_sets.values() if rs.template["spec"]["containers"][0]["image"] == "v2"
+    )
+    assert v2.spec_replicas == 10  # still within scaleDownDelaySeconds
+    world.set_image("v2")
+    world.step(now)
+    assert world.status["currentStepIndex"] == 8
+    assert "Rollback to active ReplicaSets within RollbackWindow" in world.event_messages("SkipSteps")
+    world.settle(now)
+    assert world.status["stableRS"] == v2.pod_template_hash
+    assert any("Rollback within window" in m for m in world.event_messages("RolloutCompleted"))
+
+
+def test_rollback_within_window_to_scaled_down_rs() -> None:
+    """§c.11 as Argo's code does it: the reset pass keeps step 0 for an inactive RS, but the next pass's
+    `isRollbackWithinWindow` (which does not look at activity) still jumps to the end of the steps."""
+    world, now = rollback_world()
+    now += timedelta(minutes=1)
+    world.settle(now)  # v2's scale-down deadline passes
+    world.set_image("v2")
+    world.step(now)
+    assert world.status["currentStepIndex"] == 0
+    world.step(now)
+    assert world.status["currentStepIndex"] == 8
+
+
+def test_inconclusive_background_run_pauses_then_promote_creates_new_run() -> None:
+    """§c.7/§c.8: Inconclusive → InconclusiveAnalysisRun pause; promote → a new run (needsNewAnalysisRun)."""
+    world = seed_world()
+    world.set_image("v2")
+    drive_to_pause(world, T0)
+    world.settle(T0 + timedelta(minutes=6))
+    name = world.status["canary"]["currentBackgroundAnalysisRunStatus"]["name"]
+    world.set_run_phase(name, "Inconclusive")
+    world.settle(T0 + timedelta(minutes=6))
+    assert [c["reason"] for c in world.status["pauseConditions"]] == [
+        "CanaryPauseStep",
+        "InconclusiveAnalysisRun",
+    ]
+    world.patch_status(pauseConditions=None)
+    world.step(T0 + timedelta(minutes=6))
+    assert world.status["canary"]["currentBackgroundAnalysisRunStatus"]["name"] == f"{name}.1"
+
+
+def test_successful_run_history_limit() -> None:
+    """§c.8 history: non-current runs beyond successfulRunHistoryLimit are deleted, oldest first."""
+    world = seed_world()
+    world.rollout["spec"]["analysis"] = {"successfulRunHistoryLimit": 1}
+    now = T0
+    for version in range(2, 5):
+        now += timedelta(hours=1)
+        world.set_image(f"v{version}")
+        for _ in range(6):
+            world.settle(now)
+            now += timedelta(minutes=11)
+    assert len(world.runs) == 1
