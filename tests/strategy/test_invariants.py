@@ -122,7 +122,7 @@ def check_pass(world: World, now: datetime) -> Plan:
     return plan
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(OPS)
 def test_traffic_routed_canary_invariants(ops: list[tuple[str, Any]]) -> None:
     world = World.from_files(*SEED)
@@ -137,7 +137,7 @@ def test_traffic_routed_canary_invariants(ops: list[tuple[str, Any]]) -> None:
         check_pass(world, now)
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     replicas=st.integers(1, 12),
     surge=st.sampled_from([0, 1, 2, "25%", "50%"]),
@@ -184,3 +184,26 @@ def test_basic_canary_surge_and_availability(
         still = sum(min(rs.available_replicas, rs.spec_replicas) for rs in world.replica_sets.values())
         if available_before >= replicas - max_unavail:
             assert still >= replicas - max_unavail
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(OPS)
+def test_bluegreen_invariants(ops: list[tuple[str, Any]]) -> None:
+    world = World.from_files(
+        "examples/bluegreen/rollout.yaml",
+        "examples/bluegreen/services.yaml",
+        "examples/bluegreen/smoke-tests.yaml",
+        "examples/istio-canary/success-rate.yaml",
+    )
+    world.rollout["spec"]["template"]["spec"]["containers"][0]["image"] = "v1"
+    world.auto_available = False
+    now = T0
+    world.make_available()
+    for op, arg in ops:
+        now = apply_op(world, op, arg, now)
+        check_pass(world, now)
+        world.make_available()
+        check_pass(world, now)
+        replicas = world.rollout["spec"]["replicas"]
+        for rs in world.replica_sets.values():
+            assert rs.spec_replicas <= replicas
