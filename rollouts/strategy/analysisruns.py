@@ -27,6 +27,7 @@ from rollouts.strategy.plan import (
     DeleteAnalysisRun,
     TerminateAnalysisRun,
 )
+from rollouts.strategy.replicasets import is_fast_rollback
 from rollouts.strategy.status import (
     BLUE_GREEN_PAUSE,
     CANARY_PAUSE_STEP,
@@ -338,8 +339,6 @@ def _set(section: JSON, key: str, value: JSON | None) -> None:
 
 def reconcile_canary_runs(ctx: Context, st: JSON) -> None:
     """Step and background runs of a canary (§c.8)."""
-    from rollouts.strategy.replicasets import is_fast_rollback
-
     can = st.setdefault("canary", {})
     step_run = current_step_run(ctx)
     bg_run = _current(ctx, "canary", "currentBackgroundAnalysisRunStatus")

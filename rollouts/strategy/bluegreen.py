@@ -9,9 +9,11 @@ pre/post-promotion AnalysisRuns → status (selectors as switched in this pass, 
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from rollouts.strategy import analysisruns, replicasets
 from rollouts.strategy import replicas as arith
-from rollouts.strategy.context import HASH_LABEL, MANAGED_BY, Context
+from rollouts.strategy.context import HASH_LABEL, MANAGED_BY, Context, parse_time, scale_down_deadline
 from rollouts.strategy.plan import JSON, ReplicaSetState, SetServiceSelector
 from rollouts.strategy.status import BLUE_GREEN_PAUSE, INCONCLUSIVE_ANALYSIS
 
@@ -66,8 +68,6 @@ def _ready_for_pause(ctx: Context) -> bool:
 
 
 def _new_rs_within_delay(ctx: Context) -> bool:
-    from rollouts.strategy.context import scale_down_deadline
-
     d = scale_down_deadline(ctx.new_rs) if ctx.new_rs is not None else None
     return d is not None and d > ctx.now
 
@@ -96,10 +96,6 @@ def _completed_pre_promotion(ctx: Context) -> bool:
 
 def completed_bluegreen_pause(ctx: Context) -> bool:
     """`CompletedBlueGreenPause` (§c.9 step 3)."""
-    from datetime import timedelta
-
-    from rollouts.strategy.context import parse_time
-
     bg = ctx.bluegreen or {}
     cond = ctx.pause_condition(BLUE_GREEN_PAUSE)
     if ctx.add_pause:

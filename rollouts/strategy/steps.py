@@ -8,7 +8,7 @@ one and the next pass (triggered by that very status write) looks at the next st
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import datetime, timedelta
 
 from rollouts.strategy.context import Context, parse_time, pause_duration_seconds
 from rollouts.strategy.plan import JSON
@@ -84,7 +84,7 @@ def current_set_canary_scale(ctx: Context) -> JSON | None:
     return None
 
 
-def pause_expiry(ctx: Context, pause: JSON) -> Any:
+def pause_expiry(ctx: Context, pause: JSON) -> datetime | None:
     cond = ctx.pause_condition(CANARY_PAUSE_STEP)
     seconds = pause_duration_seconds(pause)
     if cond is None or seconds is None:
@@ -92,8 +92,6 @@ def pause_expiry(ctx: Context, pause: JSON) -> Any:
     start = parse_time(cond.get("startTime"))
     if start is None:
         return None
-    from datetime import timedelta
-
     return start + timedelta(seconds=seconds)
 
 
@@ -126,7 +124,5 @@ def reconcile_canary_pause(ctx: Context) -> bool:
         return True
     expiry = pause_expiry(ctx, pause)
     if expiry is not None and expiry >= ctx.now:
-        from datetime import timedelta
-
         ctx.requeue_at(expiry + timedelta(seconds=1))
     return True
