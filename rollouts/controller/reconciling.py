@@ -235,6 +235,10 @@ class RolloutReconciler:
             on_written=self.fresh.remember,
         )
         self._failures: dict[tuple[str, str], int] = {}
+        # Per key, the last parsed version (resourceVersion → model) and the version last shown to the metrics:
+        # most passes are caused by owned objects changing, not the Rollout, so both are usually unchanged.
+        self._parsed: dict[tuple[str, str], tuple[str, Any, str | None]] = {}
+        self._reported: dict[tuple[str, str], str] = {}
         # Exact per-pass durations for the scale benchmark (the histogram's buckets are coarse), one per line.
         trace = os.environ.get("ROLLOUTS_RECONCILE_TIMINGS")
         self.timings = open(trace, "a", buffering=1) if trace else None  # noqa: SIM115 - lives with the process
@@ -267,7 +271,8 @@ class RolloutReconciler:
                 raw = await source.get(ROLLOUTS, name, namespace)
             except NotFound:
                 self.fresh.forget(ROLLOUTS, namespace, name)
-                self._failures.pop((namespace, name), None)
+                for memo in (self._failures, self._parsed, self._reported):
+                    memo.pop((namespace, name), None)
                 call_metrics(self.metrics, "forget_rollout", namespace, name)
                 return None  # deleted: its ReplicaSets and runs go with it (ownerReferences)
             if (raw.get("metadata") or {}).get("deletionTimestamp"):
@@ -284,7 +289,7 @@ class RolloutReconciler:
     async def _pass(self, raw: JSON, source: ObjectSource) -> float | None:
         namespace, name = _key_of(raw)
         now = self.clock()
-        model, model_error = parse_model(raw)
+        model, model_error = self._model(raw)
         if model is None:
             return await self._invalid(raw, model_error or "the spec does not parse", None)
         observed = await observe(source, raw, model)
@@ -298,9 +303,27 @@ class RolloutReconciler:
         result = await self.applier.apply(raw, plan)
         if result.rollout is not None:
             self.fresh.remember(ROLLOUTS, result.rollout)
-        call_metrics(self.metrics, "observe_rollout", result.rollout or raw)
+        self._report(result.rollout or raw)
         self._failures.pop((namespace, name), None)
         return plan.requeue_after
+
+    def _model(self, raw: JSON) -> tuple[Any, str | None]:
+        key = _key_of(raw)
+        rv = str((raw.get("metadata") or {}).get("resourceVersion") or "")
+        cached = self._parsed.get(key)
+        if cached is not None and rv and cached[0] == rv:
+            return cached[1], cached[2]
+        model, error = parse_model(raw)
+        self._parsed[key] = (rv, model, error)
+        return model, error
+
+    def _report(self, rollout: JSON) -> None:
+        key = _key_of(rollout)
+        rv = str((rollout.get("metadata") or {}).get("resourceVersion") or "")
+        if rv and self._reported.get(key) == rv:
+            return
+        self._reported[key] = rv
+        call_metrics(self.metrics, "observe_rollout", rollout)
 
     async def _invalid(self, raw: JSON, message: str, error: Exception | None) -> float:
         """InvalidSpec condition, phase Degraded, a Warning event when the message is new; backoff."""
@@ -326,7 +349,7 @@ class RolloutReconciler:
         result = await self.applier.apply(raw, Plan(new_status=status, actions=events))
         if result.rollout is not None:
             self.fresh.remember(ROLLOUTS, result.rollout)
-        call_metrics(self.metrics, "observe_rollout", result.rollout or raw)
+        self._report(result.rollout or raw)
         return float(min(BACKOFF_CAP, BACKOFF_START * 2.0 ** (failures - 1)))
 
 

@@ -220,3 +220,50 @@ async def test_invalid_run_is_an_error_not_a_crash(env: Env) -> None:
     run = await run_until_done(env, "invalid")
     assert run["status"]["phase"] == "Error"
     assert "no provider specified" in run["status"]["message"]
+
+
+@pytest.mark.parametrize(
+    ("job", "phase"),
+    [
+        pytest.param(
+            {"status": {"conditions": [{"type": "Complete", "status": "True"}]}}, "Successful", id="complete"
+        ),
+        pytest.param(
+            {"status": {"conditions": [{"type": "Failed", "status": "True"}]}}, "Failed", id="failed"
+        ),
+        pytest.param(
+            {"status": {"conditions": [{"type": "Failed", "status": "False"}]}}, "Running", id="not-yet"
+        ),
+        pytest.param({"spec": {"completions": 2}, "status": {"succeeded": 1}}, "Running", id="one-of-two"),
+        pytest.param({"spec": {"completions": 2}, "status": {"succeeded": 2}}, "Successful", id="two-of-two"),
+        pytest.param({"spec": {"backoffLimit": 1}, "status": {"failed": 2}}, "Failed", id="backoff-exceeded"),
+        pytest.param({}, "Running", id="just-created"),
+    ],
+)
+def test_job_phase(job: dict[str, Any], phase: str) -> None:
+    from rollouts.controller.jobs import job_phase
+
+    assert job_phase(job) == phase
+
+
+@pytest.mark.parametrize(
+    ("phase", "ttl", "seconds"),
+    [
+        pytest.param(
+            "Successful", {"secondsAfterCompletion": 60, "secondsAfterSuccess": 5}, 5, id="success-wins"
+        ),
+        pytest.param(
+            "Failed", {"secondsAfterCompletion": 60, "secondsAfterSuccess": 5}, 60, id="completion-fallback"
+        ),
+        pytest.param("Error", {"secondsAfterFailure": 7}, 7, id="error-is-a-failure"),
+        pytest.param("Successful", {"secondsAfterFailure": 7}, None, id="no-rule-for-success"),
+        pytest.param("Successful", {}, None, id="no-ttl"),
+    ],
+)
+def test_ttl_deadline(phase: str, ttl: dict[str, int], seconds: int | None) -> None:
+    """§b.6: the success/failure TTL wins over secondsAfterCompletion."""
+    run = {"spec": {"ttlStrategy": ttl}, "status": {"phase": phase, "completedAt": "2026-11-26T07:00:00Z"}}
+    expected = (
+        None if seconds is None else datetime(2026, 11, 26, 7, 0, tzinfo=UTC) + timedelta(seconds=seconds)
+    )
+    assert ttl_deadline(run) == expected
