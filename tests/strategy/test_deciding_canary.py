@@ -796,3 +796,66 @@ def test_successful_run_history_limit() -> None:
             world.settle(now)
             now += timedelta(minutes=11)
     assert len(world.runs) == 1
+
+
+def test_interrupted_update_keeps_intermediate_rs_until_the_new_one_serves() -> None:
+    """canary_test.go TestCanary(Dont)ScaleDownOldRsDuringInterruptedUpdate: v1 → v2 (at 100 %) → v3.
+
+    v2 keeps its pods while the canary Service still selects it (v3 has no available pod); once v3 is available
+    the Service moves to v3 and v2 is scaled to 0 in the same plan."""
+    world = World.from_files(*SEED)
+    canary = world.rollout["spec"]["strategy"]["canary"]
+    canary.pop("analysis")
+    canary["steps"] = [{"setWeight": 100}, {"pause": {}}]
+    world.rollout["spec"]["replicas"] = 5
+    world.settle(T0)
+    v1 = world.status["stableRS"]
+    world.set_image("v2")
+    drive_to_pause(world, T0)
+    v2 = world.status["currentPodHash"]
+    world.set_image("v3")
+    world.auto_available = False
+    for _ in range(4):
+        world.step(T0)
+    v3 = world.status["currentPodHash"]
+    assert world.rs_by_hash(v2).spec_replicas == 5
+    assert world.services["api-server-canary"].selector["rollouts-pod-template-hash"] == v2
+    assert world.weight() == 0  # no available v3 pod: all traffic to stable (§c.4)
+    world.make_available()
+    world.step(T0)
+    assert world.services["api-server-canary"].selector["rollouts-pod-template-hash"] == v3
+    assert world.rs_by_hash(v2).spec_replicas == 0
+    assert world.rs_by_hash(v1).spec_replicas == 5
+
+
+def test_scale_while_paused_by_a_pause_step() -> None:
+    """canary_test.go TestCanaryRolloutScaleWhilePaused: spec.replicas 5 → 10 on a pause step rescales the RSs
+    (basic canary, 20 %, maxSurge 1, maxUnavailable 0): stable 8, then the canary 2 in the same converged plan."""
+    world = World.from_files("examples/istio-canary/rollout.yaml")
+    canary = world.rollout["spec"]["strategy"]["canary"]
+    for key in ("trafficRouting", "analysis", "canaryService", "stableService"):
+        canary.pop(key)
+    canary.update(maxSurge=1, maxUnavailable=0, steps=[{"setWeight": 20}, {"pause": {}}])
+    world.rollout["spec"]["replicas"] = 5
+    world.settle(T0)
+    world.set_image("v2")
+    drive_to_pause(world, T0)
+    stable, new = world.status["stableRS"], world.status["currentPodHash"]
+    assert (world.rs_by_hash(stable).spec_replicas, world.rs_by_hash(new).spec_replicas) == (4, 1)
+    world.rollout["spec"]["replicas"] = 10
+    world.bump_generation()
+    world.settle(T0)
+    assert (world.rs_by_hash(stable).spec_replicas, world.rs_by_hash(new).spec_replicas) == (8, 2)
+    assert world.status["phase"] == "Paused"
+
+
+def test_user_pause_blocks_scaling() -> None:
+    """§c.7 / haltProgress: spec.paused stops ReplicaSet scaling, even for a replica change."""
+    world = basic_world()
+    world.set_image("v2")
+    drive_to_pause(world, T0)
+    before = {n: rs.spec_replicas for n, rs in world.replica_sets.items()}
+    world.rollout["spec"]["paused"] = True
+    world.rollout["spec"]["replicas"] = 8
+    world.settle(T0)
+    assert {n: rs.spec_replicas for n, rs in world.replica_sets.items()} == before
