@@ -84,9 +84,11 @@ def meta(obj: dict[str, Any]) -> dict[str, Any]:
     return m if isinstance(m, dict) else {}
 
 
-def content(obj: dict[str, Any]) -> dict[str, Any]:
-    """Everything but metadata and status: a change here bumps metadata.generation."""
-    return {k: v for k, v in obj.items() if k not in ("metadata", "status", "apiVersion", "kind")}
+def content(obj: dict[str, Any], *, with_status: bool = False) -> dict[str, Any]:
+    """What a change of bumps metadata.generation: everything but metadata (and status, when the type has a
+    status subresource — without one, a status change is a change like any other, as for CRDs)."""
+    skip = ("metadata", "apiVersion", "kind") if with_status else ("metadata", "status", "apiVersion", "kind")
+    return {k: v for k, v in obj.items() if k not in skip}
 
 
 def owner_uids(obj: dict[str, Any]) -> set[str]:

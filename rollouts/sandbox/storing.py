@@ -342,7 +342,7 @@ class Store:
             return old
         old_meta = meta(old)
         m = dict(meta(new))
-        if content(new) != content(old):
+        if content(new, with_status=not rt.has_status) != content(old, with_status=not rt.has_status):
             m["generation"] = int(old_meta.get("generation", 1)) + 1
         new["metadata"] = m
         if dry_run:

@@ -127,3 +127,38 @@ def test_wrong_method_is_405(sandbox: Sandbox, method: str, path: str) -> None:
     )
     assert resp.status == 405
     assert json.loads(resp.data)["reason"] == "MethodNotAllowed"
+
+
+def test_without_a_status_subresource_status_is_content(
+    sandbox: Sandbox, co: client.CustomObjectsApi
+) -> None:
+    sandbox.create(
+        {
+            "apiVersion": "apiextensions.k8s.io/v1",
+            "kind": "CustomResourceDefinition",
+            "metadata": {"name": "things.example.com"},
+            "spec": {
+                "group": "example.com",
+                "scope": "Namespaced",
+                "names": {"plural": "things", "kind": "Thing"},
+                "versions": [
+                    {
+                        "name": "v1",
+                        "served": True,
+                        "storage": True,
+                        "schema": {
+                            "openAPIV3Schema": {
+                                "type": "object",
+                                "x-kubernetes-preserve-unknown-fields": True,
+                            }
+                        },
+                    }
+                ],
+            },
+        }
+    )
+    thing = {"apiVersion": "example.com/v1", "kind": "Thing", "metadata": {"name": "t"}, "spec": {"a": 1}}
+    co.create_namespaced_custom_object("example.com", "v1", NS, "things", thing)
+    got = co.patch_namespaced_custom_object("example.com", "v1", NS, "things", "t", {"status": {"x": "y"}})
+    assert got["status"] == {"x": "y"}
+    assert got["metadata"]["generation"] == 2
