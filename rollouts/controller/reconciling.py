@@ -27,10 +27,10 @@ from typing import Any, Protocol
 
 from loguru import logger
 
-from rollouts.controller.applying import Applier
+from rollouts.controller.applying import AdoptionError, Applier
 from rollouts.controller.observing import ClientSource, ObjectSource, observe
 from rollouts.kube.client import KubeClient
-from rollouts.kube.errors import Conflict, NotFound
+from rollouts.kube.errors import Conflict, Forbidden, Invalid, NotFound
 from rollouts.kube.resources import ROLLOUTS, Resource
 from rollouts.strategy.plan import JSON, EmitEvent, Observed, Plan
 
@@ -282,6 +282,15 @@ class RolloutReconciler:
             except Conflict as e:
                 logger.bind(rollout=f"{namespace}/{name}").debug("conflict (attempt {}): {}", attempt + 1, e)
                 source = self.direct  # re-read everything from the API server
+            except (Invalid, Forbidden, AdoptionError) as e:
+                # Not transient: the API server refuses what the rollout asks for (a pod template it rejects,
+                # missing RBAC, a name owned by someone else). One line, and look again later.
+                failures = self._failures.get((namespace, name), 0) + 1
+                self._failures[(namespace, name)] = failures
+                logger.bind(rollout=f"{namespace}/{name}").warning(
+                    "rollout {}/{}: {}", namespace, name, e.message
+                )
+                return float(min(BACKOFF_CAP, BACKOFF_START * 2.0 ** (failures - 1)))
         raise Conflict(
             f"rollout {namespace}/{name}: still conflicting after {self.conflict_retries} re-reads"
         )
