@@ -220,3 +220,51 @@ def test_missing_active_service_is_invalid_spec() -> None:
         'Invalid value: "web-frontend-active": service "web-frontend-active" not found'
     )
     assert not [a for a in plan.actions if not isinstance(a, EmitEvent | CreateAnalysisRun)]
+
+
+def test_fast_rollback_within_scale_down_delay() -> None:
+    """§c.11 / bluegreen_test.go TestFastRollback: back to the previous RS while it is still up → no analysis,
+    no pause, the active Service switches at once and the RS's scale-down deadline is removed."""
+    world = seed_world()
+    blue = world.status["stableRS"]
+    blue_image = world.rollout["spec"]["template"]["spec"]["containers"][0]["image"]
+    t1 = T0 + timedelta(seconds=10)  # green is created after blue
+    world.set_image("v9")
+    world.settle(t1)
+    world.set_run_phase(run_named(world, "-pre"), "Successful")
+    world.settle(t1)
+    world.patch_status(pauseConditions=None)
+    world.settle(t1)
+    world.set_run_phase(run_named(world, "-post"), "Successful")
+    world.settle(t1)
+    green = world.status["stableRS"]
+    assert green != blue and "scale-down-deadline" in world.rs_by_hash(blue).annotations
+    runs_before = set(world.runs)
+    world.set_image(blue_image)
+    world.settle(t1 + timedelta(seconds=60))
+    assert selectors(world)["web-frontend-active"] == blue
+    assert world.status["stableRS"] == blue
+    assert "pauseConditions" not in world.status
+    assert set(world.runs) <= runs_before  # no new pre/post-promotion run
+    assert "scale-down-deadline" not in world.rs_by_hash(blue).annotations
+    assert any(m.endswith(": Fast rollback") for m in world.event_messages("RolloutCompleted"))
+    assert world.rs_by_hash(blue).revision == 3  # the revision is bumped on rollback
+
+
+def test_scale_down_limit_keeps_newest_old_rs() -> None:
+    """bluegreen_test.go TestBlueGreenScaleDownLimit: with scaleDownDelayRevisionLimit 1 only the newest old
+    RS keeps its pods until its deadline; older ones are scaled down at once."""
+    world = World.from_files("examples/bluegreen/rollout.yaml", "examples/bluegreen/services.yaml")
+    bg = world.rollout["spec"]["strategy"]["blueGreen"]
+    for key in ("prePromotionAnalysis", "postPromotionAnalysis", "autoPromotionEnabled"):
+        bg.pop(key)
+    bg["scaleDownDelayRevisionLimit"] = 1
+    world.settle(T0)
+    v1 = world.status["stableRS"]
+    world.set_image("v2")
+    world.settle(T0 + timedelta(seconds=1))
+    v2 = world.status["stableRS"]
+    world.set_image("v3")
+    world.settle(T0 + timedelta(seconds=2))
+    assert world.rs_by_hash(v2).spec_replicas == 5
+    assert world.rs_by_hash(v1).spec_replicas == 0
