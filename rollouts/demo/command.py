@@ -63,7 +63,10 @@ def demo(
     from rollouts.demo.running import Settings
 
     color = not no_color and sys.stdout.isatty()
-    console = Console(no_color=not color, highlight=False, soft_wrap=True)
+    # A log or a pipe has no width: use a wide one rather than cutting the summary at 80 columns.
+    console = Console(
+        no_color=not color, highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 130
+    )
     settings = Settings(
         scenario=scenario, speed=speed, keep=keep, color=color, live=color and not no_live, console=console
     )
@@ -128,7 +131,7 @@ def _snapshot(demo_: Any) -> dict[str, Any]:
 
 def _summary(console: Console, report: Any) -> None:
     table = Table(title="What happened", show_lines=False)
-    for col in ("scenario", "release", "result", "traffic to the new version", "took"):
+    for col in ("scenario", "release", "result", "new version's share of traffic", "took"):
         table.add_column(col, no_wrap=True)
     for o in report.outcomes:
         shares = " → ".join(f"{s}%" for s in o.weights) if o.weights else "-"
@@ -137,7 +140,7 @@ def _summary(console: Console, report: Any) -> None:
     console.print(table)
     for o in report.outcomes:
         if o.message:
-            console.print(f"{o.scenario}: {o.message}")
+            console.print(f"why {o.scenario} ended {o.phase}: {o.message}")
     total = report.story[-1].at if report.story else 0.0
     console.print(f"{'all scenarios ended as expected' if report.ok else 'NOT as expected'} in {total:.0f}s")
 

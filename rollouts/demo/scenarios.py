@@ -240,6 +240,7 @@ async def release_bluegreen(demo: Demo) -> Outcome:
         demo.say(f"web-frontend v3.1.0 is Healthy: the active Service selects {active}")
     return Outcome(
         "bluegreen", "web-frontend", "v3.1.0", phase, verdict == "healthy", message,
+        weights=[0, 100] if verdict == "healthy" else [0],  # blue-green: all at once, at the switch
         seconds=round(time.monotonic() - started, 1), snapshot=ro,
     )  # fmt: skip
 
