@@ -25,7 +25,9 @@ import asyncio
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from typing import Protocol, TypeVar
+
+from pydantic import BaseModel
 
 from analysis.args import (
     ArgsError,
@@ -196,6 +198,38 @@ def _new_result(
     )
 
 
+@dataclass(frozen=True)
+class _Prepared:
+    """What a pass needs from the spec alone (§b.7, §b.8, §a.3), worked out once per spec in
+    `run_to_completion` instead of on every pass; `error` is a whole-run Error message."""
+
+    resolved: list[Metric] = field(default_factory=list)
+    dry: set[str] = field(default_factory=set)
+    retention: dict[str, int] = field(default_factory=dict)
+    by_name: dict[str, Metric] = field(default_factory=dict)
+    secret_args: bool = False
+    error: str | None = None
+
+
+def _prepare(spec: AnalysisRunSpec) -> _Prepared:
+    try:
+        resolved = resolve_metrics_without_secrets(spec.metrics, spec.args)
+    except (ArgsError, SpecError) as e:
+        return _Prepared(error=f"Unable to resolve metric arguments: {e}")
+    except ValueError as e:  # a substituted value that does not fit the field (pydantic)
+        return _Prepared(error=f"Unable to resolve metric arguments: {_one_line(e)}")
+    try:
+        validate_metrics(resolved)
+        dry = dry_run_metrics(spec.dry_run, resolved)
+        retention = retention_limits(spec.measurement_retention, resolved)
+    except SpecError as e:
+        return _Prepared(error=f"Analysis spec invalid: {e}")
+    secret_args = any(
+        a.value_from is not None and a.value_from.secret_key_ref is not None for a in spec.args or []
+    )
+    return _Prepared(resolved, dry, retention, {m.name: m for m in spec.metrics}, secret_args)
+
+
 async def reconcile_run(
     run: AnalysisRun | AnalysisRunSpec,
     providers: Mapping[str, MetricProvider],
@@ -216,35 +250,43 @@ async def reconcile_run(
         spec, current = run.spec, status if status is not None else run.status
     else:
         spec, current = run, status
+    if current is not None and current.phase is not None and current.phase.completed:
+        return RunStep(_copy_status(current), None)
+    return await _reconcile(spec, _prepare(spec), providers, now, secrets, current, clock, replay)
+
+
+async def _reconcile(
+    spec: AnalysisRunSpec,
+    prepared: _Prepared,
+    providers: Mapping[str, MetricProvider],
+    now: datetime,
+    secrets: SecretResolver | None,
+    current: AnalysisRunStatus | None,
+    clock: Clock | None,
+    replay: bool,
+) -> RunStep:
     status = _copy_status(current) if current is not None else AnalysisRunStatus()
     if status.phase is not None and status.phase.completed:
         return RunStep(status, None)
     if status.metric_results is None:
         status.metric_results = []
-
-    try:
-        resolved = resolve_metrics_without_secrets(spec.metrics, spec.args)
-    except (ArgsError, SpecError) as e:
-        return _fail_run(status, f"Unable to resolve metric arguments: {e}", now)
-    except ValueError as e:  # a substituted value that does not fit the field (pydantic)
-        return _fail_run(status, f"Unable to resolve metric arguments: {_one_line(e)}", now)
-    try:
-        validate_metrics(resolved)
-        dry = dry_run_metrics(spec.dry_run, resolved)
-        retention = retention_limits(spec.measurement_retention, resolved)
-    except SpecError as e:
-        return _fail_run(status, f"Analysis spec invalid: {e}", now)
+    if prepared.error is not None:
+        return _fail_run(status, prepared.error, now)
+    resolved, dry = prepared.resolved, prepared.dry
 
     terminating = is_terminating(spec.terminate, status)
     tasks = due_tasks(resolved, status, terminating=terminating, now=now)
     taken: list[tuple[str, Measurement]] = []
     if tasks:
-        try:
-            args, secret_values = await resolve_secret_args(spec.args, secrets)
-            by_name = {m.name: m for m in spec.metrics}
-            metrics = [resolve_metric(by_name[t.metric.name], args) for t in tasks]
-        except (ArgsError, SpecError, ValueError) as e:
-            return _fail_run(status, f"Unable to resolve metric arguments: {_one_line(e)}", now)
+        secret_values: list[str] = []
+        if not prepared.secret_args:  # the metrics resolved for scheduling are the ones to measure
+            metrics = [t.metric for t in tasks]
+        else:
+            try:
+                args, secret_values = await resolve_secret_args(spec.args, secrets)
+                metrics = [resolve_metric(prepared.by_name[t.metric.name], args) for t in tasks]
+            except (ArgsError, SpecError, ValueError) as e:
+                return _fail_run(status, f"Unable to resolve metric arguments: {_one_line(e)}", now)
         chosen = [providers.get(m.provider.kind or "") for m in metrics]
         measurements = await asyncio.gather(
             *(
@@ -278,7 +320,7 @@ async def reconcile_run(
         resolved, status, terminate=spec.terminate, dry_run=dry, terminating=terminating, now=now
     )
     apply_run_phase(status, phase, message, now)
-    trim_measurements(status, retention)
+    trim_measurements(status, prepared.retention)
     if status.phase is not None and status.phase.completed:
         return RunStep(status, None, taken)
     wake = next_wakeup(resolved, status, now=now)
@@ -287,17 +329,36 @@ async def reconcile_run(
     return RunStep(status, wake, taken)
 
 
+_Model = TypeVar("_Model", bound=BaseModel)
+
+
+def _shallow(model: _Model) -> _Model:
+    """`model.model_copy()` without its generic machinery: the same shallow copy of the model's state."""
+    copy = model.__class__.__new__(model.__class__)
+    setattr_ = object.__setattr__
+    setattr_(copy, "__dict__", model.__dict__.copy())
+    setattr_(copy, "__pydantic_fields_set__", model.__pydantic_fields_set__.copy())
+    extra, private = model.__pydantic_extra__, model.__pydantic_private__
+    setattr_(copy, "__pydantic_extra__", None if extra is None else extra.copy())
+    setattr_(copy, "__pydantic_private__", None if private is None else private.copy())
+    return copy
+
+
 def _copy_status(status: AnalysisRunStatus) -> AnalysisRunStatus:
     """A copy safe to update: metric results and their lists are copied, measurements are shared.
 
     A pass never mutates a recorded Measurement (it replaces or appends them), so sharing them is safe and
-    avoids a deep copy of the whole history on every reconcile (the dominant cost otherwise).
+    avoids a deep copy of the whole history on every reconcile (the dominant cost otherwise). Copied
+    field by field (`_shallow`), not through `model_copy`, which was most of the cost of a pass.
     """
-    copy = status.model_copy()
+    copy = _shallow(status)
     if status.metric_results is not None:
-        copy.metric_results = [
-            r.model_copy(update={"measurements": list(r.measurements)}) for r in status.metric_results
-        ]
+        results = []
+        for result in status.metric_results:
+            r = _shallow(result)
+            r.__dict__["measurements"] = list(result.measurements)
+            results.append(r)
+        copy.__dict__["metric_results"] = results
     return copy
 
 
@@ -313,19 +374,61 @@ def _requested(terminate: Terminate | None) -> bool:
     return bool(terminate())
 
 
-async def _sleep(clock: Clock, t: datetime, terminate: Terminate | None) -> None:
-    if not isinstance(terminate, asyncio.Event):
-        await clock.sleep_until(t)
-        return
-    sleeper = asyncio.ensure_future(clock.sleep_until(t))
-    waiter = asyncio.ensure_future(terminate.wait())
-    try:
-        await asyncio.wait({sleeper, waiter}, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for task in (sleeper, waiter):
-            if not task.done():
-                task.cancel()
-        await asyncio.gather(sleeper, waiter, return_exceptions=True)
+def _wake(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
+
+
+class _Sleeper:
+    """Sleeps on a clock until an instant or until the `terminate` Event is set, whichever comes first.
+
+    One watcher task per run waits on the Event; a sleep on the `SystemClock` is a bare timer on the loop
+    (what `asyncio.sleep` does), and on another clock one task. Two tasks and an `asyncio.wait` per sleep
+    were a tenth of the engine's CPU with hundreds of runs.
+    """
+
+    def __init__(self, clock: Clock, terminate: asyncio.Event) -> None:
+        self.clock, self.terminate = clock, terminate
+        self._system = type(clock).sleep_until is SystemClock.sleep_until
+        self._waiter: asyncio.Future[None] | None = None
+        self._watcher: asyncio.Task[None] | None = None
+
+    async def _watch(self) -> None:
+        await self.terminate.wait()
+        if self._waiter is not None:
+            _wake(self._waiter)
+
+    async def sleep_until(self, t: datetime) -> None:
+        if self.terminate.is_set():
+            await asyncio.sleep(0)
+            return
+        loop = asyncio.get_running_loop()
+        if self._watcher is None:
+            self._watcher = loop.create_task(self._watch())
+        waiter = self._waiter = loop.create_future()
+        if self._system:
+            handle: asyncio.TimerHandle | None = loop.call_later(
+                max(0.0, (t - self.clock.now()).total_seconds()), _wake, waiter
+            )
+            sleeper = None
+        else:
+            handle = None
+            sleeper = asyncio.ensure_future(self.clock.sleep_until(t))
+            sleeper.add_done_callback(lambda _: _wake(waiter))
+        try:
+            await waiter
+        finally:
+            self._waiter = None
+            if handle is not None:
+                handle.cancel()
+            if sleeper is not None and not sleeper.done():
+                sleeper.cancel()
+                await asyncio.gather(sleeper, return_exceptions=True)
+
+    async def close(self) -> None:
+        if self._watcher is not None:
+            self._watcher.cancel()
+            await asyncio.gather(self._watcher, return_exceptions=True)
 
 
 async def run_to_completion(
@@ -347,27 +450,36 @@ async def run_to_completion(
     """
     replay = bool(getattr(clock, "virtual", False))
     spec = spec.model_copy()
+    prepared = _prepare(spec)  # the spec's metrics, args and rules do not change during the run
+    sleeper: Clock | _Sleeper = _Sleeper(clock, terminate) if isinstance(terminate, asyncio.Event) else clock
     current = status or AnalysisRunStatus()
     same_instant = 0
     last_now: datetime | None = None
-    while True:
-        if not spec.terminate and _requested(terminate):
-            spec = spec.model_copy(update={"terminate": True})
-        now = clock.now()
-        same_instant = same_instant + 1 if now == last_now else 0
-        last_now = now
-        step = await reconcile_run(spec, providers, now, secrets, status=current, clock=clock, replay=replay)
-        current = step.status
-        if on_step is not None:
-            on_step(step)
-        if current.phase is not None and current.phase.completed:
-            return current
-        wake = step.next_wakeup or now + DEFAULT_ERROR_RETRY_INTERVAL
-        if same_instant >= 3 and wake <= now:  # no progress at this instant: let time pass
-            wake = now + timedelta(seconds=1)
-        if until is not None and wake > until and not spec.terminate:
-            await _sleep(clock, until, terminate)
-            if clock.now() >= until:
+    try:
+        while True:
+            if not spec.terminate and _requested(terminate):
                 spec = spec.model_copy(update={"terminate": True})
-            continue
-        await _sleep(clock, wake, terminate)
+            now = clock.now()
+            same_instant = same_instant + 1 if now == last_now else 0
+            last_now = now
+            if current.phase is not None and current.phase.completed:
+                step = RunStep(_copy_status(current), None)
+            else:
+                step = await _reconcile(spec, prepared, providers, now, secrets, current, clock, replay)
+            current = step.status
+            if on_step is not None:
+                on_step(step)
+            if current.phase is not None and current.phase.completed:
+                return current
+            wake = step.next_wakeup or now + DEFAULT_ERROR_RETRY_INTERVAL
+            if same_instant >= 3 and wake <= now:  # no progress at this instant: let time pass
+                wake = now + timedelta(seconds=1)
+            if until is not None and wake > until and not spec.terminate:
+                await sleeper.sleep_until(until)
+                if clock.now() >= until:
+                    spec = spec.model_copy(update={"terminate": True})
+                continue
+            await sleeper.sleep_until(wake)
+    finally:
+        if isinstance(sleeper, _Sleeper):
+            await sleeper.close()
