@@ -14,6 +14,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from pydantic import ValidationError
+
+from analysis import args as analysis_args
+from analysis.models import AnalysisTemplate, Argument, ClusterAnalysisTemplate, DryRun, MeasurementRetention
 from rollouts.strategy.context import (
     DEFAULT_RUN_HISTORY_LIMIT,
     HASH_LABEL,
@@ -61,7 +65,15 @@ def _template(ctx: Context, ref: JSON, path: str) -> JSON:
     return spec
 
 
-def _collect(ctx: Context, refs: list[JSON], path: str, seen: set[str], out: list[JSON]) -> None:
+def _collect(
+    ctx: Context,
+    refs: list[JSON],
+    path: str,
+    seen: set[str],
+    out: list[JSON],
+    cluster: list[bool] | None = None,
+) -> None:
+    """The referenced template specs, nested `templates` included, each once (`getAnalysisTemplatesFromRefs`)."""
     for ref in refs:
         key = f"{bool(ref.get('clusterScope'))}/{ref.get('templateName')}"
         spec = _template(ctx, ref, path)
@@ -69,9 +81,11 @@ def _collect(ctx: Context, refs: list[JSON], path: str, seen: set[str], out: lis
             continue
         seen.add(key)
         out.append(spec)
+        if cluster is not None:
+            cluster.append(bool(ref.get("clusterScope")))
         inner = spec.get("templates") or []
         if inner:
-            _collect(ctx, inner, path, seen, out)
+            _collect(ctx, inner, path, seen, out, cluster)
 
 
 def referenced_template_errors(ctx: Context) -> str | None:
@@ -166,46 +180,33 @@ def _flatten_metrics(specs: list[JSON], analysis: JSON, path: str) -> list[JSON]
 
 
 def build_run_spec(ctx: Context, analysis: JSON, path: str) -> JSON:
-    """The AnalysisRun spec: flattened templates, merged args (§b.7), dryRun/measurementRetention."""
+    """The AnalysisRun spec (`NewAnalysisRunFromTemplates`, §b.7) via `analysis.args.build_run_spec`.
+
+    Args come from the Rollout with every `valueFrom` resolved now (`BuildArgumentsForRolloutAnalysisRun`);
+    a merge error (conflicting values, an arg left unresolved, duplicate rules) is a `SpecError`."""
     specs: list[JSON] = []
-    _collect(ctx, list(analysis.get("templates") or []), path, set(), specs)
-    metrics = _flatten_metrics(specs, analysis, path)
-    template_args: dict[str, JSON] = {}
-    dry_run: list[JSON] = list(analysis.get("dryRun") or [])
-    retention: list[JSON] = list(analysis.get("measurementRetention") or [])
-    for spec in specs:
-        for arg in spec.get("args") or []:
-            prev = template_args.get(arg.get("name"))
-            if (
-                prev is not None
-                and prev.get("value") != arg.get("value")
-                and prev.get("value")
-                and arg.get("value")
-            ):
-                raise SpecError(
-                    f"Argument `{arg.get('name')}` specified multiple times with different values: "
-                    f"'{prev.get('value')}', '{arg.get('value')}'"
-                )
-            if prev is None or arg.get("value") is not None:
-                template_args[arg.get("name")] = dict(arg)
-        dry_run += list(spec.get("dryRun") or [])
-        retention += list(spec.get("measurementRetention") or [])
-    incoming = {a["name"]: a for a in rollout_args(ctx, list(analysis.get("args") or []))}
-    merged: list[JSON] = []
-    for name, arg in template_args.items():
-        if name in incoming:
-            arg = {"name": name, "value": incoming[name]["value"]}
-        if arg.get("value") is None and arg.get("valueFrom") is None:
-            raise SpecError(f"args.{name} was not resolved")
-        merged.append(arg)
-    out: JSON = {"metrics": metrics}
-    if merged:
-        out["args"] = merged
-    if dry_run:
-        out["dryRun"] = dry_run
-    if retention:
-        out["measurementRetention"] = retention
-    return out
+    cluster: list[bool] = []
+    _collect(ctx, list(analysis.get("templates") or []), path, set(), specs, cluster)
+    _flatten_metrics(specs, analysis, path)
+    names = " ".join(str(r.get("templateName", "")) for r in analysis.get("templates") or [])
+    try:
+        templates = [
+            AnalysisTemplate.from_wire({"spec": sp}) for sp, c in zip(specs, cluster, strict=True) if not c
+        ]
+        cluster_templates = [
+            ClusterAnalysisTemplate.from_wire({"spec": sp}) for sp, c in zip(specs, cluster, strict=True) if c
+        ]
+        run_spec = analysis_args.build_run_spec(
+            templates,
+            cluster_templates,
+            [Argument.from_wire(a) for a in rollout_args(ctx, list(analysis.get("args") or []))],
+            [DryRun.from_wire(d) for d in analysis.get("dryRun") or []],
+            [MeasurementRetention.from_wire(r) for r in analysis.get("measurementRetention") or []],
+        )
+    except (analysis_args.ArgsError, ValidationError) as e:
+        message = str(e).splitlines()[0] if isinstance(e, ValidationError) else str(e)
+        raise SpecError(f'{path}: Invalid value: "templateNames: [{names}]": {message}') from e
+    return run_spec.to_wire()
 
 
 # ---------------------------------------------------------------------------------------------------------------

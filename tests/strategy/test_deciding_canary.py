@@ -859,3 +859,15 @@ def test_user_pause_blocks_scaling() -> None:
     world.rollout["spec"]["replicas"] = 8
     world.settle(T0)
     assert {n: rs.spec_replicas for n, rs in world.replica_sets.items()} == before
+
+
+def test_unresolved_arg_is_invalid_spec() -> None:
+    """§b.7 MergeArgs: a template arg the Rollout does not supply → `args.<name> was not resolved`."""
+    world = analysis_step_world(args=[])
+    world.settle(T0)
+    assert world.status["phase"] == "Degraded"
+    assert world.status["message"] == (
+        'InvalidSpec: The Rollout "api-server" is invalid: spec.strategy.canary.steps[1].analysis.templates: '
+        'Invalid value: "templateNames: [success-rate]": args.service-name was not resolved'
+    )
+    assert not world.runs
