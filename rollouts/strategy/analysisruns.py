@@ -11,6 +11,8 @@ pause. A referenced template that does not exist is a `SpecError` (shown as an I
 
 from __future__ import annotations
 
+import functools
+import json
 import re
 from typing import Any
 
@@ -104,11 +106,57 @@ def referenced_template_errors(ctx: Context) -> str | None:
     try:
         for path, analysis in refs:
             specs: list[JSON] = []
-            _collect(ctx, list(analysis.get("templates") or []), path, set(), specs)
+            cluster: list[bool] = []
+            _collect(ctx, list(analysis.get("templates") or []), path, set(), specs, cluster)
             _flatten_metrics(specs, analysis, path)
+            args = [_dummy_arg(ctx, a) for a in analysis.get("args") or []]
+            key = json.dumps([specs, cluster, args], sort_keys=True, default=str)
+            error = _merge_error(key)
+            if error:
+                names = " ".join(str(r.get("templateName", "")) for r in analysis.get("templates") or [])
+                raise SpecError(f'{path}: Invalid value: "templateNames: [{names}]": {error}')
     except SpecError as e:
         return str(e)
     return None
+
+
+def _dummy_arg(ctx: Context, arg: JSON) -> JSON:
+    """`buildAnalysisArgs` of the reference validation: valueFrom resolved against dummy hashes."""
+    vf = arg.get("valueFrom") or {}
+    value = arg.get("value", "")
+    if vf.get("podTemplateHashValue") == "Latest":
+        value = "dummy-new-hash"
+    elif vf.get("podTemplateHashValue") == "Stable":
+        value = "dummy-stable-hash"
+    elif isinstance(vf.get("fieldRef"), dict):
+        try:
+            value = _field_ref(ctx, str(vf["fieldRef"].get("fieldPath", "")))
+        except SpecError:
+            value = ""
+    return {"name": arg.get("name"), "value": value}
+
+
+@functools.lru_cache(maxsize=1024)
+def _merge_error(key: str) -> str:
+    """The merge error `NewAnalysisRunFromTemplates` would raise for these templates and args ('' if none).
+
+    Memoised on the canonical JSON of its inputs: the controller validates the same references every pass."""
+    specs, cluster, args = json.loads(key)
+    try:
+        analysis_args.build_run_spec(
+            [AnalysisTemplate.from_wire({"spec": sp}) for sp, c in zip(specs, cluster, strict=True) if not c],
+            [
+                ClusterAnalysisTemplate.from_wire({"spec": sp})
+                for sp, c in zip(specs, cluster, strict=True)
+                if c
+            ],
+            [Argument.from_wire(a) for a in args],
+        )
+    except analysis_args.ArgsError as e:
+        return str(e)
+    except ValidationError as e:
+        return str(e).splitlines()[0]
+    return ""
 
 
 _FIELD_INDEX = re.compile(r"^(.*)\[(.*)\]$")

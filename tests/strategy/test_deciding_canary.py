@@ -864,7 +864,7 @@ def test_user_pause_blocks_scaling() -> None:
 def test_unresolved_arg_is_invalid_spec() -> None:
     """§b.7 MergeArgs: a template arg the Rollout does not supply → `args.<name> was not resolved`."""
     world = analysis_step_world(args=[])
-    world.settle(T0)
+    world.step(T0)  # reference validation: Degraded before the step is even reached (still on the seed's v1)
     assert world.status["phase"] == "Degraded"
     assert world.status["message"] == (
         'InvalidSpec: The Rollout "api-server" is invalid: spec.strategy.canary.steps[1].analysis.templates: '
