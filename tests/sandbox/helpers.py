@@ -4,9 +4,32 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, TypeAlias, TypeVar
 
 T = TypeVar("T")
+
+# The custom-objects API of the `kubernetes` client answers untyped JSON (declared `object`): tests index it.
+CustomObjects: TypeAlias = Any
+# The typed APIs' models declare every field Optional; the tests assert on what the server answered, so they
+# read them without a None check per attribute.
+AppsApi: TypeAlias = Any
+CoreApi: TypeAlias = Any
+
+
+def status_body(e: Any) -> dict[str, Any]:
+    """The decoded `kind: Status` body of an ApiException."""
+    import json
+
+    body: dict[str, Any] = json.loads(e.body or "{}")
+    return body
+
+
+def new_watch() -> Any:
+    """A `kubernetes.watch.Watch` (the class is untyped)."""
+    from kubernetes import watch
+
+    return watch.Watch()  # type: ignore[no-untyped-call]
+
 
 G, V, P, NS = "argoproj.io", "v1alpha1", "rollouts", "default"
 

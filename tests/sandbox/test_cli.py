@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import yaml
 from click.testing import CliRunner
@@ -15,18 +16,23 @@ from kubernetes import client, config
 
 from rollouts.sandbox.cli import sandbox as sandbox_command
 from tests.fixtures.sandbox import SandboxProcess, start_sandbox_process
-from tests.sandbox.helpers import NS, G, P, V, rollout
+from tests.sandbox.helpers import NS, CustomObjects, G, P, V, rollout
 
 
-def api_for(sp: SandboxProcess) -> client.CustomObjectsApi:
-    return client.CustomObjectsApi(config.new_client_from_config(str(sp.kubeconfig_path)))
+def api_client(kubeconfig: Path) -> Any:
+    """A client configured from the kubeconfig the sandbox wrote, as a user's tools would be."""
+    return config.new_client_from_config(str(kubeconfig))  # type: ignore[no-untyped-call]
+
+
+def api_for(sp: SandboxProcess) -> CustomObjects:
+    return client.CustomObjectsApi(api_client(sp.kubeconfig_path))
 
 
 def test_kubeconfig_has_a_sandbox_context(sandbox_process: SandboxProcess) -> None:
     doc = yaml.safe_load(sandbox_process.kubeconfig_path.read_text())
     assert doc["current-context"] == "sandbox"
     assert doc["clusters"][0]["cluster"]["server"] == sandbox_process.url
-    crds = client.ApiextensionsV1Api(config.new_client_from_config(str(sandbox_process.kubeconfig_path)))
+    crds: Any = client.ApiextensionsV1Api(api_client(sandbox_process.kubeconfig_path))
     names = {c.metadata.name for c in crds.list_custom_resource_definition().items}
     assert {"rollouts.argoproj.io", "analysisruns.argoproj.io", "analysistemplates.argoproj.io"} <= names
 

@@ -7,18 +7,17 @@ from typing import Any
 
 import pytest
 from kubernetes import client
-from kubernetes.client.rest import ApiException
+from kubernetes.client.exceptions import ApiException
 
 from rollouts.sandbox import Sandbox
-from tests.sandbox.helpers import NS, G, P, V, rollout
+from tests.sandbox.helpers import NS, CoreApi, CustomObjects, G, P, V, rollout, status_body
 
 
 def status_of(e: ApiException) -> dict[str, Any]:
-    body: dict[str, Any] = json.loads(e.body)
-    return body
+    return status_body(e)
 
 
-def test_create_fills_server_metadata(co: client.CustomObjectsApi) -> None:
+def test_create_fills_server_metadata(co: CustomObjects) -> None:
     obj = co.create_namespaced_custom_object(G, V, NS, P, rollout("r1"))
     meta = obj["metadata"]
     assert meta["namespace"] == NS
@@ -27,7 +26,7 @@ def test_create_fills_server_metadata(co: client.CustomObjectsApi) -> None:
     assert meta["uid"] and meta["creationTimestamp"].endswith("Z")
 
 
-def test_not_found_body_is_a_real_status(co: client.CustomObjectsApi) -> None:
+def test_not_found_body_is_a_real_status(co: CustomObjects) -> None:
     with pytest.raises(ApiException) as info:
         co.get_namespaced_custom_object(G, V, NS, P, "missing")
     body = status_of(info.value)
@@ -44,14 +43,14 @@ def test_not_found_body_is_a_real_status(co: client.CustomObjectsApi) -> None:
     }
 
 
-def test_duplicate_create_is_already_exists(co: client.CustomObjectsApi) -> None:
+def test_duplicate_create_is_already_exists(co: CustomObjects) -> None:
     co.create_namespaced_custom_object(G, V, NS, P, rollout("dup"))
     with pytest.raises(ApiException) as info:
         co.create_namespaced_custom_object(G, V, NS, P, rollout("dup"))
     assert (info.value.status, status_of(info.value)["reason"]) == (409, "AlreadyExists")
 
 
-def test_generation_bumps_on_spec_only_and_noop_writes_change_nothing(co: client.CustomObjectsApi) -> None:
+def test_generation_bumps_on_spec_only_and_noop_writes_change_nothing(co: CustomObjects) -> None:
     created = co.create_namespaced_custom_object(G, V, NS, P, rollout("gen"))
     rv0 = created["metadata"]["resourceVersion"]
     same = co.patch_namespaced_custom_object(G, V, NS, P, "gen", {"spec": {"replicas": 3}})
@@ -65,7 +64,7 @@ def test_generation_bumps_on_spec_only_and_noop_writes_change_nothing(co: client
     assert status["metadata"]["generation"] == 2
 
 
-def test_stale_put_is_conflict(co: client.CustomObjectsApi) -> None:
+def test_stale_put_is_conflict(co: CustomObjects) -> None:
     obj = co.create_namespaced_custom_object(G, V, NS, P, rollout("stale"))
     co.patch_namespaced_custom_object(G, V, NS, P, "stale", {"spec": {"replicas": 1}})
     obj["spec"]["replicas"] = 2
@@ -76,7 +75,7 @@ def test_stale_put_is_conflict(co: client.CustomObjectsApi) -> None:
     assert body["message"].startswith('Operation cannot be fulfilled on rollouts.argoproj.io "stale"')
 
 
-def test_generate_name(co: client.CustomObjectsApi) -> None:
+def test_generate_name(co: CustomObjects) -> None:
     body = rollout("x")
     del body["metadata"]["name"]
     body["metadata"]["generateName"] = "ar-"
@@ -84,7 +83,7 @@ def test_generate_name(co: client.CustomObjectsApi) -> None:
     assert obj["metadata"]["name"].startswith("ar-") and len(obj["metadata"]["name"]) == 8
 
 
-def test_sync_helpers_share_the_store(sandbox: Sandbox, co: client.CustomObjectsApi) -> None:
+def test_sync_helpers_share_the_store(sandbox: Sandbox, co: CustomObjects) -> None:
     sandbox.create(rollout("helper"))
     assert co.get_namespaced_custom_object(G, V, NS, P, "helper")["spec"]["replicas"] == 3
     got = sandbox.get(f"{G}/{V}", "Rollout", "helper")
@@ -93,7 +92,7 @@ def test_sync_helpers_share_the_store(sandbox: Sandbox, co: client.CustomObjects
     assert co.get_namespaced_custom_object(G, V, NS, P, "helper")["spec"]["replicas"] == 3
 
 
-def test_put_of_a_custom_resource_needs_a_resource_version(co: client.CustomObjectsApi) -> None:
+def test_put_of_a_custom_resource_needs_a_resource_version(co: CustomObjects) -> None:
     obj = co.create_namespaced_custom_object(G, V, NS, P, rollout("uncond"))
     del obj["metadata"]["resourceVersion"]
     with pytest.raises(ApiException) as info:
@@ -102,7 +101,7 @@ def test_put_of_a_custom_resource_needs_a_resource_version(co: client.CustomObje
     assert "metadata.resourceVersion" in status_of(info.value)["message"]
 
 
-def test_put_of_a_builtin_may_be_unconditional(core: client.CoreV1Api) -> None:
+def test_put_of_a_builtin_may_be_unconditional(core: CoreApi) -> None:
     core.create_namespaced_config_map(
         NS, client.V1ConfigMap(metadata=client.V1ObjectMeta(name="cm"), data={"a": "1"})
     )
@@ -129,9 +128,7 @@ def test_wrong_method_is_405(sandbox: Sandbox, method: str, path: str) -> None:
     assert json.loads(resp.data)["reason"] == "MethodNotAllowed"
 
 
-def test_without_a_status_subresource_status_is_content(
-    sandbox: Sandbox, co: client.CustomObjectsApi
-) -> None:
+def test_without_a_status_subresource_status_is_content(sandbox: Sandbox, co: CustomObjects) -> None:
     sandbox.create(
         {
             "apiVersion": "apiextensions.k8s.io/v1",

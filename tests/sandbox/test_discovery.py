@@ -9,11 +9,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from kubernetes import client, dynamic
-from kubernetes.client.rest import ApiException
+from kubernetes.client.exceptions import ApiException
 
 from rollouts.sandbox.errors import ApiError
 from rollouts.sandbox.selectors import Selector
-from tests.sandbox.helpers import NS, G, P, V, rollout
+from tests.sandbox.helpers import NS, AppsApi, CustomObjects, G, P, V, rollout, status_body
 
 
 def get(api: client.ApiClient, path: str) -> tuple[int, Any]:
@@ -64,7 +64,7 @@ def test_url_grammar(sandbox_api_client: client.ApiClient, path: str, code: int)
 
 
 def test_dynamic_client_round_trip(sandbox_api_client: client.ApiClient) -> None:
-    dyn = dynamic.DynamicClient(sandbox_api_client)
+    dyn: Any = dynamic.DynamicClient(sandbox_api_client)  # type: ignore[no-untyped-call]
     ro = dyn.resources.get(api_version=f"{G}/{V}", kind="Rollout")
     assert set(ro.subresources) == {"status", "scale"}
     dyn.create(ro, body=rollout("dyn"), namespace=NS)
@@ -79,17 +79,17 @@ def test_dynamic_client_round_trip(sandbox_api_client: client.ApiClient) -> None
     assert [i.metadata.name for i in dyn.get(ro, namespace=NS, label_selector="missing").items] == []
 
 
-def test_invalid_name_is_422_with_field(co: client.CustomObjectsApi) -> None:
+def test_invalid_name_is_422_with_field(co: CustomObjects) -> None:
     with pytest.raises(ApiException) as info:
         co.create_namespaced_custom_object(G, V, NS, P, rollout("Bad_Name"))
-    body = json.loads(info.value.body)
+    body = status_body(info.value)
     assert (info.value.status, body["reason"]) == (422, "Invalid")
     assert body["message"].startswith(
         'Rollout.argoproj.io "Bad_Name" is invalid: metadata.name: Invalid value'
     )
 
 
-def test_replicaset_selector_must_match_template(apps: client.AppsV1Api) -> None:
+def test_replicaset_selector_must_match_template(apps: AppsApi) -> None:
     from tests.sandbox.helpers import replicaset
 
     body = replicaset("mismatch")
@@ -97,10 +97,10 @@ def test_replicaset_selector_must_match_template(apps: client.AppsV1Api) -> None
     with pytest.raises(ApiException) as info:
         apps.create_namespaced_replica_set(NS, body)
     assert info.value.status == 422
-    assert "spec.template.metadata.labels" in json.loads(info.value.body)["message"]
+    assert "spec.template.metadata.labels" in status_body(info.value)["message"]
 
 
-def test_list_pagination(co: client.CustomObjectsApi) -> None:
+def test_list_pagination(co: CustomObjects) -> None:
     for i in range(5):
         co.create_namespaced_custom_object(G, V, NS, P, rollout(f"p{i}"))
     names, token = [], None

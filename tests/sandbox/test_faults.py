@@ -10,11 +10,10 @@ import urllib.request
 from typing import Any
 
 import pytest
-from kubernetes import client, watch
-from kubernetes.client.rest import ApiException
+from kubernetes.client.exceptions import ApiException
 
 from rollouts.sandbox import Faults, Sandbox
-from tests.sandbox.helpers import NS, G, P, V, rollout
+from tests.sandbox.helpers import NS, CustomObjects, G, P, V, new_watch, rollout, status_body
 
 
 def admin(sb: Sandbox, method: str, path: str, body: Any = None) -> Any:
@@ -29,24 +28,24 @@ def admin(sb: Sandbox, method: str, path: str, body: Any = None) -> Any:
 
 
 @pytest.mark.sandbox(faults={"error_rate": 1.0})
-def test_error_rate_one_answers_500(co: client.CustomObjectsApi) -> None:
+def test_error_rate_one_answers_500(co: CustomObjects) -> None:
     with pytest.raises(ApiException) as info:
         co.list_namespaced_custom_object(G, V, NS, P)
     assert info.value.status == 500
-    assert json.loads(info.value.body)["reason"] == "InternalError"
+    assert status_body(info.value)["reason"] == "InternalError"
 
 
-def test_throttling_sets_retry_after(sandbox: Sandbox, co: client.CustomObjectsApi) -> None:
+def test_throttling_sets_retry_after(sandbox: Sandbox, co: CustomObjects) -> None:
     sandbox.set_faults(throttle_rate=1.0, retry_after=3, verbs=["create"])
     co.list_namespaced_custom_object(G, V, NS, P)  # other verbs unaffected
     with pytest.raises(ApiException) as info:
         co.create_namespaced_custom_object(G, V, NS, P, rollout("t"))
     assert info.value.status == 429
-    assert info.value.headers["Retry-After"] == "3"
-    assert json.loads(info.value.body)["details"] == {"retryAfterSeconds": 3}
+    assert info.value.headers is not None and info.value.headers["Retry-After"] == "3"
+    assert status_body(info.value)["details"] == {"retryAfterSeconds": 3}
 
 
-def test_fault_rates_are_seeded_and_proportional(sandbox: Sandbox, co: client.CustomObjectsApi) -> None:
+def test_fault_rates_are_seeded_and_proportional(sandbox: Sandbox, co: CustomObjects) -> None:
     sandbox.set_faults(error_rate=0.3, seed=42, verbs=["list"])
     codes = []
     for _ in range(200):
@@ -61,7 +60,7 @@ def test_fault_rates_are_seeded_and_proportional(sandbox: Sandbox, co: client.Cu
     assert [replay.decide("list") for _ in range(200)] == [0 if c == 200 else 500 for c in codes]
 
 
-def test_admin_endpoint_toggles_faults(sandbox: Sandbox, co: client.CustomObjectsApi) -> None:
+def test_admin_endpoint_toggles_faults(sandbox: Sandbox, co: CustomObjects) -> None:
     state = admin(sandbox, "POST", "/sandbox/faults", {"error_rate": 1.0, "verbs": ["get"]})
     assert state["error_rate"] == 1.0
     with pytest.raises(ApiException):
@@ -79,7 +78,7 @@ def test_admin_rejects_unknown_settings(sandbox: Sandbox) -> None:
     assert "unknown fault setting(s) ['error_rat']" in json.loads(info.value.read())["error"]
 
 
-def test_latency_is_added(sandbox: Sandbox, co: client.CustomObjectsApi) -> None:
+def test_latency_is_added(sandbox: Sandbox, co: CustomObjects) -> None:
     sandbox.set_faults(latency=0.05)
     co.list_namespaced_custom_object(G, V, NS, P)
     record = sandbox.requests.records(verb="list")[-1]
@@ -87,10 +86,10 @@ def test_latency_is_added(sandbox: Sandbox, co: client.CustomObjectsApi) -> None
 
 
 @pytest.mark.sandbox(faults={"watch_cut_after": 0.2})
-def test_watch_streams_are_cut(co: client.CustomObjectsApi) -> None:
+def test_watch_streams_are_cut(co: CustomObjects) -> None:
     started = time.monotonic()
     events = list(
-        watch.Watch().stream(
+        new_watch().stream(
             co.list_namespaced_custom_object, G, V, NS, P, timeout_seconds=30, _request_timeout=10
         )
     )
@@ -98,7 +97,7 @@ def test_watch_streams_are_cut(co: client.CustomObjectsApi) -> None:
     assert time.monotonic() - started < 25  # cut by the fault, not by the 30 s timeout
 
 
-def test_request_log_records_verbs_and_resets(sandbox: Sandbox, co: client.CustomObjectsApi) -> None:
+def test_request_log_records_verbs_and_resets(sandbox: Sandbox, co: CustomObjects) -> None:
     co.create_namespaced_custom_object(G, V, NS, P, rollout("log"))
     co.patch_namespaced_custom_object(G, V, NS, P, "log", {"spec": {"replicas": 1}})
     co.patch_namespaced_custom_object_status(G, V, NS, P, "log", {"status": {"phase": "Healthy"}})
@@ -122,10 +121,10 @@ def test_request_log_records_verbs_and_resets(sandbox: Sandbox, co: client.Custo
     assert admin(sandbox, "GET", "/sandbox/requests")["items"] == []
 
 
-def test_watches_are_logged_once_with_their_outcome(sandbox: Sandbox, co: client.CustomObjectsApi) -> None:
-    list(watch.Watch().stream(co.list_namespaced_custom_object, G, V, NS, P, timeout_seconds=0))
+def test_watches_are_logged_once_with_their_outcome(sandbox: Sandbox, co: CustomObjects) -> None:
+    list(new_watch().stream(co.list_namespaced_custom_object, G, V, NS, P, timeout_seconds=0))
     with pytest.raises(ApiException):
-        list(watch.Watch().stream(co.list_namespaced_custom_object, G, V, NS, "nothings", timeout_seconds=0))
+        list(new_watch().stream(co.list_namespaced_custom_object, G, V, NS, "nothings", timeout_seconds=0))
     assert [(r.resource, r.status) for r in sandbox.requests.records(verb="watch")] == [
         ("rollouts", 200),
         ("nothings", 404),

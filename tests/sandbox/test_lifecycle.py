@@ -3,16 +3,27 @@ preconditions, deletecollection; and optimistic concurrency under racing writers
 
 from __future__ import annotations
 
-import json
 import threading
 from typing import Any
 
 import pytest
 from kubernetes import client
-from kubernetes.client.rest import ApiException
+from kubernetes.client.exceptions import ApiException
 
 from rollouts.sandbox import Sandbox
-from tests.sandbox.helpers import NS, G, P, V, replicaset, rollout, wait_until
+from tests.sandbox.helpers import (
+    NS,
+    AppsApi,
+    CoreApi,
+    CustomObjects,
+    G,
+    P,
+    V,
+    replicaset,
+    rollout,
+    status_body,
+    wait_until,
+)
 
 
 def owned_by(
@@ -31,7 +42,7 @@ def exists(fn: Any, *args: Any) -> bool:
     return True
 
 
-def test_finalizers_hold_the_object_until_removed(co: client.CustomObjectsApi) -> None:
+def test_finalizers_hold_the_object_until_removed(co: CustomObjects) -> None:
     body = rollout("fin")
     body["metadata"]["finalizers"] = ["example.com/cleanup"]
     co.create_namespaced_custom_object(G, V, NS, P, body)
@@ -45,7 +56,7 @@ def test_finalizers_hold_the_object_until_removed(co: client.CustomObjectsApi) -
 
 @pytest.mark.sandbox(pod_ready_delay=0.0)
 def test_cascading_gc_rollout_to_replicasets_to_pods(
-    sandbox: Sandbox, co: client.CustomObjectsApi, apps: client.AppsV1Api, core: client.CoreV1Api
+    sandbox: Sandbox, co: CustomObjects, apps: AppsApi, core: CoreApi
 ) -> None:
     ro = co.create_namespaced_custom_object(G, V, NS, P, rollout("owner"))
     rs = replicaset("owner-abc", 2)
@@ -67,7 +78,7 @@ def test_cascading_gc_rollout_to_replicasets_to_pods(
     assert core.list_namespaced_pod(NS).items == []
 
 
-def test_orphan_propagation_keeps_dependents(co: client.CustomObjectsApi, apps: client.AppsV1Api) -> None:
+def test_orphan_propagation_keeps_dependents(co: CustomObjects, apps: AppsApi) -> None:
     ro = co.create_namespaced_custom_object(G, V, NS, P, rollout("orph"))
     rs = replicaset("orph-abc", 0)
     rs["metadata"]["ownerReferences"] = owned_by(ro)
@@ -77,9 +88,7 @@ def test_orphan_propagation_keeps_dependents(co: client.CustomObjectsApi, apps: 
     assert not kept.metadata.owner_references
 
 
-def test_dependent_with_another_live_owner_survives(
-    co: client.CustomObjectsApi, apps: client.AppsV1Api
-) -> None:
+def test_dependent_with_another_live_owner_survives(co: CustomObjects, apps: AppsApi) -> None:
     a = co.create_namespaced_custom_object(G, V, NS, P, rollout("a"))
     b = co.create_namespaced_custom_object(G, V, NS, P, rollout("b"))
     rs = replicaset("shared", 0)
@@ -92,7 +101,7 @@ def test_dependent_with_another_live_owner_survives(
     assert not exists(apps.read_namespaced_replica_set, "shared", NS)
 
 
-def test_delete_preconditions(co: client.CustomObjectsApi) -> None:
+def test_delete_preconditions(co: CustomObjects) -> None:
     co.create_namespaced_custom_object(G, V, NS, P, rollout("pre"))
     with pytest.raises(ApiException) as info:
         co.delete_namespaced_custom_object(
@@ -107,7 +116,7 @@ def test_delete_preconditions(co: client.CustomObjectsApi) -> None:
     assert exists(co.get_namespaced_custom_object, G, V, NS, P, "pre")
 
 
-def test_deletecollection_with_selector(co: client.CustomObjectsApi) -> None:
+def test_deletecollection_with_selector(co: CustomObjects) -> None:
     for name, team in (("d1", "a"), ("d2", "a"), ("d3", "b")):
         co.create_namespaced_custom_object(G, V, NS, P, rollout(name, {"team": team}))
     co.delete_collection_namespaced_custom_object(G, V, NS, P, label_selector="team=a")
@@ -115,9 +124,7 @@ def test_deletecollection_with_selector(co: client.CustomObjectsApi) -> None:
     assert names == ["d3"]
 
 
-def test_deleting_a_namespace_deletes_its_contents(
-    co: client.CustomObjectsApi, core: client.CoreV1Api
-) -> None:
+def test_deleting_a_namespace_deletes_its_contents(co: CustomObjects, core: CoreApi) -> None:
     core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name="team-x")))
     assert core.read_namespace("team-x").status.phase == "Active"
     co.create_namespaced_custom_object(G, V, "team-x", P, rollout("inside"))
@@ -126,10 +133,8 @@ def test_deleting_a_namespace_deletes_its_contents(
     assert not exists(core.read_namespace, "team-x")
 
 
-def test_deleting_a_crd_stops_serving_it(
-    co: client.CustomObjectsApi, sandbox_api_client: client.ApiClient
-) -> None:
-    ext = client.ApiextensionsV1Api(sandbox_api_client)
+def test_deleting_a_crd_stops_serving_it(co: CustomObjects, sandbox_api_client: client.ApiClient) -> None:
+    ext: Any = client.ApiextensionsV1Api(sandbox_api_client)
     co.create_namespaced_custom_object(G, V, NS, P, rollout("gone"))
     ext.delete_custom_resource_definition(f"{P}.{G}")
     with pytest.raises(ApiException) as info:
@@ -138,7 +143,7 @@ def test_deleting_a_crd_stops_serving_it(
 
 
 def test_crd_with_wrong_name_is_invalid(sandbox_api_client: client.ApiClient) -> None:
-    ext = client.ApiextensionsV1Api(sandbox_api_client)
+    ext: Any = client.ApiextensionsV1Api(sandbox_api_client)
     crd = {
         "apiVersion": "apiextensions.k8s.io/v1",
         "kind": "CustomResourceDefinition",
@@ -153,11 +158,11 @@ def test_crd_with_wrong_name_is_invalid(sandbox_api_client: client.ApiClient) ->
     with pytest.raises(ApiException) as info:
         ext.create_custom_resource_definition(crd)
     assert info.value.status == 422
-    assert "things.example.com" in info.value.body
+    assert "things.example.com" in status_body(info.value)["message"]
 
 
 @pytest.mark.parametrize("verb", ["replace", "patch"])
-def test_racing_writers_exactly_one_wins(co: client.CustomObjectsApi, verb: str) -> None:
+def test_racing_writers_exactly_one_wins(co: CustomObjects, verb: str) -> None:
     base = co.create_namespaced_custom_object(G, V, NS, P, rollout("race"))
     rv = base["metadata"]["resourceVersion"]
     writers = 8
@@ -197,12 +202,10 @@ def test_create_in_a_missing_namespace_when_namespaces_are_strict(sandbox_factor
     with pytest.raises(ApiException) as info:
         co.create_namespaced_custom_object(G, V, "nowhere", P, rollout("r"))
     assert info.value.status == 404
-    assert json.loads(info.value.body)["message"] == 'namespaces "nowhere" not found'
+    assert status_body(info.value)["message"] == 'namespaces "nowhere" not found'
 
 
-def test_an_invalid_create_leaves_no_namespace_behind(
-    co: client.CustomObjectsApi, core: client.CoreV1Api
-) -> None:
+def test_an_invalid_create_leaves_no_namespace_behind(co: CustomObjects, core: CoreApi) -> None:
     with pytest.raises(ApiException) as info:
         co.create_namespaced_custom_object(G, V, "fresh", P, rollout("Not_Valid"))
     assert info.value.status == 422

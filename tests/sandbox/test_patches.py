@@ -9,10 +9,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from kubernetes import client
-from kubernetes.client.rest import ApiException
+from kubernetes.client.exceptions import ApiException
 
 from rollouts.sandbox.patching import merge_patch, strategic_merge
-from tests.sandbox.helpers import NS, G, P, V, replicaset, rollout
+from tests.sandbox.helpers import NS, AppsApi, CustomObjects, G, P, V, replicaset, rollout
 
 C1 = {"name": "app", "image": "a:1", "ports": [{"containerPort": 80, "name": "http"}]}
 C2 = {"name": "side", "image": "s:1"}
@@ -117,7 +117,7 @@ def test_merge_patch_is_idempotent_and_pure(target: dict[str, Any], patch: dict[
     assert json.dumps(target, sort_keys=True) == snapshot
 
 
-def test_json_patch_and_failing_test_op(co: client.CustomObjectsApi) -> None:
+def test_json_patch_and_failing_test_op(co: CustomObjects) -> None:
     co.create_namespaced_custom_object(G, V, NS, P, rollout("jp"))
     ops = [
         {"op": "test", "path": "/spec/replicas", "value": 3},
@@ -133,7 +133,7 @@ def test_json_patch_and_failing_test_op(co: client.CustomObjectsApi) -> None:
     assert co.get_namespaced_custom_object(G, V, NS, P, "jp")["spec"]["replicas"] == 4
 
 
-def test_json_patch_to_a_stale_version_conflicts(co: client.CustomObjectsApi) -> None:
+def test_json_patch_to_a_stale_version_conflicts(co: CustomObjects) -> None:
     co.create_namespaced_custom_object(G, V, NS, P, rollout("jpv"))
     ops = [{"op": "replace", "path": "/metadata/resourceVersion", "value": "1"}]
     with pytest.raises(ApiException) as info:
@@ -143,7 +143,7 @@ def test_json_patch_to_a_stale_version_conflicts(co: client.CustomObjectsApi) ->
     assert info.value.status == 409
 
 
-def test_strategic_merge_patch_of_a_replicaset_merges_containers(apps: client.AppsV1Api) -> None:
+def test_strategic_merge_patch_of_a_replicaset_merges_containers(apps: AppsApi) -> None:
     body = replicaset("smp", 0)
     body["spec"]["template"]["spec"]["containers"].append({"name": "side", "image": "s:1"})
     apps.create_namespaced_replica_set(NS, body)
@@ -175,9 +175,7 @@ def test_apply_patch_creates_then_merges(sandbox_api_client: client.ApiClient) -
     assert status == 200 and obj["spec"]["replicas"] == 5 and obj["spec"]["strategy"]
 
 
-def test_unsupported_patch_type_is_415(
-    sandbox_api_client: client.ApiClient, co: client.CustomObjectsApi
-) -> None:
+def test_unsupported_patch_type_is_415(sandbox_api_client: client.ApiClient, co: CustomObjects) -> None:
     co.create_namespaced_custom_object(G, V, NS, P, rollout("ct"))
     resp = sandbox_api_client.rest_client.pool_manager.request(
         "PATCH",
@@ -188,7 +186,7 @@ def test_unsupported_patch_type_is_415(
     assert resp.status == 415 and json.loads(resp.data)["reason"] == "UnsupportedMediaType"
 
 
-def test_status_subresource_is_isolated(co: client.CustomObjectsApi) -> None:
+def test_status_subresource_is_isolated(co: CustomObjects) -> None:
     body = rollout("st")
     body["status"] = {"phase": "ignored-on-create"}
     created = co.create_namespaced_custom_object(G, V, NS, P, body)
@@ -208,7 +206,7 @@ def test_status_subresource_is_isolated(co: client.CustomObjectsApi) -> None:
     assert co.get_namespaced_custom_object(G, V, NS, P, "st")["status"] == {"phase": "Paused"}
 
 
-def test_replicaset_scale_subresource(apps: client.AppsV1Api) -> None:
+def test_replicaset_scale_subresource(apps: AppsApi) -> None:
     apps.create_namespaced_replica_set(NS, replicaset("sc", 2))
     scale = apps.read_namespaced_replica_set_scale("sc", NS)
     assert scale.spec.replicas == 2
@@ -223,7 +221,7 @@ def test_replicaset_scale_subresource(apps: client.AppsV1Api) -> None:
     assert info.value.status == 409
 
 
-def test_rollout_scale_follows_the_crd_paths(co: client.CustomObjectsApi) -> None:
+def test_rollout_scale_follows_the_crd_paths(co: CustomObjects) -> None:
     co.create_namespaced_custom_object(G, V, NS, P, rollout("rsc"))
     co.patch_namespaced_custom_object_status(
         G, V, NS, P, "rsc", {"status": {"HPAReplicas": 2, "selector": "app=x"}}
@@ -238,7 +236,7 @@ def test_rollout_scale_follows_the_crd_paths(co: client.CustomObjectsApi) -> Non
     assert co.get_namespaced_custom_object(G, V, NS, P, "rsc")["spec"]["replicas"] == 6
 
 
-def test_fields_outside_the_crd_schema_are_pruned(co: client.CustomObjectsApi) -> None:
+def test_fields_outside_the_crd_schema_are_pruned(co: CustomObjects) -> None:
     body = rollout("pruned")
     body["spec"]["notInSchema"] = 1
     body["spec"]["template"] = {"metadata": {"labels": {"a": "b"}}, "anything": {"kept": True}}

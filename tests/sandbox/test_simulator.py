@@ -6,20 +6,20 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from kubernetes import client, watch
+from kubernetes import client
 
 from rollouts.sandbox import Sandbox
 from rollouts.sandbox.objects import parse_duration
-from tests.sandbox.helpers import NS, replicaset, wait_until
+from tests.sandbox.helpers import NS, AppsApi, CoreApi, new_watch, replicaset, wait_until
 
 
-def rs_status(apps: client.AppsV1Api, name: str) -> dict[str, Any]:
+def rs_status(apps: AppsApi, name: str) -> dict[str, Any]:
     status: dict[str, Any] = apps.read_namespaced_replica_set(name, NS).to_dict()["status"]
     return {k: v for k, v in status.items() if v is not None}
 
 
 @pytest.mark.sandbox(pod_ready_delay=0.0)
-def test_replicaset_gets_ready_pods_and_true_status(apps: client.AppsV1Api, core: client.CoreV1Api) -> None:
+def test_replicaset_gets_ready_pods_and_true_status(apps: AppsApi, core: CoreApi) -> None:
     apps.create_namespaced_replica_set(NS, replicaset("web", 3))
     want = {
         "replicas": 3,
@@ -48,7 +48,7 @@ def test_replicaset_gets_ready_pods_and_true_status(apps: client.AppsV1Api, core
 
 
 @pytest.mark.sandbox(pod_ready_delay=0.0)
-def test_scale_to_zero_omits_zero_counts(apps: client.AppsV1Api) -> None:
+def test_scale_to_zero_omits_zero_counts(apps: AppsApi) -> None:
     apps.create_namespaced_replica_set(NS, replicaset("zero", 0))
     wait_until(
         lambda: rs_status(apps, "zero") == {"replicas": 0, "observed_generation": 1}, what="empty status"
@@ -56,7 +56,7 @@ def test_scale_to_zero_omits_zero_counts(apps: client.AppsV1Api) -> None:
 
 
 @pytest.mark.sandbox(pod_ready_delay=0.0)
-def test_never_ready_pods_stay_unready(apps: client.AppsV1Api, core: client.CoreV1Api) -> None:
+def test_never_ready_pods_stay_unready(apps: AppsApi, core: CoreApi) -> None:
     apps.create_namespaced_replica_set(
         NS, replicaset("stuck", 2, annotations={"sandbox.rollouts.io/never-ready": "true"})
     )
@@ -73,13 +73,13 @@ def test_never_ready_pods_stay_unready(apps: client.AppsV1Api, core: client.Core
 
 
 @pytest.mark.sandbox(pod_ready_delay=0.0, time_scale=0.1)
-def test_min_ready_seconds_delays_availability(apps: client.AppsV1Api) -> None:
+def test_min_ready_seconds_delays_availability(apps: AppsApi) -> None:
     created = apps.create_namespaced_replica_set(NS, replicaset("slow", 2, minReadySeconds=5))
     wait_until(lambda: rs_status(apps, "slow").get("available_replicas") == 2, timeout=10, what="available")
     # The status history, in order: ready pods were reported before they counted as available
     # (5 simulated seconds = 0.5 s here).
     history = []
-    w = watch.Watch()
+    w = new_watch()
     for ev in w.stream(
         apps.list_namespaced_replica_set,
         NS,
@@ -123,7 +123,7 @@ def job(name: str, outcome: str | None = None, duration: str = "1s") -> dict[str
 def test_jobs_finish_with_the_scripted_outcome(
     sandbox: Sandbox, sandbox_api_client: client.ApiClient, outcome: str | None, field: str, condition: str
 ) -> None:
-    batch = client.BatchV1Api(sandbox_api_client)
+    batch: Any = client.BatchV1Api(sandbox_api_client)
     batch.create_namespaced_job(NS, job("j", outcome))
     running = wait_until(lambda: batch.read_namespaced_job_status("j", NS).status.start_time, what="started")
     assert running
@@ -137,7 +137,7 @@ def test_jobs_finish_with_the_scripted_outcome(
 
 
 @pytest.mark.sandbox(pod_ready_delay=0.0)
-def test_deployment_rolls_to_a_new_replicaset(apps: client.AppsV1Api) -> None:
+def test_deployment_rolls_to_a_new_replicaset(apps: AppsApi) -> None:
     labels = {"app": "d"}
     dep = client.V1Deployment(
         metadata=client.V1ObjectMeta(name="d"),
@@ -189,7 +189,7 @@ def test_parse_duration_rejects_garbage() -> None:
 
 
 @pytest.mark.sandbox(pod_ready_delay=0.0)
-def test_a_deleted_pod_is_replaced_on_the_node(apps: client.AppsV1Api, core: client.CoreV1Api) -> None:
+def test_a_deleted_pod_is_replaced_on_the_node(apps: AppsApi, core: CoreApi) -> None:
     apps.create_namespaced_replica_set(NS, replicaset("heal", 2))
     first = wait_until(
         lambda: (pods := core.list_namespaced_pod(NS).items) and len(pods) == 2 and pods, what="2 pods"

@@ -10,18 +10,18 @@ import threading
 from typing import Any
 
 import pytest
-from kubernetes import client, watch
-from kubernetes.client.rest import ApiException
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
 
 from rollouts.sandbox import Sandbox
 from tests.fixtures.sandbox import sandbox_configuration
-from tests.sandbox.helpers import NS, G, P, V, rollout, wait_until
+from tests.sandbox.helpers import NS, AppsApi, CustomObjects, G, P, V, new_watch, rollout, wait_until
 
 
-def collect(co: client.CustomObjectsApi, n: int, **kwargs: Any) -> list[tuple[str, str, dict[str, Any]]]:
+def collect(co: CustomObjects, n: int, **kwargs: Any) -> list[tuple[str, str, dict[str, Any]]]:
     """The first `n` events of a watch (the server closes it after timeout_seconds at the latest)."""
     out: list[tuple[str, str, dict[str, Any]]] = []
-    w = watch.Watch()
+    w = new_watch()
     for ev in w.stream(co.list_namespaced_custom_object, G, V, NS, P, _request_timeout=10, **kwargs):
         out.append((ev["type"], ev["object"]["metadata"].get("name", ""), ev["object"]))
         if len(out) >= n:
@@ -29,7 +29,7 @@ def collect(co: client.CustomObjectsApi, n: int, **kwargs: Any) -> list[tuple[st
     return out
 
 
-def test_watch_from_list_version_has_no_gap(co: client.CustomObjectsApi) -> None:
+def test_watch_from_list_version_has_no_gap(co: CustomObjects) -> None:
     co.create_namespaced_custom_object(G, V, NS, P, rollout("a"))
     rv = co.list_namespaced_custom_object(G, V, NS, P)["metadata"]["resourceVersion"]
     co.patch_namespaced_custom_object(G, V, NS, P, "a", {"spec": {"replicas": 5}})
@@ -42,9 +42,7 @@ def test_watch_from_list_version_has_no_gap(co: client.CustomObjectsApi) -> None
 
 
 @pytest.mark.parametrize("rv", [None, "0"], ids=["absent", "zero"])
-def test_watch_without_version_starts_with_synthetic_added(
-    co: client.CustomObjectsApi, rv: str | None
-) -> None:
+def test_watch_without_version_starts_with_synthetic_added(co: CustomObjects, rv: str | None) -> None:
     co.create_namespaced_custom_object(G, V, NS, P, rollout("x"))
     co.create_namespaced_custom_object(G, V, NS, P, rollout("y"))
     kwargs = {"resource_version": rv} if rv else {}
@@ -53,7 +51,7 @@ def test_watch_without_version_starts_with_synthetic_added(
 
 
 @pytest.mark.sandbox(history=5)
-def test_compacted_version_gives_410(sandbox: Sandbox, co: client.CustomObjectsApi) -> None:
+def test_compacted_version_gives_410(sandbox: Sandbox, co: CustomObjects) -> None:
     co.create_namespaced_custom_object(G, V, NS, P, rollout("churn"))
     rv = co.list_namespaced_custom_object(G, V, NS, P)["metadata"]["resourceVersion"]
     for i in range(6):
@@ -67,7 +65,7 @@ def test_compacted_version_gives_410(sandbox: Sandbox, co: client.CustomObjectsA
     assert [t for t, _, _ in collect(co, 1, resource_version=recent, timeout_seconds=2)] == ["MODIFIED"]
 
 
-def test_label_change_turns_modified_into_added_and_deleted(co: client.CustomObjectsApi) -> None:
+def test_label_change_turns_modified_into_added_and_deleted(co: CustomObjects) -> None:
     co.create_namespaced_custom_object(G, V, NS, P, rollout("m", {"team": "b"}))
     rv = co.list_namespaced_custom_object(G, V, NS, P)["metadata"]["resourceVersion"]
     co.patch_namespaced_custom_object(G, V, NS, P, "m", {"metadata": {"labels": {"team": "a"}}})
@@ -77,7 +75,7 @@ def test_label_change_turns_modified_into_added_and_deleted(co: client.CustomObj
     assert [t for t, _, _ in events] == ["ADDED", "MODIFIED", "DELETED"]
 
 
-def test_field_selector_on_name(co: client.CustomObjectsApi) -> None:
+def test_field_selector_on_name(co: CustomObjects) -> None:
     for name in ("one", "two"):
         co.create_namespaced_custom_object(G, V, NS, P, rollout(name))
     events = collect(co, 1, field_selector="metadata.name=two", timeout_seconds=5)
@@ -87,7 +85,7 @@ def test_field_selector_on_name(co: client.CustomObjectsApi) -> None:
 
 
 @pytest.mark.sandbox(bookmark_interval=0.05)
-def test_bookmarks_when_allowed(co: client.CustomObjectsApi, sandbox_api_client: client.ApiClient) -> None:
+def test_bookmarks_when_allowed(co: CustomObjects, sandbox_api_client: client.ApiClient) -> None:
     resp = co.list_namespaced_custom_object(
         G, V, NS, P, watch=True, allow_watch_bookmarks=True, timeout_seconds=1, _preload_content=False
     )
@@ -96,7 +94,7 @@ def test_bookmarks_when_allowed(co: client.CustomObjectsApi, sandbox_api_client:
     assert all('"resourceVersion"' in line for line in lines)
 
 
-def test_timeout_seconds_closes_the_stream(sandbox: Sandbox, co: client.CustomObjectsApi) -> None:
+def test_timeout_seconds_closes_the_stream(sandbox: Sandbox, co: CustomObjects) -> None:
     resp = co.list_namespaced_custom_object(
         G, V, NS, P, watch=True, timeout_seconds=1, _preload_content=False, _request_timeout=5
     )
@@ -104,7 +102,7 @@ def test_timeout_seconds_closes_the_stream(sandbox: Sandbox, co: client.CustomOb
     wait_until(lambda: not sandbox.watchers, what="watcher released")
 
 
-def test_client_disconnect_releases_the_watcher(sandbox: Sandbox, co: client.CustomObjectsApi) -> None:
+def test_client_disconnect_releases_the_watcher(sandbox: Sandbox, co: CustomObjects) -> None:
     conn = http.client.HTTPConnection(sandbox.options.host, sandbox.port, timeout=5)
     conn.request("GET", f"/apis/{G}/{V}/namespaces/{NS}/{P}?watch=true&timeoutSeconds=60")
     resp = conn.getresponse()
@@ -115,14 +113,14 @@ def test_client_disconnect_releases_the_watcher(sandbox: Sandbox, co: client.Cus
     wait_until(lambda: not sandbox.watchers, timeout=5, what="watcher released after disconnect")
 
 
-def test_typed_watch_of_replicasets_deserialises(sandbox: Sandbox, apps: client.AppsV1Api) -> None:
+def test_typed_watch_of_replicasets_deserialises(sandbox: Sandbox, apps: AppsApi) -> None:
     from tests.sandbox.helpers import replicaset
 
-    events: list[tuple[str, Any]] = []
+    events: list[tuple[str, Any]] = []  # (type, V1ReplicaSet)
     ready = threading.Event()
 
     def run() -> None:
-        w = watch.Watch()
+        w = new_watch()
         for ev in w.stream(apps.list_namespaced_replica_set, NS, timeout_seconds=5, _request_timeout=10):
             events.append((ev["type"], ev["object"]))
             if ev["type"] == "ADDED":
@@ -135,7 +133,8 @@ def test_typed_watch_of_replicasets_deserialises(sandbox: Sandbox, apps: client.
     apps.create_namespaced_replica_set(NS, replicaset("typed", 0))
     th.join(10)
     assert events and isinstance(events[0][1], client.V1ReplicaSet)
-    assert events[0][1].metadata.name == "typed"
+    first: Any = events[0][1]
+    assert first.metadata.name == "typed"
 
 
 async def test_aio_client_lists_and_watches(async_sandbox: Sandbox) -> None:
@@ -144,7 +143,7 @@ async def test_aio_client_lists_and_watches(async_sandbox: Sandbox) -> None:
 
     cfg = aclient.Configuration(host=async_sandbox.url)
     async with aclient.ApiClient(cfg) as api:
-        co = aclient.CustomObjectsApi(api)
+        co: Any = aclient.CustomObjectsApi(api)
         await co.create_namespaced_custom_object(G, V, NS, P, rollout("aio"))
         lst = await co.list_namespaced_custom_object(G, V, NS, P)
         assert [i["metadata"]["name"] for i in lst["items"]] == ["aio"]
@@ -155,7 +154,7 @@ async def test_aio_client_lists_and_watches(async_sandbox: Sandbox) -> None:
             await co.patch_namespaced_custom_object(G, V, NS, P, "aio", {"spec": {"replicas": 7}})
 
         task = asyncio.create_task(later())
-        w = awatch.Watch()
+        w: Any = awatch.Watch()  # type: ignore[no-untyped-call]
         seen = []
         async for ev in w.stream(
             co.list_namespaced_custom_object, G, V, NS, P, resource_version=rv, timeout_seconds=5
@@ -171,9 +170,7 @@ def test_configuration_helper_points_at_the_sandbox(sandbox: Sandbox) -> None:
     assert api.get_code().git_version.startswith("v1.32")
 
 
-def test_send_initial_events_ends_with_a_marked_bookmark(
-    sandbox: Sandbox, co: client.CustomObjectsApi
-) -> None:
+def test_send_initial_events_ends_with_a_marked_bookmark(sandbox: Sandbox, co: CustomObjects) -> None:
     co.create_namespaced_custom_object(G, V, NS, P, rollout("init"))
     conn = http.client.HTTPConnection(sandbox.options.host, sandbox.port, timeout=5)
     conn.request(
