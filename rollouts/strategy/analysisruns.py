@@ -60,7 +60,10 @@ def _template(ctx: Context, ref: JSON, path: str) -> JSON:
         spec = ctx.observed.templates.get(("ClusterAnalysisTemplate", "", name))
         kind = "ClusterAnalysisTemplate"
     else:
-        spec = ctx.observed.templates.get(("AnalysisTemplate", ctx.namespace, name))
+        tpl = ctx.observed.templates
+        spec = tpl.get(("AnalysisTemplate", ctx.namespace or "default", name)) or tpl.get(
+            ("AnalysisTemplate", "", name)
+        )
         kind = "AnalysisTemplate"
     if spec is None:
         raise SpecError(f"{path}: Invalid value: \"{name}\": {kind} '{name}' not found")
