@@ -35,6 +35,7 @@ from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -220,13 +221,12 @@ class PrometheusProvider(BaseProvider):
         loop = asyncio.get_running_loop()
         try:
             async with limiter.slot():
-                result, value, warnings = await asyncio.wait_for(
-                    loop.run_in_executor(
+                # The socket timeout bounds each read; this bounds the whole exchange (`asyncio.timeout`
+                # is `wait_for` without its extra task and callbacks).
+                async with asyncio.timeout(request.timeout + 0.5):
+                    result, value, warnings = await loop.run_in_executor(
                         self._executor, connection.fetch, request.endpoint, request.params, request.timeout
-                    ),
-                    # The socket timeout bounds each read; this bounds the whole exchange.
-                    timeout=request.timeout + 0.5,
-                )
+                    )
         except _Unsupported as e:
             return error_measurement(str(e))
         except QueryFailed as e:
@@ -237,7 +237,8 @@ class PrometheusProvider(BaseProvider):
             )
         except Exception as e:  # a bug in a library must not take the run down: report it as an error
             return error_measurement(f"prometheus query failed at {request.address}: {type(e).__name__}: {e}")
-        measurement = Measurement(value=value)
+        # `value` is the string shape_response made: nothing to validate (model_construct skips it).
+        measurement = Measurement.model_construct(value=value)
         if warnings:
             measurement.metadata = {"warnings": format_warnings(warnings)}
         return measurement.with_result(result)
@@ -259,14 +260,7 @@ class PrometheusProvider(BaseProvider):
 
     def resolve_address(self, config: PrometheusMetric) -> str:
         """§b.3: `--prometheus` override, else the metric's address, else the environment; must be a URL."""
-        address = self.address_override or config.address or self._environ.get(ADDRESS_ENV, "")
-        address = address.strip()
-        if not address:
-            raise ConfigError("prometheus address is not configured")
-        parts = urlsplit(address)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ConfigError(f"prometheus address is not is url format: {address!r}")
-        return address.rstrip("/")
+        return _checked_address(self.address_override or config.address or self._environ.get(ADDRESS_ENV, ""))
 
     def _request(self, config: PrometheusMetric, at: datetime | None) -> _Request:
         address = self.resolve_address(config)
@@ -333,6 +327,18 @@ class PrometheusProvider(BaseProvider):
                 request.address, dict(request.headers) or None, request.auth, request.insecure, self._pool
             )
         return connection
+
+
+@lru_cache(maxsize=256)
+def _checked_address(address: str) -> str:
+    """The address stripped of blanks and a trailing slash; `ConfigError` unless an http(s) URL (§b.3)."""
+    address = address.strip()
+    if not address:
+        raise ConfigError("prometheus address is not configured")
+    parts = urlsplit(address)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigError(f"prometheus address is not is url format: {address!r}")
+    return address.rstrip("/")
 
 
 def _seconds(instant: datetime) -> str:

@@ -17,10 +17,10 @@ event loop (the CLI and the controller each own one).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from fractions import Fraction
+from functools import lru_cache
 from urllib.parse import urlsplit
 
 from asyncio_throttle.throttler import Throttler
@@ -68,10 +68,34 @@ def _window(rate: float) -> tuple[int, float]:
     return fraction.numerator, float(fraction.denominator)
 
 
+class _Slot:
+    """`async with` one slot of a limiter: a class rather than an `asynccontextmanager` generator, which cost
+    more than the rest of the limiter on every request."""
+
+    __slots__ = ("_limiter",)
+
+    def __init__(self, limiter: Limiter) -> None:
+        self._limiter = limiter
+
+    async def __aenter__(self) -> None:
+        limiter = self._limiter
+        await limiter._semaphore.acquire()
+        try:
+            if limiter._throttler is not None:
+                await limiter._throttler.acquire()  # type: ignore[no-untyped-call]
+        except BaseException:
+            limiter._semaphore.release()
+            raise
+        limiter.requests += 1
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self._limiter._semaphore.release()
+
+
 class Limiter:
     """One backend's concurrency cap plus rate limit. Use `async with limiter.slot(): <one request>`."""
 
-    __slots__ = ("_semaphore", "_throttler", "config", "requests")
+    __slots__ = ("_semaphore", "_slot", "_throttler", "config", "requests")
 
     def __init__(self, config: ThrottleConfig) -> None:
         self.config = config
@@ -81,16 +105,14 @@ class Limiter:
             limit, period = _window(config.rate)
             self._throttler = Throttler(rate_limit=limit, period=period, retry_interval=0.005)
         self.requests = 0  # requests let through, for metrics and benchmarks
+        self._slot = _Slot(self)
 
-    @asynccontextmanager
-    async def slot(self) -> AsyncIterator[None]:
-        async with self._semaphore:
-            if self._throttler is not None:
-                await self._throttler.acquire()  # type: ignore[no-untyped-call]
-            self.requests += 1
-            yield
+    def slot(self) -> AbstractAsyncContextManager[None]:
+        """One request's slot: waits for the concurrency cap, then for the rate limit; released on exit."""
+        return self._slot
 
 
+@lru_cache(maxsize=1024)
 def address_key(address: str) -> str:
     """The part of a backend URL that identifies the server: scheme://host:port (lower-cased).
 
