@@ -207,3 +207,49 @@ def test_bluegreen_invariants(ops: list[tuple[str, Any]]) -> None:
         replicas = world.rollout["spec"]["replicas"]
         for rs in world.replica_sets.values():
             assert rs.spec_replicas <= replicas
+
+
+STEP = st.one_of(
+    st.builds(lambda w: {"setWeight": w}, st.integers(-5, 120)),
+    st.builds(
+        lambda d: {"pause": {"duration": d}},
+        st.one_of(st.integers(-5, 100), st.sampled_from(["5m", "x", "1h", "10"])),
+    ),
+    st.just({"pause": {}}),
+    st.builds(lambda r: {"setCanaryScale": {"replicas": r}}, st.integers(-1, 20)),
+    st.just({"analysis": {"templates": [{"templateName": "success-rate"}]}}),
+    st.just({"analysis": {"templates": [{"templateName": "nope"}]}}),
+    st.just({"setHeaderRoute": {"name": "x"}}),
+    st.just({"experiment": {"templates": []}}),
+    st.just({}),
+    st.just({"setWeight": 10, "pause": {}}),
+)
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    steps=st.lists(STEP, max_size=6),
+    replicas=st.integers(-1, 15),
+    surge=st.sampled_from([0, 2, "25%", "x", "200%"]),
+    traffic=st.booleans(),
+)
+def test_bad_specs_never_raise(steps: list[dict[str, Any]], replicas: int, surge: Any, traffic: bool) -> None:
+    """Any Rollout the models accept gets a plan: invalid ones an InvalidSpec condition, never an exception."""
+    world = World.from_files(*SEED)
+    canary = world.rollout["spec"]["strategy"]["canary"]
+    canary["steps"] = steps
+    canary["maxSurge"] = surge
+    if not traffic:
+        canary.pop("trafficRouting")
+    world.rollout["spec"]["replicas"] = replicas
+    try:
+        world.observed()
+    except ValueError:  # the manifest does not even parse (pydantic): the observer reports that, not decide
+        return
+    now = T0
+    for image in ("v1", "v2"):
+        world.rollout["spec"]["template"]["spec"]["containers"][0]["image"] = image
+        for _ in range(4):
+            plan = world.step(now)
+            assert plan.new_status["phase"] in ("Healthy", "Progressing", "Paused", "Degraded")
+            now += timedelta(minutes=11)
