@@ -99,7 +99,8 @@ def owner_uids(obj: dict[str, Any]) -> set[str]:
 def apply_defaults(
     key: tuple[str, str], obj: dict[str, Any], old: dict[str, Any] | None, rng: random.Random
 ) -> dict[str, Any]:
-    """The few defaults of the real API server that controllers read back (replicas, Service IPs, Job spec)."""
+    """The few defaults of the real API server that controllers read back (replicas, Service IPs, Job spec,
+    the namespace name label)."""
     group, plural = key
     spec = obj.get("spec")
     if plural in ("replicasets", "deployments") and group == "apps":
@@ -133,10 +134,14 @@ def apply_defaults(
         spec.setdefault("backoffLimit", 6)
         obj = dict(obj)
         obj["spec"] = spec
-    elif plural == "namespaces" and not group and old is None:
+    elif plural == "namespaces" and not group:
         obj = dict(obj)
-        obj["spec"] = obj.get("spec") or {"finalizers": ["kubernetes"]}
-        obj["status"] = {"phase": "Active"}
+        m = dict(obj.get("metadata") or {})
+        m["labels"] = dict(m.get("labels") or {}, **{"kubernetes.io/metadata.name": m.get("name", "")})
+        obj["metadata"] = m
+        if old is None:
+            obj["spec"] = obj.get("spec") or {"finalizers": ["kubernetes"]}
+            obj["status"] = {"phase": "Active"}
     elif plural == "pods" and not group and old is None and not obj.get("status"):
         obj = dict(obj)
         obj["status"] = {"phase": "Pending", "qosClass": "BestEffort"}

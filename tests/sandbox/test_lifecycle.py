@@ -212,3 +212,12 @@ def test_an_invalid_create_leaves_no_namespace_behind(co: CustomObjects, core: C
     assert "fresh" not in {n.metadata.name for n in core.list_namespace().items}
     co.create_namespaced_custom_object(G, V, "fresh", P, rollout("valid"))
     assert core.read_namespace("fresh").status.phase == "Active"
+
+
+def test_namespaces_carry_their_name_label(core: CoreApi) -> None:
+    core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name="labelled")))
+    names = [
+        n.metadata.name
+        for n in core.list_namespace(label_selector="kubernetes.io/metadata.name=labelled").items
+    ]
+    assert names == ["labelled"]
