@@ -209,6 +209,7 @@ class _Prepared:
     by_name: dict[str, Metric] = field(default_factory=dict)
     secret_args: bool = False
     error: str | None = None
+    kinds: dict[str, str | None] = field(default_factory=dict)  # metric name → provider kind
 
 
 def _prepare(spec: AnalysisRunSpec) -> _Prepared:
@@ -227,7 +228,9 @@ def _prepare(spec: AnalysisRunSpec) -> _Prepared:
     secret_args = any(
         a.value_from is not None and a.value_from.secret_key_ref is not None for a in spec.args or []
     )
-    return _Prepared(resolved, dry, retention, {m.name: m for m in spec.metrics}, secret_args)
+    by_name = {m.name: m for m in spec.metrics}
+    kinds = {m.name: m.provider.kind for m in resolved}
+    return _Prepared(resolved, dry, retention, by_name, secret_args, kinds=kinds)
 
 
 async def reconcile_run(
@@ -287,7 +290,7 @@ async def _reconcile(
                 metrics = [resolve_metric(prepared.by_name[t.metric.name], args) for t in tasks]
             except (ArgsError, SpecError, ValueError) as e:
                 return _fail_run(status, f"Unable to resolve metric arguments: {_one_line(e)}", now)
-        chosen = [providers.get(m.provider.kind or "") for m in metrics]
+        chosen = [providers.get(prepared.kinds.get(m.name) or m.provider.kind or "") for m in metrics]
         measurements = await asyncio.gather(
             *(
                 _measure(

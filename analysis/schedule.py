@@ -54,6 +54,7 @@ class Task:
     incomplete: Measurement | None = None
 
 
+@lru_cache(maxsize=1024)  # the same few interval strings are parsed on every pass of every run
 def _duration(text: str | None) -> timedelta | None:
     if not text:
         return None
