@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from rollouts.sandbox import Sandbox
-from rollouts.sandbox.crds import default_crds
+from rollouts.sandbox.crds import default_crds, traffic_crds
 from tests.sandbox.helpers import wait_until
 
 KUBECTL = shutil.which("kubectl")
@@ -51,8 +51,15 @@ def kubectl(sandbox: Sandbox, tmp_path: Path) -> Kubectl:
 @pytest.mark.sandbox(install_crds=False)
 def test_apply_crds_then_examples(kubectl: Kubectl, tmp_path: Path) -> None:
     crds = tmp_path / "crds.yaml"
-    crds.write_text(yaml.safe_dump_all(default_crds()))
-    out = kubectl("apply", "-f", str(crds))
+    if (
+        REPO / "crds" / "kustomization.yaml"
+    ).exists():  # the project's generated CRDs, as a user applies them
+        out = kubectl("apply", "-k", str(REPO / "crds"))
+        crds.write_text(yaml.safe_dump_all(traffic_crds()))  # the mesh/gateway CRDs the examples need
+        kubectl("apply", "-f", str(crds))
+    else:
+        crds.write_text(yaml.safe_dump_all(default_crds()))
+        out = kubectl("apply", "-f", str(crds))
     assert "customresourcedefinition.apiextensions.k8s.io/rollouts.argoproj.io created" in out
     for example in EXAMPLES:
         out = kubectl("apply", "-f", str(example))
