@@ -347,15 +347,23 @@ def ensure_service(
     )
 
 
+def _abort_weight(ctx: Context) -> int:
+    from rollouts.strategy.routing import abort_weight  # cycle: routing → analysisruns → replicasets
+
+    return abort_weight(ctx)
+
+
 def reconcile_canary_services(ctx: Context) -> None:
     """`reconcileStableAndCanaryService` (+ the abort redirect of the traffic-routing reconcile, §c.5).
 
-    On abort the canary Service is pointed at the stable pods (with dynamicStableScale Argo waits for the
-    gradual weight to reach 0; here the weight is 0 at once, so the redirect is immediate too)."""
+    On abort the canary Service is pointed at the stable pods — with dynamicStableScale only once the gradual
+    abort weight has reached 0."""
     c = ctx.canary or {}
     ensure_service(ctx, c.get("stableService"), ctx.stable_rs, True)
     if ctx.aborted:
-        ensure_service(ctx, c.get("canaryService"), ctx.stable_rs, ctx.traffic_routing is None)
+        dynamic = ctx.traffic_routing is not None and c.get("dynamicStableScale")
+        if not dynamic or _abort_weight(ctx) == 0:
+            ensure_service(ctx, c.get("canaryService"), ctx.stable_rs, ctx.traffic_routing is None)
         return
     ensure_service(ctx, c.get("canaryService"), ctx.new_rs, True)
 

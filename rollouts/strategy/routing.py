@@ -27,7 +27,7 @@ def desired_weight(ctx: Context) -> tuple[int, bool]:
     if ctx.fully_promoted:
         return 0, True
     if ctx.aborted:
-        return 0, True  # dynamicStableScale's gradual abort weight is not implemented (see docs)
+        return abort_weight(ctx), True
     if new is None or new.available_replicas == 0:
         return 0, True
     if ctx.status.get("promoteFull"):
@@ -43,6 +43,27 @@ def desired_weight(ctx: Context) -> tuple[int, bool]:
     if idx != len(ctx.steps):
         return steps.current_set_weight(ctx), False
     return ctx.max_weight, False
+
+
+def abort_weight(ctx: Context) -> int:
+    """`calculateDesiredWeightOnAbortOrStableRollback` (§c.3/§c.4): 0, or with dynamicStableScale a weight that
+    steps down as the stable ReplicaSet regains available pods."""
+    new, stable, replicas = ctx.new_rs, ctx.stable_rs, ctx.replicas
+    if not (ctx.canary or {}).get("dynamicStableScale") or new is None or stable is None or replicas == 0:
+        return 0
+    max_w = ctx.max_weight
+    desired = arith.get_desired_canary_weight(ctx.observed.rollout, new, stable)
+    stable_w = max_w * stable.available_replicas // replicas
+    expected = max(0, max_w - stable_w)
+    prev = ((ctx.status.get("canary") or {}).get("weights") or {}).get("canary")
+    if prev is None:
+        return max(expected, desired)
+    current = int(prev.get("weight") or 0)
+    if desired <= 0:
+        return min(expected, current)
+    if stable_w < max_w - desired:
+        return current
+    return min(desired, current)
 
 
 def _stable_can_take(ctx: Context, weight: int) -> bool:

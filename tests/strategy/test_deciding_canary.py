@@ -871,3 +871,33 @@ def test_unresolved_arg_is_invalid_spec() -> None:
         'Invalid value: "templateNames: [success-rate]": args.service-name was not resolved'
     )
     assert not world.runs
+
+
+def test_dynamic_stable_scale_abort_steps_weight_down() -> None:
+    """§c.3/§c.4 abort with dynamicStableScale: the weight steps down through the setWeights (80 → 50 → 20 → 5
+    → 0) as the stable ReplicaSet regains pods; the canary Service moves to stable only at weight 0."""
+    world = World.from_files(*SEED)
+    world.rollout["spec"]["strategy"]["canary"]["dynamicStableScale"] = True
+    world.settle(T0)
+    world.set_image("v2")
+    now = T0
+    for _ in range(3):
+        drive_to_pause(world, now)
+        now += timedelta(minutes=11)
+    drive_to_pause(world, now)
+    v1, v2 = world.status["stableRS"], world.status["currentPodHash"]
+    assert (world.weight(), world.rs_by_hash(v1).spec_replicas, world.rs_by_hash(v2).spec_replicas) == (
+        80,
+        2,
+        8,
+    )
+    world.patch_status(abort=True)
+    weights = []
+    for _ in range(12):
+        world.step(now)
+        weights.append(world.weight())
+        if world.weight() != 0:
+            assert world.services["api-server-canary"].selector["rollouts-pod-template-hash"] == v2
+    assert [w for i, w in enumerate(weights) if i == 0 or w != weights[i - 1]] == [80, 50, 20, 5, 0]
+    assert world.services["api-server-canary"].selector["rollouts-pod-template-hash"] == v1
+    assert (world.rs_by_hash(v1).spec_replicas, world.rs_by_hash(v2).spec_replicas) == (10, 0)
