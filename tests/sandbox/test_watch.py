@@ -182,3 +182,30 @@ def test_send_initial_events_ends_with_a_marked_bookmark(sandbox: Sandbox, co: C
     conn.close()
     assert [e["type"] for e in events][:2] == ["ADDED", "BOOKMARK"]
     assert events[1]["object"]["metadata"]["annotations"] == {"k8s.io/initial-events-end": "true"}
+
+
+@pytest.mark.sandbox(faults={"watch_cut_after": 0.05})
+def test_resuming_cut_watches_from_the_last_version_loses_nothing(co: CustomObjects) -> None:
+    co.create_namespaced_custom_object(G, V, NS, P, rollout("resume"))
+    rv = co.list_namespaced_custom_object(G, V, NS, P)["metadata"]["resourceVersion"]
+    seen: list[int] = []
+    for batch in range(8):
+        # Writes land while no stream is open; the next stream, resumed from the last version seen, must
+        # replay exactly those, in order. Every stream is cut by the server after 50 ms.
+        for i in range(5):
+            co.patch_namespaced_custom_object(
+                G, V, NS, P, "resume", {"spec": {"replicas": 10 + batch * 5 + i}}
+            )
+        for ev in new_watch().stream(
+            co.list_namespaced_custom_object,
+            G,
+            V,
+            NS,
+            P,
+            resource_version=rv,
+            timeout_seconds=5,
+            _request_timeout=10,
+        ):
+            rv = ev["object"]["metadata"]["resourceVersion"]
+            seen.append(ev["object"]["spec"]["replicas"])
+    assert seen == list(range(10, 50))
