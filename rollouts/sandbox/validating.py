@@ -7,6 +7,7 @@ and build the CRD status (Established) and the autoscaling/v1 Scale view of an o
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from rollouts.sandbox import errors
@@ -23,7 +24,22 @@ def check_kind(rt: ResourceType, body: Obj) -> None:
         raise errors.bad_request(f"the kind of the object ({kind}) does not match the resource ({rt.kind})")
 
 
+_LABEL_NAME = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$")
+_PREFIX = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+_LABEL_RULE = "must be 63 characters or less, beginning and ending with an alphanumeric character, with dashes, underscores, dots and alphanumerics between"
+
+
+def _label_key_problem(key: str) -> str | None:
+    prefix, _, name = key.rpartition("/")
+    if prefix and (len(prefix) > 253 or not _PREFIX.match(prefix)):
+        return f'Invalid value: "{key}": prefix part must be a lowercase RFC 1123 subdomain'
+    if not name or len(name) > 63 or not _LABEL_NAME.match(name):
+        return f'Invalid value: "{key}": name part {_LABEL_RULE}'
+    return None
+
+
 def check_labels(rt: ResourceType, name: str, m: dict[str, Any]) -> None:
+    """Labels and annotations are maps of strings; label keys and values follow the apiserver's syntax."""
     for field in ("labels", "annotations"):
         values = m.get(field)
         if values is None:
@@ -32,6 +48,20 @@ def check_labels(rt: ResourceType, name: str, m: dict[str, Any]) -> None:
             raise errors.invalid(
                 rt.kind, rt.group, name, f"metadata.{field}", "Invalid value: values must be strings"
             )
+        if field != "labels":
+            continue
+        for key, value in values.items():
+            problem = _label_key_problem(key)
+            if problem:
+                raise errors.invalid(rt.kind, rt.group, name, "metadata.labels", problem)
+            if len(value) > 63 or not _LABEL_NAME.match(value):
+                raise errors.invalid(
+                    rt.kind,
+                    rt.group,
+                    name,
+                    "metadata.labels",
+                    f'Invalid value: "{value}": a label value {_LABEL_RULE}',
+                )
 
 
 def validate(rt: ResourceType, obj: Obj) -> Obj:

@@ -173,3 +173,28 @@ def test_selector_algebra(labels: dict[str, str], key: str, vals: set[str]) -> N
     assert Selector(key)(target) != Selector(f"!{key}")(target)
     one = next(iter(vals))
     assert Selector(f"{key}={one}")(target) == Selector(f"{key} in ({one})")(target)
+
+
+@pytest.mark.parametrize(
+    ("labels", "ok"),
+    [
+        pytest.param(
+            {"app.kubernetes.io/name": "web", "rollouts-pod-template-hash": "6b7f9c"}, True, id="valid"
+        ),
+        pytest.param({"a": ""}, True, id="empty-value"),
+        pytest.param({"a": "x" * 64}, False, id="value-too-long"),
+        pytest.param({"a": "has space"}, False, id="value-with-space"),
+        pytest.param({"Bad_Prefix.io/a": "x"}, False, id="bad-prefix"),
+        pytest.param({"-a": "x"}, False, id="key-starts-with-dash"),
+    ],
+)
+def test_label_syntax_is_validated(co: CustomObjects, labels: dict[str, str], ok: bool) -> None:
+    try:
+        co.create_namespaced_custom_object(G, V, NS, P, rollout("labelled", labels))
+        created = True
+    except ApiException as e:
+        assert e.status == 422 and status_body(e)["message"].startswith(
+            'Rollout.argoproj.io "labelled" is invalid'
+        )
+        created = False
+    assert created is ok
