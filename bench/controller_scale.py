@@ -265,7 +265,9 @@ async def bench(n: int, pause: int, resync: float, interval: int) -> dict[str, A
             if "rollouts-controller" in r["user_agent"]
         ]
         (h50, h99), passes = histogram_quantiles(metrics_url, "rollout_reconcile", (0.5, 0.99))
-        timings = sorted(float(x) for x in (workdir / "timings.txt").read_text().split())
+        lines = [line.split() for line in (workdir / "timings.txt").read_text().splitlines() if line.strip()]
+        timings = sorted(float(line[0]) for line in lines)
+        no_op = sum(1 for line in lines if len(line) > 1 and line[1] == "0")
         p50, p99 = timings[len(timings) // 2], timings[min(len(timings) - 1, int(len(timings) * 0.99))]
         cpu, rss = proc_stats(controller.pid)
         sandbox_cpu, sandbox_rss = proc_stats(sandbox.pid)
@@ -298,6 +300,7 @@ async def bench(n: int, pause: int, resync: float, interval: int) -> dict[str, A
         "writes_per_step_without_events_and_runs": round(rollout_side / (n * steps), 2),
         "noop_resync_writes": len(idle_writes),
         "reconcile_passes": passes,
+        "reconcile_passes_without_writes": no_op,
         "reconcile_p50_s": round(p50, 4),
         "reconcile_p99_s": round(p99, 4),
         "reconcile_histogram_p50_p99_s": [round(h50, 3), round(h99, 3)],

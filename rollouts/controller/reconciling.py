@@ -239,6 +239,7 @@ class RolloutReconciler:
         # most passes are caused by owned objects changing, not the Rollout, so both are usually unchanged.
         self._parsed: dict[tuple[str, str], tuple[str, Any, str | None]] = {}
         self._reported: dict[tuple[str, str], str] = {}
+        self._writes = 0  # API writes of the current pass (for the timings file)
         # Exact per-pass durations for the scale benchmark (the histogram's buckets are coarse), one per line.
         trace = os.environ.get("ROLLOUTS_RECONCILE_TIMINGS")
         self.timings = open(trace, "a", buffering=1) if trace else None  # noqa: SIM115 - lives with the process
@@ -253,6 +254,7 @@ class RolloutReconciler:
         """One pass for `key` (an `ObjectKey`, a `(namespace, name)` pair or `"namespace/name"`)."""
         namespace, name = split_key(key)
         started = time.perf_counter()
+        self._writes = 0
         error = True
         try:
             result = await self._reconcile(namespace, name)
@@ -262,7 +264,7 @@ class RolloutReconciler:
             seconds = time.perf_counter() - started
             call_metrics(self.metrics, "observe_reconcile", "Rollout", namespace, name, seconds, error=error)
             if self.timings is not None:
-                self.timings.write(f"{seconds:.6f}\n")
+                self.timings.write(f"{seconds:.6f} {self._writes}\n")
 
     async def _reconcile(self, namespace: str, name: str) -> float | None:
         source: ObjectSource = self.fresh
@@ -310,6 +312,7 @@ class RolloutReconciler:
         except Exception as e:  # a bug or an unforeseen spec must not take down the other rollouts
             return await self._invalid(raw, f"{type(e).__name__}: {e}", e)
         result = await self.applier.apply(raw, plan)
+        self._writes += result.writes
         if result.rollout is not None:
             self.fresh.remember(ROLLOUTS, result.rollout)
         self._report(result.rollout or raw)
