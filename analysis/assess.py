@@ -193,6 +193,20 @@ def _count(summary: RunSummary, phase: AnalysisPhase | None) -> None:
         summary.successful += 1
 
 
+_ZERO = RunSummary()
+
+
+def _zero_summary() -> RunSummary:
+    """`RunSummary()`, copied from a prototype: validating (or `model_construct`-ing) the defaults twice per
+    pass of every run showed up in profiles."""
+    summary = RunSummary.__new__(RunSummary)
+    object.__setattr__(summary, "__dict__", _ZERO.__dict__.copy())
+    object.__setattr__(summary, "__pydantic_fields_set__", set())
+    object.__setattr__(summary, "__pydantic_extra__", None)
+    object.__setattr__(summary, "__pydantic_private__", None)
+    return summary
+
+
 def assess_run(
     metrics: Sequence[Metric],
     status: AnalysisRunStatus,
@@ -211,10 +225,7 @@ def assess_run(
     everything_completed = True
     if status.started_at is None:
         status.started_at = now
-    summary, dry_summary = (
-        RunSummary.model_construct(),
-        RunSummary.model_construct(),
-    )  # defaults only: no validation
+    summary, dry_summary = _zero_summary(), _zero_summary()
     for metric in metrics:
         is_dry = metric.name in dry_run
         (dry_summary if is_dry else summary).count += 1

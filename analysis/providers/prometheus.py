@@ -47,7 +47,7 @@ from urllib3.util.retry import Retry
 
 from analysis.durations import DurationError, parse_go_duration
 from analysis.models import Measurement, Metric, PrometheusMetric
-from analysis.providers.base import BaseProvider, error_measurement
+from analysis.providers.base import BaseProvider, error_measurement, value_measurement
 from analysis.providers.shaping import (
     PrometheusResult,
     ResponseError,
@@ -236,8 +236,7 @@ class PrometheusProvider(BaseProvider):
             )
         except Exception as e:  # a bug in a library must not take the run down: report it as an error
             return error_measurement(f"prometheus query failed at {request.address}: {type(e).__name__}: {e}")
-        # `value` is the string shape_response made: nothing to validate (model_construct skips it).
-        measurement = Measurement.model_construct(value=value)
+        measurement = value_measurement(value)  # the string shape_response made: nothing to validate
         if warnings:
             measurement.metadata = {"warnings": format_warnings(warnings)}
         return measurement.with_result(result)

@@ -82,3 +82,17 @@ async def test_base_provider_defaults_satisfy_the_protocol() -> None:
     assert await provider.resume(metric, m) is m
     assert await provider.terminate(metric, m) is m
     assert provider.metadata(metric) is None
+
+
+def test_value_measurement_is_a_validated_measurement_of_that_value() -> None:
+    from analysis.models import Measurement
+    from analysis.providers.base import value_measurement
+
+    made, validated = value_measurement("[0.99]"), Measurement(value="[0.99]")
+    assert made == validated
+    assert (
+        made.model_dump(exclude_unset=True) == validated.model_dump(exclude_unset=True) == {"value": "[0.99]"}
+    )
+    assert not made.has_result
+    assert made.with_result([0.99]).result == [0.99]
+    assert not value_measurement("1").has_result  # the prototype's private state is not shared
