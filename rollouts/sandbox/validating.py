@@ -65,7 +65,8 @@ def check_labels(rt: ResourceType, name: str, m: dict[str, Any]) -> None:
 
 
 def validate(rt: ResourceType, obj: Obj) -> Obj:
-    """The few server-side validations controllers trip over: apps selectors must match the template."""
+    """The few server-side validations controllers trip over: apps replicas must be >= 0 and selectors must
+    match the template labels; CRDs must be servable."""
     if rt.group == "apps" and rt.plural in ("replicasets", "deployments"):
         name = meta(obj).get("name", "")
         selector = get_path(obj, ".spec.selector")
@@ -74,6 +75,15 @@ def validate(rt: ResourceType, obj: Obj) -> Obj:
             selector.get("matchLabels") or selector.get("matchExpressions")
         ):
             raise errors.invalid(rt.kind, rt.group, name, "spec.selector", "Required value")
+        replicas = get_path(obj, ".spec.replicas")
+        if not isinstance(replicas, int) or isinstance(replicas, bool) or replicas < 0:
+            raise errors.invalid(
+                rt.kind,
+                rt.group,
+                name,
+                "spec.replicas",
+                f"Invalid value: {replicas!r}: must be greater than or equal to 0",
+            )
         if not match_labels(selector, labels):
             raise errors.invalid(
                 rt.kind,

@@ -198,3 +198,12 @@ def test_label_syntax_is_validated(co: CustomObjects, labels: dict[str, str], ok
         )
         created = False
     assert created is ok
+
+
+def test_negative_replicas_are_invalid(apps: AppsApi) -> None:
+    from tests.sandbox.helpers import replicaset
+
+    with pytest.raises(ApiException) as info:
+        apps.create_namespaced_replica_set(NS, replicaset("neg", -1))
+    assert info.value.status == 422
+    assert "spec.replicas: Invalid value: -1" in status_body(info.value)["message"]
