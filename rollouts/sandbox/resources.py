@@ -301,7 +301,22 @@ class Registry:
             }
         if not paths:
             return None
-        return {"openapi": "3.0.0", "info": {"title": "Kubernetes", "version": "v1.32.0"}, "paths": paths}
+        # A custom resource's schema, so `kubectl explain rollout.spec` works (built-in kinds have none here).
+        schemas: dict[str, Any] = {}
+        for (g, v, _), rt in self.by_gvr.items():
+            if g == group and v == version and isinstance(rt.schema, dict):
+                gvk = [{"group": g, "version": v, "kind": rt.kind}]
+                schemas[".".join([*reversed(g.split(".")), v, rt.kind])] = dict(
+                    rt.schema, **{"x-kubernetes-group-version-kind": gvk}
+                )
+        doc: dict[str, Any] = {
+            "openapi": "3.0.0",
+            "info": {"title": "Kubernetes", "version": "v1.32.0"},
+            "paths": paths,
+        }
+        if schemas:
+            doc["components"] = {"schemas": schemas}
+        return doc
 
     def openapi_v3_root(self) -> dict[str, Any]:
         paths: dict[str, Any] = {}

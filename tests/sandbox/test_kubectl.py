@@ -169,3 +169,9 @@ def test_tables_show_the_printer_columns(kubectl: Kubectl, sandbox: Sandbox) -> 
     header, row = kubectl("get", "pods").splitlines()
     assert header.split() == ["NAME", "READY", "STATUS", "RESTARTS", "AGE"]
     assert row.split()[1:4] == ["1/1", "Running", "0"]
+
+
+def test_explain_reads_the_crd_schema(kubectl: Kubectl) -> None:
+    out = kubectl("explain", "rollout.spec")
+    assert "KIND:       Rollout" in out
+    assert "strategy" in out and "replicas" in out
