@@ -286,6 +286,34 @@ async def test_headers_basic_auth_and_time_reach_the_backend(
 
 
 @pytest.mark.parametrize(
+    ("config", "encoding"),
+    [
+        pytest.param({}, "identity", id="instant-answer-uncompressed"),
+        pytest.param({"headers": [{"key": "Accept-Encoding", "value": "br"}]}, "br", id="metric-header-wins"),
+        pytest.param(
+            {"rangeQuery": {"start": 'now() - duration("2m")', "end": "now()", "step": "1m"}},
+            "gzip",
+            id="range-query-keeps-gzip",
+        ),
+    ],
+)
+async def test_accept_encoding(
+    provider: PrometheusProvider,
+    http_stub: Callable[[HttpStub], str],
+    config: dict[str, Any],
+    encoding: str,
+) -> None:
+    """Instant answers are tiny: gzip only costs CPU on both sides, so they are asked for uncompressed."""
+    stub = HttpStub()
+    m = metric("up", http_stub(stub), **config)
+    for _ in range(2):  # the second query reuses the prepared request
+        await provider.measure(m)
+    assert len(stub.requests) == 2
+    for _, _, headers, _ in stub.requests:
+        assert encoding in headers["Accept-Encoding"]
+
+
+@pytest.mark.parametrize(
     ("config", "environ", "message"),
     [
         pytest.param({}, {}, "prometheus address is not configured", id="no-address"),
