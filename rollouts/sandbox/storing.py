@@ -8,13 +8,14 @@ Rules kept as kube-apiserver keeps them:
 - one global, monotonic resourceVersion; a write with a stale `metadata.resourceVersion` (PUT, or a patch
   whose result carries one) is a 409 Conflict; a PUT of a custom resource must carry one (422 otherwise);
 - a write that changes nothing is not a write: no new resourceVersion, no event;
-- `metadata.generation` starts at 1 and bumps only when something outside metadata and status changes;
+- `metadata.generation` starts at 1 and bumps only when something outside metadata and status changes
+  (status counts too for types without a status subresource);
 - with a status subresource, the main resource ignores `status` (and drops it on create), and `/status`
   changes only `status`; `/scale` maps autoscaling/v1 Scale to the type's replicas paths;
 - fields a custom resource's structural schema does not declare are pruned on every write (`pruning`);
 - delete of an object with finalizers sets `deletionTimestamp`; it goes when the last finalizer is removed;
-- removing an object garbage-collects its dependents (ownerReferences, cascading), unless the propagation
-  policy is Orphan; removing a namespace removes its contents; removing a CRD removes its objects;
+  removal garbage-collects dependents, namespaces and CRD objects (`collecting`);
+- server-side checks and derived views (names, labels, selectors, CRD status, Scale) live in `validating`;
 - every resource keeps a bounded event history; a watch from a version older than that history gets 410.
 """
 
