@@ -9,7 +9,6 @@ reachable in-process (`Sandbox.faults`, `Sandbox.requests`) and over HTTP (`/san
 from __future__ import annotations
 
 import random
-import time
 from collections import deque
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
@@ -162,7 +161,3 @@ class RequestLog:
 
     def __len__(self) -> int:
         return len(self._records)
-
-
-def now() -> float:
-    return time.time()
