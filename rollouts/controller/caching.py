@@ -11,7 +11,7 @@ Objects are the wire dicts as the API server sent them; callers must not mutate 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -221,18 +221,29 @@ def _rv(obj: Obj) -> str:
 class CachedSource:
     """`ObjectSource` for the observe step: cached resources answer from their store, others from the API.
 
-    `stores` maps a resource's (group, plural) to the store an informer fills.
+    `stores` maps a resource's (group, plural) to the store an informer fills. A store added with `ready`
+    (a read-through cache: templates, Services) answers only once `ready()` says its informer has listed, and
+    a name it does not hold is asked of the API server: an object created a moment ago, or a resource the
+    controller may not list, is still found, while the common case (the object is there) costs no request.
     """
 
     def __init__(self, client: KubeClient, stores: dict[tuple[str, str], Store] | None = None) -> None:
         self.client = client
         self.stores: dict[tuple[str, str], Store] = dict(stores or {})
+        self.ready: dict[tuple[str, str], Callable[[], bool]] = {}
 
-    def add(self, store: Store) -> None:
-        self.stores[(store.resource.group, store.resource.plural)] = store
+    def add(self, store: Store, *, ready: Callable[[], bool] | None = None) -> None:
+        key = (store.resource.group, store.resource.plural)
+        self.stores[key] = store
+        if ready is not None:
+            self.ready[key] = ready
 
     def store(self, resource: Resource) -> Store | None:
-        return self.stores.get((resource.group, resource.plural))
+        key = (resource.group, resource.plural)
+        ready = self.ready.get(key)
+        if ready is not None and not ready():
+            return None
+        return self.stores.get(key)
 
     async def get(self, resource: Resource, name: str, namespace: str | None = None) -> Obj:
         store = self.store(resource)
@@ -241,6 +252,8 @@ class CachedSource:
         ns = (namespace or self.client.namespace) if resource.namespaced else ""
         obj = store.get(ns, name)
         if obj is None:
+            if (resource.group, resource.plural) in self.ready:  # read-through: maybe not watched yet
+                return await self.client.get(resource, name, namespace)
             raise NotFound(f"get {resource.plural} {ns}/{name}: not found in the cache", status=404)
         return obj
 

@@ -36,7 +36,16 @@ from rollouts.controller.queueing import ObjectKey, WorkQueue
 from rollouts.controller.watching import Informer
 from rollouts.kube.client import KubeClient
 from rollouts.kube.errors import KubeError
-from rollouts.kube.resources import ANALYSIS_RUNS, EVENTS, JOBS, REPLICA_SETS, ROLLOUTS
+from rollouts.kube.resources import (
+    ANALYSIS_RUNS,
+    ANALYSIS_TEMPLATES,
+    CLUSTER_ANALYSIS_TEMPLATES,
+    EVENTS,
+    JOBS,
+    REPLICA_SETS,
+    ROLLOUTS,
+    SERVICES,
+)
 
 INSTANCE_ID_LABEL = "argo-rollouts.argoproj.io/controller-instance-id"
 POD_TEMPLATE_HASH = "rollouts-pod-template-hash"
@@ -153,6 +162,24 @@ class _Idle:
         return None
 
 
+def run_view(run: Obj) -> tuple[Any, ...]:
+    """What the Rollout side reads of an AnalysisRun (`observing.parse_analysis_run`, ownership, deletion).
+
+    A change outside it (a new measurement, a metric's counters) does not concern the owning Rollout."""
+    meta = run.get("metadata") or {}
+    status = run.get("status") or {}
+    return (
+        status.get("phase"),
+        status.get("message"),
+        (run.get("spec") or {}).get("terminate"),
+        meta.get("labels"),
+        meta.get("annotations"),
+        meta.get("ownerReferences"),
+        meta.get("deletionTimestamp"),
+        meta.get("creationTimestamp"),
+    )
+
+
 def _owner_key(obj: Obj, kind: str) -> ObjectKey | None:
     meta = obj.get("metadata") or {}
     for ref in meta.get("ownerReferences") or []:
@@ -198,6 +225,7 @@ class Manager:
             observer=self.metrics,
         )
         self.informers = self._informers()
+        self.lookups = self._lookups()
         self.runtime = Runtime(
             client,
             self.source,
@@ -275,6 +303,28 @@ class Manager:
         informers["Job"].add_handler(self._on_job)
         return informers
 
+    def _lookups(self) -> dict[str, Informer]:
+        """Read-through caches of what a Rollout names (templates, Services): no handlers, never gating.
+
+        Without them every reconcile pass GETs each referenced object. They do not gate readiness or leading:
+        until one has listed (or when RBAC forbids listing), observing asks the API server as before."""
+        cfg = self.config
+        common: dict[str, Any] = {
+            "namespace": cfg.namespace,
+            "watch_timeout": cfg.watch_timeout,
+            "clock": self.clock,
+        }
+        lookups = {
+            "AnalysisTemplate": Informer(self.client, ANALYSIS_TEMPLATES, **common),
+            "Service": Informer(self.client, SERVICES, **common),
+        }
+        if cfg.namespace is None:  # cluster-scoped: only a cluster-wide controller may list them
+            common["namespace"] = None
+            lookups["ClusterAnalysisTemplate"] = Informer(self.client, CLUSTER_ANALYSIS_TEMPLATES, **common)
+        for informer in lookups.values():
+            self.source.add(informer.store, ready=informer.synced.is_set)
+        return lookups
+
     def _on_rollout(self, etype: str, obj: Obj, old: Obj | None) -> None:
         if etype == "DELETED":
             meta = obj.get("metadata") or {}
@@ -293,7 +343,8 @@ class Manager:
             meta = obj.get("metadata") or {}
             self.metrics.forget_analysis_run(str(meta.get("namespace") or ""), str(meta.get("name") or ""))
         self.analysis_queue.add(ObjectKey.of(obj))
-        if etype != "RESYNC":
+        # Every measurement rewrites the run's status; its Rollout only cares when what it reads changed.
+        if etype != "RESYNC" and (old is None or etype == "DELETED" or run_view(old) != run_view(obj)):
             self._on_owned_by_rollout(etype, obj, old)
 
     def _on_job(self, etype: str, obj: Obj, old: Obj | None) -> None:
@@ -323,7 +374,7 @@ class Manager:
     async def start(self) -> None:
         """Serve health and metrics, start the informers, and begin leading (or standing by)."""
         await self.health.start()
-        for informer in self.informers.values():
+        for informer in (*self.informers.values(), *self.lookups.values()):
             informer.start()
         self._tasks.append(asyncio.create_task(self._lead(), name="leadership"))
         self._tasks.append(asyncio.create_task(self._sweep(), name="metrics-sweep"))
@@ -402,7 +453,7 @@ class Manager:
         if self.elector is not None:
             await self.elector.release()
         self.leading.clear()
-        for informer in self.informers.values():
+        for informer in (*self.informers.values(), *self.lookups.values()):
             await informer.stop()
         for reconciler in (self.rollouts, self.analysis):
             closer = getattr(reconciler, "close", None)
