@@ -22,17 +22,18 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from loguru import logger
 
-from rollouts.controller.applying import AdoptionError, Applier
+from rollouts.controller.applying import AdoptionError, Applier, desired_status, status_patch
 from rollouts.controller.observing import ClientSource, ObjectSource, observe
 from rollouts.kube.client import KubeClient
 from rollouts.kube.errors import Conflict, Forbidden, Invalid, NotFound
 from rollouts.kube.resources import ROLLOUTS, Resource
-from rollouts.strategy.plan import JSON, EmitEvent, Observed, Plan
+from rollouts.strategy.plan import JSON, Action, EmitEvent, Observed, Plan
 
 Decide = Callable[[Observed, datetime], Plan]
 INVALID_SPEC = "InvalidSpec"
@@ -196,6 +197,58 @@ def missing_service(observed: Observed) -> str | None:
     return None
 
 
+SETTLE_LIMIT = 4
+
+
+def settle(decide: Decide, observed: Observed, plan: Plan, now: datetime) -> Plan:
+    """Fold the passes that would follow a status-only plan into it: one status write instead of several.
+
+    A plan that only changes the status (and emits events) would be written, come back as a watch event, and
+    cause a pass that sees the same children with the new status, which often changes the status once more
+    (step completed → pause started → conditions). `decide` being pure, that next pass can be decided here,
+    on the status about to be written, with the same `now`: the result is the status (and the actions) the
+    next pass would have produced, minus the intermediate writes. Folding stops at a plan with any other
+    action (its effect on the children is not observed yet), at a fixed point, before a plan that moves to
+    another step (each step index is stored, so no step is ever invisible) or after `SETTLE_LIMIT` passes.
+    Events of every folded plan are kept, in order; the earliest requeue wins, as the work queue would do.
+    """
+    events: list[Action] = []
+    requeues: list[float] = []
+    folded = 0
+    for _ in range(SETTLE_LIMIT):
+        if any(not isinstance(a, EmitEvent) for a in plan.actions):
+            break
+        raw = observed.rollout_raw
+        if not status_patch(raw, plan.new_status):
+            break  # nothing to write: a fixed point
+        status = desired_status(raw, plan.new_status)
+        try:
+            model = observed.rollout.model_copy(
+                update={"status": type(observed.rollout.status).from_wire(status)}
+            )
+            observed = replace(observed, rollout=model, rollout_raw={**raw, "status": status})
+            following = decide(observed, now)
+        except Exception as e:  # let the next pass meet it the ordinary way
+            logger.debug("settling stopped: {}: {}", type(e).__name__, e)
+            break
+        if following.new_status.get("currentStepIndex") != status.get("currentStepIndex"):
+            break  # every step index is written, as Argo does: watchers see each step (§c.4)
+        folded += 1
+        events.extend(plan.actions)
+        if plan.requeue_after is not None:
+            requeues.append(plan.requeue_after)
+        plan = following
+    if not folded:
+        return plan
+    if plan.requeue_after is not None:
+        requeues.append(plan.requeue_after)
+    return Plan(
+        new_status=plan.new_status,
+        actions=(*events, *plan.actions),
+        requeue_after=min(requeues) if requeues else None,
+    )
+
+
 def _default_decide() -> Decide:
     import importlib
 
@@ -311,6 +364,7 @@ class RolloutReconciler:
             plan = self.decide(observed, now)
         except Exception as e:  # a bug or an unforeseen spec must not take down the other rollouts
             return await self._invalid(raw, f"{type(e).__name__}: {e}", e)
+        plan = settle(self.decide, observed, plan, now)
         result = await self.applier.apply(raw, plan)
         self._writes += result.writes
         if result.rollout is not None:
