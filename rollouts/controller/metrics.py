@@ -241,6 +241,9 @@ class ControllerMetrics:
         meta = run.get("metadata") or {}
         key = (str(meta.get("namespace") or ""), str(meta.get("name") or ""))
         self._expiry.pop(("AnalysisRun", *key), None)
+        version = str(meta.get("resourceVersion") or "")
+        if version and (self._runs.get(key) or {}).get("version") == version:
+            return  # the same object again (every pass on a finished run): its series are already set
         self._remove_run(key)  # metrics may have been renamed or removed: rebuild this run's series
         status = run.get("status") or {}
         phase = str(status.get("phase") or "Pending")
@@ -265,7 +268,7 @@ class ControllerMetrics:
         for metric, condition, threshold in _thresholds(run):
             self.analysis_run_metric_threshold.labels(*key, metric, condition).set(threshold)
             series.append((self.analysis_run_metric_threshold, (metric, condition)))
-        self._runs[key] = {"phase": phase, "series": series}
+        self._runs[key] = {"phase": phase, "series": series, "version": version}
 
     # ------------------------------------------------------------------ lifecycle
 
