@@ -1,4 +1,4 @@
-"""The README section docs/readme/analysis-engine.md: its Python example runs and prints what it says."""
+"""The README section docs/analysis.md: its Python example runs and prints what it says."""
 
 import contextlib
 import io
@@ -7,7 +7,7 @@ from pathlib import Path
 
 from analysis.conditions import check_syntax
 
-DOC = Path(__file__).resolve().parents[2] / "docs" / "readme" / "analysis-engine.md"
+DOC = Path(__file__).resolve().parents[2] / "docs" / "analysis.md"
 
 
 def blocks(lang: str) -> list[str]:

@@ -1,7 +1,7 @@
 """End-to-end harness: the sandbox in a thread, the REAL controller as a subprocess, recorders, the override.
 
 The scenarios (tests/e2e/test_*.py) load the seed's manifests from `examples/`, shorten their durations with
-`shorten` (the documented override, see docs/readme/controller.md), create them in a sandbox, run
+`shorten` (the documented override, see docs/controller.md), create them in a sandbox, run
 `python -m rollouts.cli controller --server URL --no-leader-elect --metrics-port 0 --healthz-port 0` and watch
 what happens through a listener on the sandbox's store (every committed change, in order, nothing missed):
 
@@ -57,7 +57,7 @@ def load(*names: str) -> list[dict[str, Any]]:
 
 @dataclass(frozen=True)
 class Override:
-    """How the scenarios shorten the seed's durations (documented in docs/readme/controller.md).
+    """How the scenarios shorten the seed's durations (documented in docs/controller.md).
 
     * every `pause.duration` of a canary step becomes `pause` (indefinite pauses stay indefinite);
     * every metric `interval` becomes `interval`; a metric `count` is kept;

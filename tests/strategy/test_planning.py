@@ -162,8 +162,8 @@ def test_bad_manifest_exits_2_with_one_line(tmp_path: Path, content: str, fragme
 
 @pytest.mark.parametrize("example", ["istio-canary", "bluegreen"])
 def test_readme_section_shows_actual_output(example: str) -> None:
-    """docs/readme/plan.md quotes the real output of both examples."""
-    doc = (ROOT / "docs/readme/plan.md").read_text()
+    """The README's `rollouts plan` section quotes the real output of both examples."""
+    doc = (ROOT / "README.md").read_text()
     command = f"$ rollouts plan -f examples/{example}/rollout.yaml\n"
     quoted = doc.split(command, 1)[1].split("```", 1)[0]
     result = run("-f", str(ROOT / f"examples/{example}/rollout.yaml"))
