@@ -177,10 +177,9 @@ def _scale_down_old(ctx: Context, post_skipped: bool) -> None:
             replicasets.scale(ctx, rs, desired)
 
 
-def _skip_pre(ctx: Context) -> bool:
-    """`skipPrePromotionAnalysisRun`."""
+def _skip_pre(ctx: Context, active: str) -> bool:
+    """`skipPrePromotionAnalysisRun` (`active`: the active Service's selector as this pass leaves it)."""
     h = ctx.new_rs.pod_template_hash if ctx.new_rs else ""
-    active = (ctx.status.get("blueGreen") or {}).get("activeSelector") or ""
     if ctx.stable_hash == h or not active or active == h or not h:
         return True
     if (ctx.status.get("blueGreen") or {}).get("prePromotionAnalysisRunStatus"):
@@ -191,10 +190,9 @@ def _skip_pre(ctx: Context) -> bool:
     return not _saturated(ctx, ctx.new_rs)
 
 
-def _skip_post(ctx: Context) -> bool:
-    """`skipPostPromotionAnalysisRun`."""
+def _skip_post(ctx: Context, active: str) -> bool:
+    """`skipPostPromotionAnalysisRun` (`active` as in `_skip_pre`)."""
     h = ctx.new_rs.pod_template_hash if ctx.new_rs else ""
-    active = (ctx.status.get("blueGreen") or {}).get("activeSelector") or ""
     if ctx.stable_hash == h or active != h or not h:
         return True
     if (ctx.status.get("blueGreen") or {}).get("postPromotionAnalysisRunStatus"):
@@ -265,7 +263,9 @@ def decide_bluegreen(ctx: Context, st: JSON) -> None:
         _reconcile_pause(ctx, svcs)
         _reconcile_active(ctx, svcs)
         fast = replicasets.is_fast_rollback(ctx, _new_rs_within_delay(ctx))
-        analysisruns.reconcile_bluegreen_runs(ctx, st, not _skip_pre(ctx), not _skip_post(ctx), fast)
+        selected = svcs.hashes.get(svcs.active_name, "")
+        pre_ready, post_ready = not _skip_pre(ctx, selected), not _skip_post(ctx, selected)
+        analysisruns.reconcile_bluegreen_runs(ctx, st, pre_ready, post_ready, fast)
     else:
         ctx.clear_pause = True
         ctx.remove_abort = True
@@ -309,9 +309,12 @@ def decide_bluegreen(ctx: Context, st: JSON) -> None:
 
 def _reconcile_replica_sets(ctx: Context) -> None:
     """`reconcileBlueGreenReplicaSets`: stable at full size, the new RS, old ones after their delay, history."""
-    replicasets.remove_scale_down_deadlines(ctx)
+    # The new RS keeps its deadline until it is the stable one: the deadline is what makes a rollback to it a fast
+    # rollback (§c.11), and this pass's decisions must still hold when its own actions are applied first.
+    assert ctx.new_rs is not None
+    replicasets.remove_scale_down_deadlines(ctx, keep_new=ctx.stable_hash != ctx.new_rs.pod_template_hash)
     if ctx.stable_rs is not None and ctx.stable_rs is not ctx.new_rs:
         replicasets.scale(ctx, ctx.stable_rs, ctx.replicas)
     replicasets.reconcile_new_rs(ctx, _new_replicas(ctx))
-    _scale_down_old(ctx, _skip_post(ctx))
+    _scale_down_old(ctx, _skip_post(ctx, (ctx.status.get("blueGreen") or {}).get("activeSelector") or ""))
     replicasets.revision_history_limit(ctx)

@@ -9,6 +9,7 @@ Where it sits: called by `canary` and `bluegreen` during a pass; it turns the §
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 from rollouts.strategy import replicas as arith
@@ -51,6 +52,12 @@ def ensure_new_rs(ctx: Context) -> None:
             ctx.actions.append(
                 UpdateReplicaSetMeta(ctx.new_rs.name, annotations={REVISION_ANNOTATION: str(max_rev + 1)})
             )
+            # the rest of the pass (run names, messages) already sees the bumped revision, as Argo's does
+            bumped = replace(ctx.new_rs, revision=max_rev + 1)
+            if ctx.stable_rs is ctx.new_rs:
+                ctx.stable_rs = bumped
+            ctx.all_rss = [bumped if rs is ctx.new_rs else rs for rs in ctx.all_rss]
+            ctx.new_rs = bumped
         return
     template = copy_json(ctx.spec.get("template") or {})
     meta = dict(template.get("metadata") or {})
@@ -191,8 +198,9 @@ def should_delay_scale_down_on_abort(ctx: Context) -> bool:
     return not (ctx.canary is not None and ctx.canary.get("dynamicStableScale") and not explicit)
 
 
-def remove_scale_down_deadlines(ctx: Context) -> None:
-    if not should_delay_scale_down_on_abort(ctx):
+def remove_scale_down_deadlines(ctx: Context, keep_new: bool = False) -> None:
+    """`removeScaleDownDeadlines`: the new and stable RSs are not going away (`keep_new`: see bluegreen)."""
+    if not keep_new and not should_delay_scale_down_on_abort(ctx):
         _remove_deadline(ctx, ctx.new_rs)
     if ctx.stable_rs is not None and ctx.stable_rs is not ctx.new_rs:
         _remove_deadline(ctx, ctx.stable_rs)
