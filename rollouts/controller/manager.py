@@ -326,10 +326,20 @@ class Manager:
         return lookups
 
     def _on_rollout(self, etype: str, obj: Obj, old: Obj | None) -> None:
+        meta = obj.get("metadata") or {}
         if etype == "DELETED":
-            meta = obj.get("metadata") or {}
             self.metrics.forget_rollout(str(meta.get("namespace") or ""), str(meta.get("name") or ""))
+        elif etype == "MODIFIED" and self._own_settled_write(obj):
+            return  # the pass that wrote this version already decided on it (reconciling.settle)
         self.rollout_queue.add(ObjectKey.of(obj))
+
+    def _own_settled_write(self, obj: Obj) -> bool:
+        settled = getattr(self.rollouts, "settled", None)
+        if settled is None:
+            return False
+        meta = obj.get("metadata") or {}
+        version = str(meta.get("resourceVersion") or "")
+        return bool(settled(str(meta.get("namespace") or ""), str(meta.get("name") or ""), version))
 
     def _on_owned_by_rollout(self, etype: str, obj: Obj, old: Obj | None) -> None:
         if etype == "RESYNC":

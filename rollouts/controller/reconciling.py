@@ -200,7 +200,7 @@ def missing_service(observed: Observed) -> str | None:
 SETTLE_LIMIT = 4
 
 
-def settle(decide: Decide, observed: Observed, plan: Plan, now: datetime) -> Plan:
+def settle(decide: Decide, observed: Observed, plan: Plan, now: datetime) -> tuple[Plan, bool]:
     """Fold the passes that would follow a status-only plan into it: one status write instead of several.
 
     A plan that only changes the status (and emits events) would be written, come back as a watch event, and
@@ -211,15 +211,21 @@ def settle(decide: Decide, observed: Observed, plan: Plan, now: datetime) -> Pla
     action (its effect on the children is not observed yet), at a fixed point, before a plan that moves to
     another step (each step index is stored, so no step is ever invisible) or after `SETTLE_LIMIT` passes.
     Events of every folded plan are kept, in order; the earliest requeue wins, as the work queue would do.
+
+    Returns the plan and whether it is settled: a fixed point was reached, so the pass that the watch event
+    of its status write would cause is known to do nothing (`RolloutReconciler.settled` lets the manager
+    skip it).
     """
     events: list[Action] = []
     requeues: list[float] = []
     folded = 0
+    settled = False
     for _ in range(SETTLE_LIMIT):
         if any(not isinstance(a, EmitEvent) for a in plan.actions):
             break
         raw = observed.rollout_raw
         if not status_patch(raw, plan.new_status):
+            settled = folded > 0 and not plan.actions
             break  # nothing to write: a fixed point
         status = desired_status(raw, plan.new_status)
         try:
@@ -239,14 +245,15 @@ def settle(decide: Decide, observed: Observed, plan: Plan, now: datetime) -> Pla
             requeues.append(plan.requeue_after)
         plan = following
     if not folded:
-        return plan
+        return plan, False
     if plan.requeue_after is not None:
         requeues.append(plan.requeue_after)
-    return Plan(
+    folded_plan = Plan(
         new_status=plan.new_status,
         actions=(*events, *plan.actions),
         requeue_after=min(requeues) if requeues else None,
     )
+    return folded_plan, settled
 
 
 def _default_decide() -> Decide:
@@ -285,17 +292,37 @@ class RolloutReconciler:
             on_event=lambda ns, name, type_, reason: call_metrics(
                 metrics, "count_event", ns, name, type_, reason
             ),
-            on_written=self.fresh.remember,
+            on_written=self._written,
         )
         self._failures: dict[tuple[str, str], int] = {}
         # Per key, the last parsed version (resourceVersion → model) and the version last shown to the metrics:
         # most passes are caused by owned objects changing, not the Rollout, so both are usually unchanged.
         self._parsed: dict[tuple[str, str], tuple[str, Any, str | None]] = {}
         self._reported: dict[tuple[str, str], str] = {}
+        # Per key, the resourceVersion of our last status write when it was settled (see `settled`).
+        self._settled: dict[tuple[str, str], str] = {}
+        self._settling: set[tuple[str, str]] = set()  # keys whose settled plans are being applied
         self._writes = 0  # API writes of the current pass (for the timings file)
         # Exact per-pass durations for the scale benchmark (the histogram's buckets are coarse), one per line.
         trace = os.environ.get("ROLLOUTS_RECONCILE_TIMINGS")
         self.timings = open(trace, "a", buffering=1) if trace else None  # noqa: SIM115 - lives with the process
+
+    def _written(self, resource: Resource, obj: JSON) -> None:
+        """An object our write returned: remembered; a settled status write's version noted at once (the
+        watch event of that write may be handled before the pass ends)."""
+        self.fresh.remember(resource, obj)
+        if resource is ROLLOUTS and _key_of(obj) in self._settling:
+            version = str((obj.get("metadata") or {}).get("resourceVersion") or "")
+            if version:
+                self._settled[_key_of(obj)] = version
+
+    def settled(self, namespace: str, name: str, resource_version: str) -> bool:
+        """Whether this version of the Rollout is our own settled status write (its pass would do nothing).
+
+        The watch event of our own write would cause a pass on exactly the state that write already settled
+        (`settle`); a version written by anyone else, or a write that was not settled, gets its pass.
+        """
+        return bool(resource_version) and self._settled.get((namespace, name)) == resource_version
 
     @property
     def decide(self) -> Decide:
@@ -326,7 +353,7 @@ class RolloutReconciler:
                 raw = await source.get(ROLLOUTS, name, namespace)
             except NotFound:
                 self.fresh.forget(ROLLOUTS, namespace, name)
-                for memo in (self._failures, self._parsed, self._reported):
+                for memo in (self._failures, self._parsed, self._reported, self._settled):
                     memo.pop((namespace, name), None)
                 call_metrics(self.metrics, "forget_rollout", namespace, name)
                 return None  # deleted: its ReplicaSets and runs go with it (ownerReferences)
@@ -364,8 +391,14 @@ class RolloutReconciler:
             plan = self.decide(observed, now)
         except Exception as e:  # a bug or an unforeseen spec must not take down the other rollouts
             return await self._invalid(raw, f"{type(e).__name__}: {e}", e)
-        plan = settle(self.decide, observed, plan, now)
-        result = await self.applier.apply(raw, plan)
+        plan, settled = settle(self.decide, observed, plan, now)
+        self._settled.pop((namespace, name), None)
+        if settled:
+            self._settling.add((namespace, name))
+        try:
+            result = await self.applier.apply(raw, plan)
+        finally:
+            self._settling.discard((namespace, name))
         self._writes += result.writes
         if result.rollout is not None:
             self.fresh.remember(ROLLOUTS, result.rollout)
