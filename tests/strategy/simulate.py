@@ -73,7 +73,12 @@ class World:
                     tns = "" if kind == "ClusterAnalysisTemplate" else ns
                     world.templates[(kind, tns, name)] = doc["spec"]
                 else:
-                    key = (doc["apiVersion"], kind, doc["metadata"].get("namespace", ns), name)
+                    key = (
+                        str(doc["apiVersion"]),
+                        str(kind),
+                        str(doc["metadata"].get("namespace", ns)),
+                        str(name),
+                    )
                     world.routers[key] = doc
         return world
 
@@ -90,7 +95,8 @@ class World:
 
     @property
     def status(self) -> dict[str, Any]:
-        return self.rollout.setdefault("status", {})
+        status: dict[str, Any] = self.rollout.setdefault("status", {})
+        return status
 
     # -- edits by "users" -----------------------------------------------------------------------------------------
     def set_image(self, image: str) -> None:

@@ -200,7 +200,7 @@ def test_pause_waits_for_duration() -> None:
 
 
 def abort_by_background_failure(world: World, now: datetime) -> str:
-    run = world.status["canary"]["currentBackgroundAnalysisRunStatus"]["name"]
+    run = str(world.status["canary"]["currentBackgroundAnalysisRunStatus"]["name"])
     world.set_run_phase(
         run, "Failed", 'Metric "success-rate" assessed Failed due to failed (4) > failureLimit (3)'
     )
