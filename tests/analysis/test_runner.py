@@ -536,3 +536,45 @@ def test_whole_run_matches_a_reference_model(
     assert status.phase is expected_phase
     assert [m.finished_at for m in result.measurements] == expected_times
     assert result.count == counted and result.failed == failed
+
+
+async def test_cancelled_run_leaves_no_task_behind() -> None:
+    """The terminate watcher belongs to the run: cancelling the run (controller shutdown) ends it too."""
+    measured = asyncio.Event()
+
+    def series(t: datetime) -> list[float]:
+        measured.set()
+        return [1.0]
+
+    before = asyncio.all_tasks()
+    task = asyncio.create_task(
+        run_to_completion(
+            spec({"name": "m", "interval": "1h"}),
+            {"prometheus": SeriesProvider(series)},
+            SystemClock(),
+            terminate=asyncio.Event(),
+        )
+    )
+    await asyncio.wait_for(measured.wait(), timeout=5)
+    await asyncio.sleep(0)  # the run is now sleeping, its watcher waiting on the event
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert asyncio.all_tasks() == before
+
+
+async def test_terminate_event_with_a_virtual_clock_stops_at_until() -> None:
+    """A replay that sleeps on a virtual clock with an Event: `until` still terminates it there (§b.6)."""
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    clock = VirtualClock(start)
+    status = await run_to_completion(
+        spec({"name": "m", "interval": "1m"}),
+        {"prometheus": SeriesProvider(lambda t: [1.0])},
+        clock,
+        terminate=asyncio.Event(),
+        until=start + timedelta(minutes=5),
+    )
+    assert status.phase is P.SUCCESSFUL and status.message == "Run Terminated"
+    assert clock.now() == start + timedelta(minutes=5)
+    (result,) = status.metric_results or []
+    assert result.count == 6  # at 0, 1, …, 5 minutes
