@@ -11,26 +11,40 @@ Argo's reconcile), events last.
 
 from __future__ import annotations
 
-import importlib
 from datetime import datetime
 from typing import Any
 
 from rollouts.strategy import analysisruns, bluegreen, canary, status
 from rollouts.strategy.context import Context, build_context, copy_json, fmt_time
 from rollouts.strategy.plan import JSON, Observed, Plan
+from rollouts.validation import validate_rollout
+
+
+def _unsupported(ctx: Context) -> str | None:
+    """Argo features this controller does not drive yet. A Rollout using them would otherwise wait forever on
+    a step that never completes, so it is refused with a message naming the field."""
+    if ctx.spec.get("workloadRef"):
+        return "spec.workloadRef: Forbidden: workloadRef is not supported yet; put the pod template in spec.template"
+    for i, step in enumerate(ctx.steps):
+        for kind in ("experiment", "plugin"):
+            if kind in step:
+                return (
+                    f"spec.strategy.canary.steps[{i}].{kind}: Forbidden: {kind} steps are not supported yet"
+                )
+    if ctx.canary is not None and ctx.canary.get("pingPong"):
+        return "spec.strategy.canary.pingPong: Forbidden: ping-pong services are not supported yet"
+    return None
 
 
 def _validation_error(ctx: Context) -> str | None:
-    """First validation message: the models' validation (when available), then referenced templates."""
-    try:
-        _validation: Any = importlib.import_module("rollouts.validation")
-    except ImportError:
-        _validation = None
-    validate: Any = getattr(_validation, "validate_rollout", None)
-    errors = validate(ctx.observed.rollout) if validate is not None else None
+    """First validation message: the models' validation, then what is not supported, then referenced templates."""
+    errors: list[Any] = validate_rollout(ctx.observed.rollout) if ctx.observed.rollout is not None else []
     if errors:
         first = errors[0]
         return str(first.k8s_error()) if hasattr(first, "k8s_error") else str(first)
+    unsupported = _unsupported(ctx)
+    if unsupported:
+        return unsupported
     if ctx.canary is None and ctx.bluegreen is None:
         return "spec.strategy: Required value: Rollout has missing field '.spec.strategy.canary or .spec.strategy.blueGreen'"
     if ctx.canary is not None and ctx.bluegreen is not None:

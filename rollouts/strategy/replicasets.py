@@ -113,7 +113,7 @@ def base_status(ctx: Context, st: JSON) -> None:
     when = parse_time(restart_at)
     if when is not None and when <= ctx.now:
         # Pod eviction (rollout/restart.go) needs the pods, which the strategy core does not see: the request is
-        # acknowledged so the phase does not stay "rollout is restarting" (see docs/readme/strategy.md).
+        # acknowledged so the phase does not stay "rollout is restarting" (see docs/strategy.md).
         st["restartedAt"] = restart_at
     elif when is not None:
         ctx.requeue_at(when)

@@ -17,6 +17,10 @@ from rollouts.strategy.status import CANARY_PAUSE_STEP
 STEP_COMPLETED_REASON = "RolloutStepCompleted"
 
 
+# How long after a timed pause expires the rollout is looked at again (expiry itself is not yet past it).
+PAUSE_WAKE_MARGIN = timedelta(milliseconds=20)
+
+
 def step_string(step: JSON) -> str:
     """`CanaryStepString`: how a step is named in the `Rollout step i/N completed (…)` event."""
     if "setWeight" in step:
@@ -120,9 +124,12 @@ def reconcile_canary_pause(ctx: Context) -> bool:
             ctx.pause(CANARY_PAUSE_STEP)
             seconds = pause_duration_seconds(pause)
             if seconds is not None and seconds >= 0:
-                ctx.requeue.append(float(seconds) + 1.0)  # the condition starts now; wake just after expiry
+                # The condition's startTime is written in whole seconds, so the pause expires at the truncated
+                # start + duration; wake just after it (completion needs now > expiry).
+                start = ctx.now.replace(microsecond=0)
+                ctx.requeue_at(start + timedelta(seconds=seconds) + PAUSE_WAKE_MARGIN)
         return True
     expiry = pause_expiry(ctx, pause)
     if expiry is not None and expiry >= ctx.now:
-        ctx.requeue_at(expiry + timedelta(seconds=1))
+        ctx.requeue_at(expiry + PAUSE_WAKE_MARGIN)
     return True

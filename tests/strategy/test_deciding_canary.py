@@ -94,7 +94,10 @@ def test_seed_canary_v1_to_v2() -> None:
         {"api-server-stable": 50, "api-server-canary": 50},
         {"api-server-stable": 20, "api-server-canary": 80},
     ]
-    assert pause_expiries == [301.0, 601.0, 601.0, 301.0]  # 5m, 10m, 10m, 5m (+1 s: strictly after, §c.2)
+    # 5m, 10m, 10m, 5m: the rollout is looked at again 20 ms after each pause expires (completion needs now >
+    # expiry, §c.2); the pause conditions' startTime is whole seconds, so after the first pause (which ended at
+    # T0+300.02 s) each expiry counts from the truncated start.
+    assert pause_expiries == [300.02, 600.0, 600.0, 300.0]
     assert world.status["stableRS"] == v2 != v1
     assert world.status["currentStepIndex"] == 8
     assert world.status["phase"] == "Healthy"
@@ -531,6 +534,35 @@ def test_missing_template_is_invalid_spec() -> None:
     assert plan.new_status["phase"] == "Degraded"
     assert plan.new_status["message"] == f"InvalidSpec: {message}"
     assert cond_from(plan.new_status, "InvalidSpec")["message"] == message
+    assert [a for a in plan.actions if not isinstance(a, EmitEvent)] == []
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        pytest.param(
+            lambda ro: ro["spec"]["strategy"]["canary"]["steps"].insert(
+                1, {"experiment": {"templates": [{"name": "baseline", "specRef": "stable"}]}}
+            ),
+            "spec.strategy.canary.steps[1].experiment: Forbidden: experiment steps are not supported yet",
+            id="experiment-step",
+        ),
+        pytest.param(
+            lambda ro: ro["spec"]["strategy"]["canary"]["steps"].append(
+                {"plugin": {"name": "x", "config": {}}}
+            ),
+            "spec.strategy.canary.steps[8].plugin: Forbidden: plugin steps are not supported yet",
+            id="plugin-step",
+        ),
+    ],
+)
+def test_unsupported_features_are_invalid_spec_not_a_silent_wait(change: Any, message: str) -> None:
+    """A step this controller cannot complete would stall the rollout forever: it is refused, naming the field."""
+    world = seed_world()
+    change(world.rollout)
+    plan = world.step(T0)
+    assert plan.new_status["phase"] == "Degraded"
+    assert plan.new_status["message"] == f'InvalidSpec: The Rollout "api-server" is invalid: {message}'
     assert [a for a in plan.actions if not isinstance(a, EmitEvent)] == []
 
 
