@@ -180,6 +180,23 @@ def run_view(run: Obj) -> tuple[Any, ...]:
     )
 
 
+def replica_set_view(rs: Obj) -> tuple[Any, ...]:
+    """What the Rollout side reads of a ReplicaSet (`observing.parse_replica_set`, ownership, deletion)."""
+    meta = rs.get("metadata") or {}
+    status = rs.get("status") or {}
+    return (
+        rs.get("spec"),
+        status.get("replicas"),
+        status.get("readyReplicas"),
+        status.get("availableReplicas"),
+        meta.get("labels"),
+        meta.get("annotations"),
+        meta.get("ownerReferences"),
+        meta.get("deletionTimestamp"),
+        meta.get("creationTimestamp"),
+    )
+
+
 def _owner_key(obj: Obj, kind: str) -> ObjectKey | None:
     meta = obj.get("metadata") or {}
     for ref in meta.get("ownerReferences") or []:
@@ -298,7 +315,7 @@ class Manager:
         for informer in informers.values():
             self.source.add(informer.store)
         informers["Rollout"].add_handler(self._on_rollout)
-        informers["ReplicaSet"].add_handler(self._on_owned_by_rollout)
+        informers["ReplicaSet"].add_handler(self._on_replica_set)
         informers["AnalysisRun"].add_handler(self._on_analysis_run)
         informers["Job"].add_handler(self._on_job)
         return informers
@@ -347,6 +364,12 @@ class Manager:
         key = _owner_key(obj, "Rollout")
         if key is not None:
             self.rollout_queue.add(key)
+
+    def _on_replica_set(self, etype: str, obj: Obj, old: Obj | None) -> None:
+        # A status write that only moves observedGeneration or fullyLabeledReplicas does not concern the Rollout.
+        if etype == "MODIFIED" and old is not None and replica_set_view(old) == replica_set_view(obj):
+            return
+        self._on_owned_by_rollout(etype, obj, old)
 
     def _on_analysis_run(self, etype: str, obj: Obj, old: Obj | None) -> None:
         if etype == "DELETED":

@@ -3,6 +3,7 @@
 * `reconciling.settle`: a status-only plan is folded with the passes its own write would cause (pure tables
   with hand-written `decide` functions standing in for the strategy core);
 * `manager.run_view`: a new measurement on an AnalysisRun does not concern its Rollout, a phase change does;
+  `manager.replica_set_view`: nor does a ReplicaSet's observedGeneration, while its ready count does;
 * `caching.CachedSource` read-through stores: templates and Services from the cache when listed, from the
   API server otherwise (a real client against the sandbox, counted in its request log);
 * `metrics.observe_analysis_run` rebuilds a run's series only for a new resourceVersion.
@@ -18,7 +19,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from rollouts.controller.caching import CachedSource, Store
-from rollouts.controller.manager import run_view
+from rollouts.controller.manager import replica_set_view, run_view
 from rollouts.controller.metrics import ControllerMetrics
 from rollouts.controller.reconciling import SETTLE_LIMIT, settle
 from rollouts.kube.client import KubeClient
@@ -124,6 +125,26 @@ def run(phase: str, measurements: int, **meta: Any) -> JSON:
 )  # fmt: skip
 def test_run_view(before: JSON, after: JSON, concerns_rollout: bool) -> None:
     assert (run_view(before) != run_view(after)) is concerns_rollout
+
+
+def rs(replicas: int, ready: int, generation: int) -> JSON:
+    return {
+        "metadata": {"name": "rs", "namespace": "default", "labels": {"rollouts-pod-template-hash": "h"}},
+        "spec": {"replicas": replicas},
+        "status": {"replicas": replicas, "readyReplicas": ready, "observedGeneration": generation},
+    }
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "concerns_rollout"),
+    [
+        pytest.param(rs(2, 1, 1), rs(2, 1, 2), False, id="observed-generation-only"),
+        pytest.param(rs(2, 1, 1), rs(2, 2, 1), True, id="a-pod-became-ready"),
+        pytest.param(rs(2, 2, 1), rs(3, 2, 1), True, id="scaled"),
+    ],
+)
+def test_replica_set_view(before: JSON, after: JSON, concerns_rollout: bool) -> None:
+    assert (replica_set_view(before) != replica_set_view(after)) is concerns_rollout
 
 
 async def test_read_through_store_answers_when_listed_and_asks_the_api_otherwise(
