@@ -17,7 +17,6 @@ from typing import Any
 from rollouts.strategy import analysisruns, bluegreen, canary, status
 from rollouts.strategy.context import Context, build_context, copy_json, fmt_time
 from rollouts.strategy.plan import JSON, Observed, Plan
-from rollouts.validation import validate_rollout
 
 
 def _unsupported(ctx: Context) -> str | None:
@@ -38,6 +37,9 @@ def _unsupported(ctx: Context) -> str | None:
 
 def _validation_error(ctx: Context) -> str | None:
     """First validation message: the models' validation, then what is not supported, then referenced templates."""
+    # Imported here: rollouts.validation uses the replica arithmetic of this package (an import cycle otherwise).
+    from rollouts.validation import validate_rollout
+
     errors: list[Any] = validate_rollout(ctx.observed.rollout) if ctx.observed.rollout is not None else []
     if errors:
         first = errors[0]
