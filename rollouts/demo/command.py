@@ -109,7 +109,7 @@ async def _run(settings: Any) -> Any:
             with contextlib.suppress(asyncio.CancelledError):
                 await asyncio.Event().wait()
     finally:
-        await demo_.stop()
+        await demo_.stop(keep_logs=not demo_.report.ok)
     return demo_.report
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -170,11 +171,13 @@ class Demo:
                 ("Prometheus          ", "bold"), self.prometheus.url, "\n",
                 ("controller metrics  ", "bold"), self.metrics_url, "\n",
                 ("watch along         ", "bold"),
-                f"kubectl rollouts --kubeconfig {kubeconfig} -n {NAMESPACE} get rollout api-server -w",
+                f"{_plugin_command()} --kubeconfig {kubeconfig} -n {NAMESPACE} get rollout api-server -w",
             )
         )  # fmt: skip
 
-    async def stop(self) -> None:
+    async def stop(self, keep_logs: bool = False) -> None:
+        """Stop everything that was started; the work directory (kubeconfig, controller log) goes too, unless
+        `keep_logs` (a scenario failed: the controller's log is the first thing to read)."""
         for load in self.loads:
             await load.stop()
         for front in self.fronts.values():
@@ -194,6 +197,10 @@ class Demo:
             await asyncio.to_thread(self.prometheus.stop)
         for server in self.versions.values():
             await server.stop()
+        if keep_logs:
+            self.console.print(f"the controller's log is kept in {self.workdir / 'controller.log'}")
+        else:
+            shutil.rmtree(self.workdir, ignore_errors=True)
 
     def controller_failed(self) -> str | None:
         if self.controller is not None and self.controller.poll() is not None:
@@ -312,6 +319,13 @@ class Demo:
 
 class DemoError(RuntimeError):
     """The demo could not reach the end of a scenario (the message says why)."""
+
+
+def _plugin_command() -> str:
+    """`kubectl rollouts` when the plugin is on PATH, else the installed program by its path."""
+    if shutil.which("kubectl") and shutil.which("kubectl-rollouts"):
+        return "kubectl rollouts"
+    return str(Path(sys.executable).parent / "rollouts")
 
 
 def _clock(seconds: float) -> str:
