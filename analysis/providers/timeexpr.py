@@ -16,6 +16,7 @@ from typing import Any
 
 from simpleeval import SimpleEval
 
+from analysis.condops import go_type_name
 from analysis.durations import parse_go_duration
 
 __all__ = ["TimeExpressionError", "evaluate_time", "parse_rfc3339"]
@@ -45,19 +46,8 @@ def _duration(text: Any) -> timedelta:
 
 
 def _type_name(value: Any) -> str:
-    if isinstance(value, timedelta):
-        return "time.Duration"
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, int):
-        return "int"
-    if isinstance(value, float):
-        return "float64"
-    if isinstance(value, str):
-        return "string"
-    if value is None:
-        return "nil"
-    return type(value).__name__
+    """Go's name for the value's type, as expr-lang reports it (`time.Duration` for durations)."""
+    return "time.Duration" if isinstance(value, timedelta) else go_type_name(value)
 
 
 def evaluate_time(expression: str, now: datetime) -> datetime:

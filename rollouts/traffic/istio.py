@@ -125,36 +125,24 @@ def _match_ports_and_sni(route: Mapping[str, Any]) -> tuple[set[int], set[str]]:
     return ports, sni
 
 
-def _tls_indexes(wanted: Sequence[Any], tls: Sequence[Mapping[str, Any]]) -> list[int]:
+def _port_routes(
+    wanted: Sequence[Any], routes: Sequence[Mapping[str, Any]], kind: str, with_sni: bool
+) -> list[int]:
+    """The indexes of the TLS or TCP routes a Rollout names by port (and SNI hosts, for TLS); none named → the
+    first route. Each named route must match at least one (Argo's error otherwise)."""
     if not wanted:
         return [0]
     out = []
     for w in wanted:
         found = []
-        for i, route in enumerate(tls):
+        for i, route in enumerate(routes):
             ports, sni = _match_ports_and_sni(route)
             port = next(iter(ports)) if len(ports) == 1 else 0
-            if len(ports) <= 1 and port == (w.port or 0) and sorted(sni) == sorted(w.sni_hosts or []):
+            same_sni = not with_sni or sorted(sni) == sorted(w.sni_hosts or [])
+            if len(ports) <= 1 and port == (w.port or 0) and same_sni:
                 found.append(i)
         if not found:
-            raise LookupError("No matching TLS routes found in the defined Virtual Service.")
-        out += found
-    return out
-
-
-def _tcp_indexes(wanted: Sequence[Any], tcp: Sequence[Mapping[str, Any]]) -> list[int]:
-    if not wanted:
-        return [0]
-    out = []
-    for w in wanted:
-        found = []
-        for i, route in enumerate(tcp):
-            ports, _ = _match_ports_and_sni(route)
-            port = next(iter(ports)) if len(ports) == 1 else 0
-            if len(ports) <= 1 and port == (w.port or 0):
-                found.append(i)
-        if not found:
-            raise LookupError("No matching TCP routes found in the defined Virtual Service.")
+            raise LookupError(f"No matching {kind} routes found in the defined Virtual Service.")
         out += found
     return out
 
@@ -209,7 +197,7 @@ def _validate(
         ]
     tls_idx: list[int] = []
     if isinstance(tls, list):
-        tls_idx = [i for i in _tls_indexes(vs.tls_routes or [], tls) if i < len(tls)]
+        tls_idx = [i for i in _port_routes(vs.tls_routes or [], tls, "TLS", with_sni=True) if i < len(tls)]
         for i in tls_idx:
             _check_destinations(ro, tls[i])
         if not vs.tls_routes and len(tls) > 1:
@@ -219,7 +207,7 @@ def _validate(
             )
     tcp_idx: list[int] = []
     if isinstance(tcp, list):
-        tcp_idx = [i for i in _tcp_indexes(vs.tcp_routes or [], tcp) if i < len(tcp)]
+        tcp_idx = [i for i in _port_routes(vs.tcp_routes or [], tcp, "TCP", with_sni=False) if i < len(tcp)]
         for i in tcp_idx:
             _check_destinations(ro, tcp[i])
         if not vs.tcp_routes and len(tcp) > 1:

@@ -174,7 +174,7 @@ def test_range_query_times(expression: str, expected: datetime) -> None:
         pytest.param('duration("5m")', "expected time.Time, but got time.Duration", id="duration-alone"),
         pytest.param("1", "expected time.Time, but got int", id="int"),
         pytest.param('"now"', "expected time.Time, but got string", id="string"),
-        pytest.param("now", "expected time.Time, but got function", id="bare-name"),
+        pytest.param("now", "expected time.Time, but got func", id="bare-name"),
         pytest.param("yesterday()", "Function 'yesterday' not defined", id="unknown-function"),
         pytest.param('now() - duration("5d")', 'unknown unit "d"', id="bad-duration"),
         pytest.param("now().__class__", "not available", id="no-attribute-access"),
