@@ -217,6 +217,21 @@ def template_refs(raw: Mapping[str, Any]) -> list[TemplateRef]:
     return sorted(refs)
 
 
+MAX_TEMPLATE_NESTING = 8  # levels of `spec.templates` followed; a cycle stops at names already fetched
+
+
+def nested_template_refs(template: Mapping[str, Any], namespace: str) -> list[TemplateRef]:
+    """The templates an (Cluster)AnalysisTemplate names in its own `spec.templates`."""
+    refs: list[TemplateRef] = []
+    for ref in (template.get("spec") or {}).get("templates") or ():
+        if isinstance(ref, Mapping) and isinstance(ref.get("templateName"), str):
+            if ref.get("clusterScope"):
+                refs.append(("ClusterAnalysisTemplate", "", ref["templateName"]))
+            else:
+                refs.append(("AnalysisTemplate", namespace, ref["templateName"]))
+    return refs
+
+
 def _split_name(name: str, namespace: str) -> tuple[str, str]:
     if "/" in name:
         ns, _, short = name.partition("/")
@@ -368,6 +383,18 @@ async def observe(source: ObjectSource, rollout_raw: JSON, model: Any = None) ->
         asyncio.gather(*(fetch_template(t) for t in template_list)),
     )
     replica_sets, runs, svc_objs, router_objs, template_objs = results
+    fetched = {ref: obj for ref, obj in zip(template_list, template_objs, strict=True) if obj is not None}
+    # A template may itself name templates (`spec.templates`, §a.3): fetch those too, a level at a time.
+    for _ in range(MAX_TEMPLATE_NESTING):
+        nested = sorted(
+            {r for obj in fetched.values() for r in nested_template_refs(obj, namespace)} - set(template_list)
+        )
+        if not nested:
+            break
+        template_list = [*template_list, *nested]
+        for ref, obj in zip(nested, await asyncio.gather(*(fetch_template(t) for t in nested)), strict=True):
+            if obj is not None:
+                fetched[ref] = obj
     return build_observed(
         rollout_raw,
         model,
@@ -375,11 +402,7 @@ async def observe(source: ObjectSource, rollout_raw: JSON, model: Any = None) ->
         analysis_runs=runs,
         services=[s for s in svc_objs if s is not None],
         routers={ref: obj for ref, obj in zip(router_list, router_objs, strict=True) if obj is not None},
-        templates={
-            ref: dict(obj.get("spec") or {})
-            for ref, obj in zip(template_list, template_objs, strict=True)
-            if obj is not None
-        },
+        templates={ref: dict(obj.get("spec") or {}) for ref, obj in fetched.items()},
     )
 
 

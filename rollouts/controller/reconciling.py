@@ -193,7 +193,7 @@ def missing_service(observed: Observed) -> str | None:
     )
     for field, name in fields:
         if isinstance(name, str) and name and name not in observed.services:
-            return f'spec.strategy.canary.{field}: Invalid value: "{name}": services "{name}" not found'
+            return f'spec.strategy.canary.{field}: Invalid value: "{name}": service "{name}" not found'
     return None
 
 

@@ -113,3 +113,46 @@ async def test_missing_references_are_absent_not_errors(client: KubeClient) -> N
     assert observed.routers == {}
     assert observed.templates == {}
     assert observed.replica_sets == ()
+
+
+async def test_templates_named_by_templates_are_observed(client: KubeClient) -> None:
+    """§a.3 `spec.templates`: a template may combine others; those are fetched too (a cycle ends)."""
+    rollout_doc = next(d for d in docs() if d["kind"] == "Rollout")
+    rollout_doc["spec"]["strategy"]["canary"]["analysis"]["templates"] = [{"templateName": "combined"}]
+    rollout = await client.create(lookup("Rollout"), copy.deepcopy(rollout_doc), NS)
+    template = lookup("AnalysisTemplate")
+    cluster_template = lookup("ClusterAnalysisTemplate")
+    await client.create(
+        template,
+        {
+            "apiVersion": "argoproj.io/v1alpha1",
+            "kind": "AnalysisTemplate",
+            "metadata": {"name": "combined"},
+            "spec": {
+                "templates": [
+                    {"templateName": "success-rate"},
+                    {"templateName": "shared", "clusterScope": True},
+                ]
+            },
+        },
+        NS,
+    )
+    success = next(
+        d for d in docs() if d["kind"] == "AnalysisTemplate" and d["metadata"]["name"] == "success-rate"
+    )
+    await client.create(template, copy.deepcopy(success), NS)
+    await client.create(
+        cluster_template,
+        {
+            "apiVersion": "argoproj.io/v1alpha1",
+            "kind": "ClusterAnalysisTemplate",
+            "metadata": {"name": "shared"},
+            "spec": {"templates": [{"templateName": "combined"}], "metrics": []},
+        },
+    )
+    observed = await observe(ClientSource(client), rollout)
+    assert sorted(observed.templates) == [
+        ("AnalysisTemplate", NS, "combined"),
+        ("AnalysisTemplate", NS, "success-rate"),
+        ("ClusterAnalysisTemplate", "", "shared"),
+    ]
