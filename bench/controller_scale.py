@@ -27,6 +27,7 @@ import os
 import re
 import subprocess
 import sys
+import shutil
 import tempfile
 import time
 import urllib.request
@@ -279,6 +280,7 @@ async def bench(n: int, pause: int, resync: float, interval: int) -> dict[str, A
         sandbox.terminate()
         sandbox.wait(30)
         prometheus.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
 
     steps = 2 * len(WEIGHTS)
     by_kind: dict[str, int] = {}
