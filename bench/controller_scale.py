@@ -25,9 +25,9 @@ import json
 import math
 import os
 import re
+import shutil
 import subprocess
 import sys
-import shutil
 import tempfile
 import time
 import urllib.request
