@@ -11,6 +11,8 @@ Argo's reconcile), events last.
 
 from __future__ import annotations
 
+import json
+from collections import OrderedDict
 from datetime import datetime
 from typing import Any
 
@@ -35,15 +37,63 @@ def _unsupported(ctx: Context) -> str | None:
     return None
 
 
-def _validation_error(ctx: Context) -> str | None:
-    """First validation message: the models' validation, then what is not supported, then referenced templates."""
+# The first message of `validate_rollout` per spec: the controller decides the same generation over and over
+# (every resync and every settling pass), and the validation walk was a fifth of a pass. Bounded LRU.
+_SPEC_ERRORS: OrderedDict[Any, tuple[JSON, str | None]] = OrderedDict()
+_SPEC_ERRORS_MAX = 2048
+
+
+def _spec_key(ctx: Context) -> Any:
+    """What names the spec: (uid, generation) when the API server set both, else the spec's JSON (or None)."""
+    meta = ctx.ro.get("metadata") or {}
+    uid, gen = meta.get("uid"), meta.get("generation")
+    if uid and isinstance(gen, int):
+        return (str(uid), gen)
+    try:
+        return json.dumps(ctx.spec)
+    except (TypeError, ValueError):
+        return None
+
+
+def _model_error(rollout: Any) -> str | None:
     # Imported here: rollouts.validation uses the replica arithmetic of this package (an import cycle otherwise).
     from rollouts.validation import validate_rollout
 
-    errors: list[Any] = validate_rollout(ctx.observed.rollout) if ctx.observed.rollout is not None else []
-    if errors:
-        first = errors[0]
-        return str(first.k8s_error()) if hasattr(first, "k8s_error") else str(first)
+    errors: list[Any] = validate_rollout(rollout)
+    if not errors:
+        return None
+    first = errors[0]
+    return str(first.k8s_error()) if hasattr(first, "k8s_error") else str(first)
+
+
+def _cached_model_error(ctx: Context) -> str | None:
+    """`_model_error` through the cache. `Observed.rollout` is the parse of `Observed.rollout_raw`, so the wire
+    spec decides the result. The key only finds the entry; a hit also needs the wire spec to equal a private copy
+    of the one validated, so a reused key (an in-memory world that does not bump the generation, an in-place
+    edit) misses instead of returning a stale message."""
+    rollout = ctx.observed.rollout
+    if rollout is None:
+        return None
+    key = _spec_key(ctx)
+    if key is None:
+        return _model_error(rollout)
+    entry = _SPEC_ERRORS.get(key)
+    if entry is not None and entry[0] == ctx.spec:
+        _SPEC_ERRORS.move_to_end(key)
+        return entry[1]
+    message = _model_error(rollout)
+    _SPEC_ERRORS[key] = (copy_json(ctx.spec), message)
+    _SPEC_ERRORS.move_to_end(key)
+    while len(_SPEC_ERRORS) > _SPEC_ERRORS_MAX:
+        _SPEC_ERRORS.popitem(last=False)
+    return message
+
+
+def _validation_error(ctx: Context) -> str | None:
+    """First validation message: the models' validation, then what is not supported, then referenced templates."""
+    model_error = _cached_model_error(ctx)
+    if model_error:
+        return model_error
     unsupported = _unsupported(ctx)
     if unsupported:
         return unsupported
