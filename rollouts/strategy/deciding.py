@@ -122,6 +122,19 @@ def _invalid(ctx: Context, prev: JSON, error: str) -> Plan:
     return Plan(new_status=st, actions=tuple(ctx.events))
 
 
+def _writable_copy(prev: JSON) -> JSON:
+    """The status the pass writes into, sharing with `prev` what it never writes into. The pass only assigns or
+    pops top-level keys (lists such as conditions are rebuilt, never edited) and keys one level down in the
+    `canary` / `blueGreen` sections; so those two dicts are copied, the rest is shared (a deep copy was an
+    eighth of a pass)."""
+    st = dict(prev)
+    for section in ("canary", "blueGreen"):
+        value = st.get(section)
+        if isinstance(value, dict):
+            st[section] = dict(value)
+    return st
+
+
 def decide(observed: Observed, now: datetime) -> Plan:
     """The plan for one pass over one Rollout (§c.1)."""
     ctx = build_context(observed, now)
@@ -132,7 +145,7 @@ def decide(observed: Observed, now: datetime) -> Plan:
         error = str(e)
     if error:
         return _invalid(ctx, prev, error)
-    st = copy_json(prev)
+    st = _writable_copy(prev)
     status.remove_condition(st, status.INVALID_SPEC)
     try:
         if ctx.canary is not None:

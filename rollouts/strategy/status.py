@@ -19,7 +19,6 @@ from typing import Any
 from rollouts.strategy.context import (
     DEFAULT_PROGRESS_DEADLINE,
     Context,
-    copy_json,
     fmt_time,
     parse_time,
     scale_down_deadline,
@@ -214,8 +213,9 @@ def waiting_for_scale_down(ctx: Context) -> bool:
 def check_paused_conditions(ctx: Context) -> JSON:
     """`checkPausedConditions`: the stored status with Paused/Resumed/Retry conditions brought up to date.
 
-    The result is what the rest of the pass treats as the *previous* status (Argo patches it first)."""
-    prev: JSON = copy_json(ctx.status)
+    The result is what the rest of the pass treats as the *previous* status (Argo patches it first). A shallow
+    copy is enough: `set_condition` replaces the conditions list, and nothing writes into `prev` afterwards."""
+    prev: JSON = dict(ctx.status)
     if not _generation_observed(ctx):
         return prev
     now_s = fmt_time(ctx.now)
