@@ -11,12 +11,21 @@ Argo's reference validation does), never an exception out of `decide`.
 
 from __future__ import annotations
 
+import json
+from collections import OrderedDict
+from dataclasses import replace
+
 from rollouts.strategy import replicas as arith
 from rollouts.strategy import steps
 from rollouts.strategy.analysisruns import SpecError
-from rollouts.strategy.context import Context
-from rollouts.strategy.plan import JSON
+from rollouts.strategy.context import Context, copy_json
+from rollouts.strategy.plan import JSON, EditRouter
 from rollouts.traffic import TrafficRoutingError, route_edits
+
+# The router edits per exact input: the controller decides the same rollout over and over with the same
+# routers (every settling pass, every resync), and computing the edits deep-copies each router object. Bounded LRU.
+_EDITS: OrderedDict[str, tuple[EditRouter, ...]] = OrderedDict()
+_EDITS_MAX = 2048
 
 
 def desired_weight(ctx: Context) -> tuple[int, bool]:
@@ -119,18 +128,57 @@ def reconcile_traffic(ctx: Context, st: JSON) -> None:
         can["weights"] = prev
 
 
+def _edits_key(ctx: Context, weight: int, remove_routes: bool, step: JSON | None) -> str | None:
+    """Everything `route_edits` reads, as JSON: the rollout (`Observed.rollout` is the parse of its wire JSON),
+    the router objects in their order, and the arguments. None (no caching) when something is not JSON."""
+    try:
+        return json.dumps(
+            [
+                ctx.observed.rollout_raw,
+                [[list(k), v] for k, v in ctx.observed.routers.items()],
+                weight,
+                ctx.new_rs.pod_template_hash if ctx.new_rs else "",
+                ctx.stable_rs.pod_template_hash if ctx.stable_rs else "",
+                step,
+                remove_routes,
+            ]
+        )
+    except (TypeError, ValueError):
+        return None
+
+
+def _handed_out(edits: tuple[EditRouter, ...]) -> list[EditRouter]:
+    """Private copies of the objects to write, so no two plans share one (none to copy in the steady state)."""
+    return [replace(e, obj=copy_json(e.obj)) if e.obj is not None else e for e in edits]
+
+
+def _route_edits(ctx: Context, weight: int, remove_routes: bool, step: JSON | None) -> list[EditRouter]:
+    """`route_edits` for this pass, through the cache (a hit returns exactly what computing them would)."""
+    key = _edits_key(ctx, weight, remove_routes, step)
+    cached = _EDITS.get(key) if key is not None else None
+    if cached is not None and key is not None:
+        _EDITS.move_to_end(key)
+        return _handed_out(cached)
+    edits = route_edits(
+        ctx.observed.rollout,
+        ctx.observed.routers,
+        canary_weight=weight,
+        canary_hash=ctx.new_rs.pod_template_hash if ctx.new_rs else "",
+        stable_hash=ctx.stable_rs.pod_template_hash if ctx.stable_rs else "",
+        step=step,
+        remove_managed_routes=remove_routes,
+    )
+    if key is not None:
+        _EDITS[key] = tuple(_handed_out(tuple(edits)))
+        while len(_EDITS) > _EDITS_MAX:
+            _EDITS.popitem(last=False)
+    return edits
+
+
 def _route_actions(ctx: Context, weight: int, remove_routes: bool, step: JSON | None) -> None:
     """Ask the pure router edits for the objects to write (nothing when they already say this)."""
     try:
-        edits = route_edits(
-            ctx.observed.rollout,
-            ctx.observed.routers,
-            canary_weight=weight,
-            canary_hash=ctx.new_rs.pod_template_hash if ctx.new_rs else "",
-            stable_hash=ctx.stable_rs.pod_template_hash if ctx.stable_rs else "",
-            step=step,
-            remove_managed_routes=remove_routes,
-        )
+        edits = _route_edits(ctx, weight, remove_routes, step)
     except TrafficRoutingError as e:
         # Argo rejects such routers in its reference validation: the rollout shows InvalidSpec and stops here
         raise SpecError(str(e)) from e
