@@ -25,7 +25,9 @@ from rollouts.strategy.context import (
     HASH_LABEL,
     REVISION_ANNOTATION,
     Context,
+    copy_json,
 )
+from rollouts.strategy.memo import Memo, json_key
 from rollouts.strategy.plan import (
     JSON,
     AnalysisRunState,
@@ -230,6 +232,11 @@ def _flatten_metrics(specs: list[JSON], analysis: JSON, path: str) -> list[JSON]
     return metrics
 
 
+# AnalysisRun specs by the exact JSON of what they are built from: a pass that creates a run is repeated with
+# the same inputs until the run is observed, and building one (typed templates, args merge) is costly.
+_RUN_SPECS: Memo[JSON] = Memo(256)
+
+
 def build_run_spec(ctx: Context, analysis: JSON, path: str) -> JSON:
     """The AnalysisRun spec (`NewAnalysisRunFromTemplates`, §b.7) via `analysis.args.build_run_spec`.
 
@@ -241,6 +248,15 @@ def build_run_spec(ctx: Context, analysis: JSON, path: str) -> JSON:
     _flatten_metrics(specs, analysis, path)
     names = " ".join(str(r.get("templateName", "")) for r in analysis.get("templates") or [])
     try:
+        args = rollout_args(ctx, list(analysis.get("args") or []))
+        dry_run = analysis.get("dryRun") or []
+        retention = analysis.get("measurementRetention") or []
+        # everything the spec is built from below, so a hit is exactly what building it again would give
+        key = json_key([specs, cluster, args, dry_run, retention])
+        cached = _RUN_SPECS.get(key)
+        if cached is not None:
+            hit: JSON = copy_json(cached)
+            return hit
         templates = [
             AnalysisTemplate.from_wire({"spec": sp}) for sp, c in zip(specs, cluster, strict=True) if not c
         ]
@@ -250,14 +266,16 @@ def build_run_spec(ctx: Context, analysis: JSON, path: str) -> JSON:
         run_spec = analysis_args.build_run_spec(
             templates,
             cluster_templates,
-            [Argument.from_wire(a) for a in rollout_args(ctx, list(analysis.get("args") or []))],
-            [DryRun.from_wire(d) for d in analysis.get("dryRun") or []],
-            [MeasurementRetention.from_wire(r) for r in analysis.get("measurementRetention") or []],
+            [Argument.from_wire(a) for a in args],
+            [DryRun.from_wire(d) for d in dry_run],
+            [MeasurementRetention.from_wire(r) for r in retention],
         )
     except (analysis_args.ArgsError, ValidationError) as e:
         message = str(e).splitlines()[0] if isinstance(e, ValidationError) else str(e)
         raise SpecError(f'{path}: Invalid value: "templateNames: [{names}]": {message}') from e
-    return run_spec.to_wire()
+    wire: JSON = run_spec.to_wire()
+    _RUN_SPECS.put(key, copy_json(wire))
+    return wire
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -1,0 +1,48 @@
+"""A bounded least-recently-used table for results of pure computations inside `decide`.
+
+Where it sits: the controller decides the same rollout over and over with the same inputs (every settling pass,
+every resync), so `decide` keeps, per exact input, results that are costly to recompute (e.g. an AnalysisRun
+spec built from its templates). The key must be the exact input (its JSON), so a hit returns exactly what
+computing again would; callers hand out private copies of mutable results. Keeping the table bounded keeps
+memory flat however many rollouts pass through.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import OrderedDict
+from typing import Any, Generic, TypeVar
+
+V = TypeVar("V")
+
+
+def json_key(value: Any) -> str | None:
+    """The exact JSON text of `value` (dict order kept, `1`/`1.0`/`true` told apart); None when not JSON."""
+    try:
+        return json.dumps(value)
+    except (TypeError, ValueError):
+        return None
+
+
+class Memo(Generic[V]):
+    """`get(key)` / `put(key, value)` with the least recently used entries evicted beyond `size`."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._table: OrderedDict[str, V] = OrderedDict()
+
+    def get(self, key: str | None) -> V | None:
+        if key is None:
+            return None
+        value = self._table.get(key)
+        if value is not None:
+            self._table.move_to_end(key)
+        return value
+
+    def put(self, key: str | None, value: V) -> None:
+        if key is None:
+            return
+        self._table[key] = value
+        self._table.move_to_end(key)
+        while len(self._table) > self.size:
+            self._table.popitem(last=False)
