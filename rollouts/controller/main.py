@@ -60,7 +60,12 @@ def setup_logging(level: str, fmt: str) -> None:
         )
 
 
-@click.command(name="controller")  # type: ignore[untyped-decorator]
+@click.command(  # type: ignore[untyped-decorator]
+    name="controller",
+    epilog="\b\nExamples:\n  rollouts controller                       # in a pod: in-cluster config, leader election\n"
+    "  rollouts controller --kubeconfig ~/.kube/config --no-leader-elect --namespace shop\n"
+    "  ROLLOUTS_LOG_FORMAT=json rollouts controller --metrics-port 9090",
+)
 @option(
     "--kubeconfig",
     default=None,

@@ -20,8 +20,10 @@ SCENARIO_CHOICES = ("canary", "bad-canary", "bluegreen", "all")
 
 
 @click.command(
-    epilog="Examples:\n\n  rollouts demo\n\n  rollouts demo --scenario bad-canary --speed 60\n\n"
-    "  rollouts demo --keep    # then: kubectl rollouts --kubeconfig <printed path> -n production list rollouts"
+    epilog="\b\nExamples:\n  rollouts demo\n  rollouts demo --scenario bad-canary --speed 60\n"
+    "  rollouts demo --keep\n"
+    "  # and meanwhile, in another terminal:\n"
+    "  kubectl rollouts --kubeconfig <printed path> -n production list rollouts"
 )
 @click.option(
     "--scenario",

@@ -433,7 +433,12 @@ def _read(stream: TextIO, name: str) -> list[Any]:
         return []
 
 
-@click.command(name="plan")
+@click.command(
+    name="plan",
+    epilog="\b\nExamples:\n  rollouts plan -f examples/istio-canary/rollout.yaml\n"
+    "  rollouts plan -f rollout.yaml --replicas 3\n"
+    "  rollouts plan -f rollout.yaml -o json | jq '.steps[0]'",
+)
 @click.option(
     "-f", "--filename", "file", type=click.File("r"), required=True, help="Rollout manifest ('-' for stdin)."
 )
