@@ -11,13 +11,12 @@ Argo's reconcile), events last.
 
 from __future__ import annotations
 
-import json
-from collections import OrderedDict
 from datetime import datetime
 from typing import Any
 
 from rollouts.strategy import analysisruns, bluegreen, canary, status
 from rollouts.strategy.context import Context, build_context, copy_json, fmt_time
+from rollouts.strategy.memo import Memo, json_key
 from rollouts.strategy.plan import JSON, Observed, Plan
 
 
@@ -39,8 +38,7 @@ def _unsupported(ctx: Context) -> str | None:
 
 # The first message of `validate_rollout` per spec: the controller decides the same generation over and over
 # (every resync and every settling pass), and the validation walk was a fifth of a pass. Bounded LRU.
-_SPEC_ERRORS: OrderedDict[Any, tuple[JSON, str | None]] = OrderedDict()
-_SPEC_ERRORS_MAX = 2048
+_SPEC_ERRORS: Memo[tuple[JSON, str | None]] = Memo(2048)
 
 
 def _spec_key(ctx: Context) -> Any:
@@ -49,10 +47,7 @@ def _spec_key(ctx: Context) -> Any:
     uid, gen = meta.get("uid"), meta.get("generation")
     if uid and isinstance(gen, int):
         return (str(uid), gen)
-    try:
-        return json.dumps(ctx.spec)
-    except (TypeError, ValueError):
-        return None
+    return json_key(ctx.spec)
 
 
 def _model_error(rollout: Any) -> str | None:
@@ -70,7 +65,8 @@ def _cached_model_error(ctx: Context) -> str | None:
     """`_model_error` through the cache. `Observed.rollout` is the parse of `Observed.rollout_raw`, so the wire
     spec decides the result. The key only finds the entry; a hit also needs the wire spec to equal a private copy
     of the one validated, so a reused key (an in-memory world that does not bump the generation, an in-place
-    edit) misses instead of returning a stale message."""
+    edit) misses instead of returning a stale message. (Under `==`, 1, 1.0 and true are equal; with the
+    (uid, generation) key that cannot matter, as an API server bumps the generation on any spec change.)"""
     rollout = ctx.observed.rollout
     if rollout is None:
         return None
@@ -79,13 +75,9 @@ def _cached_model_error(ctx: Context) -> str | None:
         return _model_error(rollout)
     entry = _SPEC_ERRORS.get(key)
     if entry is not None and entry[0] == ctx.spec:
-        _SPEC_ERRORS.move_to_end(key)
         return entry[1]
     message = _model_error(rollout)
-    _SPEC_ERRORS[key] = (copy_json(ctx.spec), message)
-    _SPEC_ERRORS.move_to_end(key)
-    while len(_SPEC_ERRORS) > _SPEC_ERRORS_MAX:
-        _SPEC_ERRORS.popitem(last=False)
+    _SPEC_ERRORS.put(key, (copy_json(ctx.spec), message))
     return message
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections import OrderedDict
+from collections.abc import Hashable
 from typing import Any, Generic, TypeVar
 
 V = TypeVar("V")
@@ -29,9 +30,9 @@ class Memo(Generic[V]):
 
     def __init__(self, size: int) -> None:
         self.size = size
-        self._table: OrderedDict[str, V] = OrderedDict()
+        self._table: OrderedDict[Hashable, V] = OrderedDict()
 
-    def get(self, key: str | None) -> V | None:
+    def get(self, key: Hashable | None) -> V | None:
         if key is None:
             return None
         value = self._table.get(key)
@@ -39,7 +40,7 @@ class Memo(Generic[V]):
             self._table.move_to_end(key)
         return value
 
-    def put(self, key: str | None, value: V) -> None:
+    def put(self, key: Hashable | None, value: V) -> None:
         if key is None:
             return
         self._table[key] = value

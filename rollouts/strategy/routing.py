@@ -11,21 +11,19 @@ Argo's reference validation does), never an exception out of `decide`.
 
 from __future__ import annotations
 
-import json
-from collections import OrderedDict
 from dataclasses import replace
 
 from rollouts.strategy import replicas as arith
 from rollouts.strategy import steps
 from rollouts.strategy.analysisruns import SpecError
 from rollouts.strategy.context import Context, copy_json
+from rollouts.strategy.memo import Memo, json_key
 from rollouts.strategy.plan import JSON, EditRouter
 from rollouts.traffic import TrafficRoutingError, route_edits
 
 # The router edits per exact input: the controller decides the same rollout over and over with the same
 # routers (every settling pass, every resync), and computing the edits deep-copies each router object. Bounded LRU.
-_EDITS: OrderedDict[str, tuple[EditRouter, ...]] = OrderedDict()
-_EDITS_MAX = 2048
+_EDITS: Memo[tuple[EditRouter, ...]] = Memo(2048)
 
 
 def desired_weight(ctx: Context) -> tuple[int, bool]:
@@ -131,20 +129,17 @@ def reconcile_traffic(ctx: Context, st: JSON) -> None:
 def _edits_key(ctx: Context, weight: int, remove_routes: bool, step: JSON | None) -> str | None:
     """Everything `route_edits` reads, as JSON: the rollout (`Observed.rollout` is the parse of its wire JSON),
     the router objects in their order, and the arguments. None (no caching) when something is not JSON."""
-    try:
-        return json.dumps(
-            [
-                ctx.observed.rollout_raw,
-                [[list(k), v] for k, v in ctx.observed.routers.items()],
-                weight,
-                ctx.new_rs.pod_template_hash if ctx.new_rs else "",
-                ctx.stable_rs.pod_template_hash if ctx.stable_rs else "",
-                step,
-                remove_routes,
-            ]
-        )
-    except (TypeError, ValueError):
-        return None
+    return json_key(
+        [
+            ctx.observed.rollout_raw,
+            [[list(k), v] for k, v in ctx.observed.routers.items()],
+            weight,
+            ctx.new_rs.pod_template_hash if ctx.new_rs else "",
+            ctx.stable_rs.pod_template_hash if ctx.stable_rs else "",
+            step,
+            remove_routes,
+        ]
+    )
 
 
 def _handed_out(edits: tuple[EditRouter, ...]) -> list[EditRouter]:
@@ -155,9 +150,8 @@ def _handed_out(edits: tuple[EditRouter, ...]) -> list[EditRouter]:
 def _route_edits(ctx: Context, weight: int, remove_routes: bool, step: JSON | None) -> list[EditRouter]:
     """`route_edits` for this pass, through the cache (a hit returns exactly what computing them would)."""
     key = _edits_key(ctx, weight, remove_routes, step)
-    cached = _EDITS.get(key) if key is not None else None
-    if cached is not None and key is not None:
-        _EDITS.move_to_end(key)
+    cached = _EDITS.get(key)
+    if cached is not None:
         return _handed_out(cached)
     edits = route_edits(
         ctx.observed.rollout,
@@ -168,10 +162,7 @@ def _route_edits(ctx: Context, weight: int, remove_routes: bool, step: JSON | No
         step=step,
         remove_managed_routes=remove_routes,
     )
-    if key is not None:
-        _EDITS[key] = tuple(_handed_out(tuple(edits)))
-        while len(_EDITS) > _EDITS_MAX:
-            _EDITS.popitem(last=False)
+    _EDITS.put(key, tuple(_handed_out(tuple(edits))))
     return edits
 
 
