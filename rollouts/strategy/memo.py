@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from collections import OrderedDict
 from collections.abc import Hashable
+from contextlib import suppress
 from typing import Any, Generic, TypeVar
 
 V = TypeVar("V")
@@ -37,13 +38,20 @@ class Memo(Generic[V]):
             return None
         value = self._table.get(key)
         if value is not None:
-            self._table.move_to_end(key)
+            with suppress(
+                KeyError
+            ):  # evicted meanwhile by a caller on another thread: the value still stands
+                self._table.move_to_end(key)
         return value
 
     def put(self, key: Hashable | None, value: V) -> None:
         if key is None:
             return
         self._table[key] = value
-        self._table.move_to_end(key)
+        with suppress(KeyError):
+            self._table.move_to_end(key)
         while len(self._table) > self.size:
-            self._table.popitem(last=False)
+            try:
+                self._table.popitem(last=False)
+            except KeyError:  # emptied meanwhile by a caller on another thread
+                break
