@@ -24,6 +24,7 @@ from pydantic import BaseModel, ValidationError
 from analysis.conditions import check_syntax
 from analysis.models import AnalysisTemplate, metric_errors
 from rollouts.models import Rollout
+from rollouts.strategy.deciding import unsupported_features
 from rollouts.validation import errors_from_pydantic, load_rollout
 
 __all__ = ["lint_documents", "lint_report", "lint_text", "unknown_fields"]
@@ -250,6 +251,9 @@ def lint_report(docs: list[Any]) -> tuple[list[str], list[str]]:
         ro_warnings: list[str] = []
         if argo and kind == "Rollout":
             found = _lint_rollout(doc) + _reference_problems(doc, by_kind, ro_warnings)
+            spec = doc.get("spec")
+            spec = spec if isinstance(spec, dict) else {}
+            ro_warnings += [f"not supported by this controller yet: {w}" for w in unsupported_features(spec)]
         elif argo and kind in ("AnalysisTemplate", "ClusterAnalysisTemplate"):
             found = _lint_template(doc)
         problems += [f'{kind} "{name}": {p}' for p in found]

@@ -20,20 +20,28 @@ from rollouts.strategy.memo import Memo, json_key
 from rollouts.strategy.plan import JSON, Observed, Plan
 
 
-def _unsupported(ctx: Context) -> str | None:
-    """Argo features this controller does not drive yet. A Rollout using them would otherwise wait forever on
-    a step that never completes, so it is refused with a message naming the field."""
-    if ctx.spec.get("workloadRef"):
-        return "spec.workloadRef: Forbidden: workloadRef is not supported yet; put the pod template in spec.template"
-    for i, step in enumerate(ctx.steps):
-        for kind in ("experiment", "plugin"):
-            if kind in step:
-                return (
-                    f"spec.strategy.canary.steps[{i}].{kind}: Forbidden: {kind} steps are not supported yet"
-                )
-    if ctx.canary is not None and ctx.canary.get("pingPong"):
-        return "spec.strategy.canary.pingPong: Forbidden: ping-pong services are not supported yet"
-    return None
+def unsupported_features(spec: JSON) -> list[str]:
+    """Argo features this controller does not drive yet, as field errors of a Rollout's wire `spec`.
+
+    A Rollout using them would otherwise wait forever on a step that never completes, so `decide` refuses it
+    (InvalidSpec naming the field) and `kubectl rollouts lint` warns about it.
+    """
+    found: list[str] = []
+    if spec.get("workloadRef"):
+        found.append(
+            "spec.workloadRef: Forbidden: workloadRef is not supported yet; put the pod template in spec.template"
+        )
+    canary = (spec.get("strategy") or {}).get("canary")
+    if isinstance(canary, dict):
+        for i, step in enumerate(canary.get("steps") or []):
+            for kind in ("experiment", "plugin"):
+                if isinstance(step, dict) and kind in step:
+                    found.append(
+                        f"spec.strategy.canary.steps[{i}].{kind}: Forbidden: {kind} steps are not supported yet"
+                    )
+        if canary.get("pingPong"):
+            found.append("spec.strategy.canary.pingPong: Forbidden: ping-pong services are not supported yet")
+    return found
 
 
 # The first message of `validate_rollout` per spec: the controller decides the same generation over and over
@@ -86,9 +94,9 @@ def _validation_error(ctx: Context) -> str | None:
     model_error = _cached_model_error(ctx)
     if model_error:
         return model_error
-    unsupported = _unsupported(ctx)
+    unsupported = unsupported_features(ctx.spec)
     if unsupported:
-        return unsupported
+        return unsupported[0]
     if ctx.canary is None and ctx.bluegreen is None:
         return "spec.strategy: Required value: Rollout has missing field '.spec.strategy.canary or .spec.strategy.blueGreen'"
     if ctx.canary is not None and ctx.bluegreen is not None:

@@ -139,6 +139,20 @@ def test_template_defined_elsewhere_is_a_warning() -> None:
     ]
 
 
+def test_features_the_controller_refuses_are_warnings() -> None:
+    """Valid for Argo, refused by this controller (InvalidSpec): lint says so without failing."""
+    docs = _istio()
+    find(docs, "Rollout")["spec"]["strategy"]["canary"]["steps"].insert(
+        1, {"experiment": {"templates": [{"name": "baseline", "specRef": "stable"}]}}
+    )
+    problems, warnings = lint_report(docs)
+    assert problems == []
+    assert warnings == [
+        'Rollout "api-server": not supported by this controller yet: '
+        "spec.strategy.canary.steps[1].experiment: Forbidden: experiment steps are not supported yet"
+    ]
+
+
 def test_lint_command(tmp_path: Path) -> None:
     docs = _istio()
     path = tmp_path / "all.yaml"
