@@ -53,9 +53,13 @@ def verdict_reason(
 ) -> str:
     """Why the metric is in its phase: the controller's message, else the deciding rule of §b.4."""
     result = result or {}
-    if result.get("message"):
-        return str(result["message"])
     lim = limits(metric)
+    if result.get("message"):
+        count_reached = lim["count"] is not None and _int(result.get("count"), 0) >= lim["count"]
+        if run_terminated and result.get("phase") == "Successful" and not count_reached:
+            # the message is the last measurement's (an error, say), not why the metric ended Successful
+            return f"run terminated before the count was reached (last message: {result['message']})"
+        return str(result["message"])
     phase = str(result.get("phase") or "Pending")
     failed, inconclusive = _int(result.get("failed"), 0), _int(result.get("inconclusive"), 0)
     count, consecutive_errors = _int(result.get("count"), 0), _int(result.get("consecutiveError"), 0)

@@ -14,7 +14,7 @@ from rich.console import Console
 
 from rollouts.plugin.info import build_rollout_info
 from rollouts.plugin.render import render_list, render_rollout
-from rollouts.plugin.render_analysis import render_analysis_run
+from rollouts.plugin.render_analysis import render_analysis_run, verdict_reason
 from tests.plugin.objects import NOW, SCENARIOS, split
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -70,3 +70,31 @@ def test_tree_lists_revisions_newest_first_with_children() -> None:
     canary = next(rs for rs in info.replica_sets if rs.canary)
     assert canary.delay == "25s"
     assert (info.analysis_runs[0].successful, info.analysis_runs[0].failed) == (3, 2)
+
+
+@pytest.mark.parametrize(
+    ("result", "terminated", "reason"),
+    [
+        pytest.param(
+            {"phase": "Failed", "failed": 4, "count": 4, "message": ""},
+            False,
+            "failed (4) > failureLimit (3)",
+            id="failed-by-limit",
+        ),
+        pytest.param(
+            {"phase": "Error", "consecutiveError": 5, "message": "prometheus query failed: timeout"},
+            False,
+            "prometheus query failed: timeout",
+            id="controller-message",
+        ),
+        pytest.param(
+            {"phase": "Successful", "count": 2, "message": "prometheus query failed: timeout"},
+            True,
+            "run terminated before the count was reached (last message: prometheus query failed: timeout)",
+            id="terminated-success-keeps-last-message-apart",
+        ),
+    ],
+)
+def test_verdict_reason(result: dict[str, object], terminated: bool, reason: str) -> None:
+    metric = {"name": "success-rate", "interval": "1m", "count": 5, "failureLimit": 3}
+    assert verdict_reason(metric, result, terminated) == reason
