@@ -23,10 +23,10 @@ Rules every provider follows:
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Any, Protocol, runtime_checkable
 
 from analysis.models import AnalysisPhase, Measurement, Metric
+from analysis.providers.shaping import format_sample_list, format_sample_value
 
 __all__ = [
     "BaseProvider",
@@ -140,27 +140,9 @@ def measurement_from_result(
     return measurement.with_result(result)
 
 
-def format_sample(value: float) -> str:
-    """Prometheus SampleValue formatting (§b.3): ``10``, ``0.99``, ``NaN``, ``+Inf``, ``-Inf``.
-
-    >>> [format_sample(v) for v in (10.0, 0.99, float("nan"), float("inf"))]
-    ['10', '0.99', 'NaN', '+Inf']
-    """
-    if value != value:
-        return "NaN"
-    if value == float("inf"):
-        return "+Inf"
-    if value == float("-inf"):
-        return "-Inf"
-    # Go's strconv.FormatFloat(v, 'f', -1, 64): the shortest digits that round-trip (Python's repr), never
-    # an exponent.
-    text = format(Decimal(repr(float(value))), "f")
-    return text.rstrip("0").rstrip(".") if "." in text else text
-
-
-def format_samples(values: list[float]) -> str:
-    """A vector/matrix value string (§b.3): ``[v1,v2]``, empty → ``[]``."""
-    return "[" + ",".join(format_sample(v) for v in values) + "]"
+# §b.3 value strings: one implementation, in `shaping`; re-exported here for providers built on this base.
+format_sample = format_sample_value
+format_samples = format_sample_list
 
 
 def utcnow() -> datetime:

@@ -27,6 +27,7 @@ __all__ = [
     "ResponseError",
     "UnsupportedResult",
     "error_message",
+    "format_sample_list",
     "format_sample_value",
     "format_warnings",
     "shape_response",
@@ -80,7 +81,8 @@ def _sample(pair: Any) -> float:
         raise ResponseError(f"malformed sample value {raw!r}") from None
 
 
-def _format_list(values: Sequence[float]) -> str:
+def format_sample_list(values: Sequence[float]) -> str:
+    """A vector/matrix value string (§b.3): ``[v1,v2]``, empty → ``[]``."""
     return "[" + ",".join(format_sample_value(v) for v in values) + "]"
 
 
@@ -112,7 +114,7 @@ def shape_response(body: Any) -> tuple[PrometheusResult, str]:
             if not isinstance(series, dict):
                 raise ResponseError(f"malformed vector sample {series!r}")
             values.append(_sample(series.get("value")))
-        return values, _format_list(values)
+        return values, format_sample_list(values)
     if kind == "scalar":
         value = _sample(result)
         return value, format_sample_value(value)
@@ -125,7 +127,7 @@ def shape_response(body: Any) -> tuple[PrometheusResult, str]:
             if not isinstance(pairs, list):
                 raise ResponseError(f"malformed matrix series {series!r}")
             values.extend(_sample(pair) for pair in pairs)
-        return values, _format_list(values)
+        return values, format_sample_list(values)
     raise UnsupportedResult()
 
 
