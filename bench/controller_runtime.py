@@ -13,10 +13,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import resource
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -28,6 +26,7 @@ from rollouts.controller.queueing import ObjectKey
 from rollouts.kube.client import KubeClient
 from rollouts.kube.config import settings_for_url
 from rollouts.kube.resources import REPLICA_SETS, ROLLOUTS
+from rollouts.sandbox.spawning import spawn_sandbox
 
 
 class StandIn:
@@ -100,30 +99,8 @@ def replica_set(i: int, h: str, uid: str) -> dict:
 
 
 def start_sandbox(tmp: str) -> tuple[subprocess.Popen[bytes], str]:
-    ready = Path(tmp) / "ready.json"
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "rollouts.cli",
-            "sandbox",
-            "--port",
-            "0",
-            "--quiet",
-            "--kubeconfig",
-            f"{tmp}/kc",
-            "--ready-file",
-            str(ready),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 20
-    while not ready.exists():
-        if time.monotonic() > deadline or proc.poll() is not None:
-            raise SystemExit("sandbox did not start")
-        time.sleep(0.02)
-    return proc, str(json.loads(ready.read_text())["url"])
+    spawned = spawn_sandbox(Path(tmp))
+    return spawned.process, spawned.url
 
 
 async def main(url: str, n: int, period: float, seconds: float) -> None:

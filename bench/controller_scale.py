@@ -40,6 +40,7 @@ sys.path.insert(0, str(ROOT))
 from rollouts.kube.client import KubeClient  # noqa: E402
 from rollouts.kube.config import settings_for_url  # noqa: E402
 from rollouts.kube.resources import ANALYSIS_TEMPLATES, ROLLOUTS  # noqa: E402
+from rollouts.sandbox.spawning import spawn_sandbox  # noqa: E402
 from tests.fixtures.prometheus import HEALTHY, start_prometheus  # noqa: E402
 
 NS = "bench"
@@ -105,18 +106,8 @@ def template(prometheus: str, interval: int) -> dict[str, Any]:
 
 
 def start_sandbox(workdir: Path) -> tuple[subprocess.Popen[bytes], str]:
-    ready = workdir / "sandbox.json"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "rollouts.cli", "sandbox", "--port", "0", "--quiet", "--pod-ready-delay", "0.2s",
-         "--kubeconfig", str(workdir / "kubeconfig"), "--ready-file", str(ready), "--history", "100000"],
-        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=(workdir / "sandbox.log").open("wb"),
-    )  # fmt: skip
-    deadline = time.monotonic() + 30
-    while not ready.exists():
-        if proc.poll() is not None or time.monotonic() > deadline:
-            raise SystemExit("the sandbox did not start: " + (workdir / "sandbox.log").read_text())
-        time.sleep(0.05)
-    return proc, json.loads(ready.read_text())["url"]
+    spawned = spawn_sandbox(workdir, "--pod-ready-delay", "0.2s", "--history", "100000")
+    return spawned.process, spawned.url
 
 
 def start_controller(workdir: Path, url: str, resync: float) -> tuple[subprocess.Popen[bytes], str]:

@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
@@ -26,33 +24,12 @@ from kubernetes.aio import dynamic
 from rollouts.kube.client import KubeClient
 from rollouts.kube.config import settings_for_url
 from rollouts.kube.resources import CONFIG_MAPS, ROLLOUTS
+from rollouts.sandbox.spawning import spawn_sandbox
 
 
 def start_sandbox(tmp: Path) -> tuple[subprocess.Popen[bytes], str]:
-    ready = tmp / "ready.json"
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "rollouts.cli",
-            "sandbox",
-            "--port",
-            "0",
-            "--quiet",
-            "--kubeconfig",
-            str(tmp / "kc"),
-            "--ready-file",
-            str(ready),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 20
-    while not ready.exists():
-        if time.monotonic() > deadline or proc.poll() is not None:
-            raise SystemExit("sandbox did not start")
-        time.sleep(0.02)
-    return proc, json.loads(ready.read_text())["url"]
+    spawned = spawn_sandbox(tmp)
+    return spawned.process, spawned.url
 
 
 async def timed(label: str, n: int, fn: Callable[[int], Awaitable[Any]], concurrency: int = 10) -> None:
