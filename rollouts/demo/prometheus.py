@@ -1,7 +1,8 @@
-"""A real Prometheus for the demo: the Debian `prometheus` binary on a free loopback port, scraping every second.
+"""A real Prometheus: the Debian `prometheus` binary on a free loopback port.
 
-Only the demo starts it (tests have their own fixture with backfilled data). The process gets a private data
-directory and config, and is always stopped by `stop()` — nothing is left running after the demo exits.
+The demo starts it scraping its versions every second; the tests start it over data backfilled with promtool
+(`tests/fixtures/prometheus.py`, no scrape targets). The process gets a private work directory (config, data,
+log) and is always stopped by `stop()`, which removes the directory: nothing is left running or on disk.
 """
 
 from __future__ import annotations
@@ -33,10 +34,11 @@ def free_port() -> int:
 class PrometheusProcess:
     """A running Prometheus scraping `targets` (host:port strings) every `scrape_interval` seconds."""
 
-    targets: list[str]
+    targets: list[str] = field(default_factory=list)
     scrape_interval: float = 1.0
     port: int = 0
     workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="rollouts-demo-prom-")))
+    retention: str | None = None  # e.g. "10y" for backfilled data that lies in the past (or future)
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -44,47 +46,61 @@ class PrometheusProcess:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 15.0) -> None:
+        """Start over `workdir/data` (empty, or a TSDB made beforehand, e.g. by promtool) and wait for /-/ready.
+
+        A free port can be taken between probing and binding: then it tries again on another one.
+        """
         binary = shutil.which("prometheus")
         if binary is None:
             raise PrometheusMissing(f"prometheus is not installed; install it with: {INSTALL_HINT}")
-        self.port = self.port or free_port()
         interval = f"{max(int(self.scrape_interval * 1000), 100)}ms"
-        targets = ", ".join(f"'{t}'" for t in self.targets)
         config = self.workdir / "prometheus.yml"
+        if self.targets:
+            targets = ", ".join(f"'{t}'" for t in self.targets)
+            scrape = (
+                f"scrape_configs:\n  - job_name: demo-app\n    static_configs: [{{targets: [{targets}]}}]\n"
+            )
+        else:
+            scrape = "scrape_configs: []\n"
         config.write_text(
-            f"global: {{scrape_interval: {interval}, evaluation_interval: {interval}}}\n"
-            "scrape_configs:\n"
-            "  - job_name: demo-app\n"
-            f"    static_configs: [{{targets: [{targets}]}}]\n"
+            f"global: {{scrape_interval: {interval}, evaluation_interval: {interval}}}\n{scrape}"
         )
-        log = (self.workdir / "prometheus.log").open("wb")
-        self.process = subprocess.Popen(
-            [
-                binary,
-                f"--config.file={config}",
-                f"--storage.tsdb.path={self.workdir / 'data'}",
-                f"--web.listen-address=127.0.0.1:{self.port}",
-                "--log.level=warn",
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-        )
+        fixed_port = self.port
+        failure = ""
+        for _ in range(1 if fixed_port else 3):
+            self.port = fixed_port or free_port()
+            args = [binary, f"--config.file={config}", f"--storage.tsdb.path={self.workdir / 'data'}",
+                    f"--web.listen-address=127.0.0.1:{self.port}", "--log.level=warn"]  # fmt: skip
+            if self.retention:
+                args.append(f"--storage.tsdb.retention.time={self.retention}")
+            log_path = self.workdir / "prometheus.log"
+            with log_path.open("wb") as log:
+                self.process = subprocess.Popen(
+                    args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+                )
+            if self._wait_ready(timeout):
+                return
+            failure = log_path.read_text(errors="replace")[-2000:] or f"not ready within {timeout:.0f}s"
+            self._terminate()
+        self.stop()
+        raise RuntimeError(f"prometheus did not become ready: {failure}")
+
+    def _wait_ready(self, timeout: float) -> bool:
+        assert self.process is not None
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"prometheus exited with {self.process.returncode}; see {log.name}")
+                return False
             try:
                 with urllib.request.urlopen(f"{self.url}/-/ready", timeout=1) as resp:
                     if resp.status == 200:
-                        return
+                        return True
             except (urllib.error.URLError, OSError):
                 pass
-            time.sleep(0.05)
-        self.stop()
-        raise RuntimeError(f"prometheus did not become ready within {timeout:.0f}s")
+            time.sleep(0.02)
+        return False
 
-    def stop(self) -> None:
+    def _terminate(self) -> None:
         if self.process is not None and self.process.poll() is None:
             self.process.terminate()
             try:
@@ -93,4 +109,7 @@ class PrometheusProcess:
                 self.process.kill()
                 self.process.wait()
         self.process = None
+
+    def stop(self) -> None:
+        self._terminate()
         shutil.rmtree(self.workdir, ignore_errors=True)
