@@ -17,11 +17,13 @@ How to use (for the strategy, controller and plugin code):
 * Odd Argo names are kept on the wire: ``status.HPAReplicas`` (``hpa_replicas``), ``status.stableRS``
   (``stable_rs``), ``status.observedGeneration`` is a *string*.
 * Pauses: ``step.pause.duration_seconds()`` is Argo's ``RolloutPause.DurationSeconds`` (−1 = unparseable);
-  ``step.pause.is_indefinite`` is True when no duration is given.
+  ``step.pause.is_indefinite`` is True when no duration is given. ``pause_duration_seconds(wire_value)`` is the
+  same rule on wire JSON (the strategy core uses it).
+* Integers are Go's ``int32`` (``Int32``): a bool, a numeric string or a value out of range does not load.
 
-Layout: `common` (defaults, times, metadata, analysis references), `steps` (canary steps), `routing`
-(trafficRouting), `spec` (strategies, RolloutSpec), `status` (RolloutStatus); import everything from
-`rollouts.models`.
+Layout: `scalars` (int32, int-or-string and bool read strictly), `common` (defaults, times, metadata, analysis
+references), `steps` (canary steps), `routing` (trafficRouting), `spec` (strategies, RolloutSpec), `status`
+(RolloutStatus); import everything from `rollouts.models`.
 
 Validation (Argo's rules and messages) lives in `rollouts.validation`; replica arithmetic in
 `rollouts.strategy.replicas`; router edits in `rollouts.traffic`.
@@ -85,6 +87,7 @@ from rollouts.models.routing import (
     TLSRoute,
     TraefikTrafficRouting,
 )
+from rollouts.models.scalars import INT32_MAX, INT32_MIN, Bool, Int32, Int32OrString, Int64
 from rollouts.models.spec import (
     AnalysisRunStrategy,
     AntiAffinity,
@@ -128,6 +131,7 @@ from rollouts.models.steps import (
     SetMirrorRoute,
     StringMatch,
     TemplateService,
+    pause_duration_seconds,
 )
 
 __all__ = [
@@ -141,6 +145,8 @@ __all__ = [
     "DEFAULT_REVISION_HISTORY_LIMIT",
     "DEFAULT_RUN_HISTORY_LIMIT",
     "DEFAULT_SCALE_DOWN_DELAY_SECONDS",
+    "INT32_MAX",
+    "INT32_MIN",
     "MANAGED_BY_ANNOTATION",
     "POD_TEMPLATE_HASH_LABEL",
     "SCALE_DOWN_DEADLINE_ANNOTATION",
@@ -163,6 +169,7 @@ __all__ = [
     "AwsResourceRef",
     "BlueGreenStatus",
     "BlueGreenStrategy",
+    "Bool",
     "CanaryStatus",
     "CanaryStep",
     "CanaryStrategy",
@@ -170,6 +177,9 @@ __all__ = [
     "FieldRef",
     "GenerationString",
     "HeaderRoutingMatch",
+    "Int32",
+    "Int32OrString",
+    "Int64",
     "IstioDestinationRule",
     "IstioTrafficRouting",
     "IstioVirtualService",
@@ -217,6 +227,7 @@ __all__ = [
     "TraefikTrafficRouting",
     "TrafficWeights",
     "WeightDestination",
+    "pause_duration_seconds",
 ]
 
 

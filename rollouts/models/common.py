@@ -19,6 +19,7 @@ from pydantic import (
 )
 
 from analysis.wire import WireModel
+from rollouts.models.scalars import Bool, Int32
 
 __all__ = [
     "DEFAULT_ABORT_SCALE_DOWN_DELAY_SECONDS",
@@ -175,7 +176,7 @@ AnalysisRunMetadata = PodTemplateMetadata
 
 class AnalysisTemplateRef(WireModel):
     template_name: str
-    cluster_scope: bool | None = None
+    cluster_scope: Bool | None = None
 
     @property
     def is_cluster_scope(self) -> bool:
@@ -205,7 +206,7 @@ class DryRun(WireModel):
 
 class MeasurementRetention(WireModel):
     metric_name: str
-    limit: int
+    limit: Int32
 
 
 class RolloutAnalysis(WireModel):
@@ -221,4 +222,4 @@ class RolloutAnalysis(WireModel):
 class RolloutAnalysisBackground(RolloutAnalysis):
     """`strategy.canary.analysis`: runs in the background from `startingStep` (§c.8)."""
 
-    starting_step: int | None = None
+    starting_step: Int32 | None = None

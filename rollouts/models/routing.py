@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from analysis.wire import WireModel
+from rollouts.models.scalars import Bool, Int32, Int64
 
 __all__ = [
     "ALBTrafficRouting",
@@ -39,12 +40,12 @@ __all__ = [
 
 
 class TLSRoute(WireModel):
-    port: int | None = None
+    port: Int64 | None = None
     sni_hosts: list[str] | None = None
 
 
 class TCPRoute(WireModel):
-    port: int | None = None
+    port: Int64 | None = None
 
 
 class IstioVirtualService(WireModel):
@@ -87,14 +88,14 @@ class NginxTrafficRouting(WireModel):
 
 
 class StickinessConfig(WireModel):
-    enabled: bool
-    duration_seconds: int
+    enabled: Bool
+    duration_seconds: Int64
 
 
 class ALBTrafficRouting(WireModel):
     ingress: str | None = None
     ingresses: list[str] | None = None
-    service_port: int | None = None
+    service_port: Int32 | None = None
     root_service: str | None = None
     annotation_prefix: str | None = None
     stickiness_config: StickinessConfig | None = None
@@ -156,7 +157,7 @@ class RolloutTrafficRouting(WireModel):
     apisix: ApisixTrafficRouting | None = None
     plugins: dict[str, Any] | None = None
     managed_routes: list[ManagedRoute] | None = None
-    max_traffic_weight: int | None = None
+    max_traffic_weight: Int32 | None = None
 
     def kinds(self) -> list[str]:
         """Wire names of the routers configured (``istio``, ``nginx``, …, ``plugins``)."""

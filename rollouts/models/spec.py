@@ -12,7 +12,7 @@ from pydantic import (
     Field,
 )
 
-from analysis.wire import IntOrString, RawObject, WireModel
+from analysis.wire import RawObject, WireModel
 from rollouts.models.common import (
     DEFAULT_ABORT_SCALE_DOWN_DELAY_SECONDS,
     DEFAULT_MAX_SURGE,
@@ -31,6 +31,7 @@ from rollouts.models.common import (
     RolloutAnalysisBackground,
 )
 from rollouts.models.routing import RolloutTrafficRouting
+from rollouts.models.scalars import Bool, Int32, Int32OrString
 from rollouts.models.steps import CanaryStep
 
 __all__ = [
@@ -55,7 +56,7 @@ __all__ = [
 
 
 class PreferredDuringScheduling(WireModel):
-    weight: int
+    weight: Int32
 
 
 class RequiredDuringScheduling(WireModel):
@@ -74,7 +75,7 @@ class PingPongSpec(WireModel):
 
 class ReplicaProgressThreshold(WireModel):
     type: Literal["Percent", "Pods"]
-    value: int
+    value: Int32
 
 
 class CanaryStrategy(WireModel):
@@ -82,18 +83,18 @@ class CanaryStrategy(WireModel):
     stable_service: str | None = None
     steps: list[CanaryStep] | None = None
     traffic_routing: RolloutTrafficRouting | None = None
-    max_unavailable: IntOrString | None = None
-    max_surge: IntOrString | None = None
+    max_unavailable: Int32OrString | None = None
+    max_surge: Int32OrString | None = None
     analysis: RolloutAnalysisBackground | None = None
     anti_affinity: AntiAffinity | None = None
     canary_metadata: PodTemplateMetadata | None = None
     stable_metadata: PodTemplateMetadata | None = None
-    scale_down_delay_seconds: int | None = None
-    scale_down_delay_revision_limit: int | None = None
-    abort_scale_down_delay_seconds: int | None = None
-    dynamic_stable_scale: bool | None = None
+    scale_down_delay_seconds: Int32 | None = None
+    scale_down_delay_revision_limit: Int32 | None = None
+    abort_scale_down_delay_seconds: Int32 | None = None
+    dynamic_stable_scale: Bool | None = None
     ping_pong: PingPongSpec | None = None
-    min_pods_per_replica_set: int | None = None
+    min_pods_per_replica_set: Int32 | None = None
     replica_progress_threshold: ReplicaProgressThreshold | None = None
 
     @property
@@ -104,18 +105,18 @@ class CanaryStrategy(WireModel):
 class BlueGreenStrategy(WireModel):
     active_service: str = ""
     preview_service: str | None = None
-    preview_replica_count: int | None = None
-    auto_promotion_enabled: bool | None = None
-    auto_promotion_seconds: int | None = None
-    max_unavailable: IntOrString | None = None
-    scale_down_delay_seconds: int | None = None
-    scale_down_delay_revision_limit: int | None = None
+    preview_replica_count: Int32 | None = None
+    auto_promotion_enabled: Bool | None = None
+    auto_promotion_seconds: Int32 | None = None
+    max_unavailable: Int32OrString | None = None
+    scale_down_delay_seconds: Int32 | None = None
+    scale_down_delay_revision_limit: Int32 | None = None
     pre_promotion_analysis: RolloutAnalysis | None = None
     anti_affinity: AntiAffinity | None = None
     post_promotion_analysis: RolloutAnalysis | None = None
     preview_metadata: PodTemplateMetadata | None = None
     active_metadata: PodTemplateMetadata | None = None
-    abort_scale_down_delay_seconds: int | None = None
+    abort_scale_down_delay_seconds: Int32 | None = None
 
 
 class RolloutStrategy(WireModel):
@@ -133,28 +134,28 @@ class ObjectRef(WireModel):
 
 
 class RollbackWindowSpec(WireModel):
-    revisions: int | None = None
+    revisions: Int32 | None = None
 
 
 class AnalysisRunStrategy(WireModel):
-    successful_run_history_limit: int | None = None
-    unsuccessful_run_history_limit: int | None = None
+    successful_run_history_limit: Int32 | None = None
+    unsuccessful_run_history_limit: Int32 | None = None
 
 
 class RolloutSpec(WireModel):
     """`RolloutSpec` (§a.1). Optional fields are None when absent; the `*_or_default` methods give Argo's value."""
 
-    replicas: int | None = None
+    replicas: Int32 | None = None
     selector: LabelSelector | None = None
     template: RawObject | None = None
     workload_ref: ObjectRef | None = None
-    min_ready_seconds: int | None = None
+    min_ready_seconds: Int32 | None = None
     rollback_window: RollbackWindowSpec | None = None
     strategy: RolloutStrategy = Field(default_factory=RolloutStrategy)
-    revision_history_limit: int | None = None
-    paused: bool | None = None
-    progress_deadline_seconds: int | None = None
-    progress_deadline_abort: bool | None = None
+    revision_history_limit: Int32 | None = None
+    paused: Bool | None = None
+    progress_deadline_seconds: Int32 | None = None
+    progress_deadline_abort: Bool | None = None
     restart_at: KubeTime | None = None
     analysis: AnalysisRunStrategy | None = None
 

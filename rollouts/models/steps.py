@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from analysis.durations import DurationError, parse_go_duration_ns
-from analysis.wire import IntOrString, WireModel
+from analysis.wire import WireModel
 from rollouts.models.common import (
     AnalysisRunArgument,
     AnalysisRunMetadata,
@@ -19,6 +19,7 @@ from rollouts.models.common import (
     PodTemplateMetadata,
     RolloutAnalysis,
 )
+from rollouts.models.scalars import INT32_MAX, INT32_MIN, Bool, Int32, Int32OrString
 
 __all__ = [
     "STEP_KINDS",
@@ -35,6 +36,7 @@ __all__ = [
     "SetMirrorRoute",
     "StringMatch",
     "TemplateService",
+    "pause_duration_seconds",
 ]
 
 
@@ -46,7 +48,7 @@ __all__ = [
 class RolloutPause(WireModel):
     """A pause step. ``duration``: int seconds, a numeric string, or a Go duration (``"30s"``, ``"1h"``)."""
 
-    duration: IntOrString | None = None
+    duration: Int32OrString | None = None
 
     @property
     def is_indefinite(self) -> bool:
@@ -54,7 +56,7 @@ class RolloutPause(WireModel):
         return self.duration is None
 
     def duration_seconds(self) -> int:
-        """Argo's `RolloutPause.DurationSeconds()` (§a.1).
+        """Argo's `RolloutPause.DurationSeconds()` (§a.1): `pause_duration_seconds` of ``duration``.
 
         >>> RolloutPause().duration_seconds(), RolloutPause(duration=30).duration_seconds()
         (0, 30)
@@ -63,24 +65,40 @@ class RolloutPause(WireModel):
         >>> RolloutPause(duration="1.9s").duration_seconds(), RolloutPause(duration="soon").duration_seconds()
         (1, -1)
         """
-        d = self.duration
-        if d is None:
-            return 0
-        if isinstance(d, int):
-            return d
-        text = d
-        if _is_go_int(text):
-            value = int(text)
-            if -(2**31) <= value < 2**31:
-                return value
-            # Go: ParseInt out of range fails, then ParseDuration fails (no unit) → -1
-            return -1
-        try:
-            ns = parse_go_duration_ns(text)
-        except DurationError:
-            return -1
-        seconds = int(ns / 1_000_000_000)  # truncation toward zero, like int32(d.Seconds())
-        return seconds if -(2**31) <= seconds < 2**31 else -1
+        return pause_duration_seconds(self.duration)
+
+
+def pause_duration_seconds(duration: Any) -> int:
+    """`RolloutPause.DurationSeconds()` (types.go) of a wire ``pause.duration``; the one parser of pause durations.
+
+    Absent → 0. An integer → itself. A string → Go's `strconv.ParseInt(s, 10, 32)` first (optional sign, ASCII
+    digits, within int32), else `time.ParseDuration` truncated toward zero to whole seconds. Anything else, a
+    string neither parses as, or a result outside int32 → -1, which validation reports ("Duration needs to be
+    greater than 0"). Out of int32 Go's `int32(d.Seconds())` has no defined value; -1 makes it invalid instead.
+    The strategy core calls this on the wire JSON (`rollouts.strategy.context`), the models through
+    `RolloutPause.duration_seconds`: both read a pause the same way.
+
+    >>> [pause_duration_seconds(d) for d in (None, 0, "0", "-5", "+5", " 5", "5_0", "", "-1.5s", "99999999999")]
+    [0, 0, 0, -5, 5, -1, -1, -1, -1, -1]
+    """
+    if duration is None:
+        return 0
+    if isinstance(duration, bool) or not isinstance(duration, int | str):
+        return -1
+    if isinstance(duration, int):
+        return duration if INT32_MIN <= duration <= INT32_MAX else -1
+    if _is_go_int(duration):
+        value = int(duration)
+        # Go: ParseInt out of range fails, then ParseDuration fails (no unit) → -1
+        return value if INT32_MIN <= value <= INT32_MAX else -1
+    try:
+        ns = parse_go_duration_ns(duration)
+    except DurationError:
+        return -1
+    seconds = (
+        ns // 1_000_000_000 if ns >= 0 else -(-ns // 1_000_000_000)
+    )  # toward zero, like int32(d.Seconds())
+    return seconds if INT32_MIN <= seconds <= INT32_MAX else -1
 
 
 def _is_go_int(text: str) -> bool:
@@ -90,9 +108,9 @@ def _is_go_int(text: str) -> bool:
 
 
 class SetCanaryScale(WireModel):
-    weight: int | None = None
-    replicas: int | None = None
-    match_traffic_weight: bool | None = None
+    weight: Int32 | None = None
+    replicas: Int32 | None = None
+    match_traffic_weight: Bool | None = None
 
 
 class StringMatch(WireModel):
@@ -120,7 +138,7 @@ class RouteMatch(WireModel):
 class SetMirrorRoute(WireModel):
     name: str
     match: list[RouteMatch] | None = None
-    percentage: int | None = None
+    percentage: Int32 | None = None
 
 
 class TemplateService(WireModel):
@@ -130,19 +148,19 @@ class TemplateService(WireModel):
 class RolloutExperimentTemplate(WireModel):
     name: str
     spec_ref: str  # "canary" | "stable"
-    replicas: int | None = None
+    replicas: Int32 | None = None
     metadata: PodTemplateMetadata | None = None
     selector: LabelSelector | None = None
-    weight: int | None = None
+    weight: Int32 | None = None
     service: TemplateService | None = None
 
 
 class RolloutExperimentStepAnalysisTemplateRef(WireModel):
     name: str
     template_name: str
-    cluster_scope: bool | None = None
+    cluster_scope: Bool | None = None
     args: list[AnalysisRunArgument] | None = None
-    required_for_completion: bool | None = None
+    required_for_completion: Bool | None = None
 
 
 class RolloutExperimentStep(WireModel):
@@ -151,7 +169,7 @@ class RolloutExperimentStep(WireModel):
     analyses: list[RolloutExperimentStepAnalysisTemplateRef] | None = None
     dry_run: list[DryRun] | None = None
     analysis_run_metadata: AnalysisRunMetadata | None = None
-    scale_down_delay_seconds: int | None = None
+    scale_down_delay_seconds: Int32 | None = None
 
 
 class PluginStep(WireModel):
@@ -174,7 +192,7 @@ STEP_KINDS = (
 class CanaryStep(WireModel):
     """One canary step: exactly one of the kinds is set (validated by `rollouts.validation`)."""
 
-    set_weight: int | None = None
+    set_weight: Int32 | None = None
     pause: RolloutPause | None = None
     experiment: RolloutExperimentStep | None = None
     analysis: RolloutAnalysis | None = None

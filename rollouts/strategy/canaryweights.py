@@ -10,12 +10,15 @@ Mirrors Argo's `utils/replicaset/canary.go` (GetCurrentCanaryStep … GetCanaryR
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from typing import Protocol
 
-from rollouts.models import CanaryStep, Rollout, RolloutSpec, SetCanaryScale
+from rollouts.models import INT32_MAX, CanaryStep, Rollout, RolloutSpec, SetCanaryScale
+from rollouts.models.scalars import range_message
 
 __all__ = [
+    "PERCENT_MESSAGE",
     "RS",
     "ReplicaSetLike",
     "get_canary_replicas_or_weight",
@@ -25,6 +28,7 @@ __all__ = [
     "int_or_percent",
     "max_surge",
     "max_unavailable",
+    "parse_int_or_percent",
     "resolve_fenceposts",
     "traffic_weight_to_replicas",
     "use_set_canary_scale",
@@ -68,24 +72,48 @@ class RS:
 # ---------------------------------------------------------------------------------------------------------------
 
 
+PERCENT_MESSAGE = (
+    "a valid percent string must be a numeric string followed by an ending '%' "
+    "(e.g. '1%',  or '93%', regex used for validation is '[0-9]+%')"
+)  # apimachinery's IsValidPercent, verbatim
+_PERCENT = re.compile(r"[0-9]+%?")
+
+
+def parse_int_or_percent(value: int | str) -> tuple[int, bool]:
+    """(number, is a percentage) of an int-or-percent (maxSurge, maxUnavailable); ValueError when malformed.
+
+    Strings are read as apimachinery's `IsValidPercent` (``^[0-9]+%$``) allows, plus a bare number without ``%``,
+    which Argo's own defaults use (``"25"``) and Argo's reader (the deprecated `intstr.GetValueFromIntOrPercent`)
+    takes as a percentage. Everything else is refused, where that deprecated reader would strip every ``%`` and
+    read ``"150%%"`` as 150 % or ``"-5%"`` as -5 %. Negative integers parse; validation refuses them.
+
+    >>> parse_int_or_percent(3), parse_int_or_percent("25%"), parse_int_or_percent("25")
+    ((3, False), (25, True), (25, True))
+    """
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise ValueError(f"invalid value {value!r}: must be an integer or a percentage")
+    if isinstance(value, int):
+        return value, False
+    if not _PERCENT.fullmatch(value):
+        raise ValueError(PERCENT_MESSAGE)
+    number = int(value.rstrip("%"))
+    if number > INT32_MAX:
+        raise ValueError(f"{PERCENT_MESSAGE}: the number {range_message(0, INT32_MAX)}")
+    return number, True
+
+
 def int_or_percent(value: int | str, total: int, round_up: bool) -> int:
-    """k8s' deprecated `intstr.GetValueFromIntOrPercent`: any string is a percentage, ``%`` optional (§a.1).
+    """An int-or-percent resolved against `total` (a percentage rounded up or down), like Argo (§a.1).
 
     >>> int_or_percent(3, 10, True), int_or_percent("25", 10, True), int_or_percent("25%", 10, False)
     (3, 3, 2)
 
-    Raises ValueError for a string that is not a number once ``%`` signs are removed.
+    Raises ValueError for a malformed value (`parse_int_or_percent`).
     """
-    if isinstance(value, bool):
-        raise ValueError(f"invalid value {value!r}")
-    if isinstance(value, int):
-        return value
-    text = value.replace("%", "")
-    body = text[1:] if text[:1] in "+-" else text
-    if not body or not (body.isascii() and body.isdigit()):
-        raise ValueError(f'invalid value "{value}": must be an integer or a percentage such as "25%"')
-    percent = int(text)
-    scaled = float(percent) * float(total) / 100
+    number, percent = parse_int_or_percent(value)
+    if not percent:
+        return number
+    scaled = float(number) * float(total) / 100
     return int(math.ceil(scaled) if round_up else math.floor(scaled))
 
 

@@ -10,13 +10,12 @@ deciding and folded into the status once, at the end (§a.2, §c.7).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from analysis.durations import DurationError, parse_go_duration_ns
+from rollouts.models import pause_duration_seconds as models_pause_duration_seconds
 from rollouts.strategy import hashing
 from rollouts.strategy.plan import JSON, Action, EmitEvent, Observed, ReplicaSetState
 
@@ -57,37 +56,9 @@ def parse_time(s: Any) -> datetime | None:
 
 
 def pause_duration_seconds(pause: Mapping[str, Any]) -> int | None:
-    """`RolloutPause.DurationSeconds()`: None = indefinite; int as is; numeric string; Go duration; bad → -1."""
+    """A pause step's duration in seconds (`rollouts.models.pause_duration_seconds`); None = indefinite."""
     d = pause.get("duration")
-    if d is None:
-        return None
-    if isinstance(d, bool):
-        return -1
-    if isinstance(d, int):
-        return d
-    if isinstance(d, str):
-        try:
-            return int(d)
-        except ValueError:
-            pass
-        try:
-            return parse_go_duration_ns(d) // 1_000_000_000
-        except DurationError:
-            return -1
-    return -1
-
-
-def int_or_percent(value: Any, total: int, round_up: bool) -> int:
-    """intstr.GetValueFromIntOrPercent, deprecated flavour: any string is a percentage ("25" ≡ "25%")."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    text = str(value).rstrip("%")
-    try:
-        pct = int(text)
-    except ValueError:
-        return 0
-    exact = pct * total / 100
-    return math.ceil(exact) if round_up else math.floor(exact)
+    return None if d is None else models_pause_duration_seconds(d)
 
 
 @dataclass

@@ -20,6 +20,9 @@ from rollouts.strategy.memo import Memo, json_key
 from rollouts.strategy.plan import JSON, Observed, Plan
 
 
+INVALID_SPEC_REQUEUE = 20.0
+
+
 def unsupported_features(spec: JSON) -> list[str]:
     """Argo features this controller does not drive yet, as field errors of a Rollout's wire `spec`.
 
@@ -119,7 +122,9 @@ def _invalid(ctx: Context, prev: JSON, error: str) -> Plan:
     if gen is not None:
         st["observedGeneration"] = str(gen)
     st["phase"], st["message"] = status.calculate_phase(ctx, st)
-    return Plan(new_status=st, actions=tuple(ctx.events))
+    # Argo looks at an invalid Rollout again after 20 s: the cause may be timing, e.g. a Service or template
+    # applied after the Rollout (rollout/controller.go syncHandler).
+    return Plan(new_status=st, actions=tuple(ctx.events), requeue_after=INVALID_SPEC_REQUEUE)
 
 
 def _writable_copy(prev: JSON) -> JSON:

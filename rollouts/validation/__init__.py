@@ -11,7 +11,10 @@ Entry points:
 * ``validate_rollout(ro) -> [FieldError]`` — the semantic rules on a parsed Rollout.
 
 Layout: `errors` (FieldError, pydantic errors → field errors), `messages` (Argo's texts), `rules` (template,
-selector, anti-affinity, blue-green), `canary` (canary strategy and steps); import from `rollouts.validation`.
+selector, anti-affinity, blue-green, analysis references), `canary` (canary strategy and steps), `ranges` (the
+integer fields Argo leaves unchecked, int-or-percent values), `names` (object names as the API server checks
+them); import from `rollouts.validation`. Go types (int32, bool) are enforced earlier, when the model loads
+(`rollouts.models.scalars`).
 
 Paths name the field as written in the manifest (``spec.strategy.canary.steps[2].setWeight``). Argo itself
 drops the ``.canary``/``.blueGreen`` segment in some paths; the message texts are Argo's verbatim.
@@ -61,9 +64,12 @@ from rollouts.validation.messages import (
     SURGE_AND_UNAVAILABLE_ZERO,
     TR_NEEDS_SERVICES,
 )
+from rollouts.validation.names import validate_names
+from rollouts.validation.ranges import validate_ranges
 from rollouts.validation.rules import (
     selector_matches,
     template_has_metadata,
+    validate_analyses,
     validate_blue_green,
     validate_template,
 )
@@ -167,4 +173,4 @@ def validate_rollout(ro: Rollout) -> list[FieldError]:
         errs += validate_blue_green(ro)
     elif strategy.canary is not None:
         errs += validate_canary(ro, strategy.canary)
-    return errs
+    return errs + validate_ranges(ro) + validate_analyses(ro) + validate_names(ro)

@@ -15,6 +15,7 @@ from rollouts.models import (
     Rollout,
     StringMatch,
 )
+from rollouts.strategy.canaryweights import parse_int_or_percent
 from rollouts.validation.errors import FieldError
 from rollouts.validation.messages import (
     ALB_PING_PONG_ROOT,
@@ -43,16 +44,14 @@ from rollouts.validation.messages import (
     SURGE_AND_UNAVAILABLE_ZERO,
     TR_NEEDS_SERVICES,
 )
-from rollouts.validation.rules import int_or_percent_errors, validate_anti_affinity
+from rollouts.validation.ranges import int_or_percent_errors
+from rollouts.validation.rules import validate_anti_affinity
 
 
 def _percent_value(value: int | str) -> int:
-    """validation.go getIntOrPercentValue: "N%" → N, other strings → Atoi (0 on error), ints as is."""
-    if isinstance(value, int):
-        return value
-    text = value[:-1] if value.endswith("%") else value
+    """validation.go getIntOrPercentValue: a percentage's number, an integer as is, 0 when it does not parse."""
     try:
-        return int(text)
+        return parse_int_or_percent(value)[0]
     except ValueError:
         return 0
 
@@ -63,7 +62,8 @@ def validate_canary(ro: Rollout, c: CanaryStrategy) -> list[FieldError]:
     surge, unavailable = ro.spec.max_surge_or_default(), ro.spec.max_unavailable_or_default()
     for value, name in ((surge, "maxSurge"), (unavailable, "maxUnavailable")):
         errs += int_or_percent_errors(value, f"{path}.{name}")
-    if _percent_value(surge) == 0 and _percent_value(unavailable) == 0:
+    # A malformed value already has its error; Argo would also call it zero here (its Atoi fails).
+    if not errs and _percent_value(surge) == 0 and _percent_value(unavailable) == 0:
         errs.append(FieldError(f"{path}.maxSurge", SURGE_AND_UNAVAILABLE_ZERO, surge))
     if c.canary_service and c.stable_service and c.canary_service == c.stable_service:
         errs.append(FieldError(f"{path}.stableService", DUPLICATED_SERVICES_CANARY, c.stable_service))

@@ -43,3 +43,7 @@ ROUTE_NOT_IN_MANAGED_ROUTES = (
 )
 NON_NEGATIVE = "must be greater than or equal to 0"
 SELECTOR_MISMATCH = "`selector` does not match template `labels`"
+
+# Ours, for mistakes Argo accepts and fails on later (see rollouts.validation.rules.validate_analyses)
+TEMPLATES_REQUIRED = "at least one analysis template is required"
+STARTING_STEP_PAST_LAST = "must be less than the number of steps (%d): a background analysis starting after the last step never runs"

@@ -13,16 +13,20 @@ from rollouts.models import (
     LabelSelector,
     Rollout,
 )
-from rollouts.strategy.replicas import int_or_percent
 from rollouts.validation.errors import UNSET, FieldError, is_scalar
 from rollouts.validation.messages import (
     ANTI_AFFINITY_ONE_STRATEGY,
     ANTI_AFFINITY_WEIGHT,
     DUPLICATED_SERVICES_BLUE_GREEN,
     MISSING_FIELD,
+    NON_NEGATIVE,
     SCALE_DOWN_LIMIT_ABOVE_HISTORY,
     SELECTOR_MISMATCH,
+    STARTING_STEP_PAST_LAST,
+    TEMPLATES_REQUIRED,
 )
+from rollouts.validation.names import analyses
+from rollouts.validation.ranges import int_or_percent_errors
 
 
 def _mapping(value: Any) -> Mapping[str, Any]:
@@ -138,9 +142,24 @@ def validate_blue_green(ro: Rollout) -> list[FieldError]:
     return errs + validate_anti_affinity(bg.anti_affinity, f"{path}.antiAffinity")
 
 
-def int_or_percent_errors(value: int | str, path: str) -> list[FieldError]:
-    try:
-        int_or_percent(value, 100, True)
-    except ValueError as exc:
-        return [FieldError(path, str(exc).split(": ", 1)[-1], value)]
-    return []
+def validate_analyses(ro: Rollout) -> list[FieldError]:
+    """Every analysis names at least one template; a background analysis starts at an existing step.
+
+    Argo accepts both mistakes and fails later: an analysis without templates makes an AnalysisRun with no
+    metrics, which errors and aborts the update; a `startingStep` at or past the last step means the background
+    analysis never runs, so the canary is promoted unchecked.
+    """
+    errs = [
+        FieldError(f"{path}.templates", TEMPLATES_REQUIRED, kind="Required")
+        for path, analysis in analyses(ro)
+        if not analysis.templates
+    ]
+    c = ro.spec.strategy.canary
+    start = c.analysis.starting_step if c is not None and c.analysis is not None else None
+    if c is not None and start is not None:
+        path = "spec.strategy.canary.analysis.startingStep"
+        if start < 0:
+            errs.append(FieldError(path, NON_NEGATIVE, start))
+        elif c.steps and start >= len(c.steps):
+            errs.append(FieldError(path, STARTING_STEP_PAST_LAST % len(c.steps), start))
+    return errs

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from rollouts import validation as V
 from rollouts.models import Rollout, RolloutPause, RolloutSpec, RolloutStatus
+from rollouts.strategy.canaryweights import PERCENT_MESSAGE
 from rollouts.strategy.planning import build_plan
 from rollouts.validation import FieldError, invalid_spec_message, load_rollout
 
@@ -292,7 +293,7 @@ CASES: list[Any] = [
     ),
     pytest.param(
         {"maxSurge": "lots"},
-        ("spec.strategy.canary.maxSurge", 'must be an integer or a percentage such as "25%"'),
+        ("spec.strategy.canary.maxSurge", PERCENT_MESSAGE),
         id="surge-not-a-percentage",
     ),
     pytest.param(
@@ -413,7 +414,7 @@ SPEC_CASES: list[Any] = [
     ),
     pytest.param(
         with_spec(strategy={"blueGreen": {"activeService": "a", "maxUnavailable": "half"}}),
-        ("spec.strategy.blueGreen.maxUnavailable", 'must be an integer or a percentage such as "25%"'),
+        ("spec.strategy.blueGreen.maxUnavailable", PERCENT_MESSAGE),
         id="blue-green-max-unavailable",
     ),
     pytest.param(

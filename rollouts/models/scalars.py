@@ -1,0 +1,98 @@
+"""Kubernetes scalar types of the Rollout spec, read as strictly as the API server and Argo's Go types read them.
+
+Part of `rollouts.models` (import from there). Argo declares every integer of the spec as Go `int32` (`int64` for
+a few), every int-or-percent as `intstr.IntOrString` (whose integer is an `int32` too) and every flag as `bool`
+(`pkg/apis/rollouts/v1alpha1/types.go`). A value Go cannot hold there never reaches Argo's controller: the API
+server refuses the object or the controller cannot decode it. pydantic's lax mode would instead read
+``replicas: true`` as 1, ``paused: "yes"`` as True and keep ``replicas: 3000000000`` as is, and the controller
+would then ask for three billion pods. These types refuse such values at parse time, so `lint`, `plan` and the
+controller all name the field (``spec.replicas: Invalid value: 3000000000: must be between …``).
+
+Accepted as an integer: an int (not a bool) in range, or a float with no fractional part (YAML ``3.0``; the API
+server stores it as 3). Ranges that depend on the field (non-negative counts, ports, percentages) are checked by
+`rollouts.validation`, with Argo's messages where Argo has them.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import PlainValidator, Strict, WithJsonSchema
+from pydantic_core import PydanticCustomError
+
+from analysis.wire import INT_OR_STRING_MARK
+
+__all__ = [
+    "INT32_MAX",
+    "INT32_MIN",
+    "INT64_MAX",
+    "INT64_MIN",
+    "Bool",
+    "Int32",
+    "Int32OrString",
+    "Int64",
+    "as_int",
+    "range_message",
+]
+
+INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
+
+def range_message(lo: int, hi: int) -> str:
+    """apimachinery's `validation.InclusiveRangeError` wording."""
+    return f"must be between {lo} and {hi}, inclusive"
+
+
+def as_int(value: Any, lo: int, hi: int) -> int:
+    """`value` as an int within [lo, hi], or a pydantic error in the API server's words.
+
+    >>> as_int(3, 0, 10), as_int(3.0, 0, 10)
+    (3, 3)
+    """
+    if isinstance(value, bool):
+        raise PydanticCustomError("int_type", "Input should be a valid integer, not a boolean")
+    if isinstance(value, float):
+        if not value.is_integer():
+            raise PydanticCustomError(
+                "int_from_float", "Input should be a valid integer, got a number with a fractional part"
+            )
+        value = int(value)
+    if not isinstance(value, int):
+        raise PydanticCustomError("int_type", "Input should be a valid integer")
+    if not lo <= value <= hi:
+        raise PydanticCustomError("int_range", range_message(lo, hi))
+    return value
+
+
+def _int32(value: Any) -> int:
+    return as_int(value, INT32_MIN, INT32_MAX)
+
+
+def _int64(value: Any) -> int:
+    return as_int(value, INT64_MIN, INT64_MAX)
+
+
+def _int32_or_string(value: Any) -> int | str:
+    if isinstance(value, str):
+        return value
+    if value is None or isinstance(value, dict | list):
+        raise PydanticCustomError("int_or_string_type", "must be an integer or a string")
+    return _int32(value)
+
+
+Int32 = Annotated[int, PlainValidator(_int32), WithJsonSchema({"type": "integer", "format": "int32"})]
+"""Go `int32`: an integer in [-2³¹, 2³¹ − 1]; true/false and numeric strings are refused."""
+
+Int64 = Annotated[int, PlainValidator(_int64), WithJsonSchema({"type": "integer", "format": "int64"})]
+"""Go `int64`."""
+
+Int32OrString = Annotated[
+    int | str,
+    PlainValidator(_int32_or_string),
+    WithJsonSchema({"anyOf": [{"type": "integer"}, {"type": "string"}], INT_OR_STRING_MARK: True}),
+]
+"""`intstr.IntOrString`: an `Int32` or a string (``"25%"``, ``"30s"``, a ``{{args.x}}`` placeholder)."""
+
+Bool = Annotated[bool, Strict()]
+"""Go `bool`: only true or false (not 1, not "yes")."""
