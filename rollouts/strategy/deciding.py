@@ -19,7 +19,6 @@ from rollouts.strategy.context import Context, build_context, copy_json, fmt_tim
 from rollouts.strategy.memo import Memo, json_key
 from rollouts.strategy.plan import JSON, Observed, Plan
 
-
 INVALID_SPEC_REQUEUE = 20.0
 
 
@@ -150,6 +149,10 @@ def decide(observed: Observed, now: datetime) -> Plan:
         error = str(e)
     if error:
         return _invalid(ctx, prev, error)
+    if ctx.aborted and ctx.fully_promoted:
+        # Nothing is left to abort: Argo drops the request instead of leaving the rollout Degraded until someone
+        # retries (rollout/controller.go newRolloutContext, "Removing abort condition from fully promoted rollout").
+        ctx.remove_abort = True
     st = _writable_copy(prev)
     status.remove_condition(st, status.INVALID_SPEC)
     try:
