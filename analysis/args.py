@@ -11,15 +11,19 @@ Pure analysis core (the secret lookup is an injected async callable). Two users:
 Substitution is applied to every string field of the metric (query, address, conditions, headers, a count
 given as ``"{{args.n}}"``…). Argo marshals the metric to JSON, substitutes JSON-escaped values and unmarshals;
 substituting the raw value into each string field is the same thing without the round trip. Tags are trimmed
-(``{{ args.x }}`` works). Secret values are redacted to ``*****`` by `redact` in every message the runner
-writes.
+(``{{ args.x }}`` works). Secret values are redacted to ``*****`` by `redact` in every message, value and
+metadata the runner writes, raw or in any of the encodings a backend may echo them back in.
 """
 
 from __future__ import annotations
 
+import base64
+import json
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
+from urllib.parse import quote, quote_plus
 
 from analysis.models import (
     AnalysisRunSpec,
@@ -45,6 +49,7 @@ __all__ = [
     "resolve_metrics_without_secrets",
     "resolve_secret_args",
     "resolve_template",
+    "secret_forms",
 ]
 
 SecretResolver = Callable[[str, str], Awaitable[str]]
@@ -59,12 +64,50 @@ class ArgsError(ValueError):
     """An argument problem; the run fails with ``Unable to resolve metric arguments: <message>``."""
 
 
+_MIN_EMBEDDED_BASE64 = 8  # shortest base64 run of a secret inside a longer blob that is worth redacting
+
+
 def redact(text: str, secrets: Sequence[str]) -> str:
-    """Replace every (non-empty) secret value in `text` with ``*****``."""
+    """Replace every (non-empty) secret value in `text` with ``*****``, in every form a backend may echo it in.
+
+    The forms (`secret_forms`): the value itself; JSON-escaped (with and without ``\\uXXXX`` escapes, and
+    with Go's HTML escapes of ``<>&``); URL-encoded (``quote`` and ``quote_plus``); base64 standard and
+    URL-safe, with and without padding; and the run of base64 characters the secret always produces inside a
+    longer base64 value, at each of the three byte alignments (the password in an echoed
+    ``Authorization: Basic base64(user:password)``), for secrets long enough that such a run cannot be
+    mistaken for other text.
+
+    >>> redact('auth "Basic dXNlcjpzM2NyZXQtdmFsdWU=" sent', ["s3cret-value"])
+    'auth "Basic dXNlcjp*****U=" sent'
+    """
     for secret in secrets:
         if secret:
-            text = text.replace(secret, REDACTED)
+            for form in secret_forms(secret):
+                if form in text:
+                    text = text.replace(form, REDACTED)
     return text
+
+
+@lru_cache(maxsize=256)
+def secret_forms(secret: str) -> tuple[str, ...]:
+    """Every encoding of `secret` that `redact` removes, longest first (so no longer form is left half-done)."""
+    forms = {secret, quote(secret, safe=""), quote(secret), quote_plus(secret)}
+    for ascii_only in (True, False):
+        escaped = json.dumps(secret, ensure_ascii=ascii_only)[1:-1]
+        forms.add(escaped)
+        forms.add(escaped.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026"))
+    raw = secret.encode()
+    for encode in (base64.b64encode, base64.urlsafe_b64encode):
+        whole = encode(raw).decode()
+        forms.update((whole, whole.rstrip("=")))
+        for offset in (0, 1, 2):  # the secret's first byte at this position of a 3-byte group
+            encoded = encode(b"\0" * offset + raw).decode()
+            first = -(-8 * offset // 6)  # the first character made of the secret's bits only
+            last = 8 * (offset + len(raw)) // 6  # one past the last such character
+            core = encoded[first:last]
+            if len(core) >= _MIN_EMBEDDED_BASE64:
+                forms.add(core)
+    return tuple(sorted((f for f in forms if f), key=len, reverse=True))
 
 
 # --- templating ----------------------------------------------------------------------------------

@@ -56,6 +56,7 @@ from analysis.models import (
     validate_metrics,
 )
 from analysis.providers.base import MetricProvider
+from analysis.providers.throttling import TENANT
 from analysis.schedule import (
     DEFAULT_ERROR_RETRY_INTERVAL,
     Task,
@@ -174,9 +175,11 @@ async def _measure(
         measurement.started_at = task.incomplete.started_at if task.incomplete is not None else started
     if measurement.phase.completed and measurement.finished_at is None:
         measurement.finished_at = clock.now() if clock is not None and not replay else now
-    if secrets:
+    if secrets:  # in every encoding a backend may echo them back in, values included
         if measurement.message:
             measurement.message = redact(measurement.message, secrets)
+        if measurement.value:
+            measurement.value = redact(measurement.value, secrets)
         if measurement.metadata:
             measurement.metadata = {k: redact(v, secrets) for k, v in measurement.metadata.items()}
     return measurement
@@ -242,20 +245,29 @@ async def reconcile_run(
     status: AnalysisRunStatus | None = None,
     clock: Clock | None = None,
     replay: bool = False,
+    tenant: str | None = None,
 ) -> RunStep:
     """One reconcile of a run (Argo's reconcileAnalysisRun). The inputs are not modified.
 
     `run` is an AnalysisRun (its status is used) or a bare spec (pass `status`). `providers` maps a provider
     kind (``prometheus``, ``web``, ``job``) to its provider. `clock`, when given, stamps ``finishedAt`` of live
-    measurements; `replay=True` calls providers with ``at=now``.
+    measurements; `replay=True` calls providers with ``at=now``. The measurements are taken on behalf of
+    `tenant` (default: the run's namespace), whose share of the provider workers they use (`throttling`).
     """
     if isinstance(run, AnalysisRun):
         spec, current = run.spec, status if status is not None else run.status
+        if tenant is None:
+            tenant = run.metadata.namespace
     else:
         spec, current = run, status
     if current is not None and current.phase is not None and current.phase.completed:
         return RunStep(_copy_status(current), None)
-    return await _reconcile(spec, _prepared(spec), providers, now, secrets, current, clock, replay)
+    token = TENANT.set(tenant) if tenant is not None else None
+    try:
+        return await _reconcile(spec, _prepared(spec), providers, now, secrets, current, clock, replay)
+    finally:
+        if token is not None:
+            TENANT.reset(token)
 
 
 _MAX_PREPARED = 512
@@ -307,7 +319,9 @@ async def _reconcile(
                 args, secret_values = await resolve_secret_args(spec.args, secrets)
                 metrics = [resolve_metric(prepared.by_name[t.metric.name], args) for t in tasks]
             except (ArgsError, SpecError, ValueError) as e:
-                return _fail_run(status, f"Unable to resolve metric arguments: {_one_line(e)}", now)
+                # a value that does not fit its field is quoted by the validation error: never a secret's
+                message = redact(f"Unable to resolve metric arguments: {_one_line(e)}", secret_values)
+                return _fail_run(status, message, now)
         chosen = [providers.get(prepared.kinds.get(m.name) or m.provider.kind or "") for m in metrics]
         measurements = await asyncio.gather(
             *(

@@ -30,6 +30,7 @@ answers uncompressed (gzip cost Prometheus more CPU than answering the query; a 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 import threading
@@ -43,24 +44,25 @@ from urllib.parse import urlsplit
 
 import requests
 from prometheus_api_client import PrometheusConnect
-from requests.adapters import HTTPAdapter
 from urllib3.exceptions import InsecureRequestWarning
 from urllib3.util.retry import Retry
 
 from analysis.durations import DurationError, parse_go_duration
 from analysis.models import Measurement, Metric, PrometheusMetric
 from analysis.providers.base import BaseProvider, error_measurement, value_measurement
+from analysis.providers.deadlines import GuardedAdapter, SocketDeadline
+from analysis.providers.oauth2 import OAuth2Config, TokenError, TokenSource
 from analysis.providers.shaping import (
     PrometheusResult,
     ResponseError,
     UnsupportedResult,
-    error_message,
+    api_error,
     format_warnings,
     shape_response,
     warnings_of,
 )
 from analysis.providers.threads import QueryThreads
-from analysis.providers.throttling import LimiterRegistry
+from analysis.providers.throttling import DEFAULT_WORKERS, LimiterRegistry
 from analysis.providers.timeexpr import TimeExpressionError, evaluate_time
 
 __all__ = ["ADDRESS_ENV", "DEFAULT_TIMEOUT_SECONDS", "PrometheusProvider", "QueryFailed"]
@@ -69,6 +71,7 @@ ADDRESS_ENV = "ARGO_ROLLOUTS_PROMETHEUS_ADDRESS"
 DEFAULT_TIMEOUT_SECONDS = 30
 _MAX_CONNECTIONS = 256  # distinct (address, headers, auth, insecure) sessions kept
 _MAX_PREPARED = 1024  # distinct live queries whose prepared request a connection keeps
+MAX_ANSWER_BYTES = 16 * 1024 * 1024  # a larger answer is an Error, not a process out of memory
 _NO_RETRY = Retry(total=0, connect=0, read=0, status=0, other=0, redirect=3, raise_on_status=False)
 
 
@@ -78,6 +81,11 @@ class QueryFailed(Exception):
 
 class _Unsupported(QueryFailed):
     """An answer of a type Argo does not measure: its message stands alone (§b.3)."""
+
+
+class _ApiError(QueryFailed):
+    """Prometheus answered with an error: the message is the Go client's wording and stands alone, as in
+    Argo (`<errorType>: <error>`, `server_error: server error: 503`)."""
 
 
 @dataclass(frozen=True)
@@ -91,6 +99,7 @@ class _Request:
     timeout: float
     endpoint: str  # "query" | "query_range"
     params: dict[str, str]
+    oauth2: OAuth2Config | None = None
 
 
 class _Connection(PrometheusConnect):  # type: ignore[misc]
@@ -103,13 +112,18 @@ class _Connection(PrometheusConnect):  # type: ignore[misc]
         auth: tuple[str, str] | None,
         insecure: bool,
         pool: int,
+        oauth2: OAuth2Config | None = None,
     ):
         super().__init__(url=url, headers=headers, disable_ssl=insecure, auth=auth, retry=_NO_RETRY)
         if insecure:  # asked for explicitly in the metric: do not warn on every query
             warnings.filterwarnings("ignore", category=InsecureRequestWarning)
         # The library mounts a 10-connection adapter; match the concurrency cap instead so that connections
-        # are reused rather than discarded when more than 10 queries are in flight.
-        self._session.mount(url, HTTPAdapter(max_retries=_NO_RETRY, pool_connections=1, pool_maxsize=pool))
+        # are reused rather than discarded when more than 10 queries are in flight. The adapter's
+        # connections obey the query's `SocketDeadline` (see `deadlines`). Mounted on the scheme as well, so
+        # that a redirect or an OAuth2 token endpoint elsewhere is guarded too.
+        adapter = GuardedAdapter(max_retries=_NO_RETRY, pool_connections=4, pool_maxsize=pool)
+        for prefix in ("http://", "https://", url):
+            self._session.mount(prefix, adapter)
         # What `Session.request` would work out on every call, worked out once per connection: the
         # environment's proxies and CA bundle (`merge_environment_settings`, which also stats ~/.netrc and the
         # bundle's path on every call), and the prepared request of each distinct live query. Together they
@@ -117,9 +131,11 @@ class _Connection(PrometheusConnect):  # type: ignore[misc]
         self._settings = self._session.merge_environment_settings(
             f"{self.url}/api/v1/query", {}, None, self._session.verify, self._session.cert
         )
+        self._settings["stream"] = True  # the body is read here, bounded in size (`MAX_ANSWER_BYTES`)
         self._requests: dict[tuple[str, tuple[tuple[str, str], ...]], requests.PreparedRequest] = {}
         self._lock = threading.Lock()
         self._asks_encoding = any(k.lower() == "accept-encoding" for k in (headers or {}))
+        self._tokens = TokenSource(oauth2, tuple((headers or {}).items())) if oauth2 is not None else None
 
     def _prepared(self, endpoint: str, params: dict[str, str]) -> requests.PreparedRequest:
         """The prepared GET of one query; live queries (no `time`) repeat, so theirs is kept and reused.
@@ -147,33 +163,76 @@ class _Connection(PrometheusConnect):  # type: ignore[misc]
         return prepared
 
     def fetch(
-        self, endpoint: str, params: dict[str, str], timeout: float
+        self, endpoint: str, params: dict[str, str], deadline: SocketDeadline
     ) -> tuple[PrometheusResult, str, list[str]]:
-        """Send one query and shape its answer (§b.3). Raises `QueryFailed` with the cause; runs in a thread."""
-        try:
-            response = self._session.send(self._prepared(endpoint, params), timeout=timeout, **self._settings)
-        except requests.Timeout:
-            raise QueryFailed(f"timed out after {timeout:g}s") from None
-        except requests.RequestException as e:
-            if "Read timed out" in str(e):  # urllib3 wraps it in MaxRetryError when retries are off
-                raise QueryFailed(f"timed out after {timeout:g}s") from None
-            raise QueryFailed(_connection_error(e)) from None
-        try:
-            body: Any = response.json()
-        except ValueError:
-            text = response.text.strip().replace("\n", " ")
-            raise QueryFailed(
-                f"HTTP {response.status_code}: the answer is not JSON: {text[:200] or '(empty body)'}"
-            ) from None
-        if response.status_code != 200:
-            raise QueryFailed(f"HTTP {response.status_code}: {error_message(body)}")
-        try:
-            result, value = shape_response(body)
-        except UnsupportedResult as e:
-            raise _Unsupported(str(e)) from None
-        except ResponseError as e:
-            raise QueryFailed(str(e)) from None
-        return result, value, warnings_of(body)
+        """Send one query and shape its answer (§b.3). Raises `QueryFailed` with the cause; runs in a thread.
+
+        Every socket it touches is registered with `deadline`, whose `abort()` (from the event loop, when the
+        measurement's time is up) makes a blocked read return at once.
+        """
+        with deadline:
+            if deadline.aborted:
+                raise QueryFailed("timed out")
+            try:
+                prepared = self._prepared(endpoint, params)
+                if self._tokens is not None:
+                    prepared = self._authorized(prepared, deadline)
+                response = self._session.send(prepared, timeout=deadline.remaining(), **self._settings)
+                try:
+                    raw = response.raw.read(MAX_ANSWER_BYTES + 1, decode_content=True) or b""
+                finally:
+                    response.close()
+            except TokenError as e:
+                raise QueryFailed(str(e)) from None
+            except requests.Timeout:
+                raise QueryFailed("timed out") from None
+            except (requests.RequestException, OSError, ValueError) as e:
+                if deadline.aborted or "timed out" in str(e):  # urllib3 wraps it when retries are off
+                    raise QueryFailed("timed out") from None
+                raise QueryFailed(_connection_error(e)) from None
+        if len(raw) > MAX_ANSWER_BYTES:
+            raise _ApiError(
+                f"bad_response: the answer is larger than {MAX_ANSWER_BYTES // (1024 * 1024)} MiB: "
+                "narrow the query (fewer series or a coarser step)"
+            )
+        return _shaped(response.status_code, raw)
+
+    def _authorized(
+        self, prepared: requests.PreparedRequest, deadline: SocketDeadline
+    ) -> requests.PreparedRequest:
+        """A copy of `prepared` carrying the OAuth2 token (the metric's own headers still win, as in Argo)."""
+        assert self._tokens is not None
+        authorization = self._tokens.authorization(self._session, deadline.remaining(), **self._settings)
+        prepared = prepared.copy()
+        prepared.headers["Authorization"] = authorization
+        for key, value in (self.headers or {}).items():
+            prepared.headers[key] = value
+        return prepared
+
+
+def _shaped(status: int, raw: bytes) -> tuple[PrometheusResult, str, list[str]]:
+    """An answer as the Go client (client_golang api/prometheus/v1/api.go, `apiClientImpl.Do`) reads it.
+
+    Only 400 and 422 are API errors whose body is read; any other non-2xx status is `client_error: client
+    error: 404` / `server_error: server error: 503` (the body, which Go keeps aside, follows in parentheses);
+    a body that says ``"status": "error"`` is ``<errorType>: <error>``.
+    """
+    if status // 100 != 2 and status not in (400, 422):
+        raise _ApiError(api_error(status, None, raw))
+    try:
+        body: Any = json.loads(raw)
+    except ValueError:
+        text = " ".join(raw.decode("utf-8", "replace").split())
+        raise _ApiError(f"bad_response: the answer is not JSON: {text[:200] or '(empty body)'}") from None
+    if status // 100 != 2 or (isinstance(body, dict) and body.get("status") == "error"):
+        raise _ApiError(api_error(status, body, raw))
+    try:
+        result, value = shape_response(body)
+    except UnsupportedResult as e:
+        raise _Unsupported(str(e)) from None
+    except ResponseError as e:
+        raise QueryFailed(str(e)) from None
+    return result, value, warnings_of(body)
 
 
 _ERRNO = re.compile(r"\[Errno -?\d+\] [^'\")]+")
@@ -209,7 +268,10 @@ class PrometheusProvider(BaseProvider):
         self.address_override = address_override
         self._environ = os.environ if environ is None else environ
         self._pool = max(1, self.limiters.default.concurrency)
-        self._executor = QueryThreads(max_workers or max(4, self._pool), "prometheus-query")
+        # Threads are shared by every backend and namespace; the caps (`throttling`) keep one of them from
+        # holding more than its share, and the socket deadlines give a thread back when its time is up.
+        workers = max_workers or max(DEFAULT_WORKERS, self._pool)
+        self._executor = QueryThreads(workers, "prometheus-query")
         self._connections: dict[tuple[Any, ...], _Connection] = {}
 
     # --- contract ------------------------------------------------------------------------------
@@ -223,25 +285,36 @@ class PrometheusProvider(BaseProvider):
         except ConfigError as e:
             return error_measurement(str(e))
         connection = self._connection(request)
-        limiter = self.limiters.get(request.address)
+        admission = self.limiters.admit(request.address)
+        deadline = SocketDeadline(request.timeout)
         loop = asyncio.get_running_loop()
         try:
-            async with limiter.slot():
-                # The socket timeout bounds each read; this bounds the whole exchange (`asyncio.timeout`
-                # is `wait_for` without its extra task and callbacks).
-                async with asyncio.timeout(request.timeout + 0.5):
-                    result, value, warnings = await self._executor.run(
-                        loop, connection.fetch, request.endpoint, request.params, request.timeout
-                    )
+            # One deadline over the whole measurement: waiting for a slot of the namespace or the backend,
+            # then the exchange, a body that trickles included. When it fires, the sockets are shut down and
+            # the query thread returns (`deadlines`); `asyncio.timeout` is `wait_for` without its extra task.
+            async with asyncio.timeout(request.timeout), admission:
+                result, value, warnings = await self._executor.run(
+                    loop, connection.fetch, request.endpoint, request.params, deadline
+                )
         except _Unsupported as e:
             return error_measurement(str(e))
+        except _ApiError as e:
+            return error_measurement(str(e))
         except QueryFailed as e:
+            if str(e) == "timed out":
+                return error_measurement(_timed_out(request))
             return error_measurement(f"prometheus query failed at {request.address}: {e}")
         except TimeoutError:
-            return error_measurement(
-                f"prometheus query failed at {request.address}: timed out after {request.timeout:g}s"
-            )
-        except Exception as e:  # a bug in a library must not take the run down: report it as an error
+            deadline.abort()
+            if admission.waiting_for is not None:
+                self.limiters.observe("refused", admission.waiting_for, admission.tenant)
+                return error_measurement(admission.describe_refusal(request.timeout))
+            return error_measurement(_timed_out(request))
+        except BaseException as e:
+            deadline.abort()  # cancelled (a run terminated, the process stopping): free the thread too
+            if not isinstance(e, Exception):
+                raise
+            # a bug in a library must not take the run down: report it as an error
             return error_measurement(f"prometheus query failed at {request.address}: {type(e).__name__}: {e}")
         measurement = value_measurement(value)  # the string shape_response made: nothing to validate
         if warnings:
@@ -276,6 +349,7 @@ class PrometheusProvider(BaseProvider):
             if config.timeout > 0:
                 timeout = config.timeout
         auth: tuple[str, str] | None = None
+        oauth2: OAuth2Config | None = None
         authentication = config.authentication
         if authentication is not None:
             basic = authentication.basic_auth
@@ -285,11 +359,19 @@ class PrometheusProvider(BaseProvider):
                 if not basic.password:
                     raise ConfigError("missing mandatory parameter in metric for basic auth setup: password")
                 auth = (basic.username, basic.password)
-            if authentication.oauth2 is not None and authentication.oauth2.token_url:
-                raise ConfigError(
-                    "prometheus OAuth2 authentication is not supported yet: use headers instead"
+            oauth = authentication.oauth2
+            if oauth is not None and oauth.token_url:
+                if not oauth.client_id or not oauth.client_secret:
+                    raise ConfigError("missing mandatory parameter in metric for OAuth2 setup")
+                oauth2 = OAuth2Config(
+                    oauth.token_url, oauth.client_id, oauth.client_secret, tuple(oauth.scopes or ())
                 )
-            if authentication.sigv4 is not None and "aps-workspaces" in address:
+            sigv4 = authentication.sigv4
+            if (
+                sigv4 is not None
+                and "aps-workspaces" in address
+                and (sigv4.region or sigv4.profile or sigv4.role_arn)
+            ):
                 raise ConfigError("prometheus SigV4 authentication is not supported yet")
         headers = tuple((h.key, h.value) for h in config.headers or ())
         query = config.query or ""
@@ -314,14 +396,16 @@ class PrometheusProvider(BaseProvider):
                 "end": _seconds(end),
                 "step": f"{step.total_seconds():g}",
             }
-            return _Request(address, headers, auth, bool(config.insecure), timeout, "query_range", params)
+            return _Request(
+                address, headers, auth, bool(config.insecure), timeout, "query_range", params, oauth2
+            )
         params = {"query": query}
         if at is not None:
             params["time"] = _seconds(at)
-        return _Request(address, headers, auth, bool(config.insecure), timeout, "query", params)
+        return _Request(address, headers, auth, bool(config.insecure), timeout, "query", params, oauth2)
 
     def _connection(self, request: _Request) -> _Connection:
-        key = (request.address, request.headers, request.auth, request.insecure)
+        key = (request.address, request.headers, request.auth, request.insecure, request.oauth2)
         connection = self._connections.get(key)
         if connection is None:
             if len(self._connections) >= _MAX_CONNECTIONS:
@@ -329,9 +413,18 @@ class PrometheusProvider(BaseProvider):
                 # The oldest session is dropped, not closed: a query in another thread may still be using it.
                 self._connections.pop(next(iter(self._connections)))
             connection = self._connections[key] = _Connection(
-                request.address, dict(request.headers) or None, request.auth, request.insecure, self._pool
+                request.address,
+                dict(request.headers) or None,
+                request.auth,
+                request.insecure,
+                self._pool,
+                request.oauth2,
             )
         return connection
+
+
+def _timed_out(request: _Request) -> str:
+    return f"prometheus query failed at {request.address}: timed out after {request.timeout:g}s"
 
 
 @lru_cache(maxsize=256)

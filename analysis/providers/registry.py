@@ -3,7 +3,8 @@
 Sits between configuration (command-line flags, controller settings) and the runner: `Providers` is a
 read-only mapping `kind → MetricProvider` (`"prometheus"`, `"web"`, plus whatever the caller adds, e.g. the
 controller's `job` provider), and every provider in it shares one `LimiterRegistry`, so all measurements
-towards one backend address share one rate limit and one concurrency cap.
+towards one backend address share one rate limit and one concurrency cap, and all measurements of one
+namespace share that namespace's cap.
 
     async with Providers(ProviderOptions(prometheus_address="http://127.0.0.1:9090", rate=50)) as providers:
         status = await run_to_completion(run, providers, clock)
@@ -21,7 +22,10 @@ from analysis.providers.base import MetricProvider
 from analysis.providers.prometheus import PrometheusProvider
 from analysis.providers.throttling import (
     DEFAULT_CONCURRENCY,
+    DEFAULT_NAMESPACE_CONCURRENCY,
     DEFAULT_RATE,
+    DEFAULT_WORKERS,
+    CapObserver,
     LimiterRegistry,
     ThrottleConfig,
 )
@@ -36,12 +40,18 @@ class ProviderOptions:
 
     `prometheus_address` overrides every metric's Prometheus address (`--prometheus`); `rate` is the
     requests per second allowed towards one backend address (None: unlimited) and `concurrency` the requests
-    in flight towards it; `environ` replaces `os.environ` (for `ARGO_ROLLOUTS_PROMETHEUS_ADDRESS`).
+    in flight towards it; `namespace_concurrency` the requests in flight of one namespace over all its
+    backends (None: no such cap, as for `rollouts analyze`, which serves one user); `workers` the query
+    threads (and web connections) of the process; `observer` is told of every wait for and refusal by a
+    cap; `environ` replaces `os.environ` (for `ARGO_ROLLOUTS_PROMETHEUS_ADDRESS`).
     """
 
     prometheus_address: str | None = None
     rate: float | None = DEFAULT_RATE
     concurrency: int = DEFAULT_CONCURRENCY
+    namespace_concurrency: int | None = DEFAULT_NAMESPACE_CONCURRENCY
+    workers: int = DEFAULT_WORKERS
+    observer: CapObserver | None = None
     environ: Mapping[str, str] | None = None
 
 
@@ -50,15 +60,21 @@ class Providers(Mapping[str, MetricProvider]):
 
     def __init__(self, options: ProviderOptions | None = None) -> None:
         self.options = options or ProviderOptions()
+        options = self.options
+        if options.workers < 1:
+            raise ValueError(f"workers must be at least 1, got {options.workers}")
         self.limiters = LimiterRegistry(
-            ThrottleConfig(rate=self.options.rate, concurrency=self.options.concurrency)
+            ThrottleConfig(rate=options.rate, concurrency=options.concurrency),
+            namespace_concurrency=options.namespace_concurrency,
+            observer=options.observer,
         )
         self.prometheus = PrometheusProvider(
             limiters=self.limiters,
-            address_override=self.options.prometheus_address,
-            environ=self.options.environ,
+            address_override=options.prometheus_address,
+            environ=options.environ,
+            max_workers=max(options.workers, options.concurrency),
         )
-        self.web = WebProvider(limiters=self.limiters)
+        self.web = WebProvider(limiters=self.limiters, connections=options.workers)
         self._by_kind: dict[str, MetricProvider] = {"prometheus": self.prometheus, "web": self.web}
 
     def add(self, provider: MetricProvider) -> None:

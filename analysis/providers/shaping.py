@@ -26,6 +26,7 @@ __all__ = [
     "PrometheusResult",
     "ResponseError",
     "UnsupportedResult",
+    "api_error",
     "error_message",
     "format_sample_list",
     "format_sample_value",
@@ -152,6 +153,33 @@ def error_message(body: Any) -> str:
         error = body.get("error")
         return f"{kind}: {error}" if kind else str(error)
     return f"unexpected response: {_excerpt(body)}"
+
+
+def api_error(status: int, body: Any, raw: bytes) -> str:
+    """The error of a failed answer, worded as Argo reports it: the Go client's `Error.Error()`
+    (prometheus/client_golang api/prometheus/v1/api.go: `apiClientImpl.Do`, `errorTypeAndMsgFor`).
+
+    >>> api_error(400, {"status": "error", "errorType": "bad_data", "error": "parse error"}, b"")
+    'bad_data: parse error'
+    >>> api_error(503, None, b"overloaded")
+    'server_error: server error: 503 (response body: overloaded)'
+    >>> api_error(404, None, b"")
+    'client_error: client error: 404'
+    """
+    if status // 100 != 2 and status not in (400, 422):
+        if status // 100 == 4:
+            text = f"client_error: client error: {status}"
+        elif status // 100 == 5:
+            text = f"server_error: server error: {status}"
+        else:
+            text = f"bad_response: bad response code {status}"
+        detail = " ".join(raw[:400].decode("utf-8", "replace").split())
+        return f"{text} (response body: {detail[:200]})" if detail else text
+    if isinstance(body, dict) and body.get("status") == "error":
+        return error_message(body)
+    if isinstance(body, dict) and body.get("status") == "success":
+        return "bad_response: inconsistent body for response code"
+    return f"bad_response: unexpected response: {_excerpt(body)}"
 
 
 def _excerpt(body: Any, limit: int = 200) -> str:

@@ -6,7 +6,8 @@ awaits its result, under the limiter's slot and an explicit `asyncio.timeout`. I
 at hundreds of queries per second: no `concurrent.futures.Future` chained to an asyncio one, and no
 idle-thread semaphore taken on each submit (both showed up as ~9 % of the event loop's CPU). Threads start
 on demand up to `max_workers` and live until `shutdown`. A call whose awaiting coroutine was cancelled (a
-timeout) still runs to its end in its thread; its result is dropped.
+timeout) is skipped if it has not started; one already running is ended by its caller (the Prometheus
+provider shuts its sockets down, `deadlines`) and its result is dropped.
 """
 
 from __future__ import annotations

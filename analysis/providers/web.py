@@ -13,11 +13,14 @@ arguments substituted, it returns a `Measurement` with the value string and the 
 * the result is the JSON value itself — number, bool, string, list or object — so `result == "ok"` and
   `result > 0.9` both work; `measurement.value` is the string itself for a string, else compact JSON.
 
-Requests go through one aiohttp session per event loop, after taking a slot of the backend's `Limiter`.
+Requests go through one aiohttp session per event loop (at most `connections` at once), after an admission
+by the namespace's and the backend's caps (`throttling`); the metric's timeout bounds the wait for those and
+the whole exchange.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import UTC, datetime
 from typing import Any
@@ -89,15 +92,14 @@ class WebProvider(BaseProvider):
 
     kind = "web"
 
-    def __init__(self, *, limiters: LimiterRegistry | None = None) -> None:
+    def __init__(self, *, limiters: LimiterRegistry | None = None, connections: int | None = None) -> None:
         self.limiters = limiters or LimiterRegistry()
+        self.connections = connections or max(1, self.limiters.default.concurrency) * 4
         self._session: aiohttp.ClientSession | None = None
 
     def _client(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=max(1, self.limiters.default.concurrency) * 4)
-            )
+            self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=self.connections))
         return self._session
 
     async def aclose(self) -> None:
@@ -119,10 +121,13 @@ class WebProvider(BaseProvider):
             compile_json_path(config.json_path)
         except (ValueError, TypeError) as e:
             return error_measurement(str(e))
-        limiter = self.limiters.get(config.url)
+        admission = self.limiters.admit(config.url)
         try:
+            # One deadline over the whole measurement: the namespace's and the backend's slots, then the
+            # exchange with a body that trickles (aiohttp's `total` covers connecting and reading too).
             async with (
-                limiter.slot(),
+                asyncio.timeout(timeout),
+                admission,
                 self._client().request(
                     method,
                     config.url,
@@ -132,9 +137,12 @@ class WebProvider(BaseProvider):
                     timeout=aiohttp.ClientTimeout(total=timeout),
                 ) as response,
             ):
-                raw = await response.content.read(_MAX_BODY)
+                raw = await _read_body(response.content)
                 status = response.status
         except TimeoutError:
+            if admission.waiting_for is not None:
+                self.limiters.observe("refused", admission.waiting_for, admission.tenant)
+                return error_measurement(admission.describe_refusal(timeout))
             return error_measurement(f"web metric request to {config.url} timed out after {timeout:g}s")
         except aiohttp.ClientError as e:
             return error_measurement(f"web metric request to {config.url} failed: {e or type(e).__name__}")
@@ -142,6 +150,10 @@ class WebProvider(BaseProvider):
             return error_measurement(f"web metric request to {config.url} failed: {type(e).__name__}: {e}")
         if not 200 <= status < 300:
             return error_measurement(f"received non 2xx response code: {status}")
+        if len(raw) > _MAX_BODY:
+            return error_measurement(
+                f"web metric response from {config.url} is larger than {_MAX_BODY // (1024 * 1024)} MiB"
+            )
         try:
             body = json.loads(raw)
         except ValueError as e:
@@ -152,6 +164,21 @@ class WebProvider(BaseProvider):
         except Exception as e:  # LookupError when nothing matches; jsonpath-ng's own errors otherwise
             return error_measurement(f"Could not find JSONPath in body: {e}")
         return Measurement(value=value_string(value)).with_result(value)
+
+
+async def _read_body(content: aiohttp.StreamReader) -> bytes:
+    """The body up to `_MAX_BODY` + 1 bytes (one more than allowed tells a body that is too large).
+
+    `StreamReader.read(n)` returns what has arrived, not n bytes: a body in several packets needs a loop."""
+    chunks: list[bytes] = []
+    size = 0
+    while size <= _MAX_BODY:
+        chunk = await content.read(_MAX_BODY + 1 - size)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)
 
 
 def _request_parts(config: WebMetric) -> tuple[str, bytes | None, dict[str, str], float]:

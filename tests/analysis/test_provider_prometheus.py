@@ -187,7 +187,10 @@ async def test_bad_promql_is_an_error_quoting_prometheus(
     prometheus: PrometheusServer, provider: PrometheusProvider
 ) -> None:
     m = await provider.measure(metric("sum(rate(http_requests_total[5m]", prometheus.url))
-    assert_error(m, "HTTP 400", "bad_data", "parse error")
+    # Argo's wording: the Go client's `<errorType>: <error>` for a 400 with an error body (client_golang
+    # api/prometheus/v1/api.go, apiClientImpl.Do), nothing before it.
+    assert_error(m, "parse error")
+    assert (m.message or "").startswith("bad_data: ")
 
 
 async def test_string_result_is_unsupported(
@@ -221,14 +224,69 @@ async def test_slow_prometheus_times_out(
             HttpStub(body=b"<html>hello</html>", content_type="text/html"), ("not JSON", "<html>"), id="html"
         ),
         pytest.param(HttpStub(body=b""), ("not JSON", "(empty body)"), id="empty-body"),
-        pytest.param(HttpStub(status=503, body=b"overloaded"), ("HTTP 503", "overloaded"), id="503-text"),
+        pytest.param(
+            HttpStub(
+                body=b'{"status":"success","data":{"resultType":"scalar","result":[0,"1"]}}', status=400
+            ),
+            ("bad_response: inconsistent body for response code",),
+            id="400-with-success-body",
+        ),
+    ],
+)
+async def test_garbage_answers_are_errors_worded_as_argo(
+    provider: PrometheusProvider,
+    http_stub: Callable[[HttpStub], str],
+    stub: HttpStub,
+    fragments: tuple[str, ...],
+) -> None:
+    m = await provider.measure(metric("up", http_stub(stub)))
+    assert_error(m, *fragments)
+    assert (m.message or "").startswith("bad_response: ")
+
+
+@pytest.mark.parametrize(
+    ("stub", "message"),
+    [
+        # client_golang api/prometheus/v1/api.go (v1.24, Argo's): only 400 and 422 bodies are read as API
+        # errors; any other status is `errorTypeAndMsgFor` (we add the body in parentheses).
+        pytest.param(
+            HttpStub(status=503, body=b"overloaded"),
+            "server_error: server error: 503 (response body: overloaded)",
+            id="503-text",
+        ),
+        pytest.param(
+            HttpStub(status=503, body=b'{"status":"error","errorType":"unavailable","error":"x"}'),
+            'server_error: server error: 503 (response body: {"status":"error","errorType":"unavailable","error":"x"})',
+            id="503-error-body-is-not-read",
+        ),
+        pytest.param(HttpStub(status=404, body=b""), "client_error: client error: 404", id="404-empty"),
         pytest.param(
             HttpStub(
                 status=422, body=b'{"status":"error","errorType":"execution","error":"too many samples"}'
             ),
-            ("HTTP 422", "execution: too many samples"),
+            "execution: too many samples",
             id="422-api-error",
         ),
+        pytest.param(
+            HttpStub(
+                status=400, body=b'{"status":"error","errorType":"bad_data","error":"invalid parameter"}'
+            ),
+            "bad_data: invalid parameter",
+            id="400-api-error",
+        ),
+    ],
+)
+async def test_error_answers_use_argos_wording(
+    provider: PrometheusProvider, http_stub: Callable[[HttpStub], str], stub: HttpStub, message: str
+) -> None:
+    m = await provider.measure(metric("up", http_stub(stub)))
+    assert_error(m)
+    assert m.message == message
+
+
+@pytest.mark.parametrize(
+    ("stub", "fragments"),
+    [
         pytest.param(HttpStub(body=b'{"status":"success"}'), ("no data",), id="no-data"),
         pytest.param(
             HttpStub(
