@@ -43,6 +43,7 @@ from prometheus_api_client import PrometheusConnect  # noqa: E402
 
 from analysis.models import AnalysisPhase, AnalysisRunSpec, Measurement, Metric  # noqa: E402
 from analysis.providers.base import MetricProvider  # noqa: E402
+from analysis.providers.deadlines import SocketDeadline  # noqa: E402
 from analysis.providers.prometheus import _Connection  # noqa: E402
 from analysis.providers.registry import ProviderOptions, Providers  # noqa: E402
 from analysis.runner import SystemClock, run_to_completion  # noqa: E402
@@ -196,10 +197,10 @@ def leg_loop(url: str, count: int) -> tuple[float, float]:
     connection = _Connection(url, None, None, False, 1)
     queries = [q for q, _ in QUERIES.values()]
     for q in queries:
-        connection.fetch("query", {"query": q}, 30.0)
+        connection.fetch("query", {"query": q}, SocketDeadline(30.0))
     wall, cpu = time.perf_counter(), time.process_time()
     for i in range(count):
-        connection.fetch("query", {"query": queries[i % 2]}, 30.0)
+        connection.fetch("query", {"query": queries[i % 2]}, SocketDeadline(30.0))
     connection.close()
     return (time.perf_counter() - wall) / count, (time.process_time() - cpu) / count
 

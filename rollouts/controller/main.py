@@ -115,6 +115,30 @@ def setup_logging(level: str, fmt: str) -> None:
     help="AnalysisRuns reconciled concurrently.",
 )
 @option(
+    "--analysis-namespace-concurrency",
+    type=click.IntRange(1, 10000),
+    default=8,
+    help="Metric queries in flight for one namespace (its share of the query threads).",
+)
+@option(
+    "--analysis-backend-concurrency",
+    type=click.IntRange(1, 10000),
+    default=16,
+    help="Metric queries in flight towards one backend address (Prometheus, web endpoint).",
+)
+@option(
+    "--analysis-backend-rate",
+    type=click.FloatRange(min=0.0, min_open=True),
+    default=100.0,
+    help="Metric queries per second towards one backend address.",
+)
+@option(
+    "--analysis-query-threads",
+    type=click.IntRange(1, 10000),
+    default=64,
+    help="Prometheus query threads (and web connections) shared by every namespace.",
+)
+@option(
     "--metrics-port", type=click.IntRange(0, 65535), default=8090, help="/metrics port (0: pick a free one)."
 )
 @option(
@@ -172,6 +196,10 @@ async def _run(opts: dict[str, Any]) -> int:
         metrics_port=opts["metrics_port"],
         healthz_port=opts["healthz_port"],
         bind=opts["bind"],
+        analysis_backend_concurrency=opts["analysis_backend_concurrency"],
+        analysis_backend_rate=opts["analysis_backend_rate"],
+        analysis_namespace_concurrency=opts["analysis_namespace_concurrency"],
+        analysis_query_threads=opts["analysis_query_threads"],
     )
     if config.leader_elect:
         from rollouts.controller.leadership import ElectionConfig

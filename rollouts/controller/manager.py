@@ -84,6 +84,11 @@ class ControllerConfig:
     healthz_port: int = 8080
     bind: str = "0.0.0.0"
     component: str = "rollouts-controller"
+    # metric providers (analysis.providers.throttling): caps that keep one namespace or backend to its share
+    analysis_backend_concurrency: int = 16
+    analysis_backend_rate: float | None = 100.0
+    analysis_namespace_concurrency: int = 8
+    analysis_query_threads: int = 64
 
     def selector(self) -> str:
         """Which Rollouts/AnalysisRuns are ours: labelled with our instance id, or unlabelled without one."""
@@ -153,7 +158,20 @@ def default_rollout_reconciler(rt: Runtime) -> Reconciler:
 
 def default_analysis_reconciler(rt: Runtime) -> Reconciler:
     module = importlib.import_module("rollouts.controller.analyzing")
-    reconciler: Reconciler = module.AnalysisRunReconciler(rt.client, rt.source, metrics=rt.metrics)
+    registry = importlib.import_module("analysis.providers.registry")
+    config = rt.config
+    providers = registry.Providers(
+        registry.ProviderOptions(
+            rate=config.analysis_backend_rate,
+            concurrency=config.analysis_backend_concurrency,
+            namespace_concurrency=config.analysis_namespace_concurrency,
+            workers=config.analysis_query_threads,
+            observer=rt.metrics.on_provider_cap,
+        )
+    )
+    reconciler: Reconciler = module.AnalysisRunReconciler(
+        rt.client, rt.source, metrics=rt.metrics, providers=providers
+    )
     return reconciler
 
 

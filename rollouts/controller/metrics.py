@@ -8,7 +8,9 @@ injected (tests build their own; never the process-global one). Per-object serie
 
 Beyond Argo: `analysis_run_metric_value` (the latest measured value as a float) and
 `analysis_run_metric_threshold` (the number in a simple success/failure condition such as `result[0] >= 0.99`),
-so a dashboard can draw the value against its line; `rollout_canary_weight` and `rollout_step_index`.
+so a dashboard can draw the value against its line; `rollout_canary_weight` and `rollout_step_index`;
+`analysis_provider_cap_total` (a measurement that waited for, or was refused by, the per-namespace,
+per-backend or rate cap of the metric providers: `on_provider_cap`, the providers' observer).
 Counters follow client_python naming: `rollout_reconcile_error` is exposed as `rollout_reconcile_error_total`.
 """
 
@@ -18,6 +20,7 @@ import contextlib
 import math
 from typing import Any
 
+from loguru import logger
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from rollouts import __version__
@@ -162,6 +165,13 @@ class ControllerMetrics:
         )
         self.controller_info.labels(version).set(1)
         self.leader = Gauge("rollouts_controller_leader", "1 while this process holds the lease.", registry=r)
+        self.provider_caps = Counter(
+            "analysis_provider_cap",
+            "Measurements that waited for (outcome=waited) or were refused by (outcome=refused) a cap of the "
+            "metric providers (cap=namespace|backend|rate).",
+            ["namespace", "cap", "outcome"],
+            registry=r,
+        )
         self._rollouts: dict[Key, dict[str, Any]] = {}
         self._runs: dict[Key, dict[str, Any]] = {}
         self._expiry: dict[tuple[str, str, str], float] = {}
@@ -173,6 +183,17 @@ class ControllerMetrics:
         self.k8s_requests.labels(
             record.kind, record.namespace, record.name, record.verb, str(record.status_code)
         ).inc()
+
+    def on_provider_cap(self, outcome: str, cap: str, namespace: str) -> None:
+        """The providers' observer: a measurement waited for or was refused by a cap."""
+        self.provider_caps.labels(namespace, cap, outcome).inc()
+        if outcome == "refused":
+            logger.warning(
+                "a measurement in namespace {} was refused: the {} cap of the metric providers stayed full "
+                "for its whole timeout (a slow backend?)",
+                namespace or "-",
+                cap,
+            )
 
     def on_add(self, queue: str) -> None:
         self.queue_adds.labels(queue).inc()
