@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -71,7 +72,8 @@ def redact(text: str, secrets: Sequence[str]) -> str:
     """Replace every (non-empty) secret value in `text` with ``*****``, in every form a backend may echo it in.
 
     The forms (`secret_forms`): the value itself; JSON-escaped (with and without ``\\uXXXX`` escapes, and
-    with Go's HTML escapes of ``<>&``); URL-encoded (``quote`` and ``quote_plus``); base64 standard and
+    with Go's HTML escapes of ``<>&``); Python-escaped (a `repr` in a message); URL-encoded by any encoder (``quote`` and ``quote_plus``); each of these also of
+    the value's UTF-8 bytes read as Latin-1 (a server echoing a header it decoded so); base64 standard and
     URL-safe, with and without padding; and the run of base64 characters the secret always produces inside a
     longer base64 value, at each of the three byte alignments (the password in an echoed
     ``Authorization: Basic base64(user:password)``), for secrets long enough that such a run cannot be
@@ -85,17 +87,40 @@ def redact(text: str, secrets: Sequence[str]) -> str:
             for form in secret_forms(secret):
                 if form in text:
                     text = text.replace(form, REDACTED)
+            text = _url_encoded(secret).sub(REDACTED, text)
     return text
+
+
+def _hex_byte(byte: int) -> str:
+    """A regular expression for `%XX` of `byte`, in either case."""
+    return "%" + "".join(f"[{d}{d.lower()}]" if d.isalpha() else d for d in f"{byte:02X}")
+
+
+@lru_cache(maxsize=256)
+def _url_encoded(secret: str) -> re.Pattern[str]:
+    """The secret URL-encoded by any encoder: each character as itself or as its percent-encoded UTF-8
+    bytes (either case), a space also as ``+`` — encoders differ in which characters they leave alone."""
+    parts = []
+    for char in secret:
+        options = [re.escape(char), "".join(_hex_byte(b) for b in char.encode())]
+        if char == " ":
+            options.append(r"\+")
+        parts.append("(?:" + "|".join(options) + ")")
+    return re.compile("".join(parts))
 
 
 @lru_cache(maxsize=256)
 def secret_forms(secret: str) -> tuple[str, ...]:
     """Every encoding of `secret` that `redact` removes, longest first (so no longer form is left half-done)."""
-    forms = {secret, quote(secret, safe=""), quote(secret), quote_plus(secret)}
-    for ascii_only in (True, False):
-        escaped = json.dumps(secret, ensure_ascii=ascii_only)[1:-1]
-        forms.add(escaped)
-        forms.add(escaped.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026"))
+    forms: set[str] = set()
+    # A server that reads the UTF-8 bytes of a header as Latin-1 (HTTP's historical charset, what Python's
+    # http.server does) echoes a non-ASCII secret as mojibake: that is a form of it too.
+    for text in {secret, secret.encode().decode("latin-1")}:
+        forms.update((text, quote(text, safe=""), quote(text), quote_plus(text), repr(text)[1:-1]))
+        for ascii_only in (True, False):
+            escaped = json.dumps(text, ensure_ascii=ascii_only)[1:-1]
+            forms.add(escaped)
+            forms.add(escaped.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026"))
     raw = secret.encode()
     for encode in (base64.b64encode, base64.urlsafe_b64encode):
         whole = encode(raw).decode()

@@ -86,6 +86,23 @@ def _parse_args(pairs: tuple[str, ...]) -> dict[str, str]:
     return values
 
 
+def _read_arg_files(pairs: tuple[str, ...]) -> dict[str, str]:
+    """`--arg-file NAME=PATH`: the file's text, without the one line break an editor or `echo` leaves."""
+    values: dict[str, str] = {}
+    for pair in pairs:
+        name, sep, path = pair.partition("=")
+        if not sep or not name.strip() or not path:
+            raise BadInput(f"--arg-file {pair!r}: expected NAME=PATH (e.g. --arg-file api-token=./token.txt)")
+        try:
+            with open(path, encoding="utf-8") as f:
+                text = f.read()
+        except (OSError, UnicodeDecodeError) as e:
+            reason = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
+            raise BadInput(f"--arg-file {name.strip()}={path}: cannot read the file: {reason}") from None
+        values[name.strip()] = text[:-1] if text.endswith("\n") else text
+    return values
+
+
 class _AnalyzeCommand(click.Command):
     """Lets `--from -30m` through: click would read `-30m` as an option, so glue it to its flag first."""
 
@@ -119,7 +136,19 @@ _TIME_FLAGS = frozenset({"--at", "--from", "--to"})
 @click.option(
     "--template", "templates", multiple=True, help="Use only the template(s) of this name (repeatable)."
 )
-@click.option("-a", "--arg", "arg_pairs", multiple=True, help="Argument value NAME=VALUE (repeatable).")
+@click.option(
+    "-a",
+    "--arg",
+    "arg_pairs",
+    multiple=True,
+    help="Argument value NAME=VALUE (repeatable); also fills an argument read from a Secret.",
+)
+@click.option(
+    "--arg-file",
+    "arg_files",
+    multiple=True,
+    help="Argument value read from a file, NAME=PATH (repeatable): for secrets, kept out of shell history.",
+)
 @click.option("--prometheus", "prometheus_url", help="Prometheus URL used instead of every metric's address.")
 @click.option("--at", "at_text", help="Take one measurement of every metric with queries evaluated at TIME.")
 @click.option(
@@ -137,6 +166,7 @@ def analyze(
     files: tuple[str, ...],
     templates: tuple[str, ...],
     arg_pairs: tuple[str, ...],
+    arg_files: tuple[str, ...],
     prometheus_url: str | None,
     at_text: str | None,
     from_text: str | None,
@@ -147,6 +177,8 @@ def analyze(
     """Run AnalysisTemplates against Prometheus: live, at an instant (--at), or replayed (--from/--to).
 
     TIME is RFC 3339 (2024-01-01T00:00:00Z), `now`, or relative to now (-30m, -2h).
+    An argument read from a Secret (valueFrom.secretKeyRef) takes its value from -a or --arg-file; it is
+    shown as ***** wherever it would appear.
     Exit codes: 0 Successful, 1 Failed, 3 Error, 4 Inconclusive, 2 bad input.
 
     \b
@@ -180,7 +212,7 @@ def analyze(
         loaded = select_templates(load_templates(files), templates)
         for template in loaded:
             check_metrics(template)
-        run = build_run(loaded, _parse_args(arg_pairs))
+        run = build_run(loaded, {**_parse_args(arg_pairs), **_read_arg_files(arg_files)})
     except ManifestError as e:
         raise BadInput(str(e)) from None
     except ExecutionError as e:
@@ -197,7 +229,14 @@ def analyze(
     if mode.kind == "live" and output == "text":
         click.echo("Measuring live; Ctrl-C terminates the run and prints the result.", err=True)
     status: AnalysisRunStatus = asyncio.run(
-        execute(run, mode, prometheus_address=prometheus_url, rate=rate_limit, history=history)
+        execute(
+            run.spec,
+            mode,
+            prometheus_address=prometheus_url,
+            rate=rate_limit,
+            history=history,
+            secrets=run.secrets,
+        )
     )
     if output == "json":
         render_json(status, sys.stdout)

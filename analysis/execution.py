@@ -21,13 +21,14 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from analysis.args import ArgsError, build_run_spec
+from analysis.args import ArgsError, SecretResolver, build_run_spec, dict_secret_resolver
 from analysis.manifests import LoadedTemplate
 from analysis.models import (
     AnalysisRunSpec,
     AnalysisRunStatus,
     AnalysisTemplate,
     Argument,
+    ClusterAnalysisTemplate,
     Measurement,
     ObjectMeta,
 )
@@ -35,7 +36,7 @@ from analysis.providers.registry import ProviderOptions, Providers
 from analysis.providers.throttling import DEFAULT_RATE
 from analysis.runner import RunStep, SystemClock, VirtualClock, run_to_completion
 
-__all__ = ["ExecutionError", "History", "Mode", "build_run", "execute"]
+__all__ = ["BuiltRun", "ExecutionError", "History", "Mode", "build_run", "execute"]
 
 
 class ExecutionError(ValueError):
@@ -73,28 +74,70 @@ class Mode:
         return "Live analysis"
 
 
-def build_run(templates: Sequence[LoadedTemplate], values: Mapping[str, str]) -> AnalysisRunSpec:
-    """One run spec from the selected templates and `-a NAME=VALUE` values (§b.7 merging rules)."""
-    models = [AnalysisTemplate(metadata=ObjectMeta(name=t.name), spec=t.spec) for t in templates]
-    declared = {a.name for t in templates for a in t.spec.args or ()}
+@dataclass(frozen=True)
+class BuiltRun:
+    """A run spec and the resolver of its `secretKeyRef` arguments (values given on the command line)."""
+
+    spec: AnalysisRunSpec
+    secrets: SecretResolver | None = None
+
+
+def build_run(templates: Sequence[LoadedTemplate], values: Mapping[str, str]) -> BuiltRun:
+    """One run spec from the selected templates and `-a NAME=VALUE` values (§b.7 merging rules).
+
+    Templates are flattened as Argo's `FlattenTemplates` does: AnalysisTemplates first, then
+    ClusterAnalysisTemplates, so an error names the argument Argo names. An argument read from a Secret
+    (`valueFrom.secretKeyRef`) takes its value from `values` too; it stays a secret in the run (looked up
+    through the returned resolver, redacted everywhere), and one without a value is an error here rather
+    than at the first measurement.
+    """
+    ordered = [t for t in templates if t.kind != "ClusterAnalysisTemplate"]
+    ordered += [t for t in templates if t.kind == "ClusterAnalysisTemplate"]
+    declared = {a.name for t in ordered for a in t.spec.args or ()}
     unknown = sorted(set(values) - declared)
     if unknown:
         names = ", ".join(sorted(declared)) or "none"
         raise ExecutionError(
             f"-a {unknown[0]}: no selected template declares an argument of that name (declared: {names})"
         )
+    secret_values: dict[str, dict[str, str]] = {}
+    plain = dict(values)
+    for template in ordered:
+        for i, arg in enumerate(template.spec.args or ()):
+            ref = arg.value_from.secret_key_ref if arg.value_from is not None else None
+            if ref is None:
+                continue
+            if arg.name not in values:
+                raise ExecutionError(
+                    f"{template.label}: spec.args[{i}] ({arg.name}) is read from Secret '{ref.name}' key "
+                    f"'{ref.key}', which rollouts analyze does not read: pass -a {arg.name}=VALUE or "
+                    f"--arg-file {arg.name}=PATH"
+                )
+            secret_values.setdefault(ref.name, {})[ref.key] = values[arg.name]
+            plain.pop(arg.name, None)
+    namespaced = [
+        AnalysisTemplate(metadata=ObjectMeta(name=t.name), spec=t.spec)
+        for t in ordered
+        if t.kind != "ClusterAnalysisTemplate"
+    ]
+    cluster = [
+        ClusterAnalysisTemplate(metadata=ObjectMeta(name=t.name), spec=t.spec)
+        for t in ordered
+        if t.kind == "ClusterAnalysisTemplate"
+    ]
     try:
-        return build_run_spec(models, args=[Argument(name=k, value=v) for k, v in values.items()])
+        spec = build_run_spec(namespaced, cluster, args=[Argument(name=k, value=v) for k, v in plain.items()])
     except ArgsError as e:
         message = str(e)
-        for template in templates:
+        for template in ordered:
             for i, arg in enumerate(template.spec.args or ()):
                 if message == f"args.{arg.name} was not resolved":
                     raise ExecutionError(
                         f"{template.label}: spec.args[{i}] ({arg.name}): no value: pass -a {arg.name}=VALUE"
                     ) from None
-        labels = ", ".join(t.label for t in templates)
+        labels = ", ".join(t.label for t in ordered)
         raise ExecutionError(f"{labels}: {message}") from None
+    return BuiltRun(spec, dict_secret_resolver(secret_values) if secret_values else None)
 
 
 def _single_sample(spec: AnalysisRunSpec) -> AnalysisRunSpec:
@@ -149,22 +192,27 @@ async def execute(
     rate: float | None = None,
     history: History | None = None,
     install_signal_handler: bool = True,
+    secrets: SecretResolver | None = None,
 ) -> AnalysisRunStatus:
-    """Run `spec` in `mode` and return the final status (always completed)."""
+    """Run `spec` in `mode` and return the final status (always completed); `secrets` resolves its
+    `secretKeyRef` arguments (`BuiltRun.secrets`)."""
     own = providers is None
     if providers is None:
         limit = rate if rate is not None else (DEFAULT_RATE if mode.kind == "live" else None)
-        providers = Providers(ProviderOptions(prometheus_address=prometheus_address, rate=limit))
+        # one user, one tenant: no per-namespace cap
+        providers = Providers(
+            ProviderOptions(prometheus_address=prometheus_address, rate=limit, namespace_concurrency=None)
+        )
     try:
         if mode.kind == "at":
             assert mode.start is not None
             return await run_to_completion(
-                _single_sample(spec), providers, VirtualClock(mode.start), on_step=history
+                _single_sample(spec), providers, VirtualClock(mode.start), on_step=history, secrets=secrets
             )
         if mode.kind == "replay":
             assert mode.start is not None and mode.end is not None
             return await run_to_completion(
-                spec, providers, VirtualClock(mode.start), until=mode.end, on_step=history
+                spec, providers, VirtualClock(mode.start), until=mode.end, on_step=history, secrets=secrets
             )
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -174,7 +222,9 @@ async def execute(
                 loop.add_signal_handler(signal.SIGINT, stop.set)
                 handled = True
         try:
-            return await run_to_completion(spec, providers, SystemClock(), terminate=stop, on_step=history)
+            return await run_to_completion(
+                spec, providers, SystemClock(), terminate=stop, on_step=history, secrets=secrets
+            )
         finally:
             if handled:
                 loop.remove_signal_handler(signal.SIGINT)

@@ -158,7 +158,9 @@ class WebProvider(BaseProvider):
             body = json.loads(raw)
         except ValueError as e:
             excerpt = raw[:200].decode(errors="replace")
-            return error_measurement(f"Could not parse JSON body: {e}: {excerpt!r}")
+            return error_measurement(
+                f"Could not parse JSON body: {e}: {json.dumps(excerpt, ensure_ascii=False)}"
+            )
         try:
             value = pick(body, config.json_path)
         except Exception as e:  # LookupError when nothing matches; jsonpath-ng's own errors otherwise
