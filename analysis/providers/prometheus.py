@@ -8,17 +8,21 @@ and the runner's `assess` evaluates the conditions. It follows Argo's `metricpro
   `rangeQuery` with `start`/`end` time expressions (`now() - duration("5m")`, `now()` = the evaluation
   instant) and a Go-duration `step`; their parse errors become Error measurements (§b.3);
 * address from the metric, else the `address_override` (`--prometheus`), else `ARGO_ROLLOUTS_PROMETHEUS_ADDRESS`;
-* `timeout` seconds (default 30, negative is an error), `headers`, basic auth, `insecure`;
+* `timeout` seconds (default 30, negative is an error), `headers`, basic auth, OAuth2 client credentials
+  (`oauth2`), `insecure`;
 * warnings kept in `measurement.metadata["warnings"]`; `metadata()` → `ResolvedPrometheusQuery`.
 
 Every backend failure (connection refused, timeout, HTTP 400 for bad PromQL, a non-JSON answer, an answer of
-an unsupported type) becomes an Error measurement whose message quotes the cause; `measure()` never raises
-for them and never reports success.
+an unsupported type, one larger than `MAX_ANSWER_BYTES`) becomes an Error measurement whose message quotes
+the cause; `measure()` never raises for them and never reports success. An error answer is worded as the Go
+client Argo uses words it (`bad_data: …`, `server_error: server error: 503`; see `_shaped`).
 
-prometheus-api-client is synchronous: each query runs in the provider's own `QueryThreads` (sized like the
-concurrency cap, because the loop's default executor has only `cpu + 4` threads) under an explicit
-`asyncio.timeout`, after taking a slot of the backend's `Limiter` (`throttling`). One `PrometheusConnect`
-(one HTTP session with a connection pool) is kept per distinct backend configuration.
+The timeout is one deadline over the whole measurement: waiting for the namespace's and the backend's slots
+(`throttling`), then the exchange, a body that trickles included. prometheus-api-client is synchronous: each
+query runs in the provider's own `QueryThreads` (shared by every backend and namespace), under a
+`SocketDeadline` whose `abort()` shuts the query's sockets down when the deadline fires, so the thread is
+free at once (`deadlines`). One `PrometheusConnect` (one HTTP session with a connection pool) is kept per
+distinct backend configuration.
 `PrometheusConnect.custom_query` returns only `data.result` and drops `resultType` and `warnings`, which §b.3
 needs, so the subclass `_Connection` sends the same request with the library's session and returns the whole
 document. It prepares each live query's request once and reads the environment's proxy settings once per

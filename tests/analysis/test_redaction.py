@@ -19,9 +19,10 @@ from urllib.parse import quote, quote_plus, unquote
 
 import pytest
 
-from analysis.args import REDACTED, dict_secret_resolver, redact, secret_forms
+from analysis.args import dict_secret_resolver
 from analysis.models import AnalysisPhase, AnalysisRun
 from analysis.providers.registry import ProviderOptions, Providers
+from analysis.redaction import REDACTED, redact, secret_forms
 from analysis.runner import reconcile_run
 
 SECRET = 'p@ss "w0rd"\\with/slash+plus é'  # quotes, a backslash, a slash, a plus, a space and non-ASCII
