@@ -1,8 +1,10 @@
 """Built-in functions of the condition language, with expr-lang's meaning (§b.2).
 
 Used by `conditions` (the evaluator) only: plain Python callables registered by name, each checking its
-arguments (errors name the function and the Go type it got) and bounded in work. Argo's helpers are here too,
-without the two upstream quirks: ``isNil(x)`` and ``default(x, d)`` look at x.
+arguments (errors name the function and the Go type it got) and paying for its work from the evaluation
+budget (`condops.charge`: one step per element scanned, copied or built; `check_size` before building a
+list or string). Argo's helpers are here too, without the two upstream quirks: ``isNil(x)`` and
+``default(x, d)`` look at x. The time functions (``now date duration timezone``) live in `condtime`.
 """
 
 from __future__ import annotations
@@ -10,27 +12,38 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from statistics import median
-from typing import Any, Final
+from typing import Any
 
-from analysis.condops import ConditionError, go_type_name, is_number, mismatch
+from analysis import condregex
+from analysis.condops import (
+    ConditionError,
+    charge,
+    check_size,
+    go_type_name,
+    is_number,
+    mismatch,
+    runtime_mismatch,
+)
+from analysis.condtime import TIME_FUNCTIONS, format_time
+from analysis.durations import format_go_duration
 
 __all__ = ["FUNCTIONS", "go_string"]
-
-MAX_RANGE: Final = 10_000
-MAX_REGEX_SUBJECT: Final = 10_000
 
 
 # --- functions -----------------------------------------------------------------------------------
 
 
-def _seq(value: Any, fn: str) -> list[Any]:
+def _seq(value: Any, fn: str) -> list[Any] | tuple[Any, ...]:
+    """The array argument of `fn`, charged one step per element (every caller scans it)."""
     if isinstance(value, list | tuple):
-        return list(value)
+        charge(len(value))
+        return value
     raise ConditionError(f"{fn}: cannot iterate {go_type_name(value)}")
 
 
-def _numbers(values: list[Any], fn: str) -> list[int | float]:
+def _numbers(values: list[Any] | tuple[Any, ...], fn: str) -> list[int | float] | tuple[int | float, ...]:
     for v in values:
         if not is_number(v):
             raise ConditionError(f"{fn}: invalid argument of type {go_type_name(v)}")
@@ -51,7 +64,7 @@ def _abs(value: Any) -> Any:
 
 def _extreme(fn: str, pick: Callable[..., Any]) -> Callable[..., Any]:
     def extreme(*args: Any) -> Any:
-        values = list(args[0]) if len(args) == 1 and isinstance(args[0], list | tuple) else list(args)
+        values = _seq(args[0], fn) if len(args) == 1 and isinstance(args[0], list | tuple) else args
         if not values:
             raise ConditionError(f"not enough arguments to call {fn}")
         return pick(_numbers(values, fn))
@@ -70,17 +83,23 @@ def _mean(values: Any) -> float:
 
 def _median(values: Any) -> float:
     items = _numbers(_seq(values, "median"), "median")
+    charge(len(items) * max(1, len(items).bit_length()))  # it sorts
     return float(median(items)) if items else 0.0
 
 
 def _first(values: Any) -> Any:
-    items = _seq(values, "first")
-    return items[0] if items else None
+    if not isinstance(values, list | tuple):
+        raise ConditionError(f"first: cannot iterate {go_type_name(values)}")
+    return values[0] if values else None
 
 
 def _last(values: Any) -> Any:
-    items = _seq(values, "last")
-    return items[-1] if items else None
+    if not isinstance(values, list | tuple):
+        raise ConditionError(f"last: cannot iterate {go_type_name(values)}")
+    return values[-1] if values else None
+
+
+_INT64 = range(-(2**63), 2**63)
 
 
 def _to_int(value: Any) -> int:
@@ -93,11 +112,22 @@ def _to_int(value: Any) -> int:
             raise ConditionError(f"cannot convert {value} to int")
         return int(value)
     if isinstance(value, str):
-        try:
-            return int(value, 10)
-        except ValueError:
-            raise ConditionError(f'strconv.Atoi: parsing "{value}": invalid syntax') from None
+        return _parse_int(value, "strconv.Atoi")
     raise ConditionError(f"invalid operation: int({go_type_name(value)})")
+
+
+_GO_INT = re.compile(r"[+-]?[0-9]+")
+
+
+def _parse_int(text: str, fn: str) -> int:
+    """Go's base-10 ParseInt/Atoi into int64: the same two errors (syntax, range)."""
+    charge(len(text) // 8)
+    if not _GO_INT.fullmatch(text):
+        raise ConditionError(f'{fn}: parsing "{text}": invalid syntax')
+    digits = text.lstrip("+-").lstrip("0")
+    if len(digits) > 19 or int(text) not in _INT64:
+        raise ConditionError(f'{fn}: parsing "{text}": value out of range')
+    return int(text)
 
 
 _GO_FLOAT = re.compile(
@@ -106,6 +136,7 @@ _GO_FLOAT = re.compile(
 
 
 def _parse_float(text: str) -> float:
+    charge(len(text) // 8)
     if not _GO_FLOAT.fullmatch(text):
         raise ConditionError(f'strconv.ParseFloat: parsing "{text}": invalid syntax')
     return float(text)
@@ -132,10 +163,8 @@ def _as_int(value: Any) -> int:
             raise ConditionError(f"asInt() cannot convert {go_string(value)} to int")
         return int(value)
     if isinstance(value, str):
-        if re.fullmatch(r"[+-]?\d+", value):
-            return int(value)
-        raise ConditionError(f'strconv.ParseInt: parsing "{value}": invalid syntax')
-    raise ConditionError(f"asInt() not supported on {go_type_name(value)} {value!r}")
+        return _parse_int(value, "strconv.ParseInt")
+    raise ConditionError(f"asInt() not supported on {go_type_name(value)} {go_string(value)}")
 
 
 def _as_float(value: Any) -> float:
@@ -146,7 +175,7 @@ def _as_float(value: Any) -> float:
         return float(value)
     if isinstance(value, str):
         return _parse_float(value)
-    raise ConditionError(f"asFloat() not supported on {go_type_name(value)} {value!r}")
+    raise ConditionError(f"asFloat() not supported on {go_type_name(value)} {go_string(value)}")
 
 
 def _float_arg(value: Any, fn: str) -> float:
@@ -174,7 +203,8 @@ def _is_nil(value: Any) -> bool:
 
 
 def go_string(value: Any) -> str:
-    """Go's %v rendering of a value (``string()`` and messages)."""
+    """Go's %v rendering of a value (``string()`` and messages), charged one step per element rendered."""
+    charge(1)
     if value is None:
         return "<nil>"
     if isinstance(value, bool):
@@ -187,11 +217,24 @@ def go_string(value: Any) -> str:
         return repr(value).removesuffix(".0") if value == int(value) and abs(value) < 1e21 else repr(value)
     if isinstance(value, list | tuple):
         return "[" + " ".join(go_string(v) for v in value) + "]"
+    if isinstance(value, dict):
+        items = sorted(value.items(), key=lambda kv: str(kv[0]))
+        return "map[" + " ".join(f"{go_string(k)}:{go_string(v)}" for k, v in items) + "]"
+    if isinstance(value, datetime):
+        return format_time(value)
+    if isinstance(value, timedelta):
+        return format_go_duration(value)
+    if isinstance(value, str):
+        charge(len(value) // 64)
     return str(value)
 
 
 def _string(value: Any) -> str:
-    return value if isinstance(value, str) else go_string(value)
+    if isinstance(value, str):
+        return value
+    text = go_string(value)
+    check_size(len(text), "string")
+    return text
 
 
 def _rounding(fn: str, op: Callable[[float], float]) -> Callable[[Any], float]:
@@ -206,6 +249,7 @@ def _str_fn(fn: str, op: Callable[[str], str]) -> Callable[[Any], str]:
     def string_fn(value: Any) -> str:
         if not isinstance(value, str):
             raise ConditionError(f"{fn}: expected a string, got {go_type_name(value)}")
+        charge(len(value) // 8)
         return op(value)
 
     return string_fn
@@ -214,21 +258,25 @@ def _str_fn(fn: str, op: Callable[[str], str]) -> Callable[[Any], str]:
 def _keys(value: Any) -> list[Any]:
     if not isinstance(value, dict):
         raise ConditionError(f"keys: expected a map, got {go_type_name(value)}")
+    check_size(len(value))
     return list(value)
 
 
 def _values(value: Any) -> list[Any]:
     if not isinstance(value, dict):
         raise ConditionError(f"values: expected a map, got {go_type_name(value)}")
+    check_size(len(value))
     return list(value.values())
 
 
 def _sort(value: Any) -> list[Any]:
+    """expr-lang ``sort``: an array of numbers or of strings, ascending."""
     items = _seq(value, "sort")
-    try:
-        return sorted(items)
-    except TypeError:
-        raise ConditionError("sort: elements are not comparable") from None
+    if not (all(is_number(v) for v in items) or all(isinstance(v, str) for v in items)):
+        raise ConditionError("sort: elements are not comparable (numbers or strings only)")
+    check_size(len(items))
+    charge(len(items) * len(items).bit_length())
+    return sorted(items)
 
 
 def _truth(value: Any, fn: str) -> bool:
@@ -277,31 +325,24 @@ def _pred(fn: str) -> Callable[..., Any]:
 def _str_op(symbol: str, op: Callable[[str, str], bool]) -> Callable[[Any, Any], bool]:
     def string_op(a: Any, b: Any) -> bool:
         if not (isinstance(a, str) and isinstance(b, str)):
-            raise mismatch(symbol, a, b)
+            raise runtime_mismatch(symbol, a, b)
+        charge(len(a) // 64)
         return op(a, b)
 
     return string_op
 
 
-_NESTED_QUANTIFIER = re.compile(r"\([^()]*[+*}][^()]*\)\s*[+*{]")
-
-
 def _matches(subject: Any, pattern: Any) -> bool:
+    """expr-lang ``matches``: Go's regexp.MatchString, on RE2 (see `condregex`)."""
     if not (isinstance(subject, str) and isinstance(pattern, str)):
-        raise mismatch("matches", subject, pattern)
-    if _NESTED_QUANTIFIER.search(pattern) or len(subject) > MAX_REGEX_SUBJECT:
-        raise ConditionError("matches: pattern or subject too complex for the sandbox")
-    try:
-        return re.search(pattern, subject) is not None
-    except re.error as e:
-        raise ConditionError(f"error parsing regexp: {e}") from None
+        raise runtime_mismatch("matches", subject, pattern)
+    return condregex.search(pattern, subject)
 
 
 def _range(a: Any, b: Any) -> list[int]:
     if not (isinstance(a, int) and isinstance(b, int)) or isinstance(a, bool) or isinstance(b, bool):
         raise mismatch("..", a, b)
-    if b - a + 1 > MAX_RANGE:
-        raise ConditionError(f"range {a}..{b} is longer than {MAX_RANGE} elements")
+    check_size(max(0, b - a + 1))
     return list(range(a, b + 1))
 
 
@@ -351,4 +392,5 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "@matches": _matches,
     "@range": _range,
     "@getOptional": _get_optional,
+    **TIME_FUNCTIONS,
 }  # fmt: skip

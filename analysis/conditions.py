@@ -13,10 +13,17 @@ evaluates it with a simpleeval evaluator whose operators and functions carry exp
   time with ``unknown name X``; type mismatches read ``invalid operation: > (mismatched types string and
   float64)``.
 
+* time functions ``now date duration timezone`` (`condtime`, Go layouts and locations) and ``matches`` on RE2
+  (`condregex`, Go's regexp engine: linear time, Go's errors; a constant pattern is checked at compile time);
+* operand types are checked before evaluation as expr-lang's checker does (`condtypes`): comparing a float64
+  with a string is ``invalid operation: == (mismatched types float64 and string)``, never plain false.
+
 Sandbox: no attribute access (member syntax reads map keys), no dunders, no imports, only whitelisted
 functions, expressions capped at 4096 characters and 64 nesting levels, ``**`` computed in floating point
-(no huge integers), no sequence repetition, ranges capped at 10,000 elements and predicates at 100,000
-element evaluations per condition.
+(no huge integers), no sequence repetition, and every evaluation bounded by one budget (`condops`): at most
+MAX_STEPS steps (a node evaluated, an element built, copied, compared or scanned) and no list or string past
+MAX_COLLECTION elements. A breach is a ConditionError naming the limit, so the measurement is Error (never
+Successful or Failed); the slowest expression found takes ~60 ms of CPU (bench/conditions_bench.py).
 """
 
 from __future__ import annotations
@@ -25,22 +32,38 @@ import ast
 import re
 import threading
 from collections.abc import Callable, Iterable
+from datetime import datetime
 from functools import lru_cache
-from typing import Any, Final
+from typing import Any
 
 from simpleeval import EvalWithCompoundTypes
 
-from analysis import exprlang
+from analysis import condregex, condtime, condtypes, exprlang
 from analysis.condfuncs import FUNCTIONS
-from analysis.condops import OPERATORS, ConditionError, PredicateBudget, go_type_name
+from analysis.condops import (
+    MAX_COLLECTION,
+    MAX_STEPS,
+    OPERATORS,
+    Budget,
+    ConditionError,
+    active_budget,
+    check_size,
+    go_type_name,
+)
 
-__all__ = ["ConditionError", "check_syntax", "compile_condition", "evaluate_condition", "go_type_name"]
-
-MAX_PREDICATE_CALLS: Final = 100_000
+__all__ = [
+    "MAX_COLLECTION",
+    "MAX_STEPS",
+    "ConditionError",
+    "check_syntax",
+    "compile_condition",
+    "evaluate_condition",
+    "go_type_name",
+]
 
 
 class _Evaluator(EvalWithCompoundTypes):  # type: ignore[misc]
-    """simpleeval with lambdas (predicates), expr-lang indexing and per-evaluation work budget."""
+    """simpleeval with lambdas (predicates), expr-lang indexing and a step budget charged per node."""
 
     def __init__(self) -> None:
         super().__init__(operators=dict(OPERATORS), functions=dict(FUNCTIONS), names={})
@@ -50,16 +73,27 @@ class _Evaluator(EvalWithCompoundTypes):  # type: ignore[misc]
         self.nodes[ast.Lambda] = self._eval_lambda
         self.nodes[ast.Subscript] = self._eval_subscript_go
         self.nodes[ast.Call] = self._eval_call_checked
-        self.budget = PredicateBudget(MAX_PREDICATE_CALLS)
+        self.nodes[ast.List] = self._eval_list_charged
+        self.budget = Budget(MAX_STEPS)
+
+    def _eval(self, node: ast.AST) -> Any:
+        """One step per node: the parser builds only the node types registered here."""
+        budget = self.budget
+        budget.left -= 1
+        if budget.left < 0:
+            budget.exceeded()
+        return self.nodes[type(node)](node)
+
+    def _eval_list_charged(self, node: ast.List) -> list[Any]:
+        check_size(len(node.elts))
+        return [self._eval(item) for item in node.elts]
 
     def _eval_lambda(self, node: ast.Lambda) -> Callable[..., Any]:
         body = node.body
         names = self.names
         evaluate = self._eval
-        budget = self.budget
 
         def predicate(element: Any, index: int = 0) -> Any:
-            budget.spend()
             saved = names.get("#"), names.get("#index")
             names["#"] = element
             names["#index"] = index
@@ -90,7 +124,12 @@ class _Evaluator(EvalWithCompoundTypes):  # type: ignore[misc]
             upper = self._eval(node.slice.upper) if node.slice.upper is not None else None
             if not isinstance(container, list | str):
                 raise ConditionError(f"cannot slice {go_type_name(container)}")
-            return container[lower:upper]
+            for bound in (lower, upper):
+                if bound is not None and (not isinstance(bound, int) or isinstance(bound, bool)):
+                    raise ConditionError(f"slice index must be int, got {go_type_name(bound)}")
+            part = container[lower:upper]
+            check_size(len(part), "string" if isinstance(part, str) else "list")
+            return part
         key = self._eval(node.slice)
         if isinstance(container, dict):
             return container.get(key)  # expr-lang: a missing map key is nil
@@ -133,6 +172,18 @@ def _compile(expr: str) -> ast.expr | str:
     for name in sorted(parsed.calls):
         if name not in FUNCTIONS:
             return "result is not a function" if name == "result" else f"unknown name {name}"
+    for node in ast.walk(parsed.tree):  # expr-lang compiles a constant `matches` pattern with the expression
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id == exprlang.MATCHES
+            and isinstance(node.args[1], ast.Constant)
+            and isinstance(node.args[1].value, str)
+        ):
+            try:
+                condregex.compile_regex(node.args[1].value)
+            except ConditionError as e:
+                return str(e)
     return parsed.tree
 
 
@@ -150,14 +201,20 @@ def check_syntax(expr: str) -> str | None:
     return compiled if isinstance(compiled, str) else None
 
 
-def evaluate_condition(expr: str, result: Any) -> bool:
-    """Evaluate a condition with ``result`` bound (§b.2); raise ConditionError with an expr-lang message."""
+def evaluate_condition(expr: str, result: Any, *, now: Callable[[], datetime] | None = None) -> bool:
+    """Evaluate a condition with ``result`` bound (§b.2); raise ConditionError with an expr-lang message.
+
+    ``now`` is the source of the expression's ``now()`` (default: the wall clock, as in Argo).
+    """
     tree = compile_condition(expr)
+    condtypes.check(expr, tree, result)
     ev = _evaluator()
     names = ev.names
     saved = names.get("result")
     names["result"] = result
     ev.budget.reset()
+    previous_budget = active_budget(ev.budget)
+    previous_clock = condtime.clock(now)
     try:
         value = ev._eval(tree)
     except ConditionError:
@@ -166,10 +223,14 @@ def evaluate_condition(expr: str, result: Any) -> bool:
         raise ConditionError("integer divide by zero") from None
     except RecursionError:
         raise ConditionError("expression too deeply nested") from None
+    except MemoryError:
+        raise ConditionError("expression ran out of memory") from None
     except Exception as e:
         raise ConditionError(_STRIP_POSITION.sub("", str(e)) or type(e).__name__) from None
     finally:
         names["result"] = saved
+        active_budget(previous_budget)
+        condtime.clock(previous_clock)
     if not isinstance(value, bool):
         raise ConditionError(f"expected bool, but got {go_type_name(value)}")
     return value

@@ -1,9 +1,11 @@
 """PURE: the time expressions of a Prometheus `rangeQuery` (`start`, `end`), evaluated to instants.
 
 Sits inside the Prometheus provider, just before a range query is sent. Argo compiles `rangeQuery.start` and
-`rangeQuery.end` with expr-lang (`EvalTime`, reference §b.2) where only `now()`, `duration("5m")` and
-`date("2024-01-01T00:00:00Z")` are meaningful, and the result must be a time. The same subset is accepted here
-(on simpleeval, no attribute access, no names): `now() - duration("5m")`, `date("…") + duration("1h")`.
+`rangeQuery.end` with expr-lang (`EvalTime`, reference §b.2) where only `now()`, `duration("5m")`,
+`date(…)` and `timezone(…)` are meaningful, and the result must be a time. The same subset is accepted here
+(on simpleeval, no attribute access, no names): `now() - duration("5m")`, `date("…") + duration("1h")`,
+`date("2023-08-14 00:00:00", "2006-01-02 15:04:05", "UTC")` — the functions are the condition language's
+(`analysis.condtime`: Go layouts and locations, expr-lang's errors).
 
 `now()` is the evaluation instant the provider is given — the virtual clock's now during a replay — so a
 replayed range query looks at the window the live one would have seen.
@@ -16,8 +18,8 @@ from typing import Any
 
 from simpleeval import SimpleEval
 
+from analysis import condtime
 from analysis.condops import go_type_name
-from analysis.durations import parse_go_duration
 
 __all__ = ["TimeExpressionError", "evaluate_time", "parse_rfc3339"]
 
@@ -39,12 +41,6 @@ def parse_rfc3339(text: str) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
-def _duration(text: Any) -> timedelta:
-    if not isinstance(text, str):
-        raise TimeExpressionError(f"duration() expects a string, got {_type_name(text)}")
-    return parse_go_duration(text)
-
-
 def _type_name(value: Any) -> str:
     """Go's name for the value's type, as expr-lang reports it (`time.Duration` for durations)."""
     return "time.Duration" if isinstance(value, timedelta) else go_type_name(value)
@@ -58,10 +54,8 @@ def evaluate_time(expression: str, now: datetime) -> datetime:
     """
     if len(expression) > _MAX_LENGTH:
         raise TimeExpressionError(f"expression longer than {_MAX_LENGTH} characters")
-    evaluator = SimpleEval(
-        functions={"now": lambda: now, "duration": _duration, "date": parse_rfc3339},
-        names={},
-    )
+    evaluator = SimpleEval(functions=dict(condtime.TIME_FUNCTIONS), names={})
+    previous_clock = condtime.clock(lambda: now)
     try:
         value = evaluator.eval(expression.strip())
     except TimeExpressionError:
@@ -70,6 +64,8 @@ def evaluate_time(expression: str, now: datetime) -> datetime:
         raise TimeExpressionError(f"syntax error: {e.msg}") from None
     except Exception as e:  # simpleeval's NameNotDefined, TypeError of `now() + 1`, DurationError, …
         raise TimeExpressionError(str(e)) from None
+    finally:
+        condtime.clock(previous_clock)
     if not isinstance(value, datetime):
         raise TimeExpressionError(f"expected time.Time, but got {_type_name(value)}")
     return value

@@ -177,7 +177,6 @@ def test_errors(expr: str, result: Any, message: str) -> None:
         pytest.param("all(1..10000, {all(1..10000, {# > 0})})", None, id="sandbox-predicate-budget"),
         pytest.param("len('x' * 1000000000) > 0", None, id="sandbox-no-repetition"),
         pytest.param("len([1] * 1000000000) > 0", None, id="sandbox-no-list-repetition"),
-        pytest.param("result matches '(a+)+$'", "a" * 40 + "b", id="sandbox-regex-backtracking"),
         pytest.param("(" * 200 + "1" + ")" * 200 + " == 1", None, id="sandbox-nesting"),
         pytest.param("1 + " * 2000 + "1 == 1", None, id="sandbox-length"),
         pytest.param("!" * 2000 + "true", None, id="sandbox-deep-prefix-operators"),
