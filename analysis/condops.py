@@ -5,7 +5,8 @@ Operators behave as expr-lang's runtime does (github.com/expr-lang/expr vm/runti
 utils/evaluate/evaluate.go): ``==`` compares numbers across int and float64 and is false between values of
 different kinds, ordering is defined on numbers, strings, times and durations only, ``/`` is float division
 with Go's ±Inf/NaN for a zero divisor, ``%`` truncates toward zero, ``+ - *`` on ints wrap at 64 bits as Go's
-int does, ``**``/``^`` is computed in floating point, and sequences cannot be repeated with ``*``.
+int does, ``**``/``^`` is computed in floating point, ``+`` joins strings (not arrays) and sequences cannot
+be repeated with ``*``.
 
 Every piece of work an expression can cause is paid for from one `Budget` of steps (one per tree node
 evaluated, one per element built, copied, compared or scanned), and no single list or string may grow past
@@ -205,9 +206,6 @@ def _add(a: Any, b: Any) -> Any:
         return _wrap(total) if type(total) is int else total
     if isinstance(a, str) and isinstance(b, str):
         check_size(len(a) + len(b), "string")
-        return a + b
-    if isinstance(a, list) and isinstance(b, list):
-        check_size(len(a) + len(b))
         return a + b
     if (isinstance(a, datetime) and isinstance(b, timedelta)) or (
         isinstance(a, timedelta) and isinstance(b, datetime)
