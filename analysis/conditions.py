@@ -23,7 +23,7 @@ functions, expressions capped at 4096 characters and 64 nesting levels, ``**`` c
 (no huge integers), no sequence repetition, and every evaluation bounded by one budget (`condops`): at most
 MAX_STEPS steps (a node evaluated, an element built, copied, compared or scanned) and no list or string past
 MAX_COLLECTION elements. A breach is a ConditionError naming the limit, so the measurement is Error (never
-Successful or Failed); the slowest expression found takes ~60 ms of CPU (bench/conditions_bench.py).
+Successful or Failed); the slowest expression found takes ~25 ms of CPU (bench/conditions_bench.py).
 """
 
 from __future__ import annotations
