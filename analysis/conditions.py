@@ -198,7 +198,9 @@ def compile_condition(expr: str) -> ast.expr:
 def check_syntax(expr: str) -> str | None:
     """For linting: the compile error message, or None when the condition compiles."""
     compiled = _compile(expr)
-    return compiled if isinstance(compiled, str) else None
+    if isinstance(compiled, str):
+        return compiled
+    return condtypes.check_any_result(compiled)  # errors every measurement would have, whatever its result
 
 
 def evaluate_condition(expr: str, result: Any, *, now: Callable[[], datetime] | None = None) -> bool:

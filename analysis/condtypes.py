@@ -31,7 +31,7 @@ from typing import Any, Final
 from analysis import exprlang
 from analysis.condops import ConditionError, go_type_name
 
-__all__ = ["check", "nature_of"]
+__all__ = ["check", "check_any_result", "nature_of"]
 
 UNKNOWN: Final = "interface {}"
 _NUMBERS: Final = frozenset({"int", "float64"})
@@ -250,6 +250,19 @@ class _Checker:
 def _check(expr: str, tree: ast.expr, result: str) -> str | None:
     try:
         _Checker(result).visit(tree)
+    except ConditionError as e:
+        return str(e)
+    return None
+
+
+def check_any_result(tree: ast.expr) -> str | None:
+    """The type error `tree` has whatever the result's type (checked with ``result`` unknown), or None.
+
+    Unknown operands are compatible with everything, so an error found here is one Argo reports for every
+    measurement: `lint` can show it before the template reaches a cluster.
+    """
+    try:
+        _Checker(UNKNOWN).visit(tree)
     except ConditionError as e:
         return str(e)
     return None

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from analysis.assess import evaluate_measurement
-from analysis.conditions import ConditionError, evaluate_condition
+from analysis.conditions import ConditionError, check_syntax, evaluate_condition
 from analysis.models import AnalysisPhase, Metric
 
 
@@ -127,3 +127,17 @@ def test_mismatch_makes_an_error_measurement_not_a_failed_one() -> None:
         'could not evaluate successCondition "asFloat(result) == \\"1.1\\"": '
         "invalid operation: == (mismatched types float64 and string)"
     ).replace('\\"', '"')
+
+
+@pytest.mark.parametrize(
+    ("expr", "message"),
+    [
+        pytest.param('asFloat(result) == "1.1"', "invalid operation: == (mismatched types float64 and string)",
+                     id="function-result"),
+        pytest.param('len(result) > "0"', "invalid operation: > (mismatched types int and string)", id="len"),
+        pytest.param("1 && result", "invalid operation: && (mismatched types int and interface {})", id="and"),
+    ],
+)  # fmt: skip
+def test_type_errors_whatever_the_result_are_reported_by_lint(expr: str, message: str) -> None:
+    assert check_syntax(expr) == message
+    assert check_syntax("result.a == 'x' && result[0] > 1 && -result < 0 && all(result, # > 0)") is None
