@@ -14,7 +14,7 @@ from datetime import timedelta
 from rollouts.strategy import analysisruns, replicasets
 from rollouts.strategy import replicas as arith
 from rollouts.strategy.context import HASH_LABEL, MANAGED_BY, Context, parse_time, scale_down_deadline
-from rollouts.strategy.plan import JSON, ReplicaSetState, SetServiceSelector
+from rollouts.strategy.plan import JSON, SetServiceSelector
 from rollouts.strategy.status import BLUE_GREEN_PAUSE, INCONCLUSIVE_ANALYSIS
 
 
@@ -47,11 +47,6 @@ class _Services:
 
 def _halted(ctx: Context) -> bool:
     return bool(ctx.spec.get("paused")) or ctx.pause_condition(INCONCLUSIVE_ANALYSIS) is not None
-
-
-def _saturated(ctx: Context, rs: ReplicaSetState | None) -> bool:
-    """`annotations.IsSaturated` (the desired-replicas annotation is taken to equal spec.replicas)."""
-    return rs is not None and rs.spec_replicas == ctx.replicas and rs.available_replicas == ctx.replicas
 
 
 def _new_replicas(ctx: Context) -> int:
@@ -140,7 +135,7 @@ def _reconcile_pause(ctx: Context, svcs: _Services) -> None:
 
 def _reconcile_active(ctx: Context, svcs: _Services) -> None:
     """`reconcileActiveService` (§c.9 step 4)."""
-    if _halted(ctx) or not _ready_for_pause(ctx) or not _saturated(ctx, ctx.new_rs):
+    if _halted(ctx) or not _ready_for_pause(ctx) or not replicasets.is_saturated(ctx, ctx.new_rs):
         return
     assert ctx.new_rs is not None
     target = svcs.hashes.get(svcs.active_name, "")
@@ -187,7 +182,7 @@ def _skip_pre(ctx: Context, active: str) -> bool:
     count = (ctx.bluegreen or {}).get("previewReplicaCount")
     if isinstance(count, int) and ctx.new_rs is not None:
         return ctx.new_rs.spec_replicas != count or ctx.new_rs.available_replicas != count
-    return not _saturated(ctx, ctx.new_rs)
+    return not replicasets.is_saturated(ctx, ctx.new_rs)
 
 
 def _skip_post(ctx: Context, active: str) -> bool:
@@ -197,7 +192,7 @@ def _skip_post(ctx: Context, active: str) -> bool:
         return True
     if (ctx.status.get("blueGreen") or {}).get("postPromotionAnalysisRunStatus"):
         return False
-    return not _saturated(ctx, ctx.new_rs)
+    return not replicasets.is_saturated(ctx, ctx.new_rs)
 
 
 def _should_full_promote(ctx: Context, bg_status: JSON) -> str:

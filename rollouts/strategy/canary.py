@@ -220,6 +220,11 @@ def _scale_canary(ctx: Context) -> bool:
             scaled |= replicasets.scale(ctx, current[name], desired)
     if new_target > new.spec_replicas:
         scaled |= replicasets.reconcile_new_rs(ctx, new_target)
+    stable = ctx.stable_rs
+    if stable is not None and stable is not new and stable.name not in dict(changes):
+        # `reconcileCanaryStableReplicaSet` runs every pass: an unchanged size still gets a stale
+        # desired-replicas annotation rewritten (e.g. after `spec.replicas` changed).
+        replicasets.scale(ctx, stable, stable.spec_replicas)
     if ctx.traffic_routing is not None:
         scaled |= replicasets.scale_down_old_canary(ctx)
     return scaled

@@ -21,6 +21,8 @@ from rollouts.strategy.plan import JSON, Action, EmitEvent, Observed, ReplicaSet
 
 HASH_LABEL = "rollouts-pod-template-hash"
 REVISION_ANNOTATION = "rollout.argoproj.io/revision"
+REVISION_HISTORY_ANNOTATION = "rollout.argoproj.io/revision-history"
+DESIRED_REPLICAS_ANNOTATION = "rollout.argoproj.io/desired-replicas"
 SCALE_DOWN_DEADLINE = "scale-down-deadline"
 MANAGED_BY = "argo-rollouts.argoproj.io/managed-by-rollouts"
 

@@ -15,9 +15,11 @@ from datetime import timedelta
 from rollouts.strategy import replicas as arith
 from rollouts.strategy.context import (
     DEFAULT_REVISION_HISTORY_LIMIT,
+    DESIRED_REPLICAS_ANNOTATION,
     HASH_LABEL,
     MANAGED_BY,
     REVISION_ANNOTATION,
+    REVISION_HISTORY_ANNOTATION,
     SCALE_DOWN_DEADLINE,
     Context,
     aware,
@@ -41,23 +43,74 @@ from rollouts.strategy.plan import (
 # ---------------------------------------------------------------------------------------------------------------
 
 
+# Rollout annotations Argo does not copy onto its ReplicaSets (utils/annotations/annotations.go annotationsToSkip)
+_NOT_COPIED = frozenset(
+    {
+        "kubectl.kubernetes.io/last-applied-configuration",
+        REVISION_ANNOTATION,
+        REVISION_HISTORY_ANNOTATION,
+        DESIRED_REPLICAS_ANNOTATION,
+        "notified.notifications.argoproj.io",
+    }
+)
+
+
+def _copied_annotations(ctx: Context) -> dict[str, str]:
+    """The Rollout's annotations a ReplicaSet carries too (`copyRolloutAnnotationsToReplicaSet`)."""
+    annotations = (ctx.ro.get("metadata") or {}).get("annotations") or {}
+    return {k: v for k, v in annotations.items() if k not in _NOT_COPIED and isinstance(v, str)}
+
+
+def _revision_of(text: str | None) -> int | None:
+    """strconv.ParseInt of a revision annotation: None when absent, -1 when it does not parse."""
+    if text is None or text == "":
+        return None
+    body = text[1:] if text[:1] in "+-" else text
+    return int(text) if body.isascii() and body.isdigit() else -1
+
+
+def synced_annotations(ctx: Context, rs: ReplicaSetState, new_revision: int) -> dict[str, str]:
+    """`SetNewReplicaSetAnnotations(rollout, rs, newRevision, exists=true)`: the annotations to change on the
+    existing new ReplicaSet, {} when none.
+
+    The Rollout's annotations are copied over; the revision is raised to `new_revision` when it is lower (a
+    rollback reusing an older ReplicaSet); and when the ReplicaSet already had a revision and anything changed,
+    that revision is appended to `rollout.argoproj.io/revision-history` (comma-separated, oldest first) — Argo
+    appends it on any change, also when only a copied annotation changed.
+    """
+    changes = {k: v for k, v in _copied_annotations(ctx).items() if rs.annotations.get(k) != v}
+    old_text = rs.annotations.get(REVISION_ANNOTATION)
+    old = _revision_of(old_text)
+    if old == -1:
+        return {}  # Argo logs "OldRevision not int" and leaves the ReplicaSet alone
+    if (old or 0) < new_revision:
+        changes[REVISION_ANNOTATION] = str(new_revision)
+    if old_text is not None and changes:
+        history = rs.annotations.get(REVISION_HISTORY_ANNOTATION) or ""
+        changes[REVISION_HISTORY_ANNOTATION] = f"{history},{old_text}" if history else old_text
+    return changes
+
+
 def ensure_new_rs(ctx: Context) -> None:
     """`getAllReplicaSetsAndSyncRevision` + `createDesiredReplicaSet`: create `<rollout>-<hash>` at 0 replicas.
 
-    The revision annotation is max(revision of existing RSs) + 1. A rollback (the template of an existing RS)
-    creates nothing; that RS's revision is bumped to max + 1 instead, as Argo does (§c.11)."""
-    max_rev = max((rs.revision for rs in ctx.all_rss), default=0)
+    The revision is max(revision of the other RSs) + 1. A rollback (the template of an existing RS) creates
+    nothing; that RS's revision is raised to max + 1 instead and its previous revision kept in
+    `rollout.argoproj.io/revision-history`, as Argo does (§c.11, rollout/sync.go syncReplicaSetRevision).
+    A new RS carries the Rollout's annotations, its revision and `rollout.argoproj.io/desired-replicas`."""
+    new_revision = max((rs.revision for rs in ctx.all_rss if rs is not ctx.new_rs), default=0) + 1
     if ctx.new_rs is not None:
-        if ctx.new_rs.revision < max_rev:
-            ctx.actions.append(
-                UpdateReplicaSetMeta(ctx.new_rs.name, annotations={REVISION_ANNOTATION: str(max_rev + 1)})
-            )
-            # the rest of the pass (run names, messages) already sees the bumped revision, as Argo's does
-            bumped = replace(ctx.new_rs, revision=max_rev + 1)
+        changes = synced_annotations(ctx, ctx.new_rs, new_revision)
+        if changes:
+            ctx.actions.append(UpdateReplicaSetMeta(ctx.new_rs.name, annotations=dict(changes)))
+            # the rest of the pass (run names, messages) already sees the new revision, as Argo's does
+            annotations = {**ctx.new_rs.annotations, **changes}
+            revision = _revision_of(annotations.get(REVISION_ANNOTATION)) or 0
+            synced = replace(ctx.new_rs, annotations=annotations, revision=max(revision, 0))
             if ctx.stable_rs is ctx.new_rs:
-                ctx.stable_rs = bumped
-            ctx.all_rss = [bumped if rs is ctx.new_rs else rs for rs in ctx.all_rss]
-            ctx.new_rs = bumped
+                ctx.stable_rs = synced
+            ctx.all_rss = [synced if rs is ctx.new_rs else rs for rs in ctx.all_rss]
+            ctx.new_rs = synced
         return
     template = copy_json(ctx.spec.get("template") or {})
     meta = dict(template.get("metadata") or {})
@@ -66,7 +119,12 @@ def ensure_new_rs(ctx: Context) -> None:
     selector = dict(ctx.spec.get("selector") or {})
     selector["matchLabels"] = {**(selector.get("matchLabels") or {}), HASH_LABEL: ctx.pod_hash}
     name = f"{ctx.name}-{ctx.pod_hash}"
-    revision = max_rev + 1
+    revision = new_revision
+    annotations = {
+        **_copied_annotations(ctx),
+        REVISION_ANNOTATION: str(revision),
+        DESIRED_REPLICAS_ANNOTATION: str(ctx.replicas),
+    }
     min_ready = ctx.spec.get("minReadySeconds")
     ctx.actions.append(
         CreateReplicaSet(
@@ -76,7 +134,7 @@ def ensure_new_rs(ctx: Context) -> None:
             template=template,
             selector=selector,
             labels=labels,
-            annotations={REVISION_ANNOTATION: str(revision)},
+            annotations=annotations,
             min_ready_seconds=min_ready if isinstance(min_ready, int) else 0,
         )
     )
@@ -91,7 +149,7 @@ def ensure_new_rs(ctx: Context) -> None:
         created=ctx.now,
         template=template,
         labels=labels,
-        annotations={REVISION_ANNOTATION: str(revision)},
+        annotations=annotations,
     )
     ctx.new_rs_created = True
     ctx.event("NewReplicaSetCreated", f"Created ReplicaSet {name} (revision {revision})")
@@ -144,13 +202,36 @@ def format_selector(selector: JSON) -> str:
 # ---------------------------------------------------------------------------------------------------------------
 
 
+def desired_replicas_stale(ctx: Context, rs: ReplicaSetState) -> bool:
+    """`ReplicasAnnotationsNeedUpdate`: `rollout.argoproj.io/desired-replicas` is not the Rollout's replicas.
+
+    (Argo also calls it stale when the Rollout has 0 replicas and the RS a scale-down deadline, which makes it
+    rewrite such an RS on every reconcile; that write changes nothing and is left out here.)"""
+    return rs.annotations.get(DESIRED_REPLICAS_ANNOTATION) != str(ctx.replicas)
+
+
+def is_saturated(ctx: Context, rs: ReplicaSetState | None) -> bool:
+    """`annotations.IsSaturated`: the RS and its desired-replicas annotation both say `replicas`, all available."""
+    if rs is None:
+        return False
+    return (
+        rs.spec_replicas == ctx.replicas
+        and rs.annotations.get(DESIRED_REPLICAS_ANNOTATION) == str(ctx.replicas)
+        and rs.available_replicas == ctx.replicas
+    )
+
+
 def scale(
     ctx: Context, rs: ReplicaSetState, replicas: int, annotations: dict[str, str | None] | None = None
 ) -> bool:
-    """Emit a scale when the spec differs (scaling to 0 also drops a scale-down-deadline annotation)."""
-    if rs.spec_replicas == replicas and not annotations:
+    """`scaleReplicaSetAndRecordEvent`: emit a scale when the size or the desired-replicas annotation differs.
+
+    Every scale writes `rollout.argoproj.io/desired-replicas` (the Rollout's replicas) in the same write; scaling
+    to 0 also drops a scale-down-deadline annotation. Returns whether the size changes."""
+    if rs.spec_replicas == replicas and not annotations and not desired_replicas_stale(ctx, rs):
         return False
     ann = dict(annotations or {})
+    ann[DESIRED_REPLICAS_ANNOTATION] = str(ctx.replicas)
     if replicas == 0 and SCALE_DOWN_DEADLINE in rs.annotations and not should_delay_scale_down_on_abort(ctx):
         ann[SCALE_DOWN_DEADLINE] = None
     if rs is ctx.new_rs and ctx.new_rs_created:
@@ -217,9 +298,13 @@ def reconcile_new_rs(ctx: Context, desired: int) -> bool:
         if deadline is not None:
             if deadline > ctx.now:
                 ctx.requeue_at(deadline)
+                scale(
+                    ctx, rs, rs.spec_replicas
+                )  # `syncNewRSReplicasAnnotation`: size kept, annotation current
                 return False
             desired = 0
         elif delay is not None:
+            scale(ctx, rs, rs.spec_replicas)  # `syncNewRSReplicasAnnotation`
             stable = ctx.stable_rs
             if stable is not None and stable.available_replicas >= ctx.replicas:
                 _set_deadline(ctx, rs, delay)

@@ -24,6 +24,7 @@ from rollouts.strategy.context import (
     scale_down_deadline,
 )
 from rollouts.strategy.plan import JSON
+from rollouts.strategy.replicasets import is_saturated
 
 # Condition types (types.go RolloutConditionType)
 INVALID_SPEC = "InvalidSpec"
@@ -358,8 +359,7 @@ def _available(ctx: Context, st: JSON) -> bool:
     if ctx.bluegreen is not None:
         active = (st.get("blueGreen") or {}).get("activeSelector")
         rs = next((r for r in ctx.all_rss if active and r.pod_template_hash == active), None)
-        # annotations.IsSaturated: spec == desired and available >= desired
-        return rs is not None and rs.spec_replicas == ctx.replicas and rs.available_replicas >= ctx.replicas
+        return is_saturated(ctx, rs)  # rollout/sync.go calculateRolloutConditions
     return sum(rs.available_replicas for rs in ctx.all_rss) >= ctx.replicas
 
 
