@@ -39,6 +39,9 @@ from rollouts.kube.client import RequestRecord
 
 RECONCILE_BUCKETS = (0.01, 0.15, 0.25, 0.5, 1.0)
 QUEUE_BUCKETS = (1e-4, 1e-3, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+DURATION_BUCKETS = (30.0, 60.0, 120.0, 300.0, 600.0, 1200.0, 1800.0, 3600.0, 7200.0, 14400.0, 28800.0)
+PROGRESSION_BUCKETS = (30.0, 60.0, 120.0, 300.0, 600.0, 900.0, 1800.0, 3600.0)
+MANUAL_PAUSE_BUCKETS = (0.0, 60.0, 300.0, 600.0, 1800.0, 3600.0, 7200.0, 14400.0, 28800.0)
 Key = tuple[str, str]
 
 
@@ -94,6 +97,28 @@ class ControllerMetrics:
         )
         self.rollout_events = Counter(
             "rollout_events", "Kubernetes events emitted for rollouts.", [*nn, "type", "reason"], registry=r
+        )
+        # status.duration of finished attempts; names, label and buckets are Argo's (controller/metrics/metrics.go)
+        self.rollout_duration = Histogram(
+            "rollout_duration_seconds",
+            "Seconds from the start of a rollout attempt to its end, by outcome.",
+            ["status"],
+            buckets=DURATION_BUCKETS,
+            registry=r,
+        )
+        self.rollout_progression_duration = Histogram(
+            "rollout_progression_duration_seconds",
+            "Seconds a rollout attempt spent progressing (its duration minus manual pauses), by outcome.",
+            ["status"],
+            buckets=PROGRESSION_BUCKETS,
+            registry=r,
+        )
+        self.rollout_manual_pause_duration = Histogram(
+            "rollout_manual_pause_duration_seconds",
+            "Seconds a rollout attempt waited for a person (manual pauses), by outcome.",
+            ["status"],
+            buckets=MANUAL_PAUSE_BUCKETS,
+            registry=r,
         )
         self.analysis_run_info = Gauge(
             "analysis_run_info", "Information about an analysis run.", [*nn, "phase"], registry=r
@@ -222,6 +247,13 @@ class ControllerMetrics:
             self.rollout_reconcile.labels(namespace, name).observe(seconds)
             if error:
                 self.rollout_reconcile_error.labels(namespace, name).inc()
+
+    def observe_rollout_duration(self, status: str, total: float, manual_pause: float) -> None:
+        """A rollout attempt that ended (`EmitRolloutDuration`): total, progression (total − manual) and manual
+        pause seconds, labelled with its completion status."""
+        self.rollout_duration.labels(status).observe(total)
+        self.rollout_progression_duration.labels(status).observe(total - manual_pause)
+        self.rollout_manual_pause_duration.labels(status).observe(manual_pause)
 
     def count_event(self, namespace: str, name: str, type_: str, reason: str) -> None:
         self.rollout_events.labels(namespace, name, type_, reason).inc()

@@ -33,7 +33,7 @@ from rollouts.controller.observing import ClientSource, ObjectSource, observe
 from rollouts.kube.client import KubeClient
 from rollouts.kube.errors import Conflict, Forbidden, Invalid, NotFound
 from rollouts.kube.resources import ROLLOUTS, Resource
-from rollouts.strategy.plan import JSON, Action, EmitEvent, Observed, Plan
+from rollouts.strategy.plan import JSON, Action, CompletedAttempt, EmitEvent, Observed, Plan
 
 Decide = Callable[[Observed, datetime], Plan]
 INVALID_SPEC = "InvalidSpec"
@@ -49,6 +49,7 @@ class RolloutMetrics(Protocol):
     ) -> None: ...
     def count_event(self, namespace: str, name: str, type_: str, reason: str) -> None: ...
     def observe_rollout(self, rollout: dict[str, Any]) -> None: ...
+    def observe_rollout_duration(self, status: str, total: float, manual_pause: float) -> None: ...
     def forget_rollout(self, namespace: str, name: str) -> None: ...
 
 
@@ -217,6 +218,7 @@ def settle(decide: Decide, observed: Observed, plan: Plan, now: datetime) -> tup
     skip it).
     """
     events: list[Action] = []
+    completed: list[CompletedAttempt] = []
     requeues: list[float] = []
     folded = 0
     settled = False
@@ -241,6 +243,7 @@ def settle(decide: Decide, observed: Observed, plan: Plan, now: datetime) -> tup
             break  # every step index is written, as Argo does: watchers see each step (§c.4)
         folded += 1
         events.extend(plan.actions)
+        completed.extend(plan.completed)
         if plan.requeue_after is not None:
             requeues.append(plan.requeue_after)
         plan = following
@@ -252,6 +255,7 @@ def settle(decide: Decide, observed: Observed, plan: Plan, now: datetime) -> tup
         new_status=plan.new_status,
         actions=(*events, *plan.actions),
         requeue_after=min(requeues) if requeues else None,
+        completed=(*completed, *plan.completed),
     )
     return folded_plan, settled
 
@@ -403,8 +407,30 @@ class RolloutReconciler:
         if result.rollout is not None:
             self.fresh.remember(ROLLOUTS, result.rollout)
         self._report(result.rollout or raw)
+        self._report_completed(namespace, name, plan)
         self._failures.pop((namespace, name), None)
         return plan.requeue_after
+
+    def _report_completed(self, namespace: str, name: str, plan: Plan) -> None:
+        """Attempts that ended in this pass, now that their status is written (Argo's emitPendingRolloutDuration:
+        never before the write, so a refused write is not counted twice)."""
+        for done in plan.completed:
+            logger.bind(rollout=f"{namespace}/{name}").info(
+                "rollout {}/{} completed: {} in {:.0f}s (progression {:.0f}s, manual pause {:.0f}s)",
+                namespace,
+                name,
+                done.status,
+                done.total_seconds,
+                done.progression_seconds,
+                done.manual_pause_seconds,
+            )
+            call_metrics(
+                self.metrics,
+                "observe_rollout_duration",
+                done.status,
+                done.total_seconds,
+                done.manual_pause_seconds,
+            )
 
     def _model(self, raw: JSON) -> tuple[Any, str | None]:
         key = _key_of(raw)

@@ -31,9 +31,10 @@ Validation (Argo's rules and messages) lives in `rollouts.validation`; replica a
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, cast
 
-from pydantic import Field
+from pydantic import Field, ValidationError, ValidatorFunctionWrapHandler, field_validator
 
 from analysis.wire import WireModel
 from rollouts.models.common import (
@@ -247,6 +248,23 @@ class Rollout(WireModel):
     metadata: ObjectMeta = Field(default_factory=ObjectMeta)
     spec: RolloutSpec = Field(default_factory=RolloutSpec)
     status: RolloutStatus = Field(default_factory=RolloutStatus)
+
+    @field_validator("status", mode="wrap")
+    @classmethod
+    def _readable_status(cls, value: Any, handler: ValidatorFunctionWrapHandler) -> RolloutStatus:
+        """The status is the controller's own record, rewritten by every pass from what it observes: a field some
+        other writer garbled is left out of the model (the pass writes it back whole) instead of making the
+        whole Rollout unreadable."""
+        try:
+            return cast(RolloutStatus, handler(value))
+        except ValidationError as e:
+            if not isinstance(value, Mapping):
+                return RolloutStatus()
+            bad = {err["loc"][0] for err in e.errors() if err["loc"]}
+            try:
+                return cast(RolloutStatus, handler({k: v for k, v in value.items() if k not in bad}))
+            except ValidationError:
+                return RolloutStatus()
 
     def to_wire(self) -> dict[str, Any]:
         """Wire JSON; ``status`` only when it was read, set or changed (so a manifest round-trips unchanged)."""

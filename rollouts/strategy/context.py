@@ -17,7 +17,7 @@ from typing import Any
 
 from rollouts.models import pause_duration_seconds as models_pause_duration_seconds
 from rollouts.strategy import hashing
-from rollouts.strategy.plan import JSON, Action, EmitEvent, Observed, ReplicaSetState
+from rollouts.strategy.plan import JSON, Action, CompletedAttempt, EmitEvent, Observed, ReplicaSetState
 
 HASH_LABEL = "rollouts-pod-template-hash"
 REVISION_ANNOTATION = "rollout.argoproj.io/revision"
@@ -93,6 +93,7 @@ class Context:
     remove_abort: bool = False
     abort_message: str = ""
     new_rs_created: bool = False
+    completed: list[CompletedAttempt] = field(default_factory=list)  # status.duration (durations.py)
 
     # -- reading -------------------------------------------------------------------------------------------------
     @property

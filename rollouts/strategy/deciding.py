@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from rollouts.strategy import analysisruns, bluegreen, canary, status
+from rollouts.strategy import analysisruns, bluegreen, canary, durations, status
 from rollouts.strategy.context import Context, build_context, copy_json, fmt_time
 from rollouts.strategy.memo import Memo, json_key
 from rollouts.strategy.plan import JSON, Observed, Plan
@@ -166,5 +166,11 @@ def decide(observed: Observed, now: datetime) -> Plan:
         if section in st and not st[section]:
             del st[section]
     status.finish_status(ctx, prev, st)
+    durations.calculate(ctx, st)
     requeue = min(ctx.requeue) if ctx.requeue else None
-    return Plan(new_status=st, actions=(*ctx.actions, *ctx.events), requeue_after=requeue)
+    return Plan(
+        new_status=st,
+        actions=(*ctx.actions, *ctx.events),
+        requeue_after=requeue,
+        completed=tuple(ctx.completed),
+    )

@@ -184,9 +184,29 @@ Action = (
 
 
 @dataclass(frozen=True)
+class CompletedAttempt:
+    """A rollout attempt that ended in this pass (`status.duration`), for the duration histograms.
+
+    `status` is Argo's CompletionStatus (Promoted, FastPromoted, Aborted, Superseded, RolledBack, FastRolledBack).
+    The controller observes it once the status write that records the end has succeeded (or had nothing to
+    write), as Argo's emitPendingRolloutDuration does, so a refused write is not counted twice.
+    """
+
+    status: str
+    total_seconds: float  # finishedAt − rolloutStartedAt
+    manual_pause_seconds: float  # totalManualPauseDurationSeconds
+
+    @property
+    def progression_seconds(self) -> float:
+        """Time spent progressing: the total minus the time waiting on people."""
+        return self.total_seconds - self.manual_pause_seconds
+
+
+@dataclass(frozen=True)
 class Plan:
     """The decision of one pass. `new_status` is the complete desired `.status` (wire JSON)."""
 
     new_status: JSON
     actions: tuple[Action, ...] = ()
     requeue_after: float | None = None  # seconds; None = only on the next event or resync
+    completed: tuple[CompletedAttempt, ...] = ()  # attempts that ended in this pass (status.duration)
