@@ -22,6 +22,7 @@ Rules every provider follows:
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Any, Protocol, runtime_checkable
 
@@ -35,6 +36,7 @@ __all__ = [
     "format_sample",
     "format_samples",
     "measurement_from_result",
+    "short_cause",
     "value_measurement",
 ]
 
@@ -143,6 +145,22 @@ def measurement_from_result(
 # §b.3 value strings: one implementation, in `shaping`; re-exported here for providers built on this base.
 format_sample = format_sample_value
 format_samples = format_sample_list
+
+
+_ERRNO = re.compile(r"\[Errno -?\d+\] [^'\")]+")
+
+
+def short_cause(error: Exception) -> str:
+    """A short cause for a network failure: `[Errno 111] Connection refused` rather than three nested reprs
+    of urllib3's wrappers; `timed out` for a timeout."""
+    text = str(error)
+    found = _ERRNO.search(text)
+    if found:
+        return found.group(0).strip()
+    if "timed out" in text or isinstance(error, TimeoutError):
+        return "timed out"
+    text = text or type(error).__name__
+    return text if len(text) <= 300 else text[:300] + "…"
 
 
 def utcnow() -> datetime:

@@ -35,6 +35,8 @@ from urllib.parse import parse_qs, quote_plus, urlencode
 
 import requests
 
+from analysis.providers.base import short_cause
+
 __all__ = ["EXPIRY_DELTA_SECONDS", "OAuth2Config", "TokenError", "TokenSource", "token_type"]
 
 EXPIRY_DELTA_SECONDS = 10.0  # golang.org/x/oauth2 token.go: defaultExpiryDelta
@@ -136,11 +138,18 @@ class TokenSource:
             headers[key] = value
         body = urlencode(sorted(form.items()))
         settings = {**settings, "stream": True}
-        response = session.post(config.token_url, data=body, headers=headers, timeout=timeout, **settings)
         try:
-            raw = response.raw.read(_MAX_TOKEN_BODY, decode_content=True) or b""
-        finally:
-            response.close()
+            response = session.post(config.token_url, data=body, headers=headers, timeout=timeout, **settings)
+            try:
+                raw = response.raw.read(_MAX_TOKEN_BODY, decode_content=True) or b""
+            finally:
+                response.close()
+        except (requests.RequestException, OSError, ValueError) as e:
+            # Go names the token endpoint in the error (`Post "<tokenUrl>": dial tcp …`): so do we, rather
+            # than let it read as a failure of the Prometheus address.
+            raise TokenError(
+                f"oauth2: cannot fetch token from {config.token_url}: {short_cause(e)}"
+            ) from None
         token = _parse(response, raw)
         self.fetches += 1
         return token

@@ -36,7 +36,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import re
 import threading
 import warnings
 from collections.abc import Mapping
@@ -53,7 +52,7 @@ from urllib3.util.retry import Retry
 
 from analysis.durations import DurationError, parse_go_duration
 from analysis.models import Measurement, Metric, PrometheusMetric
-from analysis.providers.base import BaseProvider, error_measurement, value_measurement
+from analysis.providers.base import BaseProvider, error_measurement, short_cause, value_measurement
 from analysis.providers.deadlines import GuardedAdapter, SocketDeadline
 from analysis.providers.oauth2 import OAuth2Config, TokenError, TokenSource
 from analysis.providers.shaping import (
@@ -187,13 +186,13 @@ class _Connection(PrometheusConnect):  # type: ignore[misc]
                 finally:
                     response.close()
             except TokenError as e:
-                raise QueryFailed(str(e)) from None
+                raise QueryFailed("timed out" if deadline.aborted else str(e)) from None
             except requests.Timeout:
                 raise QueryFailed("timed out") from None
             except (requests.RequestException, OSError, ValueError) as e:
                 if deadline.aborted or "timed out" in str(e):  # urllib3 wraps it when retries are off
                     raise QueryFailed("timed out") from None
-                raise QueryFailed(_connection_error(e)) from None
+                raise QueryFailed(short_cause(e)) from None
         if len(raw) > MAX_ANSWER_BYTES:
             raise _ApiError(
                 f"bad_response: the answer is larger than {MAX_ANSWER_BYTES // (1024 * 1024)} MiB: "
@@ -237,18 +236,6 @@ def _shaped(status: int, raw: bytes) -> tuple[PrometheusResult, str, list[str]]:
     except ResponseError as e:
         raise QueryFailed(str(e)) from None
     return result, value, warnings_of(body)
-
-
-_ERRNO = re.compile(r"\[Errno -?\d+\] [^'\")]+")
-
-
-def _connection_error(error: Exception) -> str:
-    """A short cause for a requests failure: `[Errno 111] Connection refused` rather than three nested reprs."""
-    found = _ERRNO.search(str(error))
-    if found:
-        return found.group(0).strip()
-    text = str(error)
-    return text if len(text) <= 300 else text[:300] + "…"
 
 
 class ConfigError(ValueError):

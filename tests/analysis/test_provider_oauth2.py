@@ -26,7 +26,7 @@ from analysis.models import AnalysisPhase, AnalysisRun, Metric
 from analysis.providers.prometheus import PrometheusProvider
 from analysis.providers.registry import ProviderOptions, Providers
 from analysis.runner import reconcile_run
-from tests.fixtures.prometheus import PrometheusServer
+from tests.fixtures.prometheus import PrometheusServer, unused_url
 
 pytestmark = pytest.mark.prometheus
 
@@ -226,6 +226,18 @@ async def test_a_refused_token_is_an_error_in_the_librarys_words(
     assert m.phase is AnalysisPhase.ERROR
     assert m.message == f'prometheus query failed at {proxy}: oauth2: "invalid_client" "bad secret"'
     assert len(endpoint.requests) == 2 and seen == []  # both styles tried, no query sent without a token
+
+
+async def test_an_unreachable_token_endpoint_is_named(
+    provider: PrometheusProvider, prometheus: PrometheusServer
+) -> None:
+    token_url = f"{unused_url()}/token"
+    m = await provider.measure(oauth_metric(prometheus.url, token_url))
+    assert m.phase is AnalysisPhase.ERROR
+    assert m.message == (
+        f"prometheus query failed at {prometheus.url}: oauth2: cannot fetch token from {token_url}: "
+        "[Errno 111] Connection refused"
+    )
 
 
 @pytest.mark.parametrize(
