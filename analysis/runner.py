@@ -10,8 +10,8 @@ Two entry points:
 * `run_to_completion` — loops `reconcile_run` on a `Clock` until the run completes, is terminated (an
   `asyncio.Event` or a callable), or reaches `until` (replays stop there, terminating what is in flight).
 
-Clocks: `SystemClock` (live) and `VirtualClock` (replay/tests: `sleep_until` jumps instantly). With a
-virtual clock, providers are called with ``at=clock.now()`` so queries are evaluated at the replayed instant.
+Clocks (`analysis.clocks`, re-exported here): `SystemClock` (live) and `VirtualClock` (replay/tests:
+`sleep_until` jumps instantly). With a virtual clock, providers are called with ``at=clock.now()`` so queries are evaluated at the replayed instant.
 
 Deviations from Argo, on purpose: the whole-run Error paths (bad args, invalid spec) also stamp
 ``completedAt``; secrets are looked up only when a measurement is due; a run that must terminate because a
@@ -24,8 +24,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from typing import Protocol, TypeVar
+from datetime import datetime, timedelta
+from typing import TypeVar
 
 from pydantic import BaseModel
 
@@ -44,6 +44,7 @@ from analysis.assess import (
     is_terminating,
     record_measurement,
 )
+from analysis.clocks import Clock, Sleeper, SystemClock, VirtualClock
 from analysis.models import (
     AnalysisPhase,
     AnalysisRun,
@@ -71,48 +72,6 @@ __all__ = ["Clock", "RunStep", "SystemClock", "VirtualClock", "reconcile_run", "
 
 METRIC_TERMINATED = "Metric Terminated"
 Terminate = asyncio.Event | Callable[[], bool]
-
-
-class Clock(Protocol):
-    """Time for the runner: `now()` and an awaitable `sleep_until`."""
-
-    def now(self) -> datetime: ...
-
-    async def sleep_until(self, t: datetime) -> None: ...
-
-
-class SystemClock:
-    """Wall-clock time in UTC; sleeps for real."""
-
-    virtual = False
-
-    def now(self) -> datetime:
-        return datetime.now(UTC)
-
-    async def sleep_until(self, t: datetime) -> None:
-        delay = (t - self.now()).total_seconds()
-        if delay > 0:
-            await asyncio.sleep(delay)
-
-
-class VirtualClock:
-    """A clock that jumps: `sleep_until(t)` moves time to t at once (replays, tests)."""
-
-    virtual = True
-
-    def __init__(self, start: datetime) -> None:
-        self._now = start if start.tzinfo else start.replace(tzinfo=UTC)
-
-    def now(self) -> datetime:
-        return self._now
-
-    def advance(self, delta: timedelta) -> None:
-        self._now += delta
-
-    async def sleep_until(self, t: datetime) -> None:
-        if t > self._now:
-            self._now = t
-        await asyncio.sleep(0)
 
 
 @dataclass
@@ -409,63 +368,6 @@ def _requested(terminate: Terminate | None) -> bool:
     return bool(terminate())
 
 
-def _wake(waiter: asyncio.Future[None]) -> None:
-    if not waiter.done():
-        waiter.set_result(None)
-
-
-class _Sleeper:
-    """Sleeps on a clock until an instant or until the `terminate` Event is set, whichever comes first.
-
-    One watcher task per run waits on the Event; a sleep on the `SystemClock` is a bare timer on the loop
-    (what `asyncio.sleep` does), and on another clock one task. Two tasks and an `asyncio.wait` per sleep
-    were a tenth of the engine's CPU with hundreds of runs.
-    """
-
-    def __init__(self, clock: Clock, terminate: asyncio.Event) -> None:
-        self.clock, self.terminate = clock, terminate
-        self._system = type(clock).sleep_until is SystemClock.sleep_until
-        self._waiter: asyncio.Future[None] | None = None
-        self._watcher: asyncio.Task[None] | None = None
-
-    async def _watch(self) -> None:
-        await self.terminate.wait()
-        if self._waiter is not None:
-            _wake(self._waiter)
-
-    async def sleep_until(self, t: datetime) -> None:
-        if self.terminate.is_set():
-            await asyncio.sleep(0)
-            return
-        loop = asyncio.get_running_loop()
-        if self._watcher is None:
-            self._watcher = loop.create_task(self._watch())
-        waiter = self._waiter = loop.create_future()
-        if self._system:
-            handle: asyncio.TimerHandle | None = loop.call_later(
-                max(0.0, (t - self.clock.now()).total_seconds()), _wake, waiter
-            )
-            sleeper = None
-        else:
-            handle = None
-            sleeper = asyncio.ensure_future(self.clock.sleep_until(t))
-            sleeper.add_done_callback(lambda _: _wake(waiter))
-        try:
-            await waiter
-        finally:
-            self._waiter = None
-            if handle is not None:
-                handle.cancel()
-            if sleeper is not None and not sleeper.done():
-                sleeper.cancel()
-                await asyncio.gather(sleeper, return_exceptions=True)
-
-    async def close(self) -> None:
-        if self._watcher is not None:
-            self._watcher.cancel()
-            await asyncio.gather(self._watcher, return_exceptions=True)
-
-
 async def run_to_completion(
     spec: AnalysisRunSpec,
     providers: Mapping[str, MetricProvider],
@@ -486,7 +388,7 @@ async def run_to_completion(
     replay = bool(getattr(clock, "virtual", False))
     spec = spec.model_copy()
     prepared = _prepare(spec)  # the spec's metrics, args and rules do not change during the run
-    sleeper: Clock | _Sleeper = _Sleeper(clock, terminate) if isinstance(terminate, asyncio.Event) else clock
+    sleeper: Clock | Sleeper = Sleeper(clock, terminate) if isinstance(terminate, asyncio.Event) else clock
     current = status or AnalysisRunStatus()
     same_instant = 0
     last_now: datetime | None = None
@@ -516,5 +418,5 @@ async def run_to_completion(
                 continue
             await sleeper.sleep_until(wake)
     finally:
-        if isinstance(sleeper, _Sleeper):
+        if isinstance(sleeper, Sleeper):
             await sleeper.close()

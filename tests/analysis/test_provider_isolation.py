@@ -102,7 +102,7 @@ async def test_a_slow_tenant_does_not_starve_another(
         "team-a", [prometheus_metric(f"slow-{i}", slow.url, timeout=2) for i in range(16)]
     )
     victim = analysis_run(
-        "team-b", [prometheus_metric("success-rate", prometheus.url, timeout=5, query=HEALTHY_QUERY)]
+        "team-b", [prometheus_metric("success-rate", prometheus.url, timeout=30, query=HEALTHY_QUERY)]
     )
     attack_results: list[Any] = []
     stop = asyncio.Event()
