@@ -74,8 +74,11 @@ async def test_the_deadline_stops_the_read_and_frees_the_thread(
         provider.close()
 
 
-async def test_the_web_deadline_stops_a_trickling_body(trickle_server: Callable[..., TrickleServer]) -> None:
-    slow = trickle_server(interval=0.2)
+@pytest.mark.parametrize("trickle_headers", [False, True], ids=["body-trickles", "headers-trickle"])
+async def test_the_web_deadline_stops_a_trickling_answer(
+    trickle_server: Callable[..., TrickleServer], trickle_headers: bool
+) -> None:
+    slow = trickle_server(interval=0.2, trickle_headers=trickle_headers)
     provider = WebProvider()
     try:
         metric = Metric.model_validate(
@@ -144,3 +147,28 @@ async def test_a_slow_tenant_does_not_starve_another(
     assert f"prometheus query failed at {slow.url}: timed out after 2s" in messages
     refused = [m for m in messages if m and m.startswith("not measured:")]
     assert refused and "namespace 'team-a' already has 4 queries in flight" in refused[0]
+
+
+async def test_the_backend_cap_refuses_what_does_not_fit_in_time(
+    trickle_server: Callable[..., TrickleServer],
+) -> None:
+    slow = trickle_server(interval=1.0)
+    events: list[tuple[str, str, str]] = []
+    options = ProviderOptions(
+        rate=None, concurrency=2, namespace_concurrency=None, observer=lambda *e: events.append(e)
+    )
+    run = analysis_run("team-a", [prometheus_metric(f"slow-{i}", slow.url, timeout=1) for i in range(5)])
+    async with Providers(options) as providers:
+        step = await reconcile_run(run, providers, datetime.now(UTC))
+    messages = [r.measurements[0].message for r in step.status.metric_results or []]
+    timed_out = f"prometheus query failed at {slow.url}: timed out after 1s"
+    refused = (
+        "not measured: 2 queries towards this backend are already in flight (the per-backend cap) and none "
+        "finished within the metric's 1s timeout"
+    )
+    # Two are admitted; the three others wait. A waiter can take a slot freed in the same instant its own
+    # deadline fires, so which of them end as "timed out" is timing; that some are refused is not.
+    assert messages.count(timed_out) >= 2 and messages.count(refused) >= 1, messages
+    assert messages.count(timed_out) + messages.count(refused) == 5, messages
+    assert slow.peak_open <= 2
+    assert events.count(("refused", "backend", "team-a")) == messages.count(refused)
