@@ -10,7 +10,15 @@ the model's JSON schema turned into a Kubernetes *structural* schema:
 * ``anyOf [X, null]`` → X (absent, not null, is how Kubernetes spells optional);
 * `IntOrString` → ``x-kubernetes-int-or-string: true``; `RawObject` and free-form maps →
   ``x-kubernetes-preserve-unknown-fields: true``; ``metadata`` → ``type: object`` (the API server owns it);
-* anything that is not structural (unions of objects) → an opaque object.
+* anything that is not structural (unions of objects) → an opaque object;
+* no ``enum`` and no ``required`` that Argo's CRDs do not have (`API_OPTIONAL`): what Argo's API server accepts,
+  ours accepts, and the controller names the bad value in an ``InvalidSpec`` condition instead.
+
+The CRDs are shaped like Argo Rollouts' (``manifests/crds/`` of argo-rollouts), so that an Argo controller works
+on ours and ours on Argo's: same names, shortNames, scope, printer columns, subresources — a status subresource
+for Rollout only; AnalysisRun and Experiment have none, their controllers write status with the object — and the
+same API-level rules (``spec.selector`` of a Rollout is immutable). ``tests/test_crds.py`` compares them with
+Argo's published CRDs.
 
 Adding a kind is one `CrdSpec` entry in `REGISTRY`. `validate` checks a manifest against a generated schema
 the way the API server would (type errors, required fields; unknown fields reported as pruned).
@@ -37,8 +45,22 @@ Obj = dict[str, Any]
 GROUP = "argoproj.io"
 VERSION = "v1alpha1"
 CRD_DIR = Path(__file__).resolve().parents[1] / "crds"
-_AGE = {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"}
+_AGE = {
+    "name": "Age",
+    "type": "date",
+    "jsonPath": ".metadata.creationTimestamp",
+    "description": "Time since resource was created",
+}
 _OPAQUE: Obj = {"type": "object", PRESERVE_UNKNOWN_MARK: True}
+
+#: Fields the models require but the API server does not (Argo's CRDs accept them absent; the controller then
+#: reports the object as invalid, naming the field).
+API_OPTIONAL = frozenset({"templateName"})
+
+#: Kubernetes validation rules (CEL) the API server applies on update, by dotted path in the schema.
+_SELECTOR_IMMUTABLE: Obj = {
+    "x-kubernetes-validations": [{"rule": "self == oldSelf", "message": ".spec.selector is immutable"}]
+}
 
 
 @dataclass(frozen=True)
@@ -58,6 +80,8 @@ class CrdSpec:
     version: str = VERSION
     required: tuple[str, ...] = ("spec",)
     extra_names: Mapping[str, Any] = field(default_factory=dict)
+    rules: Mapping[str, Obj] = field(default_factory=dict)
+    """Extra keys merged into the schema node at a dotted path (``"spec.selector"``), e.g. validation rules."""
 
 
 REGISTRY: list[CrdSpec] = [
@@ -79,7 +103,6 @@ REGISTRY: list[CrdSpec] = [
         "analysisruns",
         "analysis.models:AnalysisRun",
         short_names=("ar",),
-        status=True,
         columns=(
             {
                 "name": "Status",
@@ -96,6 +119,7 @@ REGISTRY: list[CrdSpec] = [
         "rollouts.models:Rollout",
         short_names=("ro",),
         status=True,
+        rules={"spec.selector": _SELECTOR_IMMUTABLE},
         scale={
             "specReplicasPath": ".spec.replicas",
             "statusReplicasPath": ".status.HPAReplicas",
@@ -134,8 +158,15 @@ REGISTRY: list[CrdSpec] = [
         "experiments",
         None,
         short_names=("exp",),
-        status=True,
-        columns=({"name": "Status", "type": "string", "jsonPath": ".status.phase"}, _AGE),
+        columns=(
+            {
+                "name": "Status",
+                "type": "string",
+                "jsonPath": ".status.phase",
+                "description": "Experiment status",
+            },
+            _AGE,
+        ),
         required=(),
     ),
 ]
@@ -187,14 +218,10 @@ def _structural(node: Obj) -> Obj:
         kind = "object"
     if kind is None and "const" not in node and "enum" not in node:
         return {PRESERVE_UNKNOWN_MARK: True}  # Any
-    if "const" in node:
-        out["type"] = kind or "string"
-        out["enum"] = [node["const"]]
+    if "const" in node or "enum" in node:
+        out["type"] = kind or "string"  # the values themselves are the controller's to check (no enum)
     elif kind is not None:
         out["type"] = kind
-    if "enum" in node:
-        out["type"] = kind or "string"
-        out["enum"] = list(node["enum"])
     if kind == "number":
         out["type"] = "number"
     if "format" in node and node["format"] in ("date-time", "int32", "int64", "double", "float"):
@@ -207,8 +234,9 @@ def _structural(node: Obj) -> Obj:
         extra = node.get("additionalProperties")
         if props:
             out["properties"] = {name: _structural(schema) for name, schema in props.items()}
-            if node.get("required"):
-                out["required"] = list(node["required"])
+            required = [r for r in node.get("required") or () if r not in API_OPTIONAL]
+            if required:
+                out["required"] = required
         elif isinstance(extra, dict) and extra:
             out["additionalProperties"] = _structural(extra)
         else:
@@ -246,6 +274,11 @@ def crd_for(spec: CrdSpec) -> Obj:
         schema: Obj = {"type": "object", PRESERVE_UNKNOWN_MARK: True}
     else:
         schema = structural_schema(_model(spec.model), spec.required)
+    for path, extra in spec.rules.items():
+        node = schema
+        for name in path.split("."):
+            node = node["properties"][name]
+        node.update(extra)
     version: Obj = {
         "name": spec.version,
         "served": True,

@@ -3,12 +3,15 @@
 Called by the analysis work queue with a key; returns when to look again. A pass:
 
 1. read the run (from the caches, preferring what our own last status write returned — `reconciling.Freshest`);
-2. a finished run only waits for its `ttlStrategy` (§b.6) and is then deleted;
+2. a finished run only waits for its `ttlStrategy` (§b.6) to pass strictly, as Argo counts it, and is then
+   deleted;
 3. otherwise `analysis.runner.reconcile_run` takes the measurements that are due (providers `prometheus` and
    `web` shared by the whole process, `job` bound to this run — `rollouts.controller.jobs`), honours
    `spec.terminate`, assesses metrics and run (§b.4–b.5), trims measurement history (§b.6) and says when the
    next measurement is due;
-4. ONE merge patch of the status subresource (a diff; none when nothing changed).
+4. ONE merge patch of the status (a diff; none when nothing changed), written the way the AnalysisRun CRD
+   takes it: Argo's CRD (and ours, which matches it) has no status subresource, so the patch goes to the object
+   and carries only `status` (`KubeClient.patch_status` finds out from discovery).
 
 Secrets for `valueFrom.secretKeyRef` args are read from core/v1 Secrets in the run's namespace (base64 data)
 by `KubeSecrets`; their values never reach a log or a message (the runner redacts them).
@@ -30,7 +33,7 @@ from rollouts.controller.applying import merge_diff
 from rollouts.controller.jobs import JobProvider
 from rollouts.controller.observing import ClientSource, ObjectSource, parse_time
 from rollouts.controller.reconciling import Freshest, call_metrics, split_key
-from rollouts.kube.client import KubeClient
+from rollouts.kube.client import KubeClient, expecting
 from rollouts.kube.errors import KubeError, NotFound
 from rollouts.kube.resources import ANALYSIS_RUNS, SECRETS
 from rollouts.strategy.plan import JSON
@@ -75,24 +78,53 @@ class KubeSecrets:
     __call__ = resolve
 
 
-def ttl_deadline(run: Mapping[str, Any]) -> datetime | None:
-    """When a finished run is to be deleted: completedAt + the success/failure TTL, else secondsAfterCompletion."""
+def ttl_seconds(run: Mapping[str, Any]) -> int | None:
+    """The TTL that applies to a finished run, as Argo chooses it (analysis/analysis.go,
+    `isAnalysisRunTtlExceeded`): `secondsAfterSuccess` for a Successful run, `secondsAfterFailure` for a Failed
+    one, else `secondsAfterCompletion` (so an Error or Inconclusive run uses only that one). None: no TTL."""
     status = run.get("status") or {}
-    completed = parse_time(status.get("completedAt"))
-    ttl = (run.get("spec") or {}).get("ttlStrategy") or {}
-    if completed is None or not ttl:
+    ttl = (run.get("spec") or {}).get("ttlStrategy")
+    if not isinstance(ttl, Mapping) or status.get("phase") not in COMPLETED:
         return None
     phase = status.get("phase")
-    seconds = None
-    if phase == "Successful":
-        seconds = ttl.get("secondsAfterSuccess")
-    elif phase in ("Failed", "Error", "Inconclusive"):
-        seconds = ttl.get("secondsAfterFailure")
-    if seconds is None:
-        seconds = ttl.get("secondsAfterCompletion")
-    if seconds is None:
+    if phase == "Successful" and _int_or_none(ttl.get("secondsAfterSuccess")) is not None:
+        return _int_or_none(ttl.get("secondsAfterSuccess"))
+    if phase == "Failed" and _int_or_none(ttl.get("secondsAfterFailure")) is not None:
+        return _int_or_none(ttl.get("secondsAfterFailure"))
+    return _int_or_none(ttl.get("secondsAfterCompletion"))
+
+
+def ttl_exceeded(run: Mapping[str, Any], now: datetime) -> bool:
+    """Whether a finished run's TTL has STRICTLY passed: the whole seconds since `completedAt` (truncated, as
+    Go's int32 conversion does) exceed the TTL (analysis/analysis.go, `isAnalysisRunTtlExceeded`). A run with
+    no `completedAt` never expires."""
+    seconds = ttl_seconds(run)
+    completed = parse_time((run.get("status") or {}).get("completedAt"))
+    if seconds is None or completed is None:
+        return False
+    return int((now - completed).total_seconds()) > seconds
+
+
+def ttl_deadline(run: Mapping[str, Any]) -> datetime | None:
+    """The first instant at which `ttl_exceeded` holds (when to look again); None when the run never expires.
+
+    >>> run = {"spec": {"ttlStrategy": {"secondsAfterCompletion": 30}},
+    ...        "status": {"phase": "Error", "completedAt": "2026-11-26T07:00:00Z"}}
+    >>> ttl_deadline(run).isoformat()
+    '2026-11-26T07:00:31+00:00'
+    """
+    seconds = ttl_seconds(run)
+    completed = parse_time((run.get("status") or {}).get("completedAt"))
+    if seconds is None or completed is None:
         return None
-    return completed + timedelta(seconds=int(seconds))
+    # int(elapsed) > ttl  ⇔  elapsed >= ttl + 1 for ttl >= 0; for a negative ttl, as soon as elapsed > ttl.
+    return completed + timedelta(seconds=seconds + 1 if seconds >= 0 else seconds)
+
+
+def _int_or_none(value: Any) -> int | None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        return None  # the CRD schema makes these integers; anything else is treated as absent
+    return value
 
 
 def status_wire(status: Any) -> JSON:
@@ -208,15 +240,16 @@ class AnalysisRunReconciler:
         return updated
 
     async def _expire(self, raw: JSON, now: datetime) -> float | None:
-        """ttlStrategy (§b.6): delete the finished run when its time has come, else look again then."""
+        """ttlStrategy (§b.6): delete the finished run once its TTL has strictly passed, else look again then."""
         deadline = ttl_deadline(raw)
         if deadline is None:
             return None
-        if deadline > now:
+        if not ttl_exceeded(raw, now):
             return max(MIN_REQUEUE, (deadline - now).total_seconds())
         meta = raw.get("metadata") or {}
         try:
-            await self.client.delete(ANALYSIS_RUNS, str(meta.get("name")), meta.get("namespace"))
+            with expecting(404):
+                await self.client.delete(ANALYSIS_RUNS, str(meta.get("name")), meta.get("namespace"))
             logger.info(
                 "deleted AnalysisRun {}/{}: ttlStrategy expired", meta.get("namespace"), meta.get("name")
             )

@@ -15,8 +15,14 @@ or on a stale cache) changes nothing:
 Then the status: `status_patch(old, new)` is the JSON merge patch from the stored status to the plan's status
 (nulls for removed keys; `{}` when equal, and then nothing is written). It carries `observedGeneration` and is
 guarded by the Rollout's resourceVersion: a 409 means the Rollout moved on (a user's abort/promote, or our own
-cache was stale) and surfaces as `Conflict` for the reconciler to re-read and decide again. Events are emitted
-after the status is written, so a retried pass does not repeat them.
+cache was stale) and surfaces as `Conflict` for the reconciler to re-read and decide again. The status is
+written the way the Rollout CRD takes it (`KubeClient.patch_status`). Events are emitted after the status is
+written, so a retried pass does not repeat them; an Event the API server fails to take is retried with the
+client's bounded backoff, then dropped, logged and counted (`controller_events_dropped_total`).
+
+Refusals that are ordinary outcomes here (409 AlreadyExists on a create that is then adopted or reused, 404 on a
+delete or on terminating a run already gone) are declared with `expecting`, so only real refusals are logged
+and counted as refused writes.
 """
 
 from __future__ import annotations
@@ -30,7 +36,7 @@ from typing import Any
 
 from loguru import logger
 
-from rollouts.kube.client import KubeClient
+from rollouts.kube.client import KubeClient, expecting
 from rollouts.kube.errors import AlreadyExists, KubeError, NotFound
 from rollouts.kube.resources import ANALYSIS_RUNS, EVENTS, REPLICA_SETS, ROLLOUTS, SERVICES, Resource, lookup
 from rollouts.strategy.plan import (
@@ -56,6 +62,7 @@ MAX_NAME_COLLISIONS = 10
 HOSTNAME = socket.gethostname()  # reportingInstance of our Events (asked once: it is a system call)
 
 EventHook = Callable[[str, str, str, str], None]  # (namespace, rollout name, type, reason)
+DroppedHook = Callable[[str, str, str], None]  # (kind, type, reason) of an Event that could not be recorded
 WrittenHook = Callable[[Resource, JSON], None]  # an object as the API server returned it after our write
 
 
@@ -226,11 +233,13 @@ class Applier:
         component: str = "rollouts-controller",
         on_event: EventHook | None = None,
         on_written: WrittenHook | None = None,
+        on_event_dropped: DroppedHook | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.client = client
         self.component = component
         self.on_event = on_event
+        self.on_event_dropped = on_event_dropped
         self.api = _Recording(client, on_written)
         self.clock = clock
 
@@ -303,7 +312,8 @@ class Applier:
                 result.created_runs[action.name] = await self._create_analysis_run(rollout_raw, action)
             case TerminateAnalysisRun(name=name):
                 try:
-                    await self.api.patch(ANALYSIS_RUNS, name, {"spec": {"terminate": True}}, ns)
+                    with expecting(404):
+                        await self.api.patch(ANALYSIS_RUNS, name, {"spec": {"terminate": True}}, ns)
                 except NotFound:
                     return
             case DeleteAnalysisRun(name=name):
@@ -313,7 +323,8 @@ class Applier:
         result.writes += 1
 
     async def emit(self, rollout_raw: JSON, action: EmitEvent) -> None:
-        """A core/v1 Event on the Rollout; a failure to record it is logged, never fatal."""
+        """A core/v1 Event on the Rollout, retried with the client's bounded backoff (a duplicate Event does no
+        harm); one that still fails is dropped: logged, counted, never fatal to the pass."""
         meta = rollout_raw.get("metadata") or {}
         namespace, name = str(meta.get("namespace") or ""), str(meta.get("name") or "")
         if self.on_event is not None:
@@ -323,24 +334,32 @@ class Applier:
         )
         try:
             await self.api.create(
-                EVENTS, event_body(rollout_raw, action, self.component, self.clock()), namespace
+                EVENTS, event_body(rollout_raw, action, self.component, self.clock()), namespace, retry=True
             )
         except KubeError as e:
+            if self.on_event_dropped is not None:
+                self.on_event_dropped("Rollout", action.type, action.reason)
             logger.warning(
-                "could not record event {} on rollout {}/{}: {}", action.reason, namespace, name, e
+                "event {} on rollout {}/{} dropped after {} attempts: {}",
+                action.reason,
+                namespace,
+                name,
+                self.client.retry.attempts + 1,
+                e,
             )
 
     # ------------------------------------------------------------------------------------------------ helpers
 
     async def _delete(self, resource: Any, name: str, namespace: str | None) -> None:
-        with contextlib.suppress(NotFound):
+        with contextlib.suppress(NotFound), expecting(404):
             await self.api.delete(resource, name, namespace)
 
     async def _create_replica_set(self, rollout_raw: JSON, action: CreateReplicaSet) -> None:
         body = replica_set_body(rollout_raw, action)
         ns = body["metadata"]["namespace"]
         try:
-            await self.api.create(REPLICA_SETS, body, ns)
+            with expecting(409):
+                await self.api.create(REPLICA_SETS, body, ns)
             return
         except AlreadyExists:
             existing = await self.api.get(REPLICA_SETS, action.name, ns)
@@ -378,7 +397,8 @@ class Applier:
             return
         if action.create:
             try:
-                await self.api.create(resource, action.obj, action.namespace)
+                with expecting(409):
+                    await self.api.create(resource, action.obj, action.namespace)
             except AlreadyExists:
                 current = await self.api.get(resource, action.name, action.namespace)
                 body = {**action.obj, "metadata": {**action.obj.get("metadata", {}), **_rv(current)}}
@@ -393,7 +413,8 @@ class Applier:
         for attempt in range(MAX_NAME_COLLISIONS + 1):
             name = action.name if attempt == 0 else f"{action.name}.{attempt}"
             try:
-                await self.api.create(ANALYSIS_RUNS, analysis_run_body(rollout_raw, action, name), ns)
+                with expecting(409):
+                    await self.api.create(ANALYSIS_RUNS, analysis_run_body(rollout_raw, action, name), ns)
                 return name
             except AlreadyExists:
                 existing = await self.api.get_or_none(ANALYSIS_RUNS, name, ns)
@@ -423,8 +444,10 @@ class _Recording:
             self.hook(resource, obj)
         return obj
 
-    async def create(self, resource: Resource, body: JSON, namespace: str | None = None) -> JSON:
-        return self._seen(resource, await self.client.create(resource, body, namespace))
+    async def create(
+        self, resource: Resource, body: JSON, namespace: str | None = None, *, retry: bool = False
+    ) -> JSON:
+        return self._seen(resource, await self.client.create(resource, body, namespace, retry=retry))
 
     async def replace(self, resource: Resource, body: JSON, namespace: str | None = None) -> JSON:
         return self._seen(resource, await self.client.replace(resource, body, namespace))

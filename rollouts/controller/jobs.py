@@ -23,7 +23,7 @@ from typing import Any
 
 from analysis.models import AnalysisPhase, Measurement, Metric
 from analysis.providers.base import BaseProvider, error_measurement
-from rollouts.kube.client import KubeClient
+from rollouts.kube.client import KubeClient, expecting
 from rollouts.kube.errors import KubeError, NotFound
 from rollouts.kube.resources import ANALYSIS_RUNS, JOBS
 
@@ -123,7 +123,8 @@ class JobProvider(BaseProvider):
         if metric.provider.job is None:
             return error_measurement("job metric has no job spec", started_at=now)
         try:
-            await self.client.create(JOBS, self.body(metric, name), self.namespace)
+            with expecting(409):  # a retried pass: the Job is already running
+                await self.client.create(JOBS, self.body(metric, name), self.namespace)
         except KubeError as e:
             if getattr(e, "reason", "") != "AlreadyExists":  # a retried pass: the Job is already running
                 return error_measurement(f"could not create job {name}: {e.message}", started_at=now)
@@ -161,7 +162,7 @@ class JobProvider(BaseProvider):
 
     async def _delete(self, name: str, namespace: str) -> None:
         # Already gone, or the API is failing: the ownerReference collects it with the run.
-        with contextlib.suppress(KubeError):
+        with contextlib.suppress(KubeError), expecting(404):
             await self.client.delete(JOBS, name, namespace, propagation_policy="Background")
 
 

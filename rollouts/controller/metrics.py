@@ -10,7 +10,10 @@ Beyond Argo: `analysis_run_metric_value` (the latest measured value as a float) 
 `analysis_run_metric_threshold` (the number in a simple success/failure condition such as `result[0] >= 0.99`),
 so a dashboard can draw the value against its line; `rollout_canary_weight` and `rollout_step_index`;
 `analysis_provider_cap_total` (a measurement that waited for, or was refused by, the per-namespace,
-per-backend or rate cap of the metric providers: `on_provider_cap`, the providers' observer).
+per-backend or rate cap of the metric providers: `on_provider_cap`, the providers' observer);
+`controller_write_refused_total{kind,verb,code}` (every write the API server refused — each is also logged at
+WARNING with the object, the verb, the code and the server's message, so a retry loop is never silent) and
+`controller_events_dropped_total{kind,type,reason}` (Events that could not be recorded after their retries).
 Counters follow client_python naming: `rollout_reconcile_error` is exposed as `rollout_reconcile_error_total`.
 """
 
@@ -166,6 +169,18 @@ class ControllerMetrics:
             ["kind", "namespace", "name", "verb", "status_code"],
             registry=r,
         )
+        self.write_refused = Counter(
+            "controller_write_refused",
+            "Writes (create, update, patch, delete) the Kubernetes API refused, by HTTP status code.",
+            ["kind", "verb", "code"],
+            registry=r,
+        )
+        self.events_dropped = Counter(
+            "controller_events_dropped",
+            "Kubernetes Events that could not be recorded after their retries.",
+            ["kind", "type", "reason"],
+            registry=r,
+        )
         self.queue_adds = Counter("workqueue_adds", "Adds handled by a work queue.", ["name"], registry=r)
         self.queue_depth = Gauge("workqueue_depth", "Current depth of a work queue.", ["name"], registry=r)
         self.queue_latency = Histogram(
@@ -204,10 +219,17 @@ class ControllerMetrics:
     # ------------------------------------------------------------------ client and queues
 
     def on_request(self, record: RequestRecord) -> None:
-        """The KubeClient hook: count one request."""
+        """The KubeClient hook: count one request; a refused write is also counted apart and logged."""
         self.k8s_requests.labels(
             record.kind, record.namespace, record.name, record.verb, str(record.status_code)
         ).inc()
+        if record.refused:
+            self.write_refused.labels(record.kind, record.verb, str(record.status_code)).inc()
+        if record.failed:
+            logger.warning("{}", refusal_message(record))
+
+    def count_event_dropped(self, kind: str, type_: str, reason: str) -> None:
+        self.events_dropped.labels(kind, type_, reason).inc()
 
     def on_provider_cap(self, outcome: str, cap: str, namespace: str) -> None:
         """The providers' observer: a measurement waited for or was refused by a cap."""
@@ -374,6 +396,25 @@ class ControllerMetrics:
             _remove(self.analysis_run_phase, *key, p)
         for gauge, labels in old["series"]:
             _remove(gauge, *key, *labels)
+
+
+def refusal_message(record: RequestRecord) -> str:
+    """One line naming the object, the verb and the API server's answer.
+
+    >>> refusal_message(RequestRecord("AnalysisRun", "shop", "web-1", "Patch", 404, "status",
+    ...                               'NotFound analysisruns.argoproj.io "web-1" not found'))
+    'API server refused Patch of AnalysisRun shop/web-1 (status subresource): 404 NotFound analysisruns.argoproj.io "web-1" not found'
+    """
+    target = f"{record.namespace}/{record.name}" if record.namespace else record.name
+    if not record.name:
+        target = f"in {record.namespace}" if record.namespace else "(generated name)"
+    sub = f" ({record.subresource} subresource)" if record.subresource else ""
+    if record.status_code == 0:
+        return f"API server did not answer {record.verb} of {record.kind} {target}{sub}: {record.message}"
+    return (
+        f"API server refused {record.verb} of {record.kind} {target}{sub}: "
+        f"{record.status_code} {record.message}".rstrip()
+    )
 
 
 def _thresholds(run: dict[str, Any]) -> list[tuple[str, str, float]]:

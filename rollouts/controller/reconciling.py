@@ -48,6 +48,7 @@ class RolloutMetrics(Protocol):
         self, kind: str, namespace: str, name: str, seconds: float, *, error: bool
     ) -> None: ...
     def count_event(self, namespace: str, name: str, type_: str, reason: str) -> None: ...
+    def count_event_dropped(self, kind: str, type_: str, reason: str) -> None: ...
     def observe_rollout(self, rollout: dict[str, Any]) -> None: ...
     def observe_rollout_duration(self, status: str, total: float, manual_pause: float) -> None: ...
     def forget_rollout(self, namespace: str, name: str) -> None: ...
@@ -297,6 +298,9 @@ class RolloutReconciler:
                 metrics, "count_event", ns, name, type_, reason
             ),
             on_written=self._written,
+            on_event_dropped=lambda kind, type_, reason: call_metrics(
+                metrics, "count_event_dropped", kind, type_, reason
+            ),
         )
         self._failures: dict[tuple[str, str], int] = {}
         # Per key, the last parsed version (resourceVersion → model) and the version last shown to the metrics:
@@ -377,9 +381,9 @@ class RolloutReconciler:
                     "rollout {}/{}: {}", namespace, name, e.message
                 )
                 return float(min(BACKOFF_CAP, BACKOFF_START * 2.0 ** (failures - 1)))
-        raise Conflict(
-            f"rollout {namespace}/{name}: still conflicting after {self.conflict_retries} re-reads"
-        )
+        message = f"rollout {namespace}/{name}: still conflicting after {self.conflict_retries} re-reads"
+        logger.bind(rollout=f"{namespace}/{name}").warning("{}; retrying with backoff", message)
+        raise Conflict(message)
 
     async def _pass(self, raw: JSON, source: ObjectSource) -> float | None:
         namespace, name = _key_of(raw)

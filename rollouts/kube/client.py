@@ -7,16 +7,21 @@ OpenAPI model (de)serialization, which is the costly part of the generated API c
 for built-ins and custom resources alike.
 
 Per request: the client-side token bucket (`--qps`/`--burst`), the request hooks (they feed
-`controller_clientset_k8s_request_total`), retries with backoff for 429 (honouring Retry-After) on every verb
-and for 5xx/unreachable on idempotent verbs, and translation of failures into `rollouts.kube.errors`.
+`controller_clientset_k8s_request_total` and `controller_write_refused_total`), retries with backoff for 429
+(honouring Retry-After) on every verb and for 5xx/unreachable on idempotent verbs, and translation of failures
+into `rollouts.kube.errors`. A refusal the caller anticipates as an ordinary outcome (404 on a delete, 409
+AlreadyExists on a create it then adopts) is declared with `with expecting(404): …` and marked so in the
+record. Status is written the way the resource's CRD takes it (`rollouts.kube.discovering`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import contextvars
 import json
 import random
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -24,6 +29,7 @@ import aiohttp
 from kubernetes.aio.client import ApiClient
 
 from rollouts.kube.config import KubeSettings
+from rollouts.kube.discovering import Discovery, StatusWrites
 from rollouts.kube.errors import (
     KubeError,
     NotFound,
@@ -48,6 +54,21 @@ _CONTENT_TYPES: dict[str, str] = {
 }
 
 
+WRITE_VERBS = frozenset({"Create", "Update", "Patch", "Delete"})
+
+_EXPECTED: contextvars.ContextVar[frozenset[int]] = contextvars.ContextVar("expected", default=frozenset())
+
+
+@contextlib.contextmanager
+def expecting(*codes: int) -> Iterator[None]:
+    """Within the block, an answer with one of `codes` is an outcome the caller handles, not a refusal."""
+    token = _EXPECTED.set(_EXPECTED.get() | frozenset(codes))
+    try:
+        yield
+    finally:
+        _EXPECTED.reset(token)
+
+
 @dataclass(frozen=True, slots=True)
 class RequestRecord:
     """One request as the hooks see it (labels of `controller_clientset_k8s_request_total`)."""
@@ -57,6 +78,19 @@ class RequestRecord:
     name: str
     verb: str  # Get, List, Watch, Create, Update, Patch, Delete
     status_code: int  # 0 when the server did not answer
+    subresource: str = ""
+    message: str = ""  # the server's reason and message when it refused
+    expected: bool = False  # the caller declared this answer an ordinary outcome (`expecting`)
+
+    @property
+    def refused(self) -> bool:
+        """A write the API server answered with an error the caller did not anticipate."""
+        return self.verb in WRITE_VERBS and self.status_code >= 300 and not self.expected
+
+    @property
+    def failed(self) -> bool:
+        """A write that did not succeed: refused, or unanswered (status 0)."""
+        return self.refused or (self.verb in WRITE_VERBS and self.status_code == 0)
 
 
 RequestHook = Callable[[RequestRecord], None]
@@ -128,6 +162,8 @@ class KubeClient:
         self.hooks: list[RequestHook] = []
         self.stats = ClientStats()
         self._sleep = asyncio.sleep
+        self.discovery = Discovery(self.resource_list)
+        self._status = StatusWrites(self, self.discovery)
 
     @classmethod
     async def connect(cls, settings: KubeSettings, **kwargs: Any) -> KubeClient:
@@ -193,7 +229,11 @@ class KubeClient:
             if not follow or not token:
                 return ObjectList(items=items, resource_version=rv, continue_token=token or "")
 
-    async def create(self, resource: Resource, body: Obj, namespace: str | None = None) -> Obj:
+    async def create(
+        self, resource: Resource, body: Obj, namespace: str | None = None, *, retry: bool = False
+    ) -> Obj:
+        """Create. `retry=True` retries 5xx and unreachable answers too, for objects whose duplicate does no
+        harm (Events)."""
         ns = self._ns(resource, namespace or (body.get("metadata") or {}).get("namespace"))
         body = _with_type(resource, body)
         return await self._call(
@@ -203,7 +243,7 @@ class KubeClient:
             ns,
             None,
             body=body,
-            idempotent=False,
+            idempotent=retry,
             obj_name=(body.get("metadata") or {}).get("name") or "",
         )
 
@@ -216,6 +256,12 @@ class KubeClient:
         )
 
     async def replace_status(self, resource: Resource, body: Obj, namespace: str | None = None) -> Obj:
+        """Replace the status: a PUT of the status subresource, or (no subresource) a JSON patch of `/status`
+        guarded by the body's resourceVersion."""
+        return await self._status.replace(resource, body, namespace)
+
+    async def put_status(self, resource: Resource, body: Obj, namespace: str | None = None) -> Obj:
+        """PUT the status subresource (404 when the resource has none: use `replace_status`)."""
         meta = body.get("metadata") or {}
         ns = self._ns(resource, namespace or meta.get("namespace"))
         return await self._call(
@@ -282,15 +328,22 @@ class KubeClient:
         patch_type: PatchType = "merge",
         resource_version: str | None = None,
     ) -> Obj:
-        return await self.patch(
+        """Patch the status the way the resource's CRD takes it: the status subresource when it has one, else
+        the object itself with only the status part of `patch` (see `rollouts.kube.discovering`)."""
+        return await self._status.patch(
             resource,
             name,
             patch,
-            namespace,
+            self._ns(resource, namespace),
             patch_type=patch_type,
             resource_version=resource_version,
-            subresource="status",
         )
+
+    async def resource_list(self, group: str, version: str) -> Obj:
+        """Discovery: the APIResourceList of one group-version (`/apis/argoproj.io/v1alpha1`)."""
+        listing = Resource(group, version, "", "APIResourceList", False)
+        path = f"/apis/{group}/{version}" if group else f"/api/{version}"
+        return await self._call("GET", "Get", listing, None, None, path=path, idempotent=True)
 
     async def delete(
         self,
@@ -384,11 +437,32 @@ class KubeClient:
             return None
         return namespace or self.namespace
 
-    def _record(self, resource: Resource, namespace: str | None, name: str, verb: str, status: int) -> None:
+    def _record(
+        self,
+        resource: Resource,
+        namespace: str | None,
+        name: str,
+        verb: str,
+        status: int,
+        subresource: str | None = None,
+        error: KubeError | None = None,
+    ) -> None:
         self.stats.requests += 1
         self.stats.by_verb[verb] = self.stats.by_verb.get(verb, 0) + 1
         if self.hooks:
-            record = RequestRecord(resource.kind, namespace or "", name, verb, status)
+            message = ""
+            if error is not None:
+                message = f"{error.reason} {error.body.get('message') or error.message}".strip()
+            record = RequestRecord(
+                resource.kind,
+                namespace or "",
+                name,
+                verb,
+                status,
+                subresource or "",
+                message,
+                status in _EXPECTED.get(),
+            )
             for hook in self.hooks:
                 hook(record)
 
@@ -436,8 +510,9 @@ class KubeClient:
         content_type: str | None = None,
         idempotent: bool,
         obj_name: str = "",
+        path: str | None = None,
     ) -> Obj:
-        path = resource.path(namespace, name, subresource)
+        path = path or resource.path(namespace, name, subresource)
         shown = name or obj_name
         target = f"{namespace}/{shown}" if namespace and shown else (shown or namespace or "")
         what = f"{verb.lower()} {resource.plural}{'/' + subresource if subresource else ''} {target}".rstrip()
@@ -451,17 +526,18 @@ class KubeClient:
                 status = resp.status
                 raw = await resp.read()
             except Unreachable as e:
-                self._record(resource, namespace, name or obj_name, verb, 0)
+                self._record(resource, namespace, name or obj_name, verb, 0, subresource, e)
                 err: KubeError = e
             except (aiohttp.ClientError, TimeoutError) as e:
-                self._record(resource, namespace, name or obj_name, verb, status)
                 err = Unreachable(f"{what}: API server {self.settings.host} broke the answer: {e}")
                 err.__cause__ = e
+                self._record(resource, namespace, name or obj_name, verb, status, subresource, err)
             else:
-                self._record(resource, namespace, name or obj_name, verb, status)
                 if 200 <= status < 300:
+                    self._record(resource, namespace, name or obj_name, verb, status, subresource)
                     return _decode(raw)
                 err = error_for(status, _decode(raw), what=what, retry_after=_retry_after(resp))
+                self._record(resource, namespace, name or obj_name, verb, status, subresource, err)
             retryable = isinstance(err, TooManyRequests) or (
                 idempotent and isinstance(err, ServerError | Unreachable)
             )

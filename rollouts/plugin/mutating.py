@@ -2,7 +2,7 @@
 
 Each reads what its intent needs (usually the rollout), asks `intents.py` for the exact patches of reference
 §d/§c.5–c.7, sends them, and prints Argo's line (`rollout 'web' aborted`). Status patches go to the status
-subresource and fall back to the object itself when the CRD has none (Argo's plugin does the same).
+subresource, or to the object itself when the CRD has none (`KubeClient.patch_status` finds out).
 """
 
 from __future__ import annotations
@@ -40,12 +40,7 @@ async def apply_patch(client: KubeClient, resource: Resource, namespace: str, na
         if patch.type == "replace":
             return await client.replace(resource, patch.body, namespace)
         if patch.subresource == "status":
-            try:
-                return await client.patch(
-                    resource, name, patch.body, namespace, patch_type=patch.type, subresource="status"
-                )
-            except NotFound:
-                pass  # no status subresource on this CRD: patch the object itself
+            return await client.patch_status(resource, name, patch.body, namespace, patch_type=patch.type)
         return await client.patch(resource, name, patch.body, namespace, patch_type=patch.type)
     except NotFound:
         raise not_found(resource, name) from None

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from analysis.providers.registry import ProviderOptions, Providers
-from rollouts.controller.analyzing import AnalysisRunReconciler, ttl_deadline
+from rollouts.controller.analyzing import AnalysisRunReconciler, ttl_deadline, ttl_exceeded
 from rollouts.kube import KubeClient, settings_for_url
 from rollouts.kube.resources import ANALYSIS_RUNS, JOBS, SECRETS
 from rollouts.sandbox.running import Sandbox
@@ -142,8 +142,14 @@ async def test_terminate_and_ttl(env: Env, prometheus_factory: PrometheusFactory
     deadline = ttl_deadline(run)
     assert deadline is not None
     wait = await env.reconciler.reconcile((NS, "forever"))
-    assert wait is not None and 0 < wait <= 30
-    env.time.now = deadline + timedelta(seconds=1)
+    assert wait is not None and 0 < wait <= 31
+    # 30 s after completion the TTL has not strictly passed: the run stays (analysis/analysis.go).
+    completed = datetime.fromisoformat(run["status"]["completedAt"].replace("Z", "+00:00"))
+    env.time.now = completed + timedelta(seconds=30.5)
+    wait = await env.reconciler.reconcile((NS, "forever"))
+    assert wait is not None and 0 < wait <= 0.5
+    assert (await env.client.get_or_none(ANALYSIS_RUNS, "forever", NS)) is not None
+    env.time.now = deadline
     assert await env.reconciler.reconcile((NS, "forever")) is None
     assert (await env.client.get_or_none(ANALYSIS_RUNS, "forever", NS)) is None
 
@@ -246,24 +252,61 @@ def test_job_phase(job: dict[str, Any], phase: str) -> None:
     assert job_phase(job) == phase
 
 
+COMPLETED_AT = datetime(2026, 11, 26, 7, 0, tzinfo=UTC)
+
+
 @pytest.mark.parametrize(
-    ("phase", "ttl", "seconds"),
+    ("phase", "ttl", "elapsed", "exceeded"),
     [
+        # Argo, analysis/analysis.go `isAnalysisRunTtlExceeded`: int32(seconds since completedAt) > ttl.
+        pytest.param("Successful", {"secondsAfterCompletion": 10}, 10.0, False, id="equal-is-not-passed"),
+        pytest.param("Successful", {"secondsAfterCompletion": 10}, 10.999, False, id="fraction-truncated"),
+        pytest.param("Successful", {"secondsAfterCompletion": 10}, 11.0, True, id="strictly-passed"),
+        pytest.param("Successful", {"secondsAfterCompletion": 0}, 0.5, False, id="zero-ttl-first-second"),
+        pytest.param("Successful", {"secondsAfterCompletion": 0}, 1.0, True, id="zero-ttl-after-a-second"),
         pytest.param(
-            "Successful", {"secondsAfterCompletion": 60, "secondsAfterSuccess": 5}, 5, id="success-wins"
+            "Successful", {"secondsAfterCompletion": 60, "secondsAfterSuccess": 5}, 6, True, id="success-wins"
         ),
         pytest.param(
-            "Failed", {"secondsAfterCompletion": 60, "secondsAfterSuccess": 5}, 60, id="completion-fallback"
+            "Failed",
+            {"secondsAfterCompletion": 60, "secondsAfterSuccess": 5},
+            6,
+            False,
+            id="completion-fallback",
         ),
-        pytest.param("Error", {"secondsAfterFailure": 7}, 7, id="error-is-a-failure"),
-        pytest.param("Successful", {"secondsAfterFailure": 7}, None, id="no-rule-for-success"),
-        pytest.param("Successful", {}, None, id="no-ttl"),
+        pytest.param(
+            "Failed", {"secondsAfterCompletion": 60, "secondsAfterFailure": 5}, 6, True, id="failure-wins"
+        ),
+        pytest.param("Error", {"secondsAfterFailure": 5}, 3600, False, id="error-uses-only-completion"),
+        pytest.param(
+            "Inconclusive",
+            {"secondsAfterFailure": 5, "secondsAfterCompletion": 20},
+            21,
+            True,
+            id="inconclusive",
+        ),
+        pytest.param("Successful", {"secondsAfterFailure": 7}, 3600, False, id="no-rule-for-success"),
+        pytest.param("Successful", {}, 3600, False, id="no-ttl"),
+        pytest.param("Running", {"secondsAfterCompletion": 1}, 3600, False, id="not-finished"),
+        pytest.param("Successful", {"secondsAfterCompletion": "1"}, 3600, False, id="not-an-integer"),
     ],
 )
-def test_ttl_deadline(phase: str, ttl: dict[str, int], seconds: int | None) -> None:
-    """§b.6: the success/failure TTL wins over secondsAfterCompletion."""
+def test_ttl_exceeded_as_argo(phase: str, ttl: dict[str, Any], elapsed: float, exceeded: bool) -> None:
+    """§b.6, Argo analysis/analysis.go: the success/failure TTL applies to Successful/Failed runs only, else
+    secondsAfterCompletion; deleted once the whole seconds since completedAt STRICTLY exceed it; the deadline
+    the reconciler waits for is the first instant that holds."""
     run = {"spec": {"ttlStrategy": ttl}, "status": {"phase": phase, "completedAt": "2026-11-26T07:00:00Z"}}
-    expected = (
-        None if seconds is None else datetime(2026, 11, 26, 7, 0, tzinfo=UTC) + timedelta(seconds=seconds)
-    )
-    assert ttl_deadline(run) == expected
+    now = COMPLETED_AT + timedelta(seconds=elapsed)
+    assert ttl_exceeded(run, now) is exceeded
+    deadline = ttl_deadline(run)
+    if deadline is None:
+        assert not exceeded and not ttl_exceeded(run, COMPLETED_AT + timedelta(days=365))
+    else:
+        assert ttl_exceeded(run, deadline) and not ttl_exceeded(run, deadline - timedelta(milliseconds=1))
+        assert exceeded is (now >= deadline)
+
+
+def test_ttl_without_completed_at_never_expires() -> None:
+    run = {"spec": {"ttlStrategy": {"secondsAfterCompletion": 0}}, "status": {"phase": "Successful"}}
+    assert ttl_deadline(run) is None
+    assert not ttl_exceeded(run, COMPLETED_AT + timedelta(days=1))

@@ -10,6 +10,9 @@ what happens through a listener on the sandbox's store (every committed change, 
 * `Recorder.steps(rollout)` — the sequence of `status.currentStepIndex`;
 * `Recorder.health(rollout)` — the seed's Argo CD Lua health check (section 2.4) run with `lupa` on every
   version of the Rollout object (consecutive duplicates dropped).
+
+`running_stack(..., crds=[...])` installs the given CRDs (e.g. Argo Rollouts' published ones, read from the
+mirror) instead of the project's; `Controller.metrics()` reads the process's `/metrics`.
 """
 
 from __future__ import annotations
@@ -299,6 +302,27 @@ class Controller:
     def output(self) -> str:
         return self.log.read_text(errors="replace") if self.log.exists() else ""
 
+    def metrics(self) -> dict[str, float]:
+        """The controller's `/metrics` (address from its start line) as `{'name{label="v",…}': value}`."""
+        import urllib.request
+
+        from prometheus_client.parser import text_string_to_metric_families
+
+        found = re.findall(r"metrics (http://\S+/metrics)", self.output())
+        assert found, "the controller has not printed its metrics address yet"
+        with urllib.request.urlopen(found[-1], timeout=10) as response:
+            text = response.read().decode()
+        out: dict[str, float] = {}
+        for family in text_string_to_metric_families(text):
+            for sample in family.samples:
+                labels = ",".join(f'{k}="{v}"' for k, v in sorted(sample.labels.items()))
+                out[f"{sample.name}{{{labels}}}"] = sample.value
+        return out
+
+    def counted(self, name: str) -> float:
+        """The sum of a counter's samples (e.g. `controller_write_refused_total`)."""
+        return sum(v for k, v in self.metrics().items() if k.startswith(name + "{"))
+
 
 def _env() -> dict[str, str]:
     env = dict(os.environ)
@@ -426,11 +450,25 @@ class Stack:
 
 
 @contextlib.contextmanager
-def running_stack(tmp_path: Path, docs: list[dict[str, Any]], **sandbox_options: Any) -> Iterator[Stack]:
-    """A sandbox with `docs` created, the recorder attached, and the controller running; all stopped after."""
+def running_stack(
+    tmp_path: Path,
+    docs: list[dict[str, Any]],
+    crds: list[dict[str, Any]] | None = None,
+    **sandbox_options: Any,
+) -> Iterator[Stack]:
+    """A sandbox with `docs` created, the recorder attached, and the controller running; all stopped after.
+
+    With `crds`, the sandbox starts without the project's CRDs and gets these (plus the traffic routers')."""
+    if crds is not None:
+        sandbox_options["install_crds"] = False
     sandbox = Sandbox(pod_ready_delay=0.05, **sandbox_options).start()
     controller = Controller(sandbox.url, tmp_path / "controller.log")
     try:
+        if crds is not None:
+            from rollouts.sandbox.crds import traffic_crds
+
+            for crd in [*traffic_crds(), *crds]:
+                sandbox.create(copy.deepcopy(crd))
         recorder = Recorder()
         recorder.attach(sandbox)
         create_all(sandbox, docs)
