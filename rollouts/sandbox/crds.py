@@ -73,8 +73,8 @@ def builtin_project_crds() -> list[Obj]:
             scope="Cluster",
             status=False,
         ),
-        _crd(g, v, "AnalysisRun", "analysisruns", short=["ar"]),
-        _crd(g, v, "Experiment", "experiments", short=["exp"]),
+        _crd(g, v, "AnalysisRun", "analysisruns", short=["ar"], status=False),
+        _crd(g, v, "Experiment", "experiments", short=["exp"], status=False),
     ]
 
 

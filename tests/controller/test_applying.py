@@ -229,3 +229,41 @@ async def test_one_status_patch_and_none_when_equal(env: tuple[Sandbox, KubeClie
         await applier.apply(rollout, Plan(new_status={**status, "currentStepIndex": 1}))
     stored = await client.get(ROLLOUTS, "api", NS)
     assert stored["status"]["currentStepIndex"] == 0
+
+
+async def test_events_are_retried_then_dropped_counted_and_logged(
+    env: tuple[Sandbox, KubeClient, dict[str, Any]],
+) -> None:
+    """An Event the API server fails to take (500) is retried with the client's bounded backoff; when every
+    attempt fails it is dropped: one WARNING naming it, one `controller_events_dropped_total`; the pass goes on."""
+    from loguru import logger
+
+    from rollouts.kube.client import RetryPolicy
+
+    sandbox, client, rollout = env
+    client.retry = RetryPolicy(attempts=3, base=0.001, cap=0.01)
+    dropped: list[tuple[str, str, str]] = []
+    applier = Applier(client, on_event_dropped=lambda *labels: dropped.append(labels))
+    lines: list[str] = []
+    sink = logger.add(lambda m: lines.append(str(m)), level="WARNING", format="{message}")
+    try:
+        sandbox.faults.update(error_rate=1.0, verbs=["create"])
+        await applier.emit(rollout, EmitEvent("Normal", "RolloutPaused", "paused"))
+        assert sandbox.requests.count(resource="events", verb="create") == 4  # 1 + 3 retries, then dropped
+        assert dropped == [("Rollout", "Normal", "RolloutPaused")]
+        assert [line for line in lines if "dropped" in line] == [
+            f"event RolloutPaused on rollout {NS}/api dropped after 4 attempts: create events {NS}: "
+            "Internal error occurred: injected fault (sandbox)\n"
+        ]
+
+        sandbox.faults.update(error_rate=0.5, seed=1)  # half the answers fail: the retries get them through
+        sandbox.requests.reset()
+        for i in range(5):
+            await applier.emit(rollout, EmitEvent("Normal", "RolloutResumed", f"resumed {i}"))
+        assert sandbox.requests.count(resource="events", verb="create") == 5 + 6  # 6 failed answers retried
+    finally:
+        logger.remove(sink)
+        sandbox.faults.reset()
+    events = sandbox.list("v1", "Event", NS)
+    assert sorted(e["message"] for e in events) == [f"resumed {i}" for i in range(5)]
+    assert len(dropped) == 1

@@ -221,6 +221,56 @@ def test_request_hook_and_queue_observer() -> None:
     assert sample(reg, "workqueue_queue_duration_seconds_count", name="Rollouts") == 1
 
 
+@pytest.mark.parametrize(
+    ("record", "refused", "logged"),
+    [
+        pytest.param(
+            RequestRecord("Rollout", "prod", "a", "Patch", 409, "status", "Conflict x"), 1, True, id="409"
+        ),
+        pytest.param(RequestRecord("Rollout", "prod", "a", "Patch", 200), None, False, id="ok"),
+        pytest.param(RequestRecord("Rollout", "prod", "a", "Get", 404), None, False, id="read-not-a-write"),
+        pytest.param(
+            RequestRecord("Rollout", "prod", "a", "Delete", 404, expected=True), None, False, id="expected"
+        ),
+        pytest.param(
+            RequestRecord("Rollout", "prod", "a", "Patch", 0, message="refused"), None, True, id="down"
+        ),
+    ],
+)
+def test_refused_writes_counted_and_logged(
+    record: RequestRecord, refused: float | None, logged: bool
+) -> None:
+    from loguru import logger
+
+    reg = CollectorRegistry()
+    m = ControllerMetrics(reg)
+    lines: list[str] = []
+    sink = logger.add(lambda message: lines.append(str(message)), level="WARNING", format="{message}")
+    try:
+        m.on_request(record)
+    finally:
+        logger.remove(sink)
+    code = str(record.status_code)
+    assert (
+        sample(reg, "controller_write_refused_total", kind="Rollout", verb=record.verb, code=code) == refused
+    )
+    assert bool(lines) is logged
+    if logged:
+        assert "Rollout prod/a" in lines[0] and record.verb in lines[0]
+
+
+def test_events_dropped_counter() -> None:
+    reg = CollectorRegistry()
+    m = ControllerMetrics(reg)
+    m.count_event_dropped("Rollout", "Warning", "RolloutAborted")
+    assert (
+        sample(
+            reg, "controller_events_dropped_total", kind="Rollout", type="Warning", reason="RolloutAborted"
+        )
+        == 1
+    )
+
+
 async def test_endpoints_served_on_free_ports() -> None:
     reg = CollectorRegistry()
     m = ControllerMetrics(reg)
