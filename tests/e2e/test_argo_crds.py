@@ -125,7 +125,7 @@ def test_objects_written_under_our_crds_work_under_argos(
         assert {o["kind"] for o in objects} == set(ARGO_KINDS)
         assert [p for o in objects for p in argo_schema_problems(o, argo_crds)] == []
 
-        for crd in argo_crds.values():  # `kubectl replace -f manifests/crds/` while the controller runs
+        for crd in argo_crds.values():  # `kubectl apply -f manifests/crds/` while the controller runs
             current = sandbox.get(
                 "apiextensions.k8s.io/v1", "CustomResourceDefinition", crd["metadata"]["name"], ""
             )
