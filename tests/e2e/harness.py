@@ -35,6 +35,7 @@ from typing import Any
 import yaml
 
 from rollouts.sandbox.running import Sandbox
+from tests.fixtures.argocd_health import LuaHealthCheck
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
@@ -125,24 +126,13 @@ def seed_health_script() -> str:
 
 
 class ArgoCDHealth:
-    """Runs the seed's Lua health check on Rollout objects (with lupa), as Argo CD would."""
+    """Runs the seed's Lua health check on Rollout objects as Argo CD would (`tests.fixtures.argocd_health`)."""
 
     def __init__(self) -> None:
-        from lupa import LuaRuntime
-
-        self.lua = LuaRuntime(unpack_returned_tuples=True)
-        self.check = self.lua.eval(f"function(obj)\n{seed_health_script()}\nend")
-
-    def _table(self, value: Any) -> Any:
-        if isinstance(value, dict):
-            return self.lua.table_from({k: self._table(v) for k, v in value.items()})
-        if isinstance(value, list):
-            return self.lua.table_from([self._table(v) for v in value])
-        return value
+        self.check = LuaHealthCheck(seed_health_script())
 
     def __call__(self, obj: dict[str, Any]) -> str | None:
-        hs = self.check(self._table(obj))
-        return None if hs is None else hs["status"]
+        return self.check(obj).status or None  # an empty answer: no health status at all
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -225,7 +215,7 @@ class Recorder:
             out.append((index, start + seconds, when))
         return out
 
-    def health(self, rollout: str, check: ArgoCDHealth) -> list[str | None]:
+    def health(self, rollout: str, check: Callable[[dict[str, Any]], Any]) -> list[Any]:
         with self.lock:
             versions = list(self.rollouts.get(rollout, []))
         return _dedup([check(r) for r in versions])

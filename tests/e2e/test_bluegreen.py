@@ -30,6 +30,7 @@ from tests.e2e.harness import (
     status_of,
     wait_for,
 )
+from tests.fixtures.argocd_health import Health, builtin_check
 from tests.fixtures.prometheus import (
     HEALTHY_PHASE,
     IDLE,
@@ -102,6 +103,10 @@ def test_bluegreen_preview_smoke_pause_promote(
         status = status_of(sandbox, "web-frontend")
         assert [c["reason"] for c in status["pauseConditions"]] == ["BlueGreenPause"]
         assert selector(sandbox, "web-frontend-active") == v1  # nobody promoted yet
+        rollout = sandbox.get("argoproj.io/v1alpha1", "Rollout", "web-frontend", NS) or {}
+        assert builtin_check("Rollout")(rollout) == Health(
+            "Suspended", "BlueGreenPause"
+        )  # Argo CD's own check
         assert replicas_of(sandbox, v2, "web-frontend") == 5
 
         patch_status(sandbox, "web-frontend", {"pauseConditions": None})  # `kubectl argo rollouts promote`

@@ -2,7 +2,8 @@
 
 Durations shortened by the documented override (`harness.Override`): pauses 1 s, metric intervals 1 s,
 scale-down delays 2 s, Prometheus address = the test's real Prometheus over backfilled data.
-Also the seed's Argo CD Lua health check (section 2.4) on every version of the Rollout, and quiz Q5 (abort).
+Also the seed's Argo CD Lua health check (section 2.4) and Argo CD's built-in Rollout check on every version
+of the Rollout, and quiz Q5 (abort).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from tests.e2e.harness import (
     status_of,
     wait_for,
 )
+from tests.fixtures.argocd_health import Health, builtin_check
 from tests.fixtures.prometheus import HEALTHY, PrometheusFactory, degrading
 
 pytestmark = [pytest.mark.e2e, pytest.mark.prometheus, pytest.mark.slow]
@@ -110,6 +112,12 @@ def test_healthy_canary_promotes_step_by_step(healthy_stack: Stack) -> None:
     # Argo CD (seed §2.4): Progressing during the update, Healthy before and after.
     health = stack.recorder.health("api-server", ArgoCDHealth())
     assert health[-3:] == ["Healthy", "Progressing", "Healthy"]
+    # Argo CD's built-in check (argo-cd resource_customizations/argoproj.io/Rollout/health.lua) on every
+    # version the controller wrote: Suspended at each of the four pauses, Healthy at the end.
+    builtin = stack.recorder.health("api-server", builtin_check("Rollout"))
+    assert builtin.count(Health("Suspended", "CanaryPauseStep")) == 4
+    assert builtin[-1] == Health("Healthy", "")
+    assert {h.status for h in builtin} == {"Progressing", "Suspended", "Healthy"}
     events = sandbox.list("v1", "Event", NS)
     completed = [e["message"] for e in events if e["reason"] == "RolloutStepCompleted"]
     assert len(completed) == len(set(completed)) == 8
@@ -148,10 +156,9 @@ def test_degrading_metrics_abort_then_retry(tmp_path: Path, prometheus_factory: 
             20,
             "the canary scaled down after the abort delay",
         )
-        assert (
-            ArgoCDHealth()(sandbox.get("argoproj.io/v1alpha1", "Rollout", "api-server", NS) or {})
-            == "Degraded"
-        )
+        rollout = sandbox.get("argoproj.io/v1alpha1", "Rollout", "api-server", NS) or {}
+        assert ArgoCDHealth()(rollout) == "Degraded"
+        assert builtin_check("Rollout")(rollout) == Health("Degraded", status["message"])
 
         # Metrics recover (the templates now point at a healthy Prometheus); `retry` resumes the update.
         point_templates_at(sandbox, good, ("success-rate", "latency"))

@@ -1,13 +1,17 @@
 """The seed's Argo CD health check (section 2.4, Lua) run against the statuses `decide` writes.
 
-The check reads only `status.phase` and `status.currentStepIndex`:
+This is the custom check of the user's guide (`resource.customizations.health.argoproj.io_Rollout` in
+argocd-cm). A custom check replaces Argo CD's built-in one, which `test_argocd_health.py` runs on the same
+statuses. The custom check reads only `status.phase` and `status.currentStepIndex`:
 
 * a canary always carries `currentStepIndex` (it is `len(steps)` after a promotion), so the check answers
-  "Progressing" unless the phase is Healthy or Degraded — including while the canary is **Paused** on a pause step
-  or by the user: this custom check has no "Suspended" answer (Argo CD's built-in Rollout check has one);
+  "Progressing" unless the phase is Healthy or Degraded — including while the canary is **Paused** on a pause
+  step or by the user: this custom check has no "Suspended" answer (Argo CD's built-in check has one);
 * a Healthy phase → Healthy, a Degraded phase (abort, progress deadline, invalid spec) → Degraded;
 * a blue-green rollout has no `currentStepIndex`, so while it is Progressing or Paused the check returns an empty
-  table (no status at all).
+  table, which Argo CD reads as no health status at all.
+
+It runs the way Argo CD runs any health script (`tests.fixtures.argocd_health`: Lua 5.1, the object as JSON).
 """
 
 from __future__ import annotations
@@ -15,9 +19,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import lupa
 import pytest
 
+from tests.fixtures.argocd_health import Health, LuaHealthCheck
 from tests.strategy.simulate import World
 
 # Copied verbatim from the seed (section 2.4, argocd-cm resource.customizations.health.argoproj.io_Rollout).
@@ -50,11 +54,11 @@ CANARY = (
 )
 
 
-def health(obj: dict[str, Any]) -> tuple[str | None, str | None]:
-    lua = lupa.LuaRuntime(unpack_returned_tuples=True)
-    lua.globals().obj = lua.table_from(obj, recursive=True)
-    hs = lua.execute(SEED_HEALTH_LUA)
-    return hs["status"], hs["message"]
+_SEED_CHECK = LuaHealthCheck(SEED_HEALTH_LUA)
+
+
+def health(obj: dict[str, Any]) -> Health:
+    return _SEED_CHECK(obj)
 
 
 def canary_world() -> World:
@@ -125,4 +129,4 @@ def test_bluegreen_paused_has_no_health_status() -> None:
     world.set_run_phase(next(iter(world.runs)), "Successful")
     world.settle(T0)
     assert world.status["phase"] == "Paused" and "currentStepIndex" not in world.status
-    assert health(world.rollout) == (None, None)
+    assert health(world.rollout) == ("", "")  # an empty table: Argo CD shows no health
