@@ -14,7 +14,11 @@ waits through two resync periods with nothing to do. Prints (not a test; nothing
   histogram;
 * controller CPU seconds (user+system, /proc) and peak RSS (VmHWM).
 
-    .venv/bin/python bench/controller_scale.py --rollouts 100 [--pause 10] [--resync 10]
+    .venv/bin/python bench/controller_scale.py --rollouts 100 [--pause 10] [--resync 10] [--traffic istio]
+
+With `--traffic istio` each canary routes through its own Istio VirtualService (and canary/stable Services), and
+the controller's reads are counted too (all requests, and GETs of VirtualServices). `BENCH_SOURCE=DIR` runs the
+controller of another checkout (same flags) against the same scenario.
 """
 
 from __future__ import annotations
@@ -39,18 +43,59 @@ sys.path.insert(0, str(ROOT))
 
 from rollouts.kube.client import KubeClient  # noqa: E402
 from rollouts.kube.config import settings_for_url  # noqa: E402
-from rollouts.kube.resources import ANALYSIS_TEMPLATES, ROLLOUTS  # noqa: E402
+from rollouts.kube.resources import ANALYSIS_TEMPLATES, ROLLOUTS, SERVICES, VIRTUAL_SERVICES  # noqa: E402
 from rollouts.sandbox.spawning import spawn_sandbox  # noqa: E402
 from tests.fixtures.prometheus import HEALTHY, start_prometheus  # noqa: E402
 
 NS = "bench"
+SOURCE = Path(os.environ.get("BENCH_SOURCE") or ROOT)  # the checkout whose controller runs
 WEIGHTS = (25, 50, 75)
 
 
-def rollout(name: str, pause: int, image: str) -> dict[str, Any]:
+def routed(name: str) -> list[tuple[Any, dict[str, Any]]]:
+    """The canary and stable Services and the VirtualService of an Istio-routed canary."""
+    services = [
+        (SERVICES, {"metadata": {"name": f"{name}-{role}", "namespace": NS}, "spec": {"selector": {"app": name},
+         "ports": [{"port": 80, "targetPort": 8080}]}})
+        for role in ("stable", "canary")
+    ]  # fmt: skip
+    vs = {
+        "apiVersion": "networking.istio.io/v1beta1",
+        "kind": "VirtualService",
+        "metadata": {"name": f"{name}-vsvc", "namespace": NS},
+        "spec": {
+            "hosts": [name],
+            "http": [
+                {
+                    "name": "primary",
+                    "route": [
+                        {"destination": {"host": f"{name}-stable"}, "weight": 100},
+                        {"destination": {"host": f"{name}-canary"}, "weight": 0},
+                    ],
+                }
+            ],
+        },
+    }
+    return [*services, (VIRTUAL_SERVICES, vs)]
+
+
+def rollout(name: str, pause: int, image: str, traffic: str = "") -> dict[str, Any]:
     steps: list[dict[str, Any]] = []
     for weight in WEIGHTS:
         steps += [{"setWeight": weight}, {"pause": {"duration": f"{pause}s"}}]
+    canary: dict[str, Any] = {
+        "steps": steps,
+        "analysis": {
+            "templates": [{"templateName": "success-rate"}],
+            "args": [{"name": "service-name", "value": "api-server-canary"}],
+        },
+    }
+    if traffic == "istio":
+        canary.update(
+            canaryService=f"{name}-canary",
+            stableService=f"{name}-stable",
+            trafficRouting={"istio": {"virtualServices": [{"name": f"{name}-vsvc", "routes": ["primary"]}]}},
+        )
     return {
         "apiVersion": "argoproj.io/v1alpha1",
         "kind": "Rollout",
@@ -62,15 +107,7 @@ def rollout(name: str, pause: int, image: str) -> dict[str, Any]:
                 "metadata": {"labels": {"app": name}},
                 "spec": {"containers": [{"name": "app", "image": image}]},
             },
-            "strategy": {
-                "canary": {
-                    "steps": steps,
-                    "analysis": {
-                        "templates": [{"templateName": "success-rate"}],
-                        "args": [{"name": "service-name", "value": "api-server-canary"}],
-                    },
-                }
-            },
+            "strategy": {"canary": canary},
         },
     }
 
@@ -116,9 +153,10 @@ def start_controller(workdir: Path, url: str, resync: float) -> tuple[subprocess
     proc = subprocess.Popen(
         [sys.executable, *profile, "-m", "rollouts.cli", "controller", "--server", url, "--no-leader-elect",
          "--metrics-port", "0", "--healthz-port", "0", "--bind", "127.0.0.1", "--qps", "2000", "--burst", "4000",
-         "--rollout-workers", "20", "--analysis-workers", "30", "--resync", str(resync), "--log-level", "warning"],
-        cwd=ROOT, stdout=log.open("wb"), stderr=subprocess.STDOUT,
-        env=dict(os.environ, ROLLOUTS_RECONCILE_TIMINGS=str(workdir / "timings.txt")),
+         "--rollout-workers", "20", "--analysis-workers", "30", "--resync", str(resync), "--log-level",
+         os.environ.get("BENCH_LOG_LEVEL", "warning")],
+        cwd=SOURCE, stdout=log.open("wb"), stderr=subprocess.STDOUT,
+        env=dict(os.environ, ROLLOUTS_RECONCILE_TIMINGS=str(workdir / "timings.txt"), PYTHONPATH=str(SOURCE)),
     )  # fmt: skip
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -209,7 +247,7 @@ def healthy_on(image: str) -> Any:
     return check
 
 
-async def bench(n: int, pause: int, resync: float, interval: int) -> dict[str, Any]:
+async def bench(n: int, pause: int, resync: float, interval: int, traffic: str = "") -> dict[str, Any]:
     workdir = Path(tempfile.mkdtemp(prefix="controller-scale-"))
     prometheus = start_prometheus(HEALTHY)
     sandbox, url = start_sandbox(workdir)
@@ -221,7 +259,10 @@ async def bench(n: int, pause: int, resync: float, interval: int) -> dict[str, A
 
         async def create(i: int) -> None:
             async with sem:
-                await client.create(ROLLOUTS, rollout(f"app-{i:04d}", pause, "app:v1"), NS)
+                if traffic:
+                    for resource, body in routed(f"app-{i:04d}"):
+                        await client.create(resource, body, NS)
+                await client.create(ROLLOUTS, rollout(f"app-{i:04d}", pause, "app:v1", traffic), NS)
 
         await asyncio.gather(*(create(i) for i in range(n)))
         controller, metrics_url = start_controller(workdir, url, resync)
@@ -241,11 +282,9 @@ async def bench(n: int, pause: int, resync: float, interval: int) -> dict[str, A
         patched = time.monotonic() - start
         end = await wait_all(client, n, healthy_on("app:v2"), 600 + 10 * pause, "all rollouts Healthy on v2")
         wall = end - start
-        writes = [
-            r
-            for r in requests(url, writes="true", since=str(since))
-            if "rollouts-controller" in r["user_agent"]
-        ]
+        during = [r for r in requests(url, since=str(since)) if "rollouts-controller" in r["user_agent"]]
+        writes = [r for r in during if r["verb"] in ("create", "update", "patch", "delete")]
+        router_gets = [r for r in during if r["resource"] == "virtualservices" and r["verb"] == "get"]
 
         # No-op resync: everything settled; wait for in-flight analysis to finish, then two resync periods.
         await asyncio.sleep(max(interval * 3, 5))
@@ -271,7 +310,10 @@ async def bench(n: int, pause: int, resync: float, interval: int) -> dict[str, A
         sandbox.terminate()
         sandbox.wait(30)
         prometheus.stop()
-        shutil.rmtree(workdir, ignore_errors=True)
+        if os.environ.get("BENCH_KEEP"):
+            print(f"kept {workdir}", file=sys.stderr)
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
 
     steps = 2 * len(WEIGHTS)
     by_kind: dict[str, int] = {}
@@ -287,6 +329,9 @@ async def bench(n: int, pause: int, resync: float, interval: int) -> dict[str, A
         "patch_all_s": round(patched, 2),
         "wall_s": round(wall, 1),
         "wall_over_ideal": round(wall / (steps // 2 * pause), 3),
+        "traffic": traffic or "none",
+        "requests_total": len(during),
+        "virtualservice_gets": len(router_gets),
         "writes_total": len(writes),
         "writes_by_resource": dict(sorted(by_kind.items())),
         "writes_per_step_transition": round(len(writes) / (n * steps), 2),
@@ -312,9 +357,12 @@ def main() -> None:
     parser.add_argument("--pause", type=int, default=10, help="seconds of each of the 3 pauses")
     parser.add_argument("--resync", type=float, default=10.0)
     parser.add_argument("--interval", type=int, default=10, help="analysis metric interval (s)")
+    parser.add_argument(
+        "--traffic", choices=["", "istio"], default="", help="route each canary through Istio"
+    )
     args = parser.parse_args()
     for n in args.rollouts:
-        result = asyncio.run(bench(n, args.pause, args.resync, args.interval))
+        result = asyncio.run(bench(n, args.pause, args.resync, args.interval, args.traffic))
         print(json.dumps(result, indent=2), flush=True)
 
 

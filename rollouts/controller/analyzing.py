@@ -34,7 +34,7 @@ from rollouts.controller.jobs import JobProvider
 from rollouts.controller.observing import ClientSource, ObjectSource, parse_time
 from rollouts.controller.reconciling import Freshest, call_metrics, split_key
 from rollouts.kube.client import KubeClient, expecting
-from rollouts.kube.errors import KubeError, NotFound
+from rollouts.kube.errors import Forbidden, KubeError, NotFound
 from rollouts.kube.resources import ANALYSIS_RUNS, SECRETS
 from rollouts.strategy.plan import JSON
 
@@ -60,6 +60,13 @@ class KubeSecrets:
                 self._secrets[name] = await self.client.get(SECRETS, name, self.namespace)
             except NotFound:
                 self._secrets[name] = None
+            except Forbidden as e:  # the install grants reading Secrets per namespace (deploy/, README)
+                raise SecretError(
+                    f"{e.message}: the controller may not read Secrets in namespace {self.namespace}; bind "
+                    "ClusterRole rollouts-controller-secrets to its ServiceAccount there (installed from deploy/: "
+                    f"kubectl -n {self.namespace} create rolebinding rollouts-controller-secrets "
+                    "--clusterrole=rollouts-controller-secrets --serviceaccount=rollouts:rollouts-controller)"
+                ) from e
         return self._secrets[name]
 
     async def resolve(self, name: str, key: str) -> str:

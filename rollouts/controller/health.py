@@ -1,10 +1,12 @@
 """HTTP endpoints of the controller process: `/healthz` and `/readyz` (port `--healthz-port`, 8080) and
 `/metrics` (port `--metrics-port`, 8090), on aiohttp.
 
-The outermost layer of the runtime: the Deployment's probes and Prometheus' scrapes land here. Liveness and
-readiness are callables supplied by the manager (alive: the event loop answers and the manager's tasks are
-running; ready: caches synced, or standing by for the lease). Port 0 picks a free port; the chosen ports are
-in `healthz_port`/`metrics_port` after `start()`. Both may be the same port: one server then serves all three.
+The outermost layer of the runtime: the Deployment's probes and Prometheus' scrapes land here. The controller
+serves them from the supervisor thread (`rollouts.controller.supervising`), on an event loop the reconcilers
+never block. Liveness and readiness are callables supplied by the manager, asked on that thread (alive: the
+manager's tasks are running and its loop answered within the stall limit; ready: caches synced, or standing by
+for the lease). Port 0 picks a free port; the chosen ports are in `healthz_port`/`metrics_port` after
+`start()`. Both may be the same port: one server then serves all three. The default address is loopback.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ class HealthServer:
         *,
         healthz_port: int = 8080,
         metrics_port: int = 8090,
-        host: str = "0.0.0.0",
+        host: str = "127.0.0.1",
         alive: Callable[[], bool] = lambda: True,
         ready: Callable[[], bool] = lambda: True,
     ) -> None:

@@ -144,7 +144,17 @@ def setup_logging(level: str, fmt: str) -> None:
 @option(
     "--healthz-port", type=click.IntRange(0, 65535), default=8080, help="/healthz, /readyz port (0: free)."
 )
-@option("--bind", default="0.0.0.0", help="Address the metrics and health servers listen on.")
+@option(
+    "--bind",
+    default=None,
+    show_default="0.0.0.0 in a pod (KUBERNETES_SERVICE_HOST set), else 127.0.0.1",
+    help="Address the metrics and health servers listen on.",
+)
+@option(
+    "--allow-cross-namespace-routing/--no-allow-cross-namespace-routing",
+    default=False,
+    help="Let a Rollout name router objects (VirtualService, DestinationRule, HTTPRoute) in other namespaces.",
+)
 @option("--resync", type=click.FloatRange(min=1.0), default=900.0, help="Replay every object every (s).")
 @option("--log-format", type=click.Choice(["text", "json"]), default="text", help="Log format.")
 @option(
@@ -164,7 +174,8 @@ def controller(**opts: Any) -> None:
 
 
 async def _run(opts: dict[str, Any]) -> int:
-    from rollouts.controller.manager import ControllerConfig, Manager
+    from rollouts.controller.leadership import default_identity
+    from rollouts.controller.manager import ControllerConfig, Manager, default_bind
     from rollouts.kube.client import KubeClient
     from rollouts.kube.config import load_settings, settings_for_url
     from rollouts.kube.errors import KubeConfigError, KubeError, Unreachable
@@ -182,8 +193,10 @@ async def _run(opts: dict[str, Any]) -> int:
         or opts["namespace"]
         or settings.namespace
     )
+    identity = default_identity()  # the Lease holder, and in the user agent: audit logs tell replicas apart
     config = ControllerConfig(
         namespace=opts["namespace"] or None,
+        identity=identity,
         instance_id=opts["instance_id"],
         leader_elect=opts["leader_elect"],
         lease_namespace=lease_ns,
@@ -195,7 +208,8 @@ async def _run(opts: dict[str, Any]) -> int:
         resync=opts["resync"],
         metrics_port=opts["metrics_port"],
         healthz_port=opts["healthz_port"],
-        bind=opts["bind"],
+        bind=opts["bind"] or default_bind(),
+        allow_cross_namespace_routing=opts["allow_cross_namespace_routing"],
         analysis_backend_concurrency=opts["analysis_backend_concurrency"],
         analysis_backend_rate=opts["analysis_backend_rate"],
         analysis_namespace_concurrency=opts["analysis_namespace_concurrency"],
@@ -211,7 +225,10 @@ async def _run(opts: dict[str, Any]) -> int:
             retry_period=config.retry_period,
         ).validate()
     client = KubeClient(
-        settings, qps=opts["qps"], burst=opts["burst"], user_agent=f"rollouts-controller/{__version__}"
+        settings,
+        qps=opts["qps"],
+        burst=opts["burst"],
+        user_agent=f"rollouts-controller/{__version__} ({identity})",
     )
     try:
         from rollouts.kube.resources import ROLLOUTS

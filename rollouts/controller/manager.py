@@ -4,25 +4,27 @@ The controller process is `main.py` (flags) around one `Manager`:
 
     Informer(Rollouts) ──────────────► rollouts queue ──► RolloutReconciler.reconcile(key) → requeue after
     Informer(ReplicaSets by label) ──┘ (owner Rollout)
+    Informers(router objects) ───────┘ (every Rollout naming the edited object; `routerwatching`)
     Informer(AnalysisRuns) ──► analysis queue ──► AnalysisRunReconciler.reconcile(key); also enqueues its Rollout
     Informer(Jobs by label) ──► analysis queue (owner AnalysisRun)
 
 Informers start at once (a standby keeps warm caches, so a takeover starts from synced caches); the work queues'
 workers run only while this process holds the Lease. Losing the lease stops the workers and the process
-stands by again. Reconcilers are built by factories from a `Runtime` (client, caches, metrics, events,
-queues), so tests can plug their own; by default the project's `RolloutReconciler` and
-`AnalysisRunReconciler` are used when importable.
+stands by again. The health server and the elector run on the supervisor thread (`supervising`), apart from
+the reconcilers' loop, and every write the reconcilers send goes through a fenced view of the client
+(`LeaderElector.check_write`): a replica that cannot be sure it still holds the lease sends nothing.
+Reconcilers are built by factories from a `Runtime` (client, caches, metrics, events, queues), so tests can
+plug their own; by default the project's `RolloutReconciler` and `AnalysisRunReconciler` are used when
+importable.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
+import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
 from loguru import logger
 from prometheus_client import CollectorRegistry
@@ -30,197 +32,52 @@ from prometheus_client import CollectorRegistry
 from rollouts.controller.caching import CachedSource, Obj
 from rollouts.controller.clocks import Clock, SystemClock
 from rollouts.controller.health import HealthServer
-from rollouts.controller.leadership import ElectionConfig, LeaderElector
+from rollouts.controller.leadership import ElectionConfig, LeaderElector, NotLeader
 from rollouts.controller.metrics import ControllerMetrics
 from rollouts.controller.queueing import ObjectKey, WorkQueue
+from rollouts.controller.recording import EventRecorder
+from rollouts.controller.routerwatching import RouterWatch
+from rollouts.controller.supervising import Supervisor
 from rollouts.controller.watching import Informer
+from rollouts.controller.wiring import (
+    JOB_RUN_LABEL,
+    POD_TEMPLATE_HASH,
+    ControllerConfig,
+    Idle,
+    Reconciler,
+    ReconcilerFactory,
+    Runtime,
+    default_analysis_reconciler,
+    default_bind,
+    default_rollout_reconciler,
+    owner_key,
+    replica_set_view,
+    run_view,
+)
 from rollouts.kube.client import KubeClient
-from rollouts.kube.errors import KubeError
 from rollouts.kube.resources import (
     ANALYSIS_RUNS,
     ANALYSIS_TEMPLATES,
     CLUSTER_ANALYSIS_TEMPLATES,
-    EVENTS,
     JOBS,
     REPLICA_SETS,
     ROLLOUTS,
     SERVICES,
+    Resource,
 )
 
-INSTANCE_ID_LABEL = "argo-rollouts.argoproj.io/controller-instance-id"
-POD_TEMPLATE_HASH = "rollouts-pod-template-hash"
-JOB_RUN_LABEL = "analysisrun.argoproj.io/uid"
+HEARTBEAT = 0.5  # seconds between two beats of the reconcilers' loop (read by /healthz and the elector)
 
-
-class Reconciler(Protocol):
-    """One pass for one key; returns seconds until the next look (None: on the next event or resync).
-
-    Raising requeues the key with exponential backoff (1 ms → 10 s, §c.12)."""
-
-    async def reconcile(self, key: ObjectKey) -> float | None: ...
-
-
-ReconcilerFactory = Callable[["Runtime"], Reconciler]
-
-
-@dataclass
-class ControllerConfig:
-    """Settings of one controller process (the flags of `rollouts controller`)."""
-
-    namespace: str | None = None  # None: all namespaces
-    instance_id: str = ""
-    leader_elect: bool = True
-    lease_namespace: str = "default"
-    lease_name: str = "rollouts-controller-lock"
-    lease_duration: float = 15.0
-    renew_deadline: float = 10.0
-    retry_period: float = 2.0
-    identity: str = ""
-    rollout_workers: int = 10
-    analysis_workers: int = 30
-    resync: float = 900.0
-    watch_timeout: int = 300
-    metrics_port: int = 8090
-    healthz_port: int = 8080
-    bind: str = "0.0.0.0"
-    component: str = "rollouts-controller"
-    # metric providers (analysis.providers.throttling): caps that keep one namespace or backend to its share
-    analysis_backend_concurrency: int = 16
-    analysis_backend_rate: float | None = 100.0
-    analysis_namespace_concurrency: int = 8
-    analysis_query_threads: int = 64
-
-    def selector(self) -> str:
-        """Which Rollouts/AnalysisRuns are ours: labelled with our instance id, or unlabelled without one."""
-        return f"{INSTANCE_ID_LABEL}={self.instance_id}" if self.instance_id else f"!{INSTANCE_ID_LABEL}"
-
-
-class EventRecorder:
-    """Writes core/v1 Events about an object and counts `rollout_events_total`; never raises."""
-
-    def __init__(self, client: KubeClient, metrics: ControllerMetrics, component: str) -> None:
-        self.client = client
-        self.metrics = metrics
-        self.component = component
-
-    async def record(self, obj: Obj, type_: str, reason: str, message: str) -> None:
-        meta = obj.get("metadata") or {}
-        namespace = str(meta.get("namespace") or "default")
-        name = str(meta.get("name") or "")
-        now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        body = {
-            "metadata": {"generateName": f"{name}.", "namespace": namespace},
-            "involvedObject": {
-                "apiVersion": obj.get("apiVersion"),
-                "kind": obj.get("kind"),
-                "name": name,
-                "namespace": namespace,
-                "uid": meta.get("uid"),
-                "resourceVersion": meta.get("resourceVersion"),
-            },
-            "type": type_,
-            "reason": reason,
-            "message": message,
-            "source": {"component": self.component},
-            "firstTimestamp": now,
-            "lastTimestamp": now,
-            "count": 1,
-        }
-        if obj.get("kind") == "Rollout":
-            self.metrics.count_event(namespace, name, type_, reason)
-        try:
-            await self.client.create(EVENTS, body, namespace)
-        except KubeError as e:
-            logger.debug("event {} on {}/{} not written: {}", reason, namespace, name, e)
-
-
-@dataclass
-class Runtime:
-    """What reconcilers get from the runtime."""
-
-    client: KubeClient
-    source: CachedSource
-    metrics: ControllerMetrics
-    events: EventRecorder
-    config: ControllerConfig
-    rollouts: WorkQueue
-    analysis_runs: WorkQueue
-    informers: dict[str, Informer] = field(default_factory=dict)
-
-
-def default_rollout_reconciler(rt: Runtime) -> Reconciler:
-    module = importlib.import_module("rollouts.controller.reconciling")
-    reconciler: Reconciler = module.RolloutReconciler(
-        rt.client, rt.source, metrics=rt.metrics, component=rt.config.component
-    )
-    return reconciler
-
-
-def default_analysis_reconciler(rt: Runtime) -> Reconciler:
-    module = importlib.import_module("rollouts.controller.analyzing")
-    registry = importlib.import_module("analysis.providers.registry")
-    config = rt.config
-    providers = registry.Providers(
-        registry.ProviderOptions(
-            rate=config.analysis_backend_rate,
-            concurrency=config.analysis_backend_concurrency,
-            namespace_concurrency=config.analysis_namespace_concurrency,
-            workers=config.analysis_query_threads,
-            observer=rt.metrics.on_provider_cap,
-        )
-    )
-    reconciler: Reconciler = module.AnalysisRunReconciler(
-        rt.client, rt.source, metrics=rt.metrics, providers=providers
-    )
-    return reconciler
-
-
-class _Idle:
-    async def reconcile(self, key: ObjectKey) -> float | None:
-        return None
-
-
-def run_view(run: Obj) -> tuple[Any, ...]:
-    """What the Rollout side reads of an AnalysisRun (`observing.parse_analysis_run`, ownership, deletion).
-
-    A change outside it (a new measurement, a metric's counters) does not concern the owning Rollout."""
-    meta = run.get("metadata") or {}
-    status = run.get("status") or {}
-    return (
-        status.get("phase"),
-        status.get("message"),
-        (run.get("spec") or {}).get("terminate"),
-        meta.get("labels"),
-        meta.get("annotations"),
-        meta.get("ownerReferences"),
-        meta.get("deletionTimestamp"),
-        meta.get("creationTimestamp"),
-    )
-
-
-def replica_set_view(rs: Obj) -> tuple[Any, ...]:
-    """What the Rollout side reads of a ReplicaSet (`observing.parse_replica_set`, ownership, deletion)."""
-    meta = rs.get("metadata") or {}
-    status = rs.get("status") or {}
-    return (
-        rs.get("spec"),
-        status.get("replicas"),
-        status.get("readyReplicas"),
-        status.get("availableReplicas"),
-        meta.get("labels"),
-        meta.get("annotations"),
-        meta.get("ownerReferences"),
-        meta.get("deletionTimestamp"),
-        meta.get("creationTimestamp"),
-    )
-
-
-def _owner_key(obj: Obj, kind: str) -> ObjectKey | None:
-    meta = obj.get("metadata") or {}
-    for ref in meta.get("ownerReferences") or []:
-        if isinstance(ref, dict) and ref.get("kind") == kind and ref.get("name"):
-            return ObjectKey(str(meta.get("namespace") or ""), str(ref["name"]))
-    return None
+__all__ = [
+    "ControllerConfig",
+    "Manager",
+    "Reconciler",
+    "ReconcilerFactory",
+    "Runtime",
+    "default_bind",
+    "replica_set_view",
+    "run_view",
+]
 
 
 class Manager:
@@ -243,26 +100,28 @@ class Manager:
         self.registry = registry if registry is not None else CollectorRegistry()
         self.metrics = metrics or ControllerMetrics(self.registry, clock=self.clock)
         client.add_hook(self.metrics.on_request)
+        self.elector = self._elector() if config.leader_elect else None
+        # Reconcilers write through a fenced view of the client; informers and the test's own client do not.
+        self.writer = client.with_write_fence(self.elector.check_write) if self.elector else client
         self.source = CachedSource(client)
-        self.events = EventRecorder(client, self.metrics, config.component)
-        self.rollout_queue = WorkQueue(
-            "Rollouts",
-            self._reconcile_rollout,
-            workers=config.rollout_workers,
-            clock=self.clock,
-            observer=self.metrics,
-        )
-        self.analysis_queue = WorkQueue(
-            "AnalysisRuns",
-            self._reconcile_analysis,
-            workers=config.analysis_workers,
-            clock=self.clock,
-            observer=self.metrics,
-        )
+        self.events = EventRecorder(self.writer, self.metrics, config.component)
+        self.rollout_queue = self._queue("Rollouts", self._reconcile_rollout, config.rollout_workers)
+        self.analysis_queue = self._queue("AnalysisRuns", self._reconcile_analysis, config.analysis_workers)
         self.informers = self._informers()
         self.lookups = self._lookups()
-        self.runtime = Runtime(
+        self.routers = RouterWatch(
             client,
+            self.source,
+            self._enqueue_rollout,
+            namespace=config.namespace,
+            watch_timeout=config.watch_timeout,
+            discovery_period=config.router_discovery_period,
+            min_interval=config.router_min_interval,
+            clock=self.clock,
+        )
+        self.informers["Rollout"].add_handler(self.routers.on_rollout)
+        self.runtime = Runtime(
+            self.writer,
             self.source,
             self.metrics,
             self.events,
@@ -273,22 +132,6 @@ class Manager:
         )
         self.rollouts: Reconciler = self._build(rollout_reconciler, "Rollout")
         self.analysis: Reconciler = self._build(analysis_reconciler, "AnalysisRun")
-        self.elector = (
-            LeaderElector(
-                client,
-                ElectionConfig(
-                    namespace=config.lease_namespace,
-                    name=config.lease_name + (f"-{config.instance_id}" if config.instance_id else ""),
-                    identity=config.identity,
-                    lease_duration=config.lease_duration,
-                    renew_deadline=config.renew_deadline,
-                    retry_period=config.retry_period,
-                ),
-                clock=self.clock,
-            )
-            if config.leader_elect
-            else None
-        )
         self.health = HealthServer(
             self.registry,
             healthz_port=config.healthz_port,
@@ -297,19 +140,45 @@ class Manager:
             alive=self.alive,
             ready=self.ready,
         )
+        self.supervisor = Supervisor(self.health, self.elector, on_change=self._leadership_changed)
         self.leading = asyncio.Event()
+        self._changed = asyncio.Event()
         self._stopping = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._failed: BaseException | None = None
+        self._beat = time.monotonic()  # the reconcilers' loop was last seen answering then
+        self._fenced_term = False  # a refused write was already said at warning level in this term
+
+    def _elector(self) -> LeaderElector:
+        cfg = self.config
+        elector_client = self.client.independent(qps=10.0, burst=20)
+        elector_client.add_hook(self.metrics.on_request)
+        return LeaderElector(
+            elector_client,
+            ElectionConfig(
+                namespace=cfg.lease_namespace,
+                name=cfg.lease_name + (f"-{cfg.instance_id}" if cfg.instance_id else ""),
+                identity=cfg.identity,
+                lease_duration=cfg.lease_duration,
+                renew_deadline=cfg.renew_deadline,
+                retry_period=cfg.retry_period,
+            ),
+            responsive=lambda: self.stalled_for() < cfg.renew_deadline,
+            on_refused=self._refused,
+        )
+
+    def _queue(self, name: str, handler: Callable[[ObjectKey], Any], workers: int) -> WorkQueue:
+        return WorkQueue(name, handler, workers=workers, clock=self.clock, observer=self.metrics)
 
     def _build(self, factory: ReconcilerFactory | None, kind: str) -> Reconciler:
         if factory is None:
-            return _Idle()
+            return Idle()
         try:
             return factory(self.runtime)
         except ImportError as e:
             logger.warning("no {} reconciler in this build ({}): {} objects are only watched", kind, e, kind)
-            return _Idle()
+            return Idle()
 
     # ------------------------------------------------------------------ wiring
 
@@ -379,7 +248,7 @@ class Manager:
     def _on_owned_by_rollout(self, etype: str, obj: Obj, old: Obj | None) -> None:
         if etype == "RESYNC":
             return
-        key = _owner_key(obj, "Rollout")
+        key = owner_key(obj, "Rollout")
         if key is not None:
             self.rollout_queue.add(key)
 
@@ -399,23 +268,53 @@ class Manager:
             self._on_owned_by_rollout(etype, obj, old)
 
     def _on_job(self, etype: str, obj: Obj, old: Obj | None) -> None:
-        key = _owner_key(obj, "AnalysisRun")
+        key = owner_key(obj, "AnalysisRun")
         if key is not None and etype != "RESYNC":
             self.analysis_queue.add(key)
 
+    def _enqueue_rollout(self, key: ObjectKey, delay: float) -> None:
+        self.rollout_queue.add_after(key, delay)
+
     async def _reconcile_rollout(self, key: ObjectKey) -> float | None:
-        return await self.rollouts.reconcile(key)
+        try:
+            return await self.rollouts.reconcile(key)
+        except NotLeader:
+            # Look again after a retry period: by then the lease is renewed (the pass runs again) or lost (this
+            # queue is dropped, and the next term queues every key anyway).
+            return self.config.retry_period
 
     async def _reconcile_analysis(self, key: ObjectKey) -> float | None:
-        return await self.analysis.reconcile(key)
+        try:
+            return await self.analysis.reconcile(key)
+        except NotLeader:
+            return self.config.retry_period
+
+    def _refused(self, verb: str, resource: Resource) -> None:
+        """A write stopped by the fence (called on the reconcilers' loop, by the fenced client)."""
+        self.metrics.fenced_writes.labels(resource.kind).inc()
+        if not self._fenced_term:
+            self._fenced_term = True
+            logger.warning(
+                "not leading (the lease was not renewed for {:g}s, or is held by another replica): "
+                "writes are refused until this replica leads again; first refused: {} {}",
+                self.config.renew_deadline,
+                verb.lower(),
+                resource.plural,
+            )
 
     # ------------------------------------------------------------------ health
 
     def synced(self) -> bool:
         return all(i.synced.is_set() for i in self.informers.values())
 
+    def stalled_for(self) -> float:
+        """Seconds since the reconcilers' loop last beat (about 0 while it answers)."""
+        return max(0.0, time.monotonic() - self._beat - HEARTBEAT)
+
     def alive(self) -> bool:
-        return self._failed is None and all(not t.done() for t in self._tasks)
+        """Asked on the supervisor thread: the manager's tasks run and its loop answered recently."""
+        tasks_ok = self._failed is None and all(not t.done() for t in self._tasks)
+        return tasks_ok and self.supervisor.running and self.stalled_for() < self.config.stall_limit
 
     def ready(self) -> bool:
         return self._failed is None and self.synced()
@@ -424,58 +323,72 @@ class Manager:
 
     async def start(self) -> None:
         """Serve health and metrics, start the informers, and begin leading (or standing by)."""
-        await self.health.start()
+        self._loop = asyncio.get_running_loop()
+        self._beat = time.monotonic()
+        self._tasks.append(asyncio.create_task(self._heartbeat(), name="heartbeat"))
+        await asyncio.to_thread(self.supervisor.start)
         for informer in (*self.informers.values(), *self.lookups.values()):
             informer.start()
+        self.routers.start()
         self._tasks.append(asyncio.create_task(self._lead(), name="leadership"))
         self._tasks.append(asyncio.create_task(self._sweep(), name="metrics-sweep"))
+
+    async def _heartbeat(self) -> None:
+        while True:
+            self._beat = time.monotonic()
+            await asyncio.sleep(HEARTBEAT)
+
+    def _leadership_changed(self) -> None:
+        """On the supervisor thread: wake `_lead` on our loop."""
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self._changed.set)
+
+    def _should_lead(self) -> bool:
+        return self.elector is None or (self.elector.is_leader and self.elector.may_write())
 
     async def _lead(self) -> None:
         try:
             while not self._stopping.is_set():
-                if self.elector is not None:
-                    await self.elector.acquire()
-                self.metrics.leader.set(1)
-                await asyncio.gather(*(i.wait_synced() for i in self.informers.values()))
-                logger.info(
-                    "leading: starting {} rollout and {} analysis workers",
-                    self.config.rollout_workers,
-                    self.config.analysis_workers,
-                )
-                self.rollout_queue.start()
-                self.analysis_queue.start()
-                self.leading.set()
-                if self.elector is None:
-                    await self._stopping.wait()
-                    return
-                await self.elector.hold()
-                logger.warning("lost the lease: stopping workers, standing by")
-                self.leading.clear()
-                self.metrics.leader.set(0)
-                await self._stop_queues(grace=0.0)
+                self._changed.clear()
+                if self._should_lead() and not self.leading.is_set():
+                    await self._begin_term()
+                elif not self._should_lead() and self.leading.is_set():
+                    logger.warning("lost the lease: stopping workers, standing by")
+                    self.leading.clear()
+                    self.metrics.leader.set(0)
+                    await self._stop_queues(grace=0.0)
+                await self._changed.wait()
         except asyncio.CancelledError:
             raise
         except Exception as e:  # pragma: no cover - a bug; /healthz turns red
             self._failed = e
             logger.exception("leadership loop failed")
 
+    async def _begin_term(self) -> None:
+        await asyncio.gather(*(i.wait_synced() for i in self.informers.values()))
+        if not self._should_lead():
+            return  # lost while the caches synced
+        self._fenced_term = False
+        self.metrics.leader.set(1)
+        logger.info(
+            "leading: starting {} rollout and {} analysis workers",
+            self.config.rollout_workers,
+            self.config.analysis_workers,
+        )
+        self.rollout_queue.start()
+        self.analysis_queue.start()
+        self.leading.set()
+
     async def _stop_queues(self, grace: float) -> None:
         await self.rollout_queue.stop(grace)
         await self.analysis_queue.stop(grace)
         # A stopped queue refuses adds; build fresh ones for the next term, fed by the same informers.
-        self.rollout_queue = self.runtime.rollouts = WorkQueue(
-            "Rollouts",
-            self._reconcile_rollout,
-            workers=self.config.rollout_workers,
-            clock=self.clock,
-            observer=self.metrics,
+        self.rollout_queue = self.runtime.rollouts = self._queue(
+            "Rollouts", self._reconcile_rollout, self.config.rollout_workers
         )
-        self.analysis_queue = self.runtime.analysis_runs = WorkQueue(
-            "AnalysisRuns",
-            self._reconcile_analysis,
-            workers=self.config.analysis_workers,
-            clock=self.clock,
-            observer=self.metrics,
+        self.analysis_queue = self.runtime.analysis_runs = self._queue(
+            "AnalysisRuns", self._reconcile_analysis, self.config.analysis_workers
         )
         for informer in self.informers.values():
             for obj in informer.store:
@@ -501,9 +414,9 @@ class Manager:
         self._tasks.clear()
         await self.rollout_queue.stop(grace)
         await self.analysis_queue.stop(grace)
-        if self.elector is not None:
-            await self.elector.release()
+        await self.supervisor.stop(release=True)  # the lease, then the health and metrics servers
         self.leading.clear()
+        await self.routers.stop()
         for informer in (*self.informers.values(), *self.lookups.values()):
             await informer.stop()
         for reconciler in (self.rollouts, self.analysis):
@@ -511,4 +424,3 @@ class Manager:
             if closer is not None:
                 with contextlib.suppress(Exception):
                     await closer()
-        await self.health.stop()

@@ -205,6 +205,12 @@ class ControllerMetrics:
         )
         self.controller_info.labels(version).set(1)
         self.leader = Gauge("rollouts_controller_leader", "1 while this process holds the lease.", registry=r)
+        self.fenced_writes = Counter(
+            "rollouts_controller_fenced_writes",
+            "Writes not sent because this replica could not be sure it held the lease.",
+            ["kind"],
+            registry=r,
+        )
         self.provider_caps = Counter(
             "analysis_provider_cap",
             "Measurements that waited for (outcome=waited) or were refused by (outcome=refused) a cap of the "

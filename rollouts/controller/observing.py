@@ -312,6 +312,7 @@ def build_observed(
     services: Iterable[Mapping[str, Any]] = (),
     routers: Mapping[RouterRef, JSON] | None = None,
     templates: Mapping[TemplateRef, JSON] | None = None,
+    cross_namespace_routing: bool = False,
 ) -> Observed:
     """PURE: the `Observed` of a rollout from already-fetched objects; keeps only what the rollout controls."""
     uid = str(_meta(rollout_raw).get("uid") or "")
@@ -331,6 +332,7 @@ def build_observed(
         services={svc.name: svc for svc in map(parse_service, services)},
         routers=dict(routers or {}),
         templates=dict(templates or {}),
+        cross_namespace_routing=cross_namespace_routing,
     )
 
 
@@ -347,16 +349,22 @@ async def _get_or_none(
         return None
 
 
-async def observe(source: ObjectSource, rollout_raw: JSON, model: Any = None) -> Observed:
+async def observe(
+    source: ObjectSource, rollout_raw: JSON, model: Any = None, *, cross_namespace_routing: bool = False
+) -> Observed:
     """Read everything the rollout owns or names from `source` (concurrently) and build the `Observed`.
 
     `model` is the parsed `rollouts.models.Rollout` (None when the spec did not parse: the strategy core then
-    reports InvalidSpec from `rollout_raw`).
+    reports InvalidSpec from `rollout_raw`). Unless `cross_namespace_routing` (the controller's
+    --allow-cross-namespace-routing), router objects named in another namespace are not read at all: the
+    strategy core refuses such a Rollout, and nothing of another namespace's objects reaches its status.
     """
     namespace = str(_meta(rollout_raw).get("namespace") or "default")
     selector = selector_string(rollout_raw)
     svc_names = service_names(rollout_raw)
-    router_list = router_refs_of(rollout_raw, model)
+    router_list = [
+        ref for ref in router_refs_of(rollout_raw, model) if cross_namespace_routing or ref[2] == namespace
+    ]
     template_list = template_refs(rollout_raw)
 
     async def fetch_router(ref: RouterRef) -> JSON | None:
@@ -403,6 +411,7 @@ async def observe(source: ObjectSource, rollout_raw: JSON, model: Any = None) ->
         services=[s for s in svc_objs if s is not None],
         routers={ref: obj for ref, obj in zip(router_list, router_objs, strict=True) if obj is not None},
         templates={ref: dict(obj.get("spec") or {}) for ref, obj in fetched.items()},
+        cross_namespace_routing=cross_namespace_routing,
     )
 
 

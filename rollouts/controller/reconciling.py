@@ -282,8 +282,10 @@ class RolloutReconciler:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         component: str = "rollouts-controller",
         conflict_retries: int = 3,
+        allow_cross_namespace_routing: bool = False,
     ) -> None:
         self.client = client
+        self.cross_namespace_routing = allow_cross_namespace_routing
         self.direct = ClientSource(client)
         self.fresh = Freshest(source or self.direct)
         self._decide = decide
@@ -391,7 +393,7 @@ class RolloutReconciler:
         model, model_error = self._model(raw)
         if model is None:
             return await self._invalid(raw, model_error or "the spec does not parse", None)
-        observed = await observe(source, raw, model)
+        observed = await observe(source, raw, model, cross_namespace_routing=self.cross_namespace_routing)
         missing = missing_service(observed)
         if missing is not None:
             return await self._invalid(raw, missing, None)

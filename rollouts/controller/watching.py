@@ -23,7 +23,7 @@ from loguru import logger
 from rollouts.controller.caching import Obj, Store
 from rollouts.controller.clocks import Clock, SystemClock
 from rollouts.kube.client import KubeClient
-from rollouts.kube.errors import Gone, KubeError
+from rollouts.kube.errors import Gone, KubeError, NotFound
 from rollouts.kube.resources import Resource
 
 Handler = Callable[[str, Obj, Obj | None], None]
@@ -43,6 +43,7 @@ class Informer:
         clock: Clock | None = None,
         min_backoff: float = 0.5,
         max_backoff: float = 30.0,
+        end_when_not_served: bool = False,
     ) -> None:
         self.client = client
         self.resource = resource
@@ -54,6 +55,7 @@ class Informer:
         self.clock: Clock = clock or SystemClock()
         self.min_backoff = min_backoff
         self.max_backoff = max_backoff
+        self.end_when_not_served = end_when_not_served
         self.store = Store(resource)
         self.handlers: list[Handler] = []
         self.synced = asyncio.Event()
@@ -93,27 +95,45 @@ class Informer:
     # ------------------------------------------------------------------ the loop
 
     async def run(self) -> None:
-        """List, then watch forever (until cancelled)."""
+        """List, then watch forever (until cancelled).
+
+        With `end_when_not_served`, a 404 on the collection (its CustomResourceDefinition was deleted) ends the
+        run instead: the store is emptied (DELETED to the handlers) and `synced` cleared, so readers go back to
+        the API server and the caller may look for the resource again."""
         while True:
             try:
                 if self.resource_version is None:
                     await self._list()
                 await self._watch()
                 self._failures = 0
+            except NotFound as e:
+                if not self.end_when_not_served:
+                    await self._failed(e)
+                    continue
+                logger.info("{}: no longer served ({}); emptying the cache", self.name, e)
+                self.synced.clear()
+                self.resource_version = None
+                for obj in self.store:
+                    self.store.remove(obj)
+                    self._emit("DELETED", obj, obj)
+                return
             except Gone:
                 logger.debug("{}: resourceVersion {} expired, relisting", self.name, self.resource_version)
                 self.resource_version = None
             except KubeError as e:
-                self.errors += 1
-                delay = self._backoff()
-                logger.warning("{}: {} (retrying in {:.1f}s)", self.name, e, delay)
-                await self.clock.sleep(delay)
+                await self._failed(e)
             except (ValueError, TypeError) as e:  # a malformed answer: start over from a list
                 self.errors += 1
                 self.resource_version = None
                 delay = self._backoff()
                 logger.warning("{}: malformed watch data {} (relisting in {:.1f}s)", self.name, e, delay)
                 await self.clock.sleep(delay)
+
+    async def _failed(self, error: KubeError) -> None:
+        self.errors += 1
+        delay = self._backoff()
+        logger.warning("{}: {} (retrying in {:.1f}s)", self.name, error, delay)
+        await self.clock.sleep(delay)
 
     def _backoff(self) -> float:
         delay = min(self.max_backoff, self.min_backoff * (2.0**self._failures))

@@ -6,10 +6,10 @@ Requests go through `ApiClient.param_serialize` + `call_api` and the body is dec
 OpenAPI model (de)serialization, which is the costly part of the generated API classes, and one code path
 for built-ins and custom resources alike.
 
-Per request: the client-side token bucket (`--qps`/`--burst`), the request hooks (they feed
-`controller_clientset_k8s_request_total` and `controller_write_refused_total`), retries with backoff for 429
-(honouring Retry-After) on every verb and for 5xx/unreachable on idempotent verbs, and translation of failures
-into `rollouts.kube.errors`. A refusal the caller anticipates as an ordinary outcome (404 on a delete, 409
+Per request: the client-side token bucket (`--qps`/`--burst`), the write fence (`rollouts.kube.fencing`), the
+request hooks (they feed `controller_clientset_k8s_request_total` and `controller_write_refused_total`),
+retries with backoff for 429 (honouring Retry-After) on every verb and for 5xx/unreachable on idempotent verbs,
+and translation of failures into `rollouts.kube.errors`. A refusal the caller anticipates as an ordinary outcome (404 on a delete, 409
 AlreadyExists on a create it then adopts) is declared with `with expecting(404): …` and marked so in the
 record. Status is written the way the resource's CRD takes it (`rollouts.kube.discovering`).
 """
@@ -17,6 +17,7 @@ record. Status is written the way the resource's CRD takes it (`rollouts.kube.di
 from __future__ import annotations
 
 import asyncio
+import copy
 import json
 from collections.abc import AsyncIterator
 from typing import Any, Literal
@@ -24,6 +25,7 @@ from typing import Any, Literal
 import aiohttp
 from kubernetes.aio.client import ApiClient
 
+from rollouts.kube import fencing
 from rollouts.kube.config import KubeSettings
 from rollouts.kube.discovering import Discovery, StatusWrites
 from rollouts.kube.errors import (
@@ -91,6 +93,7 @@ class KubeClient:
     ) -> None:
         self.settings = settings
         self.namespace = settings.namespace
+        fencing.install(settings.configuration)
         self._api = ApiClient(configuration=settings.configuration)
         self._api.user_agent = user_agent
         self.limiter = TokenBucket(qps, burst)
@@ -98,6 +101,7 @@ class KubeClient:
         self.request_timeout = request_timeout
         self.hooks: list[RequestHook] = []
         self.stats = ClientStats()
+        self.write_fence: fencing.WriteFence | None = None
         self._sleep = asyncio.sleep
         self.discovery = Discovery(self.resource_list)
         self._status = StatusWrites(self, self.discovery)
@@ -114,6 +118,27 @@ class KubeClient:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
+
+    def with_write_fence(self, fence: fencing.WriteFence) -> KubeClient:
+        """A view of this client (same connection pool, limiter, hooks and statistics) whose every write, retries
+        included, first asks `fence`; reads and watches are not fenced. Closing the view closes this client."""
+        view = copy.copy(self)
+        view.write_fence = fence
+        view._status = StatusWrites(view, view.discovery)  # status writes go through the view too
+        return view
+
+    def independent(self, *, qps: float, burst: int) -> KubeClient:
+        """A new client to the same server, with its own connection pool and rate limiter (same settings, user
+        agent, retry policy and timeout): requests that must not queue behind this client's traffic."""
+        client = KubeClient(
+            self.settings,
+            qps=qps,
+            burst=burst,
+            retry=self.retry,
+            request_timeout=self.request_timeout,
+            user_agent=str(self._api.user_agent),
+        )
+        return client
 
     def add_hook(self, hook: RequestHook) -> None:
         """Call `hook(RequestRecord)` after every answered (or failed) request."""
@@ -456,10 +481,11 @@ class KubeClient:
         timeout = aiohttp.ClientTimeout(total=self.request_timeout)
         attempt = 0
         while True:
-            await self.limiter.acquire()
+            await self.limiter.acquire()  # first: the limiter may make us wait
             status = 0
             try:
-                resp = await self._send(method, path, query, body, content_type, timeout, what)
+                with fencing.sending(self.write_fence if method != "GET" else None, verb, resource):
+                    resp = await self._send(method, path, query, body, content_type, timeout, what)
                 status = resp.status
                 raw = await resp.read()
             except Unreachable as e:

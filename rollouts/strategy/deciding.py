@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from rollouts.strategy import analysisruns, bluegreen, canary, durations, status
+from rollouts.strategy import analysisruns, bluegreen, canary, durations, routing, status
 from rollouts.strategy.context import Context, build_context, copy_json, fmt_time
 from rollouts.strategy.memo import Memo, json_key
 from rollouts.strategy.plan import JSON, Observed, Plan
@@ -103,7 +103,7 @@ def _validation_error(ctx: Context) -> str | None:
         return "spec.strategy: Required value: Rollout has missing field '.spec.strategy.canary or .spec.strategy.blueGreen'"
     if ctx.canary is not None and ctx.bluegreen is not None:
         return 'spec.strategy: Invalid value: "": Multiple Strategies can not be listed'
-    return analysisruns.referenced_template_errors(ctx)
+    return routing.cross_namespace_error(ctx) or analysisruns.referenced_template_errors(ctx)
 
 
 def _invalid(ctx: Context, prev: JSON, error: str) -> Plan:

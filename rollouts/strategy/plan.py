@@ -77,6 +77,8 @@ class Observed:
     routers: Mapping[tuple[str, str, str, str], JSON] = field(default_factory=dict)
     # Analysis templates that exist: ("AnalysisTemplate", ns, name) / ("ClusterAnalysisTemplate", "", name) -> spec JSON
     templates: Mapping[tuple[str, str, str], JSON] = field(default_factory=dict)
+    # The controller's --allow-cross-namespace-routing: may the Rollout name router objects in other namespaces?
+    cross_namespace_routing: bool = False
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -19,11 +19,19 @@ from rollouts.strategy.analysisruns import SpecError
 from rollouts.strategy.context import Context, copy_json
 from rollouts.strategy.memo import Memo, json_key
 from rollouts.strategy.plan import JSON, EditRouter
-from rollouts.traffic import TrafficRoutingError, route_edits
+from rollouts.traffic import TrafficRoutingError, cross_namespace_message, route_edits
 
 # The router edits per exact input: the controller decides the same rollout over and over with the same
 # routers (every settling pass, every resync), and computing the edits deep-copies each router object. Bounded LRU.
 _EDITS: Memo[tuple[EditRouter, ...]] = Memo(2048)
+
+
+def cross_namespace_error(ctx: Context) -> str | None:
+    """A validation error when the Rollout names a router object outside its namespace and the controller does
+    not allow it (`Observed.cross_namespace_routing`); checked before anything is created or edited."""
+    if ctx.traffic_routing is None or ctx.observed.cross_namespace_routing:
+        return None
+    return cross_namespace_message(ctx.observed.rollout)
 
 
 def desired_weight(ctx: Context) -> tuple[int, bool]:

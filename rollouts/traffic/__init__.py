@@ -11,6 +11,8 @@ Public surface::
     route_edits(ro, routers, canary_weight, canary_hash="", stable_hash="", additional=(), *,
                 step=None, remove_managed_routes=False, replica_sets=None) -> list[EditRouter]
     unsupported_routers(ro) -> list[str]          # trafficRouting kinds this controller cannot drive
+    foreign_routers(ro) -> [(RouterKey, field, value)]  # router objects named outside the Rollout's namespace
+    cross_namespace_message(ro) -> str | None     # the InvalidSpec message for the first of them
     TrafficRoutingError                           # message names the object and the field
 
 `route_edits` arguments:
@@ -38,13 +40,21 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from rollouts.models import CanaryStep, Rollout, WeightDestination
 from rollouts.traffic import gatewayapi, istio, nginx, smi
-from rollouts.traffic.base import GATEWAY_API_PLUGIN, JSON, RouterKey, TrafficRoutingError
+from rollouts.traffic.base import GATEWAY_API_PLUGIN, JSON, RouterKey, TrafficRoutingError, namespace_of
 
 if TYPE_CHECKING:  # rollouts.strategy imports this package: no module-level import back into it
     from rollouts.strategy.canaryweights import ReplicaSetLike
     from rollouts.strategy.plan import EditRouter
 
-__all__ = ["RouterKey", "TrafficRoutingError", "route_edits", "router_refs", "unsupported_routers"]
+__all__ = [
+    "RouterKey",
+    "TrafficRoutingError",
+    "cross_namespace_message",
+    "foreign_routers",
+    "route_edits",
+    "router_refs",
+    "unsupported_routers",
+]
 
 SUPPORTED = ("istio", "smi", "nginx", f"plugins/{GATEWAY_API_PLUGIN}")
 
@@ -62,6 +72,39 @@ def router_refs(ro: Rollout) -> list[RouterKey]:
         refs += [stable, canary]
     refs += gatewayapi.http_route_keys(ro)
     return list(dict.fromkeys(refs))
+
+
+def foreign_routers(ro: Rollout) -> list[tuple[RouterKey, str, str]]:
+    """Router objects the Rollout names in another namespace: (key, the field naming it, its value as written).
+
+    An Istio VirtualService or DestinationRule written ``namespace/name``, or the Gateway API plugin's
+    ``namespace``; SMI TrafficSplits and NGINX Ingresses are always in the Rollout's namespace."""
+    own = namespace_of(ro)
+    named: list[tuple[RouterKey, str, str]] = [
+        (key, f"{field}.name", vs.name) for key, vs, field in istio.virtual_service_keys(ro)
+    ]
+    rule = istio.destination_rule_key(ro)
+    if rule is not None:
+        named.append(
+            (rule, "spec.strategy.canary.trafficRouting.istio.destinationRule.name", f"{rule[2]}/{rule[3]}")
+        )
+    named += [(key, f"{gatewayapi.FIELD}.namespace", key[2]) for key in gatewayapi.http_route_keys(ro)]
+    return [entry for entry in named if entry[0][2] != own]
+
+
+def cross_namespace_message(ro: Rollout) -> str | None:
+    """The InvalidSpec message for the first router object outside the Rollout's namespace (None: there is none).
+
+    Not Argo's rule: Argo lets a Rollout edit a VirtualService in any namespace, so whoever may create a Rollout
+    could move another team's traffic. The controller refuses it unless started with
+    ``--allow-cross-namespace-routing`` (README, "Deliberate differences")."""
+    for (_, kind, ns, name), field, value in foreign_routers(ro):
+        return (
+            f'{field}: Invalid value: "{value}": {kind} {ns}/{name} is outside the Rollout\'s namespace '
+            f"{namespace_of(ro)}; a Rollout may only route through objects in its own namespace unless the "
+            "controller runs with --allow-cross-namespace-routing"
+        )
+    return None
 
 
 def unsupported_routers(ro: Rollout) -> list[str]:

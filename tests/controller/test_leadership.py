@@ -6,21 +6,17 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import re
 import signal
-import subprocess
-import sys
 import time
 import urllib.request
-from pathlib import Path
 
 import pytest
 
 from rollouts.controller.clocks import ManualClock
-from rollouts.controller.leadership import ElectionConfig, LeaderElector
+from rollouts.controller.leadership import ElectionConfig, LeaderElector, NotLeader
 from rollouts.kube.client import KubeClient
-from rollouts.kube.resources import LEASES
+from rollouts.kube.resources import LEASES, ROLLOUTS
+from tests.controller.processes import FAST_LEASE, controllers, wait
 
 CFG = ElectionConfig(namespace="default", name="lock", lease_duration=15, renew_deadline=10, retry_period=2)
 
@@ -93,6 +89,105 @@ async def test_hold_returns_when_leadership_is_lost(kube: KubeClient) -> None:
     assert not one.is_leader
 
 
+async def test_the_fence_closes_a_renew_deadline_after_the_last_renewal_started(kube: KubeClient) -> None:
+    clock = ManualClock()
+    one, two = electors(kube, clock)
+    assert not one.may_write()  # never led
+    with pytest.raises(NotLeader, match="does not hold the lease default/lock"):
+        one.check_write("Patch", ROLLOUTS)
+    await one.acquire()
+    one.check_write("Patch", ROLLOUTS)  # leading: allowed
+    clock._now += 9.9
+    assert one.may_write()
+    clock._now += 0.1  # renew deadline (10 s) reached without a renewal: nothing more is sent
+    assert not one.may_write()
+    refused: list[tuple[str, str]] = []
+    one.on_refused = lambda verb, resource: refused.append((verb, resource.kind))
+    with pytest.raises(NotLeader):
+        one.check_write("Update", ROLLOUTS)
+    assert refused == [("Update", "Rollout")]
+    assert await one.try_acquire_or_renew()  # a renewal opens it again, from when it started
+    assert one.may_write()
+    # a candidate can take over only lease duration (15 s) after it saw that renewal: 5 s after the fence closed
+    assert not await two.try_acquire_or_renew()
+    clock._now += 10.0
+    assert not one.may_write() and not await two.try_acquire_or_renew()
+    clock._now += 5.0
+    assert await two.try_acquire_or_renew() and two.may_write()
+    assert not await one.try_acquire_or_renew() and not one.may_write() and not one.is_leader
+
+
+async def test_release_closes_the_fence_first(kube: KubeClient) -> None:
+    clock = ManualClock()
+    one, _ = electors(kube, clock)
+    await one.acquire()
+    await one.release()
+    assert not one.may_write()
+
+
+async def test_an_unresponsive_leader_stops_renewing(kube: KubeClient) -> None:
+    clock = ManualClock()
+    answering = {"now": True}
+    one = LeaderElector(
+        kube,
+        ElectionConfig(**{**CFG.__dict__, "identity": "one"}),
+        clock=clock,
+        responsive=lambda: answering["now"],
+    )
+    await one.acquire()
+    holding = asyncio.create_task(one.hold())
+    await clock.advance(2)
+    assert one.is_leader
+    answering["now"] = False
+    updates = (await kube.get(LEASES, "lock", "default"))["metadata"]["resourceVersion"]
+    await clock.advance(10)
+    await asyncio.wait_for(holding, 5)
+    assert not one.is_leader and not one.may_write()
+    assert (await kube.get(LEASES, "lock", "default"))["metadata"]["resourceVersion"] == updates
+    assert not await one.try_acquire_or_renew()  # nor takes it back while it does not answer
+
+
+async def test_a_standby_watching_the_lease_takes_it_the_moment_it_is_released(kube: KubeClient) -> None:
+    clock = ManualClock()
+    one, two = electors(kube, clock)
+    await one.acquire()
+    watching = asyncio.create_task(two.watch())
+    acquiring = asyncio.create_task(two.acquire())
+    try:
+        await asleep(clock)  # two tried once, found it held and waits (retry period 2 s, expiry 15 s)
+        assert not acquiring.done()
+        await one.release()  # no clock advance from here: only the watch can wake it
+        await asyncio.wait_for(acquiring, 5)
+        assert two.is_leader and two.may_write()
+    finally:
+        watching.cancel()
+        acquiring.cancel()
+
+
+async def asleep(clock: ManualClock) -> None:
+    """Until a task sleeps on the manual clock (the elector's requests are real: they take real time)."""
+    async with asyncio.timeout(10):
+        while not clock.sleepers:  # noqa: ASYNC110 - real requests, then a manual-clock sleep
+            await asyncio.sleep(0.002)
+
+
+async def test_a_standby_tries_exactly_when_the_observed_lease_expires(kube: KubeClient) -> None:
+    clock = ManualClock()
+    one, two = electors(kube, clock)
+    await one.acquire()
+    acquiring = asyncio.create_task(two.acquire())
+    await asleep(clock)
+    for _ in range(7):  # polls every retry period (2 s) while it waits: 14 s
+        await clock.advance(2)
+        await asleep(clock)
+        assert not acquiring.done()
+    await clock.advance(0.99)  # 14.99 s
+    assert not acquiring.done()
+    await clock.advance(0.02)  # 15.01 s: the next try is at the expiry, not at the next 2 s tick (16 s)
+    await asyncio.wait_for(acquiring, 5)
+    assert two.is_leader
+
+
 def test_invalid_timings_are_refused() -> None:
     with pytest.raises(ValueError, match="lease duration > renew deadline"):
         ElectionConfig(namespace="x", lease_duration=5, renew_deadline=10).validate()
@@ -101,94 +196,25 @@ def test_invalid_timings_are_refused() -> None:
 # ---------------------------------------------------------------------------------------------- processes
 
 
-def _start_controller(kubeconfig: Path, identity: str) -> tuple[subprocess.Popen[str], int]:
-    cmd = [
-        sys.executable,
-        "-m",
-        "rollouts.cli",
-        "controller",
-        "--kubeconfig",
-        str(kubeconfig),
-        "--healthz-port",
-        "0",
-        "--metrics-port",
-        "0",
-        "--bind",
-        "127.0.0.1",
-        "--lease-duration",
-        "2",
-        "--renew-deadline",
-        "1.5",
-        "--retry-period",
-        "0.25",
-        "--log-level",
-        "warning",
-    ]
-    env = dict(os.environ, POD_NAME=identity, PYTHONUNBUFFERED="1")
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    match = re.search(r"metrics http://127\.0\.0\.1:(\d+)/metrics", line)
-    if match is None:
-        proc.kill()
-        raise AssertionError(
-            f"controller did not start: {line!r} {proc.stderr.read() if proc.stderr else ''}"
-        )
-    return proc, int(match.group(1))
-
-
-def _leader(port: int) -> bool | None:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:
-            text = resp.read().decode()
-    except OSError:
-        return None
-    match = re.search(r"^rollouts_controller_leader (\S+)$", text, re.M)
-    return bool(match and float(match.group(1)) == 1.0)
-
-
-def _wait(cond: object, limit: float) -> bool:
-    deadline = time.monotonic() + limit
-    while time.monotonic() < deadline:
-        if cond():  # type: ignore[operator]
-            return True
-        time.sleep(0.05)
-    return False
-
-
 @pytest.mark.slow
 def test_two_controller_processes_one_leads_and_the_other_takes_over_on_death(
     sandbox_process: object,
 ) -> None:
     kubeconfig = sandbox_process.kubeconfig_path  # type: ignore[attr-defined]
-    procs = [_start_controller(kubeconfig, "a"), _start_controller(kubeconfig, "b")]
-    try:
-        assert _wait(lambda: sum(_leader(p) is True for _, p in procs) == 1, 20)
+    with controllers(kubeconfig, "a", "b", args=FAST_LEASE) as (a, b):
+        assert wait(lambda: a.leads() != b.leads(), 20)
         time.sleep(1.0)  # real processes, no injectable clock: let 4 renew periods pass, still one leader
-        leaders = [i for i, (_, port) in enumerate(procs) if _leader(port)]
-        assert len(leaders) == 1
-        dead, standby = procs[leaders[0]], procs[1 - leaders[0]]
-        dead[0].send_signal(signal.SIGKILL)  # no release: the standby must wait for expiry
-        dead[0].wait(10)
-        killed_at = time.monotonic()
-        assert _wait(lambda: _leader(standby[1]) is True, 10)
-        assert (
-            time.monotonic() - killed_at < 2 + 1.5
-        )  # within the lease duration (+ slack for a loaded machine)
-        standby[0].send_signal(signal.SIGTERM)
-        assert standby[0].wait(20) == 0
-        url = (
-            sandbox_process.url
-            + "/apis/coordination.k8s.io/v1/namespaces/default/leases/rollouts-controller-lock"
-        )  # type: ignore[attr-defined]
-        with urllib.request.urlopen(url, timeout=5) as resp:
-            lease = json.loads(resp.read())
-        assert lease["spec"]["holderIdentity"] == ""  # a clean shutdown releases the lease
-    finally:
-        for proc, _ in procs:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait(10)
-            for stream in (proc.stdout, proc.stderr):
-                if stream:
-                    stream.close()
+        assert a.leads() != b.leads()
+        dead, standby = (a, b) if a.leads() else (b, a)
+        dead.process.send_signal(signal.SIGKILL)  # no release: the standby must wait for expiry
+        dead.process.wait(10)
+        assert wait(standby.leads, 10)
+        standby.process.send_signal(signal.SIGTERM)
+        assert standby.process.wait(20) == 0
+    url = (
+        sandbox_process.url
+        + "/apis/coordination.k8s.io/v1/namespaces/default/leases/rollouts-controller-lock"
+    )  # type: ignore[attr-defined]
+    with urllib.request.urlopen(url, timeout=5) as resp:
+        lease = json.loads(resp.read())
+    assert lease["spec"]["holderIdentity"] == ""  # a clean shutdown releases the lease

@@ -14,6 +14,7 @@ from click.testing import CliRunner
 
 from rollouts.cli import cli
 from rollouts.sandbox import Sandbox
+from tests.controller.processes import listening_addresses, start_controller
 
 
 @pytest.mark.parametrize(
@@ -100,13 +101,44 @@ def test_start_serve_and_stop_on_sigterm(sandbox: Sandbox, tmp_path: Path) -> No
         logs = proc.stderr.read()
         assert '"msg": "shutting down"' in logs  # JSON log lines
         assert "team-a" in logs
-        # only namespaced requests: --namespace confines the watches
-        paths = {r.path for r in sandbox.requests.records() if r.user_agent.startswith("rollouts-controller")}
+        # only namespaced requests: --namespace confines the watches (discovery, `/apis/<group>/<version>`, names
+        # no objects and is open to every user)
+        paths = {
+            r.path
+            for r in sandbox.requests.records()
+            if r.user_agent.startswith("rollouts-controller") and r.resource
+        }
         assert paths and all("/namespaces/team-a/" in p for p in paths), paths
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait(10)
         for stream in (proc.stdout, proc.stderr):
+            if stream:
+                stream.close()
+
+
+@pytest.mark.parametrize(
+    ("env", "address"),
+    [
+        pytest.param({}, "127.0.0.1", id="outside-a-cluster"),
+        pytest.param({"KUBERNETES_SERVICE_HOST": "10.0.0.1"}, "0.0.0.0", id="in-a-pod"),
+    ],
+)
+def test_bind_defaults_to_loopback_outside_a_pod(
+    sandbox: Sandbox, tmp_path: Path, env: dict[str, str], address: str
+) -> None:
+    kubeconfig = sandbox.write_kubeconfig(tmp_path / "kc")
+    c = start_controller(kubeconfig, "bind", "--no-leader-elect", env=env)
+    try:
+        assert listening_addresses(c.healthz_port) == {address}
+        assert listening_addresses(c.metrics_port) == {address}
+        c.process.send_signal(signal.SIGTERM)
+        assert c.process.wait(20) == 0
+    finally:
+        if c.process.poll() is None:
+            c.process.kill()
+            c.process.wait(10)
+        for stream in (c.process.stdout, c.process.stderr):
             if stream:
                 stream.close()

@@ -12,7 +12,7 @@ import aiohttp
 import pytest
 from prometheus_client import CollectorRegistry
 
-from rollouts.controller.clocks import ManualClock
+from rollouts.controller.leadership import NotLeader
 from rollouts.controller.manager import ControllerConfig, Manager, Runtime
 from rollouts.controller.queueing import ObjectKey
 from rollouts.kube.client import KubeClient
@@ -65,8 +65,8 @@ async def started(kube: KubeClient) -> AsyncIterator[tuple[Manager, Recording, R
         metrics_port=0,
         bind="127.0.0.1",
         retry_period=0.2,
-        renew_deadline=0.5,
-        lease_duration=1.0,
+        renew_deadline=1.0,
+        lease_duration=2.0,
     )
     manager = Manager(
         kube,
@@ -129,7 +129,10 @@ async def test_events_reach_the_reconcilers_and_owned_objects_enqueue_their_owne
     await until(lambda: ObjectKey("default", "api-run") in runs.keys)
     await until(lambda: len(rollouts.keys) > n + 1)
     assert manager.source.store(REPLICA_SETS) is not None
-    assert rollouts.runtime is not None and rollouts.runtime.client is kube
+    assert rollouts.runtime is not None and rollouts.runtime.client is manager.writer
+    assert (
+        manager.writer.write_fence is not None and kube.write_fence is None
+    )  # only the reconcilers are fenced
 
 
 async def test_health_and_metrics_served(
@@ -172,7 +175,6 @@ async def test_instance_id_selects_objects(kube: KubeClient) -> None:
 
 
 async def test_lost_lease_stops_workers_and_the_manager_stands_by_until_it_is_free(kube: KubeClient) -> None:
-    clock = ManualClock()
     rollouts = Recording()
     config = ControllerConfig(
         leader_elect=True,
@@ -181,6 +183,9 @@ async def test_lost_lease_stops_workers_and_the_manager_stands_by_until_it_is_fr
         healthz_port=0,
         metrics_port=0,
         bind="127.0.0.1",
+        retry_period=0.1,
+        renew_deadline=1.0,
+        lease_duration=30.0,  # "someone-else" never expires during the test: only the release hands it back
     )
     manager = Manager(
         kube,
@@ -188,7 +193,6 @@ async def test_lost_lease_stops_workers_and_the_manager_stands_by_until_it_is_fr
         registry=CollectorRegistry(),
         rollout_reconciler=rollouts.factory,
         analysis_reconciler=None,
-        clock=clock,
     )
     await manager.start()
     try:
@@ -196,17 +200,32 @@ async def test_lost_lease_stops_workers_and_the_manager_stands_by_until_it_is_fr
         lease = await kube.get(LEASES, "rollouts-controller-lock", "default")
         lease["spec"]["holderIdentity"] = "someone-else"  # as if we had paused past the lease duration
         await kube.replace(LEASES, lease)
-        await clock.advance(2)  # next renewal finds the lease taken
-        await until(lambda: not manager.leading.is_set())
+        await until(lambda: not manager.leading.is_set())  # the next renewal finds the lease taken
         assert manager.registry.get_sample_value("rollouts_controller_leader") == 0
+        assert manager.elector is not None and not manager.elector.may_write()
+        with pytest.raises(NotLeader, match="does not hold the lease default/rollouts-controller-lock"):
+            await manager.writer.create(ROLLOUTS, rollout("fenced"))
+        assert await kube.get_or_none(ROLLOUTS, "fenced", "default") is None
+        assert manager.registry.get_sample_value(
+            "rollouts_controller_fenced_writes_total", {"kind": "Rollout"}
+        )
         await kube.create(ROLLOUTS, rollout("while-standing-by"))
-        await clock.advance(2)
+        with pytest.raises(NotLeader):  # status writes too (they take their own path through the client)
+            await manager.writer.patch_status(
+                ROLLOUTS, "while-standing-by", {"status": {"phase": "X"}}, "default"
+            )
+        assert "status" not in await kube.get(ROLLOUTS, "while-standing-by", "default")
+        await until(
+            lambda: (
+                manager.source.stores[("argoproj.io", "rollouts")].get("default", "while-standing-by")
+                is not None
+            )
+        )
         assert ObjectKey("default", "while-standing-by") not in rollouts.keys  # standby does not act
         lease = await kube.get(LEASES, "rollouts-controller-lock", "default")
         lease["spec"]["holderIdentity"] = ""  # the other one released it
         await kube.replace(LEASES, lease)
-        await clock.advance(2)
-        await asyncio.wait_for(manager.leading.wait(), 10)
+        await asyncio.wait_for(manager.leading.wait(), 10)  # the lease watch sees the release at once
         await until(lambda: ObjectKey("default", "while-standing-by") in rollouts.keys)
     finally:
         await manager.stop(grace=1)
