@@ -44,6 +44,7 @@ def remove(store: Store, key: Key, old: Obj, last: Obj | None, orphan: bool = Fa
     store.rv += 1
     final = with_meta(last or old, resourceVersion=str(store.rv))
     del store.objects[key][ns][name]
+    store.encodings.drop(old)
     store._index(key, ns, name, old, None)
     store._commit(key, Event("DELETED", final, None, store.rv))
     if key == CRD_KEY:
