@@ -33,11 +33,20 @@ def _error(message: str, status: int) -> web.Response:
     return web.json_response({"error": message}, status=status)
 
 
+class _TooLarge(Exception):
+    pass
+
+
 async def _json_body(request: web.Request) -> Any:
     length = request.content_length
     if length is not None and length > MAX_REQUEST_BYTES:
-        raise web.HTTPRequestEntityTooLarge(max_size=MAX_REQUEST_BYTES, actual_size=length)
-    raw = await request.read()
+        raise _TooLarge()
+    try:
+        raw = await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        raise _TooLarge() from None
+    if len(raw) > MAX_REQUEST_BYTES:
+        raise _TooLarge()
     return json.loads(raw) if raw else None
 
 
@@ -83,7 +92,7 @@ async def handle(sb: Sandbox, request: web.Request) -> web.Response:
                 doc["redacted"] = "the data of Secrets is left out: the sandbox listens beyond loopback"
             doc["items"] = items
             return web.json_response(doc)
-    except web.HTTPRequestEntityTooLarge:
+    except _TooLarge:
         return _error(f"the request body is over the {MAX_REQUEST_BYTES}-byte limit", 413)
     except (ValueError, TypeError, RecursionError) as e:
         return _error(str(e) or type(e).__name__, 400)

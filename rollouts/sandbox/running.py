@@ -147,7 +147,7 @@ class Sandbox:
         self.loop = asyncio.get_running_loop()
         # aiohttp refuses a body of client_max_size bytes or more; the API server accepts exactly 3 MiB.
         app = web.Application(client_max_size=MAX_REQUEST_BYTES + 1)
-        app.router.add_route("*", "/{tail:.*}", Api(self).handle)
+        app.router.add_route("*", r"/{tail:[\s\S]*}", Api(self).handle)  # newlines too
         self._runner = web.AppRunner(
             app,
             access_log=None,

@@ -215,10 +215,7 @@ class Api:
             return response
         except errors.ApiError as e:
             status = e.code
-            response = _json(e.status(), e.code, e.headers)
-            if e.code == 413:  # do not read the rest of an oversized body
-                response.force_close()
-            return response
+            return _json(e.status(), e.code, e.headers)
         except RecursionError:  # a client's object nested deeper than Python recursion goes
             status = 400
             return _json(too_deep().status(), 400)
@@ -336,8 +333,8 @@ class Api:
             raise errors.too_large(f"limit is {MAX_REQUEST_BYTES}")
         try:
             async with asyncio.timeout(self.sb.options.request_timeout):
-                return await request.read()
-        except web.HTTPRequestEntityTooLarge:
+                raw = await request.read()
+        except web.HTTPRequestEntityTooLarge:  # aiohttp's own cap (client_max_size), one byte above ours
             raise errors.too_large(f"limit is {MAX_REQUEST_BYTES}") from None
         except TimeoutError:
             self.store.counters.note(
@@ -348,6 +345,9 @@ class Api:
             raise errors.timeout(
                 "request did not complete within requested timeout - context deadline exceeded"
             ) from None
+        if len(raw) > MAX_REQUEST_BYTES:
+            raise errors.too_large(f"limit is {MAX_REQUEST_BYTES}")
+        return raw
 
     async def _body(self, request: web.Request) -> tuple[Any, str]:
         ctype = request.content_type or "application/json"

@@ -301,6 +301,7 @@ class Store:
         old = self.find(rt.key, ns, name)
         if old is None:
             if content_type == APPLY and subresource is None and isinstance(patch, dict):
+                fieldtypes.check(rt, patch)
                 body = dict(patch)
                 body["metadata"] = dict(body.get("metadata") or {}, name=name)
                 return self.create(rt, namespace, body, dry_run=dry_run), True
