@@ -31,7 +31,6 @@ import json
 from typing import Any
 
 import jsonpatch
-import jsonpointer
 
 from rollouts.sandbox.errors import bad_request, too_large, unprocessable, unsupported_media_type
 from rollouts.sandbox.limits import JSON_PATCH_MAX_COPY_BYTES, MAX_JSON_PATCH_OPERATIONS, check_depth
@@ -177,7 +176,7 @@ def _json_patch(current: dict[str, Any], ops: list[Any]) -> dict[str, Any]:
     try:
         for op in ops:
             if isinstance(op, dict) and op.get("op") == "copy" and isinstance(op.get("from"), str):
-                source = jsonpointer.resolve_pointer(doc, op["from"])
+                source = jsonpatch.JsonPointer(op["from"]).resolve(doc)
                 copied += len(json.dumps(source, separators=(",", ":")))
                 if copied > JSON_PATCH_MAX_COPY_BYTES:
                     raise _rejected(
@@ -187,7 +186,7 @@ def _json_patch(current: dict[str, Any], ops: list[Any]) -> dict[str, Any]:
             doc = jsonpatch.JsonPatch([op]).apply(doc, in_place=True)
     except (
         jsonpatch.JsonPatchException,
-        jsonpointer.JsonPointerException,
+        jsonpatch.JsonPointerException,
         KeyError,
         IndexError,
         TypeError,
