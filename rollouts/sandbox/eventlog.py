@@ -4,9 +4,9 @@ Where it sits: called by the store (`storing`) for every write. `storable` encod
 refuses it as etcd would when it is over `limits.MAX_OBJECT_BYTES`; the same bytes then become the watch
 events (`commit`) and, through `Encodings`, the HTTP response and the initial events of new watches, so a
 write costs one `json.dumps` and two hundred watches of a big object share one copy of it. The history
-of each resource keeps at most `history` events and `HISTORY_BYTES` of their encodings: a watch from a version
-older than what is kept gets 410 Expired, as after etcd's compaction, and big objects shorten the history
-rather than grow the server's memory. `subscribe` registers a watcher atomically with the write path: the
+of each resource keeps at most `history` events and `HISTORY_BYTES` of their encodings (what clients wrote:
+the sandbox's own writes are not measured): a watch from a version older than what is kept gets 410 Expired,
+as after etcd's compaction, and big objects shorten the history rather than grow the server's memory. `subscribe` registers a watcher atomically with the write path: the
 initial list (or the replay from a resourceVersion) and the live events that follow have no gap.
 """
 
@@ -30,7 +30,7 @@ Key = tuple[str, str]
 Obj = dict[str, Any]
 
 HISTORY_BYTES = 32 * 1024 * 1024
-ENCODINGS_BYTES = 32 * 1024 * 1024
+ENCODINGS_BYTES = 8 * 1024 * 1024
 
 
 class Encodings:
@@ -85,13 +85,16 @@ def storable(store: Store, obj: Obj) -> bytes:
 
 
 def commit(store: Store, key: Key, event: Event, encoded: bytes | None = None) -> None:
-    """Append to the history (what falls out is compacted) and hand the event to watchers and listeners."""
+    """Append to the history (what falls out is compacted) and hand the event to watchers and listeners.
+    `encoded` is the object's JSON when the write was measured; otherwise it is encoded only for watchers."""
     store.encodings.drop(event.old)
-    if event.type == "DELETED":  # the last state, sent once
-        encoded = encode(event.obj) if encoded is None else encoded
-    else:
-        encoded = store.encodings.put(event.obj, encode(event.obj) if encoded is None else encoded)
-    event.size = len(encoded)
+    watchers = store.watchers.get(key)
+    if encoded is None and watchers:
+        encoded = encode(event.obj)
+    if encoded is not None:
+        event.size = len(encoded)
+        if event.type != "DELETED":  # the last state of a deleted object is sent once, not again
+            store.encodings.put(event.obj, encoded)
     log_ = store.logs.get(key)
     if log_ is None:
         log_ = store.logs[key] = deque()
@@ -102,8 +105,8 @@ def commit(store: Store, key: Key, event: Event, encoded: bytes | None = None) -
         kept -= dropped.size
     log_.append(event)
     store.log_bytes[key] = kept
-    watchers = store.watchers.get(key)
     if watchers:
+        assert encoded is not None
         event.seed(encoded)
         for w in watchers:
             w.offer(event)

@@ -25,6 +25,10 @@ def is_loopback(host: str) -> bool:
     """Whether every address `host` names is a loopback address (127.0.0.0/8, ::1, `localhost`)."""
     if host in _UNSPECIFIED:
         return False
+    try:  # an address needs no lookup
+        return ipaddress.ip_address(host.strip("[]").split("%")[0]).is_loopback
+    except ValueError:
+        pass
     try:
         infos = socket.getaddrinfo(host.strip("[]"), None)
     except (OSError, UnicodeError):

@@ -1,27 +1,17 @@
 """The Go types behind the fields of built-in kinds: what kube-apiserver's decoder refuses before anything else.
 
-Where it sits: the store calls `check(rt, obj, patched=…)` on every write, before validation. kube-apiserver
-decodes a request into Go structs, so `metadata: []`, `metadata.name: 5` or `spec.replicas: "3"` never
-reach its validation: they are a 400 BadRequest worded by encoding/json,
-
-    ConfigMap in version "v1" cannot be handled as a ConfigMap: json: cannot unmarshal number into Go struct
-    field ObjectMeta.metadata.name of type string
-
-and, for a patch whose result does not decode, a 422 on the field `patch` (endpoints/handlers/patch.go).
-Only the fields the sandbox itself reads (and `metadata` of every object, custom resources included) are
-declared here; unknown fields are ignored, as Go's decoder ignores them, and `null` is accepted anywhere.
+Where it sits: data for `decoding.check_types`, which the store calls on every write before validation.
+kube-apiserver decodes a request into Go structs, so `metadata: []`, `metadata.name: 5` or
+`spec.replicas: "3"` never reach its validation. Only the fields the sandbox itself reads (and `metadata` of
+every object, custom resources included) are declared here; unknown fields are ignored, as Go's decoder
+ignores them. A type is a scalar (`kind` string, int with its `bits`, bool, bytes for base64 `[]byte`,
+intstr, any), a struct with its `fields`, or a slice or map of an `item` type; `go` is its name in messages.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
-import re
 from dataclasses import dataclass, field
-from typing import Any
 
-from rollouts.sandbox import errors
 from rollouts.sandbox.resources import ResourceType
 
 
@@ -281,92 +271,6 @@ DELETE_OPTIONS = struct(
 _ANY_OBJECT = struct("unstructured.Unstructured", metadata=OBJECT_META)
 
 
-def _kind_of(value: Any) -> str:
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, (int, float)):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    return "array" if isinstance(value, list) else "object"
-
-
-_BASE64_BAD = re.compile(r"[^A-Za-z0-9+/=]")
-
-
-def _problem(value: Any, t: GoType, path: str, owner: str) -> str | None:
-    """Why `value` does not decode into `t` (encoding/json's words), or None."""
-    if value is None or t.kind == "any":
-        return None
-    where = f"Go struct field {owner}.{path}" if path else "Go value"
-
-    def mismatch(kind: str | None = None) -> str:
-        return f"json: cannot unmarshal {kind or _kind_of(value)} into {where} of type {t.go}"
-
-    if t.kind == "struct" or t.kind == "map":
-        if not isinstance(value, dict):
-            return mismatch()
-        if t.kind == "map":
-            assert t.item is not None
-            return next((p for v in value.values() if (p := _problem(v, t.item, path, owner))), None)
-        inner = t.go.rpartition(".")[2]
-        for name, ft in t.fields.items():
-            if name in value:
-                problem = _problem(value[name], ft, f"{path}.{name}" if path else name, inner)
-                if problem:
-                    return problem
-        return None
-    if t.kind == "slice":
-        if not isinstance(value, list):
-            return mismatch()
-        assert t.item is not None
-        return next((p for v in value if (p := _problem(v, t.item, path, owner))), None)
-    if t.kind == "int":
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            return mismatch()
-        if not isinstance(value, int) or not -(2 ** (t.bits - 1)) <= value < 2 ** (t.bits - 1):
-            return mismatch(f"number {json.dumps(value)}")
-        return None
-    if t.kind == "intstr":
-        ok = isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool))
-        return None if ok else mismatch()
-    if t.kind == "bool":
-        return None if isinstance(value, bool) else mismatch()
-    if not isinstance(value, str):
-        return mismatch()
-    if t.kind == "bytes":
-        text = value.replace("\r", "").replace("\n", "")
-        bad = _BASE64_BAD.search(text)
-        try:
-            base64.b64decode(text, validate=True)
-        except (binascii.Error, ValueError):
-            return f"illegal base64 data at input byte {bad.start() if bad else len(text)}"
-    return None
-
-
 def type_of(rt: ResourceType) -> GoType:
     """The declared type of a resource's objects (only `metadata` for kinds without an entry)."""
     return TYPES.get(rt.key, _ANY_OBJECT)
-
-
-def check(rt: ResourceType | None, obj: Any, *, patched: bool = False, t: GoType | None = None) -> None:
-    """Raise the API server's decode error when `obj` does not fit the Go type of `rt` (or `t`)."""
-    if t is None:
-        assert rt is not None
-        t = type_of(rt)
-    problem = _problem(obj, t, "", "")
-    if problem is None:
-        return
-    if patched:  # endpoints/handlers/patch.go: a patched object that does not decode is Invalid on `patch`
-        text = json.dumps(obj, separators=(",", ":"))
-        shown = text if len(text) <= 512 else text[:512] + "…"
-        raise errors.ApiError(
-            422,
-            "Invalid",
-            f' "" is invalid: patch: Invalid value: {json.dumps(shown)}: {problem}',
-            {"causes": [{"reason": "FieldValueInvalid", "message": problem, "field": "patch"}]},
-        )
-    kind, version = (
-        (rt.kind, rt.version) if rt is not None and t is type_of(rt) else (t.go.rpartition(".")[2], "v1")
-    )
-    raise errors.bad_request(f'{kind} in version "{version}" cannot be handled as a {kind}: {problem}')

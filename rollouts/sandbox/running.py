@@ -105,7 +105,7 @@ class Sandbox:
             ext = self.store.registry.preferred(*CRD_KEY)
             assert ext is not None
             for crd in _default_crds():
-                self.store.create(ext, "", crd)
+                self.store.create(ext, "", crd, internal=True)
         if opts.state_file is not None and Path(opts.state_file).exists():
             load_state(self.store, Path(opts.state_file))
         self.simulator = (

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from rollouts.sandbox import administering, errors, fieldtypes, streaming, tables
-from rollouts.sandbox.decoding import read_body
+from rollouts.sandbox.decoding import check_types, read_body
 from rollouts.sandbox.faults import RequestRecord
 from rollouts.sandbox.limits import MAX_REQUEST_BYTES, too_deep
 from rollouts.sandbox.patching import PATCH_TYPES
@@ -152,7 +152,7 @@ def delete_options(body: Any, query: Any) -> dict[str, Any]:
     if body is not None and not isinstance(body, dict):
         raise errors.bad_request("the request body of a delete must be a DeleteOptions object")
     options = dict(body or {})
-    fieldtypes.check(None, options, t=fieldtypes.DELETE_OPTIONS)
+    check_types(None, options, t=fieldtypes.DELETE_OPTIONS)
     if "propagationPolicy" in query:
         options["propagationPolicy"] = query["propagationPolicy"]
     if "orphanDependents" in query:

@@ -31,6 +31,7 @@ from collections.abc import Callable
 from typing import Any
 
 from rollouts.sandbox import collecting, errors, eventlog, fieldtypes, indexing, persisting, validating
+from rollouts.sandbox.decoding import check_types
 from rollouts.sandbox.objects import (
     apply_defaults,
     content,
@@ -165,7 +166,8 @@ class Store:
     ) -> Obj:
         if not isinstance(body, dict):
             raise errors.bad_request("the request body must be a JSON object")
-        fieldtypes.check(rt, body)
+        if not internal:  # the sandbox's own objects are built well-typed
+            check_types(rt, body)
         body_meta = body.get("metadata") or {}
         validating.check_kind(rt, body)
         ns = namespace if rt.namespaced else ""
@@ -227,7 +229,8 @@ class Store:
         if dry_run:
             return with_meta(obj, resourceVersion=str(self.rv))
         obj["metadata"]["resourceVersion"] = str(self.rv + 1)
-        encoded: bytes | None = self._storable(obj)
+        # The sandbox's own writes (its CRDs, the simulated kubelet's pods) are not measured: only clients'.
+        encoded = None if internal else self._storable(obj)
         if missing_namespace:  # created on first use, once the object is known to be valid
             ns_rt = self.registry.preferred(*NAMESPACE_KEY)
             assert ns_rt is not None
@@ -257,9 +260,9 @@ class Store:
             raise errors.bad_request("the request body must be a JSON object")
         old = self.get(rt, namespace, name)
         if subresource == "scale":
-            fieldtypes.check(rt, body, t=fieldtypes.SCALE)
+            check_types(rt, body, t=fieldtypes.SCALE)
         else:
-            fieldtypes.check(rt, body)
+            check_types(rt, body)
             validating.check_kind(rt, body)
         body_meta = body.get("metadata") or {}
         if body_meta.get("name") not in (None, name):
@@ -301,7 +304,7 @@ class Store:
         old = self.find(rt.key, ns, name)
         if old is None:
             if content_type == APPLY and subresource is None and isinstance(patch, dict):
-                fieldtypes.check(rt, patch)
+                check_types(rt, patch)
                 body = dict(patch)
                 body["metadata"] = dict(body.get("metadata") or {}, name=name)
                 return self.create(rt, namespace, body, dry_run=dry_run), True
@@ -309,11 +312,11 @@ class Store:
         if subresource == "scale":
             scale = validating.scale_view(rt, old)
             patched = apply_patch(scale, content_type, patch)
-            fieldtypes.check(rt, patched, patched=True, t=fieldtypes.SCALE)
+            check_types(rt, patched, patched=True, t=fieldtypes.SCALE)
             self._precondition(rt, old, meta(patched).get("resourceVersion"))
             return self._scale_update(rt, old, patched, dry_run), False
         patched = apply_patch(old, content_type, patch)
-        fieldtypes.check(rt, patched, patched=True)
+        check_types(rt, patched, patched=True)
         patched_meta = patched.get("metadata")
         if not isinstance(patched_meta, dict):
             raise errors.unprocessable("metadata must be an object")
@@ -356,8 +359,11 @@ class Store:
         new = apply_defaults(rt.key, new, old, self.rng)
         return validating.validate(rt, new)
 
-    def _write(self, rt: ResourceType, old: Obj, new: Obj, *, dry_run: bool = False) -> Obj:
-        """Store `new` in place of `old` unless nothing changed; bump generation on a content change."""
+    def _write(
+        self, rt: ResourceType, old: Obj, new: Obj, *, dry_run: bool = False, internal: bool = False
+    ) -> Obj:
+        """Store `new` in place of `old` unless nothing changed; bump generation on a content change.
+        `internal`: a write of the sandbox's own (status from the simulator, garbage collection), not sized."""
         if rt.key == CRD_KEY:
             problem = crd_problem(new)
             if problem:
@@ -378,7 +384,7 @@ class Store:
         if m.get("deletionTimestamp") and not m.get("finalizers"):
             return collecting.remove(self, rt.key, old, new)
         m["resourceVersion"] = str(self.rv + 1)
-        encoded = self._storable(new)
+        encoded = None if internal else self._storable(new)
         if rt.key == CRD_KEY:
             self.registry.set_crd(name, types_from_crd(new))
         self.rv += 1
@@ -475,7 +481,7 @@ class Store:
             return None
         new = dict(old)
         new["status"] = status
-        return self._write(rt, old, new)
+        return self._write(rt, old, new, internal=True)
 
     def restore(self, objects: list[Obj], resource_version: int) -> None:
         """Load objects as they are (uids, versions kept), without events: see `persisting.restore`."""
@@ -490,6 +496,7 @@ class Store:
         return eventlog.storable(self, obj)
 
     def _commit(self, key: Key, event: Event, encoded: bytes | None = None) -> None:
+        """Record and fan out `event`; `encoded` is its object's JSON when the write was measured."""
         eventlog.commit(self, key, event, encoded)
 
     def _candidates(self, key: Key, ns: str, equalities: list[tuple[str, str]]) -> set[str]:
