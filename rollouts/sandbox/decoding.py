@@ -22,7 +22,7 @@ from typing import Any
 from rollouts.sandbox import fieldtypes
 from rollouts.sandbox.errors import ApiError, bad_request, unsupported_media_type
 from rollouts.sandbox.fieldtypes import GoType
-from rollouts.sandbox.limits import check_depth, from_yaml, too_deep
+from rollouts.sandbox.limits import MAX_DEPTH, check_depth, from_yaml, too_deep
 from rollouts.sandbox.patching import APPLY
 from rollouts.sandbox.resources import ResourceType
 
@@ -54,7 +54,8 @@ def _parse_json(raw: bytes, content_type: str) -> Any:
         if not is_yaml(content_type):
             raise bad_request(f"the request body is not valid JSON: {e}") from None
         raise _NotJson() from None
-    check_depth(value)
+    if len(raw) > 2 * MAX_DEPTH:  # every level costs at least two bytes: a shorter body cannot be too deep
+        check_depth(value)
     return value
 
 

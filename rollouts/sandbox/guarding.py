@@ -48,96 +48,111 @@ _LINGER = 1.0  # a refused connection reads (and drops) what its client sends th
 # watch hold up to 4 MiB in the kernel, and the event loop spends its time copying there.
 SEND_BUFFER = 128 * 1024
 
-HEADERS, BUSY, IDLE, REFUSED = "headers", "busy", "idle", "refused"
-
 
 class Connections:
-    """The guards of the open connections, by transport, and counters of what they refused."""
+    """The guards of the open connections, by transport, and the sweep that closes slow ones.
+
+    A connection waiting for headers records since when (`Guard.waiting_since`); one timer per sandbox, not
+    one per request, sweeps them every `header_timeout / 2` (at most every second) while any is open.
+    """
 
     def __init__(self, *, max_connections: int, header_timeout: float, refusals: Refusals) -> None:
         self.max_connections = max_connections
         self.header_timeout = header_timeout
         self.refusals = refusals
         self.open: dict[Any, Guard] = {}
+        self._sweep: asyncio.TimerHandle | None = None
 
     def request_started(self, transport: Any) -> None:
         guard = self.open.get(transport)
         if guard is not None:
-            guard.set_state(BUSY)
+            guard.waiting_since = None
 
     def request_finished(self, transport: Any) -> None:
         guard = self.open.get(transport)
         if guard is not None:
-            guard.set_state(IDLE)
+            guard.idle = True
+
+    def opened(self, guard: Guard) -> None:
+        self.open[guard.transport] = guard
+        if self._sweep is None:
+            self._schedule()
+
+    def _schedule(self) -> None:
+        every = min(max(self.header_timeout / 2, 0.01), 1.0)
+        self._sweep = asyncio.get_running_loop().call_later(every, self._sweep_slow)
+
+    def _sweep_slow(self) -> None:
+        self._sweep = None
+        deadline = asyncio.get_running_loop().time() - self.header_timeout
+        for guard in list(self.open.values()):
+            since = guard.waiting_since
+            if since is not None and since <= deadline and guard.transport is not None:
+                self.refusals.note(
+                    "header_timeouts",
+                    f"closed a connection whose request headers took over {self.header_timeout:g}s",
+                )
+                guard.waiting_since = None
+                guard.transport.close()
+        if self.open:
+            self._schedule()
+
+    def close(self) -> None:
+        if self._sweep is not None:
+            self._sweep.cancel()
+            self._sweep = None
 
 
 class Guard(asyncio.Protocol):
-    """One connection's protocol, wrapped: refusal over the limit and the header-read deadline."""
+    """One connection's protocol, wrapped: refused over the limit, closed when its headers are too slow."""
 
     def __init__(self, connections: Connections, make_inner: Callable[[], asyncio.Protocol]) -> None:
         self.connections = connections
         self.make_inner = make_inner
         self.inner: asyncio.Protocol | None = None
         self.transport: asyncio.Transport | None = None
-        self.state = HEADERS
-        self.timer: asyncio.TimerHandle | None = None
+        # When the connection started waiting for a request's headers (None: a request is being handled).
+        self.waiting_since: float | None = None
+        self.idle = False  # between requests: the next byte starts the header clock again
+        self._linger: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
         conns = self.connections
+        loop = asyncio.get_running_loop()
         if len(conns.open) >= conns.max_connections:
             conns.refusals.note(
                 "connections_refused",
                 f"refused a connection: {conns.max_connections} are open already (max_connections)",
             )
-            self.state = REFUSED
             transport.write(_REFUSED)
             if transport.can_write_eof():
                 transport.write_eof()
-            self.timer = asyncio.get_running_loop().call_later(_LINGER, transport.close)
+            self._linger = loop.call_later(_LINGER, transport.close)
             return
-        conns.open[transport] = self
         sock = transport.get_extra_info("socket")
         if sock is not None:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER)
+        self.waiting_since = loop.time()
+        conns.opened(self)
         self.inner = self.make_inner()
         self.inner.connection_made(transport)
-        self.set_state(HEADERS)
-
-    def set_state(self, state: str) -> None:
-        if self.timer is not None:
-            self.timer.cancel()
-            self.timer = None
-        self.state = state
-        if state == HEADERS:
-            self.timer = asyncio.get_running_loop().call_later(
-                self.connections.header_timeout, self._headers_too_slow
-            )
-
-    def _headers_too_slow(self) -> None:
-        self.timer = None
-        if self.state == HEADERS and self.transport is not None:
-            self.connections.refusals.note(
-                "header_timeouts",
-                f"closed a connection whose request headers took over {self.connections.header_timeout:g}s",
-            )
-            self.transport.close()
 
     def data_received(self, data: bytes) -> None:
         if self.inner is None:
             return  # refused: what the client sends is dropped
-        if self.state == IDLE:
-            self.set_state(HEADERS)
+        if self.idle:
+            self.idle = False
+            self.waiting_since = asyncio.get_running_loop().time()
         self.inner.data_received(data)
 
     def eof_received(self) -> bool | None:
         return self.inner.eof_received() if self.inner is not None else None
 
     def connection_lost(self, exc: Exception | None) -> None:
-        if self.timer is not None:
-            self.timer.cancel()
-            self.timer = None
+        if self._linger is not None:
+            self._linger.cancel()
         self.connections.open.pop(self.transport, None)
         if self.inner is not None:
             self.inner.connection_lost(exc)

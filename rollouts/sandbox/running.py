@@ -171,6 +171,7 @@ class Sandbox:
         return self
 
     async def stop_async(self) -> None:
+        self.connections.close()
         if self.trim_pending is not None:
             self.trim_pending.cancel()
             self.trim_pending = None

@@ -332,8 +332,11 @@ class Api:
         if length is not None and length > MAX_REQUEST_BYTES:
             raise errors.too_large(f"limit is {MAX_REQUEST_BYTES}")
         try:
-            async with asyncio.timeout(self.sb.options.request_timeout):
+            if request.content.is_eof():  # it came with the headers: nothing to wait for
                 raw = await request.read()
+            else:
+                async with asyncio.timeout(self.sb.options.request_timeout):
+                    raw = await request.read()
         except web.HTTPRequestEntityTooLarge:  # aiohttp's own cap (client_max_size), one byte above ours
             raise errors.too_large(f"limit is {MAX_REQUEST_BYTES}") from None
         except TimeoutError:
