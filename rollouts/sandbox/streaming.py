@@ -69,7 +69,8 @@ async def _send(sb: Sandbox, response: web.StreamResponse, w: Watcher, batch: li
 
 
 def int_param(query: Any, name: str) -> int | None:
-    """An integer query parameter as kube-apiserver parses it (strconv.ParseInt), or None when absent."""
+    """An integer query parameter as kube-apiserver parses it (strconv.ParseInt in runtime/conversion.go), or
+    None when absent."""
     raw = query.get(name)
     if raw is None:
         return None
@@ -82,7 +83,8 @@ def int_param(query: Any, name: str) -> int | None:
 
 
 def bool_param(query: Any, name: str) -> bool | None:
-    """A boolean query parameter as kube-apiserver converts it: present and not "0" or "false" means true."""
+    """A boolean query parameter as kube-apiserver converts it (apimachinery runtime/conversion.go,
+    Convert_Slice_string_To_bool): present and not "0" or "false" (any case) means true, even when empty."""
     raw = query.get(name)
     if raw is None:
         return None

@@ -89,3 +89,12 @@ def test_the_cli_warns_on_stderr_and_writes_a_reachable_kubeconfig(tmp_path: Pat
         assert sp.stop() == 0
     log = (tmp_path / "sandbox.log").read_text()
     assert "WARNING: the sandbox listens on 0.0.0.0:" in log and "no authentication" in log
+
+
+def test_the_cli_advertises_the_host_it_is_told(tmp_path: Path) -> None:
+    sp = start_sandbox_process(tmp_path, "--host", "0.0.0.0", "--advertise-host", "localhost")
+    try:
+        assert sp.url.startswith("http://localhost:")
+        assert http(sp.url, "GET", "/version")[0] == 200
+    finally:
+        assert sp.stop() == 0

@@ -90,6 +90,17 @@ def test_wrong_typed_spec_of_a_builtin_is_400_not_500(sandbox: Sandbox) -> None:
     )
 
 
+def test_secret_data_must_be_base64(sandbox: Sandbox) -> None:
+    body = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"}, "data": {"k": "not base64!"}}
+    status, _, answer = http(
+        sandbox.url, "POST", "/api/v1/namespaces/default/secrets", json.dumps(body).encode()
+    )
+    assert status == 400
+    assert assert_status(answer, 400)["message"] == (
+        'Secret in version "v1" cannot be handled as a Secret: illegal base64 data at input byte 3'
+    )
+
+
 @pytest.mark.parametrize("limit", ["-1", "0", "-9999999999"])
 def test_a_limit_of_zero_or_less_lists_everything(sandbox: Sandbox, limit: str) -> None:
     for name in ("a", "b"):
