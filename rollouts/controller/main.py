@@ -147,11 +147,12 @@ def setup_logging(level: str, fmt: str) -> None:
 @option(
     "--bind",
     default=None,
-    show_default="0.0.0.0 in a pod (KUBERNETES_SERVICE_HOST set), else 127.0.0.1",
+    show_default="0.0.0.0 in a pod, else 127.0.0.1",
     help="Address the metrics and health servers listen on.",
 )
 @option(
-    "--allow-cross-namespace-routing/--no-allow-cross-namespace-routing",
+    "--allow-cross-namespace-routing",
+    is_flag=True,
     default=False,
     help="Let a Rollout name router objects (VirtualService, DestinationRule, HTTPRoute) in other namespaces.",
 )
@@ -254,7 +255,13 @@ async def _run(opts: dict[str, Any]) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     try:
-        await manager.start()
+        try:
+            await manager.start()
+        except OSError as e:  # a port taken, an address not on this machine
+            raise click.ClickException(
+                f"cannot serve /healthz and /metrics on {config.bind} (--bind) ports {config.healthz_port} "
+                f"(--healthz-port) and {config.metrics_port} (--metrics-port): {e.strerror or e}"
+            ) from e
         host = "127.0.0.1" if config.bind in ("0.0.0.0", "") else config.bind
         print(
             f"rollouts controller {__version__}: healthz http://{host}:{manager.health.healthz_port}/healthz "

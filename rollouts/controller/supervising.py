@@ -60,6 +60,8 @@ class Supervisor:
         if not self._started.wait(timeout):
             raise RuntimeError(f"the {self.name} thread did not start within {timeout:g}s")
         if self._error is not None:
+            self._thread.join(timeout)  # it ends at once: nothing to stop later
+            self._thread = None
             raise self._error
 
     def _run(self) -> None:
@@ -127,7 +129,7 @@ class Supervisor:
         """From another loop: stop electing (releasing the lease when asked) and serving; join the thread."""
         timeout = STOP_TIMEOUT
         thread, loop = self._thread, self.loop
-        if thread is None or loop is None or not thread.is_alive():
+        if thread is None or loop is None or not thread.is_alive() or not loop.is_running():
             return
         future = asyncio.run_coroutine_threadsafe(self._shutdown(release), loop)
         try:

@@ -25,6 +25,7 @@ from analysis.conditions import check_syntax
 from analysis.models import AnalysisTemplate, metric_errors
 from rollouts.models import Rollout
 from rollouts.strategy.deciding import unsupported_features
+from rollouts.traffic import cross_namespace_message
 from rollouts.validation import errors_from_pydantic, load_rollout
 
 __all__ = ["lint_documents", "lint_report", "lint_text", "unknown_fields"]
@@ -90,6 +91,13 @@ def _lint_rollout(doc: dict[str, Any]) -> list[str]:
     problems = [f"{p}: unknown field" for p in unknown_fields(Rollout, doc, skip=frozenset(_SKIP_TOP))]
     _, errors = load_rollout(doc)
     return problems + [e.k8s_error() for e in errors]
+
+
+def _cross_namespace(doc: dict[str, Any]) -> list[str]:
+    """A router object in another namespace: refused by a controller without --allow-cross-namespace-routing."""
+    model, _ = load_rollout(doc)
+    message = cross_namespace_message(model) if model is not None else None
+    return [message] if message else []
 
 
 _PLACEHOLDER = re.compile(r"\{\{\s*[^}]*\}\}")
@@ -254,6 +262,7 @@ def lint_report(docs: list[Any]) -> tuple[list[str], list[str]]:
             spec = doc.get("spec")
             spec = spec if isinstance(spec, dict) else {}
             ro_warnings += [f"not supported by this controller yet: {w}" for w in unsupported_features(spec)]
+            ro_warnings += _cross_namespace(doc)
         elif argo and kind in ("AnalysisTemplate", "ClusterAnalysisTemplate"):
             found = _lint_template(doc)
         problems += [f'{kind} "{name}": {p}' for p in found]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import signal
+import socket
 import subprocess
 import sys
 import urllib.request
@@ -142,3 +143,21 @@ def test_bind_defaults_to_loopback_outside_a_pod(
         for stream in (c.process.stdout, c.process.stderr):
             if stream:
                 stream.close()
+
+
+def test_a_port_in_use_is_a_one_line_error(sandbox: Sandbox, tmp_path: Path) -> None:
+    kubeconfig = sandbox.write_kubeconfig(tmp_path / "kc")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = CliRunner().invoke(
+            cli,
+            ["controller", "--kubeconfig", str(kubeconfig), "--no-leader-elect", "--healthz-port", str(port)],
+        )
+    assert result.exit_code == 1
+    assert (
+        f"cannot serve /healthz and /metrics on 127.0.0.1 (--bind) ports {port} (--healthz-port)"
+        in result.output
+    )
+    assert "address already in use" in result.output and "Traceback" not in result.output
