@@ -4,7 +4,8 @@ Where it sits: the user-facing and subprocess face of `running.Sandbox`. The fir
 machine-readable, `SANDBOX_URL=http://127.0.0.1:PORT`, and the second `KUBECONFIG=PATH`; with `--ready-file`
 a JSON document `{"url", "kubeconfig", "pid"}` is written once the server listens, so tests and
 `rollouts demo` can start it with `--port 0` and find it. With `--state FILE` the objects are loaded at
-start and saved at shutdown.
+start and saved at shutdown. Bound beyond loopback (`--host 0.0.0.0`), it warns on stderr, even with
+`--quiet`: there is no authentication.
 """
 
 from __future__ import annotations
@@ -14,11 +15,13 @@ import contextlib
 import json
 import os
 import signal
+import sys
 from pathlib import Path
 from typing import Any
 
 import click
 
+from rollouts.sandbox import exposing
 from rollouts.sandbox.faults import Faults
 from rollouts.sandbox.objects import parse_duration
 from rollouts.sandbox.running import Sandbox, SandboxOptions
@@ -47,7 +50,24 @@ DURATION = Duration()
     type=click.IntRange(0, 65535),
     help="Port on 127.0.0.1; 0 picks a free one (printed on the first line).",
 )
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind (keep it loopback).")
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to bind. Keep it loopback: there is no authentication (anything else warns).",
+)
+@click.option(
+    "--advertise-host",
+    default=None,
+    help="Host written into the kubeconfig and SANDBOX_URL (default: --host, or 127.0.0.1 for 0.0.0.0).",
+)
+@click.option(
+    "--max-connections",
+    type=click.IntRange(1),
+    default=1000,
+    show_default=True,
+    help="Open connections at most; more are answered 429 TooManyRequests.",
+)
 @click.option(
     "--kubeconfig",
     "kubeconfig",
@@ -108,6 +128,8 @@ DURATION = Duration()
 def sandbox(
     port: int,
     host: str,
+    advertise_host: str | None,
+    max_connections: int,
     kubeconfig: Path | None,
     pod_ready_delay: float,
     job_duration: float,
@@ -133,6 +155,8 @@ def sandbox(
     options = SandboxOptions(
         host=host,
         port=port,
+        advertise_host=advertise_host,
+        max_connections=max_connections,
         pod_ready_delay=pod_ready_delay,
         job_duration=job_duration,
         history=history,
@@ -165,6 +189,9 @@ async def _serve(options: SandboxOptions, kubeconfig: Path, ready_file: Path | N
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
     try:
+        if sb.exposed:  # on stderr, so `-q` and the two machine-readable lines stay as they are
+            click.echo(exposing.warning(options.host, sb.port, sb.url), err=True)
+            sys.stderr.flush()
         sb.write_kubeconfig(kubeconfig)
         click.echo(f"SANDBOX_URL={sb.url}")
         click.echo(f"KUBECONFIG={kubeconfig}")

@@ -33,7 +33,7 @@ def delete_object(store: Store, key: Key, obj: Obj, orphan: bool = False) -> Obj
         rt = store.registry.preferred(*key)
         assert rt is not None
         new = with_meta(obj, deletionTimestamp=timestamp(), deletionGracePeriodSeconds=0)
-        return store._write(rt, obj, new)
+        return store._write(rt, obj, new, internal=True)
     return remove(store, key, obj, None, orphan)
 
 
@@ -44,6 +44,7 @@ def remove(store: Store, key: Key, old: Obj, last: Obj | None, orphan: bool = Fa
     store.rv += 1
     final = with_meta(last or old, resourceVersion=str(store.rv))
     del store.objects[key][ns][name]
+    store.encodings.drop(old)
     store._index(key, ns, name, old, None)
     store._commit(key, Event("DELETED", final, None, store.rv))
     if key == CRD_KEY:
@@ -78,6 +79,6 @@ def collect(store: Store, owner_uid: str, orphan: bool) -> None:
             rt = store.registry.preferred(*dkey)
             assert rt is not None
             kept = [r for r in refs if not (isinstance(r, dict) and r.get("uid") == owner_uid)]
-            store._write(rt, dep, with_meta(dep, ownerReferences=kept or None))
+            store._write(rt, dep, with_meta(dep, ownerReferences=kept or None), internal=True)
         else:
             delete_object(store, dkey, dep)

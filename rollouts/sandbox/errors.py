@@ -39,6 +39,8 @@ class ApiError(Exception):
             "reason": self.reason,
             "code": self.code,
         }
+        if not self.reason:  # metav1.Status omits an empty (Unknown) reason
+            del body["reason"]
         if self.details is not None:
             body["details"] = self.details
         return body
@@ -129,4 +131,45 @@ def path_not_found(path: str) -> ApiError:
         "NotFound",
         "the server could not find the requested resource",
         {"causes": [{"reason": "UnexpectedServerResponse", "message": f"404 page not found: {path}"}]},
+    )
+
+
+def too_large(message: str) -> ApiError:
+    """413, as apimachinery's NewRequestEntityTooLargeError words it (`Request entity too large: limit is …`)."""
+    return ApiError(413, "RequestEntityTooLarge", f"Request entity too large: {message}")
+
+
+def storage_too_large() -> ApiError:
+    """What a write over etcd's request limit gets: kube-apiserver passes etcd's error through as a 500 with no
+    reason (k8s.io/apiserver/pkg/storage/errors/storage.go has no case for it; kubernetes/kubernetes#112152)."""
+    return ApiError(500, "", "etcdserver: request is too large")
+
+
+def timeout(message: str) -> ApiError:
+    """504 Timeout, as apimachinery's NewTimeoutError words it (a request that outlived --request-timeout)."""
+    return ApiError(504, "Timeout", f"Timeout: {message}", {})
+
+
+def too_many_requests(message: str, retry_after: int) -> ApiError:
+    """429 with `Retry-After`, as kube-apiserver's in-flight limit (and priority and fairness) answers."""
+    return ApiError(
+        429,
+        "TooManyRequests",
+        message,
+        {"retryAfterSeconds": retry_after},
+        {"Retry-After": str(retry_after)},
+    )
+
+
+def invalid_options(kind: str, field: str, problem: str) -> ApiError:
+    """422 for bad request options, e.g. `DeleteOptions.meta.k8s.io "" is invalid: propagationPolicy: …`."""
+    return ApiError(
+        422,
+        "Invalid",
+        f'{kind}.meta.k8s.io "" is invalid: {field}: {problem}',
+        {
+            "group": "meta.k8s.io",
+            "kind": kind,
+            "causes": [{"reason": "FieldValueInvalid", "message": problem, "field": field}],
+        },
     )

@@ -8,10 +8,15 @@ reachable in-process (`Sandbox.faults`, `Sandbox.requests`) and over HTTP (`/san
 
 from __future__ import annotations
 
+import math
 import random
 from collections import deque
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 @dataclass
@@ -40,14 +45,24 @@ class Faults:
     def validate(self) -> None:
         for name in ("error_rate", "throttle_rate"):
             value = getattr(self, name)
-            if not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
+            if not _number(value) or not 0.0 <= value <= 1.0:
                 raise ValueError(f"faults.{name} must be a fraction between 0 and 1, got {value!r}")
         for name in ("latency", "watch_cut_after"):
             value = getattr(self, name)
-            if not isinstance(value, (int, float)) or value < 0:
-                raise ValueError(f"faults.{name} must be a number of seconds >= 0, got {value!r}")
-        if not isinstance(self.verbs, list):
+            if not _number(value) or not 0 <= value <= 86_400:
+                raise ValueError(f"faults.{name} must be a number of seconds from 0 to 86400, got {value!r}")
+        if (
+            not isinstance(self.retry_after, int)
+            or isinstance(self.retry_after, bool)
+            or self.retry_after < 0
+        ):
+            raise ValueError(
+                f"faults.retry_after must be a whole number of seconds >= 0, got {self.retry_after!r}"
+            )
+        if not isinstance(self.verbs, list) or not all(isinstance(v, str) for v in self.verbs):
             raise ValueError("faults.verbs must be a list of verbs such as ['patch', 'update']")
+        if self.seed is not None and (not isinstance(self.seed, int) or isinstance(self.seed, bool)):
+            raise ValueError(f"faults.seed must be a whole number or null, got {self.seed!r}")
 
     def update(self, **changes: Any) -> None:
         """Change some settings in place; unknown names raise ValueError naming the valid ones."""

@@ -5,7 +5,8 @@ result like a PUT (preconditions, subresource isolation, generation, no-op detec
 
 - `application/merge-patch+json` — RFC 7386: maps merge, `null` deletes, lists replace.
 - `application/json-patch+json` — RFC 6902 through the `jsonpatch` library; a failing `test` op (or any op
-  that cannot apply) is a 422, as on kube-apiserver.
+  that cannot apply) is a 422, as on kube-apiserver, and so are `copy` operations adding more than 3 MiB;
+  more than 10,000 operations is a 413 (`limits`).
 - `application/strategic-merge-patch+json` — merge patch, except the lists below, which merge item by item
   on their merge key, as the built-in types declare (`patchMergeKey`):
 
@@ -25,12 +26,14 @@ Never mutates its inputs: unchanged sub-trees are shared with the current object
 
 from __future__ import annotations
 
+import copy
 import json
 from typing import Any
 
 import jsonpatch
 
-from rollouts.sandbox.errors import bad_request, unprocessable, unsupported_media_type
+from rollouts.sandbox.errors import bad_request, too_large, unprocessable, unsupported_media_type
+from rollouts.sandbox.limits import JSON_PATCH_MAX_COPY_BYTES, MAX_JSON_PATCH_OPERATIONS, check_depth
 
 MERGE = "application/merge-patch+json"
 JSON_PATCH = "application/json-patch+json"
@@ -137,42 +140,12 @@ def strategic_merge(target: Any, patch: Any) -> Any:
     return result
 
 
-def parse_body(raw: bytes, content_type: str) -> Any:
-    """Decode a request body: JSON, or YAML for apply patches; protobuf and CBOR are 415 (clients retry JSON)."""
-    if "protobuf" in content_type or "cbor" in content_type:
-        raise unsupported_media_type(content_type)
-    try:
-        if content_type == APPLY or content_type.endswith("yaml"):
-            import yaml
-
-            return yaml.safe_load(raw.decode())
-        return json.loads(raw) if raw else None
-    except (ValueError, UnicodeDecodeError) as e:
-        raise bad_request(f"the request body is not valid JSON: {e}") from e
-    except Exception as e:  # yaml.YAMLError, without importing yaml at module load
-        raise bad_request(f"the request body is not valid YAML: {e}") from e
-
-
 def apply_patch(current: dict[str, Any], content_type: str, patch: Any) -> dict[str, Any]:
     """The patched object; raises ApiError 400/415/422 for a malformed or inapplicable patch."""
     if content_type == JSON_PATCH:
         if not isinstance(patch, list):
             raise bad_request("a JSON patch must be a list of operations")
-        try:
-            result = jsonpatch.apply_patch(current, patch, in_place=False)
-        except jsonpatch.JsonPatchTestFailed as e:
-            raise unprocessable(f"the server rejected our request due to an error in our request: {e}") from e
-        except (
-            jsonpatch.JsonPatchException,
-            jsonpatch.JsonPointerException,
-            KeyError,
-            IndexError,
-            TypeError,
-        ) as e:
-            raise unprocessable(f"the server rejected our request due to an error in our request: {e}") from e
-        if not isinstance(result, dict):
-            raise unprocessable("the JSON patch must leave an object")
-        return result
+        return _json_patch(current, patch)
     if not isinstance(patch, dict):
         raise bad_request(f"a {content_type} body must be a JSON object")
     if content_type in (MERGE, APPLY):
@@ -181,5 +154,47 @@ def apply_patch(current: dict[str, Any], content_type: str, patch: Any) -> dict[
         result = strategic_merge(current, patch)
     else:
         raise unsupported_media_type(content_type)
-    assert isinstance(result, dict)
+    if not isinstance(result, dict):  # `$patch: delete` at the top of a strategic merge patch
+        raise unprocessable("the patch must leave an object")
     return result
+
+
+def _rejected(reason: object) -> Exception:
+    return unprocessable(f"the server rejected our request due to an error in our request: {reason}")
+
+
+def _json_patch(current: dict[str, Any], ops: list[Any]) -> dict[str, Any]:
+    """RFC 6902 with kube-apiserver's limits: at most 10,000 operations (413), and `copy` operations that add
+    at most 3 MiB in all (422, worded as the evanphx/json-patch library the apiserver uses words it), so a
+    small patch cannot multiply an object in memory."""
+    if len(ops) > MAX_JSON_PATCH_OPERATIONS:
+        raise too_large(
+            f"The allowed maximum operations in a JSON patch is {MAX_JSON_PATCH_OPERATIONS}, got {len(ops)}"
+        )
+    doc: Any = copy.deepcopy(current)
+    copied = 0
+    try:
+        for op in ops:
+            if isinstance(op, dict) and op.get("op") == "copy" and isinstance(op.get("from"), str):
+                source = jsonpatch.JsonPointer(op["from"]).resolve(doc)
+                copied += len(json.dumps(source, separators=(",", ":")))
+                if copied > JSON_PATCH_MAX_COPY_BYTES:
+                    raise _rejected(
+                        "Unable to complete the copy, the accumulated size increase of copy is "
+                        f"{copied}, exceeding the limit {JSON_PATCH_MAX_COPY_BYTES}"
+                    )
+            doc = jsonpatch.JsonPatch([op]).apply(doc, in_place=True)
+    except (
+        jsonpatch.JsonPatchException,
+        jsonpatch.JsonPointerException,
+        KeyError,
+        IndexError,
+        TypeError,
+        AttributeError,
+        ValueError,
+    ) as e:
+        raise _rejected(e) from e
+    if not isinstance(doc, dict):
+        raise unprocessable("the JSON patch must leave an object")
+    check_depth(doc)
+    return doc

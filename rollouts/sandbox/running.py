@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import tempfile
 import threading
 from collections.abc import Callable
@@ -26,10 +27,12 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 
-from rollouts.sandbox import errors
+from rollouts.sandbox import errors, exposing, watching
 from rollouts.sandbox.crds import _default_crds
 from rollouts.sandbox.faults import Faults, RequestLog
-from rollouts.sandbox.persisting import dump, load_state, save_state
+from rollouts.sandbox.guarding import Connections, GuardedSite
+from rollouts.sandbox.limits import MAX_REQUEST_BYTES
+from rollouts.sandbox.persisting import load_state, save_state
 from rollouts.sandbox.resources import CRD_KEY
 from rollouts.sandbox.selectors import Selector
 from rollouts.sandbox.serving import Api
@@ -38,14 +41,24 @@ from rollouts.sandbox.storing import Obj, Store
 from rollouts.sandbox.watching import Watcher
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 @dataclass
 class SandboxOptions:
-    """How a sandbox behaves. Every field is also a keyword of `Sandbox(...)`."""
+    """How a sandbox behaves. Every field is also a keyword of `Sandbox(...)`.
+
+    `host` is the address to bind (loopback unless other machines must connect: there is no authentication)
+    and `advertise_host` the one written into the URL and kubeconfig (default: `host`, or loopback when `host`
+    is a wildcard such as 0.0.0.0). The limits default to kube-apiserver's: `header_timeout` (32 s to send a
+    request's headers), `idle_timeout` (90 s for an idle keep-alive connection), `request_timeout` (60 s to
+    send a body); `max_connections` caps open connections (429 beyond); a watch whose client leaves more than
+    `watch_buffer_events` events or `watch_buffer_bytes` bytes unread is closed (it watches again).
+    """
 
     host: str = "127.0.0.1"
     port: int = 0
+    advertise_host: str | None = None
     pod_ready_delay: float = 0.0
     job_duration: float = 0.5
     time_scale: float = 1.0
@@ -58,6 +71,12 @@ class SandboxOptions:
     state_file: Path | None = None
     seed: int | None = None
     request_log_size: int = 100_000
+    header_timeout: float = 32.0
+    idle_timeout: float = 90.0
+    request_timeout: float = 60.0
+    max_connections: int = 1000
+    watch_buffer_events: int = watching.MAX_EVENTS
+    watch_buffer_bytes: int = watching.MAX_BYTES
     faults: Faults = field(default_factory=Faults)
 
 
@@ -75,12 +94,18 @@ class Sandbox:
         self.options = opts
         self.faults: Faults = opts.faults
         self.requests = RequestLog(opts.request_log_size)
-        self.store = Store(history=opts.history, seed=opts.seed, auto_namespaces=opts.auto_namespaces)
+        self.store = Store(
+            history=opts.history,
+            seed=opts.seed,
+            auto_namespaces=opts.auto_namespaces,
+            watch_buffer_events=opts.watch_buffer_events,
+            watch_buffer_bytes=opts.watch_buffer_bytes,
+        )
         if opts.install_crds:
             ext = self.store.registry.preferred(*CRD_KEY)
             assert ext is not None
             for crd in _default_crds():
-                self.store.create(ext, "", crd)
+                self.store.create(ext, "", crd, internal=True)
         if opts.state_file is not None and Path(opts.state_file).exists():
             load_state(self.store, Path(opts.state_file))
         self.simulator = (
@@ -94,6 +119,14 @@ class Sandbox:
             else None
         )
         self.watchers: set[Watcher] = set()
+        self.connections = Connections(
+            max_connections=opts.max_connections,
+            header_timeout=opts.header_timeout,
+            refusals=self.store.counters,
+        )
+        self.trim_pending: asyncio.TimerHandle | None = None  # see streaming: freed memory goes back, once
+        # Whether the server listens beyond loopback (then it warns, and hides Secret data from admin views).
+        self.exposed = not exposing.is_loopback(opts.host)
         self.loop: asyncio.AbstractEventLoop | None = None
         self._runner: web.AppRunner | None = None
         self._thread: threading.Thread | None = None
@@ -106,29 +139,42 @@ class Sandbox:
     def url(self) -> str:
         if not self.port:
             raise RuntimeError("the sandbox is not started: call start() or use it as a context manager")
-        return f"http://{self.options.host}:{self.port}"
+        host = exposing.advertised_host(self.options.host, self.options.advertise_host)
+        return f"http://{exposing.url_host(host)}:{self.port}"
 
     async def start_async(self) -> Sandbox:
         """Serve from the running event loop (for async code and tests)."""
         self.loop = asyncio.get_running_loop()
-        app = web.Application(client_max_size=64 * 1024 * 1024)
-        app.router.add_route("*", "/{tail:.*}", Api(self).handle)
-        self._runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=0.5)
+        # aiohttp refuses a body of client_max_size bytes or more; the API server accepts exactly 3 MiB.
+        app = web.Application(client_max_size=MAX_REQUEST_BYTES + 1)
+        app.router.add_route("*", r"/{tail:[\s\S]*}", Api(self).handle)  # newlines too
+        self._runner = web.AppRunner(
+            app,
+            access_log=None,
+            handle_signals=False,
+            shutdown_timeout=0.5,
+            keepalive_timeout=self.options.idle_timeout,
+        )
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self.options.host, self.options.port)
+        site = GuardedSite(self._runner, self.options.host, self.options.port, self.connections)
         try:
             await site.start()
         except OSError:
             await self._runner.cleanup()
             self._runner = None
             raise
-        server: Any = site._server
-        self.port = int(server.sockets[0].getsockname()[1])
+        self.port = int(site.sockets[0].getsockname()[1])
+        if self.exposed:
+            log.warning("%s", exposing.warning(self.options.host, self.port, self.url))
         if self.simulator is not None:
             self.simulator.start(self.loop)
         return self
 
     async def stop_async(self) -> None:
+        self.connections.close()
+        if self.trim_pending is not None:
+            self.trim_pending.cancel()
+            self.trim_pending = None
         if self.simulator is not None:
             self.simulator.stop()
         for w in list(self.watchers):
@@ -273,45 +319,6 @@ class Sandbox:
 
     def set_faults(self, **changes: Any) -> None:
         self.call(self.faults.update, **changes)
-
-    # ------------------------------------------------------------------ admin endpoints
-    async def admin(self, request: web.Request) -> web.Response:
-        """`/sandbox/healthz`, `/sandbox/faults` (GET, POST to change, DELETE to reset), `/sandbox/requests`
-        (GET with filters verb/resource/namespace/name/subresource/since/writes, DELETE or POST …/reset to
-        clear), `/sandbox/state` (GET: every object)."""
-        path, method, q = request.path.rstrip("/"), request.method, request.query
-        try:
-            if path == "/sandbox/healthz":
-                problems = self.simulator.errors[-20:] if self.simulator is not None else []
-                return web.json_response(
-                    {"ok": True, "resourceVersion": self.store.rv, "simulatorErrors": problems}
-                )
-            if path == "/sandbox/faults":
-                if method == "POST":
-                    body = await request.json()
-                    if not isinstance(body, dict):
-                        raise ValueError("POST /sandbox/faults takes a JSON object of settings")
-                    self.faults.update(**body)
-                elif method == "DELETE":
-                    self.faults.reset()
-                return web.json_response(self.faults.as_dict())
-            if path in ("/sandbox/requests", "/sandbox/requests/reset"):
-                if method == "DELETE" or path.endswith("/reset"):
-                    self.requests.reset()
-                    return web.json_response({"items": []})
-                filters: dict[str, Any] = {
-                    k: q[k] for k in ("verb", "resource", "namespace", "name", "subresource") if k in q
-                }
-                if "since" in q:
-                    filters["since"] = float(q["since"])
-                if q.get("writes") == "true":
-                    filters["writes"] = True
-                return web.json_response({"items": [r.as_dict() for r in self.requests.records(**filters)]})
-            if path == "/sandbox/state":
-                return web.json_response({"resourceVersion": self.store.rv, "items": dump(self.store)})
-        except (ValueError, TypeError) as e:
-            return web.json_response({"error": str(e)}, status=400)
-        return web.json_response({"error": f"no admin endpoint {path}"}, status=404)
 
 
 def _copy(obj: Obj) -> Obj:

@@ -1,10 +1,13 @@
-"""The HTTP face of the sandbox: URL parsing, verbs, discovery, watch streaming, admin endpoints.
+"""The HTTP face of the sandbox: URL parsing, verbs, request options, bodies, discovery and resources.
 
 Where it sits: between aiohttp and the store. One catch-all handler parses the Kubernetes URL grammar
 (`/api/v1/namespaces/{ns}/{resource}/{name}/{subresource}`, `/apis/{group}/{version}/…`, the legacy
 `/watch/` prefix, and `/api/v1/namespaces/{name}` for namespaces themselves), maps the method to a verb
 (get, list, watch, create, update, patch, delete, deletecollection), applies injected faults, calls the store
-and records the request. Errors leave as `kind: Status` bodies. Admin endpoints live under `/sandbox/`.
+and records the request; watches continue in `streaming`, admin endpoints under `/sandbox/` in
+`administering`. Every failure leaves as a `kind: Status` body with the API server's code and reason: a body
+over 3 MiB is a 413 before it is read (`limits`), a body read slower than `request_timeout` a 504, malformed
+options and bodies a 400 or 422 — never a 500 for what a client sent.
 """
 
 from __future__ import annotations
@@ -19,10 +22,14 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from rollouts.sandbox import errors, tables
+from rollouts.sandbox import administering, errors, fieldtypes, streaming, tables
+from rollouts.sandbox.decoding import check_types, read_body
 from rollouts.sandbox.faults import RequestRecord
-from rollouts.sandbox.patching import PATCH_TYPES, parse_body
+from rollouts.sandbox.limits import MAX_REQUEST_BYTES, too_deep
+from rollouts.sandbox.patching import PATCH_TYPES
 from rollouts.sandbox.selectors import Selector
+from rollouts.sandbox.streaming import bool_param, int_param
+from rollouts.sandbox.watching import encode
 
 if TYPE_CHECKING:
     from rollouts.sandbox.resources import ResourceType
@@ -99,7 +106,7 @@ def verb_of(method: str, target: Target | None, query: Any) -> str:
     if target is None:
         return "get"
     if method == "GET":
-        if target.watch_path or query.get("watch") in ("true", "1"):
+        if target.watch_path or bool_param(query, "watch"):
             return "watch"
         return "get" if target.name else "list"
     return {
@@ -118,8 +125,52 @@ def _decode_continue(token: str) -> tuple[str, str]:
     try:
         ns, name = json.loads(base64.urlsafe_b64decode(token.encode()))
         return (str(ns), str(name))
-    except (ValueError, TypeError) as e:
+    except (ValueError, TypeError, RecursionError) as e:
         raise errors.bad_request(f"invalid continue token: {token!r}") from e
+
+
+_OPTIONS_KIND = {"create": "CreateOptions", "update": "UpdateOptions", "patch": "PatchOptions"}
+_POLICIES = ("Foreground", "Background", "Orphan")
+
+
+def dry_run_of(query: Any, verb: str) -> bool:
+    """`dryRun=All` (the only value kube-apiserver accepts; anything else is 422 on the verb's options)."""
+    values = query.getall("dryRun", [])
+    bad = [v for v in values if v != "All"]
+    if bad:
+        listed = ", ".join(json.dumps(v) for v in bad)
+        raise errors.invalid_options(
+            _OPTIONS_KIND.get(verb, "DeleteOptions"),
+            "dryRun",
+            f'Unsupported value: []string{{{listed}}}: supported values: "All"',
+        )
+    return bool(values)
+
+
+def delete_options(body: Any, query: Any) -> dict[str, Any]:
+    """DeleteOptions from the body and the query, checked as kube-apiserver checks them."""
+    if body is not None and not isinstance(body, dict):
+        raise errors.bad_request("the request body of a delete must be a DeleteOptions object")
+    options = dict(body or {})
+    check_types(None, options, t=fieldtypes.DELETE_OPTIONS)
+    if "propagationPolicy" in query:
+        options["propagationPolicy"] = query["propagationPolicy"]
+    if "orphanDependents" in query:
+        options["orphanDependents"] = bool_param(query, "orphanDependents")
+    int_param(query, "gracePeriodSeconds")
+    policy = options.get("propagationPolicy")
+    if policy is not None and policy not in _POLICIES:
+        raise errors.invalid_options(
+            "DeleteOptions",
+            "propagationPolicy",
+            f'Unsupported value: "{policy}": supported values: "Foreground", "Background", "Orphan", "nil"',
+        )
+    if policy is not None and options.get("orphanDependents") is not None:
+        raise errors.invalid_options(
+            "DeleteOptions", "propagationPolicy", "Invalid value: orphanDependents and deletionPropagation "
+            "cannot be both set"
+        )  # fmt: skip
+    return options
 
 
 class Api:
@@ -131,35 +182,31 @@ class Api:
 
     # ------------------------------------------------------------------ entry point
     async def handle(self, request: web.Request) -> web.StreamResponse:
-        if request.path.startswith("/sandbox/"):
-            return await self.sb.admin(request)
+        self.sb.connections.request_started(request.transport)
+        try:
+            if request.path.startswith("/sandbox/"):
+                return await administering.handle(self.sb, request)
+            return await self._api(request)
+        finally:
+            self.sb.connections.request_finished(request.transport)
+
+    async def _api(self, request: web.Request) -> web.StreamResponse:
         started = time.time()
         target = parse_path(request.path)
-        verb = verb_of(request.method, target, request.query)
+        verb = "get"
         status = 500
         try:
-            faults = self.sb.faults
-            if faults.applies(verb):
-                if faults.latency:
-                    await asyncio.sleep(faults.latency)
-                code = faults.decide(verb)
-                if code == 500:
-                    raise errors.ApiError(
-                        500, "InternalError", "Internal error occurred: injected fault (sandbox)"
-                    )
-                if code == 429:
-                    raise errors.ApiError(
-                        429,
-                        "TooManyRequests",
-                        "Too many requests, please try again later (injected fault, sandbox).",
-                        {"retryAfterSeconds": faults.retry_after},
-                        {"Retry-After": str(faults.retry_after)},
-                    )
+            verb = verb_of(request.method, target, request.query)
+            await self._faults(verb)
             if target is None:
                 response = self.discovery(request)
             elif verb == "watch":
-                # Recorded when the stream starts (inside `watch`), not when it ends minutes later.
-                stream = await self.watch(request, target, started)
+                rt = self._resolve(target, verb)
+
+                def started_streaming() -> None:  # recorded when the stream starts, not minutes later
+                    self._record(request, target, "watch", 200, started)
+
+                stream = await streaming.serve(self.sb, request, target, rt, started_streaming)
                 status = 200
                 return stream
             else:
@@ -169,6 +216,9 @@ class Api:
         except errors.ApiError as e:
             status = e.code
             return _json(e.status(), e.code, e.headers)
+        except RecursionError:  # a client's object nested deeper than Python recursion goes
+            status = 400
+            return _json(too_deep().status(), 400)
         except Exception as e:  # a bug in the sandbox must look like a server error, not a dropped connection
             log.exception("sandbox: %s %s failed", request.method, request.path_qs)
             status = 500
@@ -178,6 +228,20 @@ class Api:
         finally:
             if verb != "watch" or status != 200:
                 self._record(request, target, verb, status, started)
+
+    async def _faults(self, verb: str) -> None:
+        faults = self.sb.faults
+        if not faults.applies(verb):
+            return
+        if faults.latency:
+            await asyncio.sleep(faults.latency)
+        code = faults.decide(verb)
+        if code == 500:
+            raise errors.ApiError(500, "InternalError", "Internal error occurred: injected fault (sandbox)")
+        if code == 429:
+            raise errors.too_many_requests(
+                "Too many requests, please try again later (injected fault, sandbox).", faults.retry_after
+            )
 
     def _record(
         self, request: web.Request, target: Target | None, verb: str, status: int, started: float
@@ -256,16 +320,47 @@ class Api:
             obj["apiVersion"] = rt.api_version
         return obj
 
+    def _object(self, rt: ResourceType, obj: dict[str, Any], status: int = 200) -> web.Response:
+        """An object as the response body, reusing the store's encoding of it when it has one."""
+        out = self._out(rt, obj)
+        body = self.store.encodings.get(out) if out is obj else encode(out)
+        return web.Response(body=body, status=status, content_type="application/json")
+
+    async def _read(self, request: web.Request) -> bytes:
+        """The body, refused (413) past 3 MiB and timed out (504) past `request_timeout` seconds."""
+        length = request.content_length
+        if length is not None and length > MAX_REQUEST_BYTES:
+            raise errors.too_large(f"limit is {MAX_REQUEST_BYTES}")
+        try:
+            if request.content.is_eof():  # it came with the headers: nothing to wait for
+                raw = await request.read()
+            else:
+                async with asyncio.timeout(self.sb.options.request_timeout):
+                    raw = await request.read()
+        except web.HTTPRequestEntityTooLarge:  # aiohttp's own cap (client_max_size), one byte above ours
+            raise errors.too_large(f"limit is {MAX_REQUEST_BYTES}") from None
+        except TimeoutError:
+            self.store.counters.note(
+                "bodies_too_slow",
+                f"gave up on {request.method} {request.path}: its body took over "
+                f"{self.sb.options.request_timeout:g}s to arrive",
+            )
+            raise errors.timeout(
+                "request did not complete within requested timeout - context deadline exceeded"
+            ) from None
+        if len(raw) > MAX_REQUEST_BYTES:
+            raise errors.too_large(f"limit is {MAX_REQUEST_BYTES}")
+        return raw
+
     async def _body(self, request: web.Request) -> tuple[Any, str]:
         ctype = request.content_type or "application/json"
-        raw = await request.read()
-        return parse_body(raw, ctype), ctype
+        return await read_body(await self._read(request), ctype), ctype
 
     async def resource(self, request: web.Request, t: Target, verb: str) -> web.Response:
         rt = self._resolve(t, verb)
         q = request.query
         ns = t.namespace or ""
-        dry_run = bool(q.get("dryRun"))
+        dry_run = dry_run_of(q, verb)
         store = self.store
         as_table = t.subresource is None and tables.wants_table(request.headers.get("Accept", ""))
         if verb == "get":
@@ -281,23 +376,18 @@ class Api:
                 )
             if as_table:
                 return _json(tables.table(rt, [obj], store.rv))
-            return _json(self._out(rt, obj))
+            return self._object(rt, obj)
         if verb in ("list", "deletecollection"):
             if t.name is not None:
                 raise errors.method_not_allowed()
             selector = Selector(q.get("labelSelector"), q.get("fieldSelector"))
             if verb == "deletecollection":
                 body, _ = await self._body(request)
-                items = store.delete_collection(
-                    rt, t.namespace, selector, body if isinstance(body, dict) else None
-                )
+                items = store.delete_collection(rt, t.namespace, selector, delete_options(body, q))
                 rv = store.rv
                 nxt = None
             else:
-                try:
-                    limit = int(q.get("limit") or 0)
-                except ValueError:
-                    raise errors.bad_request(f"invalid limit: {q.get('limit')!r}") from None
+                limit = int_param(q, "limit") or 0
                 after = _decode_continue(q["continue"]) if q.get("continue") else None
                 items, rv, nxt = store.select(rt, t.namespace, selector, limit, after)
             list_meta: dict[str, Any] = {"resourceVersion": str(rv)}
@@ -320,17 +410,18 @@ class Api:
                 raise errors.method_not_allowed()
             body, _ = await self._body(request)
             obj = store.create(rt, ns, body, dry_run=dry_run)
-            return _json(self._out(rt, obj), 201)
+            return self._object(rt, obj, 201)
         if t.name is None or t.subresource == "log":
             raise errors.method_not_allowed()
         if verb == "update":
             body, _ = await self._body(request)
             obj = store.replace(rt, ns, t.name, body, subresource=t.subresource, dry_run=dry_run)
-            return _json(obj if t.subresource == "scale" else self._out(rt, obj))
+            return _json(obj) if t.subresource == "scale" else self._object(rt, obj)
         if verb == "patch":
-            body, ctype = await self._body(request)
+            ctype = request.content_type or "application/json"
             if ctype not in PATCH_TYPES:
                 raise errors.unsupported_media_type(ctype)
+            body, _ = await self._body(request)
             if ctype == PATCH_TYPES[3] and not q.get("fieldManager"):
                 raise errors.bad_request(
                     'PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: '
@@ -339,87 +430,12 @@ class Api:
             obj, created = store.patch(
                 rt, ns, t.name, ctype, body, subresource=t.subresource, dry_run=dry_run
             )
-            out = obj if t.subresource == "scale" else self._out(rt, obj)
-            return _json(out, 201 if created else 200)
+            code = 201 if created else 200
+            return _json(obj, code) if t.subresource == "scale" else self._object(rt, obj, code)
         if verb == "delete":
             if t.subresource is not None:
                 raise errors.method_not_allowed()
             body, _ = await self._body(request)
-            options = dict(body) if isinstance(body, dict) else {}
-            for k in ("propagationPolicy", "orphanDependents"):
-                if k in q:
-                    options[k] = q[k] if k == "propagationPolicy" else q[k] == "true"
-            obj = store.delete(rt, ns, t.name, options, dry_run=dry_run)
-            return _json(self._out(rt, obj))
+            obj = store.delete(rt, ns, t.name, delete_options(body, q), dry_run=dry_run)
+            return self._object(rt, obj)
         raise errors.method_not_allowed()
-
-    # ------------------------------------------------------------------ watch
-    async def watch(self, request: web.Request, t: Target, started: float) -> web.StreamResponse:
-        rt = self._resolve(t, "watch")
-        if t.name is not None:  # legacy /watch/namespaces/{ns}/{resource}/{name}
-            field = f"metadata.name={t.name}"
-            fs = request.query.get("fieldSelector")
-            selector = Selector(request.query.get("labelSelector"), f"{fs},{field}" if fs else field)
-        else:
-            selector = Selector(request.query.get("labelSelector"), request.query.get("fieldSelector"))
-        q = request.query
-        try:
-            timeout = float(q["timeoutSeconds"]) if q.get("timeoutSeconds") else self.sb.options.watch_timeout
-        except ValueError:
-            raise errors.bad_request(f"invalid timeoutSeconds: {q.get('timeoutSeconds')!r}") from None
-        bookmarks = q.get("allowWatchBookmarks") == "true"
-        send_initial = {"true": True, "false": False}.get(q.get("sendInitialEvents", ""))
-        render = None
-        if tables.wants_table(request.headers.get("Accept", "")):
-            first = [True]
-
-            def render(obj: dict[str, Any]) -> dict[str, Any]:
-                doc = tables.table(rt, [obj], self.store.rv, headers=first[0])
-                first[0] = False
-                return doc
-
-        w = self.store.watch(
-            rt,
-            t.namespace,
-            selector,
-            q.get("resourceVersion"),
-            send_initial=send_initial,
-            bookmarks=bookmarks,
-            render=render,
-        )
-        self.sb.watchers.add(w)
-        self._record(request, t, "watch", 200, started)
-        response = web.StreamResponse(status=200, headers={"Content-Type": "application/json"})
-        response.enable_chunked_encoding()
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        cut = self.sb.faults.watch_cut_after
-        if cut:
-            deadline = min(deadline, loop.time() + cut)
-        interval = self.sb.options.bookmark_interval
-        next_bookmark = loop.time() + interval
-        try:
-            await response.prepare(request)
-            while True:
-                now = loop.time()
-                if now >= deadline:
-                    break
-                if bookmarks and now >= next_bookmark:
-                    w.bookmark(self.store.rv)
-                    next_bookmark = now + interval
-                wait = min(deadline - now, 1.0, max(next_bookmark - now, 0.0) if bookmarks else 1.0)
-                batch = await w.next_batch(wait)
-                if batch is None:
-                    break
-                transport = request.transport
-                if transport is None or transport.is_closing():
-                    break
-                if batch:
-                    await response.write(b"".join(batch))
-            await response.write_eof()
-        except (ConnectionResetError, RuntimeError):  # the client went away mid-stream
-            pass
-        finally:
-            self.store.unwatch(w)
-            self.sb.watchers.discard(w)
-        return response

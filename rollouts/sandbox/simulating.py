@@ -156,6 +156,7 @@ class Simulator:
                     workloads.reconcile_deployment(self, ns, name)
             except Exception as e:  # a conflict or a bad object must not stop the simulator
                 self.errors.append(f"{key[1]} {ns}/{name}: {e!r}")
+                del self.errors[:-100]  # the last hundred: whatever clients do, this stays small
         if self._pending and self._loop is not None:  # yield to the server, then carry on
             self._scheduled = True
             self._loop.call_soon(self._run)

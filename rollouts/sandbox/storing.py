@@ -15,8 +15,11 @@ Rules kept as kube-apiserver keeps them:
 - fields a custom resource's structural schema does not declare are pruned on every write (`pruning`);
 - delete of an object with finalizers sets `deletionTimestamp`; it goes when the last finalizer is removed;
   removal garbage-collects dependents, namespaces and CRD objects (`collecting`);
-- server-side checks and derived views (names, labels, selectors, CRD status, Scale) live in `validating`;
-- every resource keeps a bounded event history; a watch from a version older than that history gets 410.
+- a body whose fields do not fit the built-in kind's Go types is refused before anything else
+  (`fieldtypes`); server-side checks and derived views (names, labels, selectors, CRD status, Scale) live in
+  `validating`;
+- an object over etcd's size limit is refused; every resource keeps a bounded event history, and a watch from
+  a version older than that history gets 410 (`eventlog`; label and owner indexes in `indexing`).
 """
 
 from __future__ import annotations
@@ -27,13 +30,13 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from rollouts.sandbox import collecting, errors, persisting, validating
+from rollouts.sandbox import collecting, errors, eventlog, fieldtypes, indexing, persisting, validating
+from rollouts.sandbox.decoding import check_types
 from rollouts.sandbox.objects import (
     apply_defaults,
     content,
     meta,
     name_problem,
-    owner_uids,
     random_suffix,
     set_path,
     timestamp,
@@ -41,6 +44,7 @@ from rollouts.sandbox.objects import (
 )
 from rollouts.sandbox.patching import APPLY, apply_patch
 from rollouts.sandbox.pruning import prune
+from rollouts.sandbox.refusals import Refusals
 from rollouts.sandbox.resources import (
     CRD_KEY,
     NAMESPACE_KEY,
@@ -50,7 +54,7 @@ from rollouts.sandbox.resources import (
     types_from_crd,
 )
 from rollouts.sandbox.selectors import Selector
-from rollouts.sandbox.watching import Event, Watcher
+from rollouts.sandbox.watching import MAX_BYTES, MAX_EVENTS, Event, Watcher
 
 Key = tuple[str, str]
 Obj = dict[str, Any]
@@ -63,14 +67,29 @@ _SERVER_META = ("uid", "creationTimestamp", "generation", "deletionTimestamp", "
 class Store:
     """Objects by (group, plural) → namespace ("" for cluster-scoped) → name."""
 
-    def __init__(self, *, history: int = 1000, seed: int | None = None, auto_namespaces: bool = True) -> None:
+    def __init__(
+        self,
+        *,
+        history: int = 1000,
+        history_bytes: int = eventlog.HISTORY_BYTES,
+        seed: int | None = None,
+        auto_namespaces: bool = True,
+        watch_buffer_events: int = MAX_EVENTS,
+        watch_buffer_bytes: int = MAX_BYTES,
+    ) -> None:
         self.registry = Registry.with_builtins()
         self.history = history
+        self.history_bytes = history_bytes
+        self.watch_buffer = (watch_buffer_events, watch_buffer_bytes)
         self.auto_namespaces = auto_namespaces
         self.rng = random.Random(seed)
         self.rv = 0
         self.objects: dict[Key, dict[str, dict[str, Obj]]] = {}
         self.logs: dict[Key, deque[Event]] = {}
+        self.log_bytes: dict[Key, int] = {}
+        # What was refused or cut (`/sandbox/healthz` shows it): nothing the server refuses is silent.
+        self.counters = Refusals()
+        self.encodings = eventlog.Encodings()
         self.compacted: dict[Key, int] = {}
         self.watchers: dict[Key, set[Watcher]] = {}
         self.uids: dict[str, tuple[Key, str, str]] = {}
@@ -107,7 +126,9 @@ class Store:
         limit: int = 0,
         after: tuple[str, str] | None = None,
     ) -> tuple[list[Obj], int, tuple[str, str] | None]:
-        """Matching objects sorted by (namespace, name), the list resourceVersion, and a continue key."""
+        """Matching objects sorted by (namespace, name), the list resourceVersion, and a continue key.
+        A `limit` of 0 or less means no limit, as kube-apiserver reads it."""
+        limit = max(limit, 0)
         by_ns = self.objects.get(rt.key, {})
         spaces = [namespace] if namespace is not None else sorted(by_ns)
         items: list[Obj] = []
@@ -145,11 +166,9 @@ class Store:
     ) -> Obj:
         if not isinstance(body, dict):
             raise errors.bad_request("the request body must be a JSON object")
-        body_meta = body.get("metadata")
-        if body_meta is None:
-            body_meta = {}
-        if not isinstance(body_meta, dict):
-            raise errors.bad_request("metadata must be an object")
+        if not internal:  # the sandbox's own objects are built well-typed
+            check_types(rt, body)
+        body_meta = body.get("metadata") or {}
         validating.check_kind(rt, body)
         ns = namespace if rt.namespaced else ""
         if rt.namespaced:
@@ -209,17 +228,21 @@ class Store:
             obj = validating.crd_status(obj)
         if dry_run:
             return with_meta(obj, resourceVersion=str(self.rv))
+        obj["metadata"]["resourceVersion"] = str(self.rv + 1)
+        # The sandbox's own writes (its CRDs, the simulated kubelet's pods) are not measured: only clients'.
+        encoded = None if internal else self._storable(obj)
         if missing_namespace:  # created on first use, once the object is known to be valid
             ns_rt = self.registry.preferred(*NAMESPACE_KEY)
             assert ns_rt is not None
             self.create(ns_rt, "", {"metadata": {"name": ns}}, internal=True)
+            encoded = None  # its resourceVersion moved on
         if rt.key == CRD_KEY:
             self.registry.set_crd(name, types_from_crd(obj))
         self.rv += 1
         obj["metadata"]["resourceVersion"] = str(self.rv)
         self.objects.setdefault(rt.key, {}).setdefault(ns, {})[name] = obj
         self._index(rt.key, ns, name, None, obj)
-        self._commit(rt.key, Event("ADDED", obj, None, self.rv))
+        self._commit(rt.key, Event("ADDED", obj, None, self.rv), encoded)
         return obj
 
     # ------------------------------------------------------------------ update / patch
@@ -236,9 +259,12 @@ class Store:
         if not isinstance(body, dict):
             raise errors.bad_request("the request body must be a JSON object")
         old = self.get(rt, namespace, name)
-        body_meta = body.get("metadata") or {}
-        if subresource != "scale":
+        if subresource == "scale":
+            check_types(rt, body, t=fieldtypes.SCALE)
+        else:
+            check_types(rt, body)
             validating.check_kind(rt, body)
+        body_meta = body.get("metadata") or {}
         if body_meta.get("name") not in (None, name):
             raise errors.bad_request(
                 f"the name of the object ({body_meta.get('name')}) does not match the name on the URL ({name})"
@@ -278,6 +304,7 @@ class Store:
         old = self.find(rt.key, ns, name)
         if old is None:
             if content_type == APPLY and subresource is None and isinstance(patch, dict):
+                check_types(rt, patch)
                 body = dict(patch)
                 body["metadata"] = dict(body.get("metadata") or {}, name=name)
                 return self.create(rt, namespace, body, dry_run=dry_run), True
@@ -285,9 +312,11 @@ class Store:
         if subresource == "scale":
             scale = validating.scale_view(rt, old)
             patched = apply_patch(scale, content_type, patch)
+            check_types(rt, patched, patched=True, t=fieldtypes.SCALE)
             self._precondition(rt, old, meta(patched).get("resourceVersion"))
             return self._scale_update(rt, old, patched, dry_run), False
         patched = apply_patch(old, content_type, patch)
+        check_types(rt, patched, patched=True)
         patched_meta = patched.get("metadata")
         if not isinstance(patched_meta, dict):
             raise errors.unprocessable("metadata must be an object")
@@ -330,8 +359,11 @@ class Store:
         new = apply_defaults(rt.key, new, old, self.rng)
         return validating.validate(rt, new)
 
-    def _write(self, rt: ResourceType, old: Obj, new: Obj, *, dry_run: bool = False) -> Obj:
-        """Store `new` in place of `old` unless nothing changed; bump generation on a content change."""
+    def _write(
+        self, rt: ResourceType, old: Obj, new: Obj, *, dry_run: bool = False, internal: bool = False
+    ) -> Obj:
+        """Store `new` in place of `old` unless nothing changed; bump generation on a content change.
+        `internal`: a write of the sandbox's own (status from the simulator, garbage collection), not sized."""
         if rt.key == CRD_KEY:
             problem = crd_problem(new)
             if problem:
@@ -351,13 +383,14 @@ class Store:
         ns, name = old_meta.get("namespace", ""), old_meta["name"]
         if m.get("deletionTimestamp") and not m.get("finalizers"):
             return collecting.remove(self, rt.key, old, new)
+        m["resourceVersion"] = str(self.rv + 1)
+        encoded = None if internal else self._storable(new)
         if rt.key == CRD_KEY:
             self.registry.set_crd(name, types_from_crd(new))
         self.rv += 1
-        m["resourceVersion"] = str(self.rv)
         self.objects[rt.key][ns][name] = new
         self._index(rt.key, ns, name, old, new)
-        self._commit(rt.key, Event("MODIFIED", new, old, self.rv))
+        self._commit(rt.key, Event("MODIFIED", new, old, self.rv), encoded)
         return new
 
     # ------------------------------------------------------------------ scale subresource
@@ -430,29 +463,10 @@ class Store:
         render: Callable[[Obj], Obj] | None = None,
     ) -> Watcher:
         """A subscribed watcher, pre-filled with the initial or replayed events (atomically with the write path)."""
-        w = Watcher(rt, namespace, selector)
-        w.render = render
-        if resource_version in (None, "", "0") or send_initial:
-            items, rv, _ = self.select(rt, namespace, selector)
-            for obj in items:
-                w.added(obj)
-            if send_initial and bookmarks:
-                w.bookmark(rv, initial_end=True)
-        else:
-            try:
-                since = int(resource_version)
-            except ValueError:
-                raise errors.bad_request(f'invalid resource version "{resource_version}"') from None
-            oldest = max(self.compacted.get(rt.key, 0), self.floor)
-            if since < oldest:
-                w.error(errors.gone(f"too old resource version: {since} ({oldest})").status())
-                w.close()
-                return w
-            for event in self.logs.get(rt.key, ()):
-                if event.rv > since:
-                    w.offer(event)
-        self.watchers.setdefault(rt.key, set()).add(w)
-        return w
+        return eventlog.subscribe(
+            self, rt, namespace, selector, resource_version, send_initial=send_initial, bookmarks=bookmarks,
+            render=render,
+        )  # fmt: skip
 
     def unwatch(self, w: Watcher) -> None:
         w.close()
@@ -467,7 +481,7 @@ class Store:
             return None
         new = dict(old)
         new["status"] = status
-        return self._write(rt, old, new)
+        return self._write(rt, old, new, internal=True)
 
     def restore(self, objects: list[Obj], resource_version: int) -> None:
         """Load objects as they are (uids, versions kept), without events: see `persisting.restore`."""
@@ -478,47 +492,15 @@ class Store:
         return persisting.dump(self)
 
     # ------------------------------------------------------------------ internals
-    def _commit(self, key: Key, event: Event) -> None:
-        log = self.logs.get(key)
-        if log is None:
-            log = self.logs[key] = deque()
-        if len(log) >= self.history:
-            self.compacted[key] = log.popleft().rv
-        log.append(event)
-        for w in self.watchers.get(key, ()):
-            w.offer(event)
-        for listener in self.listeners:
-            listener(key, event)
+    def _storable(self, obj: Obj) -> bytes:
+        return eventlog.storable(self, obj)
+
+    def _commit(self, key: Key, event: Event, encoded: bytes | None = None) -> None:
+        """Record and fan out `event`; `encoded` is its object's JSON when the write was measured."""
+        eventlog.commit(self, key, event, encoded)
 
     def _candidates(self, key: Key, ns: str, equalities: list[tuple[str, str]]) -> set[str]:
-        """Names in (key, ns) carrying every `label=value` pair (a superset check is still applied after)."""
-        index = self.label_index.get((key, ns), {})
-        sets = sorted((index.get(pair, set()) for pair in equalities), key=len)
-        return set.intersection(*sets) if sets else set()
+        return indexing.candidates(self, key, ns, equalities)
 
     def _index(self, key: Key, ns: str, name: str, old: Obj | None, new: Obj | None) -> None:
-        old_labels = (meta(old).get("labels") or {}) if old is not None else {}
-        new_labels = (meta(new).get("labels") or {}) if new is not None else {}
-        if old_labels != new_labels or old is None or new is None:
-            index = self.label_index.setdefault((key, ns), {})
-            for pair in old_labels.items():
-                names = index.get(pair)
-                if names is not None:
-                    names.discard(name)
-                    if not names:
-                        del index[pair]
-            for pair in new_labels.items():
-                index.setdefault(pair, set()).add(name)
-        ref = (key, ns, name)
-        before = owner_uids(old) if old is not None else set()
-        after = owner_uids(new) if new is not None else set()
-        for uid in before - after:
-            deps = self.dependents.get(uid)
-            if deps is not None:
-                deps.discard(ref)
-        for uid in after - before:
-            self.dependents.setdefault(uid, set()).add(ref)
-        if old is not None and (new is None or meta(old).get("uid") != meta(new).get("uid")):
-            self.uids.pop(meta(old).get("uid", ""), None)
-        if new is not None and meta(new).get("uid"):
-            self.uids[meta(new)["uid"]] = ref
+        indexing.update(self, key, ns, name, old, new)

@@ -136,6 +136,26 @@ def reconcile_deployment(sim: Simulator, ns: str, name: str) -> None:
             sim.store.patch(
                 rs_rt, ns, meta(rs)["name"], "application/merge-patch+json", {"spec": {"replicas": 0}}
             )
+    owner = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "name": name,
+        "uid": meta(dep)["uid"],
+        "controller": True,
+        "blockOwnerDeletion": True,
+    }
+    orphan = sim.store.find(RS, ns, f"{name}-{digest}") if current is None else None
+    if orphan is not None and not any(r.get("controller") for r in meta(orphan).get("ownerReferences") or []):
+        # Left behind by a Deployment deleted with propagationPolicy=Orphan: adopted, as the real controller does.
+        refs = [*(meta(orphan).get("ownerReferences") or []), owner]
+        current = sim.store.patch(
+            rs_rt,
+            ns,
+            meta(orphan)["name"],
+            "application/merge-patch+json",
+            {"metadata": {"ownerReferences": refs}},
+        )[0]
+        owned.append(current)
     if current is None:
         labels = dict((template.get("metadata") or {}).get("labels") or {}, **{"pod-template-hash": digest})
         tmpl = set_path(template, ".metadata.labels", labels)
@@ -149,16 +169,7 @@ def reconcile_deployment(sim: Simulator, ns: str, name: str) -> None:
                     "name": f"{name}-{digest}",
                     "namespace": ns,
                     "labels": labels,
-                    "ownerReferences": [
-                        {
-                            "apiVersion": "apps/v1",
-                            "kind": "Deployment",
-                            "name": name,
-                            "uid": meta(dep)["uid"],
-                            "controller": True,
-                            "blockOwnerDeletion": True,
-                        }
-                    ],
+                    "ownerReferences": [owner],
                 },
                 "spec": {
                     "replicas": want,

@@ -81,3 +81,40 @@ def wait_until(condition: Callable[[], T | None], timeout: float = 5.0, what: st
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what}")
         time.sleep(0.005)
+
+
+def http(
+    url: str,
+    method: str,
+    path: str,
+    body: bytes | None = None,
+    *,
+    content_type: str = "application/json",
+    headers: dict[str, str] | None = None,
+    timeout: float = 10.0,
+) -> tuple[int, dict[str, str], bytes]:
+    """One raw HTTP request (any method, path, headers and bytes): status, headers and body of the answer."""
+    import http.client
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    conn = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=timeout)
+    try:
+        sent = {"Content-Type": content_type, **(headers or {})}
+        conn.request(method, path, body=body, headers=sent)
+        resp = conn.getresponse()
+        return resp.status, {k.lower(): v for k, v in resp.getheaders()}, resp.read()
+    finally:
+        conn.close()
+
+
+def assert_status(body: bytes, code: int) -> dict[str, Any]:
+    """`body` is a well-formed `kind: Status` failure for HTTP `code`, with a message; returns it decoded."""
+    import json
+
+    doc = json.loads(body)
+    assert doc["kind"] == "Status" and doc["apiVersion"] == "v1", doc
+    assert doc["status"] == "Failure" and doc["code"] == code, doc
+    assert isinstance(doc["message"], str) and doc["message"], doc
+    assert isinstance(doc.get("reason", ""), str) and isinstance(doc["metadata"], dict), doc
+    return dict(doc)

@@ -51,7 +51,7 @@ def test_resource_lists_carry_short_names_verbs_and_subresources(
         pytest.param("/api/v1/namespaces/default", 200, id="namespace-itself"),
         pytest.param("/api/v1/namespaces/default/status", 200, id="namespace-status"),
         pytest.param("/api/v1/pods", 200, id="cluster-wide-list"),
-        pytest.param("/api/v1/watch/namespaces/default/pods?timeoutSeconds=0", 200, id="legacy-watch-path"),
+        pytest.param("/api/v1/watch/namespaces/default/pods?timeoutSeconds=1", 200, id="legacy-watch-path"),
         pytest.param("/openapi/v3", 200, id="openapi-v3-root"),
         pytest.param("/apis/apps", 200, id="api-group"),
     ],

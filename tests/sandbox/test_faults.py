@@ -122,9 +122,9 @@ def test_request_log_records_verbs_and_resets(sandbox: Sandbox, co: CustomObject
 
 
 def test_watches_are_logged_once_with_their_outcome(sandbox: Sandbox, co: CustomObjects) -> None:
-    list(new_watch().stream(co.list_namespaced_custom_object, G, V, NS, P, timeout_seconds=0))
+    list(new_watch().stream(co.list_namespaced_custom_object, G, V, NS, P, timeout_seconds=1))
     with pytest.raises(ApiException):
-        list(new_watch().stream(co.list_namespaced_custom_object, G, V, NS, "nothings", timeout_seconds=0))
+        list(new_watch().stream(co.list_namespaced_custom_object, G, V, NS, "nothings", timeout_seconds=1))
     assert [(r.resource, r.status) for r in sandbox.requests.records(verb="watch")] == [
         ("rollouts", 200),
         ("nothings", 404),

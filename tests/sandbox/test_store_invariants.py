@@ -161,7 +161,7 @@ class StoreMachine(RuleBasedStateMachine):
         import json
 
         replayed: dict[str, dict[str, Any]] = {}
-        for line in list(self.watcher.queue):
+        for line in self.watcher.pending_lines():
             event = json.loads(line)
             name = event["object"]["metadata"]["name"]
             if event["type"] == "DELETED":
