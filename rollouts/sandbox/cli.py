@@ -4,8 +4,8 @@ Where it sits: the user-facing and subprocess face of `running.Sandbox`. The fir
 machine-readable, `SANDBOX_URL=http://127.0.0.1:PORT`, and the second `KUBECONFIG=PATH`; with `--ready-file`
 a JSON document `{"url", "kubeconfig", "pid"}` is written once the server listens, so tests and
 `rollouts demo` can start it with `--port 0` and find it. With `--state FILE` the objects are loaded at
-start and saved at shutdown. Bound beyond loopback (`--host 0.0.0.0`), it warns on stderr, even with
-`--quiet`: there is no authentication.
+start and saved at shutdown. Bound beyond loopback (`--host 0.0.0.0`), the sandbox logs a warning on start
+(stderr, even with `--quiet`): there is no authentication.
 """
 
 from __future__ import annotations
@@ -15,13 +15,11 @@ import contextlib
 import json
 import os
 import signal
-import sys
 from pathlib import Path
 from typing import Any
 
 import click
 
-from rollouts.sandbox import exposing
 from rollouts.sandbox.faults import Faults
 from rollouts.sandbox.objects import parse_duration
 from rollouts.sandbox.running import Sandbox, SandboxOptions
@@ -189,9 +187,6 @@ async def _serve(options: SandboxOptions, kubeconfig: Path, ready_file: Path | N
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
     try:
-        if sb.exposed:  # on stderr, so `-q` and the two machine-readable lines stay as they are
-            click.echo(exposing.warning(options.host, sb.port, sb.url), err=True)
-            sys.stderr.flush()
         sb.write_kubeconfig(kubeconfig)
         click.echo(f"SANDBOX_URL={sb.url}")
         click.echo(f"KUBECONFIG={kubeconfig}")
