@@ -33,7 +33,7 @@ for are `n/a`: fragments without apiVersion/kind, kinds that are not Argo's, Hel
 that does not parse (a `...` line standing for omitted fields included). A document that Argo itself rejects
 is marked so, with the reason: the `invalid*` lint testdata, a Rollout with neither `selector` nor
 `workloadRef` (as the docs' shortened examples are), and whatever Argo's CRD schema of the same commit refuses
-(a wrong type, a missing required field, an unknown field). Only the other `invalid` verdicts are false
+(a wrong type, a missing required field, an unknown field), and a name the API server refuses. Only the other `invalid` verdicts are false
 rejections; the report lists them, and the documents Argo rejects that pass here. The judging lives in
 `argo_corpus_checks.py`.
 

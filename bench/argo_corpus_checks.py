@@ -135,8 +135,14 @@ def schema_problem(value: Any, schema: dict[str, Any], path: str) -> str | None:
     return None
 
 
+# The API server's check of a custom object's name (apimachinery IsDNS1123Subdomain).
+DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+
+
 def argo_refusal(doc: Doc, schemas: dict[str, Any]) -> str:
-    """Why Argo's API server would refuse `doc` (its CRD schema at the same commit), or ''."""
+    """Why the API server would refuse `doc` with Argo's CRDs installed (the name, the CRD schema), or ''."""
+    if doc.name and (len(doc.name) > 253 or not DNS_SUBDOMAIN.match(doc.name)):
+        return f"the API server: metadata.name {doc.name!r} is not a lowercase DNS subdomain"
     schema = schemas.get(doc.kind)
     spec_schema = ((schema or {}).get("properties") or {}).get("spec")
     if not spec_schema:
