@@ -25,6 +25,7 @@ this stage, so its duration is kept as it was (Argo: "do not update duration tra
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -138,29 +139,24 @@ def _spec_changed(ctx: Context) -> bool:
 
 def calculate(ctx: Context, st: JSON) -> None:
     """`calculateStatusDuration`: bring `st["duration"]` up to date and report an attempt that ended."""
-    duration = _Duration.read(st.get("duration"))
-    prev = _Duration.read(ctx.status.get("duration"))
     now = ctx.now
     stable = str(st.get("stableRS") or "")
     promoted = stable == str(st.get("currentPodHash") or "")
-    if duration is not None and duration.completion is None and promoted and stable != ctx.stable_hash:
+    switched = promoted and stable != ctx.stable_hash
+    done = promoted and ctx.new_rs is not None and ctx.new_rs.available_replicas >= ctx.replicas
+    aborted = ctx.aborted
+    changed = _spec_changed(ctx)
+    if not switched and _unchanged(ctx, st, done, aborted, changed):
+        return  # most passes: the stored duration stays as it is (no parsing, no write)
+    retry = _retry(ctx, aborted)
+
+    duration = _Duration.read(st.get("duration"))
+    prev = _Duration.read(ctx.status.get("duration"))
+    if duration is not None and duration.completion is None and switched:
         # `promoteStable` switched the stable ReplicaSet in this pass: the outcome is known (finishedAt waits
         # for all pods); FastPromoted when `promote --full` asked for it.
         duration.completion = FAST_PROMOTED if ctx.status.get("promoteFull") else PROMOTED
-    all_available = ctx.new_rs is not None and ctx.new_rs.available_replicas >= ctx.replicas
-    done = promoted and all_available
-    aborted = ctx.aborted
-    progressing = next(
-        (
-            c
-            for c in ctx.status.get("conditions") or ()
-            if isinstance(c, dict) and c.get("type") == "Progressing"
-        ),
-        None,
-    )
-    retry = not aborted and progressing is not None and progressing.get("reason") == _ABORTED_REASON
     paused = prev is not None and prev.pause_started is not None
-    changed = _spec_changed(ctx)
 
     if duration is not None and prev is not None and prev.started is not None and not prev.completed:
         if changed:
@@ -185,15 +181,63 @@ def calculate(ctx: Context, st: JSON) -> None:
         st.pop("duration", None)
         return
     if not duration.completed:
-        manual = bool(ctx.spec.get("paused")) or any(
-            isinstance(c, dict) and requires_manual_action(ctx, str(c.get("reason") or ""))
-            for c in st.get("pauseConditions") or ()
-        )
+        manual = _manual(ctx, st)
         if paused and not manual:
             duration.end_pause(now)
         elif not paused and manual and duration.pause_started is None:
             duration.pause_started = now
     _write(st, duration)
+
+
+_STAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")  # fmt_time's form
+_WIRE_TYPES = {
+    "rolloutStartedAt": str,
+    "manualPauseStartedAt": str,
+    "totalManualPauseDurationSeconds": int,
+    "finishedAt": str,
+    "completionStatus": str,
+}
+
+
+def _retry(ctx: Context, aborted: bool) -> bool:
+    """The user retried an aborted update: the stored Progressing condition says aborted, the abort is gone."""
+    if aborted:
+        return False
+    for c in ctx.status.get("conditions") or ():
+        if isinstance(c, dict) and c.get("type") == "Progressing":
+            return c.get("reason") == _ABORTED_REASON
+    return False
+
+
+def _unchanged(ctx: Context, st: JSON, done: bool, aborted: bool, changed: bool) -> bool:
+    """Whether `calculate` would leave the stored duration exactly as it is, decided without parsing it.
+
+    Only for a well-formed stored value the pass has not touched; anything else takes the full path (which also
+    rewrites a garbled value)."""
+    wire = st.get("duration")
+    if wire is None:
+        return not changed and not _retry(ctx, aborted)  # no attempt, and none starts
+    if wire is not ctx.status.get("duration") or not isinstance(wire, dict) or "rolloutStartedAt" not in wire:
+        return False
+    for key, value in wire.items():
+        kind = _WIRE_TYPES.get(key)
+        if kind is None or not isinstance(value, kind) or isinstance(value, bool):
+            return False
+        if isinstance(value, str) and key.endswith("At") and not _STAMP.fullmatch(value):
+            return False  # not as this module writes times: the full path rewrites it
+    if "finishedAt" in wire:
+        return done or not (changed or _retry(ctx, aborted))
+    if changed or done or aborted:
+        return False
+    return ("manualPauseStartedAt" in wire) == _manual(ctx, st)
+
+
+def _manual(ctx: Context, st: JSON) -> bool:
+    """Whether the rollout waits for a person in the status this pass writes."""
+    return bool(ctx.spec.get("paused")) or any(
+        isinstance(c, dict) and requires_manual_action(ctx, str(c.get("reason") or ""))
+        for c in st.get("pauseConditions") or ()
+    )
 
 
 def _write(st: JSON, duration: _Duration) -> None:

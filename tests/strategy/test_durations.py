@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from rollouts.plugin import intents
+from rollouts.strategy import durations
 from rollouts.strategy.context import build_context
 from rollouts.strategy.durations import requires_manual_action
 from rollouts.strategy.plan import CompletedAttempt, Plan
@@ -299,3 +300,35 @@ def test_a_garbled_stored_duration_never_breaks_a_pass(stored: Any) -> None:
     plan = settle(world, 30)
     assert plan.new_status["phase"] in ("Progressing", "Paused")
     assert isinstance(world.status.get("duration", {}), dict)
+
+
+SCENARIOS = [
+    test_update_with_a_manual_pause,
+    test_user_pause_is_manual,
+    test_abort_then_retry_starts_a_new_attempt,
+    test_a_new_template_supersedes_the_running_attempt,
+    test_back_to_an_older_revision_is_a_rollback_through_the_steps,
+    test_blue_green_pause_without_auto_promotion_is_manual,
+]
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda f: f.__name__.removeprefix("test_"))
+def test_the_shortcut_decides_as_the_full_calculation(scenario: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Most passes skip the calculation when nothing can change (`_unchanged`); with the shortcut switched off
+    every pass of the scenarios above writes the same durations and reports the same attempts."""
+    recorded: dict[bool, list[Any]] = {}
+    original = World.step
+    for shortcut in (True, False):
+        if not shortcut:
+            monkeypatch.setattr(durations, "_unchanged", lambda *args: False)
+        seen: list[Any] = []
+
+        def step(self: World, now: datetime, seen: list[Any] = seen) -> Plan:
+            plan = original(self, now)
+            seen.append((plan.new_status.get("duration"), plan.completed))
+            return plan
+
+        monkeypatch.setattr(World, "step", step)
+        scenario()
+        recorded[shortcut] = seen
+    assert recorded[True] == recorded[False] and recorded[True]
