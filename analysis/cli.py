@@ -27,7 +27,13 @@ from datetime import UTC, datetime
 import click
 
 from analysis.durations import DurationError, parse_go_duration
-from analysis.manifests import ManifestError, check_metrics, load_templates, select_templates
+from analysis.manifests import (
+    ManifestError,
+    check_metrics,
+    expand_templates,
+    load_templates,
+    select_templates,
+)
 from analysis.models import AnalysisRunStatus
 from analysis.reporting import exit_code, render_json, render_text
 
@@ -209,7 +215,8 @@ def analyze(
     if rate_limit is not None and rate_limit <= 0:
         raise BadInput(f"--rate-limit {rate_limit:g}: must be a positive number of requests per second")
     try:
-        loaded = select_templates(load_templates(files), templates)
+        available = load_templates(files)
+        loaded = expand_templates(select_templates(available, templates), available)
         for template in loaded:
             check_metrics(template)
         run = build_run(loaded, {**_parse_args(arg_pairs), **_read_arg_files(arg_files)})

@@ -1,13 +1,15 @@
 """Reading analysis manifests from files, with one-line errors that name the file, the object and the field.
 
-The first stage of `rollouts analyze` (and of any offline tool): YAML files, possibly multi-document, are
-parsed into `AnalysisTemplate` / `ClusterAnalysisTemplate` / `AnalysisRun` models (`analysis.models`) and
-checked the way Argo checks a run before it starts (metric validation §b.8, conditions that compile §b.2).
-Problems raise `ManifestError` whose message is a single line such as
+The first stage of `rollouts analyze` (and of any offline tool): YAML files, possibly multi-document, are read
+(`analysis.reading`: bounded, UTF-8) and parsed into `AnalysisTemplate` / `ClusterAnalysisTemplate` /
+`AnalysisRun` models (`analysis.models`), then checked by `analysis.validating` — the same verdict `lint`
+gives and the controller applies (metric validation §b.8, conditions that compile §b.2). Problems raise
+`ManifestError` whose message is a single line such as
 
     success-rate.yaml: AnalysisTemplate "success-rate": spec.metrics[0] (success-rate).failureLimit: failureLimit must be >= 0, or -1 to be disabled
 
-so the CLI can print it and exit 2 without a traceback.
+so the CLI can print it and exit 2 without a traceback. A template made of other templates (`spec.templates`)
+is expanded with the templates of the files given, each once, as Argo's getAnalysisTemplatesFromRefs does.
 """
 
 from __future__ import annotations
@@ -17,37 +19,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-from pydantic import ValidationError
+from analysis.models import AnalysisTemplateSpec
+from analysis.reading import ReadError, read_documents
+from analysis.validating import ANALYSIS_MODELS, Loc, Problem, check_object, spec_problems
 
-from analysis.conditions import check_syntax
-from analysis.models import (
-    AnalysisRun,
-    AnalysisTemplate,
-    AnalysisTemplateSpec,
-    ClusterAnalysisTemplate,
-    Metric,
-    SpecError,
-    validate_metric,
-)
+__all__ = [
+    "LoadedTemplate",
+    "ManifestError",
+    "check_metrics",
+    "expand_templates",
+    "load_templates",
+    "select_templates",
+]
 
-__all__ = ["LoadedTemplate", "ManifestError", "check_metrics", "load_templates", "select_templates"]
-
-ANALYSIS_KINDS = ("AnalysisTemplate", "ClusterAnalysisTemplate", "AnalysisRun")
-_UNION_TAGS = frozenset({"int", "str", "float", "bool", "dict", "list", "none"})
-
-# Which field a §b.8 validation message is about (Argo's messages do not say it in a fixed place).
-_FIELD_OF_MESSAGE = (
-    ("consecutiveSuccessLimit", "consecutiveSuccessLimit"),
-    ("failureLimit and", "failureLimit"),
-    ("failureLimit", "failureLimit"),
-    ("inconclusiveLimit", "inconclusiveLimit"),
-    ("consecutiveErrorLimit", "consecutiveErrorLimit"),
-    ("count", "count"),
-    ("interval", "interval"),
-    ("startDelay", "initialDelay"),
-    ("provider", "provider"),
-)
+ANALYSIS_KINDS = tuple(ANALYSIS_MODELS)
 
 
 class ManifestError(ValueError):
@@ -63,25 +48,28 @@ class LoadedTemplate:
     name: str
     spec: AnalysisTemplateSpec
     args: dict[str, str | None]
+    document: Any = None
+    problems: tuple[Problem, ...] = ()
+    """What `analysis.validating` found in the object beyond parsing (reported by `check_metrics`)."""
 
     @property
     def label(self) -> str:
         return f'{self.source}: {self.kind} "{self.name}"'
 
 
-def _field_path(loc: Sequence[int | str], document: Any) -> str:
+def _field_path(loc: Loc, document: Any) -> str:
+    """``spec.metrics[0] (success-rate).count``: a location with the names of the list items it goes through."""
     parts: list[str] = []
-    items = list(loc)
-    while items and isinstance(items[-1], str) and items[-1] in _UNION_TAGS:
-        items.pop()
     node = document
-    for item in items:
+    for item in loc:
         if isinstance(item, int):
             label = f"[{item}]"
             if isinstance(node, list) and item < len(node):
                 node = node[item]
                 if isinstance(node, dict) and isinstance(node.get("name"), str):
                     label += f" ({node['name']})"
+            else:
+                node = None
             parts.append(label)
         else:
             node = node.get(item) if isinstance(node, dict) else None
@@ -96,9 +84,8 @@ def _parse_document(source: str, index: int, document: Any) -> LoadedTemplate | 
     if not isinstance(document, dict):
         raise ManifestError(f"{where}: expected a mapping with apiVersion, kind, metadata and spec")
     kind = document.get("kind")
-    name = (
-        (document.get("metadata") or {}).get("name") if isinstance(document.get("metadata"), dict) else None
-    )
+    meta = document.get("metadata")
+    name = meta.get("name") if isinstance(meta, dict) and isinstance(meta.get("name"), str) else None
     if kind not in ANALYSIS_KINDS:
         what = f'unknown kind "{kind}"' if kind else "missing kind"
         raise ManifestError(
@@ -106,25 +93,18 @@ def _parse_document(source: str, index: int, document: Any) -> LoadedTemplate | 
             "AnalysisTemplate, ClusterAnalysisTemplate and AnalysisRun documents"
         )
     label = f'{source}: {kind} "{name or f"document {index + 1}"}"'
-    try:
-        obj: AnalysisTemplate | ClusterAnalysisTemplate | AnalysisRun
-        if kind == "AnalysisTemplate":
-            obj = AnalysisTemplate.model_validate(document)
-        elif kind == "ClusterAnalysisTemplate":
-            obj = ClusterAnalysisTemplate.model_validate(document)
-        else:
-            obj = AnalysisRun.model_validate(document)
-    except ValidationError as e:
-        error = e.errors()[0]
-        path = _field_path(error["loc"], document)
-        raise ManifestError(f"{label}: {path}: {error['msg']}") from None
+    obj, problems = check_object(document)
+    if obj is None:
+        raise ManifestError(f"{label}: {_field_path(problems[0].loc, document)}: {problems[0].message}")
     spec = obj.spec
     if isinstance(spec, AnalysisTemplateSpec):
         template_spec = spec
     else:  # an AnalysisRun: its spec has the same metrics/args/dryRun/measurementRetention
         template_spec = AnalysisTemplateSpec.model_validate(spec.model_dump(by_alias=True, exclude_none=True))
     args = {a.name: a.value for a in template_spec.args or ()}
-    return LoadedTemplate(source, kind, name or f"document {index + 1}", template_spec, args)
+    return LoadedTemplate(
+        source, str(kind), name or f"document {index + 1}", template_spec, args, document, tuple(problems)
+    )
 
 
 def load_templates(paths: Iterable[str | Path]) -> list[LoadedTemplate]:
@@ -133,16 +113,9 @@ def load_templates(paths: Iterable[str | Path]) -> list[LoadedTemplate]:
     for path in paths:
         source = str(path)
         try:
-            text = Path(path).read_text() if source != "-" else _stdin()
-        except OSError as e:
-            raise ManifestError(f"{source}: cannot read the file: {e.strerror or e}") from None
-        try:
-            documents = list(yaml.safe_load_all(text))
-        except yaml.YAMLError as e:
-            mark = getattr(e, "problem_mark", None)
-            at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-            problem = getattr(e, "problem", None) or str(e).splitlines()[0]
-            raise ManifestError(f"{source}: malformed YAML{at}: {problem}") from None
+            documents = read_documents(path)
+        except ReadError as e:
+            raise ManifestError(str(e)) from None
         count = 0
         for index, document in enumerate(documents):
             template = _parse_document(source, index, document)
@@ -154,12 +127,6 @@ def load_templates(paths: Iterable[str | Path]) -> list[LoadedTemplate]:
                 f"{source}: no AnalysisTemplate, ClusterAnalysisTemplate or AnalysisRun in the file"
             )
     return loaded
-
-
-def _stdin() -> str:
-    import sys
-
-    return sys.stdin.read()
 
 
 def select_templates(templates: Sequence[LoadedTemplate], names: Sequence[str]) -> list[LoadedTemplate]:
@@ -178,53 +145,41 @@ def select_templates(templates: Sequence[LoadedTemplate], names: Sequence[str]) 
     return chosen
 
 
-def _field_of(message: str) -> str:
-    for needle, field in _FIELD_OF_MESSAGE:
-        if needle in message:
-            return field
-    return ""
+def expand_templates(
+    chosen: Sequence[LoadedTemplate], available: Sequence[LoadedTemplate]
+) -> list[LoadedTemplate]:
+    """The chosen templates with those they are made of (`spec.templates`, nested, each once), looked up by
+    kind and name among `available`; a reference to a template not given is a `ManifestError`."""
+    out: list[LoadedTemplate] = []
+    seen: set[tuple[str, str]] = set()
+
+    def visit(template: LoadedTemplate) -> None:
+        key = (template.kind, template.name)
+        if key in seen:
+            return
+        seen.add(key)
+        out.append(template)
+        for j, ref in enumerate(template.spec.templates or ()):
+            kind = "ClusterAnalysisTemplate" if ref.cluster_scope else "AnalysisTemplate"
+            found = next((t for t in available if t.kind == kind and t.name == ref.template_name), None)
+            if found is None:
+                raise ManifestError(
+                    f'{template.label}: spec.templates[{j}]: {kind} "{ref.template_name}" is not in the files '
+                    "given: add its file with another -f"
+                )
+            visit(found)
+
+    for template in chosen:
+        visit(template)
+    return out
 
 
 def check_metrics(template: LoadedTemplate) -> None:
-    """§b.8 validation and condition compilation (§b.2) of one template, as `ManifestError`s naming the field.
+    """The first problem `analysis.validating` found in one template, as a `ManifestError` naming the field.
 
     Metrics whose fields still hold `{{args.*}}` placeholders are checked again after substitution by the run.
     """
-    metrics = template.spec.metrics
-    if not metrics:
-        raise ManifestError(f"{template.label}: spec.metrics: no metrics specified")
-    seen: set[str] = set()
-    for i, metric in enumerate(metrics):
-        where = f"{template.label}: spec.metrics[{i}] ({metric.name})"
-        if metric.name in seen:
-            raise ManifestError(f"{where}.name: duplicate name '{metric.name}'")
-        seen.add(metric.name)
-        if not _has_placeholder(metric):
-            try:
-                validate_metric(metric)
-            except SpecError as e:
-                field = _field_of(str(e))
-                raise ManifestError(f"{where}{'.' + field if field else ''}: {e}") from None
-        for field_name, expr in (
-            ("successCondition", metric.success_condition),
-            ("failureCondition", metric.failure_condition),
-        ):
-            if expr and "{{" not in expr:
-                problem = check_syntax(expr)
-                if problem:
-                    raise ManifestError(f'{where}.{field_name}: "{expr}" does not compile: {problem}')
-
-
-def _has_placeholder(metric: Metric) -> bool:
-    return any(
-        isinstance(v, str) and "{{" in v
-        for v in (
-            metric.count,
-            metric.failure_limit,
-            metric.inconclusive_limit,
-            metric.consecutive_error_limit,
-            metric.consecutive_success_limit,
-            metric.interval,
-            metric.initial_delay,
-        )
-    )
+    problems = list(template.problems) if template.document is not None else spec_problems(template.spec)
+    if problems:
+        where = _field_path(problems[0].loc, template.document)
+        raise ManifestError(f"{template.label}: {where}: {problems[0].message}")

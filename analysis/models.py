@@ -74,6 +74,7 @@ __all__ = [
     "WebMetric",
     "WebMetricHeader",
     "metric_errors",
+    "metric_problems",
     "validate_metric",
     "validate_metrics",
 ]
@@ -84,7 +85,14 @@ DEFAULT_MEASUREMENT_HISTORY_LIMIT = 10  # §b.6
 
 
 class SpecError(ValueError):
-    """An invalid analysis spec; the message names the field (``metrics[1]: count must be >= inconclusiveLimit``)."""
+    """An invalid analysis spec; the message names the field (``metrics[1]: count must be >= inconclusiveLimit``).
+
+    `field`, when set, is the path of the field the message is about, relative to the metric (``count``,
+    ``provider.prometheus.query``)."""
+
+    def __init__(self, message: str, *, field: str = "") -> None:
+        super().__init__(message)
+        self.field = field
 
 
 def _utc(value: datetime | None) -> datetime | None:
@@ -170,7 +178,7 @@ def _int_field(value: int | str | None, field: str, default: int) -> int:
     try:
         return int(value.strip())
     except ValueError:
-        raise SpecError(f"{field} must be an integer, got {value!r}") from None
+        raise SpecError(f"{field} must be an integer, got {value!r}", field=field) from None
 
 
 class Metric(WireModel):
@@ -221,50 +229,110 @@ class Metric(WireModel):
         return parse_go_duration(self.initial_delay).total_seconds() if self.initial_delay else None
 
 
+def _known(value: int | str | None, field: str, default: int) -> int | None:
+    """An integer field's value, or None while it is still an ``{{args.x}}`` placeholder (a template's metric
+    is checked again once its arguments are substituted)."""
+    if isinstance(value, str) and "{{" in value:
+        return None
+    return _int_field(value, field, default)
+
+
+def _placeholder(value: str | None) -> bool:
+    return value is not None and "{{" in value
+
+
 def validate_metric(metric: Metric) -> None:
-    """§b.8 `ValidateMetric`: raise SpecError with Argo's message (without the ``metrics[i]:`` prefix)."""
-    count = metric.count_value()
-    failure_limit = metric.failure_limit_value()
-    success_limit = metric.consecutive_success_limit_value()
-    inconclusive_limit = metric.inconclusive_limit_value()
-    if success_limit < 0:
-        raise SpecError("consecutiveSuccessLimit must be >= 0")
-    if failure_limit < -1:
-        raise SpecError("failureLimit must be >= 0, or -1 to be disabled")
+    """§b.8 `ValidateMetric`: raise SpecError with Argo's message (without the ``metrics[i]:`` prefix) and the
+    field it is about (`SpecError.field`, relative to the metric).
+
+    Rules whose inputs are still ``{{args.x}}`` placeholders are skipped (Argo reads them as 0). Beyond Argo
+    (README, deliberate differences), because each lets a metric stop checking or flood its backend:
+    a negative ``count`` (Argo stops after one measurement: `analysis/analysis.go` compares the count of
+    measurements with it), an ``interval`` that is not positive (Argo measures again at once), a Prometheus
+    metric without a query (Argo sends it and gets an error back each time), and a negative Prometheus
+    ``timeout`` (Argo's message, from `metricproviders/prometheus/prometheus.go`, at each measurement).
+    """
+    count = _known(metric.count, "count", 0)
+    failure_limit = _known(metric.failure_limit, "failureLimit", 0)
+    success_limit = _known(metric.consecutive_success_limit, "consecutiveSuccessLimit", 0)
+    inconclusive_limit = _known(metric.inconclusive_limit, "inconclusiveLimit", 0)
+    error_limit = _known(metric.consecutive_error_limit, "consecutiveErrorLimit", 0)
+    if success_limit is not None and success_limit < 0:
+        raise SpecError("consecutiveSuccessLimit must be >= 0", field="consecutiveSuccessLimit")
+    if failure_limit is not None and failure_limit < -1:
+        raise SpecError("failureLimit must be >= 0, or -1 to be disabled", field="failureLimit")
     if success_limit == 0 and failure_limit == -1:
-        raise SpecError("failureLimit and consecutiveSuccessLimit cannot both be disabled")
-    if inconclusive_limit < 0:
-        raise SpecError("inconclusiveLimit must be >= 0")
-    if metric.consecutive_error_limit is not None and metric.consecutive_error_limit_value() < 0:
-        raise SpecError("consecutiveErrorLimit must be >= 0")
-    if count > 0:
-        if failure_limit >= 0:
-            if count < failure_limit + success_limit:
+        raise SpecError(
+            "failureLimit and consecutiveSuccessLimit cannot both be disabled", field="failureLimit"
+        )
+    if inconclusive_limit is not None and inconclusive_limit < 0:
+        raise SpecError("inconclusiveLimit must be >= 0", field="inconclusiveLimit")
+    if metric.consecutive_error_limit is not None and error_limit is not None and error_limit < 0:
+        raise SpecError("consecutiveErrorLimit must be >= 0", field="consecutiveErrorLimit")
+    if count is not None and count < 0:
+        raise SpecError(
+            "count must be >= 0 (a negative count would end the metric after one measurement)", field="count"
+        )
+    if count is not None and count > 0:
+        if failure_limit is not None and success_limit is not None:
+            if failure_limit >= 0 and count < failure_limit + success_limit:
                 raise SpecError(
                     f"count ({count}) must be >= failureLimit + consecutiveSuccessLimit "
-                    f"({failure_limit} + {success_limit}) if both >= 0"
+                    f"({failure_limit} + {success_limit}) if both >= 0",
+                    field="count",
                 )
-        elif count < success_limit:
-            raise SpecError("count must be >= consecutiveSuccessLimit")
-        if count < inconclusive_limit:
-            raise SpecError("count must be >= inconclusiveLimit")
-    if count > 1 and not metric.interval:
-        raise SpecError("interval must be specified when count > 1")
-    if metric.interval:
+            if failure_limit < 0 and count < success_limit:
+                raise SpecError("count must be >= consecutiveSuccessLimit", field="count")
+        if inconclusive_limit is not None and count < inconclusive_limit:
+            raise SpecError("count must be >= inconclusiveLimit", field="count")
+    if count is not None and count > 1 and not metric.interval:
+        raise SpecError("interval must be specified when count > 1", field="interval")
+    if metric.interval and not _placeholder(metric.interval):
         try:
-            parse_go_duration(metric.interval)
+            interval = parse_go_duration(metric.interval)
         except DurationError as e:
-            raise SpecError(f"invalid interval string: {e}") from None
-    if metric.initial_delay:
+            raise SpecError(f"invalid interval string: {e}", field="interval") from None
+        if interval.total_seconds() <= 0:
+            raise SpecError(
+                f'interval must be greater than 0, got "{metric.interval}" (it would measure without pause)',
+                field="interval",
+            )
+    if metric.initial_delay and not _placeholder(metric.initial_delay):
         try:
             parse_go_duration(metric.initial_delay)
         except DurationError as e:
-            raise SpecError(f"invalid startDelay string: {e}") from None
+            raise SpecError(f"invalid startDelay string: {e}", field="initialDelay") from None
     kinds = metric.provider.kinds()
     if not kinds:
-        raise SpecError("no provider specified")
+        raise SpecError("no provider specified", field="provider")
     if len(kinds) > 1:
-        raise SpecError("multiple providers specified")
+        raise SpecError("multiple providers specified", field="provider")
+    prometheus = metric.provider.prometheus
+    if prometheus is not None:
+        if not (prometheus.query or "").strip():
+            raise SpecError(
+                "prometheus query must be specified (the PromQL expression to evaluate)",
+                field="provider.prometheus.query",
+            )
+        if prometheus.timeout is not None and prometheus.timeout < 0:
+            raise SpecError("prometheus timeout should not be negative", field="provider.prometheus.timeout")
+
+
+def metric_problems(metrics: Sequence[Metric], path: str = "metrics") -> list[tuple[str, str]]:
+    """Every §b.8 problem as (field path, message), one per metric: ``("metrics[0].count", "count must …")``."""
+    problems: list[tuple[str, str]] = []
+    seen: set[str] = set()
+    for i, metric in enumerate(metrics):
+        where = f"{path}[{i}]"
+        if metric.name in seen:
+            problems.append((f"{where}.name", f"duplicate name '{metric.name}'"))
+            continue
+        seen.add(metric.name)
+        try:
+            validate_metric(metric)
+        except SpecError as e:
+            problems.append((f"{where}.{e.field}" if e.field else where, str(e)))
+    return problems
 
 
 def metric_errors(metrics: Sequence[Metric]) -> list[str]:

@@ -57,6 +57,7 @@ from analysis.models import (
     validate_metrics,
 )
 from analysis.providers.base import MetricProvider
+from analysis.providers.registry import provider_unavailable
 from analysis.providers.throttling import TENANT
 from analysis.schedule import (
     DEFAULT_ERROR_RETRY_INTERVAL,
@@ -108,9 +109,7 @@ async def _measure(
     try:
         if provider is None:
             kind = metric.provider.kind or "?"
-            measurement = Measurement(
-                phase=AnalysisPhase.ERROR, message=f'no provider is configured for "{kind}" metrics'
-            )
+            measurement = Measurement(phase=AnalysisPhase.ERROR, message=provider_unavailable(kind))
         elif task.incomplete is None:
             measurement = await provider.measure(metric, at=now if replay else None)
         elif terminating:

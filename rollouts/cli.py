@@ -44,7 +44,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "Run AnalysisTemplates against Prometheus now, at a time, or over a past window.",
     ),
     "plan": (
-        "rollouts.strategy.planning:plan",
+        "rollouts.plugin.planning:plan",
         "Print, without a cluster, what a Rollout will do step by step.",
     ),
     "sandbox": ("rollouts.sandbox.cli:sandbox", "Serve an embedded Kubernetes API server on loopback."),

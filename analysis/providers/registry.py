@@ -10,14 +10,19 @@ namespace share that namespace's cap.
         status = await run_to_completion(run, providers, clock)
 
 Create it inside the event loop that will use it (asyncio primitives belong to one loop).
+
+It is also the list of which providers exist at all (`SUPPORTED_PROVIDERS`): a metric using any other of
+Argo's providers is not supported yet, and the sentence saying so (`provider_findings`, `provider_unavailable`)
+is the same in `lint`, `plan`, `analyze` and the measurement Error of the controller.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 
+from analysis.models import Metric
 from analysis.providers.base import MetricProvider
 from analysis.providers.prometheus import PrometheusProvider
 from analysis.providers.throttling import (
@@ -31,7 +36,36 @@ from analysis.providers.throttling import (
 )
 from analysis.providers.web import WebProvider
 
-__all__ = ["ProviderOptions", "Providers"]
+__all__ = ["SUPPORTED_PROVIDERS", "ProviderOptions", "Providers", "provider_findings", "provider_unavailable"]
+
+SUPPORTED_PROVIDERS = ("prometheus", "web", "job")
+"""Built into every `Providers` (prometheus, web) or added by the controller (job: it runs Kubernetes Jobs)."""
+CONTROLLER_ONLY = ("job",)
+
+
+def _not_supported(kind: str) -> str:
+    return f"the {kind} metric provider is not supported yet (supported: {', '.join(SUPPORTED_PROVIDERS)})"
+
+
+def provider_unavailable(kind: str) -> str:
+    """The message of the Error measurement of a metric whose provider is not in the map it runs with."""
+    if kind in CONTROLLER_ONLY:
+        return f"the {kind} metric provider runs only in the controller (it needs a cluster)"
+    return _not_supported(kind)
+
+
+def provider_findings(metrics: Sequence[Metric], path: str = "spec.metrics") -> list[str]:
+    """One sentence per metric whose provider is not supported: ``spec.metrics[0].provider.datadog: …``."""
+    found: list[str] = []
+    for i, metric in enumerate(metrics):
+        for kind in metric.provider.kinds():
+            if kind not in SUPPORTED_PROVIDERS:
+                field = kind.replace("/", ".", 1)  # plugin/acme → provider.plugin.acme
+                found.append(
+                    f"{path}[{i}].provider.{field}: Forbidden: {_not_supported(kind)}; "
+                    "its measurements end in Error"
+                )
+    return found
 
 
 @dataclass(frozen=True)
@@ -76,6 +110,7 @@ class Providers(Mapping[str, MetricProvider]):
         )
         self.web = WebProvider(limiters=self.limiters, connections=options.workers)
         self._by_kind: dict[str, MetricProvider] = {"prometheus": self.prometheus, "web": self.web}
+        assert set(self._by_kind) <= set(SUPPORTED_PROVIDERS)
 
     def add(self, provider: MetricProvider) -> None:
         """Register another provider (the controller's `job`), replacing one of the same kind."""

@@ -99,10 +99,13 @@ def lint(path: str) -> None:
     """
 
     def body() -> None:
-        from rollouts.plugin.linting import lint_text  # the models load only when linting
+        from analysis.reading import ReadError
+        from rollouts.plugin.linting import lint_file  # the models load only when linting
 
-        with open(path, encoding="utf-8") as f:
-            problems, warnings = lint_text(f.read())
+        try:
+            problems, warnings = lint_file(path)
+        except ReadError as e:
+            raise PluginError(str(e)) from None
         for warning in warnings:
             click.echo(f"warning: {warning}", err=True)
         for problem in problems:

@@ -18,32 +18,9 @@ from rollouts.strategy import analysisruns, bluegreen, canary, durations, routin
 from rollouts.strategy.context import Context, build_context, copy_json, fmt_time
 from rollouts.strategy.memo import Memo, json_key
 from rollouts.strategy.plan import JSON, Observed, Plan
+from rollouts.support import IGNORED_EVENT_REASON, refused_message, rollout_findings
 
 INVALID_SPEC_REQUEUE = 20.0
-
-
-def unsupported_features(spec: JSON) -> list[str]:
-    """Argo features this controller does not drive yet, as field errors of a Rollout's wire `spec`.
-
-    A Rollout using them would otherwise wait forever on a step that never completes, so `decide` refuses it
-    (InvalidSpec naming the field) and `kubectl rollouts lint` warns about it.
-    """
-    found: list[str] = []
-    if spec.get("workloadRef"):
-        found.append(
-            "spec.workloadRef: Forbidden: workloadRef is not supported yet; put the pod template in spec.template"
-        )
-    canary = (spec.get("strategy") or {}).get("canary")
-    if isinstance(canary, dict):
-        for i, step in enumerate(canary.get("steps") or []):
-            for kind in ("experiment", "plugin"):
-                if isinstance(step, dict) and kind in step:
-                    found.append(
-                        f"spec.strategy.canary.steps[{i}].{kind}: Forbidden: {kind} steps are not supported yet"
-                    )
-        if canary.get("pingPong"):
-            found.append("spec.strategy.canary.pingPong: Forbidden: ping-pong services are not supported yet")
-    return found
 
 
 # The first message of `validate_rollout` per spec: the controller decides the same generation over and over
@@ -96,9 +73,9 @@ def _validation_error(ctx: Context) -> str | None:
     model_error = _cached_model_error(ctx)
     if model_error:
         return model_error
-    unsupported = unsupported_features(ctx.spec)
+    unsupported = refused_message(rollout_findings(ctx.ro))
     if unsupported:
-        return unsupported[0]
+        return unsupported
     if ctx.canary is None and ctx.bluegreen is None:
         return "spec.strategy: Required value: Rollout has missing field '.spec.strategy.canary or .spec.strategy.blueGreen'"
     if ctx.canary is not None and ctx.bluegreen is not None:
@@ -139,6 +116,17 @@ def _writable_copy(prev: JSON) -> JSON:
     return st
 
 
+def _report_ignored(ctx: Context) -> None:
+    """A Warning event per ignored feature (`rollouts.support`), once per generation of the spec: the first
+    pass on a new generation is the one whose stored status has an older observedGeneration."""
+    gen = (ctx.ro.get("metadata") or {}).get("generation")
+    if gen is None or str(ctx.status.get("observedGeneration") or "") == str(gen):
+        return
+    for finding in rollout_findings(ctx.ro):
+        if not finding.refused:
+            ctx.event(IGNORED_EVENT_REASON, finding.message, warning=True)
+
+
 def decide(observed: Observed, now: datetime) -> Plan:
     """The plan for one pass over one Rollout (§c.1)."""
     ctx = build_context(observed, now)
@@ -167,6 +155,7 @@ def decide(observed: Observed, now: datetime) -> Plan:
             del st[section]
     status.finish_status(ctx, prev, st)
     durations.calculate(ctx, st)
+    _report_ignored(ctx)
     requeue = min(ctx.requeue) if ctx.requeue else None
     return Plan(
         new_status=st,

@@ -1,23 +1,22 @@
-"""`rollouts plan`: what a Rollout will do, step by step, computed without a cluster.
+"""The plan of a Rollout: what it will do, step by step, computed without a cluster (`rollouts plan`).
 
 A reviewer reads it in a pull request: for a canary, each step with its setWeight, the steady-state canary and
 stable pod counts (the §c.3 arithmetic of `rollouts.strategy.replicas`, basic or traffic-routed), the traffic
 split, pauses and their durations, analyses with their templates and arguments, and where background analysis
-starts; for blue-green, the preview → promotion → active sequence. It runs the same validation as the
-controller (`rollouts.validation`) and exits 2 with one line naming the file and the field when the manifest is
-invalid. Pure apart from reading the file: `build_plan(rollout)` returns a JSON-ready dict (``-o json``) that
-`render_text` prints with rich (no colour when the output is not a terminal).
+starts; for blue-green, the preview → promotion → active sequence. Pure: `build_plan(rollout)` returns a
+JSON-ready dict (``-o json``) that `render_text` prints with rich. The command (reading the file, the same
+validation as the controller, the warnings) is `rollouts.plugin.planning`.
+
+Linear in the number of steps: the pods of each step are computed on one working copy of the Rollout whose
+step list is just what decides that step's weight (the last setWeight and the setCanaryScale in force), so a
+1,000-step canary plans in well under a second.
 """
 
 from __future__ import annotations
 
-import json
-import sys
 from collections.abc import Sequence
-from typing import Any, TextIO
+from typing import Any
 
-import click
-import yaml
 from rich import box
 from rich.console import Console
 from rich.table import Table
@@ -33,9 +32,8 @@ from rollouts.models import (
 from rollouts.strategy import replicas as arith
 from rollouts.strategy.replicas import RS
 from rollouts.traffic import unsupported_routers
-from rollouts.validation import load_rollout
 
-__all__ = ["build_plan", "plan", "render_text"]
+__all__ = ["build_plan", "render_text"]
 
 JSON = dict[str, Any]
 
@@ -163,10 +161,36 @@ def _args_text(args: list[JSON]) -> str:
     return " (" + ", ".join(shown) + ")"
 
 
-def _steady_counts(ro: Rollout, index: int, previous: tuple[int, int]) -> tuple[int, int]:
-    """Canary and stable pods once the rollout has settled at step `index` (every pod becomes available)."""
+def _working_copy(ro: Rollout) -> Rollout:
+    """One copy of the Rollout, mid-update (a stable and a canary ReplicaSet), for `_steady_counts` to edit."""
     r = ro.model_copy(deep=True)
-    r.status.stable_rs, r.status.current_pod_hash, r.status.current_step_index = "stable", "canary", index
+    r.status.stable_rs, r.status.current_pod_hash = "stable", "canary"
+    return r
+
+
+def _in_force(steps: Sequence[CanaryStep]) -> list[list[CanaryStep]]:
+    """For each step, the shortest step list that gives the same weight and scale at its last index: the last
+    setWeight so far and the setCanaryScale in force (none after a matchTrafficWeight one) — what
+    `get_current_set_weight` and `use_set_canary_scale` look back for."""
+    out: list[list[CanaryStep]] = []
+    weight: CanaryStep | None = None
+    scale: CanaryStep | None = None
+    for step in steps:
+        if step.set_weight is not None:
+            weight = step
+        if step.set_canary_scale is not None:
+            scale = None if step.set_canary_scale.match_traffic_weight else step
+        out.append([s for s in (weight, scale) if s is not None] or [step])
+    return out
+
+
+def _steady_counts(r: Rollout, steps: list[CanaryStep], previous: tuple[int, int]) -> tuple[int, int]:
+    """Canary and stable pods once the rollout has settled on the last of `steps` (every pod available).
+
+    `r` is the working copy (`_working_copy`); its canary steps are replaced by `steps` (see `_in_force`)."""
+    assert r.spec.strategy.canary is not None
+    r.spec.strategy.canary.steps = steps
+    r.status.current_step_index = len(steps) - 1
     routed = r.spec.traffic_routing is not None
     canary, stable = previous
     for _ in range(200):  # each pass moves toward the target within maxSurge/maxUnavailable
@@ -218,9 +242,11 @@ def _canary_plan(ro: Rollout) -> JSON:
     counts = (0, replicas)
     rows: list[JSON] = []
     weight = 0
-    for i, step in enumerate(ro.spec.steps):
+    steps = ro.spec.steps
+    work = _working_copy(ro)
+    for i, (step, in_force) in enumerate(zip(steps, _in_force(steps), strict=True)):
         text, details = _describe(step, ro)
-        counts = _steady_counts(ro, i, counts)
+        counts = _steady_counts(work, in_force, counts)
         if step.set_weight is not None:
             weight = step.set_weight
         canary_pods, stable_pods = counts
@@ -241,11 +267,11 @@ def _canary_plan(ro: Rollout) -> JSON:
             row["backgroundAnalysisStarts"] = True
         rows.append(row)
     timed = sum(
-        s.pause.duration_seconds() for s in ro.spec.steps if s.pause is not None and not s.pause.is_indefinite
+        s.pause.duration_seconds() for s in steps if s.pause is not None and not s.pause.is_indefinite
     )
     waits = [
         "promotion" if s.pause is not None else s.kind
-        for s in ro.spec.steps
+        for s in steps
         if (s.pause is not None and s.pause.is_indefinite) or s.analysis or s.experiment
     ]
     out: JSON = {
@@ -329,13 +355,14 @@ def _blue_green_plan(ro: Rollout) -> JSON:
     }
 
 
-def build_plan(ro: Rollout, replicas: int | None = None) -> JSON:
-    """The plan of a validated Rollout as a JSON-ready dict (``replicas`` overrides spec.replicas)."""
+def build_plan(ro: Rollout, replicas: int | None = None, warnings: Sequence[str] = ()) -> JSON:
+    """The plan of a validated Rollout as a JSON-ready dict (``replicas`` overrides spec.replicas; `warnings`,
+    what the controller will refuse or ignore, are carried along for the reader)."""
     if replicas is not None:
         ro = ro.model_copy(deep=True)
         ro.spec.replicas = replicas
     body = _canary_plan(ro) if ro.is_canary else _blue_green_plan(ro)
-    return {"rollout": ro.name, "namespace": ro.namespace or "default", **body}
+    return {"rollout": ro.name, "namespace": ro.namespace or "default", **body, "warnings": list(warnings)}
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -361,8 +388,9 @@ def render_text(p: JSON, console: Console) -> None:
             ("canary pods", "right"),
             ("stable pods", "right"),
         ):
-            table.add_column(col, justify=justify)  # type: ignore[arg-type]
-        table.add_column("traffic canary/stable", justify="right")
+            # only the step and the note wrap: measuring wrappable cells is most of a long table's time
+            table.add_column(col, justify=justify, no_wrap=col != "step")  # type: ignore[arg-type]
+        table.add_column("traffic canary/stable", justify="right", no_wrap=True)
         table.add_column("note")
         for row in p["steps"]:
             t = row["traffic"]
@@ -395,83 +423,16 @@ def render_text(p: JSON, console: Console) -> None:
         delay = promo["scaleDownDelaySeconds"]
         if delay:
             console.print(f"after promotion the old ReplicaSet is scaled down after {_duration(delay)}")
-        if p["unsupportedTrafficRouting"]:
-            console.print(
-                f"warning: this controller cannot drive trafficRouting {', '.join(p['unsupportedTrafficRouting'])}"
-            )
         waits = p["waitsFor"]
         console.print(
             f"timed pauses total {_duration(p['minimumPauseSeconds'])}"
             + (f"; also waits for: {', '.join(waits)}" if waits else "")
         )
         console.print(f"on abort: {p['onAbort']['step']}")
-        return
-    console.print(f"{head}, active {p['services']['active']}, preview {p['services']['preview'] or '-'}")
-    for i, item in enumerate(p["sequence"], 1):
-        console.print(f"  {i}. {item['step']}")
-    console.print(f"on abort: {p['onAbort']['step']}")
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# The command
-# ---------------------------------------------------------------------------------------------------------------
-
-
-def _fail(message: str) -> None:
-    click.echo(f"error: {message}", err=True)
-    sys.exit(2)
-
-
-def _read(stream: TextIO, name: str) -> list[Any]:
-    try:
-        return [d for d in yaml.safe_load_all(stream) if d is not None]
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or "not valid YAML"
-        _fail(f"{name}:{where}: {problem}")
-        return []
-
-
-@click.command(
-    name="plan",
-    epilog="\b\nExamples:\n  rollouts plan -f examples/istio-canary/rollout.yaml\n"
-    "  rollouts plan -f rollout.yaml --replicas 3\n"
-    "  rollouts plan -f rollout.yaml -o json | jq '.steps[0]'",
-)
-@click.option(
-    "-f", "--filename", "file", type=click.File("r"), required=True, help="Rollout manifest ('-' for stdin)."
-)
-@click.option(
-    "--replicas", type=click.IntRange(min=0), default=None, help="Plan for this many replicas instead."
-)
-@click.option("-o", "--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
-def plan(file: TextIO, replicas: int | None, output: str) -> None:
-    """Print, without a cluster, what a Rollout will do step by step."""
-    name = getattr(file, "name", "-")
-    docs = [d for d in _read(file, name) if isinstance(d, dict) and d.get("kind") == "Rollout"]
-    if not docs:
-        _fail(f"{name}: no Rollout (kind: Rollout) found")
-    plans = []
-    for doc in docs:
-        ro, errors = load_rollout(doc)
-        if errors or ro is None:
-            who = (doc.get("metadata") or {}).get("name") or "Rollout"
-            more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-            _fail(f"{name}: Rollout {who}: {errors[0]}{more}")
-            return
-        plans.append(build_plan(ro, replicas))
-    if output == "json":
-        click.echo(json.dumps(plans[0] if len(plans) == 1 else plans, indent=2))
-        return
-    tty = sys.stdout.isatty()
-    console = Console(no_color=not tty, highlight=False, width=None if tty else 120)
-    with console.capture() as captured:
-        for i, p in enumerate(plans):
-            if i:
-                console.print()
-            render_text(p, console)
-    text = captured.get()
-    if not tty:  # no table padding at line ends in files and pull-request comments
-        text = "\n".join(line.rstrip() for line in text.splitlines()) + "\n"
-    click.echo(text, nl=False)
+    else:
+        console.print(f"{head}, active {p['services']['active']}, preview {p['services']['preview'] or '-'}")
+        for i, item in enumerate(p["sequence"], 1):
+            console.print(f"  {i}. {item['step']}")
+        console.print(f"on abort: {p['onAbort']['step']}")
+    for warning in p.get("warnings") or ():
+        console.print(f"warning: {warning}", soft_wrap=True)

@@ -39,6 +39,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from rollouts.models import CanaryStep, Rollout, WeightDestination
+from rollouts.support import SUPPORTED_ROUTERS, router_refusal
 from rollouts.traffic import gatewayapi, istio, nginx, smi
 from rollouts.traffic.base import GATEWAY_API_PLUGIN, JSON, RouterKey, TrafficRoutingError, namespace_of
 
@@ -56,7 +57,7 @@ __all__ = [
     "unsupported_routers",
 ]
 
-SUPPORTED = ("istio", "smi", "nginx", f"plugins/{GATEWAY_API_PLUGIN}")
+SUPPORTED = SUPPORTED_ROUTERS  # the one list of what this controller refuses: rollouts.support
 
 
 def router_refs(ro: Rollout) -> list[RouterKey]:
@@ -113,7 +114,7 @@ def unsupported_routers(ro: Rollout) -> list[str]:
     tr = ro.spec.traffic_routing
     if tr is None:
         return []
-    out = [k for k in tr.kinds() if k not in ("istio", "smi", "nginx", "plugins")]
+    out = [k for k in tr.kinds() if k != "plugins" and k not in SUPPORTED]
     out += [f"plugins/{name}" for name in (tr.plugins or {}) if name != GATEWAY_API_PLUGIN]
     return out
 
@@ -147,10 +148,7 @@ def route_edits(
         return []
     bad = unsupported_routers(ro)
     if bad:
-        raise TrafficRoutingError(
-            f"trafficRouting {', '.join(bad)} is not supported by this controller (supported: {', '.join(SUPPORTED)})",
-            field="spec.strategy.canary.trafficRouting",
-        )
+        raise TrafficRoutingError(router_refusal(bad))
     current = _step(step)
     if replica_sets is not None and istio.destination_rule_key(ro) is not None:
         waiting = istio.destination_rule_delay(ro, replica_sets, canary_hash, stable_hash)

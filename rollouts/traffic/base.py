@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from rollouts.models import Rollout
+from rollouts.support import GATEWAY_API_PLUGIN as GATEWAY_API_PLUGIN  # re-exported to the routers
 
 JSON = dict[str, Any]
 RouterKey = tuple[str, str, str, str]
@@ -23,7 +24,6 @@ DESTINATION_RULE_API = "networking.istio.io/v1beta1"
 TRAFFIC_SPLIT_API = "split.smi-spec.io/v1alpha2"
 INGRESS_API = "networking.k8s.io/v1"
 HTTP_ROUTE_API = "gateway.networking.k8s.io/v1"
-GATEWAY_API_PLUGIN = "argoproj-labs/gatewayAPI"
 POD_TEMPLATE_HASH = "rollouts-pod-template-hash"
 MANAGED_BY = "argo-rollouts.argoproj.io/managed-by-rollouts"
 

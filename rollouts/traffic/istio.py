@@ -54,6 +54,7 @@ __all__ = [
     "edit_destination_rule",
     "edit_virtual_service",
     "virtual_service_keys",
+    "virtual_service_problem",
 ]
 
 
@@ -174,8 +175,15 @@ def _managed_names(ro: Rollout) -> list[str]:
 def _validate(
     ro: Rollout, vs: IstioVirtualService, spec: Mapping[str, Any]
 ) -> tuple[list[int], list[int], list[int]]:
-    """Validate*Routes; returns the http/tls/tcp indexes to edit. Raises LookupError with Argo's message."""
+    """Validate*Routes; returns the http/tls/tcp indexes to edit. Raises LookupError with Argo's message.
+
+    Each kind of route is checked only when the VirtualService has that list (`ValidateVirtualService`,
+    pkg/apis/rollouts/validation/validation_references.go, and `ValidateHTTPRoutes`/`ValidateTlsRoutes`/
+    `ValidateTcpRoutes`, rollout/trafficrouting/istio/istio.go): a VirtualService with only `tls` or `tcp`
+    routes needs no HTTP route; one with none of the three is refused."""
     http, tls, tcp = spec.get("http"), spec.get("tls"), spec.get("tcp")
+    if not any(isinstance(routes, list) for routes in (http, tls, tcp)):
+        raise LookupError("Unable to get any of the HTTP, TCP or TLS routes for the Istio VirtualService")
     names = list(vs.routes or [])
     http_idx: list[int] = []
     if isinstance(http, list):
@@ -376,6 +384,19 @@ def _apply_mirror_route(
 # ---------------------------------------------------------------------------------------------------------------
 # Entry points
 # ---------------------------------------------------------------------------------------------------------------
+
+
+def virtual_service_problem(ro: Rollout, vs: IstioVirtualService, obj: Mapping[str, Any]) -> str | None:
+    """Why `ro` cannot route through the VirtualService object `obj` (its trafficRouting entry `vs`), or None:
+    the checks `edit_virtual_service` makes before every edit, for `lint` to make on a file."""
+    spec = obj.get("spec")
+    try:
+        _validate(ro, vs, spec if isinstance(spec, Mapping) else {})
+    except LookupError as exc:
+        return str(exc)
+    except (AttributeError, TypeError, KeyError, IndexError, ValueError) as exc:
+        return f"the object does not have the expected shape ({type(exc).__name__}: {exc})"
+    return None
 
 
 def edit_virtual_service(

@@ -74,7 +74,7 @@ def metric_yaml(**fields: Any) -> str:
     ("document", "fragments"),
     [
         pytest.param(
-            "kind: AnalysisTemplate\nspec: [unclosed\n", ("malformed YAML at line",), id="malformed-yaml"
+            "kind: AnalysisTemplate\nspec: [unclosed\n", ("not valid YAML at line",), id="malformed-yaml"
         ),
         pytest.param(
             "apiVersion: argoproj.io/v1alpha1\nkind: Rollout\nmetadata: {name: api}\nspec: {}\n",

@@ -387,7 +387,10 @@ async def test_unassessed_measurement_gets_phase_from_conditions_and_provider_cr
     messages = {name: (m.phase, m.message) for name, m in step.measurements}
     assert messages["p"] == (P.FAILED, None)
     assert messages["w"] == (P.ERROR, "boom")
-    assert messages["d"] == (P.ERROR, 'no provider is configured for "datadog" metrics')
+    assert messages["d"] == (
+        P.ERROR,
+        "the datadog metric provider is not supported yet (supported: prometheus, web, job)",
+    )
 
 
 async def test_reconcile_does_not_mutate_its_input_and_completed_runs_are_left_alone() -> None:

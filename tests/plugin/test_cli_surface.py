@@ -20,7 +20,7 @@ from rollouts.plugin.session import make_console
 from tests.plugin.conftest import Cluster
 from tests.plugin.objects import NOW, SCENARIOS, split
 
-PLUGIN = [name for name, (target, _) in COMMANDS.items() if target.startswith("rollouts.plugin.")]
+PLUGIN = [name for name, (target, _) in COMMANDS.items() if target.startswith("rollouts.plugin.commands:")]
 
 
 def _leaves(prefix: list[str], command: click.Command) -> list[list[str]]:

@@ -96,8 +96,8 @@ def _bad_limits(docs: list[Any]) -> None:
         ),
         pytest.param(
             _missing_route,
-            'Rollout "api-server": spec.strategy.canary.trafficRouting.istio.virtualService[0].routes: HTTP Route '
-            '"secondary" is not found in the defined Virtual Service "api-server-vsvc"',
+            'Rollout "api-server": spec.strategy.canary.trafficRouting.istio.virtualServices[0].name: Istio '
+            "VirtualService \"api-server-vsvc\": HTTP Route 'secondary' is not found in the defined Virtual Service.",
             id="virtualservice-route",
         ),
         pytest.param(
@@ -117,7 +117,7 @@ def _bad_limits(docs: list[Any]) -> None:
         ),
         pytest.param(
             _bad_limits,
-            'AnalysisTemplate "success-rate": spec.metrics[0]: count (2) must be >= failureLimit + consecutiveSuccessLimit (3 + 0) if both >= 0',
+            'AnalysisTemplate "success-rate": spec.metrics[0].count: count (2) must be >= failureLimit + consecutiveSuccessLimit (3 + 0) if both >= 0',
             id="metric-limits",
         ),
     ],

@@ -177,4 +177,8 @@ def test_unsupported_router_is_flagged(tmp_path: Path) -> None:
     path.write_text(yaml.safe_dump(doc))
     result = run("-f", str(path))
     assert result.exit_code == 0, result.output
-    assert "warning: this controller cannot drive trafficRouting alb" in result.output
+    assert (
+        "warning: the controller refuses this Rollout (InvalidSpec): spec.strategy.canary.trafficRouting.alb: "
+        "Forbidden: alb traffic routing is not supported yet; this controller drives istio, smi, nginx, "
+        "plugins/argoproj-labs/gatewayAPI"
+    ) in result.output.splitlines()

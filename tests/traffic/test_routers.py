@@ -186,8 +186,12 @@ def test_http_routes_list_and_namespace() -> None:
 def test_unsupported_routers_are_reported() -> None:
     ro = canary_rollout({"alb": {"ingress": "i", "servicePort": 80}, "plugins": {"acme/router": {}}})
     assert unsupported_routers(ro) == ["alb", "plugins/acme/router"]
-    with pytest.raises(TrafficRoutingError, match="trafficRouting alb, plugins/acme/router is not supported"):
+    with pytest.raises(TrafficRoutingError) as raised:
         route_edits(ro, {}, canary_weight=1)
+    assert str(raised.value) == (
+        "spec.strategy.canary.trafficRouting.alb: Forbidden: alb traffic routing is not supported yet; "
+        "this controller drives istio, smi, nginx, plugins/argoproj-labs/gatewayAPI"
+    )
 
 
 def test_no_traffic_routing_no_edits() -> None:

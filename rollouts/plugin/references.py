@@ -1,0 +1,149 @@
+"""`lint`'s checks between the objects of one file: what a Rollout names must fit what the file defines.
+
+Part of `lint` (`rollouts.plugin.linting` calls `reference_problems` for every Rollout that parses). Argo's
+`lint` runs `ValidateRolloutReferencedResources` on the Services, Ingresses and VirtualServices of the file;
+these are the same rules, each from its one home where the controller has it too (the VirtualService routes:
+`rollouts.traffic.istio.virtual_service_problem`, which the controller applies before every edit). Objects of
+other kinds are untrusted shapes: every read goes through `_map`/`_list`, so a Service whose `spec` is a list is
+simply a Service without a selector, never an AttributeError.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from rollouts.models import Rollout
+from rollouts.traffic.istio import virtual_service_keys, virtual_service_problem
+
+__all__ = ["Index", "reference_problems"]
+
+POD_HASH_LABEL = "rollouts-pod-template-hash"
+Index = Mapping[str, Mapping[str, Mapping[str, Any]]]
+"""kind → name → object, for the objects of the file."""
+
+
+def _map(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _service_problems(spec: Mapping[str, Any], index: Index) -> list[str]:
+    labels = _map(_map(_map(spec.get("template")).get("metadata")).get("labels"))
+    strategy = _map(spec.get("strategy"))
+    canary, blue_green = _map(strategy.get("canary")), _map(strategy.get("blueGreen"))
+    ping_pong = _map(canary.get("pingPong"))
+    services = (
+        [(f"spec.strategy.canary.{k}", canary.get(k)) for k in ("canaryService", "stableService")]
+        + [(f"spec.strategy.blueGreen.{k}", blue_green.get(k)) for k in ("activeService", "previewService")]
+        + [(f"spec.strategy.canary.pingPong.{k}", ping_pong.get(k)) for k in ("pingService", "pongService")]
+    )
+    problems: list[str] = []
+    for path, name in services:
+        service = index.get("Service", {}).get(_text(name))
+        if not name or service is None:
+            continue
+        for key, value in _map(_map(service.get("spec")).get("selector")).items():
+            if key != POD_HASH_LABEL and labels.get(key) != value:
+                problems.append(f'{path}: Service "{name}" has unmatch label "{key}" in rollout')
+    return problems
+
+
+def _virtual_service_problems(ro: Rollout, index: Index) -> list[str]:
+    problems: list[str] = []
+    for key, entry, field in virtual_service_keys(ro):
+        obj = index.get("VirtualService", {}).get(key[3])
+        if obj is None:
+            continue
+        problem = virtual_service_problem(ro, entry, obj)
+        if problem:
+            problems.append(f'{field}.name: Istio VirtualService "{key[3]}": {problem}')
+    return problems
+
+
+def _ingress_services(ingress: Mapping[str, Any]) -> set[str]:
+    names: set[str] = set()
+    for rule in _list(_map(ingress.get("spec")).get("rules")):
+        for path in _list(_map(_map(rule).get("http")).get("paths")):
+            backend = _map(_map(path).get("backend"))
+            name = _map(backend.get("service")).get("name") or backend.get("serviceName")
+            if isinstance(name, str) and name:
+                names.add(name)
+    return names
+
+
+def _ingress_problems(spec: Mapping[str, Any], index: Index) -> list[str]:
+    canary = _map(_map(spec.get("strategy")).get("canary"))
+    routing = _map(canary.get("trafficRouting"))
+    problems: list[str] = []
+    for router, key in (("nginx", "stableIngress"), ("alb", "ingress")):
+        name = _text(_map(routing.get(router)).get(key))
+        ingress = index.get("Ingress", {}).get(name) if name else None
+        wanted = _text(canary.get("stableService"))
+        if router == "alb":
+            wanted = _text(_map(routing.get("alb")).get("rootService")) or wanted
+        if ingress is not None and wanted and wanted not in _ingress_services(ingress):
+            problems.append(
+                f'spec.strategy.canary.trafficRouting.{router}.{key}: ingress "{name}" has no rules using '
+                f'service "{wanted}" backend'
+            )
+    return problems
+
+
+def _analysis_refs(spec: Mapping[str, Any]) -> Iterator[tuple[str, Mapping[str, Any]]]:
+    """(path, RolloutAnalysis) for every analysis a rollout runs."""
+    strategy = _map(spec.get("strategy"))
+    canary, blue_green = _map(strategy.get("canary")), _map(strategy.get("blueGreen"))
+    if canary.get("analysis"):
+        yield "spec.strategy.canary.analysis", _map(canary["analysis"])
+    for i, step in enumerate(_list(canary.get("steps"))):
+        if _map(step).get("analysis"):
+            yield f"spec.strategy.canary.steps[{i}].analysis", _map(step["analysis"])
+    for key in ("prePromotionAnalysis", "postPromotionAnalysis"):
+        if blue_green.get(key):
+            yield f"spec.strategy.blueGreen.{key}", _map(blue_green[key])
+
+
+def _template_problems(spec: Mapping[str, Any], index: Index, warnings: list[str]) -> list[str]:
+    problems: list[str] = []
+    for path, analysis in _analysis_refs(spec):
+        given = {_map(a).get("name") for a in _list(analysis.get("args"))}
+        for j, ref in enumerate(_list(analysis.get("templates"))):
+            cluster = bool(_map(ref).get("clusterScope"))
+            kind = "ClusterAnalysisTemplate" if cluster else "AnalysisTemplate"
+            pool = index.get(kind, {})
+            if not pool:
+                continue  # the file defines no templates of this kind: they live elsewhere
+            name = _text(_map(ref).get("templateName"))
+            template = pool.get(name)
+            if template is None:
+                # it may well live in another file: worth a warning, not a failure
+                warnings.append(f'{path}.templates[{j}]: {kind} "{name}" is not in this file')
+                continue
+            for arg in _list(_map(template.get("spec")).get("args")):
+                arg = _map(arg)
+                needs = arg.get("value") is None and arg.get("valueFrom") is None
+                if needs and arg.get("name") not in given:
+                    problems.append(f'{path}.args: {kind} "{name}" needs argument "{arg.get("name")}"')
+    return problems
+
+
+def reference_problems(
+    ro: Rollout, document: Mapping[str, Any], index: Index, warnings: list[str]
+) -> list[str]:
+    """Problems between a parsed Rollout (`ro`, read from `document`) and the objects of its file; a template
+    the rollout runs that the file does not define, while it defines others, is added to `warnings`."""
+    spec = _map(document.get("spec"))
+    return (
+        _service_problems(spec, index)
+        + _virtual_service_problems(ro, index)
+        + _ingress_problems(spec, index)
+        + _template_problems(spec, index, warnings)
+    )

@@ -1,0 +1,227 @@
+"""What this controller does not do yet: the one list, read by the controller, `lint` and `plan` alike.
+
+Argo accepts everything listed here; this controller either **refuses** it (the feature changes what the rollout
+does — a router it cannot drive, a step that would never complete — so the Rollout gets an ``InvalidSpec``
+condition naming the field, as Argo does for an invalid spec) or **ignores** it (the feature does not change
+traffic or promotion — pod metadata, anti-affinity, notifications — so the rollout goes on, and the controller
+says so: a Warning Event ``FeatureIgnored``, a warning log line and the `rollout_unsupported_feature` metric).
+`lint` and `plan` print the same sentences as warnings. Metric providers are listed with the providers
+(`analysis.providers.registry`, which `analysis` cannot import from here).
+
+Pure: `rollout_findings(rollout)` reads the wire Rollout (any shape: a field of the wrong type is simply not a
+finding) and returns `Finding`s in a fixed order; `Finding.message` is the sentence everyone prints.
+
+    >>> [f.message for f in rollout_findings({"spec": {"workloadRef": {"name": "web"}}})]
+    ['spec.workloadRef: Forbidden: workloadRef is not supported yet; put the pod template in spec.template']
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = [
+    "FEATURES",
+    "IGNORED_EVENT_REASON",
+    "SUPPORTED_ROUTERS",
+    "Feature",
+    "Finding",
+    "object_findings",
+    "refused_message",
+    "rollout_findings",
+    "router_refusal",
+]
+
+GATEWAY_API_PLUGIN = "argoproj-labs/gatewayAPI"
+ROUTERS = ("istio", "nginx", "alb", "smi", "ambassador", "appMesh", "traefik", "apisix", "plugins")
+"""The keys of Argo's trafficRouting that name a router (the others, managedRoutes and maxTrafficWeight, are
+settings)."""
+SUPPORTED_ROUTERS = ("istio", "smi", "nginx", f"plugins/{GATEWAY_API_PLUGIN}")
+IGNORED_EVENT_REASON = "FeatureIgnored"
+NOTIFICATIONS_PREFIX = "notifications.argoproj.io/subscribe."
+
+
+@dataclass(frozen=True)
+class Feature:
+    """One Argo feature this controller does not implement; `refused` says which of the two treatments."""
+
+    key: str
+    """Stable name, the `feature` label of the metric (``workloadRef``, ``trafficRouting.alb``)."""
+    refused: bool
+    text: str
+    """The sentence after the field path, e.g. ``Forbidden: experiment steps are not supported yet``."""
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A feature found at a field of one object."""
+
+    path: str
+    feature: Feature
+
+    @property
+    def refused(self) -> bool:
+        return self.feature.refused
+
+    @property
+    def message(self) -> str:
+        return f"{self.path}: {self.feature.text}"
+
+
+def _ignored(key: str, what: str, consequence: str) -> Feature:
+    return Feature(key, False, f"{what} not supported yet and ignored: {consequence}")
+
+
+def _refused(key: str, what: str, advice: str = "") -> Feature:
+    return Feature(key, True, f"Forbidden: {what} not supported yet" + (f"; {advice}" if advice else ""))
+
+
+WORKLOAD_REF = _refused("workloadRef", "workloadRef is", "put the pod template in spec.template")
+EXPERIMENT_STEP = _refused("experimentStep", "experiment steps are")
+PLUGIN_STEP = _refused("pluginStep", "plugin steps are")
+PING_PONG = _refused("pingPong", "ping-pong services are")
+EXPERIMENT = _refused("experiment", "Experiment objects are", "this controller does not run them")
+CANARY_METADATA = _ignored(
+    "canaryMetadata",
+    "ephemeral canary metadata is",
+    "the canary pods do not get these labels and annotations",
+)
+STABLE_METADATA = _ignored(
+    "stableMetadata",
+    "ephemeral stable metadata is",
+    "the stable pods do not get these labels and annotations",
+)
+ACTIVE_METADATA = _ignored(
+    "activeMetadata",
+    "ephemeral active metadata is",
+    "the active pods do not get these labels and annotations",
+)
+PREVIEW_METADATA = _ignored(
+    "previewMetadata",
+    "ephemeral preview metadata is",
+    "the preview pods do not get these labels and annotations",
+)
+ANTI_AFFINITY = _ignored(
+    "antiAffinity", "anti-affinity between revisions is", "the new pods are scheduled without it"
+)
+RESTART_AT = _ignored(
+    "restartAt",
+    "restarting pods is",
+    "the request is acknowledged in status.restartedAt but no pod is evicted",
+)
+NOTIFICATIONS = _ignored("notifications", "notifications are", "this controller sends none")
+
+FEATURES: tuple[Feature, ...] = (
+    WORKLOAD_REF,
+    EXPERIMENT_STEP,
+    PLUGIN_STEP,
+    PING_PONG,
+    EXPERIMENT,
+    CANARY_METADATA,
+    STABLE_METADATA,
+    ACTIVE_METADATA,
+    PREVIEW_METADATA,
+    ANTI_AFFINITY,
+    RESTART_AT,
+    NOTIFICATIONS,
+)
+"""Every feature but the traffic routers, which `router_feature` makes one per router name."""
+
+
+def router_feature(router: str) -> Feature:
+    """The refusal of one trafficRouting entry (``alb``, ``plugins/acme/router``)."""
+    return _refused(
+        f"trafficRouting.{router}",
+        f"{router} traffic routing is",
+        f"this controller drives {', '.join(SUPPORTED_ROUTERS)}",
+    )
+
+
+def _router_finding(router: str) -> Finding:
+    """``alb`` → the finding at trafficRouting.alb; ``plugins/acme/x`` → at trafficRouting.plugins.acme/x."""
+    field = f"plugins.{router.removeprefix('plugins/')}" if router.startswith("plugins/") else router
+    return Finding(f"spec.strategy.canary.trafficRouting.{field}", router_feature(router))
+
+
+def router_refusal(routers: list[str]) -> str:
+    """The sentence for a Rollout routed through `routers` this controller cannot drive (the first one)."""
+    return refused_message([_router_finding(r) for r in routers])
+
+
+def refused_message(findings: list[Finding]) -> str:
+    """The InvalidSpec text for the first refused finding ('' when none is refused)."""
+    return next((f.message for f in findings if f.refused), "")
+
+
+def _map(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _routers(canary: Mapping[str, Any]) -> Iterator[Finding]:
+    routing = _map(canary.get("trafficRouting"))
+    for key in ROUTERS:
+        if routing.get(key) is None:
+            continue
+        if key == "plugins":
+            for name in _map(routing.get("plugins")):
+                if name != GATEWAY_API_PLUGIN:
+                    yield _router_finding(f"plugins/{name}")
+        elif key not in SUPPORTED_ROUTERS:
+            yield _router_finding(key)
+
+
+def rollout_findings(rollout: Mapping[str, Any]) -> list[Finding]:
+    """Every unsupported feature a wire Rollout uses, refused ones first."""
+    spec = _map(rollout.get("spec"))
+    strategy = _map(spec.get("strategy"))
+    canary, blue_green = _map(strategy.get("canary")), _map(strategy.get("blueGreen"))
+    found: list[Finding] = []
+    if spec.get("workloadRef"):
+        found.append(Finding("spec.workloadRef", WORKLOAD_REF))
+    for i, step in enumerate(_list(canary.get("steps"))):
+        for key, feature in (("experiment", EXPERIMENT_STEP), ("plugin", PLUGIN_STEP)):
+            if isinstance(step, Mapping) and key in step:
+                found.append(Finding(f"spec.strategy.canary.steps[{i}].{key}", feature))
+    if canary.get("pingPong"):
+        found.append(Finding("spec.strategy.canary.pingPong", PING_PONG))
+    found += _routers(canary)
+    for section, path, keys in (
+        (
+            canary,
+            "spec.strategy.canary",
+            (("canaryMetadata", CANARY_METADATA), ("stableMetadata", STABLE_METADATA)),
+        ),
+        (
+            blue_green,
+            "spec.strategy.blueGreen",
+            (("activeMetadata", ACTIVE_METADATA), ("previewMetadata", PREVIEW_METADATA)),
+        ),
+    ):
+        for key, feature in keys:
+            if section.get(key):
+                found.append(Finding(f"{path}.{key}", feature))
+    for section, path in ((canary, "spec.strategy.canary"), (blue_green, "spec.strategy.blueGreen")):
+        if section.get("antiAffinity"):
+            found.append(Finding(f"{path}.antiAffinity", ANTI_AFFINITY))
+    if spec.get("restartAt"):
+        found.append(Finding("spec.restartAt", RESTART_AT))
+    annotations = _map(_map(rollout.get("metadata")).get("annotations"))
+    subscriptions = sorted(str(k) for k in annotations if str(k).startswith(NOTIFICATIONS_PREFIX))
+    if subscriptions:
+        found.append(Finding(f"metadata.annotations[{subscriptions[0]}]", NOTIFICATIONS))
+    return sorted(found, key=lambda f: not f.refused)
+
+
+def object_findings(obj: Mapping[str, Any]) -> list[Finding]:
+    """The findings of any argoproj.io object: a Rollout's features, or a kind this controller does not run."""
+    kind = obj.get("kind")
+    if kind == "Rollout":
+        return rollout_findings(obj)
+    if kind == "Experiment":
+        return [Finding("kind", EXPERIMENT)]
+    return []
