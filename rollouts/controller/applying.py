@@ -329,8 +329,13 @@ class Applier:
         namespace, name = str(meta.get("namespace") or ""), str(meta.get("name") or "")
         if self.on_event is not None:
             self.on_event(namespace, name, action.type, action.reason)
-        logger.bind(rollout=f"{namespace}/{name}").info(
-            "event {} {}: {}", action.type, action.reason, action.message
+        # a Warning event (an abort, a refused spec, an ignored feature) is a warning in the log as well
+        logger.bind(rollout=f"{namespace}/{name}").log(
+            "WARNING" if action.type == "Warning" else "INFO",
+            "event {} {}: {}",
+            action.type,
+            action.reason,
+            action.message,
         )
         try:
             await self.api.create(

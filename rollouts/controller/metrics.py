@@ -39,6 +39,7 @@ from rollouts.controller.labelling import (
     traffic_router_of,
 )
 from rollouts.kube.client import RequestRecord
+from rollouts.support import rollout_findings
 
 RECONCILE_BUCKETS = (0.01, 0.15, 0.25, 0.5, 1.0)
 QUEUE_BUCKETS = (1e-4, 1e-3, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -88,6 +89,14 @@ class ControllerMetrics:
             "rollout_canary_weight", "Traffic weight (percent) sent to the canary.", nn, registry=r
         )
         self.step_index = Gauge("rollout_step_index", "Current canary step index.", nn, registry=r)
+        self.unsupported_feature = Gauge(
+            "rollout_unsupported_feature",
+            "1 per Argo feature the rollout uses that this controller does not implement (handling: refused "
+            "makes the Rollout InvalidSpec, ignored goes on without it).",
+            [*nn, "feature", "handling"],
+            registry=r,
+        )
+        self._features: dict[Key, set[tuple[str, str]]] = {}
         self.rollout_reconcile = Histogram(
             "rollout_reconcile",
             "Rollout reconciliation performance (seconds).",
@@ -316,6 +325,14 @@ class ControllerMetrics:
             self.canary_weight.labels(*key).set(_num(weights.get("weight"), 0))
         if "currentStepIndex" in status:
             self.step_index.labels(*key).set(_num(status.get("currentStepIndex"), 0))
+        features = {
+            (f.feature.key, "refused" if f.refused else "ignored") for f in rollout_findings(rollout)
+        }
+        for gone in self._features.get(key, set()) - features:
+            _remove(self.unsupported_feature, *key, *gone)
+        for feature in features:
+            self.unsupported_feature.labels(*key, *feature).set(1)
+        self._features[key] = features
 
     def observe_analysis_run(self, run: dict[str, Any]) -> None:
         """Set the per-run series from an AnalysisRun object."""
@@ -392,6 +409,8 @@ class ControllerMetrics:
             _remove(g, *key)
         for h in (self.rollout_reconcile, self.rollout_reconcile_error):
             _remove(h, *key)
+        for feature in self._features.pop(key, set()):
+            _remove(self.unsupported_feature, *key, *feature)
 
     def _remove_run(self, key: Key) -> None:
         old = self._runs.get(key)
