@@ -5,7 +5,7 @@ Where it sits: after reading (`analysis.reading`) and before anything runs. The 
 `analysis.models.validate_metric` (Argo's §b.8 rules and messages, plus the few documented stricter ones),
 which the runner applies again to every run after its arguments are substituted — so what `lint` and
 `analyze` accept is what the controller runs. This module adds what only a whole object has: the object's
-name (Kubernetes' rule for names), a template made only of other templates (`spec.templates`, valid
+name (Kubernetes' rule for names, `analysis.names`), a template made only of other templates (`spec.templates`, valid
 without metrics, as in Argo), and condition expressions that must compile (``{{args.x}}`` read as ``0``).
 
 Every problem is a `Problem`: a location (``("spec", "metrics", 0, "count")``) and one sentence.
@@ -32,6 +32,7 @@ from analysis.models import (
     SpecError,
     validate_metric,
 )
+from analysis.names import dns1123_subdomain_problems
 
 __all__ = [
     "ANALYSIS_MODELS",
@@ -42,7 +43,6 @@ __all__ = [
     "name_problems",
     "parse_problems",
     "spec_problems",
-    "subdomain_problem",
 ]
 
 Loc = tuple[str | int, ...]
@@ -53,12 +53,6 @@ ANALYSIS_MODELS: dict[str, type[AnalysisTemplate | ClusterAnalysisTemplate | Ana
 }
 _UNION_TAGS = frozenset({"int", "str", "float", "bool", "dict", "list", "none"})
 _PLACEHOLDER = re.compile(r"\{\{[^}]*\}\}")
-_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-_SUBDOMAIN_MESSAGE = (
-    "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must "
-    "start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is "
-    "'[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"
-)
 
 
 def dotted(loc: Loc) -> str:
@@ -84,23 +78,16 @@ class Problem:
         return f"{self.path}: {self.message}"
 
 
-def subdomain_problem(name: str) -> str | None:
-    """Kubernetes' rule for object names (IsDNS1123Subdomain, apimachinery validation): why `name` breaks it."""
-    if len(name) > 253:
-        return "must be no more than 253 characters"
-    if not _SUBDOMAIN.match(name):
-        return _SUBDOMAIN_MESSAGE
-    return None
-
-
 def name_problems(meta: ObjectMeta, *, generated: bool = False) -> list[Problem]:
     """metadata.name (or, where the API server makes one, generateName) as Kubernetes requires it."""
     if meta.name is None and not (generated and meta.generate_name):
         return [Problem(("metadata", "name"), "Required value: name or generateName is required")]
     if meta.name is None:
         return []
-    problem = subdomain_problem(meta.name)
-    return [Problem(("metadata", "name"), f'Invalid value: "{meta.name}": {problem}')] if problem else []
+    problems = dns1123_subdomain_problems(meta.name)
+    if not problems:
+        return []
+    return [Problem(("metadata", "name"), f'Invalid value: "{meta.name}": {"; ".join(problems)}')]
 
 
 def _metric_problems(metric: Metric, loc: Loc) -> list[Problem]:

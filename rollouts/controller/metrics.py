@@ -325,9 +325,7 @@ class ControllerMetrics:
             self.canary_weight.labels(*key).set(_num(weights.get("weight"), 0))
         if "currentStepIndex" in status:
             self.step_index.labels(*key).set(_num(status.get("currentStepIndex"), 0))
-        features = {
-            (f.feature.key, "refused" if f.refused else "ignored") for f in rollout_findings(rollout)
-        }
+        features = {(f.feature.key, "refused" if f.refused else "ignored") for f in rollout_findings(rollout)}
         for gone in self._features.get(key, set()) - features:
             _remove(self.unsupported_feature, *key, *gone)
         for feature in features:

@@ -4,87 +4,28 @@ Part of `rollouts.validation` (import from there). An API server refuses a Rollo
 subdomain (at most 253 characters), a namespace that is not a DNS-1123 label, a Service whose name is not a
 DNS-1035 label, an AnalysisTemplate whose name is not a subdomain (apimachinery `validation.IsDNS1123Subdomain`,
 `IsDNS1123Label`, `IsDNS1035Label`; core/v1 `ValidateServiceName`). A manifest checked by `lint` or `plan` never
-met an API server, so the same rules run here with the same messages. One more bound comes from what the
+met an API server, so the same rules run here with the same messages (`analysis.names`, shared with the
+analysis objects' validation). One more bound comes from what the
 controller creates: ReplicaSets are named ``<rollout>-<pod-template-hash>`` (up to 10 characters of hash), so a
 Rollout name longer than 242 characters could never get one.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 
+from analysis.names import (
+    SUBDOMAIN_MAX,
+    dns1035_label_problems,
+    dns1123_label_problems,
+    dns1123_subdomain_problems,
+)
+from analysis.names import max_len as _max_len
 from rollouts.models import Rollout, RolloutAnalysis
 from rollouts.validation.errors import FieldError
 
-SUBDOMAIN_MAX = 253
-LABEL_MAX = 63
 HASH_MAX = 10  # the safe-encoded FNV-32 pod-template hash
 ROLLOUT_NAME_MAX = SUBDOMAIN_MAX - 1 - HASH_MAX
-
-_LABEL_FMT = "[a-z0-9]([-a-z0-9]*[a-z0-9])?"
-_SUBDOMAIN_FMT = _LABEL_FMT + r"(\." + _LABEL_FMT + ")*"
-_DNS1035_FMT = "[a-z]([-a-z0-9]*[a-z0-9])?"
-_LABEL = re.compile(_LABEL_FMT)
-_SUBDOMAIN = re.compile(_SUBDOMAIN_FMT)
-_DNS1035 = re.compile(_DNS1035_FMT)
-
-
-def _regex_error(message: str, fmt: str, *examples: str) -> str:
-    """apimachinery `validation.RegexError`, including its spacing."""
-    shown = "".join((" or " if i else "") + f"'{e}', " for i, e in enumerate(examples))
-    return f"{message} (e.g. {shown}regex used for validation is '{fmt}')"
-
-
-def _max_len(limit: int) -> str:
-    return f"must be no more than {limit} characters"
-
-
-def dns1123_subdomain_problems(value: str) -> list[str]:
-    """`IsDNS1123Subdomain`: [] when `value` is a valid subdomain."""
-    errs = [_max_len(SUBDOMAIN_MAX)] if len(value) > SUBDOMAIN_MAX else []
-    if not _SUBDOMAIN.fullmatch(value):
-        errs.append(
-            _regex_error(
-                "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', "
-                "and must start and end with an alphanumeric character",
-                _SUBDOMAIN_FMT,
-                "example.com",
-            )
-        )
-    return errs
-
-
-def dns1123_label_problems(value: str) -> list[str]:
-    """`IsDNS1123Label`: [] when `value` is a valid label (namespaces)."""
-    errs = [_max_len(LABEL_MAX)] if len(value) > LABEL_MAX else []
-    if not _LABEL.fullmatch(value):
-        errs.append(
-            _regex_error(
-                "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must "
-                "start and end with an alphanumeric character",
-                _LABEL_FMT,
-                "my-name",
-                "123-abc",
-            )
-        )
-    return errs
-
-
-def dns1035_label_problems(value: str) -> list[str]:
-    """`IsDNS1035Label`: [] when `value` is a valid Service name."""
-    errs = [_max_len(LABEL_MAX)] if len(value) > LABEL_MAX else []
-    if not _DNS1035.fullmatch(value):
-        errs.append(
-            _regex_error(
-                "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an "
-                "alphabetic character, and end with an alphanumeric character",
-                _DNS1035_FMT,
-                "my-name",
-                "abc-123",
-            )
-        )
-    return errs
 
 
 def _field_errors(path: str, value: str, problems: list[str]) -> list[FieldError]:
