@@ -49,7 +49,24 @@ class ReadError(ValueError):
 
 
 class _Loader(yaml.CSafeLoader if yaml.__with_libyaml__ else yaml.SafeLoader):  # type: ignore[misc,name-defined]
-    """The safe loader without the two YAML 1.1 resolutions JSON has no counterpart for: timestamps and ``=``."""
+    """The safe loader without the two YAML 1.1 resolutions JSON has no counterpart for (timestamps and ``=``),
+    whose mapping keys are strings as soon as they are read (``{1: a, true: b}`` keeps both entries)."""
+
+    def construct_mapping(self, node: yaml.Node, deep: bool = False) -> dict[str, Any]:
+        if isinstance(node, yaml.MappingNode):
+            self.flatten_mapping(node)
+        mapping: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if isinstance(key, list | dict | set):
+                raise yaml.constructor.ConstructorError(
+                    "while constructing a mapping",
+                    node.start_mark,
+                    "found unhashable key",
+                    key_node.start_mark,
+                )
+            mapping[_key(key)] = self.construct_object(value_node, deep=deep)
+        return mapping
 
 
 _DROPPED = frozenset({"tag:yaml.org,2002:timestamp", "tag:yaml.org,2002:value"})
@@ -82,6 +99,8 @@ def read_text(path: str | Path, stdin: IO[bytes] | None = None) -> str:
 
 
 def _yaml_problem(source: str, e: yaml.YAMLError) -> ReadError:
+    if "maximum nesting depth" in str(e):  # libyaml's own bound (1,000 levels), met while scanning ahead
+        return ReadError(f"{source}: nested more than {MAX_DEPTH} levels deep")
     mark = getattr(e, "problem_mark", None) or getattr(e, "context_mark", None)
     where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
     problem = getattr(e, "problem", None) or " ".join(str(e).split())
@@ -124,8 +143,7 @@ def _jsonable(value: Any, source: str, where: str) -> Any:
     """The value as Kubernetes' YAML-to-JSON conversion gives it (scalar keys as strings), or ReadError."""
     if isinstance(value, dict):
         out: dict[str, Any] = {}
-        for key, item in value.items():
-            name = _key(key, source, where)
+        for name, item in value.items():
             out[name] = _jsonable(item, source, f"{where}.{name}" if where else name)
         return out
     if isinstance(value, list):
@@ -139,16 +157,13 @@ def _jsonable(value: Any, source: str, where: str) -> Any:
     raise ReadError(f"{source}: {where or 'a document'}: {kind} cannot be stored in a Kubernetes object")
 
 
-def _key(key: Any, source: str, where: str) -> str:
-    if isinstance(key, str):
-        return key
+def _key(key: Any) -> str:
+    """A mapping key as Kubernetes' YAML-to-JSON conversion writes it."""
     if isinstance(key, bool):
         return "true" if key else "false"
     if key is None:
         return "null"
-    if isinstance(key, int | float):
-        return str(key)
-    raise ReadError(f"{source}: {where or 'a document'}: a mapping key must be a string, got {key!r}")
+    return str(key)
 
 
 def _items(documents: list[Any]) -> Iterator[Any]:

@@ -9,11 +9,13 @@ from typing import Any
 import pytest
 import yaml
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from rollouts.cli import cli
 from rollouts.models import Rollout
 from rollouts.strategy import replicas as arith
-from rollouts.strategy.planning import build_plan
+from rollouts.strategy.planning import _in_force, build_plan
 
 ROOT = Path(__file__).resolve().parents[2]
 CANARY = ROOT / "examples/istio-canary/rollout.yaml"
@@ -182,3 +184,87 @@ def test_unsupported_router_is_flagged(tmp_path: Path) -> None:
         "Forbidden: alb traffic routing is not supported yet; this controller drives istio, smi, nginx, "
         "plugins/argoproj-labs/gatewayAPI"
     ) in result.output.splitlines()
+
+
+def test_ignored_features_and_template_providers_are_warned(tmp_path: Path) -> None:
+    """The same sentences as `lint` and the controller (rollouts.support, analysis.providers.registry)."""
+    ro = yaml.safe_load(CANARY.read_text())
+    ro["spec"]["strategy"]["canary"]["canaryMetadata"] = {"labels": {"role": "canary"}}
+    latency = yaml.safe_load((ROOT / "examples/istio-canary/latency.yaml").read_text())
+    latency["spec"]["metrics"][0]["provider"] = {"newRelic": {"query": "SELECT 1"}}
+    unrelated = {**latency, "metadata": {"name": "unrelated"}}
+    path = tmp_path / "all.yaml"
+    path.write_text(yaml.safe_dump_all([ro, latency, unrelated]))
+    result = run("-f", str(path), "-o", "json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["warnings"] == [
+        "spec.strategy.canary.canaryMetadata: ephemeral canary metadata is not supported yet and ignored: the "
+        "canary pods do not get these labels and annotations",
+        'AnalysisTemplate "latency": spec.metrics[0].provider.newRelic: Forbidden: the newRelic metric provider '
+        "is not supported yet (supported: prometheus, web, job); its measurements end in Error",
+    ]
+    text = run("-f", str(path)).output.splitlines()
+    assert text[-2].startswith("warning: spec.strategy.canary.canaryMetadata: ephemeral canary metadata")
+    assert text[-1].startswith('warning: AnalysisTemplate "latency": spec.metrics[0].provider.newRelic')
+
+
+@pytest.mark.parametrize(
+    ("content", "fragment"),
+    [
+        pytest.param(b"kind: Rollout\xff\n", "not UTF-8 text (byte 0xff at offset 13)", id="not-utf8"),
+        pytest.param("spec: " + "{a: " * 2000, "nested more than 100 levels deep", id="deep"),
+        pytest.param(
+            "kind: Rollout\nmetadata: web\nspec: 3\n",
+            "Rollout Rollout: metadata: Input should be",
+            id="types",
+        ),
+    ],
+)
+def test_unreadable_files_exit_2_with_one_line(tmp_path: Path, content: str | bytes, fragment: str) -> None:
+    path = tmp_path / "rollout.yaml"
+    path.write_bytes(content if isinstance(content, bytes) else content.encode())
+    result = run("-f", str(path))
+    assert result.exit_code == 2
+    (line,) = [line for line in result.output.splitlines() if line]
+    assert line.startswith(f"error: {path}: ") and fragment in line, line
+
+
+def _step(kind: str, value: int | bool) -> dict[str, Any]:
+    if kind == "setWeight":
+        return {"setWeight": value}
+    if kind == "pause":
+        return {"pause": {}}
+    if kind == "match":
+        return {"setCanaryScale": {"matchTrafficWeight": True}}
+    return {"setCanaryScale": {"weight" if kind == "scaleWeight" else "replicas": value}}
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["setWeight", "pause", "scaleWeight", "scaleReplicas", "match"]),
+            st.integers(0, 10),
+        ),
+        min_size=1,
+        max_size=12,
+    )
+)
+def test_the_steps_in_force_give_the_weight_of_the_full_list(steps: list[tuple[str, int]]) -> None:
+    """`plan` computes each step on the short list `_in_force` keeps (linear in steps); the replica arithmetic
+    must read the same weight and scale from it as from the whole list at that index."""
+    doc = yaml.safe_load(CANARY.read_text())
+    doc["spec"]["strategy"]["canary"]["steps"] = [
+        _step(k, v * 10 if k != "scaleReplicas" else v) for k, v in steps
+    ]
+    ro = Rollout.from_wire(doc)
+    ro.status.stable_rs, ro.status.current_pod_hash = "stable", "canary"
+    work = ro.model_copy(deep=True)
+    for i, short in enumerate(_in_force(ro.spec.steps)):
+        ro.status.current_step_index = i
+        assert work.spec.strategy.canary is not None
+        work.spec.strategy.canary.steps = short
+        work.status.current_step_index = len(short) - 1
+        assert arith.get_canary_replicas_or_weight(work, None, None) == arith.get_canary_replicas_or_weight(
+            ro, None, None
+        )
