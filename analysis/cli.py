@@ -35,6 +35,7 @@ from analysis.manifests import (
     select_templates,
 )
 from analysis.models import AnalysisRunStatus
+from analysis.reading import one_line
 from analysis.reporting import exit_code, render_json, render_text
 
 __all__ = ["analyze", "parse_time"]
@@ -49,7 +50,7 @@ class BadInput(click.ClickException):
     exit_code = EXIT_BAD_INPUT
 
     def show(self, file: object = None) -> None:
-        click.echo(f"error: {self.message}", err=True)
+        click.echo(f"error: {one_line(self.message)}", err=True)
 
 
 def parse_time(text: str, now: datetime) -> datetime:

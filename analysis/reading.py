@@ -18,6 +18,7 @@ reading it is bounded and every failure is one sentence naming the file (`ReadEr
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Iterator
 from datetime import date
@@ -42,6 +43,15 @@ MAX_DEPTH = 100
 """Nesting levels; a Rollout's deepest field (a pod template's affinity terms) is about 12 levels down."""
 MAX_NODES = 1_000_000
 """Scalars and collections in a file, counting each alias as the whole node it stands for."""
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def one_line(message: str) -> str:
+    """`message` with every control character (newlines included) written as an escape, so that a value
+    quoted from a file cannot break a one-line error or a line of `lint`'s output."""
+    return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), message)
 
 
 class ReadError(ValueError):
@@ -99,12 +109,18 @@ def read_text(path: str | Path, stdin: IO[bytes] | None = None) -> str:
 
 
 def _yaml_problem(source: str, e: yaml.YAMLError) -> ReadError:
-    if "maximum nesting depth" in str(e):  # libyaml's own bound (1,000 levels), met while scanning ahead
-        return ReadError(f"{source}: nested more than {MAX_DEPTH} levels deep")
     mark = getattr(e, "problem_mark", None) or getattr(e, "context_mark", None)
+    if "maximum nesting depth" in str(e):  # libyaml's own bound (1,000 levels), met while scanning ahead
+        return _too_deep(source, mark.line + 1 if mark is not None else 0)
     where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
     problem = getattr(e, "problem", None) or " ".join(str(e).split())
     return ReadError(f"{source}: not valid YAML{where}: {problem}")
+
+
+def _too_deep(source: str, line: int) -> ReadError:
+    return ReadError(
+        f"{source}: nested more than {MAX_DEPTH} levels deep" + (f" at line {line}" if line else "")
+    )
 
 
 def _check_shape(text: str, source: str) -> None:
@@ -117,8 +133,7 @@ def _check_shape(text: str, source: str) -> None:
         if isinstance(event, yaml.CollectionStartEvent):
             depth += 1
             if depth > MAX_DEPTH:
-                line = event.start_mark.line + 1 if event.start_mark else 0
-                raise ReadError(f"{source}: nested more than {MAX_DEPTH} levels deep (line {line})")
+                raise _too_deep(source, event.start_mark.line + 1 if event.start_mark else 0)
             open_nodes.append((event.anchor, total))
             total += 1
         elif isinstance(event, yaml.CollectionEndEvent):

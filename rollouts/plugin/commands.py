@@ -99,7 +99,7 @@ def lint(path: str) -> None:
     """
 
     def body() -> None:
-        from analysis.reading import ReadError
+        from analysis.reading import ReadError, one_line
         from rollouts.plugin.linting import lint_file  # the models load only when linting
 
         try:
@@ -107,9 +107,9 @@ def lint(path: str) -> None:
         except ReadError as e:
             raise PluginError(str(e)) from None
         for warning in warnings:
-            click.echo(f"warning: {warning}", err=True)
+            click.echo(f"warning: {one_line(warning)}", err=True)
         for problem in problems:
-            click.echo(problem)
+            click.echo(one_line(problem))
         if problems:
             noun = "problem" if len(problems) == 1 else "problems"
             raise PluginError(f"{path}: {len(problems)} {noun}")

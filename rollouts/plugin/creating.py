@@ -9,12 +9,12 @@ a value is an error `args.<name> was not resolved`). The controller then runs it
 from __future__ import annotations
 
 import copy
-import json
 from typing import Any
 
 import click
-import yaml
 
+from analysis.reading import ReadError, read_documents
+from analysis.validating import check_object
 from rollouts.kube.errors import NotFound
 from rollouts.kube.resources import (
     ANALYSIS_RUNS,
@@ -103,15 +103,39 @@ def new_analysis_run(
 
 
 def load_manifest(path: str) -> dict[str, Any]:
-    """One object from a YAML or JSON file."""
-    with open(path, encoding="utf-8") as f:
-        text = f.read()
+    """One object from a YAML or JSON file (read by `analysis.reading`: bounded, UTF-8, one-line errors)."""
     try:
-        obj = json.loads(text) if text.lstrip().startswith("{") else yaml.safe_load(text)
-    except (ValueError, yaml.YAMLError) as e:
-        raise PluginError(f"{path}: not valid YAML or JSON: {str(e).splitlines()[0]}") from e
-    if not isinstance(obj, dict):
-        raise PluginError(f"{path}: expected one Kubernetes object")
+        docs = read_documents(path)
+    except ReadError as e:
+        raise PluginError(str(e)) from None
+    if len(docs) != 1 or not isinstance(docs[0], dict):
+        found = f"{len(docs)} documents" if len(docs) != 1 else "a document that is not an object"
+        raise PluginError(f"{path}: expected one Kubernetes object, found {found}")
+    return docs[0]
+
+
+def _creatable(path: str) -> tuple[Resource, dict[str, Any]]:
+    """The object of `path` and where it goes; refused before any request when its kind cannot be created."""
+    obj = load_manifest(path)
+    group = str(obj.get("apiVersion", "")).split("/")[0]
+    resource = CREATABLE.get(str(obj.get("kind")))
+    if resource is None or group != "argoproj.io":
+        raise PluginError(f"{path}: creates of {group}/{obj.get('kind')} unsupported")
+    return resource, obj
+
+
+def _template_file(path: str) -> dict[str, Any]:
+    """A local AnalysisTemplate or ClusterAnalysisTemplate, valid as `lint` and `analyze` see it."""
+    obj = load_manifest(path)
+    if obj.get("kind") not in ("AnalysisTemplate", "ClusterAnalysisTemplate"):
+        raise PluginError(
+            f"{path}: expected an AnalysisTemplate or ClusterAnalysisTemplate, found {obj.get('kind')}"
+        )
+    _, problems = check_object(obj)
+    if problems:
+        meta = obj.get("metadata")
+        name = meta.get("name") if isinstance(meta, dict) else None
+        raise PluginError(f'{path}: {obj["kind"]} "{name or ""}": {problems[0]}')
     return obj
 
 
@@ -135,14 +159,12 @@ def create(ctx: click.Context, files: tuple[str, ...], flags: KubeFlags) -> None
     if not files:
         raise click.UsageError("one of -f/--filename or a sub-command (analysisrun) is required")
 
+    objects = [_creatable(path) for path in files]  # every file is read before the cluster is asked
+
     async def body(s: Session) -> None:
-        for path in files:
-            obj = load_manifest(path)
-            group = str(obj.get("apiVersion", "")).split("/")[0]
-            resource = CREATABLE.get(str(obj.get("kind")))
-            if resource is None or group != "argoproj.io":
-                raise PluginError(f"creates of {group}/{obj.get('kind')} unsupported")
-            ns = (obj.get("metadata") or {}).get("namespace") or s.namespace
+        for resource, obj in objects:
+            meta = obj.get("metadata")
+            ns = (meta.get("namespace") if isinstance(meta, dict) else None) or s.namespace
             created = await s.client.create(resource, obj, ns)
             click.echo(f"{resource.kind.lower()}.{resource.group}/{created['metadata']['name']} created")
 
@@ -179,10 +201,11 @@ def create_analysisrun(
     if (from_ is None) == (from_file is None):
         raise PluginError("one of --from or --from-file must be specified")
     args = parse_arg_flags(arguments)
+    from_template = _template_file(from_file) if from_file is not None else None
 
     async def body(s: Session) -> None:
-        if from_file is not None:
-            template = load_manifest(from_file)
+        if from_template is not None:
+            template = from_template
         else:
             assert from_ is not None
             resource = CLUSTER_ANALYSIS_TEMPLATES if global_ else ANALYSIS_TEMPLATES

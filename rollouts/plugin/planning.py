@@ -22,7 +22,7 @@ from rich.console import Console
 
 from analysis.models import AnalysisTemplate, ClusterAnalysisTemplate
 from analysis.providers.registry import provider_findings
-from analysis.reading import ReadError, read_documents
+from analysis.reading import ReadError, one_line, read_documents
 from rollouts.models import Rollout
 from rollouts.strategy.planning import build_plan, render_text
 from rollouts.support import rollout_findings
@@ -34,7 +34,7 @@ REFUSED = "the controller refuses this Rollout (InvalidSpec): "
 
 
 def _fail(message: str) -> NoReturn:
-    click.echo(f"error: {message}", err=True)
+    click.echo(f"error: {one_line(message)}", err=True)
     sys.exit(2)
 
 
@@ -114,7 +114,8 @@ def plan(path: str, replicas: int | None, output: str) -> None:
             )
             more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
             _fail(f"{path}: Rollout {who}: {errors[0]}{more}")
-        plans.append(build_plan(ro, replicas, plan_warnings(ro, body, others)))
+        warnings = [one_line(w) for w in plan_warnings(ro, body, others)]
+        plans.append(build_plan(ro, replicas, warnings))
     if output == "json":
         click.echo(json.dumps(plans[0] if len(plans) == 1 else plans, indent=2))
         return

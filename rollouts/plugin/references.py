@@ -3,7 +3,8 @@
 Part of `lint` (`rollouts.plugin.linting` calls `reference_problems` for every Rollout that parses). Argo's
 `lint` runs `ValidateRolloutReferencedResources` on the Services, Ingresses and VirtualServices of the file;
 these are the same rules, each from its one home where the controller has it too (the VirtualService routes:
-`rollouts.traffic.istio.virtual_service_problem`, which the controller applies before every edit). Objects of
+`rollouts.traffic.istio.virtual_service_problem`, which the controller applies before every edit; the NGINX
+stable Ingress: `rollouts.traffic.nginx.desired_canary_ingress`, which refuses it the same way). Objects of
 other kinds are untrusted shapes: every read goes through `_map`/`_list`, so a Service whose `spec` is a list is
 simply a Service without a selector, never an AttributeError.
 """
@@ -14,7 +15,9 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from rollouts.models import Rollout
+from rollouts.traffic import TrafficRoutingError
 from rollouts.traffic.istio import virtual_service_keys, virtual_service_problem
+from rollouts.traffic.nginx import desired_canary_ingress
 
 __all__ = ["Index", "reference_problems"]
 
@@ -79,21 +82,53 @@ def _ingress_services(ingress: Mapping[str, Any]) -> set[str]:
     return names
 
 
-def _ingress_problems(spec: Mapping[str, Any], index: Index) -> list[str]:
-    canary = _map(_map(spec.get("strategy")).get("canary"))
-    routing = _map(canary.get("trafficRouting"))
+def _as_v1(ingress: Mapping[str, Any]) -> dict[str, Any]:
+    """An extensions/v1beta1 Ingress as the API server serves it in networking.k8s.io/v1 (what the controller
+    reads): `backend.serviceName` becomes `backend.service.name`."""
+    spec = dict(_map(ingress.get("spec")))
+    rules = []
+    for rule in _list(spec.get("rules")):
+        http = dict(_map(_map(rule).get("http")))
+        paths = []
+        for path in _list(http.get("paths")):
+            path = dict(_map(path))
+            backend = dict(_map(path.get("backend")))
+            if "serviceName" in backend and "service" not in backend:
+                backend["service"] = {"name": backend.pop("serviceName")}
+            paths.append({**path, "backend": backend})
+        rules.append({**_map(rule), "http": {**http, "paths": paths}})
+    return {**ingress, "spec": {**spec, "rules": rules}}
+
+
+def _ingress_problems(ro: Rollout, spec: Mapping[str, Any], index: Index) -> list[str]:
+    """NGINX: the controller's own check before it writes the canary Ingress (`desired_canary_ingress`, Argo's
+    `ValidateIngress` wording); ALB, which this controller does not drive, Argo's rule as lint states it."""
     problems: list[str] = []
-    for router, key in (("nginx", "stableIngress"), ("alb", "ingress")):
-        name = _text(_map(routing.get(router)).get(key))
-        ingress = index.get("Ingress", {}).get(name) if name else None
-        wanted = _text(canary.get("stableService"))
-        if router == "alb":
-            wanted = _text(_map(routing.get("alb")).get("rootService")) or wanted
-        if ingress is not None and wanted and wanted not in _ingress_services(ingress):
+    tr = ro.spec.traffic_routing
+    names = tr.nginx.all_stable_ingresses() if tr is not None and tr.nginx is not None else []
+    for name in names:
+        ingress = index.get("Ingress", {}).get(name)
+        if ingress is None:
+            continue
+        try:
+            desired_canary_ingress(ro, _as_v1(ingress), name, 0)
+        except TrafficRoutingError as exc:
+            problems.append(f"spec.strategy.canary.trafficRouting.nginx.stableIngress: {exc.message}")
+        except (AttributeError, TypeError, KeyError, IndexError, ValueError) as exc:
             problems.append(
-                f'spec.strategy.canary.trafficRouting.{router}.{key}: ingress "{name}" has no rules using '
-                f'service "{wanted}" backend'
+                f"spec.strategy.canary.trafficRouting.nginx.stableIngress: Ingress \"{name}\" does not have the "
+                f"expected shape ({type(exc).__name__}: {exc})"
             )
+    canary = _map(_map(spec.get("strategy")).get("canary"))
+    alb = _map(_map(canary.get("trafficRouting")).get("alb"))
+    name = _text(alb.get("ingress"))
+    ingress = index.get("Ingress", {}).get(name) if name else None
+    wanted = _text(alb.get("rootService")) or _text(canary.get("stableService"))
+    if ingress is not None and wanted and wanted not in _ingress_services(ingress):
+        problems.append(
+            f"spec.strategy.canary.trafficRouting.alb.ingress: ingress `{name}` has no rules using service "
+            f"{wanted} backend"
+        )
     return problems
 
 
@@ -144,6 +179,6 @@ def reference_problems(
     return (
         _service_problems(spec, index)
         + _virtual_service_problems(ro, index)
-        + _ingress_problems(spec, index)
+        + _ingress_problems(ro, spec, index)
         + _template_problems(spec, index, warnings)
     )

@@ -22,6 +22,7 @@ import click
 from rich.console import Console
 
 from analysis.durations import DurationError, parse_go_duration
+from analysis.reading import one_line
 from rollouts.kube import KubeClient, KubeSettings, RetryPolicy, load_settings
 from rollouts.kube.errors import (
     AlreadyExists,
@@ -57,7 +58,8 @@ class PluginError(click.ClickException):
     exit_code = 1
 
     def show(self, file: Any = None) -> None:
-        click.echo(f"Error: {self.format_message()}", err=True)
+        # one line whatever the message quotes (a name or value read from a file may hold a newline)
+        click.echo(f"Error: {one_line(self.format_message())}", err=True)
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,7 @@ class TrafficRoutingError(Exception):
         self, message: str, *, kind: str = "", namespace: str = "", name: str = "", field: str = ""
     ) -> None:
         self.kind, self.namespace, self.name, self.field = kind, namespace, name, field
+        self.message = message  # the sentence alone, without the object and the field
         where = f"{kind} {namespace}/{name}: " if kind else ""
         super().__init__(f"{where}{message}" + (f" ({field})" if field else ""))
 

@@ -270,3 +270,24 @@ def test_experiments_are_a_warning() -> None:
             "are not supported yet; this controller does not run them"
         ],
     )
+
+
+def test_nginx_stable_ingress_is_checked_as_the_controller_checks_it() -> None:
+    """Argo's controller (`ValidateIngress`) and ours (`desired_canary_ingress`) refuse a stable Ingress that does
+    not route to the stable Service; lint says it in the controller's words. An extensions/v1beta1 Ingress
+    (`serviceName`) reads as the API server serves it in networking.k8s.io/v1."""
+    docs = [d for d in yaml.safe_load_all((EXAMPLES / "nginx-canary/rollout.yaml").read_text()) if d]
+    ingress = find(docs, "Ingress")
+    assert lint_report(docs) == ([], [])
+    for rule in ingress["spec"]["rules"]:
+        for path in rule["http"]["paths"]:
+            path["backend"] = {"serviceName": path["backend"]["service"]["name"], "servicePort": 80}
+    ingress["apiVersion"] = "extensions/v1beta1"
+    assert lint_report(docs) == ([], [])
+    for rule in ingress["spec"]["rules"]:
+        for path in rule["http"]["paths"]:
+            path["backend"]["serviceName"] = "other"
+    assert lint_report(docs)[0] == [
+        'Rollout "shop": spec.strategy.canary.trafficRouting.nginx.stableIngress: ingress `shop` has no rules '
+        "using service shop-stable backend"
+    ]
