@@ -116,7 +116,7 @@ def _ingress_problems(ro: Rollout, spec: Mapping[str, Any], index: Index) -> lis
             problems.append(f"spec.strategy.canary.trafficRouting.nginx.stableIngress: {exc.message}")
         except (AttributeError, TypeError, KeyError, IndexError, ValueError) as exc:
             problems.append(
-                f"spec.strategy.canary.trafficRouting.nginx.stableIngress: Ingress \"{name}\" does not have the "
+                f'spec.strategy.canary.trafficRouting.nginx.stableIngress: Ingress "{name}" does not have the '
                 f"expected shape ({type(exc).__name__}: {exc})"
             )
     canary = _map(_map(spec.get("strategy")).get("canary"))
