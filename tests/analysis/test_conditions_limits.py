@@ -173,6 +173,7 @@ spec:
 """
     problems, _ = lint_text(template)
     assert any(
-        "spec.metrics[0].successCondition: error parsing regexp: invalid escape sequence: `\\1`" in p
+        p.startswith('AnalysisTemplate "version-check": spec.metrics[0].successCondition: ')
+        and p.endswith("does not compile: error parsing regexp: invalid escape sequence: `\\1`")
         for p in problems
     ), problems
