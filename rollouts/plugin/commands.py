@@ -87,11 +87,13 @@ def completion(ctx: click.Context, shell: str) -> None:
 @click.command("lint")
 @click.option("-f", "--filename", "path", required=True, metavar="FILE", help="The manifest file to lint.")
 def lint(path: str) -> None:
-    """Validate Rollouts, AnalysisTemplates and ClusterAnalysisTemplates offline.
+    """Validate Rollouts and analysis objects offline, with the controller's own rules.
 
-    Unknown fields are errors; Argo's validation rules apply; and the objects of the file are checked against
-    each other (Services select the rollout's pods, VirtualService routes and Ingresses exist, templates get
-    their arguments). Prints every problem, then exits 1; silent and 0 when the file is clean.
+    Unknown fields are errors; Argo's validation rules apply (the controller's, for analysis templates too); and
+    the objects of the file are checked against each other (Services select the rollout's pods, VirtualService
+    routes and Ingresses fit, templates get their arguments). What the controller refuses or ignores is a
+    warning on stderr. Prints every problem, then exits 1; silent and 0 when the file is clean. A file that
+    cannot be read as manifests is one line and exit 1.
 
     \b
     Example:
