@@ -23,7 +23,7 @@ from pydantic import BaseModel
 
 from analysis.models import AnalysisRun, AnalysisTemplate, ClusterAnalysisTemplate
 from analysis.providers.registry import provider_findings
-from analysis.reading import load_documents, read_documents
+from analysis.reading import ReadError, load_documents, read_documents
 from analysis.validating import check_object
 from rollouts.models import Rollout
 from rollouts.plugin.references import reference_problems
@@ -193,6 +193,6 @@ def lint_file(path: str) -> tuple[list[str], list[str]]:
 
 
 def _report(docs: list[Any], source: str) -> tuple[list[str], list[str]]:
-    if not docs:
-        return [f"{source}: no Kubernetes objects in the file"], []
+    if not docs:  # nothing to lint is not a clean file: likely the wrong path or an empty pipe
+        raise ReadError(f"{source}: no Kubernetes objects in the file")
     return lint_report(docs)
