@@ -13,7 +13,9 @@ so a dashboard can draw the value against its line; `rollout_canary_weight` and 
 per-backend or rate cap of the metric providers: `on_provider_cap`, the providers' observer);
 `controller_write_refused_total{kind,verb,code}` (every write the API server refused — each is also logged at
 WARNING with the object, the verb, the code and the server's message, so a retry loop is never silent) and
-`controller_events_dropped_total{kind,type,reason}` (Events that could not be recorded after their retries).
+`controller_events_dropped_total{kind,type,reason}` (Events that could not be recorded after their retries) and
+`controller_internal_error_total{kind}` (a pass that failed on a fault of the controller itself, logged with its
+traceback).
 Counters follow client_python naming: `rollout_reconcile_error` is exposed as `rollout_reconcile_error_total`.
 """
 
@@ -190,6 +192,13 @@ class ControllerMetrics:
             ["kind", "type", "reason"],
             registry=r,
         )
+        self.internal_errors = Counter(
+            "controller_internal_error",
+            "Reconcile passes that failed on a fault of the controller itself (logged with its traceback at "
+            "error level and retried with backoff; never shown to the user as an invalid spec).",
+            ["kind"],
+            registry=r,
+        )
         self.queue_adds = Counter("workqueue_adds", "Adds handled by a work queue.", ["name"], registry=r)
         self.queue_depth = Gauge("workqueue_depth", "Current depth of a work queue.", ["name"], registry=r)
         self.queue_latency = Histogram(
@@ -245,6 +254,9 @@ class ControllerMetrics:
 
     def count_event_dropped(self, kind: str, type_: str, reason: str) -> None:
         self.events_dropped.labels(kind, type_, reason).inc()
+
+    def count_internal_error(self, kind: str) -> None:
+        self.internal_errors.labels(kind).inc()
 
     def on_provider_cap(self, outcome: str, cap: str, namespace: str) -> None:
         """The providers' observer: a measurement waited for or was refused by a cap."""

@@ -12,9 +12,12 @@ own last write): the pass re-reads from the API server and decides again, up to 
 The caches lag our own writes by a watch round-trip, so the reconciler keeps the objects its writes returned
 (`Freshest`) and prefers them to an older cached copy: a pass never acts on a state it has already moved past.
 
-Bad user input never crashes the controller: when `decide` raises for one Rollout, that Rollout gets an
-`InvalidSpec` condition naming the problem, phase Degraded, an error log and an exponential backoff; every other
-Rollout keeps being served.
+Bad user input never crashes the controller: a spec that does not load gets an `InvalidSpec` condition naming
+the field (Argo's wording, `rollouts.validation.invalid_spec_message`), phase Degraded and an exponential
+backoff; every other invalid spec is found by `decide` itself. When `decide` raises, that is the controller's
+own fault, not the user's: the Rollout's status is left alone, the error is logged with its traceback at error
+level, counted (`controller_internal_error_total`) and retried with backoff; every other Rollout keeps being
+served.
 """
 
 from __future__ import annotations
@@ -49,6 +52,7 @@ class RolloutMetrics(Protocol):
     ) -> None: ...
     def count_event(self, namespace: str, name: str, type_: str, reason: str) -> None: ...
     def count_event_dropped(self, kind: str, type_: str, reason: str) -> None: ...
+    def count_internal_error(self, kind: str) -> None: ...
     def observe_rollout(self, rollout: dict[str, Any]) -> None: ...
     def observe_rollout_duration(self, status: str, total: float, manual_pause: float) -> None: ...
     def forget_rollout(self, namespace: str, name: str) -> None: ...
@@ -130,25 +134,16 @@ def parse_model(raw: JSON) -> tuple[Any, str | None]:
     from pydantic import ValidationError
 
     from rollouts.models import Rollout
+    from rollouts.validation import errors_from_pydantic, invalid_spec_message
 
     name = str((raw.get("metadata") or {}).get("name") or "")
     try:
         return Rollout.from_wire(raw), None
     except ValidationError as e:
-        return None, _pydantic_message(name, e)
+        errors = errors_from_pydantic(e)
+        return None, invalid_spec_message(name, errors[0] if errors else str(e).splitlines()[0])
     except (ValueError, TypeError) as e:
-        return None, f'The Rollout "{name}" is invalid: {e}'
-
-
-def _pydantic_message(name: str, error: Any) -> str:
-    try:
-        from rollouts.validation import errors_from_pydantic, invalid_spec_message
-
-        return invalid_spec_message(name, errors_from_pydantic(error))
-    except Exception:  # the validation helpers are a convenience: fall back to pydantic's own first error
-        first = error.errors()[0]
-        field = ".".join(str(p) for p in first.get("loc", ()))
-        return f'The Rollout "{name}" is invalid: {field}: {first.get("msg")}'
+        return None, invalid_spec_message(name, str(e))
 
 
 def invalid_spec_status(raw: JSON, message: str, now: datetime) -> JSON:
@@ -175,28 +170,6 @@ def invalid_spec_status(raw: JSON, message: str, now: datetime) -> JSON:
     if generation is not None:
         status["observedGeneration"] = str(generation)
     return status
-
-
-def missing_service(observed: Observed) -> str | None:
-    """Argo's `ValidateRolloutReferencedResources` for Services: a Service the strategy names must exist.
-
-    The strategy core checks the blue-green Services itself; the canary ones (canary, stable, ping, pong) are
-    checked here, before deciding, with the same wording.
-    """
-    strategy = ((observed.rollout_raw.get("spec") or {}).get("strategy") or {}).get("canary")
-    if not isinstance(strategy, Mapping):
-        return None
-    ping_pong = strategy.get("pingPong") if isinstance(strategy.get("pingPong"), Mapping) else {}
-    fields = (
-        ("canaryService", strategy.get("canaryService")),
-        ("stableService", strategy.get("stableService")),
-        ("pingPong.pingService", (ping_pong or {}).get("pingService")),
-        ("pingPong.pongService", (ping_pong or {}).get("pongService")),
-    )
-    for field, name in fields:
-        if isinstance(name, str) and name and name not in observed.services:
-            return f'spec.strategy.canary.{field}: Invalid value: "{name}": service "{name}" not found'
-    return None
 
 
 SETTLE_LIMIT = 4
@@ -377,12 +350,10 @@ class RolloutReconciler:
             except (Invalid, Forbidden, AdoptionError) as e:
                 # Not transient: the API server refuses what the rollout asks for (a pod template it rejects,
                 # missing RBAC, a name owned by someone else). One line, and look again later.
-                failures = self._failures.get((namespace, name), 0) + 1
-                self._failures[(namespace, name)] = failures
                 logger.bind(rollout=f"{namespace}/{name}").warning(
                     "rollout {}/{}: {}", namespace, name, e.message
                 )
-                return float(min(BACKOFF_CAP, BACKOFF_START * 2.0 ** (failures - 1)))
+                return self._backoff(namespace, name)
         message = f"rollout {namespace}/{name}: still conflicting after {self.conflict_retries} re-reads"
         logger.bind(rollout=f"{namespace}/{name}").warning("{}; retrying with backoff", message)
         raise Conflict(message)
@@ -392,15 +363,14 @@ class RolloutReconciler:
         now = self.clock()
         model, model_error = self._model(raw)
         if model is None:
-            return await self._invalid(raw, model_error or "the spec does not parse", None)
+            return await self._invalid(raw, model_error or "the spec does not parse")
         observed = await observe(source, raw, model, cross_namespace_routing=self.cross_namespace_routing)
-        missing = missing_service(observed)
-        if missing is not None:
-            return await self._invalid(raw, missing, None)
         try:
             plan = self.decide(observed, now)
-        except Exception as e:  # a bug or an unforeseen spec must not take down the other rollouts
-            return await self._invalid(raw, f"{type(e).__name__}: {e}", e)
+        except (
+            Exception
+        ) as e:  # a bug must not take down the other rollouts, nor be blamed on the user's spec
+            return self._internal_error(namespace, name, e)
         plan, settled = settle(self.decide, observed, plan, now)
         self._settled.pop((namespace, name), None)
         if settled:
@@ -456,18 +426,31 @@ class RolloutReconciler:
         self._reported[key] = rv
         call_metrics(self.metrics, "observe_rollout", rollout)
 
-    async def _invalid(self, raw: JSON, message: str, error: Exception | None) -> float:
-        """InvalidSpec condition, phase Degraded, a Warning event when the message is new; backoff."""
-        namespace, name = _key_of(raw)
+    def _backoff(self, namespace: str, name: str) -> float:
+        """One more failure of this key: the exponential backoff before its next pass."""
         failures = self._failures.get((namespace, name), 0) + 1
         self._failures[(namespace, name)] = failures
-        log = logger.bind(rollout=f"{namespace}/{name}")
-        if error is None:
-            log.warning("rollout {}/{}: {}", namespace, name, message)
-        else:
-            log.opt(exception=error).error(
-                "rollout {}/{} could not be reconciled: {}", namespace, name, message
-            )
+        return float(min(BACKOFF_CAP, BACKOFF_START * 2.0 ** (failures - 1)))
+
+    def _internal_error(self, namespace: str, name: str, error: Exception) -> float:
+        """`decide` raised: a fault of the controller, not of the Rollout. Its status is left as it is (the user
+        is not told their spec is invalid); the error is logged with its traceback, counted
+        (`controller_internal_error_total`) and the pass retried with backoff."""
+        logger.bind(rollout=f"{namespace}/{name}").opt(exception=error).error(
+            "rollout {}/{}: internal error while deciding, retrying with backoff: {}: {}",
+            namespace,
+            name,
+            type(error).__name__,
+            error,
+        )
+        call_metrics(self.metrics, "count_internal_error", "Rollout")
+        return self._backoff(namespace, name)
+
+    async def _invalid(self, raw: JSON, message: str) -> float:
+        """InvalidSpec condition, phase Degraded, a Warning event when the message is new; backoff."""
+        namespace, name = _key_of(raw)
+        backoff = self._backoff(namespace, name)
+        logger.bind(rollout=f"{namespace}/{name}").warning("rollout {}/{}: {}", namespace, name, message)
         status = invalid_spec_status(raw, message, self.clock())
         previous = [
             c for c in (raw.get("status") or {}).get("conditions") or () if c.get("type") == INVALID_SPEC
@@ -481,7 +464,7 @@ class RolloutReconciler:
         if result.rollout is not None:
             self.fresh.remember(ROLLOUTS, result.rollout)
         self._report(result.rollout or raw)
-        return float(min(BACKOFF_CAP, BACKOFF_START * 2.0 ** (failures - 1)))
+        return backoff
 
 
 def split_key(key: Any) -> tuple[str, str]:

@@ -2,7 +2,8 @@
 
 Part of `lint` (`rollouts.plugin.linting` calls `reference_problems` for every Rollout that parses). Argo's
 `lint` runs `ValidateRolloutReferencedResources` on the Services, Ingresses and VirtualServices of the file;
-these are the same rules, each from its one home where the controller has it too (the VirtualService routes:
+these are the same rules, each from its one home where the controller has it too (the Services:
+`rollouts.strategy.references.reference_errors`, which `decide` calls on every pass; the VirtualService routes:
 `rollouts.traffic.istio.virtual_service_problem`, which the controller applies before every edit; the NGINX
 stable Ingress: `rollouts.traffic.nginx.desired_canary_ingress`, which refuses it the same way). Objects of
 other kinds are untrusted shapes: every read goes through `_map`/`_list`, so a Service whose `spec` is a list is
@@ -15,13 +16,13 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from rollouts.models import Rollout
+from rollouts.strategy.references import reference_errors, service_state
 from rollouts.traffic import TrafficRoutingError
 from rollouts.traffic.istio import virtual_service_keys, virtual_service_problem
 from rollouts.traffic.nginx import desired_canary_ingress
 
 __all__ = ["Index", "reference_problems"]
 
-POD_HASH_LABEL = "rollouts-pod-template-hash"
 Index = Mapping[str, Mapping[str, Mapping[str, Any]]]
 """kind → name → object, for the objects of the file."""
 
@@ -38,25 +39,12 @@ def _text(value: Any) -> str:
     return value if isinstance(value, str) else ""
 
 
-def _service_problems(spec: Mapping[str, Any], index: Index) -> list[str]:
-    labels = _map(_map(_map(spec.get("template")).get("metadata")).get("labels"))
-    strategy = _map(spec.get("strategy"))
-    canary, blue_green = _map(strategy.get("canary")), _map(strategy.get("blueGreen"))
-    ping_pong = _map(canary.get("pingPong"))
-    services = (
-        [(f"spec.strategy.canary.{k}", canary.get(k)) for k in ("canaryService", "stableService")]
-        + [(f"spec.strategy.blueGreen.{k}", blue_green.get(k)) for k in ("activeService", "previewService")]
-        + [(f"spec.strategy.canary.pingPong.{k}", ping_pong.get(k)) for k in ("pingService", "pongService")]
-    )
-    problems: list[str] = []
-    for path, name in services:
-        service = index.get("Service", {}).get(_text(name))
-        if not name or service is None:
-            continue
-        for key, value in _map(_map(service.get("spec")).get("selector")).items():
-            if key != POD_HASH_LABEL and labels.get(key) != value:
-                problems.append(f'{path}: Service "{name}" has unmatch label "{key}" in rollout')
-    return problems
+def _service_problems(ro: Rollout, index: Index) -> list[str]:
+    """The controller's own rule (`rollouts.strategy.references.reference_errors`) on the Services of the file;
+    a Service the file does not define is not checked (it may live elsewhere)."""
+    services = {name: service_state(obj) for name, obj in index.get("Service", {}).items()}
+    found = reference_errors(ro, services, complete=False)
+    return [e if isinstance(e, str) else e.k8s_error() for e in found]
 
 
 def _virtual_service_problems(ro: Rollout, index: Index) -> list[str]:
@@ -177,7 +165,7 @@ def reference_problems(
     the rollout runs that the file does not define, while it defines others, is added to `warnings`."""
     spec = _map(document.get("spec"))
     return (
-        _service_problems(spec, index)
+        _service_problems(ro, index)
         + _virtual_service_problems(ro, index)
         + _ingress_problems(ro, spec, index)
         + _template_problems(spec, index, warnings)

@@ -95,21 +95,39 @@ def _collect(
             _collect(ctx, inner, path, seen, out, cluster)
 
 
-def referenced_template_errors(ctx: Context) -> str | None:
-    """The first missing template referenced anywhere in the strategy (checked on every pass, like Argo)."""
+def _analysis_refs(ctx: Context) -> list[tuple[str, JSON]]:
+    """(field path, RolloutAnalysis) of every analysis the strategy runs, in the order Argo reads them
+    (`getReferencedRolloutAnalyses`: pre- then post-promotion; every step's, then the background one)."""
     refs: list[tuple[str, JSON]] = []
-    if ctx.canary is not None:
-        if isinstance(ctx.canary.get("analysis"), dict):
-            refs.append(("spec.strategy.canary.analysis.templates", ctx.canary["analysis"]))
-        for i, step in enumerate(ctx.steps):
-            if isinstance(step.get("analysis"), dict):
-                refs.append((f"spec.strategy.canary.steps[{i}].analysis.templates", step["analysis"]))
     if ctx.bluegreen is not None:
         for key in ("prePromotionAnalysis", "postPromotionAnalysis"):
             if isinstance(ctx.bluegreen.get(key), dict):
                 refs.append((f"spec.strategy.blueGreen.{key}.templates", ctx.bluegreen[key]))
+    elif ctx.canary is not None:
+        for i, step in enumerate(ctx.steps):
+            if isinstance(step.get("analysis"), dict):
+                refs.append((f"spec.strategy.canary.steps[{i}].analysis.templates", step["analysis"]))
+        if isinstance(ctx.canary.get("analysis"), dict):
+            refs.append(("spec.strategy.canary.analysis.templates", ctx.canary["analysis"]))
+    return refs
+
+
+def missing_template_error(ctx: Context) -> str | None:
+    """The first referenced template (nested ones included) that does not exist (checked every pass, like Argo's
+    `getReferencedAnalysisTemplates`)."""
     try:
-        for path, analysis in refs:
+        for path, analysis in _analysis_refs(ctx):
+            _collect(ctx, list(analysis.get("templates") or []), path, set(), [], [])
+    except SpecError as e:
+        return str(e)
+    return None
+
+
+def template_merge_error(ctx: Context) -> str | None:
+    """The first analysis whose templates do not merge into a run (`ValidateAnalysisTemplatesWithType`: duplicate
+    metric names, conflicting or unresolved args), every referenced template existing."""
+    try:
+        for path, analysis in _analysis_refs(ctx):
             specs: list[JSON] = []
             cluster: list[bool] = []
             _collect(ctx, list(analysis.get("templates") or []), path, set(), specs, cluster)

@@ -231,18 +231,7 @@ def _scale_up_preview_checkpoint(ctx: Context) -> bool:
 
 def decide_bluegreen(ctx: Context, st: JSON) -> None:
     """Fill `st` (the new status) and `ctx.actions` for one blue-green pass."""
-    bg_spec = ctx.bluegreen or {}
-    active_name = str(bg_spec.get("activeService") or "")
-    if active_name not in ctx.observed.services:
-        raise analysisruns.SpecError(
-            f'spec.strategy.blueGreen.activeService: Invalid value: "{active_name}": service "{active_name}" not found'
-        )
-    preview_name = bg_spec.get("previewService")
-    if preview_name and preview_name not in ctx.observed.services:
-        raise analysisruns.SpecError(
-            f'spec.strategy.blueGreen.previewService: Invalid value: "{preview_name}": '
-            f'service "{preview_name}" not found'
-        )
+    # The Services exist: `decide` checked them first (`references.reference_errors`).
     replicasets.ensure_new_rs(ctx)
     assert ctx.new_rs is not None
     replicasets.base_status(ctx, st)

@@ -14,11 +14,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from rollouts.strategy import analysisruns, bluegreen, canary, durations, routing, status
+from rollouts.strategy import analysisruns, bluegreen, canary, durations, references, routing, status
 from rollouts.strategy.context import Context, build_context, copy_json, fmt_time
 from rollouts.strategy.memo import Memo, json_key
 from rollouts.strategy.plan import JSON, Observed, Plan
 from rollouts.support import IGNORED_EVENT_REASON, refused_message, rollout_findings
+from rollouts.validation.errors import invalid_spec_message
 
 INVALID_SPEC_REQUEUE = 20.0
 
@@ -80,12 +81,34 @@ def _validation_error(ctx: Context) -> str | None:
         return "spec.strategy: Required value: Rollout has missing field '.spec.strategy.canary or .spec.strategy.blueGreen'"
     if ctx.canary is not None and ctx.bluegreen is not None:
         return 'spec.strategy: Invalid value: "": Multiple Strategies can not be listed'
-    return routing.cross_namespace_error(ctx) or analysisruns.referenced_template_errors(ctx)
+    crossing = routing.cross_namespace_error(ctx)
+    if crossing:
+        return crossing
+    found = references.reference_errors(
+        ctx.observed.rollout, ctx.observed.services, complete=True, templates=_TemplateChecks(ctx)
+    )
+    if not found:
+        return None
+    first = found[0]
+    return first if isinstance(first, str) else first.k8s_error()
+
+
+class _TemplateChecks:
+    """`references.TemplateChecks` over the templates the controller observed."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+
+    def missing(self) -> str | None:
+        return analysisruns.missing_template_error(self.ctx)
+
+    def merge(self) -> str | None:
+        return analysisruns.template_merge_error(self.ctx)
 
 
 def _invalid(ctx: Context, prev: JSON, error: str) -> Plan:
     """InvalidSpec condition `The Rollout "<name>" is invalid: <first error>` (rollout/controller.go), Degraded."""
-    message = f'The Rollout "{ctx.name}" is invalid: {error}'
+    message = invalid_spec_message(ctx.name, error)
     st = copy_json(prev)
     now_s = fmt_time(ctx.now)
     cond = status.new_condition(status.INVALID_SPEC, "True", status.INVALID_SPEC, message, now_s)

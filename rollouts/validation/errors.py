@@ -44,9 +44,15 @@ def _render(value: Any) -> str:
     return str(value)
 
 
-def invalid_spec_message(name: str, errors: list[FieldError]) -> str:
-    """The InvalidSpec condition message Argo writes (first error only, `rollout/controller.go`)."""
-    return f'The Rollout "{name}" is invalid: {errors[0].k8s_error()}'
+def invalid_spec_message(name: str, error: FieldError | str) -> str:
+    """The InvalidSpec condition message Argo writes for the first error (`createInvalidRolloutCondition`,
+    `rollout/controller.go`): every InvalidSpec message of the controller is formatted here.
+
+    >>> invalid_spec_message("api", FieldError("spec.replicas", "must be non-negative", -1))
+    'The Rollout "api" is invalid: spec.replicas: Invalid value: -1: must be non-negative'
+    """
+    detail = error.k8s_error() if isinstance(error, FieldError) else error
+    return f'The Rollout "{name}" is invalid: {detail}'
 
 
 # ---------------------------------------------------------------------------------------------------------------

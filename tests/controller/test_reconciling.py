@@ -17,7 +17,10 @@ from typing import Any
 
 import pytest
 import yaml
+from loguru import logger
+from prometheus_client import CollectorRegistry
 
+from rollouts.controller.metrics import ControllerMetrics
 from rollouts.controller.reconciling import RolloutReconciler
 from rollouts.kube import KubeClient, settings_for_url
 from rollouts.kube.resources import EVENTS, REPLICA_SETS, ROLLOUTS, SERVICES, VIRTUAL_SERVICES, lookup
@@ -220,8 +223,12 @@ async def test_invalid_spec_is_reported_and_others_keep_going(env: tuple[Sandbox
     await drive(reconciler, client, time, healthy_on())
 
 
-async def test_a_failing_decision_is_contained(env: tuple[Sandbox, KubeClient]) -> None:
-    """An exception in decide for one rollout becomes an InvalidSpec condition and a growing backoff."""
+async def test_a_failing_decision_is_an_internal_error_not_the_users_invalid_spec(
+    env: tuple[Sandbox, KubeClient],
+) -> None:
+    """`decide` raising is the controller's fault: the Rollout's status is left alone (no InvalidSpec, not
+    Degraded), the error is logged with its traceback at error level, counted, and retried with a growing
+    backoff; the other rollouts keep being served."""
     _, client = env
     docs = seed_canary()
     await create_all(client, docs)
@@ -234,13 +241,54 @@ async def test_a_failing_decision_is_contained(env: tuple[Sandbox, KubeClient]) 
             raise ZeroDivisionError("boom")
         return decide(observed, now)
 
+    registry = CollectorRegistry()
+    lines: list[str] = []
+    sink = logger.add(lambda m: lines.append(str(m)), level="ERROR", format="{level} {message}\n{exception}")
     time = ManualTime()
-    reconciler = RolloutReconciler(client, decide=picky, clock=time)
-    backoffs = [await reconciler.reconcile((NS, "poison")) for _ in range(3)]
+    reconciler = RolloutReconciler(client, decide=picky, clock=time, metrics=ControllerMetrics(registry))
+    try:
+        backoffs = [await reconciler.reconcile((NS, "poison")) for _ in range(3)]
+    finally:
+        logger.remove(sink)
     assert backoffs == [1.0, 2.0, 4.0]
-    status = (await client.get(ROLLOUTS, "poison", NS))["status"]
-    assert status["phase"] == "Degraded"
-    assert "ZeroDivisionError: boom" in status["message"]
+    poison = await client.get(ROLLOUTS, "poison", NS)
+    assert "status" not in poison or not poison["status"], poison.get("status")  # nothing blamed on the spec
+    assert registry.get_sample_value("controller_internal_error_total", {"kind": "Rollout"}) == 3
+    assert (
+        registry.get_sample_value("rollout_reconcile_error_total", {"namespace": NS, "name": "poison"}) == 3
+    )
+    assert len(lines) == 3
+    assert lines[0].startswith("ERROR rollout production/poison: internal error while deciding")
+    assert "Traceback" in lines[0] and "ZeroDivisionError: boom" in lines[0]
+    await drive(reconciler, client, time, healthy_on())
+
+
+async def test_a_missing_canary_service_is_invalid_spec_with_argos_prefix(
+    env: tuple[Sandbox, KubeClient],
+) -> None:
+    """A canary Service that does not exist: InvalidSpec worded as Argo writes it, prefix included (the same
+    wording as a missing blue-green Service); creating the Service lets the rollout go on."""
+    _, client = env
+    docs = seed_canary()
+    services = [d for d in docs if d["kind"] == "Service"]
+    canary = next(s for s in services if s["metadata"]["name"] == "api-server-canary")
+    await create_all(client, [d for d in docs if d is not canary])
+
+    time = ManualTime()
+    reconciler = RolloutReconciler(client, clock=time)
+    await reconciler.reconcile((NS, "api-server"))
+    status = (await client.get(ROLLOUTS, "api-server", NS))["status"]
+    (condition,) = [c for c in status["conditions"] if c["type"] == "InvalidSpec"]
+    expected = (
+        'The Rollout "api-server" is invalid: spec.strategy.canary.canaryService: Invalid value: '
+        '"api-server-canary": service "api-server-canary" not found'
+    )
+    assert condition["message"] == expected
+    assert (status["phase"], status["message"]) == ("Degraded", f"InvalidSpec: {expected}")
+    events = [e for e in (await client.list(EVENTS, NS)) if e.get("reason") == "InvalidSpec"]
+    assert [e["message"] for e in events] == [expected]
+
+    await client.create(SERVICES, copy.deepcopy(canary), NS)
     await drive(reconciler, client, time, healthy_on())
 
 

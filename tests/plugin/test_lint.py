@@ -91,7 +91,8 @@ def _bad_limits(docs: list[Any]) -> None:
         ),
         pytest.param(
             _service_labels,
-            'Rollout "api-server": spec.strategy.canary.canaryService: Service "api-server-canary" has unmatch label "app" in rollout',
+            'Rollout "api-server": spec.strategy.canary.canaryService: Invalid value: "api-server-canary": '
+            'Service "api-server-canary" has unmatch label "app" in rollout',
             id="service-selector",
         ),
         pytest.param(

@@ -496,7 +496,7 @@ def test_invalid_spec_message_is_argos() -> None:
     errors = [
         FieldError("spec.strategy.canary.steps[0].setWeight", "SetWeight needs to be between 0 and 100", 101)
     ]
-    assert invalid_spec_message("ro", errors) == (
+    assert invalid_spec_message("ro", errors[0]) == (
         'The Rollout "ro" is invalid: spec.strategy.canary.steps[0].setWeight: Invalid value: 101: '
         "SetWeight needs to be between 0 and 100"
     )

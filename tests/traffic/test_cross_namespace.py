@@ -12,7 +12,7 @@ import pytest
 from rollouts.models import Rollout
 from rollouts.plugin.linting import lint_report
 from rollouts.strategy import decide
-from rollouts.strategy.plan import Observed
+from rollouts.strategy.plan import Observed, ServiceState
 from rollouts.traffic import cross_namespace_message, foreign_routers
 from tests.traffic.helpers import canary_rollout
 
@@ -76,7 +76,10 @@ def _observed(allowed: bool) -> Observed:
             },
         },
     }
-    return Observed(rollout=Rollout.from_wire(raw), rollout_raw=raw, cross_namespace_routing=allowed)
+    services = {name: ServiceState(name, {"app": "a"}) for name in ("canary", "stable")}
+    return Observed(
+        rollout=Rollout.from_wire(raw), rollout_raw=raw, services=services, cross_namespace_routing=allowed
+    )
 
 
 def test_decide_refuses_before_creating_anything_unless_allowed() -> None:
