@@ -4,8 +4,8 @@ A reviewer reads it in a pull request: for a canary, each step with its setWeigh
 stable pod counts (the §c.3 arithmetic of `rollouts.strategy.replicas`, basic or traffic-routed), the traffic
 split, pauses and their durations, analyses with their templates and arguments, and where background analysis
 starts; for blue-green, the preview → promotion → active sequence. Pure: `build_plan(rollout)` returns a
-JSON-ready dict (``-o json``) that `render_text` prints with rich. The command (reading the file, the same
-validation as the controller, the warnings) is `rollouts.plugin.planning`.
+JSON-ready dict (``-o json``). The command (reading the file, the same validation as the controller, the
+warnings) is `rollouts.plugin.planning`, and the text it prints is `rollouts.plugin.render_plan`.
 
 Linear in the number of steps: the pods of each step are computed on one working copy of the Rollout whose
 step list is just what decides that step's weight (the last setWeight and the setCanaryScale in force), so a
@@ -16,10 +16,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
-
-from rich import box
-from rich.console import Console
-from rich.table import Table
 
 from rollouts.models import (
     AnalysisRunArgument,
@@ -33,7 +29,7 @@ from rollouts.strategy import replicas as arith
 from rollouts.strategy.replicas import RS
 from rollouts.traffic import unsupported_routers
 
-__all__ = ["build_plan", "render_text"]
+__all__ = ["args_text", "build_plan", "duration_text"]
 
 JSON = dict[str, Any]
 
@@ -86,7 +82,7 @@ def _analysis(analysis: RolloutAnalysis, ro: Rollout) -> JSON:
     }
 
 
-def _duration(seconds: int) -> str:
+def duration_text(seconds: int) -> str:
     """Compact: 90 → ``1m30s``, 1800 → ``30m``, 3600 → ``1h``, 0 → ``0s``."""
     if seconds <= 0:
         return f"{seconds}s"
@@ -103,7 +99,7 @@ def _describe(step: CanaryStep, ro: Rollout) -> tuple[str, JSON]:
         if step.pause.is_indefinite:
             return "pause until promoted", {"pause": {"untilPromoted": True}}
         secs = step.pause.duration_seconds()
-        return f"pause {_duration(secs)}", {"pause": {"seconds": secs, "duration": step.pause.duration}}
+        return f"pause {duration_text(secs)}", {"pause": {"seconds": secs, "duration": step.pause.duration}}
     if step.analysis is not None:
         a = _analysis(step.analysis, ro)
         names = ", ".join(t["name"] for t in a["templates"])
@@ -154,7 +150,7 @@ def _match_text(value: Any) -> str:
     return "?"
 
 
-def _args_text(args: list[JSON]) -> str:
+def args_text(args: list[JSON]) -> str:
     if not args:
         return ""
     shown = (f"{a['name']}={'<template default>' if a['value'] is None else a['value']}" for a in args)
@@ -223,7 +219,7 @@ def _canary_abort(ro: Rollout) -> JSON:
             "abortScaleDownDelaySeconds": 0,
         }
     delay, _ = ro.spec.abort_scale_down_delay_seconds_or_default()
-    when = "never (abortScaleDownDelaySeconds: 0)" if delay is None else f"after {_duration(delay)}"
+    when = "never (abortScaleDownDelaySeconds: 0)" if delay is None else f"after {duration_text(delay)}"
     return {
         "step": f"all traffic back to the stable pods; the canary ReplicaSet is scaled down {when}",
         "abortScaleDownDelaySeconds": delay,
@@ -315,12 +311,12 @@ def _blue_green_plan(ro: Rollout) -> JSON:
     if bg.pre_promotion_analysis is not None:
         a = _analysis(bg.pre_promotion_analysis, ro)
         names = ", ".join(t["name"] for t in a["templates"])
-        seq.append({"step": f"pre-promotion analysis {names}{_args_text(a['args'])}", "analysis": a})
+        seq.append({"step": f"pre-promotion analysis {names}{args_text(a['args'])}", "analysis": a})
     if not ro.spec.auto_promotion_enabled_or_default():
         seq.append({"step": "pause until promoted (BlueGreenPause)", "pause": {"untilPromoted": True}})
     elif bg.auto_promotion_seconds:
         secs = bg.auto_promotion_seconds
-        seq.append({"step": f"pause, auto-promote after {_duration(secs)}", "pause": {"seconds": secs}})
+        seq.append({"step": f"pause, auto-promote after {duration_text(secs)}", "pause": {"seconds": secs}})
     if preview_count != replicas:
         seq.append(
             {
@@ -333,12 +329,12 @@ def _blue_green_plan(ro: Rollout) -> JSON:
     if bg.post_promotion_analysis is not None:
         a = _analysis(bg.post_promotion_analysis, ro)
         names = ", ".join(t["name"] for t in a["templates"])
-        seq.append({"step": f"post-promotion analysis {names}{_args_text(a['args'])}", "analysis": a})
+        seq.append({"step": f"post-promotion analysis {names}{args_text(a['args'])}", "analysis": a})
     delay = ro.spec.scale_down_delay_seconds_or_default()
     when = (
         "after post-promotion analysis succeeds"
         if bg.post_promotion_analysis is not None and bg.scale_down_delay_seconds is None
-        else f"after {_duration(delay)}"
+        else f"after {duration_text(delay)}"
     )
     seq.append({"step": f"scale the old ReplicaSet down {when}", "scaleDownDelaySeconds": delay})
     abort_delay, _ = ro.spec.abort_scale_down_delay_seconds_or_default()
@@ -349,7 +345,7 @@ def _blue_green_plan(ro: Rollout) -> JSON:
         "sequence": seq,
         "onAbort": {
             "step": f"{bg.active_service} back to the stable pods; new ReplicaSet scaled down "
-            + ("never" if abort_delay is None else f"after {_duration(abort_delay)}"),
+            + ("never" if abort_delay is None else f"after {duration_text(abort_delay)}"),
             "abortScaleDownDelaySeconds": abort_delay,
         },
     }
@@ -363,76 +359,3 @@ def build_plan(ro: Rollout, replicas: int | None = None, warnings: Sequence[str]
         ro.spec.replicas = replicas
     body = _canary_plan(ro) if ro.is_canary else _blue_green_plan(ro)
     return {"rollout": ro.name, "namespace": ro.namespace or "default", **body, "warnings": list(warnings)}
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# Rendering
-# ---------------------------------------------------------------------------------------------------------------
-
-
-def render_text(p: JSON, console: Console) -> None:
-    """Print one plan for people."""
-    count = p["replicas"]
-    head = f"Rollout {p['namespace']}/{p['rollout']}: {p['strategy']}, {count} replica{'' if count == 1 else 's'}"
-    if p["strategy"] == "canary":
-        routing = ", ".join(p["trafficRouting"]) or "none (weights approximated by pod counts)"
-        console.print(f"{head}, traffic routing: {routing}")
-        console.print(
-            f"services: canary {p['services']['canary'] or '-'}, stable {p['services']['stable'] or '-'}; "
-            f"maxSurge {p['maxSurge']}, maxUnavailable {p['maxUnavailable']}"
-        )
-        table = Table(box=box.SIMPLE, show_edge=False, pad_edge=False)
-        for col, justify in (
-            ("#", "right"),
-            ("step", "left"),
-            ("canary pods", "right"),
-            ("stable pods", "right"),
-        ):
-            # only the step and the note wrap: measuring wrappable cells is most of a long table's time
-            table.add_column(col, justify=justify, no_wrap=col != "step")  # type: ignore[arg-type]
-        table.add_column("traffic canary/stable", justify="right", no_wrap=True)
-        table.add_column("note")
-        for row in p["steps"]:
-            t = row["traffic"]
-            traffic = f"{t['canary']}/{t['stable']}" + (" ≈" if t.get("byPodCount") else "")
-            notes = []
-            if row.get("analysis"):
-                notes.append(_args_text(row["analysis"]["args"]).strip(" ()"))
-            if row.get("backgroundAnalysisStarts"):
-                notes.append("background analysis starts")
-            note = "; ".join(n for n in notes if n)
-            table.add_row(
-                str(row["index"]), row["step"], str(row["canaryPods"]), str(row["stablePods"]), traffic, note
-            )
-        promo = p["promotion"]
-        table.add_row(
-            "",
-            "promote",
-            str(promo["canaryPods"]),
-            str(promo["stablePods"]),
-            "100/0" if p["trafficRouting"] else "100/0 ≈",
-            "new pods become stable",
-        )
-        console.print(table)
-        bg = p.get("backgroundAnalysis")
-        if bg:
-            names = ", ".join(t["name"] for t in bg["templates"])
-            console.print(
-                f"background analysis: {names}{_args_text(bg['args'])}, from step {bg['startingStep']}"
-            )
-        delay = promo["scaleDownDelaySeconds"]
-        if delay:
-            console.print(f"after promotion the old ReplicaSet is scaled down after {_duration(delay)}")
-        waits = p["waitsFor"]
-        console.print(
-            f"timed pauses total {_duration(p['minimumPauseSeconds'])}"
-            + (f"; also waits for: {', '.join(waits)}" if waits else "")
-        )
-        console.print(f"on abort: {p['onAbort']['step']}")
-    else:
-        console.print(f"{head}, active {p['services']['active']}, preview {p['services']['preview'] or '-'}")
-        for i, item in enumerate(p["sequence"], 1):
-            console.print(f"  {i}. {item['step']}")
-        console.print(f"on abort: {p['onAbort']['step']}")
-    for warning in p.get("warnings") or ():
-        console.print(f"warning: {warning}", soft_wrap=True)
