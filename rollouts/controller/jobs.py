@@ -35,9 +35,18 @@ JOB_NAMESPACE = "job-namespace"
 DEFAULT_POLL_SECONDS = 2.0
 
 
+#: A Job's name becomes its pods' `job-name` label, whose values may have 63 characters (Argo: DNS limit).
+JOB_NAME_LIMIT = 63
+
+
 def job_name(run_uid: str, metric: str, n: int) -> str:
-    """``<uid>.<metric>.<n>`` (Argo's naming), cut to the 253 characters a Job name may have."""
-    return f"{run_uid}.{metric}.{n}"[:253]
+    """``<uid>.<metric>.<n>`` as Argo names it (metricproviders/job/job.go `newJobName`): when that passes 63
+    characters, the metric's part is shortened by the excess, so the uid and the measurement number stay whole."""
+    name = f"{run_uid}.{metric}.{n}"
+    excess = len(name) - JOB_NAME_LIMIT
+    if excess <= 0:
+        return name
+    return f"{run_uid}.{metric[: max(0, len(metric) - excess)]}.{n}"
 
 
 def job_phase(job: Mapping[str, Any]) -> AnalysisPhase:

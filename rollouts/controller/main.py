@@ -115,6 +115,18 @@ def setup_logging(level: str, fmt: str) -> None:
     help="AnalysisRuns reconciled concurrently.",
 )
 @option(
+    "--rollout-namespace-workers",
+    type=click.IntRange(1, 1000),
+    default=None,
+    help="Rollout workers one namespace may hold at once [default: all of --rollout-workers].",
+)
+@option(
+    "--analysis-namespace-workers",
+    type=click.IntRange(1, 1000),
+    default=None,
+    help="AnalysisRun workers one namespace may hold at once [default: a third of --analysis-workers].",
+)
+@option(
     "--analysis-namespace-concurrency",
     type=click.IntRange(1, 10000),
     default=8,
@@ -206,6 +218,8 @@ async def _run(opts: dict[str, Any]) -> int:
         retry_period=opts["leader_election_retry_period"],
         rollout_workers=opts["rollout_workers"],
         analysis_workers=opts["analysis_workers"],
+        rollout_namespace_workers=opts["rollout_namespace_workers"],
+        analysis_namespace_workers=opts["analysis_namespace_workers"],
         resync=opts["resync"],
         metrics_port=opts["metrics_port"],
         healthz_port=opts["healthz_port"],

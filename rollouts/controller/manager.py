@@ -169,7 +169,14 @@ class Manager:
         )
 
     def _queue(self, name: str, handler: Callable[[ObjectKey], Any], workers: int) -> WorkQueue:
-        return WorkQueue(name, handler, workers=workers, clock=self.clock, observer=self.metrics)
+        return WorkQueue(
+            name,
+            handler,
+            workers=workers,
+            clock=self.clock,
+            observer=self.metrics,
+            namespace_workers=self.config.namespace_workers(name),
+        )
 
     def _build(self, factory: ReconcilerFactory | None, kind: str) -> Reconciler:
         if factory is None:

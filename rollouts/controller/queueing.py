@@ -10,7 +10,16 @@ with). Semantics of client-go's rate-limited delaying queue, which Argo Rollouts
   whole queue; an earlier request for the same key wins;
 * **backoff on errors** — a handler that raises is retried after 1 ms, 2 ms, 4 ms … capped at 10 s (§c.12:
   exponential per-item 1 ms → 10 s); a successful pass resets the key's failures;
-* **bounded concurrency** — `workers` tasks (`--rollout-workers`, `--analysis-workers`).
+* **bounded concurrency** — `workers` tasks (`--rollout-workers`, `--analysis-workers`);
+* **fair between namespaces** — ready keys wait in one FIFO lane per namespace and workers take lanes in
+  round-robin order, so a namespace with a thousand queued keys delays another namespace's key by at most one
+  turn, not a thousand; and with `namespace_workers` set, no namespace holds more than that many workers at
+  once, so keys of other namespaces always find a free worker even while one namespace's handlers are slow
+  (a deliberate addition: client-go's queue is one FIFO).
+
+A handler that raises is logged at warning level when its failure streak starts and each time the streak
+doubles (1, 2, 4, 8 … failures, then once per `max_delay`), with the traceback when the exception is not one of
+the API server's answers (those are expected and retried; anything else is a defect).
 
 Time comes from an injected `Clock`, so tests run the timer heap without sleeping.
 """
@@ -20,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -27,6 +37,7 @@ from typing import Any, Protocol
 from loguru import logger
 
 from rollouts.controller.clocks import Clock, SystemClock
+from rollouts.kube.errors import KubeError
 
 
 @dataclass(frozen=True, order=True, slots=True)
@@ -89,6 +100,7 @@ class WorkQueue:
         base_delay: float = 0.001,
         max_delay: float = 10.0,
         observer: QueueObserver | None = None,
+        namespace_workers: int | None = None,
     ) -> None:
         self.name = name
         self.handler = handler
@@ -97,8 +109,13 @@ class WorkQueue:
         self.base_delay = base_delay
         self.max_delay = max_delay
         self.observer = observer
+        self.namespace_workers = self.workers if namespace_workers is None else max(1, namespace_workers)
         self.stats = QueueStats()
-        self._ready: asyncio.Queue[ObjectKey] = asyncio.Queue()
+        self._lanes: dict[str, deque[ObjectKey]] = {}
+        self._turns: deque[str] = deque()
+        self._ready_count = 0
+        self._busy: dict[str, int] = {}
+        self._has_work = asyncio.Event()
         self._dirty: set[ObjectKey] = set()
         self._processing: set[ObjectKey] = set()
         self._queued_at: dict[ObjectKey, float] = {}
@@ -165,7 +182,11 @@ class WorkQueue:
     @property
     def depth(self) -> int:
         """Keys ready and waiting for a worker."""
-        return self._ready.qsize()
+        return self._ready_count
+
+    def busy(self, namespace: str) -> int:
+        """Workers currently running handlers for keys of `namespace`."""
+        return self._busy.get(namespace, 0)
 
     @property
     def delayed(self) -> int:
@@ -177,7 +198,7 @@ class WorkQueue:
 
     async def wait_idle(self) -> None:
         """Until nothing is ready or processing (delayed keys may remain)."""
-        while self._ready.qsize() or self._processing:
+        while self._ready_count or self._processing:
             self._idle.clear()
             await self._idle.wait()
 
@@ -209,19 +230,72 @@ class WorkQueue:
 
     def _push(self, key: ObjectKey) -> None:
         self._queued_at[key] = self.clock.now()
-        self._ready.put_nowait(key)
+        lane = self._lanes.get(key.namespace)
+        if lane is None:
+            lane = self._lanes[key.namespace] = deque()
+            self._turns.append(key.namespace)
+        lane.append(key)
+        self._ready_count += 1
         self._idle.clear()
+        self._has_work.set()
         if self.observer:
-            self.observer.on_depth(self.name, self._ready.qsize())
+            self.observer.on_depth(self.name, self._ready_count)
+
+    def _pick(self) -> ObjectKey | None:
+        """The next key in round-robin order over namespaces below their worker cap, or None."""
+        for _ in range(len(self._turns)):
+            namespace = self._turns[0]
+            self._turns.rotate(-1)
+            if self._busy.get(namespace, 0) >= self.namespace_workers:
+                continue
+            lane = self._lanes[namespace]
+            key = lane.popleft()
+            if not lane:
+                del self._lanes[namespace]
+                self._turns.pop()  # it was just rotated to the end
+            self._ready_count -= 1
+            self._busy[namespace] = self._busy.get(namespace, 0) + 1
+            return key
+        return None
+
+    async def _take(self) -> ObjectKey:
+        while (key := self._pick()) is None:
+            self._has_work.clear()
+            await self._has_work.wait()
+        return key
+
+    def _release(self, key: ObjectKey) -> None:
+        left = self._busy.get(key.namespace, 1) - 1
+        if left:
+            self._busy[key.namespace] = left
+        else:
+            self._busy.pop(key.namespace, None)
+        if self._ready_count:
+            self._has_work.set()  # a namespace at its cap may take a worker again
+
+    def _log_failure(self, key: ObjectKey, error: Exception, delay: float) -> None:
+        failures = self._failures.get(key, 0)
+        if failures & (failures - 1) and delay < self.max_delay:
+            return  # between doublings of the streak: counted, not logged again
+        expected = isinstance(error, KubeError)
+        logger.opt(exception=None if expected else error).warning(
+            "{} {}: reconcile failed ({} in a row): {}: {}; retrying in {:.3f}s",
+            self.name,
+            key,
+            failures,
+            type(error).__name__,
+            error,
+            delay,
+        )
 
     async def _worker(self) -> None:
         while True:
-            key = await self._ready.get()
+            key = await self._take()
             self._dirty.discard(key)
             self._processing.add(key)
             started = self.clock.now()
             if self.observer:
-                self.observer.on_depth(self.name, self._ready.qsize())
+                self.observer.on_depth(self.name, self._ready_count)
                 self.observer.on_latency(self.name, started - self._queued_at.pop(key, started))
             else:
                 self._queued_at.pop(key, None)
@@ -229,13 +303,12 @@ class WorkQueue:
                 requeue = await self.handler(key)
             except asyncio.CancelledError:
                 self._processing.discard(key)
+                self._release(key)
                 raise
             except Exception as e:
                 self.stats.errors += 1
                 delay = self.add_rate_limited(key)
-                logger.opt(exception=e).debug(
-                    "{} {}: reconcile failed, retry in {:.3f}s", self.name, key, delay
-                )
+                self._log_failure(key, e, delay)
             else:
                 self.forget(key)
                 if requeue is not None:
@@ -245,9 +318,10 @@ class WorkQueue:
                 if self.observer:
                     self.observer.on_work(self.name, self.clock.now() - started)
             self._processing.discard(key)
+            self._release(key)
             if key in self._dirty and not self._closed:
                 self._push(key)
-            if not self._processing and not self._ready.qsize():
+            if not self._processing and not self._ready_count:
                 self._idle.set()
 
     def _fire_due(self) -> None:

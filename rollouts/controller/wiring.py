@@ -19,8 +19,8 @@ from rollouts.controller.queueing import ObjectKey, WorkQueue
 from rollouts.controller.recording import EventRecorder
 from rollouts.controller.watching import Informer
 from rollouts.kube.client import KubeClient
+from rollouts.strategy.context import INSTANCE_ID_LABEL
 
-INSTANCE_ID_LABEL = "argo-rollouts.argoproj.io/controller-instance-id"
 POD_TEMPLATE_HASH = "rollouts-pod-template-hash"
 JOB_RUN_LABEL = "analysisrun.argoproj.io/uid"
 
@@ -51,6 +51,9 @@ class ControllerConfig:
     identity: str = ""
     rollout_workers: int = 10
     analysis_workers: int = 30
+    # workers one namespace may hold at once (fairness between tenants); None: the default below
+    rollout_namespace_workers: int | None = None
+    analysis_namespace_workers: int | None = None
     resync: float = 900.0
     watch_timeout: int = 300
     metrics_port: int = 8090
@@ -68,6 +71,17 @@ class ControllerConfig:
     router_discovery_period: float = 60.0  # how often a router kind the cluster does not serve is looked for
     router_min_interval: float = 1.0  # router edits enqueue one Rollout at most this often
     stall_limit: float = 30.0  # /healthz turns red when the reconcilers' loop has not answered for this long
+
+    def namespace_workers(self, kind: str) -> int:
+        """Workers one namespace may hold at once in the queue of `kind` ("Rollouts" or "AnalysisRuns").
+
+        Rollouts default to no cap (their handlers do not wait on user-supplied backends; the round-robin
+        order is enough); AnalysisRuns to a third of the workers, so two namespaces whose queries hang
+        still leave a third of the workers to everyone else.
+        """
+        if kind == "Rollouts":
+            return self.rollout_namespace_workers or self.rollout_workers
+        return self.analysis_namespace_workers or max(1, self.analysis_workers // 3)
 
     def selector(self) -> str:
         """Which Rollouts/AnalysisRuns are ours: labelled with our instance id, or unlabelled without one."""

@@ -33,13 +33,13 @@ from rollouts.plugin.session import (
     not_found,
     run_command,
 )
+from rollouts.strategy.context import INSTANCE_ID_LABEL
 
 __all__ = ["create", "merge_args", "new_analysis_run", "parse_arg_flags"]
 
 CREATABLE: dict[str, Resource] = {
     r.kind: r for r in (ROLLOUTS, EXPERIMENTS, ANALYSIS_TEMPLATES, CLUSTER_ANALYSIS_TEMPLATES, ANALYSIS_RUNS)
 }
-INSTANCE_ID_LABEL = "argo-rollouts.argoproj.io/controller-instance-id"
 
 
 def parse_arg_flags(flags: tuple[str, ...]) -> list[dict[str, Any]]:

@@ -23,6 +23,7 @@ from analysis.models import AnalysisTemplate, Argument, ClusterAnalysisTemplate,
 from rollouts.strategy.context import (
     DEFAULT_RUN_HISTORY_LIMIT,
     HASH_LABEL,
+    INSTANCE_ID_LABEL,
     REVISION_ANNOTATION,
     Context,
     copy_json,
@@ -359,6 +360,9 @@ def _create(
     meta = analysis.get("analysisRunMetadata") or {}
     labels.update(meta.get("labels") or {})
     labels.update(((ctx.spec.get("selector") or {}).get("matchLabels")) or {})
+    instance_id = (ctx.observed.rollout.metadata.labels or {}).get(INSTANCE_ID_LABEL)
+    if instance_id:
+        labels[INSTANCE_ID_LABEL] = instance_id  # the run is handled by the same controller instance
     annotations = {REVISION_ANNOTATION: revision, **(meta.get("annotations") or {})}
     spec = build_run_spec(ctx, analysis, path)
     ctx.actions.append(CreateAnalysisRun(name, spec, labels, annotations))

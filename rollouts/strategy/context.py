@@ -20,6 +20,8 @@ from rollouts.strategy import hashing
 from rollouts.strategy.plan import JSON, Action, CompletedAttempt, EmitEvent, Observed, ReplicaSetState
 
 HASH_LABEL = "rollouts-pod-template-hash"
+#: Set on a Rollout by `--instance-id` users; the controller copies it onto the Rollout's AnalysisRuns (Argo: factory.go).
+INSTANCE_ID_LABEL = "argo-rollouts.argoproj.io/controller-instance-id"
 REVISION_ANNOTATION = "rollout.argoproj.io/revision"
 REVISION_HISTORY_ANNOTATION = "rollout.argoproj.io/revision-history"
 DESIRED_REPLICAS_ANNOTATION = "rollout.argoproj.io/desired-replicas"

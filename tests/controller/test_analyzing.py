@@ -252,6 +252,42 @@ def test_job_phase(job: dict[str, Any], phase: str) -> None:
     assert job_phase(job) == phase
 
 
+@pytest.mark.parametrize(
+    ("uid", "metric", "n", "expected"),
+    [
+        # Argo's metricproviders/job/job_test.go: the three naming cases, same uids and metric names.
+        pytest.param(
+            "34e4d823-4ba9-4afe-8775-6384561d7ef3",
+            "web",
+            1,
+            "34e4d823-4ba9-4afe-8775-6384561d7ef3.web.1",
+            id="fits",
+        ),
+        pytest.param(
+            "5d610152-d78d-4af9-aa6a-81c227ea422c",
+            "service-endpoint-reachable",
+            1,
+            "5d610152-d78d-4af9-aa6a-81c227ea422c.service-endpoint-reachab.1",
+            id="cut-to-63",
+        ),
+        pytest.param(
+            "a3f5c9b2-1d4e-4b8a-9f3e-2c7d8e6a4b1c",
+            "this-is-a-very-long-metric-name-that-is-exactly-seventy-characters-long",
+            12,
+            "a3f5c9b2-1d4e-4b8a-9f3e-2c7d8e6a4b1c.this-is-a-very-long-met.12",
+            id="long-metric-number-kept",
+        ),
+    ],
+)
+def test_job_names_fit_a_label_value(uid: str, metric: str, n: int, expected: str) -> None:
+    """A Job's name is its pods' `job-name` label: at most 63 characters, the uid and number kept whole."""
+    from rollouts.controller.jobs import job_name
+
+    assert job_name(uid, metric, n) == expected
+    assert len(expected) <= 63
+    assert len(job_name(uid, metric, 10**6)) <= 63  # a later measurement number shortens the metric part more
+
+
 COMPLETED_AT = datetime(2026, 11, 26, 7, 0, tzinfo=UTC)
 
 

@@ -8,9 +8,11 @@ from collections.abc import AsyncIterator
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from loguru import logger
 
 from rollouts.controller.clocks import ManualClock, settle
 from rollouts.controller.queueing import ObjectKey, WorkQueue
+from rollouts.kube.errors import Conflict
 
 A = ObjectKey("ns", "a")
 B = ObjectKey("ns", "b")
@@ -219,3 +221,81 @@ def test_every_added_key_is_processed_and_never_concurrently(ops: list[tuple[str
             assert key in rec.calls[calls_before:]
 
     asyncio.run(scenario())
+
+
+async def test_namespaces_take_turns(clock: ManualClock, rec: Recorder) -> None:
+    """A namespace with fifty keys queued delays another namespace's key by one turn, not fifty."""
+    q = WorkQueue("turns", rec, workers=1, clock=clock)
+    crowd = [ObjectKey("team-a", f"k{i}") for i in range(50)]
+    for k in crowd:
+        q.add(k)
+    q.add(ObjectKey("team-b", "x"))
+    q.add(ObjectKey("team-c", "y"))
+    q.start()
+    await q.wait_idle()
+    await q.stop(grace=0)
+    assert rec.calls[:4] == [crowd[0], ObjectKey("team-b", "x"), ObjectKey("team-c", "y"), crowd[1]]
+    assert rec.calls[3:] == crowd[1:]  # FIFO within a namespace
+
+
+async def test_a_namespace_holds_at_most_its_share_of_the_workers(clock: ManualClock, rec: Recorder) -> None:
+    q = WorkQueue("share", rec, workers=4, clock=clock, namespace_workers=2)
+    gate = asyncio.Event()
+    slow = [ObjectKey("team-a", f"k{i}") for i in range(6)]
+    for k in slow:
+        rec.gates[k] = gate
+        q.add(k)
+    q.start()
+    await settle()
+    assert q.busy("team-a") == 2 and q.depth == 4  # two workers stay free although team A has work queued
+    other = ObjectKey("team-b", "x")
+    q.add(other)
+    await settle()
+    assert other in rec.calls and q.busy("team-b") == 0  # served at once, finished
+    gate.set()
+    await q.wait_idle()
+    assert sorted(rec.calls) == sorted([*slow, other])
+    assert q.busy("team-a") == 0
+    await q.stop(grace=0)
+
+
+async def test_failures_are_warned_when_the_streak_doubles(
+    queue: WorkQueue, rec: Recorder, clock: ManualClock
+) -> None:
+    lines: list[str] = []
+    sink = logger.add(
+        lambda m: lines.append(str(m)), level="WARNING", format="{level} {message}\n{exception}"
+    )
+    try:
+        rec.fail[A] = 5
+        queue.add(A)
+        await queue.wait_idle()
+        for failures in range(1, 6):
+            await clock.advance(0.001 * 2 ** (failures - 1))
+            await queue.wait_idle()
+    finally:
+        logger.remove(sink)
+    warned = [line for line in lines if "reconcile failed" in line]
+    assert [w.split("(")[1].split(" in a row")[0] for w in warned] == ["1", "2", "4"]
+    assert warned[0].startswith("WARNING test ns/a: reconcile failed (1 in a row): RuntimeError: boom")
+    assert "Traceback" in warned[0]  # not an API answer: a defect, shown with its traceback
+    assert queue.failures(A) == 0  # the sixth pass succeeded
+
+
+async def test_api_errors_are_warned_without_a_traceback(clock: ManualClock) -> None:
+    async def refuse(key: ObjectKey) -> None:
+        raise Conflict("the object has been modified")
+
+    q = WorkQueue("api", refuse, clock=clock)
+    lines: list[str] = []
+    sink = logger.add(lambda m: lines.append(str(m)), level="WARNING", format="{message}\n{exception}")
+    q.start()
+    try:
+        q.add(A)
+        await q.wait_idle()
+    finally:
+        logger.remove(sink)
+        await q.stop(grace=0)
+    (line,) = lines
+    assert "reconcile failed (1 in a row): Conflict: the object has been modified" in line
+    assert "Traceback" not in line

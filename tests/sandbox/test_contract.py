@@ -1,7 +1,9 @@
-"""The independent API contract check (../shared/tools/kube_api_contract.py) against `rollouts sandbox`."""
+"""The independent API contract check (`shared/tools/kube_api_contract.py`, beside the repository or one of its
+parent folders, or wherever `KUBE_API_CONTRACT` points) against `rollouts sandbox`."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -11,7 +13,18 @@ import pytest
 from tests.fixtures.sandbox import SandboxProcess
 
 REPO = Path(__file__).resolve().parents[2]
-CONTRACT = REPO.parent / "shared" / "tools" / "kube_api_contract.py"
+
+
+def _contract_tool() -> Path:
+    """`$KUBE_API_CONTRACT`, else the first `shared/tools/kube_api_contract.py` beside the repository or an ancestor
+    (a worktree or a clone elsewhere finds the same tool)."""
+    if os.environ.get("KUBE_API_CONTRACT"):
+        return Path(os.environ["KUBE_API_CONTRACT"])
+    candidates = [folder / "shared" / "tools" / "kube_api_contract.py" for folder in REPO.parents]
+    return next((c for c in candidates if c.exists()), candidates[0])
+
+
+CONTRACT = _contract_tool()
 
 
 @pytest.mark.slow

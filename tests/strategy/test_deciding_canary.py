@@ -463,6 +463,19 @@ def test_analysis_step_creates_run_with_labels() -> None:
     assert "Rollout step 2/3 completed (analysis)" in world.event_messages()
 
 
+def test_analysis_run_carries_the_rollouts_controller_instance_id() -> None:
+    """Argo's utils/analysis/factory.go: a Rollout labelled for one controller instance gets runs labelled alike,
+    so the instance's AnalysisRun informer (which selects on that label) sees them."""
+    world = analysis_step_world()
+    world.rollout["metadata"].setdefault("labels", {})["argo-rollouts.argoproj.io/controller-instance-id"] = (
+        "blue"
+    )
+    plans = [world.step(T0) for _ in range(4)]
+    (run,) = [a for p in plans for a in p.actions if isinstance(a, CreateAnalysisRun)]
+    assert run.labels["argo-rollouts.argoproj.io/controller-instance-id"] == "blue"
+    assert run.labels["rollout-type"] == "Step"
+
+
 @pytest.mark.parametrize(
     ("phase", "expect_phase", "expect_message"),
     [
