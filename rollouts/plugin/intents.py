@@ -19,6 +19,8 @@ import copy
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, NamedTuple
 
+from rollouts.strategy.canaryweights import current_step_index
+
 __all__ = [
     "IntentError",
     "Patch",
@@ -80,8 +82,10 @@ def _steps(rollout: dict[str, Any]) -> list[Any] | None:
 
 
 def _next_step_index(rollout: dict[str, Any], steps: list[Any]) -> int:
-    """currentStepIndex + 1, never beyond len(steps) (GetCurrentCanaryStep treats nil as 0)."""
-    index = _get(rollout, "status", "currentStepIndex") or 0
+    """The index after the current step (`GetCurrentCanaryStep`: the controller's `current_step_index`), never
+    beyond len(steps), as Argo's `promote` writes it."""
+    stored = _get(rollout, "status", "currentStepIndex")
+    index = current_step_index(len(steps), stored if isinstance(stored, int) else None) or 0
     return index + 1 if index < len(steps) else index
 
 

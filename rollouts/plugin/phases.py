@@ -3,14 +3,19 @@
 The plugin shows what the controller wrote, but — like Argo's `GetRolloutPhase` — it first checks whether the
 controller has *seen* the latest spec and resume (reference §a.2 step 1); if not, the stored phase is stale
 and "Progressing" with the reason is shown instead. Rollouts without a stored phase (older controllers) get
-the phase computed here from spec and status (§a.2 steps 2–8). Pure functions of dicts; `render.py` and
-`info.py` build on them.
+the phase computed from spec and status (§a.2 steps 2–8). Phase, current step and current setWeight are the
+controller's own rules (`rollouts.strategy.status.calculate_phase`, `rollouts.strategy.canaryweights`); this
+module only reads them out of a Rollout dict of any shape. Pure functions of dicts; `render.py` and `info.py`
+build on them.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from typing import Any
+
+from rollouts.strategy import canaryweights
+from rollouts.strategy import status as strategy_status
 
 __all__ = [
     "calculate_phase",
@@ -91,50 +96,12 @@ def rollout_phase(ro: dict[str, Any]) -> tuple[str, str]:
 
 
 def calculate_phase(ro: dict[str, Any]) -> tuple[str, str]:
-    """§a.2 steps 2–8, for a rollout whose status carries no phase."""
-    spec = ro.get("spec") or {}
-    status = ro.get("status") or {}
-    for cond in status.get("conditions") or []:
-        if cond.get("type") == "InvalidSpec":
-            return "Degraded", f"InvalidSpec: {cond.get('message', '')}"
-        if cond.get("reason") in ("RolloutAborted", "ProgressDeadlineExceeded"):
-            return "Degraded", f"{cond['reason']}: {cond.get('message', '')}"
-    if spec.get("paused"):
-        return "Paused", "manually paused"
-    for pause in status.get("pauseConditions") or []:
-        return "Paused", str(pause.get("reason", ""))
-    restart_at = spec.get("restartAt")
-    if restart_at and parse_time(restart_at) != parse_time(status.get("restartedAt")):
-        return "Progressing", "rollout is restarting"
-    replicas = _int(spec.get("replicas"), 1) if spec.get("replicas") is not None else 1
-    updated = _int(status.get("updatedReplicas"))
-    if updated < replicas:
-        return "Progressing", "more replicas need to be updated"
-    if _int(status.get("availableReplicas")) < updated:
-        return "Progressing", "updated replicas are still becoming available"
-    stable, current = status.get("stableRS") or "", status.get("currentPodHash") or ""
-    blue_green = get(spec, "strategy", "blueGreen")
-    canary = get(spec, "strategy", "canary")
-    if blue_green is not None:
-        active = get(status, "blueGreen", "activeSelector") or ""
-        if not active or active != current:
-            return "Progressing", "active service cutover pending"
-        if not stable or stable != current:
-            post = get(status, "blueGreen", "postPromotionAnalysisRunStatus", "status")
-            if blue_green.get("postPromotionAnalysis") is not None and post not in (
-                "Successful",
-                "Failed",
-                "Error",
-                "Inconclusive",
-            ):
-                return "Progressing", "waiting for analysis to complete"
-            return "Progressing", "waiting for post-promotion verification to complete"
-    elif canary is not None:
-        if canary.get("trafficRouting") is None and _int(status.get("replicas")) > updated:
-            return "Progressing", "old replicas are pending termination"
-        if not stable or stable != current:
-            return "Progressing", "waiting for all steps to complete"
-    return "Healthy", ""
+    """§a.2 steps 2–8, for a rollout whose status carries no phase: the controller's own rule
+    (`rollouts.strategy.status.calculate_phase`)."""
+    spec, status = get(ro, "spec"), get(ro, "status")
+    return strategy_status.calculate_phase(
+        spec if isinstance(spec, dict) else {}, status if isinstance(status, dict) else {}
+    )
 
 
 def max_traffic_weight(ro: dict[str, Any]) -> int:
@@ -142,31 +109,38 @@ def max_traffic_weight(ro: dict[str, Any]) -> int:
     return _int(value, 100) if value is not None else 100
 
 
+def _steps(ro: dict[str, Any]) -> list[Any]:
+    steps = get(ro, "spec", "strategy", "canary", "steps")
+    return steps if isinstance(steps, list) else []
+
+
+def _stored_index(ro: dict[str, Any]) -> int | None:
+    index = get(ro, "status", "currentStepIndex")
+    return None if index is None else _int(index)
+
+
 def current_step_index(ro: dict[str, Any]) -> int | None:
-    """GetCurrentCanaryStep's index: None without steps, else status.currentStepIndex (nil = 0)."""
-    steps = get(ro, "spec", "strategy", "canary", "steps") or []
-    if not steps:
-        return None
-    return _int(get(ro, "status", "currentStepIndex"))
+    """The controller's `GetCurrentCanaryStep` index (`canaryweights.current_step_index`)."""
+    return canaryweights.current_step_index(len(_steps(ro)), _stored_index(ro))
 
 
 def current_set_weight(ro: dict[str, Any]) -> int:
-    """§c.2 GetCurrentSetWeight: 0 when aborted, max past the last step, else the nearest setWeight back."""
-    if get(ro, "status", "abort"):
-        return 0
-    steps = get(ro, "spec", "strategy", "canary", "steps") or []
-    index = current_step_index(ro)
-    if index is None or index >= len(steps):
-        return max_traffic_weight(ro)
-    for step in reversed(steps[: index + 1]):
-        if isinstance(step, dict) and step.get("setWeight") is not None:
-            return _int(step["setWeight"])
-    return 0
+    """The controller's `GetCurrentSetWeight` (`canaryweights.current_set_weight`, §c.2)."""
+    weights = [
+        None if not isinstance(step, dict) or step.get("setWeight") is None else _int(step["setWeight"])
+        for step in _steps(ro)
+    ]
+    return canaryweights.current_set_weight(
+        weights,
+        _stored_index(ro),
+        aborted=bool(get(ro, "status", "abort")),
+        max_weight=max_traffic_weight(ro),
+    )
 
 
 def step_text(ro: dict[str, Any]) -> str:
-    """`index/len` when the canary has steps and an index, else ""."""
-    steps = get(ro, "spec", "strategy", "canary", "steps") or []
+    """`index/len` when the canary has steps and an index, else "" (Argo's plugin: the stored index as is)."""
+    steps = _steps(ro)
     index = get(ro, "status", "currentStepIndex")
     if index is None or not steps:
         return ""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -21,6 +22,8 @@ __all__ = [
     "PERCENT_MESSAGE",
     "RS",
     "ReplicaSetLike",
+    "current_set_weight",
+    "current_step_index",
     "get_canary_replicas_or_weight",
     "get_current_canary_step",
     "get_current_set_weight",
@@ -177,28 +180,59 @@ def max_unavailable(spec: RolloutSpec) -> int:
 # ---------------------------------------------------------------------------------------------------------------
 
 
+def current_step_index(step_count: int, stored_index: int | None) -> int | None:
+    """`GetCurrentCanaryStep`'s index, the one rule for the controller, `plan` and the plugin: None for a
+    canary without steps, else `status.currentStepIndex` (unset: 0); an index ≥ `step_count` is past the last
+    step.
+
+    >>> current_step_index(0, 3), current_step_index(4, None), current_step_index(4, 4)
+    (None, 0, 4)
+    """
+    if step_count == 0:
+        return None
+    return stored_index or 0
+
+
+def current_set_weight(
+    set_weights: Sequence[int | None], stored_index: int | None, *, aborted: bool, max_weight: int
+) -> int:
+    """`GetCurrentSetWeight`, the one rule for the controller, `plan` and the plugin: 0 when aborted; the
+    maximum weight without steps or past the last one; else the nearest setWeight at or before the current step
+    (0 if none). `set_weights` holds each step's setWeight (None for a step without one).
+
+    >>> current_set_weight([10, None, 50, None], 3, aborted=False, max_weight=100)
+    50
+    >>> current_set_weight([10, None], 2, aborted=False, max_weight=100), current_set_weight([10], 0, aborted=True, max_weight=100)
+    (100, 0)
+    """
+    if aborted:
+        return 0
+    index = current_step_index(len(set_weights), stored_index)
+    if index is None or index >= len(set_weights):
+        return max_weight
+    for weight in reversed(set_weights[: index + 1]):
+        if weight is not None:
+            return weight
+    return 0
+
+
 def get_current_canary_step(ro: Rollout) -> tuple[CanaryStep | None, int | None]:
-    """(current step, index). No steps → (None, None); index ≥ len(steps) → (None, index). Index nil = 0."""
+    """(current step, index) (`current_step_index`). No steps → (None, None); past the last → (None, index)."""
     steps = ro.spec.steps
-    if ro.spec.strategy.canary is None or not steps:
-        return None, None
-    index = ro.status.current_step_index or 0
-    if index >= len(steps):
+    index = current_step_index(len(steps), ro.status.current_step_index)
+    if index is None or index >= len(steps):
         return None, index
     return steps[index], index
 
 
 def get_current_set_weight(ro: Rollout) -> int:
-    """The last setWeight at or before the current step; 0 when aborted; max weight after the last step."""
-    if ro.status.abort:
-        return 0
-    step, index = get_current_canary_step(ro)
-    if step is None or index is None:
-        return ro.spec.max_traffic_weight()
-    for s in reversed(ro.spec.steps[: index + 1]):
-        if s.set_weight is not None:
-            return s.set_weight
-    return 0
+    """`current_set_weight` of a typed Rollout."""
+    return current_set_weight(
+        [s.set_weight for s in ro.spec.steps],
+        ro.status.current_step_index,
+        aborted=ro.status.abort,
+        max_weight=ro.spec.max_traffic_weight(),
+    )
 
 
 def use_set_canary_scale(ro: Rollout) -> SetCanaryScale | None:

@@ -17,6 +17,7 @@ from typing import Any
 
 from rollouts.models import pause_duration_seconds as models_pause_duration_seconds
 from rollouts.strategy import hashing
+from rollouts.strategy.canaryweights import current_step_index
 from rollouts.strategy.plan import JSON, Action, CompletedAttempt, EmitEvent, Observed, ReplicaSetState
 
 HASH_LABEL = "rollouts-pod-template-hash"
@@ -119,10 +120,8 @@ class Context:
 
     def current_step(self) -> tuple[JSON | None, int | None]:
         """`GetCurrentCanaryStep`: (step, index) from the *stored* status; (None, len) past the last step."""
-        if self.canary is None or not self.steps:
-            return None, None
-        idx = self.status_index() or 0
-        if idx >= len(self.steps):
+        idx = current_step_index(len(self.steps), self.status_index())
+        if idx is None or idx >= len(self.steps):
             return None, idx
         return self.steps[idx], idx
 

@@ -120,7 +120,7 @@ def _invalid(ctx: Context, prev: JSON, error: str) -> Plan:
     gen = (ctx.ro.get("metadata") or {}).get("generation")
     if gen is not None:
         st["observedGeneration"] = str(gen)
-    st["phase"], st["message"] = status.calculate_phase(ctx, st)
+    st["phase"], st["message"] = status.calculate_phase(ctx.spec, st)
     # Argo looks at an invalid Rollout again after 20 s: the cause may be timing, e.g. a Service or template
     # applied after the Rollout (rollout/controller.go syncHandler).
     return Plan(new_status=st, actions=tuple(ctx.events), requeue_after=INVALID_SPEC_REQUEUE)

@@ -13,6 +13,7 @@ Conditions are wire dicts `{type, status, lastUpdateTime, lastTransitionTime, re
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -129,7 +130,7 @@ def _generation_observed(ctx: Context) -> bool:
     return gen is None or str(ctx.status.get("observedGeneration") or "") == str(gen)
 
 
-def rollout_completed(st: JSON) -> bool:
+def rollout_completed(st: Mapping[str, Any]) -> bool:
     return bool(st.get("stableRS")) and st.get("stableRS") == st.get("currentPodHash")
 
 
@@ -363,37 +364,57 @@ def _available(ctx: Context, st: JSON) -> bool:
     return sum(rs.available_replicas for rs in ctx.all_rss) >= ctx.replicas
 
 
-def calculate_phase(ctx: Context, st: JSON) -> tuple[str, str]:
-    """`CalculateRolloutPhase` (§a.2 rules 2–8)."""
+def _count(obj: Mapping[str, Any], key: str, default: int = 0) -> int:
+    value = obj.get(key)
+    return value if isinstance(value, int) and not isinstance(value, bool) else default
+
+
+def _section(obj: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    value = obj.get(key)
+    return value if isinstance(value, Mapping) else {}
+
+
+def calculate_phase(spec: Mapping[str, Any], st: Mapping[str, Any]) -> tuple[str, str]:
+    """`CalculateRolloutPhase` (§a.2 rules 2–8): the phase and message of a Rollout from its spec and status
+    (wire JSON). The one rule: the controller calls it on the status it writes, the plugin on a stored status
+    without a phase (`rollouts.plugin.phases.rollout_phase`, Argo's `GetRolloutPhase`).
+
+    >>> calculate_phase({"replicas": 2}, {"updatedReplicas": 1})
+    ('Progressing', 'more replicas need to be updated')
+    """
     for cond in st.get("conditions") or []:
         if cond.get("type") == INVALID_SPEC:
             return "Degraded", f"{INVALID_SPEC}: {cond.get('message', '')}"
         if cond.get("reason") in (ABORTED_REASON, TIMED_OUT_REASON):
             return "Degraded", f"{cond.get('reason')}: {cond.get('message', '')}"
-    if ctx.spec.get("paused"):
+    if spec.get("paused"):
         return "Paused", "manually paused"
     for pcond in st.get("pauseConditions") or []:
         return "Paused", str(pcond.get("reason", ""))
-    restart_at = ctx.spec.get("restartAt")
-    if restart_at and restart_at != st.get("restartedAt"):
+    restart_at = spec.get("restartAt")
+    if restart_at and parse_time(restart_at) != parse_time(
+        st.get("restartedAt")
+    ):  # metav1.Time.Equal: instants
         return "Progressing", "rollout is restarting"
-    if st.get("updatedReplicas", 0) < ctx.replicas:
+    updated = _count(st, "updatedReplicas")
+    if updated < _count(spec, "replicas", 1):
         return "Progressing", "more replicas need to be updated"
-    if st.get("availableReplicas", 0) < st.get("updatedReplicas", 0):
+    if _count(st, "availableReplicas") < updated:
         return "Progressing", "updated replicas are still becoming available"
-    if ctx.bluegreen is not None:
-        active = (st.get("blueGreen") or {}).get("activeSelector")
+    strategy = _section(spec, "strategy")
+    if isinstance(strategy.get("blueGreen"), Mapping):
+        active = _section(st, "blueGreen").get("activeSelector")
         if not active or active != st.get("currentPodHash"):
             return "Progressing", "active service cutover pending"
         if not rollout_completed(st):
-            post = (st.get("blueGreen") or {}).get("postPromotionAnalysisRunStatus")
-            if ctx.bluegreen.get("postPromotionAnalysis") is not None and (
-                not post or post.get("status") not in ("Successful", "Failed", "Error", "Inconclusive")
+            post = _section(_section(st, "blueGreen"), "postPromotionAnalysisRunStatus")
+            if strategy["blueGreen"].get("postPromotionAnalysis") is not None and (
+                post.get("status") not in ("Successful", "Failed", "Error", "Inconclusive")
             ):
                 return "Progressing", "waiting for analysis to complete"
             return "Progressing", "waiting for post-promotion verification to complete"
-    elif ctx.canary is not None:
-        if ctx.traffic_routing is None and st.get("replicas", 0) > st.get("updatedReplicas", 0):
+    elif isinstance(strategy.get("canary"), Mapping):
+        if not strategy["canary"].get("trafficRouting") and _count(st, "replicas") > updated:
             return "Progressing", "old replicas are pending termination"
         if not rollout_completed(st):
             return "Progressing", "waiting for all steps to complete"
@@ -427,7 +448,7 @@ def finish_status(ctx: Context, prev: JSON, st: JSON) -> JSON:
     evaluate_progress_deadline_abort(ctx, prev, st)
     calculate_pause_status(ctx, prev, st)
     calculate_conditions(ctx, prev, st)
-    st["phase"], message = calculate_phase(ctx, st)
+    st["phase"], message = calculate_phase(ctx.spec, st)
     if message:
         st["message"] = message
     else:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from rollouts.strategy import canaryweights
 from rollouts.strategy.context import Context, parse_time, pause_duration_seconds
 from rollouts.strategy.plan import JSON
 from rollouts.strategy.status import CANARY_PAUSE_STEP
@@ -50,17 +51,18 @@ def step_string(step: JSON) -> str:
 
 
 def current_set_weight(ctx: Context) -> int:
-    """`GetCurrentSetWeight`: aborted → 0; past the last step → max; else the nearest setWeight at or before."""
-    if ctx.aborted:
-        return 0
-    step, idx = ctx.current_step()
-    if step is None or idx is None:
-        return ctx.max_weight
-    for i in range(idx, -1, -1):
-        w = ctx.steps[i].get("setWeight")
-        if isinstance(w, int):
-            return w
-    return 0
+    """`GetCurrentSetWeight` (`canaryweights.current_set_weight`) on the stored status, as this pass sees abort."""
+    return canaryweights.current_set_weight(
+        [_set_weight(step) for step in ctx.steps],
+        ctx.status_index(),
+        aborted=ctx.aborted,
+        max_weight=ctx.max_weight,
+    )
+
+
+def _set_weight(step: JSON) -> int | None:
+    weight = step.get("setWeight")
+    return weight if isinstance(weight, int) else None
 
 
 def previous_set_weight(ctx: Context, idx: int) -> int:

@@ -112,15 +112,35 @@ ABORTED = {
 )
 def test_canary_phase(spec: dict[str, Any], st: dict[str, Any], expected: tuple[str, str]) -> None:
     """§a.2 CalculateRolloutPhase, rules 2–8 in order."""
-    assert status.calculate_phase(canary_ctx(**spec), st) == expected
+    assert status.calculate_phase(canary_ctx(**spec).spec, st) == expected
 
 
 def test_basic_canary_old_replicas_pending() -> None:
     """§a.2 rule 7: without traffic routing, old pods still running keep the rollout Progressing."""
     ctx = canary_ctx(traffic=False)
     st = {**HEALTHY_CANARY, "replicas": 11}
-    assert status.calculate_phase(ctx, st) == ("Progressing", "old replicas are pending termination")
-    assert status.calculate_phase(canary_ctx(), st) == ("Healthy", "")
+    assert status.calculate_phase(ctx.spec, st) == ("Progressing", "old replicas are pending termination")
+    assert status.calculate_phase(canary_ctx().spec, st) == ("Healthy", "")
+
+
+@pytest.mark.parametrize(
+    ("restarted_at", "expected"),
+    [
+        pytest.param("2026-01-01T00:00:00Z", ("Healthy", ""), id="same-instant-other-offset"),
+        pytest.param("2026-01-01T00:00:01Z", ("Progressing", "rollout is restarting"), id="other-instant"),
+        pytest.param(None, ("Progressing", "rollout is restarting"), id="never-restarted"),
+    ],
+)
+def test_restart_compares_instants_as_argo_does(restarted_at: str | None, expected: tuple[str, str]) -> None:
+    """§a.2 rule 4: Argo compares spec.restartAt and status.restartedAt as times (`metav1.Time.Equal`), so the
+    same instant written with another offset is not a pending restart. The controller once compared the
+    strings while the plugin compared instants; both now call the one rule, which follows Argo."""
+    from rollouts.plugin.phases import calculate_phase as plugin_phase
+
+    spec = {**canary_ctx().spec, "restartAt": "2026-01-01T01:00:00+01:00"}
+    st = {**HEALTHY_CANARY, **({"restartedAt": restarted_at} if restarted_at else {})}
+    assert status.calculate_phase(spec, st) == expected
+    assert plugin_phase({"spec": spec, "status": st}) == expected
 
 
 HEALTHY_BG = {
@@ -162,7 +182,7 @@ HEALTHY_BG = {
 )
 def test_bluegreen_phase(st: dict[str, Any], expected: tuple[str, str]) -> None:
     """§a.2 rule 6."""
-    assert status.calculate_phase(bluegreen_ctx(), st) == expected
+    assert status.calculate_phase(bluegreen_ctx().spec, st) == expected
 
 
 def test_set_condition_keeps_unchanged_condition() -> None:
