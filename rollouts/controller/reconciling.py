@@ -36,10 +36,11 @@ from rollouts.controller.observing import ClientSource, ObjectSource, observe
 from rollouts.kube.client import KubeClient
 from rollouts.kube.errors import Conflict, Forbidden, Invalid, NotFound
 from rollouts.kube.resources import ROLLOUTS, Resource
+from rollouts.strategy.context import fmt_time
 from rollouts.strategy.plan import JSON, Action, CompletedAttempt, EmitEvent, Observed, Plan
+from rollouts.strategy.status import INVALID_SPEC, invalid_spec_status
 
 Decide = Callable[[Observed, datetime], Plan]
-INVALID_SPEC = "InvalidSpec"
 BACKOFF_START = 1.0
 BACKOFF_CAP = 300.0
 
@@ -144,32 +145,6 @@ def parse_model(raw: JSON) -> tuple[Any, str | None]:
         return None, invalid_spec_message(name, errors[0] if errors else str(e).splitlines()[0])
     except (ValueError, TypeError) as e:
         return None, invalid_spec_message(name, str(e))
-
-
-def invalid_spec_status(raw: JSON, message: str, now: datetime) -> JSON:
-    """The stored status plus an InvalidSpec condition and phase Degraded (§a.2 phase rule 2)."""
-    status = dict(raw.get("status") or {})
-    stamp = now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    conditions = [c for c in status.get("conditions") or () if c.get("type") != INVALID_SPEC]
-    previous = next((c for c in status.get("conditions") or () if c.get("type") == INVALID_SPEC), None)
-    same = previous is not None and previous.get("message") == message
-    conditions.append(
-        {
-            "type": INVALID_SPEC,
-            "status": "True",
-            "reason": INVALID_SPEC,
-            "message": message,
-            "lastTransitionTime": previous.get("lastTransitionTime", stamp) if same and previous else stamp,
-            "lastUpdateTime": previous.get("lastUpdateTime", stamp) if same and previous else stamp,
-        }
-    )
-    status["conditions"] = conditions
-    status["phase"] = "Degraded"
-    status["message"] = f"{INVALID_SPEC}: {message}"
-    generation = (raw.get("metadata") or {}).get("generation")
-    if generation is not None:
-        status["observedGeneration"] = str(generation)
-    return status
 
 
 SETTLE_LIMIT = 4
@@ -451,15 +426,15 @@ class RolloutReconciler:
         namespace, name = _key_of(raw)
         backoff = self._backoff(namespace, name)
         logger.bind(rollout=f"{namespace}/{name}").warning("rollout {}/{}: {}", namespace, name, message)
-        status = invalid_spec_status(raw, message, self.clock())
-        previous = [
-            c for c in (raw.get("status") or {}).get("conditions") or () if c.get("type") == INVALID_SPEC
-        ]
-        events = (
-            ()
-            if previous and previous[0].get("message") == message
-            else (EmitEvent("Warning", INVALID_SPEC, message),)
+        spec, stored = raw.get("spec"), raw.get("status")
+        status, new = invalid_spec_status(
+            stored if isinstance(stored, dict) else {},
+            spec if isinstance(spec, dict) else {},
+            (raw.get("metadata") or {}).get("generation"),
+            message,
+            fmt_time(self.clock()),
         )
+        events = (EmitEvent("Warning", INVALID_SPEC, message),) if new else ()
         result = await self.applier.apply(raw, Plan(new_status=status, actions=events))
         if result.rollout is not None:
             self.fresh.remember(ROLLOUTS, result.rollout)

@@ -109,18 +109,10 @@ class _TemplateChecks:
 def _invalid(ctx: Context, prev: JSON, error: str) -> Plan:
     """InvalidSpec condition `The Rollout "<name>" is invalid: <first error>` (rollout/controller.go), Degraded."""
     message = invalid_spec_message(ctx.name, error)
-    st = copy_json(prev)
-    now_s = fmt_time(ctx.now)
-    cond = status.new_condition(status.INVALID_SPEC, "True", status.INVALID_SPEC, message, now_s)
-    current = status.get_condition(st, status.INVALID_SPEC)
-    if current is None or current.get("message") != message:
-        st["conditions"] = [c for c in st.get("conditions") or [] if c.get("type") != status.INVALID_SPEC]
-        st["conditions"].append(cond)
+    generation = (ctx.ro.get("metadata") or {}).get("generation")
+    st, new = status.invalid_spec_status(prev, ctx.spec, generation, message, fmt_time(ctx.now))
+    if new:
         ctx.event(status.INVALID_SPEC, message, warning=True)
-    gen = (ctx.ro.get("metadata") or {}).get("generation")
-    if gen is not None:
-        st["observedGeneration"] = str(gen)
-    st["phase"], st["message"] = status.calculate_phase(ctx.spec, st)
     # Argo looks at an invalid Rollout again after 20 s: the cause may be timing, e.g. a Service or template
     # applied after the Rollout (rollout/controller.go syncHandler).
     return Plan(new_status=st, actions=tuple(ctx.events), requeue_after=INVALID_SPEC_REQUEUE)

@@ -20,6 +20,7 @@ from typing import Any
 from rollouts.strategy.context import (
     DEFAULT_PROGRESS_DEADLINE,
     Context,
+    copy_json,
     fmt_time,
     parse_time,
     scale_down_deadline,
@@ -419,6 +420,30 @@ def calculate_phase(spec: Mapping[str, Any], st: Mapping[str, Any]) -> tuple[str
         if not rollout_completed(st):
             return "Progressing", "waiting for all steps to complete"
     return "Healthy", ""
+
+
+def invalid_spec_status(
+    prev: Mapping[str, Any], spec: Mapping[str, Any], generation: Any, message: str, now_s: str
+) -> tuple[JSON, bool]:
+    """`createInvalidRolloutCondition`: `prev` with an InvalidSpec condition carrying `message` (formatted by
+    `rollouts.validation.invalid_spec_message`), the generation observed and the phase (Degraded). The one
+    home of the invalid status: `decide` uses it for what it finds, the reconciler for a spec that does not
+    load. Returns (status, whether the message is new: then a Warning event is due). An unchanged message keeps
+    its condition and times."""
+    st: JSON = copy_json(dict(prev))
+    current = get_condition(st, INVALID_SPEC)
+    new = current is None or current.get("message") != message
+    if new:
+        others = [
+            c
+            for c in st.get("conditions") or []
+            if not (isinstance(c, dict) and c.get("type") == INVALID_SPEC)
+        ]
+        st["conditions"] = [*others, new_condition(INVALID_SPEC, "True", INVALID_SPEC, message, now_s)]
+    if generation is not None:
+        st["observedGeneration"] = str(generation)
+    st["phase"], st["message"] = calculate_phase(spec, st)
+    return st, new
 
 
 def requeue_stuck(ctx: Context, prev: JSON, st: JSON) -> None:
