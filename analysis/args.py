@@ -1,4 +1,4 @@
-"""Arguments: merging templates into one run, and ``{{args.x}}`` substitution (§b.7).
+"""Arguments: merging templates into one run, and ``{{args.x}}`` substitution (docs/semantics/analysis.md#analysis-args).
 
 Pure analysis core (the secret lookup is an injected async callable). Two users:
 
@@ -65,7 +65,7 @@ class ArgsError(ValueError):
 
 
 def resolve_template(text: str, values: Mapping[str, str]) -> str:
-    """Substitute ``{{tag}}`` with ``values[tag.strip()]`` (fasttemplate semantics, §b.7).
+    """Substitute ``{{tag}}`` with ``values[tag.strip()]`` (fasttemplate semantics, docs/semantics/analysis.md#analysis-args).
 
     An unknown tag is replaced by nothing and reported as ``failed to resolve {{<tag as written>}}`` (the last
     one, as Argo's loop overwrites its error); a ``{{`` without ``}}`` is fasttemplate's error.
@@ -155,7 +155,7 @@ def _without_secrets(args: Sequence[Argument]) -> list[Argument]:
 def resolve_metrics_without_secrets(
     metrics: Sequence[Metric], args: Sequence[Argument] | None
 ) -> list[Metric]:
-    """Metrics resolved with secrets replaced by a placeholder, for validation and scheduling (§b.7)."""
+    """Metrics resolved with secrets replaced by a placeholder, for validation and scheduling (docs/semantics/analysis.md#analysis-args)."""
     values = _values(_without_secrets(args or []))
     return [_resolve(m, values) for m in metrics]
 
@@ -221,7 +221,7 @@ def _check_unique_rules(names: Sequence[str], kind: str) -> None:
 def flatten_templates(
     templates: Sequence[AnalysisTemplate], cluster_templates: Sequence[ClusterAnalysisTemplate] = ()
 ) -> FlatTemplate:
-    """Concatenate metrics/args/dryRun/measurementRetention of the templates, namespaced ones first (§b.7)."""
+    """Concatenate metrics/args/dryRun/measurementRetention of the templates, namespaced ones first (docs/semantics/analysis.md#analysis-args)."""
     specs = [t.spec for t in templates] + [t.spec for t in cluster_templates]
     flat = FlatTemplate()
     seen: set[str] = set()

@@ -4,11 +4,11 @@ Pure analysis core, called by `runner` once per reconcile (and by providers thro
 `providers.base.measurement_from_result`). Every rule is Argo's, cited by section of the semantics
 reference:
 
-* §b.1 `evaluate_measurement`: successCondition / failureCondition → Successful, Failed or Inconclusive, or
+* docs/semantics/analysis.md#measurement-assessment `evaluate_measurement`: successCondition / failureCondition → Successful, Failed or Inconclusive, or
   Error with ``could not evaluate successCondition "<expr>": <err>``;
-* §b.4 `record_measurement` (counters) and `assess_metric` (limits with strict ``>``, consecutiveSuccessLimit,
+* docs/semantics/analysis.md#metric-status `record_measurement` (counters) and `assess_metric` (limits with strict ``>``, consecutiveSuccessLimit,
   count reached, terminating);
-* §b.5 `assess_run` (worst non-dry-run metric in the order Successful < Running < Pending < Inconclusive <
+* docs/semantics/analysis.md#run-status `assess_run` (worst non-dry-run metric in the order Successful < Running < Pending < Inconclusive <
   Error < Failed, run message, summaries, dry-run handling, terminate).
 
 Functions that update status objects mutate the objects they are given; the runner passes its own copy.
@@ -49,7 +49,7 @@ _ORDER = (
 _RANK = {phase: i for i, phase in enumerate(_ORDER)}
 
 
-# --- §b.1 measurement ----------------------------------------------------------------------------
+# --- docs/semantics/analysis.md#measurement-assessment measurement ----------------------------------------------------------------------------
 
 
 def _nil_or_empty(result: Any) -> bool:
@@ -65,7 +65,7 @@ def _evaluate(kind: str, expr: str, result: Any) -> bool:
 
 
 def evaluate_measurement(metric: Metric, result: Any) -> tuple[AnalysisPhase, str | None]:
-    """§b.1 EvaluateResult: the phase of a measurement whose provider returned `result`, and an error message.
+    """docs/semantics/analysis.md#measurement-assessment EvaluateResult: the phase of a measurement whose provider returned `result`, and an error message.
 
     >>> m = Metric.model_validate({"name": "m", "successCondition": "result[0] > 1", "provider": {"web": {"url": "u"}}})
     >>> evaluate_measurement(m, [2.0])
@@ -95,11 +95,11 @@ def evaluate_measurement(metric: Metric, result: Any) -> tuple[AnalysisPhase, st
     return AnalysisPhase.SUCCESSFUL, None
 
 
-# --- §b.4 metric ---------------------------------------------------------------------------------
+# --- docs/semantics/analysis.md#metric-status metric ---------------------------------------------------------------------------------
 
 
 def record_measurement(result: MetricResult, measurement: Measurement) -> None:
-    """§b.4 counters for a *completed* measurement (no-op for one still in flight)."""
+    """docs/semantics/analysis.md#metric-status counters for a *completed* measurement (no-op for one still in flight)."""
     phase = measurement.phase
     if phase is AnalysisPhase.SUCCESSFUL:
         result.successful += 1
@@ -123,7 +123,7 @@ def record_measurement(result: MetricResult, measurement: Measurement) -> None:
 
 
 def limit_verdict(metric: Metric, result: MetricResult) -> tuple[AnalysisPhase | None, str]:
-    """§b.4 `assessMetricFailureInconclusiveOrError`: later checks win (Error > Inconclusive > Failed)."""
+    """docs/semantics/analysis.md#metric-status `assessMetricFailureInconclusiveOrError`: later checks win (Error > Inconclusive > Failed)."""
     phase: AnalysisPhase | None = None
     message = ""
     failure_limit = metric.failure_limit_value()
@@ -142,7 +142,7 @@ def limit_verdict(metric: Metric, result: MetricResult) -> tuple[AnalysisPhase |
 
 
 def assess_metric(metric: Metric, result: MetricResult, terminating: bool) -> AnalysisPhase:
-    """§b.4 `assessMetricStatus`: the phase of one metric from its result and the run's terminating flag."""
+    """docs/semantics/analysis.md#metric-status `assessMetricStatus`: the phase of one metric from its result and the run's terminating flag."""
     if result.phase.completed:
         return result.phase  # sticky
     if not result.measurements:
@@ -166,7 +166,7 @@ def assess_metric(metric: Metric, result: MetricResult, terminating: bool) -> An
     return AnalysisPhase.SUCCESSFUL if terminating else AnalysisPhase.RUNNING
 
 
-# --- §b.5 run ------------------------------------------------------------------------------------
+# --- docs/semantics/analysis.md#run-status run ------------------------------------------------------------------------------------
 
 
 def is_worse(current: AnalysisPhase, new: AnalysisPhase) -> bool:
@@ -175,7 +175,7 @@ def is_worse(current: AnalysisPhase, new: AnalysisPhase) -> bool:
 
 
 def is_terminating(terminate: bool | None, status: AnalysisRunStatus) -> bool:
-    """§b.5 IsTerminating: spec.terminate, or a non-dry-run metric already Failed/Error/Inconclusive."""
+    """docs/semantics/analysis.md#run-status IsTerminating: spec.terminate, or a non-dry-run metric already Failed/Error/Inconclusive."""
     if terminate:
         return True
     bad = (AnalysisPhase.FAILED, AnalysisPhase.ERROR, AnalysisPhase.INCONCLUSIVE)
@@ -216,7 +216,7 @@ def assess_run(
     terminating: bool,
     now: datetime,
 ) -> tuple[AnalysisPhase, str]:
-    """§b.5 `assessRunStatus`: update metric phases/messages and summaries in `status`; return the run phase.
+    """docs/semantics/analysis.md#run-status `assessRunStatus`: update metric phases/messages and summaries in `status`; return the run phase.
 
     `terminating` is `is_terminating` computed *before* this reconcile's measurements were recorded.
     """

@@ -1,4 +1,4 @@
-"""Built-in functions of the condition language, with expr-lang's meaning (§b.2).
+"""Built-in functions of the condition language, with expr-lang's meaning (docs/semantics/analysis.md#condition-language).
 
 Used by `conditions` (the evaluator) only: plain Python callables registered by name, each checking its
 arguments (errors name the function and the Go type it got) and paying for its work from the evaluation

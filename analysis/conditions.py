@@ -1,13 +1,13 @@
 """The condition language: ``successCondition`` / ``failureCondition`` evaluated against a metric result.
 
-Pure analysis core, called by `assess` for every measurement (§b.1). `exprlang` parses expr-lang or Python
+Pure analysis core, called by `assess` for every measurement (docs/semantics/analysis.md#measurement-assessment). `exprlang` parses expr-lang or Python
 syntax into a restricted Python AST; this module checks the names it uses, caches the compiled tree and
-evaluates it with a simpleeval evaluator whose operators and functions carry expr-lang's meaning (§b.2):
+evaluates it with a simpleeval evaluator whose operators and functions carry expr-lang's meaning (docs/semantics/analysis.md#condition-language):
 
-* ``result`` is the provider value shaped as §b.3 (float, list of floats, or JSON value for web);
+* ``result`` is the provider value shaped as docs/semantics/analysis.md#prometheus-results (float, list of floats, or JSON value for web);
 * built-ins: ``len abs min max sum mean median first last int float string str round ceil floor upper
   lower trim keys values sort``, predicates ``all any none one filter map count find findIndex findLast
-  findLastIndex``, and Argo's ``isNaN isInf asInt asFloat default isNil``. Unlike upstream (§b.2 quirk),
+  findLastIndex``, and Argo's ``isNaN isInf asInt asFloat default isNil``. Unlike upstream (docs/semantics/analysis.md#condition-language quirk),
   ``isNil(x)`` and ``default(x, d)`` look at their argument ``x``;
 * the result must be a bool, else ``expected bool, but got <Go type>``; unknown identifiers fail at compile
   time with ``unknown name X``; type mismatches read ``invalid operation: > (mismatched types string and
@@ -204,7 +204,7 @@ def check_syntax(expr: str) -> str | None:
 
 
 def evaluate_condition(expr: str, result: Any, *, now: Callable[[], datetime] | None = None) -> bool:
-    """Evaluate a condition with ``result`` bound (§b.2); raise ConditionError with an expr-lang message.
+    """Evaluate a condition with ``result`` bound (docs/semantics/analysis.md#condition-language); raise ConditionError with an expr-lang message.
 
     ``now`` is the source of the expression's ``now()`` (default: the wall clock, as in Argo).
     """

@@ -83,7 +83,7 @@ class BuiltRun:
 
 
 def build_run(templates: Sequence[LoadedTemplate], values: Mapping[str, str]) -> BuiltRun:
-    """One run spec from the selected templates and `-a NAME=VALUE` values (§b.7 merging rules).
+    """One run spec from the selected templates and `-a NAME=VALUE` values (docs/semantics/analysis.md#analysis-args merging rules).
 
     Templates are flattened as Argo's `FlattenTemplates` does: AnalysisTemplates first, then
     ClusterAnalysisTemplates, so an error names the argument Argo names. An argument read from a Secret
@@ -160,7 +160,7 @@ def _single_sample(spec: AnalysisRunSpec) -> AnalysisRunSpec:
 
 
 class History:
-    """Every measurement of the run, per metric, in order (the status keeps only the last 10, §b.6)."""
+    """Every measurement of the run, per metric, in order (the status keeps only the last 10, docs/semantics/analysis.md#analysis-scheduling)."""
 
     def __init__(self, echo: Callable[[str], None] | None = None) -> None:
         self.by_metric: dict[str, list[Measurement]] = {}

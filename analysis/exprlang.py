@@ -6,7 +6,7 @@ Python `ast` tree: only constants, names, subscripts, slices, list/dict literals
 comparisons, conditional expressions, calls of named functions and one-parameter lambdas (predicates). No
 `ast.Attribute` is ever produced (``a.b`` becomes ``a["b"]``), so nothing outside the data can be reached.
 
-Syntax accepted (§b.2):
+Syntax accepted (docs/semantics/analysis.md#condition-language):
 
 * expr-lang: ``&&`` ``||`` ``!`` ``true`` ``false`` ``nil`` ``a ? b : c`` ``a ?? b`` ``a.b`` ``a?.b`` ``^``
   and ``**`` (power) ``1..5`` ``contains`` ``startsWith`` ``endsWith`` ``matches`` ``not in`` and predicates

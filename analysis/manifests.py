@@ -3,7 +3,7 @@
 The first stage of `rollouts analyze` (and of any offline tool): YAML files, possibly multi-document, are read
 (`analysis.reading`: bounded, UTF-8) and parsed into `AnalysisTemplate` / `ClusterAnalysisTemplate` /
 `AnalysisRun` models (`analysis.models`), then checked by `analysis.validating` — the same verdict `lint`
-gives and the controller applies (metric validation §b.8, conditions that compile §b.2). Problems raise
+gives and the controller applies (metric validation docs/semantics/analysis.md#metric-validation, conditions that compile docs/semantics/analysis.md#condition-language). Problems raise
 `ManifestError` whose message is a single line such as
 
     success-rate.yaml: AnalysisTemplate "success-rate": spec.metrics[0] (success-rate).failureLimit: failureLimit must be >= 0, or -1 to be disabled

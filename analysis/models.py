@@ -1,4 +1,4 @@
-"""Analysis wire models: AnalysisTemplate, ClusterAnalysisTemplate, AnalysisRun and their parts (§a.3).
+"""Analysis wire models: AnalysisTemplate, ClusterAnalysisTemplate, AnalysisRun and their parts (docs/semantics/objects.md#analysis-objects).
 
 The first stage of the analysis pipeline: manifests are loaded into these models, `args` resolves them,
 `schedule`/`assess` read and write the status parts, and `runner` drives a run. Field names follow Argo
@@ -6,7 +6,7 @@ The first stage of the analysis pipeline: manifests are loaded into these models
 Providers we do not implement (kayenta, datadog, …) are accepted as opaque objects so templates that use them
 still load and validate; running them yields an Error measurement.
 
-Validation (§b.8, `utils/analysis/factory.go`) is `validate_metrics`, which raises `SpecError` with Argo's
+Validation (docs/semantics/analysis.md#metric-validation, `utils/analysis/factory.go`) is `validate_metrics`, which raises `SpecError` with Argo's
 message prefixed by the metric index, e.g. ``metrics[0]: failureLimit must be >= 0, or -1 to be disabled``.
 """
 
@@ -80,8 +80,8 @@ __all__ = [
 ]
 
 API_VERSION = "argoproj.io/v1alpha1"
-DEFAULT_CONSECUTIVE_ERROR_LIMIT = 4  # §b.4
-DEFAULT_MEASUREMENT_HISTORY_LIMIT = 10  # §b.6
+DEFAULT_CONSECUTIVE_ERROR_LIMIT = 4  # docs/semantics/analysis.md#metric-status
+DEFAULT_MEASUREMENT_HISTORY_LIMIT = 10  # docs/semantics/analysis.md#analysis-scheduling
 
 
 class SpecError(ValueError):
@@ -106,7 +106,7 @@ Timestamp = Annotated[datetime, AfterValidator(_utc)]
 
 
 class AnalysisPhase(StrEnum):
-    """`AnalysisPhase` (§a.3); the last four are completed."""
+    """`AnalysisPhase` (docs/semantics/objects.md#analysis-objects); the last four are completed."""
 
     PENDING = "Pending"
     RUNNING = "Running"
@@ -160,7 +160,7 @@ class ValueFrom(WireModel):
 
 
 class Argument(WireModel):
-    """A template argument; neither value nor valueFrom = a placeholder the caller must supply (§a.3)."""
+    """A template argument; neither value nor valueFrom = a placeholder the caller must supply (docs/semantics/objects.md#analysis-objects)."""
 
     name: str
     value: str | None = None
@@ -182,7 +182,7 @@ def _int_field(value: int | str | None, field: str, default: int) -> int:
 
 
 class Metric(WireModel):
-    """One measurement definition (§a.3). Limits are IntOrString so ``{{args.x}}`` can fill them."""
+    """One measurement definition (docs/semantics/objects.md#analysis-objects). Limits are IntOrString so ``{{args.x}}`` can fill them."""
 
     name: str
     interval: str | None = None
@@ -195,7 +195,7 @@ class Metric(WireModel):
     consecutive_error_limit: IntOrString | None = None
     consecutive_success_limit: IntOrString | None = None
     provider: MetricProvider = Field(default_factory=MetricProvider)
-    """Missing → empty, so validation says ``no provider specified`` as Argo does (§b.8)."""
+    """Missing → empty, so validation says ``no provider specified`` as Argo does (docs/semantics/analysis.md#metric-validation)."""
 
     # Integer views with Argo's defaults. Raise SpecError for a string that is not an integer.
     def count_value(self) -> int:
@@ -216,7 +216,7 @@ class Metric(WireModel):
         return _int_field(self.consecutive_success_limit, "consecutiveSuccessLimit", 0)
 
     def effective_count(self) -> int | None:
-        """§a.3 EffectiveCount: count unset or 0 → 1 without interval, None (forever) with one; else count."""
+        """docs/semantics/objects.md#analysis-objects EffectiveCount: count unset or 0 → 1 without interval, None (forever) with one; else count."""
         count = self.count_value()
         if count == 0:
             return None if self.interval else 1
@@ -242,7 +242,7 @@ def _placeholder(value: str | None) -> bool:
 
 
 def validate_metric(metric: Metric) -> None:
-    """§b.8 `ValidateMetric`: raise SpecError with Argo's message (without the ``metrics[i]:`` prefix) and the
+    """docs/semantics/analysis.md#metric-validation `ValidateMetric`: raise SpecError with Argo's message (without the ``metrics[i]:`` prefix) and the
     field it is about (`SpecError.field`, relative to the metric).
 
     Rules whose inputs are still ``{{args.x}}`` placeholders are skipped (Argo reads them as 0). Beyond Argo
@@ -319,7 +319,7 @@ def validate_metric(metric: Metric) -> None:
 
 
 def metric_problems(metrics: Sequence[Metric], path: str = "metrics") -> list[tuple[str, str]]:
-    """Every §b.8 problem as (field path, message), one per metric: ``("metrics[0].count", "count must …")``."""
+    """Every docs/semantics/analysis.md#metric-validation problem as (field path, message), one per metric: ``("metrics[0].count", "count must …")``."""
     problems: list[tuple[str, str]] = []
     seen: set[str] = set()
     for i, metric in enumerate(metrics):
@@ -336,7 +336,7 @@ def metric_problems(metrics: Sequence[Metric], path: str = "metrics") -> list[tu
 
 
 def metric_errors(metrics: Sequence[Metric]) -> list[str]:
-    """Every §b.8 problem, one message per metric (Argo stops at the first; linting wants them all)."""
+    """Every docs/semantics/analysis.md#metric-validation problem, one message per metric (Argo stops at the first; linting wants them all)."""
     if not metrics:
         return ["no metrics specified"]
     errors: list[str] = []
@@ -354,7 +354,7 @@ def metric_errors(metrics: Sequence[Metric]) -> list[str]:
 
 
 def validate_metrics(metrics: Sequence[Metric]) -> None:
-    """§b.8 `ValidateMetrics`: raise SpecError with the first problem, e.g. ``metrics[0]: no provider specified``."""
+    """docs/semantics/analysis.md#metric-validation `ValidateMetrics`: raise SpecError with the first problem, e.g. ``metrics[0]: no provider specified``."""
     errors = metric_errors(metrics)
     if errors:
         raise SpecError(errors[0])
@@ -365,7 +365,7 @@ def validate_metrics(metrics: Sequence[Metric]) -> None:
 
 class DryRun(WireModel):
     metric_name: str
-    """A Go regular expression matched unanchored against metric names (§a.3)."""
+    """A Go regular expression matched unanchored against metric names (docs/semantics/objects.md#analysis-objects)."""
 
 
 class MeasurementRetention(WireModel):
@@ -419,11 +419,11 @@ class AnalysisRunSpec(WireModel):
 
 
 class Measurement(WireModel):
-    """One measurement (§a.3). `value` is the string form (§b.3).
+    """One measurement (docs/semantics/objects.md#analysis-objects). `value` is the string form (docs/semantics/analysis.md#prometheus-results).
 
     Besides the wire fields a measurement may carry the provider's *parsed* result (`result`, a private
     attribute never serialized): a float for a Prometheus scalar, a list of floats for a vector or matrix,
-    the JSON value for web. Conditions are evaluated on it (§b.1). `has_result` tells a result of None
+    the JSON value for web. Conditions are evaluated on it (docs/semantics/analysis.md#measurement-assessment). `has_result` tells a result of None
     (``no data``) from no result at all.
     """
 
@@ -455,7 +455,7 @@ class Measurement(WireModel):
 
 
 class MetricResult(WireModel):
-    """Per-metric status (§a.3): counters of measurements; `count` excludes errors (§b.4)."""
+    """Per-metric status (docs/semantics/objects.md#analysis-objects): counters of measurements; `count` excludes errors (docs/semantics/analysis.md#metric-status)."""
 
     name: str
     phase: AnalysisPhase = AnalysisPhase.PENDING
@@ -473,7 +473,7 @@ class MetricResult(WireModel):
 
 
 class RunSummary(WireModel):
-    """Counts of *metrics* by phase (§a.3)."""
+    """Counts of *metrics* by phase (docs/semantics/objects.md#analysis-objects)."""
 
     count: int = 0
     successful: int = 0

@@ -1,4 +1,4 @@
-"""Metric provider specs: the ``provider`` section of a Metric (§a.3), as read from manifests.
+"""Metric provider specs: the ``provider`` section of a Metric (docs/semantics/objects.md#analysis-objects), as read from manifests.
 
 Part of the analysis models (re-exported by `analysis.models`, which is where callers import them from).
 Prometheus, web and job are modelled field by field because this project runs them; the other providers Argo
@@ -85,7 +85,7 @@ class PrometheusMetric(WireModel):
     query: str | None = None
     authentication: Authentication | None = None
     timeout: int | None = None
-    """Seconds; default 30 (§b.3)."""
+    """Seconds; default 30 (docs/semantics/analysis.md#prometheus-results)."""
     insecure: bool | None = None
     headers: list[WebMetricHeader] | None = None
     range_query: PrometheusRangeQuery | None = None
@@ -125,7 +125,7 @@ class MetricProvider(WireModel):
     plugin: RawObject | None = None
 
     def kinds(self) -> list[str]:
-        """The provider keys set, in wire spelling; a plugin map counts once per plugin (§b.8)."""
+        """The provider keys set, in wire spelling; a plugin map counts once per plugin (docs/semantics/analysis.md#metric-validation)."""
         found: list[str] = []
         for kind in PROVIDER_KINDS:
             value = getattr(self, _PY_NAME.get(kind, kind))

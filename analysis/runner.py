@@ -3,9 +3,9 @@
 Two entry points:
 
 * `reconcile_run` — ONE reconcile pass, what Argo's `reconcileAnalysisRun` does, usable by the controller
-  from its AnalysisRun reconciler: resolve args (§b.7), validate (§b.8), find the dry-run and retention rules,
-  pick the due measurements (§b.6), take them all CONCURRENTLY, record them with their counters (§b.4),
-  assess metrics and run (§b.5), trim the history, and say when to come back. It never raises for bad
+  from its AnalysisRun reconciler: resolve args (docs/semantics/analysis.md#analysis-args), validate (docs/semantics/analysis.md#metric-validation), find the dry-run and retention rules,
+  pick the due measurements (docs/semantics/analysis.md#analysis-scheduling), take them all CONCURRENTLY, record them with their counters (docs/semantics/analysis.md#metric-status),
+  assess metrics and run (docs/semantics/analysis.md#run-status), trim the history, and say when to come back. It never raises for bad
   input or failing backends: those become an Error run or Error measurements.
 * `run_to_completion` — loops `reconcile_run` on a `Clock` until the run completes, is terminated (an
   `asyncio.Event` or a callable), or reaches `until` (replays stop there, terminating what is in flight).
@@ -161,7 +161,7 @@ def _new_result(
 
 @dataclass(frozen=True)
 class _Prepared:
-    """What a pass needs from the spec alone (§b.7, §b.8, §a.3), worked out once per spec in
+    """What a pass needs from the spec alone (docs/semantics/analysis.md#analysis-args, docs/semantics/analysis.md#metric-validation, docs/semantics/objects.md#analysis-objects), worked out once per spec in
     `run_to_completion` instead of on every pass; `error` is a whole-run Error message."""
 
     resolved: list[Metric] = field(default_factory=list)

@@ -1,4 +1,4 @@
-"""Scheduling: which metrics are due at `now`, when to wake up next, and how much history to keep (§b.6).
+"""Scheduling: which metrics are due at `now`, when to wake up next, and how much history to keep (docs/semantics/analysis.md#analysis-scheduling).
 
 Pure analysis core, called by `runner` once per reconcile with an injected `now`:
 
@@ -7,7 +7,7 @@ Pure analysis core, called by `runner` once per reconcile with an injected `now`
   waits for ``startedAt + initialDelay``; stop at ``count >= effectiveCount`` (errors do not count); next one
   when ``now >= finishedAt + interval`` — or ``+ 10 s`` after an Error, whatever the interval;
 * `next_wakeup` = `calculateNextReconcileTime`: the earliest of those instants;
-* `dry_run_metrics` / `retention_limits`: the rules of §a.3 — Go regular expressions matched *unanchored*
+* `dry_run_metrics` / `retention_limits`: the rules of docs/semantics/objects.md#analysis-objects — Go regular expressions matched *unanchored*
   (``rate`` matches ``success-rate``), an invalid one matches nothing, and every rule must match a metric;
 * `trim_measurements`: keep the last 10 measurements, or ``measurementRetention.limit`` when > 0.
 """
@@ -89,7 +89,7 @@ def _interval_after(metric: Metric, last: Measurement) -> timedelta | None:
 def due_tasks(
     metrics: Sequence[Metric], status: AnalysisRunStatus, *, terminating: bool, now: datetime
 ) -> list[Task]:
-    """§b.6 generateMetricTasks: the measurements to take, resume or terminate at `now`."""
+    """docs/semantics/analysis.md#analysis-scheduling generateMetricTasks: the measurements to take, resume or terminate at `now`."""
     tasks: list[Task] = []
     for metric in metrics:
         if _completed(status, metric.name):
@@ -126,7 +126,7 @@ def due_tasks(
 
 
 def next_wakeup(metrics: Sequence[Metric], status: AnalysisRunStatus, *, now: datetime) -> datetime | None:
-    """§b.6 calculateNextReconcileTime: the earliest instant something becomes due (None: nothing timed)."""
+    """docs/semantics/analysis.md#analysis-scheduling calculateNextReconcileTime: the earliest instant something becomes due (None: nothing timed)."""
     earliest: datetime | None = None
 
     def consider(t: datetime) -> None:
@@ -180,7 +180,7 @@ def _match_rules(kind: str, patterns: Sequence[str], metrics: Sequence[Metric]) 
 
 
 def dry_run_metrics(rules: Sequence[DryRun] | None, metrics: Sequence[Metric]) -> set[str]:
-    """Names of the metrics in dry-run mode; SpecError when a rule matches none (§a.3, §b.5)."""
+    """Names of the metrics in dry-run mode; SpecError when a rule matches none (docs/semantics/objects.md#analysis-objects, docs/semantics/analysis.md#run-status)."""
     matched = _match_rules("dryRun", [r.metric_name for r in rules or []], metrics)
     return {name for names in matched for name in names}
 
@@ -201,7 +201,7 @@ def retention_limits(
 def trim_measurements(
     status: AnalysisRunStatus, limits: Mapping[str, int], default: int = DEFAULT_MEASUREMENT_HISTORY_LIMIT
 ) -> None:
-    """Keep the newest `default` (10) measurements per metric, or the rule's limit when > 0 (§b.6)."""
+    """Keep the newest `default` (10) measurements per metric, or the rule's limit when > 0 (docs/semantics/analysis.md#analysis-scheduling)."""
     for result in status.metric_results or []:
         limit = limits.get(result.name, 0)
         keep = limit if limit > 0 else default

@@ -2,7 +2,7 @@
 `kubectl rollouts lint`, `rollouts analyze` and the controller.
 
 Where it sits: after reading (`analysis.reading`) and before anything runs. The metric rules themselves are
-`analysis.models.validate_metric` (Argo's §b.8 rules and messages, plus the few documented stricter ones),
+`analysis.models.validate_metric` (Argo's docs/semantics/analysis.md#metric-validation rules and messages, plus the few documented stricter ones),
 which the runner applies again to every run after its arguments are substituted — so what `lint` and
 `analyze` accept is what the controller runs. This module adds what only a whole object has: the object's
 name (Kubernetes' rule for names, `analysis.names`), a template made only of other templates (`spec.templates`, valid

@@ -6,7 +6,7 @@ seconds, with the seed's two queries (success rate and p99 latency of `api-serve
 Prometheus backfilled by `tests/fixtures/prometheus.py`. Per N it prints:
 
 * measurements per second, p50/p99 lag between a measurement's due time (the previous one's completion +
-  interval, §b.6) and its completion, and the CPU seconds of this process;
+  interval, docs/semantics/analysis.md#analysis-scheduling) and its completion, and the CPU seconds of this process;
 * the engine's CPU cost per measurement next to a bare loop of the same queries through
   prometheus-api-client (`custom_query`), and the overhead in percent;
 * the requests Prometheus itself counted (`prometheus_http_requests_total{handler="/api/v1/query"}`),
@@ -100,7 +100,9 @@ class Recording:
         self.lags.append(done - self.due.get(metric.name, self.start))
         error = measurement.phase is AnalysisPhase.ERROR
         self.outcomes["error" if error else "ok"] += 1
-        self.due[metric.name] = done + (10.0 if error else INTERVAL)  # §b.6: 10 s after an error
+        self.due[metric.name] = done + (
+            10.0 if error else INTERVAL
+        )  # docs/semantics/analysis.md#analysis-scheduling: 10 s after an error
         return measurement
 
     async def resume(self, metric: Metric, measurement: Measurement) -> Measurement:

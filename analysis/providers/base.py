@@ -9,10 +9,10 @@ Rules every provider follows:
 * ``measure`` never raises for a backend failure (connection refused, timeout, HTTP 400, garbage): it
   returns a measurement in phase ``Error`` whose message says what happened (`error_measurement`).
 * ``at=None`` measures *now* (live); ``at=T`` evaluates the query at instant T (replay, ``--at``).
-* A value-producing provider returns the string form in ``measurement.value`` (§b.3) and attaches the parsed
+* A value-producing provider returns the string form in ``measurement.value`` (docs/semantics/analysis.md#prometheus-results) and attaches the parsed
   result with ``measurement.with_result(result)``: a float for a scalar, a list of floats for a vector or
   matrix, the decoded JSON value for web. It may leave ``phase`` unset (None): the runner then evaluates
-  ``successCondition``/``failureCondition`` on the result (§b.1) and sets phase and message. Or it may call
+  ``successCondition``/``failureCondition`` on the result (docs/semantics/analysis.md#measurement-assessment) and sets phase and message. Or it may call
   `measurement_from_result`, which does the same evaluation right away (as Argo's providers do).
 * An asynchronous provider (Jobs) returns phase ``Running`` with ``resumeAt`` set; the runner calls
   ``resume`` at or after that time, and ``terminate`` when the run is terminating.
@@ -107,7 +107,7 @@ def error_measurement(
     finished_at: datetime | None = None,
     metadata: dict[str, str] | None = None,
 ) -> Measurement:
-    """A completed Error measurement (a backend failure); counts toward consecutiveErrorLimit (§b.4)."""
+    """A completed Error measurement (a backend failure); counts toward consecutiveErrorLimit (docs/semantics/analysis.md#metric-status)."""
     finished = finished_at or started_at
     return Measurement(
         phase=AnalysisPhase.ERROR,
@@ -127,7 +127,7 @@ def measurement_from_result(
     finished_at: datetime | None = None,
     metadata: dict[str, str] | None = None,
 ) -> Measurement:
-    """A measurement assessed from `result` with the metric's conditions (§b.1), result attached."""
+    """A measurement assessed from `result` with the metric's conditions (docs/semantics/analysis.md#measurement-assessment), result attached."""
     from analysis.assess import evaluate_measurement  # late: assess imports conditions (heavier)
 
     phase, message = evaluate_measurement(metric, result)
@@ -142,7 +142,7 @@ def measurement_from_result(
     return measurement.with_result(result)
 
 
-# §b.3 value strings: one implementation, in `shaping`; re-exported here for providers built on this base.
+# docs/semantics/analysis.md#prometheus-results value strings: one implementation, in `shaping`; re-exported here for providers built on this base.
 format_sample = format_sample_value
 format_samples = format_sample_list
 

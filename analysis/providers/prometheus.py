@@ -1,12 +1,12 @@
 """The Prometheus metric provider: one `measure()` = one PromQL query through prometheus-api-client.
 
 Sits at the edge of the analysis pipeline: the runner hands it a metric whose `{{args.*}}` are already
-substituted, it returns a `Measurement` carrying the value string and the parsed result (reference §b.3),
+substituted, it returns a `Measurement` carrying the value string and the parsed result (docs/semantics/analysis.md#prometheus-results),
 and the runner's `assess` evaluates the conditions. It follows Argo's `metricproviders/prometheus`:
 
 * instant query at *now* (live) or at the instant `at` (replay, `rollouts analyze --at/--from`);
   `rangeQuery` with `start`/`end` time expressions (`now() - duration("5m")`, `now()` = the evaluation
-  instant) and a Go-duration `step`; their parse errors become Error measurements (§b.3);
+  instant) and a Go-duration `step`; their parse errors become Error measurements (docs/semantics/analysis.md#prometheus-results);
 * address from the metric, else the `address_override` (`--prometheus`), else `ARGO_ROLLOUTS_PROMETHEUS_ADDRESS`;
 * `timeout` seconds (default 30, negative is an error), `headers`, basic auth, OAuth2 client credentials
   (`oauth2`), `insecure`;
@@ -23,7 +23,7 @@ query runs in the provider's own `QueryThreads` (shared by every backend and nam
 `SocketDeadline` whose `abort()` shuts the query's sockets down when the deadline fires, so the thread is
 free at once (`deadlines`). One `PrometheusConnect` (one HTTP session with a connection pool) is kept per
 distinct backend configuration.
-`PrometheusConnect.custom_query` returns only `data.result` and drops `resultType` and `warnings`, which §b.3
+`PrometheusConnect.custom_query` returns only `data.result` and drops `resultType` and `warnings`, which docs/semantics/analysis.md#prometheus-results
 needs, so the subclass `_Connection` sends the same request with the library's session and returns the whole
 document. It prepares each live query's request once and reads the environment's proxy settings once per
 connection (`Session.request` does both on every call, ~40 % of a query's CPU), and asks for instant queries'
@@ -83,7 +83,7 @@ class QueryFailed(Exception):
 
 
 class _Unsupported(QueryFailed):
-    """An answer of a type Argo does not measure: its message stands alone (§b.3)."""
+    """An answer of a type Argo does not measure: its message stands alone (docs/semantics/analysis.md#prometheus-results)."""
 
 
 class _ApiError(QueryFailed):
@@ -168,7 +168,7 @@ class _Connection(PrometheusConnect):  # type: ignore[misc]
     def fetch(
         self, endpoint: str, params: dict[str, str], deadline: SocketDeadline
     ) -> tuple[PrometheusResult, str, list[str]]:
-        """Send one query and shape its answer (§b.3). Raises `QueryFailed` with the cause; runs in a thread.
+        """Send one query and shape its answer (docs/semantics/analysis.md#prometheus-results). Raises `QueryFailed` with the cause; runs in a thread.
 
         Every socket it touches is registered with `deadline`, whose `abort()` (from the event loop, when the
         measurement's time is up) makes a blocked read return at once.
@@ -239,7 +239,7 @@ def _shaped(status: int, raw: bytes) -> tuple[PrometheusResult, str, list[str]]:
 
 
 class ConfigError(ValueError):
-    """A provider configuration problem of the metric (Argo's provider-construction errors, §b.3)."""
+    """A provider configuration problem of the metric (Argo's provider-construction errors, docs/semantics/analysis.md#prometheus-provider)."""
 
 
 class PrometheusProvider(BaseProvider):
@@ -328,7 +328,7 @@ class PrometheusProvider(BaseProvider):
     # --- resolution ----------------------------------------------------------------------------
 
     def resolve_address(self, config: PrometheusMetric) -> str:
-        """§b.3: `--prometheus` override, else the metric's address, else the environment; must be a URL."""
+        """docs/semantics/analysis.md#prometheus-provider: `--prometheus` override, else the metric's address, else the environment; must be a URL."""
         return _checked_address(self.address_override or config.address or self._environ.get(ADDRESS_ENV, ""))
 
     def _request(self, config: PrometheusMetric, at: datetime | None) -> _Request:
@@ -420,7 +420,7 @@ def _timed_out(request: _Request) -> str:
 
 @lru_cache(maxsize=256)
 def _checked_address(address: str) -> str:
-    """The address stripped of blanks and a trailing slash; `ConfigError` unless an http(s) URL (§b.3)."""
+    """The address stripped of blanks and a trailing slash; `ConfigError` unless an http(s) URL (docs/semantics/analysis.md#prometheus-provider)."""
     address = address.strip()
     if not address:
         raise ConfigError("prometheus address is not configured")

@@ -1,7 +1,7 @@
 """PURE: a Prometheus HTTP API answer → the `result` conditions see and the measurement's value string.
 
 Sits right after the network call of the Prometheus provider and before assessment. It follows Argo's
-`processResponse` (reference §b.3) exactly:
+`processResponse` (docs/semantics/analysis.md#prometheus-results) exactly:
 
 | resultType | `result` for conditions | `value` string |
 | --- | --- | --- |
@@ -83,12 +83,12 @@ def _sample(pair: Any) -> float:
 
 
 def format_sample_list(values: Sequence[float]) -> str:
-    """A vector/matrix value string (§b.3): ``[v1,v2]``, empty → ``[]``."""
+    """A vector/matrix value string (docs/semantics/analysis.md#prometheus-results): ``[v1,v2]``, empty → ``[]``."""
     return "[" + ",".join(format_sample_value(v) for v in values) + "]"
 
 
 def shape_response(body: Any) -> tuple[PrometheusResult, str]:
-    """`(result, value string)` of a successful query answer (§b.3).
+    """`(result, value string)` of a successful query answer (docs/semantics/analysis.md#prometheus-results).
 
     >>> shape_response({"status": "success", "data": {"resultType": "vector", "result": [
     ...     {"metric": {"a": "1"}, "value": [1, "0.95"]}, {"metric": {}, "value": [1, "NaN"]}]}})

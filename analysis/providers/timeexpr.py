@@ -1,7 +1,7 @@
 """PURE: the time expressions of a Prometheus `rangeQuery` (`start`, `end`), evaluated to instants.
 
 Sits inside the Prometheus provider, just before a range query is sent. Argo compiles `rangeQuery.start` and
-`rangeQuery.end` with expr-lang (`EvalTime`, reference §b.2) where only `now()`, `duration("5m")`,
+`rangeQuery.end` with expr-lang (`EvalTime`, docs/semantics/analysis.md#condition-language) where only `now()`, `duration("5m")`,
 `date(…)` and `timezone(…)` are meaningful, and the result must be a time. The same subset is accepted here
 (on simpleeval, no attribute access, no names): `now() - duration("5m")`, `date("…") + duration("1h")`,
 `date("2023-08-14 00:00:00", "2006-01-02 15:04:05", "UTC")` — the functions are the condition language's

@@ -3,11 +3,11 @@
 Called by the analysis work queue with a key; returns when to look again. A pass:
 
 1. read the run (from the caches, preferring what our own last status write returned — `reconciling.Freshest`);
-2. a finished run only waits for its `ttlStrategy` (§b.6) to pass strictly, as Argo counts it, and is then
+2. a finished run only waits for its `ttlStrategy` (docs/semantics/analysis.md#analysis-scheduling) to pass strictly, as Argo counts it, and is then
    deleted;
 3. otherwise `analysis.runner.reconcile_run` takes the measurements that are due (providers `prometheus` and
    `web` shared by the whole process, `job` bound to this run — `rollouts.controller.jobs`), honours
-   `spec.terminate`, assesses metrics and run (§b.4–b.5), trims measurement history (§b.6) and says when the
+   `spec.terminate`, assesses metrics and run (docs/semantics/analysis.md#metric-status, docs/semantics/analysis.md#run-status), trims measurement history (docs/semantics/analysis.md#analysis-scheduling) and says when the
    next measurement is due;
 4. ONE merge patch of the status (a diff; none when nothing changed), written the way the AnalysisRun CRD
    takes it: Argo's CRD (and ours, which matches it) has no status subresource, so the patch goes to the object
@@ -43,7 +43,7 @@ MIN_REQUEUE = 0.05
 
 
 class SecretError(LookupError):
-    """A secretKeyRef that cannot be resolved; the message is Argo's (§b.7)."""
+    """A secretKeyRef that cannot be resolved; the message is Argo's (docs/semantics/analysis.md#analysis-args)."""
 
 
 class KubeSecrets:
@@ -247,7 +247,7 @@ class AnalysisRunReconciler:
         return updated
 
     async def _expire(self, raw: JSON, now: datetime) -> float | None:
-        """ttlStrategy (§b.6): delete the finished run once its TTL has strictly passed, else look again then."""
+        """ttlStrategy (docs/semantics/analysis.md#analysis-scheduling): delete the finished run once its TTL has strictly passed, else look again then."""
         deadline = ttl_deadline(raw)
         if deadline is None:
             return None

@@ -9,7 +9,7 @@ or on a stale cache) changes nothing:
   values ("replicas = 3", "selector hash = abc"); a None annotation or label removes it.
 * EditRouter: PUT guarded by the resourceVersion the decision was made from (409 → the reconcile re-reads).
 * CreateAnalysisRun: ownerReference to the Rollout; an existing run with the same owner and spec that is not
-  finished is reused, any other collision gets `.1`, `.2`, … (§c.8).
+  finished is reused, any other collision gets `.1`, `.2`, … (docs/semantics/controller.md#rollout-analysis).
 * Delete*: a missing object is already deleted.
 
 Then the status: `status_patch(old, new)` is the JSON merge patch from the stored status to the plan's status
@@ -109,7 +109,7 @@ def _drop_nulls(value: Mapping[str, Any]) -> JSON:
 
 
 def desired_status(rollout_raw: Mapping[str, Any], new_status: Mapping[str, Any]) -> JSON:
-    """The plan's status with `observedGeneration` (a string, as Argo stores it, §a.2) filled in."""
+    """The plan's status with `observedGeneration` (a string, as Argo stores it, docs/semantics/objects.md#rollout-status) filled in."""
     status = dict(new_status)
     if "observedGeneration" not in status:
         generation = (rollout_raw.get("metadata") or {}).get("generation")

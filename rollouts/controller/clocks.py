@@ -1,7 +1,7 @@
 """Clocks for the controller runtime: the real one, and a manual one tests advance by hand.
 
 The work queue's timer heap, the informers' backoff and the leader elector read time only through a `Clock`, so
-tests drive hours of requeues and lease expiries without sleeping (DESIGN §4 "Time is injected").
+tests drive hours of requeues and lease expiries without sleeping.
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ Part of the AnalysisRun reconciler (`rollouts.controller.analyzing`): it lives w
   the next poll; the Job's name and namespace go to ``measurement.metadata`` (``job-name``, ``job-namespace``).
 * ``resume`` reads the Job: condition Complete → Successful, Failed → Failed, otherwise still Running (next
   poll later). A finished Job is deleted (its pods with it).
-* ``terminate`` deletes the Job; the measurement ends Successful (§b.5: the runner marks it "Metric Terminated").
+* ``terminate`` deletes the Job; the measurement ends Successful (docs/semantics/analysis.md#run-status: the runner marks it "Metric Terminated").
 A failure to talk to the API server is an Error measurement, never an exception (provider contract).
 """
 
@@ -177,7 +177,7 @@ class JobProvider(BaseProvider):
 
 def _taken(result: Mapping[str, Any]) -> int:
     """Measurements taken so far: the finished ones from the counters (retention may have trimmed the list,
-    §b.6), plus those still in flight."""
+    docs/semantics/analysis.md#analysis-scheduling), plus those still in flight."""
     finished = sum(int(result.get(k) or 0) for k in ("successful", "failed", "inconclusive", "error"))
     in_flight = sum(1 for m in result.get("measurements") or () if not m.get("finishedAt"))
     return finished + in_flight

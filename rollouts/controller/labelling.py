@@ -1,4 +1,4 @@
-"""Pure derivations of metric labels and values from Rollout and AnalysisRun objects (§e).
+"""Pure derivations of metric labels and values from Rollout and AnalysisRun objects (docs/semantics/metrics.md#controller-metrics).
 
 Used by `rollouts.controller.metrics`; kept apart and free of I/O so the tables in `test_metrics.py` pin the
 semantics: the *metrics* phase of a rollout (which differs from `status.phase`), the strategy and traffic
@@ -12,7 +12,7 @@ import math
 import re
 from typing import Any
 
-#: §e: the metrics phase, from the Progressing condition's reason and the InvalidSpec condition.
+#: docs/semantics/metrics.md#metrics-phase: the metrics phase, from the Progressing condition's reason and the InvalidSpec condition.
 ROLLOUT_METRIC_PHASES = ("Completed", "Progressing", "Paused", "Timeout", "Error", "Abort", "InvalidSpec")
 _REASON_PHASE = {
     "NewReplicaSetAvailable": "Completed",
@@ -56,7 +56,7 @@ def _conditions(rollout: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def metrics_phase(rollout: dict[str, Any]) -> str:
-    """§e: Completed / Paused / Error / Timeout / Abort from the Progressing reason, InvalidSpec wins, else
+    """docs/semantics/metrics.md#controller-metrics: Completed / Paused / Error / Timeout / Abort from the Progressing reason, InvalidSpec wins, else
     Progressing.
 
     >>> metrics_phase({"status": {"conditions": [{"type": "Progressing", "reason": "RolloutPaused"}]}})

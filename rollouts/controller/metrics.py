@@ -1,4 +1,4 @@
-"""Controller metrics: Argo Rollouts' series (§e) plus analysis values and thresholds, on an injected registry.
+"""Controller metrics: Argo Rollouts' series (docs/semantics/metrics.md#controller-metrics) plus analysis values and thresholds, on an injected registry.
 
 Fed by every other part of the runtime: the client adapter's request hook (`on_request`), the work queues
 (`QueueObserver` methods), the reconcilers (`observe_reconcile`, `observe_rollout`, `observe_analysis_run`), the

@@ -240,7 +240,7 @@ def _split_name(name: str, namespace: str) -> tuple[str, str]:
 
 
 def fallback_router_refs(raw: Mapping[str, Any]) -> list[RouterRef]:
-    """Router objects named by `trafficRouting` (Istio, SMI, NGINX, Gateway API plugin), per §a.1."""
+    """Router objects named by `trafficRouting` (Istio, SMI, NGINX, Gateway API plugin), per docs/semantics/objects.md#traffic-routing-fields."""
     namespace = str(_meta(raw).get("namespace") or "default")
     canary, _ = _strategy(raw)
     routing = canary.get("trafficRouting") or {}
@@ -392,7 +392,7 @@ async def observe(
     )
     replica_sets, runs, svc_objs, router_objs, template_objs = results
     fetched = {ref: obj for ref, obj in zip(template_list, template_objs, strict=True) if obj is not None}
-    # A template may itself name templates (`spec.templates`, §a.3): fetch those too, a level at a time.
+    # A template may itself name templates (`spec.templates`, docs/semantics/objects.md#analysis-objects): fetch those too, a level at a time.
     for _ in range(MAX_TEMPLATE_NESTING):
         nested = sorted(
             {r for obj in fetched.values() for r in nested_template_refs(obj, namespace)} - set(template_list)

@@ -8,7 +8,7 @@ with). Semantics of client-go's rate-limited delaying queue, which Argo Rollouts
   is marked dirty and processed once more after the current pass;
 * **delayed requeue** — `add_after(key, seconds)` (from `Plan.requeue_after`) goes on ONE timer heap for the
   whole queue; an earlier request for the same key wins;
-* **backoff on errors** — a handler that raises is retried after 1 ms, 2 ms, 4 ms … capped at 10 s (§c.12:
+* **backoff on errors** — a handler that raises is retried after 1 ms, 2 ms, 4 ms … capped at 10 s (docs/semantics/controller.md#work-queue:
   exponential per-item 1 ms → 10 s); a successful pass resets the key's failures;
 * **bounded concurrency** — `workers` tasks (`--rollout-workers`, `--analysis-workers`);
 * **fair between namespaces** — ready keys wait in one FIFO lane per namespace and workers take lanes in

@@ -189,7 +189,7 @@ def settle(decide: Decide, observed: Observed, plan: Plan, now: datetime) -> tup
             logger.debug("settling stopped: {}: {}", type(e).__name__, e)
             break
         if following.new_status.get("currentStepIndex") != status.get("currentStepIndex"):
-            break  # every step index is written, as Argo does: watchers see each step (§c.4)
+            break  # every step index is written, as Argo does: watchers see each step (docs/semantics/controller.md#traffic-weights)
         folded += 1
         events.extend(plan.actions)
         completed.extend(plan.completed)

@@ -28,7 +28,7 @@ JOB_RUN_LABEL = "analysisrun.argoproj.io/uid"
 class Reconciler(Protocol):
     """One pass for one key; returns seconds until the next look (None: on the next event or resync).
 
-    Raising requeues the key with exponential backoff (1 ms → 10 s, §c.12)."""
+    Raising requeues the key with exponential backoff (1 ms → 10 s, docs/semantics/controller.md#work-queue)."""
 
     async def reconcile(self, key: ObjectKey) -> float | None: ...
 

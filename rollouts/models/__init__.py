@@ -3,7 +3,7 @@
 Bottom of the pipeline, next to `analysis.models`: the controller reads Rollouts from the API server into
 `Rollout`, the pure strategy core (`rollouts.strategy`) decides on these values, the plugin's `lint` and
 `rollouts plan` load manifests into them. Field names are Argo's (`pkg/apis/rollouts/v1alpha1/types.go`,
-reference §a.1–a.2); Python attributes are snake_case, the wire is camelCase; unknown fields are ignored.
+docs/semantics/objects.md#rollout-spec, docs/semantics/objects.md#rollout-status); Python attributes are snake_case, the wire is camelCase; unknown fields are ignored.
 
 How to use (for the strategy, controller and plugin code):
 

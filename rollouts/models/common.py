@@ -1,7 +1,7 @@
 """Shared wire types of the Rollout models: defaults, times, Go omitempty structs, metadata, analysis references.
 
 Part of `rollouts.models` (import from there). Argo sources: `pkg/apis/rollouts/v1alpha1/types.go`,
-`utils/defaults/defaults.go` (reference §a.1).
+`utils/defaults/defaults.go` (docs/semantics/objects.md#rollout-spec).
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ __all__ = [
 DEFAULT_REPLICAS = 1
 DEFAULT_REVISION_HISTORY_LIMIT = 10
 DEFAULT_RUN_HISTORY_LIMIT = 5
-DEFAULT_MAX_SURGE = "25"  # a string: always read as a percentage (§a.1)
+DEFAULT_MAX_SURGE = "25"  # a string: always read as a percentage (docs/semantics/objects.md#rollout-spec)
 DEFAULT_MAX_UNAVAILABLE = "25"
 DEFAULT_PROGRESS_DEADLINE_SECONDS = 600
 DEFAULT_SCALE_DOWN_DELAY_SECONDS = 30
@@ -170,7 +170,7 @@ AnalysisRunMetadata = PodTemplateMetadata
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# Analysis references (§a.1 "Analysis args on a Rollout")
+# Analysis references (docs/semantics/objects.md#rollout-spec "Analysis args on a Rollout")
 # ---------------------------------------------------------------------------------------------------------------
 
 
@@ -188,7 +188,7 @@ class FieldRef(WireModel):
 
 
 class ArgumentValueFrom(WireModel):
-    """`podTemplateHashValue`: ``Stable`` or ``Latest``; `fieldRef`: a path into the Rollout (§a.1)."""
+    """`podTemplateHashValue`: ``Stable`` or ``Latest``; `fieldRef`: a path into the Rollout (docs/semantics/objects.md#rollout-spec)."""
 
     pod_template_hash_value: Literal["Stable", "Latest"] | None = None
     field_ref: FieldRef | None = None
@@ -220,6 +220,6 @@ class RolloutAnalysis(WireModel):
 
 
 class RolloutAnalysisBackground(RolloutAnalysis):
-    """`strategy.canary.analysis`: runs in the background from `startingStep` (§c.8)."""
+    """`strategy.canary.analysis`: runs in the background from `startingStep` (docs/semantics/controller.md#rollout-analysis)."""
 
     starting_step: Int32 | None = None

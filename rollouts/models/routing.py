@@ -1,4 +1,4 @@
-"""Traffic-routing models (§a.1 "trafficRouting kinds"): Istio, NGINX, ALB, SMI, Ambassador, App Mesh,
+"""Traffic-routing models (docs/semantics/objects.md#traffic-routing-fields "trafficRouting kinds"): Istio, NGINX, ALB, SMI, Ambassador, App Mesh,
 Traefik, APISIX, plugins, managedRoutes, maxTrafficWeight.
 
 Part of `rollouts.models` (import from there); the edits themselves live in `rollouts.traffic`.
@@ -49,7 +49,7 @@ class TCPRoute(WireModel):
 
 
 class IstioVirtualService(WireModel):
-    """A VirtualService reference; ``name`` may be ``ns/name`` (§c.4)."""
+    """A VirtualService reference; ``name`` may be ``ns/name`` (docs/semantics/controller.md#istio)."""
 
     name: str
     routes: list[str] | None = None

@@ -1,4 +1,4 @@
-"""Rollout spec models (§a.1): canary and blue-green strategies and `RolloutSpec` with Argo's defaults.
+"""Rollout spec models (docs/semantics/objects.md#bluegreen-fields): canary and blue-green strategies and `RolloutSpec` with Argo's defaults.
 
 Part of `rollouts.models` (import from there). Optional fields are None when absent so a manifest
 round-trips unchanged; the `*_or_default` methods give the value Argo uses (`utils/defaults/defaults.go`).
@@ -143,7 +143,7 @@ class AnalysisRunStrategy(WireModel):
 
 
 class RolloutSpec(WireModel):
-    """`RolloutSpec` (§a.1). Optional fields are None when absent; the `*_or_default` methods give Argo's value."""
+    """`RolloutSpec` (docs/semantics/objects.md#rollout-spec). Optional fields are None when absent; the `*_or_default` methods give Argo's value."""
 
     replicas: Int32 | None = None
     selector: LabelSelector | None = None

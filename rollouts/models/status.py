@@ -1,4 +1,4 @@
-"""Rollout status models (§a.2), serialised like Go's encoding/json with omitempty.
+"""Rollout status models (docs/semantics/objects.md#rollout-status), serialised like Go's encoding/json with omitempty.
 
 Part of `rollouts.models` (import from there). Odd Argo names are kept on the wire: `HPAReplicas`,
 `stableRS`; `observedGeneration` is a string.
@@ -31,7 +31,7 @@ __all__ = [
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# Status (§a.2)
+# Status (docs/semantics/objects.md#rollout-status)
 # ---------------------------------------------------------------------------------------------------------------
 
 
@@ -134,7 +134,7 @@ class RolloutDurationStatus(_GoStruct):
 
 
 class RolloutStatus(_GoStruct):
-    """`RolloutStatus` (§a.2). Written by the strategy core as a whole, diffed by the controller."""
+    """`RolloutStatus` (docs/semantics/objects.md#rollout-status). Written by the strategy core as a whole, diffed by the controller."""
 
     _always = frozenset({"currentStepIndex", "collisionCount"})  # *int32: 0 is meaningful
 

@@ -1,4 +1,4 @@
-"""Canary step models (§a.1 "Step kinds"): setWeight, pause, analysis, experiment, setCanaryScale,
+"""Canary step models (docs/semantics/objects.md#step-kinds "Step kinds"): setWeight, pause, analysis, experiment, setCanaryScale,
 setHeaderRoute, setMirrorRoute, plugin.
 
 Part of `rollouts.models` (import from there). `RolloutPause.duration_seconds()` is Argo's
@@ -52,11 +52,11 @@ class RolloutPause(WireModel):
 
     @property
     def is_indefinite(self) -> bool:
-        """No duration: the rollout waits until promoted (§c.2)."""
+        """No duration: the rollout waits until promoted (docs/semantics/controller.md#canary-steps)."""
         return self.duration is None
 
     def duration_seconds(self) -> int:
-        """Argo's `RolloutPause.DurationSeconds()` (§a.1): `pause_duration_seconds` of ``duration``.
+        """Argo's `RolloutPause.DurationSeconds()` (docs/semantics/objects.md#rollout-spec): `pause_duration_seconds` of ``duration``.
 
         >>> RolloutPause().duration_seconds(), RolloutPause(duration=30).duration_seconds()
         (0, 30)

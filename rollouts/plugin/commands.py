@@ -2,7 +2,7 @@
 
 This module is the plugin's public surface: the read-only commands live in `viewing.py`, the mutating ones in
 `mutating.py`, `create` in `creating.py`, the lint rules in `linting.py`; `version`, `completion` and `lint`
-are defined here. Every command follows Argo's `kubectl-argo-rollouts` (reference §d): same names, flags and
+are defined here. Every command follows Argo's `kubectl-argo-rollouts` (docs/semantics/plugin.md#plugin-commands): same names, flags and
 output lines.
 """
 

@@ -2,7 +2,7 @@
 
 `create analysisrun` is how a person runs an AnalysisTemplate by hand (e.g. before trusting it in a rollout):
 the template in the cluster (or a file) becomes an AnalysisRun with the `-a NAME=VALUE` arguments merged into
-the template's declared ones (reference §b.7 MergeArgs: only declared args survive; an argument left without
+the template's declared ones (docs/semantics/analysis.md#analysis-args MergeArgs: only declared args survive; an argument left without
 a value is an error `args.<name> was not resolved`). The controller then runs it; `get analysisrun` shows it.
 """
 
@@ -54,7 +54,7 @@ def parse_arg_flags(flags: tuple[str, ...]) -> list[dict[str, Any]]:
 
 
 def merge_args(incoming: list[dict[str, Any]], declared: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """§b.7 MergeArgs: the template's args, with values from `incoming` for those it declares.
+    """docs/semantics/analysis.md#analysis-args MergeArgs: the template's args, with values from `incoming` for those it declares.
 
     >>> merge_args([{"name": "svc", "value": "web"}, {"name": "extra", "value": "x"}], [{"name": "svc"}])
     [{'name': 'svc', 'value': 'web'}]

@@ -2,7 +2,7 @@
 
 The rollout first (one GET), then — concurrently — its ReplicaSets (by the rollout's selector), their Pods (by
 the selector and the ReplicaSets' pod-template hashes) and its AnalysisRuns (which carry the rollout's
-selector labels, §c.8); owner references then keep only what the rollout owns. Four requests whatever the
+selector labels, docs/semantics/controller.md#rollout-analysis); owner references then keep only what the rollout owns. Four requests whatever the
 size of the cluster: never a namespace-wide or cluster-wide list (Argo's plugin listed everything and took
 40 s on 10,000 objects). Jobs of job-provider metrics are named in the runs' measurements, so they cost nothing.
 

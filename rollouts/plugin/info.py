@@ -3,7 +3,7 @@
 `fetching.py` reads the rollout, its ReplicaSets, their Pods and its AnalysisRuns; `build_rollout_info` turns
 those dicts into plain dataclasses (health of each ReplicaSet and Pod, tags stable/canary/active/preview,
 measurement counts of each run, revisions), following Argo's `pkg/kubectl-argo-rollouts/info` so the tree reads
-the same (reference §d). `render.py` draws it; `-o json` serialises it with `asdict`. Pure: `now` is injected.
+the same (docs/semantics/plugin.md#get-rollout-output). `render.py` draws it; `-o json` serialises it with `asdict`. Pure: `now` is injected.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ REVISION_ANNOTATION = "rollout.argoproj.io/revision"
 SCALE_DOWN_DEADLINE_ANNOTATION = "scale-down-deadline"
 POD_HASH_LABEL = "rollouts-pod-template-hash"
 
-# Status icons (§d; Argo info/info.go)
+# Status icons (docs/semantics/plugin.md#get-rollout-output; Argo info/info.go)
 ICONS = {
     "Progressing": "◌",
     "Error": "⚠",

@@ -2,7 +2,7 @@
 
 This is the "decide" half of `kubectl rollouts promote/abort/retry/pause/restart/set image/undo/terminate`;
 `commands.py` reads the object, calls one of these, and sends the returned patches in order. Keeping them
-pure means the exact bodies of reference §d (and what they mean, §c.5–c.7) are tested as plain tables, and
+pure means the exact bodies of docs/semantics/plugin.md#plugin-commands (and what they mean, docs/semantics/controller.md#abort, docs/semantics/controller.md#promote, docs/semantics/controller.md#pause) are tested as plain tables, and
 the commands stay thin.
 
 Every function returns `Patch(type, subresource, body)` values (or a list of them, for promote, which may write
@@ -58,7 +58,7 @@ class UndoSkipped(Exception):
     """`undo` has nothing to do; the message is printed and the command succeeds (as Argo does)."""
 
 
-# §c.6 deprecated flag errors (cmd/promote/promote.go)
+# docs/semantics/controller.md#promote deprecated flag errors (cmd/promote/promote.go)
 BOTH_SKIP_FLAGS = "Cannot use skip-current-step and skip-all-steps flags at the same time"
 SKIP_BLUEGREEN = "Cannot skip steps of a bluegreen rollout. Run without a flags"
 SKIP_NO_STEPS = "Cannot skip steps of a rollout without steps"
@@ -96,7 +96,7 @@ def promote(
     skip_current_step: bool = False,
     skip_all_steps: bool = False,
 ) -> list[Patch]:
-    """§c.6: the patches `promote` sends, status first, then spec.
+    """docs/semantics/controller.md#promote: the patches `promote` sends, status first, then spec.
 
     Plain promote: unpause the spec if paused; then, for a canary sitting on an Inconclusive step analysis
     with pause conditions and controllerPause, clear both and move to the next step; else clear any pause
@@ -156,22 +156,22 @@ def promote(
 
 
 def abort(rollout: dict[str, Any]) -> Patch:
-    """§c.5: `{"status":{"abort":true}}` on the status subresource."""
+    """docs/semantics/controller.md#abort: `{"status":{"abort":true}}` on the status subresource."""
     return Patch("merge", "status", {"status": {"abort": True}})
 
 
 def retry(rollout: dict[str, Any]) -> Patch:
-    """§c.5: `{"status":{"abort":false}}` on the status subresource."""
+    """docs/semantics/controller.md#abort: `{"status":{"abort":false}}` on the status subresource."""
     return Patch("merge", "status", {"status": {"abort": False}})
 
 
 def pause(rollout: dict[str, Any]) -> Patch:
-    """§c.7: a user pause is `spec.paused=true`."""
+    """docs/semantics/controller.md#pause: a user pause is `spec.paused=true`."""
     return Patch("merge", "", {"spec": {"paused": True}})
 
 
 def restart(rollout: dict[str, Any], now: datetime, delay: timedelta = timedelta(0)) -> Patch:
-    """§d: `spec.restartAt` = now + delay, RFC 3339 in UTC with whole seconds (Go's time.RFC3339).
+    """docs/semantics/plugin.md#plugin-commands: `spec.restartAt` = now + delay, RFC 3339 in UTC with whole seconds (Go's time.RFC3339).
 
     >>> restart({}, datetime(2026, 1, 2, 3, 4, 5, 678, tzinfo=UTC), timedelta(seconds=10)).body
     {'spec': {'restartAt': '2026-01-02T03:04:15Z'}}
@@ -181,12 +181,12 @@ def restart(rollout: dict[str, Any], now: datetime, delay: timedelta = timedelta
 
 
 def terminate(run: dict[str, Any]) -> Patch:
-    """§d: `terminate analysisrun` sets `spec.terminate=true` (a merge patch of the run itself)."""
+    """docs/semantics/plugin.md#plugin-commands: `terminate analysisrun` sets `spec.terminate=true` (a merge patch of the run itself)."""
     return Patch("merge", "", {"spec": {"terminate": True}})
 
 
 def set_image(obj: dict[str, Any], container: str, image: str) -> Patch:
-    """§d `set image`: a PUT of `obj` with the image of `container` replaced.
+    """docs/semantics/plugin.md#plugin-commands `set image`: a PUT of `obj` with the image of `container` replaced.
 
     `obj` is the Rollout, or the Deployment of its workloadRef. `container` "*" matches every container:
     init, regular and ephemeral ones. The object's resourceVersion is kept so a concurrent write is a 409
@@ -240,7 +240,7 @@ def _derivative(a: Any, b: Any) -> bool:
 
 
 def undo(rollout: dict[str, Any], replicasets: list[dict[str, Any]], to_revision: int = 0) -> Patch:
-    """§c.11/§d `undo`: a JSON patch replacing `/spec/template` with the template of a revision's ReplicaSet.
+    """docs/semantics/controller.md#rollback/docs/semantics/plugin.md#plugin-commands `undo`: a JSON patch replacing `/spec/template` with the template of a revision's ReplicaSet.
 
     `replicasets` are those the rollout controls. `to_revision` 0 means the previous revision (the second
     newest). The pod-template-hash label is removed from the restored template. Raises IntentError with

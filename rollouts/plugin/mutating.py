@@ -1,7 +1,7 @@
 """Commands that change a rollout or a run: promote, abort, retry, pause, restart, set image, undo, terminate.
 
 Each reads what its intent needs (usually the rollout), asks `intents.py` for the exact patches of reference
-§d/§c.5–c.7, sends them, and prints Argo's line (`rollout 'web' aborted`). Status patches go to the status
+docs/semantics/plugin.md#get-rollout-output/docs/semantics/controller.md#abort, docs/semantics/controller.md#promote, docs/semantics/controller.md#pause, sends them, and prints Argo's line (`rollout 'web' aborted`). Status patches go to the status
 subresource, or to the object itself when the CRD has none (`KubeClient.patch_status` finds out).
 """
 

@@ -1,9 +1,9 @@
 """Client-side readings of a Rollout dict: phase and message, step, set weight, human ages.
 
 The plugin shows what the controller wrote, but — like Argo's `GetRolloutPhase` — it first checks whether the
-controller has *seen* the latest spec and resume (reference §a.2 step 1); if not, the stored phase is stale
+controller has *seen* the latest spec and resume (docs/semantics/objects.md#rollout-phase step 1); if not, the stored phase is stale
 and "Progressing" with the reason is shown instead. Rollouts without a stored phase (older controllers) get
-the phase computed from spec and status (§a.2 steps 2–8). Phase, current step and current setWeight are the
+the phase computed from spec and status (docs/semantics/objects.md#rollout-phase steps 2–8). Phase, current step and current setWeight are the
 controller's own rules (`rollouts.strategy.status.calculate_phase`, `rollouts.strategy.canaryweights`); this
 module only reads them out of a Rollout dict of any shape. Pure functions of dicts; `render.py` and `info.py`
 build on them.
@@ -78,7 +78,7 @@ def is_unpausing(ro: dict[str, Any]) -> bool:
 
 
 def rollout_phase(ro: dict[str, Any]) -> tuple[str, str]:
-    """§a.2 step 1 (client side), then the stored phase/message, else `calculate_phase`.
+    """docs/semantics/objects.md#rollout-phase step 1 (client side), then the stored phase/message, else `calculate_phase`.
 
     >>> rollout_phase({"metadata": {"generation": 3}, "status": {"observedGeneration": "2", "phase": "Healthy"}})
     ('Progressing', 'waiting for rollout spec update to be observed')
@@ -96,7 +96,7 @@ def rollout_phase(ro: dict[str, Any]) -> tuple[str, str]:
 
 
 def calculate_phase(ro: dict[str, Any]) -> tuple[str, str]:
-    """§a.2 steps 2–8, for a rollout whose status carries no phase: the controller's own rule
+    """docs/semantics/objects.md#rollout-phase steps 2–8, for a rollout whose status carries no phase: the controller's own rule
     (`rollouts.strategy.status.calculate_phase`)."""
     spec, status = get(ro, "spec"), get(ro, "status")
     return strategy_status.calculate_phase(
@@ -125,7 +125,7 @@ def current_step_index(ro: dict[str, Any]) -> int | None:
 
 
 def current_set_weight(ro: dict[str, Any]) -> int:
-    """The controller's `GetCurrentSetWeight` (`canaryweights.current_set_weight`, §c.2)."""
+    """The controller's `GetCurrentSetWeight` (`canaryweights.current_set_weight`, docs/semantics/controller.md#canary-steps)."""
     weights = [
         None if not isinstance(step, dict) or step.get("setWeight") is None else _int(step["setWeight"])
         for step in _steps(ro)

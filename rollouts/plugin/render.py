@@ -1,4 +1,4 @@
-"""Drawing for the plugin: the `get rollout` header and tree, the `list rollouts` table (reference §d).
+"""Drawing for the plugin: the `get rollout` header and tree, the `list rollouts` table (docs/semantics/plugin.md#get-rollout-output).
 
 Turns `info.RolloutInfo` (and rollout dicts, for the list) into `rich.text.Text`: the plain text is exactly
 Argo's layout (17-column header labels, a tab-aligned tree with 2-space padding, the same icons), and colours

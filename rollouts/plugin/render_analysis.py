@@ -1,7 +1,7 @@
 """`get analysisrun NAME`: why a run passed or failed, metric by metric.
 
 For each metric: its status and the reason of the verdict (the controller's message, or — when it wrote none —
-the rule of reference §b.4 that decided it: `failed (2) > failureLimit (1)`, the count reached, …), the
+the rule of docs/semantics/analysis.md#metric-status that decided it: `failed (2) > failureLimit (1)`, the count reached, …), the
 provider and query, the success and failure conditions, the limits with their defaults filled in, and every
 measurement kept (time, value, phase, message). Pure: works on the run's dict; `-o json` gives
 `analysis_run_view(run)`.
@@ -34,7 +34,7 @@ def _int(value: Any, default: int) -> int:
 
 
 def limits(metric: dict[str, Any]) -> dict[str, Any]:
-    """The metric's limits with Argo's defaults (§a.3): failure 0, inconclusive 0, consecutive errors 4."""
+    """The metric's limits with Argo's defaults (docs/semantics/objects.md#analysis-objects): failure 0, inconclusive 0, consecutive errors 4."""
     count = _int(metric.get("count"), 0)
     effective: int | None = count if count else (None if metric.get("interval") else 1)
     return {
@@ -51,7 +51,7 @@ def limits(metric: dict[str, Any]) -> dict[str, Any]:
 def verdict_reason(
     metric: dict[str, Any], result: dict[str, Any] | None, run_terminated: bool = False
 ) -> str:
-    """Why the metric is in its phase: the controller's message, else the deciding rule of §b.4."""
+    """Why the metric is in its phase: the controller's message, else the deciding rule of docs/semantics/analysis.md#metric-status."""
     result = result or {}
     lim = limits(metric)
     if result.get("message"):

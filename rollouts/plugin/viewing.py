@@ -1,4 +1,4 @@
-"""Read-only commands: `get rollout`, `get analysisrun`, `list rollouts`, `status` (reference §d).
+"""Read-only commands: `get rollout`, `get analysisrun`, `list rollouts`, `status` (docs/semantics/plugin.md#get-rollout-output).
 
 Each reads only what it shows (`fetching.py`), builds the view (`info.py`), and prints it with `render*.py`
 — or as JSON/YAML with `-o`. `-w` keeps watching and redraws in place, at most every 200 ms.

@@ -1,4 +1,4 @@
-"""Which AnalysisRuns a Rollout must have right now, and what their outcome does to it (§c.8, §c.9, §b.7).
+"""Which AnalysisRuns a Rollout must have right now, and what their outcome does to it (docs/semantics/controller.md#rollout-analysis, docs/semantics/controller.md#bluegreen, docs/semantics/analysis.md#analysis-args).
 
 Where it sits: called by `canary` (step and background runs) and `bluegreen` (pre/post-promotion runs) once per
 pass, after Services/traffic and before scaling, like Argo's `reconcileAnalysisRuns` (`rollout/analysis.go`).
@@ -187,7 +187,7 @@ _FIELD_INDEX = re.compile(r"^(.*)\[(.*)\]$")
 
 
 def _field_ref(ctx: Context, path: str) -> str:
-    """`fieldRef.fieldPath` against the Rollout: downward-API `metadata.…`, else a JSON walk (§a.1)."""
+    """`fieldRef.fieldPath` against the Rollout: downward-API `metadata.…`, else a JSON walk (docs/semantics/objects.md#rollout-spec)."""
     if path.startswith("metadata"):
         meta = ctx.ro.get("metadata") or {}
         m = re.fullmatch(r"metadata\.(labels|annotations)\['(.*)'\]", path)
@@ -257,7 +257,7 @@ _RUN_SPECS: Memo[JSON] = Memo(256)
 
 
 def build_run_spec(ctx: Context, analysis: JSON, path: str) -> JSON:
-    """The AnalysisRun spec (`NewAnalysisRunFromTemplates`, §b.7) via `analysis.args.build_run_spec`.
+    """The AnalysisRun spec (`NewAnalysisRunFromTemplates`, docs/semantics/analysis.md#analysis-args) via `analysis.args.build_run_spec`.
 
     Args come from the Rollout with every `valueFrom` resolved now (`BuildArgumentsForRolloutAnalysisRun`);
     a merge error (conflicting values, an arg left unresolved, duplicate rules) is a `SpecError`."""
@@ -430,7 +430,7 @@ def _set(section: JSON, key: str, value: JSON | None) -> None:
 
 
 def reconcile_canary_runs(ctx: Context, st: JSON) -> None:
-    """Step and background runs of a canary (§c.8)."""
+    """Step and background runs of a canary (docs/semantics/controller.md#rollout-analysis)."""
     can = st.setdefault("canary", {})
     step_run = current_step_run(ctx)
     bg_run = _current(ctx, "canary", "currentBackgroundAnalysisRunStatus")
@@ -512,7 +512,7 @@ def _reconcile_background_run(ctx: Context, run: AnalysisRunState | None) -> JSO
 def reconcile_bluegreen_runs(
     ctx: Context, st: JSON, pre_ready: bool, post_ready: bool, fast_rollback: bool
 ) -> None:
-    """Pre- and post-promotion runs (§c.9 steps 2 and 5). `*_ready` are Argo's skip conditions inverted."""
+    """Pre- and post-promotion runs (docs/semantics/controller.md#bluegreen steps 2 and 5). `*_ready` are Argo's skip conditions inverted."""
     bg = st.setdefault("blueGreen", {})
     spec = ctx.bluegreen or {}
     pre = _current(ctx, "blueGreen", "prePromotionAnalysisRunStatus")

@@ -1,4 +1,4 @@
-"""The blue-green strategy for one pass (§c.9, `rollout/bluegreen.go`, `rollout/service.go`).
+"""The blue-green strategy for one pass (docs/semantics/controller.md#bluegreen, `rollout/bluegreen.go`, `rollout/service.go`).
 
 Where it sits: `deciding.decide` dispatches here for `spec.strategy.blueGreen`. Order as in Argo's
 rolloutBlueGreen: new ReplicaSet → preview Service → (template change: reset and stop) → ReplicaSets (stable
@@ -90,7 +90,7 @@ def _completed_pre_promotion(ctx: Context) -> bool:
 
 
 def completed_bluegreen_pause(ctx: Context) -> bool:
-    """`CompletedBlueGreenPause` (§c.9 step 3)."""
+    """`CompletedBlueGreenPause` (docs/semantics/controller.md#bluegreen step 3)."""
     bg = ctx.bluegreen or {}
     cond = ctx.pause_condition(BLUE_GREEN_PAUSE)
     if ctx.add_pause:
@@ -134,7 +134,7 @@ def _reconcile_pause(ctx: Context, svcs: _Services) -> None:
 
 
 def _reconcile_active(ctx: Context, svcs: _Services) -> None:
-    """`reconcileActiveService` (§c.9 step 4)."""
+    """`reconcileActiveService` (docs/semantics/controller.md#bluegreen step 4)."""
     if _halted(ctx) or not _ready_for_pause(ctx) or not replicasets.is_saturated(ctx, ctx.new_rs):
         return
     assert ctx.new_rs is not None
@@ -150,7 +150,7 @@ def _reconcile_active(ctx: Context, svcs: _Services) -> None:
 
 
 def _scale_down_old(ctx: Context, post_skipped: bool) -> None:
-    """`scaleDownOldReplicaSetsForBlueGreen` (§c.9 step 6)."""
+    """`scaleDownOldReplicaSetsForBlueGreen` (docs/semantics/controller.md#bluegreen step 6)."""
     if ctx.pause_condition(INCONCLUSIVE_ANALYSIS) is not None:
         return
     bg = ctx.bluegreen or {}
@@ -196,7 +196,7 @@ def _skip_post(ctx: Context, active: str) -> bool:
 
 
 def _should_full_promote(ctx: Context, bg_status: JSON) -> str:
-    """`shouldFullPromote`, blue-green branch (§c.9)."""
+    """`shouldFullPromote`, blue-green branch (docs/semantics/controller.md#bluegreen)."""
     if ctx.stable_rs is None:
         return "Initial deploy"
     active = bg_status.get("activeSelector") or ""
@@ -294,7 +294,7 @@ def decide_bluegreen(ctx: Context, st: JSON) -> None:
 def _reconcile_replica_sets(ctx: Context) -> None:
     """`reconcileBlueGreenReplicaSets`: stable at full size, the new RS, old ones after their delay, history."""
     # The new RS keeps its deadline until it is the stable one: the deadline is what makes a rollback to it a fast
-    # rollback (§c.11), and this pass's decisions must still hold when its own actions are applied first.
+    # rollback (docs/semantics/controller.md#rollback), and this pass's decisions must still hold when its own actions are applied first.
     assert ctx.new_rs is not None
     replicasets.remove_scale_down_deadlines(ctx, keep_new=ctx.stable_hash != ctx.new_rs.pod_template_hash)
     if ctx.stable_rs is not None and ctx.stable_rs is not ctx.new_rs:

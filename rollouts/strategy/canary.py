@@ -1,11 +1,11 @@
-"""The canary strategy for one pass (§c.1–c.8, §c.10–c.11), in Argo's reconcile order.
+"""The canary strategy for one pass (docs/semantics/controller.md#reconcile-skeleton, docs/semantics/controller.md#canary-steps, docs/semantics/controller.md#replica-arithmetic, docs/semantics/controller.md#traffic-weights, docs/semantics/controller.md#abort, docs/semantics/controller.md#promote, docs/semantics/controller.md#pause, docs/semantics/controller.md#rollout-analysis, docs/semantics/controller.md#progress-deadline, docs/semantics/controller.md#rollback), in Argo's reconcile order.
 
 Where it sits: `deciding.decide` dispatches here for `spec.strategy.canary`. The order follows
 `rollout/canary.go` rolloutCanary: new ReplicaSet → revision history → Services → traffic routing → analysis
 runs → ReplicaSet scaling → pause step → `syncRolloutStatusCanary` (promotion, abort, step completion). One
 deliberate difference: Argo ends a reconcile after the first ReplicaSet it scales and scales the next one on the
 following reconcile; here all scale targets of the pass are emitted together (they come from one evaluation of
-the §c.3 arithmetic), so a plan is a set of idempotent targets and applying it twice changes nothing.
+the docs/semantics/controller.md#replica-arithmetic arithmetic), so a plan is a set of idempotent targets and applying it twice changes nothing.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from rollouts.strategy.plan import JSON, ReplicaSetState
 from rollouts.strategy.status import CANARY_PAUSE_STEP, INCONCLUSIVE_ANALYSIS
 
 # ---------------------------------------------------------------------------------------------------------------
-# §c.3 desired counts
+# docs/semantics/controller.md#replica-arithmetic desired counts
 # ---------------------------------------------------------------------------------------------------------------
 
 
@@ -33,13 +33,13 @@ def _others(ctx: Context) -> list[ReplicaSetState]:
 
 
 def desired_counts(ctx: Context) -> tuple[int, int]:
-    """(desired canary, desired stable) per §c.3 (`rollouts.strategy.replicas`)."""
+    """(desired canary, desired stable) per docs/semantics/controller.md#replica-arithmetic (`rollouts.strategy.replicas`)."""
     stable = ctx.stable_rs if ctx.stable_rs is not ctx.new_rs else None
     return arith.desired_canary_counts(ctx.observed.rollout, ctx.new_rs, stable, _others(ctx), _weights(ctx))
 
 
 def at_desired_counts(ctx: Context) -> bool:
-    """`AtDesiredReplicaCountsForCanary` (§c.2)."""
+    """`AtDesiredReplicaCountsForCanary` (docs/semantics/controller.md#canary-steps)."""
     return arith.at_desired_replica_counts_for_canary(
         ctx.observed.rollout, ctx.new_rs, ctx.stable_rs, _others(ctx), _weights(ctx)
     )
@@ -51,7 +51,7 @@ def at_desired_counts(ctx: Context) -> bool:
 
 
 def _reset(ctx: Context, st: JSON) -> None:
-    """`resetRolloutStatus` (§c.2): a new template or new steps restart the canary at step 0."""
+    """`resetRolloutStatus` (docs/semantics/controller.md#canary-steps): a new template or new steps restart the canary at step 0."""
     ctx.clear_pause = True
     ctx.remove_abort = True
     st.pop("promoteFull", None)
@@ -67,7 +67,7 @@ def _reset(ctx: Context, st: JSON) -> None:
 
 
 def _sync_status_canary(ctx: Context, st: JSON) -> None:
-    """`syncRolloutStatusCanary` after the reconcile steps (§c.2, §c.6, §c.11)."""
+    """`syncRolloutStatusCanary` after the reconcile steps (docs/semantics/controller.md#canary-steps, docs/semantics/controller.md#promote, docs/semantics/controller.md#rollback)."""
     step_count = len(ctx.steps)
     step, idx = ctx.current_step()
     index = idx
@@ -99,7 +99,7 @@ def _sync_status_canary(ctx: Context, st: JSON) -> None:
 
 
 def _completed_current_step(ctx: Context, step: JSON, st: JSON) -> bool:
-    """`completedCurrentCanaryStep` (§c.2 table)."""
+    """`completedCurrentCanaryStep` (docs/semantics/controller.md#canary-steps table)."""
     if ctx.spec.get("paused"):
         return False
     if "pause" in step:
@@ -167,7 +167,7 @@ def _basic_old_targets(ctx: Context, virt: dict[str, ReplicaSetState]) -> dict[s
 def _converge(ctx: Context) -> dict[str, ReplicaSetState]:
     """Argo's reconcile sequence (stable, then new, then older RSs; one change per reconcile) run to its end.
 
-    Argo scales one ReplicaSet per reconcile and recomputes §c.3 from the new specs on the next one. With pod
+    Argo scales one ReplicaSet per reconcile and recomputes docs/semantics/controller.md#replica-arithmetic from the new specs on the next one. With pod
     availability unchanged, those reconciles are a pure function of the specs, so a pass runs them all and the
     plan carries the final targets: applying it and deciding again asks for nothing more (idempotent plans)."""
     new, stable = ctx.new_rs, ctx.stable_rs

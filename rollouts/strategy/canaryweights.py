@@ -1,8 +1,8 @@
 """PURE weight selection and fenceposts: which canary weight (or setCanaryScale) is in force, and how many pods
-maxSurge/maxUnavailable allow (§c.3 "Inputs" and "maxSurge/maxUnavailable resolution").
+maxSurge/maxUnavailable allow (docs/semantics/controller.md#fenceposts "Inputs" and "maxSurge/maxUnavailable resolution").
 
 Sits under `rollouts.strategy.replicas` (which re-exports everything here): the replica arithmetic asks this
-module for the weight of the current step, and the canary decisions use the same answers for traffic (§c.4).
+module for the weight of the current step, and the canary decisions use the same answers for traffic (docs/semantics/controller.md#traffic-weights).
 Mirrors Argo's `utils/replicaset/canary.go` (GetCurrentCanaryStep … GetCanaryReplicasOrWeight) and
 `replicaset.go` (resolveFenceposts, MaxSurge, MaxUnavailable).
 """
@@ -106,7 +106,7 @@ def parse_int_or_percent(value: int | str) -> tuple[int, bool]:
 
 
 def int_or_percent(value: int | str, total: int, round_up: bool) -> int:
-    """An int-or-percent resolved against `total` (a percentage rounded up or down), like Argo (§a.1).
+    """An int-or-percent resolved against `total` (a percentage rounded up or down), like Argo (docs/semantics/objects.md#rollout-spec).
 
     >>> int_or_percent(3, 10, True), int_or_percent("25", 10, True), int_or_percent("25%", 10, False)
     (3, 3, 2)
@@ -123,7 +123,7 @@ def int_or_percent(value: int | str, total: int, round_up: bool) -> int:
 def resolve_fenceposts(
     surge: int | str | None, unavailable: int | str | None, desired: int
 ) -> tuple[int, int]:
-    """(maxSurge, maxUnavailable) in pods: surge rounded up, unavailable down; both 0 → unavailable 1 (§c.3).
+    """(maxSurge, maxUnavailable) in pods: surge rounded up, unavailable down; both 0 → unavailable 1 (docs/semantics/controller.md#fenceposts).
 
     >>> resolve_fenceposts("25", "25", 10)
     (3, 2)
@@ -239,7 +239,7 @@ def use_set_canary_scale(ro: Rollout) -> SetCanaryScale | None:
     """The setCanaryScale in force (traffic routing only), or None.
 
     The most recent setCanaryScale at or before the current step applies, unless it has matchTrafficWeight;
-    ignored on abort unless abortScaleDownDelaySeconds is 0 (leave the canary up) (§c.3).
+    ignored on abort unless abortScaleDownDelaySeconds is 0 (leave the canary up) (docs/semantics/controller.md#replica-arithmetic).
     """
     c = ro.spec.strategy.canary
     if c is None or c.traffic_routing is None:
@@ -272,7 +272,7 @@ def traffic_weight_to_replicas(replicas: int, weight: int, max_weight: int) -> i
 def get_desired_canary_weight(
     ro: Rollout, new_rs: ReplicaSetLike | None, stable_rs: ReplicaSetLike | None
 ) -> int:
-    """The current setWeight, or — aborted with dynamicStableScale — the gradual abort weight (§c.3).
+    """The current setWeight, or — aborted with dynamicStableScale — the gradual abort weight (docs/semantics/controller.md#replica-arithmetic).
 
     Abort + dynamicStableScale: the canary must shrink as the stable grows, so the weight steps down through the
     setWeight steps: the first step (from the end) whose pod count is below the canary's size.

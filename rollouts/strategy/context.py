@@ -5,7 +5,7 @@ Where it sits: `deciding.decide` builds one `Context` per pass; `canary`, `blueg
 and `status` read it and append actions/events to it. Everything reads the *wire* JSON (`Observed.rollout_raw`)
 so the decision does not depend on how the typed model spells a field, and so it stays fast (no model walk).
 The pause/abort bookkeeping mirrors Argo's `pauseContext` (`rollout/pause.go`): reasons are *requested* while
-deciding and folded into the status once, at the end (§a.2, §c.7).
+deciding and folded into the status once, at the end (docs/semantics/objects.md#rollout-status, docs/semantics/controller.md#pause).
 """
 
 from __future__ import annotations

@@ -143,7 +143,7 @@ def _report_ignored(ctx: Context) -> None:
 
 
 def decide(observed: Observed, now: datetime) -> Plan:
-    """The plan for one pass over one Rollout (§c.1)."""
+    """The plan for one pass over one Rollout (docs/semantics/controller.md#reconcile-skeleton)."""
     ctx = build_context(observed, now)
     prev = status.check_paused_conditions(ctx)
     try:

@@ -2,7 +2,7 @@
 
 Where it sits: `decide` computes both on every pass. The pod-template hash names the new ReplicaSet
 (`<rollout>-<hash>`), labels its pods (`rollouts-pod-template-hash`) and is written to `status.currentPodHash`;
-the step hash is `status.currentStepHash`, and a change of either resets the step index (§a.2, §c.2).
+the step hash is `status.currentStepHash`, and a change of either resets the step index (docs/semantics/objects.md#rollout-status, docs/semantics/controller.md#canary-steps).
 
 Argo computes both as FNV-32a over Go's `json.Marshal` of the typed object, formats the 32-bit sum in decimal and
 "safe-encodes" it like k8s `rand.SafeEncodeString` (every byte mapped into a 27-letter alphabet without vowels, so

@@ -1,7 +1,7 @@
 """The plan of a Rollout: what it will do, step by step, computed without a cluster (`rollouts plan`).
 
 A reviewer reads it in a pull request: for a canary, each step with its setWeight, the steady-state canary and
-stable pod counts (the §c.3 arithmetic of `rollouts.strategy.replicas`, basic or traffic-routed), the traffic
+stable pod counts (the docs/semantics/controller.md#basic-canary arithmetic of `rollouts.strategy.replicas`, basic or traffic-routed), the traffic
 split, pauses and their durations, analyses with their templates and arguments, and where background analysis
 starts; for blue-green, the preview → promotion → active sequence. Pure: `build_plan(rollout)` returns a
 JSON-ready dict (``-o json``). The command (reading the file, the same validation as the controller, the
@@ -212,7 +212,7 @@ def _routing_names(tr: RolloutTrafficRouting | None) -> list[str]:
 
 
 def _canary_abort(ro: Rollout) -> JSON:
-    """§c.5: weight 0; the canary kept up for abortScaleDownDelaySeconds with traffic routing."""
+    """docs/semantics/controller.md#abort: weight 0; the canary kept up for abortScaleDownDelaySeconds with traffic routing."""
     if ro.spec.traffic_routing is None:
         return {
             "step": "the canary is scaled to 0 and the stable back to all replicas, within maxSurge/maxUnavailable",

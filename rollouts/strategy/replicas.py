@@ -1,4 +1,4 @@
-"""PURE replica arithmetic: how many pods the canary (new) and stable ReplicaSets should have (§c.3).
+"""PURE replica arithmetic: how many pods the canary (new) and stable ReplicaSets should have (docs/semantics/controller.md#replica-arithmetic).
 
 Sits inside `decide`: the canary and blue-green decisions call these functions with the `Rollout` (whose status
 carries stableRS, currentPodHash, currentStepIndex, abort, promoteFull) and the observed ReplicaSets, and turn
@@ -13,7 +13,7 @@ How to use (strategy decisions):
 * Canary: ``desired_canary_counts(ro, new_rs, stable_rs, older_rss, weights)`` → (new, stable) picks basic vs
   traffic-routed; ``at_desired_replica_counts_for_canary(...)`` is the setWeight/setCanaryScale completion test.
 * Blue-green and canary alike: ``new_rs_new_replicas(ro, all_rss, new_rs, weights)`` (previewReplicaCount
-  until the preview checkpoint, §c.9).
+  until the preview checkpoint, docs/semantics/controller.md#bluegreen).
 * Weights: ``get_canary_replicas_or_weight`` / ``get_desired_canary_weight`` / ``get_current_set_weight``.
 * Fenceposts: ``max_surge(spec)``, ``max_unavailable(spec)``, ``resolve_fenceposts(surge, unavailable, n)``.
   These two groups live in `rollouts.strategy.canaryweights` and are re-exported here unchanged.
@@ -86,7 +86,7 @@ def approximate_weighted_canary_stable_replica_counts(
 ) -> tuple[int, int]:
     """(canary, stable) pod counts closest to `weight`; the pair may sum to replicas + 1 when surge > 0.
 
-    For 0 < weight < max with ≥ 2 pods (surge included) neither side is 0 (§c.3 step 1).
+    For 0 < weight < max with ≥ 2 pods (surge included) neither side is 0 (docs/semantics/controller.md#fenceposts step 1).
 
     >>> approximate_weighted_canary_stable_replica_counts(10, 5, 100, 0)
     (1, 9)
@@ -167,7 +167,7 @@ def calculate_replica_counts_for_basic_canary(
     older_rss: Sequence[ReplicaSetLike] = (),
     max_weight: int = 100,
 ) -> tuple[int, int]:
-    """(new RS, stable RS) replica counts for this pass of a basic canary (§c.3 steps 1–5).
+    """(new RS, stable RS) replica counts for this pass of a basic canary (docs/semantics/controller.md#basic-canary steps 1–5).
 
     `weight` is the desired weight (see `get_canary_replicas_or_weight`); surge/unavailable are resolved pods.
 
@@ -261,7 +261,7 @@ def calculate_replica_counts_for_traffic_routed_canary(
     stable_rs: ReplicaSetLike | None,
     weights: TrafficWeights | None,
 ) -> tuple[int, int]:
-    """(new RS, stable RS) counts with traffic routing (§c.3 "Traffic-routed canary").
+    """(new RS, stable RS) counts with traffic routing (docs/semantics/controller.md#traffic-routed-canary "Traffic-routed canary").
 
     canary = setCanaryScale.replicas, else ceil(weight × replicas / max) (≥ minPodsPerReplicaSet); the stable
     stays at replicas unless dynamicStableScale, where it follows max(desired, actual) stable weight, and on
@@ -339,7 +339,7 @@ def at_desired_replica_counts_for_canary(
     older_rss: Sequence[ReplicaSetLike] = (),
     weights: TrafficWeights | None = None,
 ) -> bool:
-    """setWeight/setCanaryScale completion test (`AtDesiredReplicaCountsForCanary`, §c.2).
+    """setWeight/setCanaryScale completion test (`AtDesiredReplicaCountsForCanary`, docs/semantics/controller.md#canary-steps).
 
     New RS meets its threshold; the stable RS has exactly its desired pods created (not with dynamicStableScale);
     basic canary: older RSs have no available pods left.
@@ -367,7 +367,7 @@ def new_rs_new_replicas(
     """Desired size of the new RS (`NewRSNewReplicas`).
 
     Blue-green: replicas, or previewReplicaCount until the preview checkpoint — i.e. while the active service
-    still points at another RS, without promoteFull, and not (unpaused and scaleUpPreviewCheckPoint) (§c.9.7).
+    still points at another RS, without promoteFull, and not (unpaused and scaleUpPreviewCheckPoint) (docs/semantics/controller.md#bluegreen-preview-replica-count).
     Canary: the new-RS half of `desired_canary_counts`.
     """
     spec, st = ro.spec, ro.status

@@ -1,10 +1,10 @@
 """ReplicaSet lifecycle for both strategies: creation, scaling, scale-down deadlines, history, Services, promotion.
 
-Where it sits: called by `canary` and `bluegreen` during a pass; it turns the §c.3 arithmetic (in
+Where it sits: called by `canary` and `bluegreen` during a pass; it turns the docs/semantics/controller.md#replica-arithmetic arithmetic (in
 `rollouts.strategy.replicas`) into `CreateReplicaSet` / `ScaleReplicaSet` / `UpdateReplicaSetMeta` /
 `DeleteReplicaSet` / `SetServiceSelector` actions, and implements the status bookkeeping Argo keeps next to it
 (`calculateBaseStatus`, `shouldFullPromote`, `promoteStable`, rollback detection — `rollout/sync.go`,
-`rollout/replicaset.go`, `rollout/service.go`; §c.2, §c.5, §c.9, §c.11).
+`rollout/replicaset.go`, `rollout/service.go`; docs/semantics/controller.md#canary-steps, docs/semantics/controller.md#abort, docs/semantics/controller.md#bluegreen, docs/semantics/controller.md#rollback).
 """
 
 from __future__ import annotations
@@ -96,7 +96,7 @@ def ensure_new_rs(ctx: Context) -> None:
 
     The revision is max(revision of the other RSs) + 1. A rollback (the template of an existing RS) creates
     nothing; that RS's revision is raised to max + 1 instead and its previous revision kept in
-    `rollout.argoproj.io/revision-history`, as Argo does (§c.11, rollout/sync.go syncReplicaSetRevision).
+    `rollout.argoproj.io/revision-history`, as Argo does (docs/semantics/controller.md#rollback, rollout/sync.go syncReplicaSetRevision).
     A new RS carries the Rollout's annotations, its revision and `rollout.argoproj.io/desired-replicas`."""
     new_revision = max((rs.revision for rs in ctx.all_rss if rs is not ctx.new_rs), default=0) + 1
     if ctx.new_rs is not None:
@@ -268,7 +268,7 @@ def _remove_deadline(ctx: Context, rs: ReplicaSetState | None) -> None:
 
 
 def should_delay_scale_down_on_abort(ctx: Context) -> bool:
-    """`shouldDelayScaleDownOnAbort` (§c.5)."""
+    """`shouldDelayScaleDownOnAbort` (docs/semantics/controller.md#abort)."""
     if not ctx.aborted or ctx.stable_rs is None:
         return False
     if ctx.canary is not None and ctx.traffic_routing is None:
@@ -288,7 +288,7 @@ def remove_scale_down_deadlines(ctx: Context, keep_new: bool = False) -> None:
 
 
 def reconcile_new_rs(ctx: Context, desired: int) -> bool:
-    """`reconcileNewReplicaSet`, including the abort scale-down delay of the canary/preview RS (§c.5)."""
+    """`reconcileNewReplicaSet`, including the abort scale-down delay of the canary/preview RS (docs/semantics/controller.md#abort)."""
     rs = ctx.new_rs
     if rs is None:
         return False
@@ -447,7 +447,7 @@ def _abort_weight(ctx: Context) -> int:
 
 
 def reconcile_canary_services(ctx: Context) -> None:
-    """`reconcileStableAndCanaryService` (+ the abort redirect of the traffic-routing reconcile, §c.5).
+    """`reconcileStableAndCanaryService` (+ the abort redirect of the traffic-routing reconcile, docs/semantics/controller.md#abort).
 
     On abort the canary Service is pointed at the stable pods — with dynamicStableScale only once the gradual
     abort weight has reached 0."""
@@ -475,7 +475,7 @@ def is_rollback(ctx: Context) -> bool:
 
 
 def rollback_within_window(ctx: Context) -> bool:
-    """`isRollbackWithinWindow` (§c.11): fewer than `rollbackWindow.revisions` RSs between it and the stable."""
+    """`isRollbackWithinWindow` (docs/semantics/controller.md#rollback): fewer than `rollbackWindow.revisions` RSs between it and the stable."""
     new, stable = ctx.new_rs, ctx.stable_rs
     if new is None or stable is None or not aware(new.created) < aware(stable.created):
         return False
@@ -504,7 +504,7 @@ def is_fast_rollback(ctx: Context, new_rs_within_delay: bool = False) -> bool:
 
 
 def should_full_promote(ctx: Context, st: JSON | None = None) -> str:
-    """`shouldFullPromote` for the canary (§c.2); blue-green has its own in `bluegreen`."""
+    """`shouldFullPromote` for the canary (docs/semantics/controller.md#canary-steps); blue-green has its own in `bluegreen`."""
     if ctx.stable_rs is None:
         return "Initial deploy"
     if ctx.aborted:

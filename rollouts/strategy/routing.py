@@ -1,4 +1,4 @@
-"""Traffic weights of a traffic-routed canary for one pass (§c.4, `rollout/trafficrouting.go`).
+"""Traffic weights of a traffic-routed canary for one pass (docs/semantics/controller.md#traffic-weights, `rollout/trafficrouting.go`).
 
 Where it sits: `canary.decide_canary` calls `reconcile_traffic` after the Services and before analysis and
 scaling. It decides the canary weight (0 when fully promoted, aborted or with no available canary pods; the
@@ -35,7 +35,7 @@ def cross_namespace_error(ctx: Context) -> str | None:
 
 
 def desired_weight(ctx: Context) -> tuple[int, bool]:
-    """(desired canary weight, remove managed routes) per §c.4."""
+    """(desired canary weight, remove managed routes) per docs/semantics/controller.md#traffic-weights."""
     from rollouts.strategy.canary import at_desired_counts  # cycle: canary imports this module
 
     new = ctx.new_rs
@@ -61,7 +61,7 @@ def desired_weight(ctx: Context) -> tuple[int, bool]:
 
 
 def abort_weight(ctx: Context) -> int:
-    """`calculateDesiredWeightOnAbortOrStableRollback` (§c.3/§c.4): 0, or with dynamicStableScale a weight that
+    """`calculateDesiredWeightOnAbortOrStableRollback` (docs/semantics/controller.md#replica-arithmetic/docs/semantics/controller.md#traffic-weights): 0, or with dynamicStableScale a weight that
     steps down as the stable ReplicaSet regains available pods."""
     new, stable, replicas = ctx.new_rs, ctx.stable_rs, ctx.replicas
     if not (ctx.canary or {}).get("dynamicStableScale") or new is None or stable is None or replicas == 0:

@@ -1,4 +1,4 @@
-"""Status arithmetic: conditions, pause/abort fields and the phase, exactly in Argo's order (§a.2, §c.5, §c.7, §c.10).
+"""Status arithmetic: conditions, pause/abort fields and the phase, exactly in Argo's order (docs/semantics/objects.md#rollout-phase, docs/semantics/controller.md#abort, docs/semantics/controller.md#pause, docs/semantics/controller.md#progress-deadline).
 
 Where it sits: the last stage of `decide`. The strategy modules have filled in counts, hashes, step index,
 selectors and weights and have *requested* pauses/aborts on the `Context`; `finish_status` then does what
@@ -184,7 +184,7 @@ def progress_deadline_seconds(ctx: Context) -> int:
 
 
 def rollout_timed_out(ctx: Context, st: JSON) -> bool:
-    """`RolloutTimedOut` (§c.10)."""
+    """`RolloutTimedOut` (docs/semantics/controller.md#progress-deadline)."""
     cond = get_condition(st, PROGRESSING)
     if cond is None or cond.get("reason") in (ABORTED_REASON, PAUSED_REASON):
         return False
@@ -246,7 +246,7 @@ def check_paused_conditions(ctx: Context) -> JSON:
 
 
 def evaluate_progress_deadline_abort(ctx: Context, prev: JSON, st: JSON) -> None:
-    """`evaluateProgressDeadlineAbort` (§c.10): with progressDeadlineAbort, a timed-out update is aborted."""
+    """`evaluateProgressDeadlineAbort` (docs/semantics/controller.md#progress-deadline): with progressDeadlineAbort, a timed-out update is aborted."""
     if not ctx.spec.get("progressDeadlineAbort") or ctx.aborted or rollout_completed(st):
         return
     if rollout_progressing(ctx, prev, st) or is_indefinite_step(ctx) or waiting_for_scale_down(ctx):
@@ -376,7 +376,7 @@ def _section(obj: Mapping[str, Any], key: str) -> Mapping[str, Any]:
 
 
 def calculate_phase(spec: Mapping[str, Any], st: Mapping[str, Any]) -> tuple[str, str]:
-    """`CalculateRolloutPhase` (§a.2 rules 2–8): the phase and message of a Rollout from its spec and status
+    """`CalculateRolloutPhase` (docs/semantics/objects.md#rollout-phase rules 2–8): the phase and message of a Rollout from its spec and status
     (wire JSON). The one rule: the controller calls it on the status it writes, the plugin on a stored status
     without a phase (`rollouts.plugin.phases.rollout_phase`, Argo's `GetRolloutPhase`).
 
@@ -447,7 +447,7 @@ def invalid_spec_status(
 
 
 def requeue_stuck(ctx: Context, prev: JSON, st: JSON) -> None:
-    """`requeueStuckRollout`: wake up when the progress deadline would pass (§c.10)."""
+    """`requeueStuckRollout`: wake up when the progress deadline would pass (docs/semantics/controller.md#progress-deadline)."""
     cond = get_condition(prev, PROGRESSING)
     if cond is None:
         return

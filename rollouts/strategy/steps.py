@@ -1,4 +1,4 @@
-"""Canary step progression: which step is current, what weight it implies, when it is complete (§c.2, §c.7).
+"""Canary step progression: which step is current, what weight it implies, when it is complete (docs/semantics/controller.md#canary-steps, docs/semantics/controller.md#pause).
 
 Where it sits: called by `canary.decide_canary` after the replica sets, services, routes and analysis runs have
 been reconciled for this pass. Every function reads the *stored* status (like Argo, which decides from
@@ -66,7 +66,7 @@ def _set_weight(step: JSON) -> int | None:
 
 
 def previous_set_weight(ctx: Context, idx: int) -> int:
-    """The setWeight of the nearest step *before* `idx` (§c.4 "keep the previous step's weight"); 0 if none."""
+    """The setWeight of the nearest step *before* `idx` (docs/semantics/controller.md#traffic-weights "keep the previous step's weight"); 0 if none."""
     for i in range(idx - 1, -1, -1):
         w = ctx.steps[i].get("setWeight")
         if isinstance(w, int):
@@ -75,7 +75,7 @@ def previous_set_weight(ctx: Context, idx: int) -> int:
 
 
 def current_set_canary_scale(ctx: Context) -> JSON | None:
-    """`UseSetCanaryScale`: the latest setCanaryScale at or before the index (traffic routing only; §c.3)."""
+    """`UseSetCanaryScale`: the latest setCanaryScale at or before the index (traffic routing only; docs/semantics/controller.md#traffic-routed-canary)."""
     if ctx.traffic_routing is None:
         return None
     if ctx.status.get("abort") and ctx.abort_scale_down_delay() is not None:

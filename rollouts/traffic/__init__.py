@@ -1,7 +1,7 @@
 """PURE traffic-router edits: desired weights in, edited router objects out (Istio, SMI, NGINX, Gateway API).
 
 Where it sits: the controller fetches the objects named by `router_refs(rollout)` into `Observed.routers`; the
-strategy core decides the canary weight (§c.4) and calls `route_edits`, which returns `EditRouter` actions — the
+strategy core decides the canary weight (docs/semantics/controller.md#traffic-weights) and calls `route_edits`, which returns `EditRouter` actions — the
 full edited objects, only for objects that change (so a second pass with the same inputs returns ``[]``).
 Nothing here does I/O.
 

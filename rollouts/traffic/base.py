@@ -50,7 +50,7 @@ def namespace_of(ro: Rollout) -> str:
 
 
 def split_name(name: str, namespace: str) -> tuple[str, str]:
-    """``ns/name`` → (ns, name); a bare name is in the Rollout's namespace (§c.4)."""
+    """``ns/name`` → (ns, name); a bare name is in the Rollout's namespace (docs/semantics/controller.md#traffic-weights)."""
     if "/" in name:
         ns, _, short = name.partition("/")
         return ns or namespace, short

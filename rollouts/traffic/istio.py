@@ -1,4 +1,4 @@
-"""Istio: VirtualService weights, header/mirror managed routes, DestinationRule subset hashes (§c.4).
+"""Istio: VirtualService weights, header/mirror managed routes, DestinationRule subset hashes (docs/semantics/controller.md#istio).
 
 PURE edits mirroring Argo's `rollout/trafficrouting/istio/istio.go`. For each configured VirtualService
 (``virtualService`` and ``virtualServices``, names may be ``ns/name``):

@@ -1,4 +1,4 @@
-"""Arguments (§b.7): substitution, template merging, caller overrides, secrets and redaction."""
+"""Arguments (docs/semantics/analysis.md#analysis-args): substitution, template merging, caller overrides, secrets and redaction."""
 
 from pathlib import Path
 from typing import Any
@@ -217,7 +217,7 @@ def test_merge_args_value_from_counts_as_resolved() -> None:
 
 
 def test_build_run_spec_from_seed_templates() -> None:
-    """The seed's canary: success-rate + latency merged with the Rollout's service-name (§b.7)."""
+    """The seed's canary: success-rate + latency merged with the Rollout's service-name (docs/semantics/analysis.md#analysis-args)."""
     templates = [
         AnalysisTemplate.model_validate(yaml.safe_load((EXAMPLES / "istio-canary" / f).read_text()))
         for f in ("success-rate.yaml", "latency.yaml")

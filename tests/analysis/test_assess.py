@@ -1,4 +1,4 @@
-"""Assessment (§b.1 measurement, §b.4 metric, §b.5 run), as tables; Hypothesis for the limit arithmetic."""
+"""Assessment (docs/semantics/analysis.md#measurement-assessment measurement, docs/semantics/analysis.md#metric-status metric, docs/semantics/analysis.md#run-status run), as tables; Hypothesis for the limit arithmetic."""
 
 from datetime import UTC, datetime
 from typing import Any
@@ -29,7 +29,7 @@ def metric(name: str = "m", **fields: Any) -> Metric:
 
 
 def result(name: str = "m", phases: str = "", **counters: Any) -> MetricResult:
-    """A result whose measurements have the given phases (S/F/I/E/R) and counters computed per §b.4."""
+    """A result whose measurements have the given phases (S/F/I/E/R) and counters computed per docs/semantics/analysis.md#metric-status."""
     codes = {"S": P.SUCCESSFUL, "F": P.FAILED, "I": P.INCONCLUSIVE, "E": P.ERROR, "R": P.RUNNING}
     r = MetricResult(name=name, phase=counters.pop("phase", P.RUNNING))
     for code in phases:
@@ -41,7 +41,7 @@ def result(name: str = "m", phases: str = "", **counters: Any) -> MetricResult:
     return r
 
 
-# --- §b.1 ----------------------------------------------------------------------------------------
+# --- docs/semantics/analysis.md#measurement-assessment ----------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -111,11 +111,11 @@ def test_evaluate_measurement_errors(
     )
 
 
-# --- §b.4 ----------------------------------------------------------------------------------------
+# --- docs/semantics/analysis.md#metric-status ----------------------------------------------------------------------------------------
 
 
 def test_counters() -> None:
-    """§b.4: Successful/Failed/Inconclusive count; Error does not and only touches the consecutive counters."""
+    """docs/semantics/analysis.md#metric-status: Successful/Failed/Inconclusive count; Error does not and only touches the consecutive counters."""
     r = result(phases="SSEFIEES")
     assert (r.count, r.successful, r.failed, r.inconclusive, r.error) == (5, 3, 1, 1, 3)
     assert (r.consecutive_error, r.consecutive_success) == (0, 1)
@@ -218,7 +218,9 @@ def test_assess_metric(
 
 
 def test_assess_metric_phase_is_sticky() -> None:
-    assert assess_metric(metric(), result(phases="SSSS", phase=P.FAILED), False) is P.FAILED  # §b.4 rule 1
+    assert (
+        assess_metric(metric(), result(phases="SSSS", phase=P.FAILED), False) is P.FAILED
+    )  # docs/semantics/analysis.md#metric-status rule 1
 
 
 @pytest.mark.parametrize(
@@ -245,7 +247,7 @@ def test_limit_messages(fields: dict[str, Any], phases: str, message: str) -> No
     successes=st.integers(0, 20),
 )
 def test_failure_limit_arithmetic(failed: int, limit: int, successes: int) -> None:
-    """§b.4: with other limits out of the way, an indefinite metric is Failed iff failed > failureLimit."""
+    """docs/semantics/analysis.md#metric-status: with other limits out of the way, an indefinite metric is Failed iff failed > failureLimit."""
     m = metric(failureLimit=limit, interval="1m", inconclusiveLimit=100, consecutiveErrorLimit=100)
     r = result(phases="S" * successes + "F" * failed)
     phase = assess_metric(m, r, terminating=False)
@@ -256,7 +258,7 @@ def test_failure_limit_arithmetic(failed: int, limit: int, successes: int) -> No
 
 @given(errors=st.integers(0, 12), limit=st.integers(0, 10), count=st.integers(1, 10))
 def test_error_limit_arithmetic(errors: int, limit: int, count: int) -> None:
-    """§b.4: Error iff consecutiveError > consecutiveErrorLimit; errors never advance `count`."""
+    """docs/semantics/analysis.md#metric-status: Error iff consecutiveError > consecutiveErrorLimit; errors never advance `count`."""
     m = metric(consecutiveErrorLimit=limit, count=count, interval="1m")
     r = result(phases="E" * errors)
     phase = assess_metric(m, r, terminating=False)
@@ -266,7 +268,7 @@ def test_error_limit_arithmetic(errors: int, limit: int, count: int) -> None:
 
 @given(st.lists(st.sampled_from("SFIE"), max_size=30))
 def test_counter_invariants(phases: list[str]) -> None:
-    """§b.4: count = successful + failed + inconclusive; consecutive counters are suffix lengths."""
+    """docs/semantics/analysis.md#metric-status: count = successful + failed + inconclusive; consecutive counters are suffix lengths."""
     r = result(phases="".join(phases))
     assert r.count == r.successful + r.failed + r.inconclusive
     assert r.error == phases.count("E")
@@ -275,7 +277,7 @@ def test_counter_invariants(phases: list[str]) -> None:
     assert r.consecutive_success == len(text) - len(text.rstrip("S"))
 
 
-# --- §b.5 ----------------------------------------------------------------------------------------
+# --- docs/semantics/analysis.md#run-status ----------------------------------------------------------------------------------------
 
 
 def test_is_worse_order() -> None:
@@ -369,7 +371,7 @@ def test_assess_run(
 
 
 def test_run_message_includes_last_measurement_error() -> None:
-    """§b.5: ``…: "Error Message: <last measurement message>"``."""
+    """docs/semantics/analysis.md#run-status: ``…: "Error Message: <last measurement message>"``."""
     r = result("a", "EEEEE")
     r.measurements[-1].message = "connection refused"
     status = run_status(r)
@@ -410,7 +412,7 @@ def test_summaries_and_dry_run_message() -> None:
 
 
 def test_terminating_uses_phases_before_this_reconcile() -> None:
-    """§b.5: a metric that just failed while another is in flight leaves the run Running for one reconcile."""
+    """docs/semantics/analysis.md#run-status: a metric that just failed while another is in flight leaves the run Running for one reconcile."""
     metrics = [metric("a"), metric("b", interval="1m")]
     status = run_status(result("a", "F"), result("b", "R"))
     assert not is_terminating(False, status)

@@ -1,4 +1,4 @@
-"""The condition language (§b.2), with `result` shaped as §b.3; sandbox limits; errors."""
+"""The condition language (docs/semantics/analysis.md#condition-language), with `result` shaped as docs/semantics/analysis.md#prometheus-results; sandbox limits; errors."""
 
 import contextlib
 import math
@@ -16,7 +16,7 @@ NAN, INF = math.nan, math.inf
 @pytest.mark.parametrize(
     ("expr", "result", "expected"),
     [
-        # §b.3 shapes: vector → list of floats, scalar → float, web → JSON value
+        # docs/semantics/analysis.md#prometheus-results shapes: vector → list of floats, scalar → float, web → JSON value
         pytest.param("result[0] >= 0.99", [0.995], True, id="b3-vector-index"),
         pytest.param("result[0] >= 0.99", [0.5], False, id="b3-vector-index-false"),
         pytest.param("len(result) == 0 || result[0] >= 0.95", [], True, id="b3-empty-guard"),

@@ -1,4 +1,4 @@
-"""Go duration parsing/formatting (used by §a.3 interval/initialDelay and §b.6 scheduling)."""
+"""Go duration parsing/formatting (used by docs/semantics/objects.md#analysis-objects interval/initialDelay and docs/semantics/analysis.md#analysis-scheduling scheduling)."""
 
 from datetime import timedelta
 

@@ -1,4 +1,4 @@
-"""Analysis models: wire round trip (§a.3), EffectiveCount (§a.3), metric validation messages (§b.8)."""
+"""Analysis models: wire round trip (docs/semantics/objects.md#analysis-objects), EffectiveCount (docs/semantics/objects.md#analysis-objects), metric validation messages (docs/semantics/analysis.md#metric-validation)."""
 
 from pathlib import Path
 from typing import Any

@@ -1,4 +1,4 @@
-"""The provider contract's helpers: §b.3 value strings, Error measurements, measurements assessed from results."""
+"""The provider contract's helpers: docs/semantics/analysis.md#prometheus-results value strings, Error measurements, measurements assessed from results."""
 
 from datetime import UTC, datetime
 

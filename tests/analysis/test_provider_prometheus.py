@@ -1,4 +1,4 @@
-"""The Prometheus provider against a real `prometheus` over backfilled data (reference §b.3).
+"""The Prometheus provider against a real `prometheus` over backfilled data (docs/semantics/analysis.md#prometheus-results).
 
 Every backend misbehaviour (down, slow, 400, garbage, unsupported type) must give an Error measurement with
 the cause in its message: never an exception, never a value.
@@ -66,7 +66,7 @@ def assert_error(measurement: Measurement, *fragments: str) -> None:
         assert fragment in (measurement.message or ""), measurement.message
 
 
-# --- shapes from a real Prometheus (§b.3) -------------------------------------------------------------
+# --- shapes from a real Prometheus (docs/semantics/analysis.md#prometheus-results) -------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -95,7 +95,9 @@ async def test_instant_query_shapes(
 ) -> None:
     at = prometheus.anchor - timedelta(minutes=30)
     m = await provider.measure(metric(query, prometheus.url), at=at)
-    assert m.phase is None and m.message is None  # the provider measures; assess decides (§b.1)
+    assert (
+        m.phase is None and m.message is None
+    )  # the provider measures; assess decides (docs/semantics/analysis.md#measurement-assessment)
     assert m.has_result
     if result == "descending":
         assert len(m.result) == 2 and m.result[0] > m.result[1]
@@ -321,7 +323,7 @@ async def test_warnings_are_kept_in_metadata(
     assert m.metadata == {"warnings": '"w1", "say \\"hi\\""'}
 
 
-# --- configuration (§b.3) -----------------------------------------------------------------------------
+# --- configuration (docs/semantics/analysis.md#prometheus-provider) -----------------------------------------------------------------------------
 
 
 async def test_headers_basic_auth_and_time_reach_the_backend(

@@ -1,4 +1,4 @@
-"""Pure parts of the providers: §b.3 response shaping, Go float formatting, rangeQuery time expressions,
+"""Pure parts of the providers: docs/semantics/analysis.md#prometheus-results response shaping, Go float formatting, rangeQuery time expressions,
 and the throttling primitives (window arithmetic, one limiter per address, the concurrency cap)."""
 
 from __future__ import annotations

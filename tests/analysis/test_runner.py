@@ -1,4 +1,4 @@
-"""The runner (§b.4–§b.7 end to end): reconcile passes and whole runs on a virtual clock.
+"""The runner (docs/semantics/analysis.md#metric-status–docs/semantics/analysis.md#analysis-args end to end): reconcile passes and whole runs on a virtual clock.
 
 The providers here are small in-test implementations of the provider contract (analysis.providers.base),
 answering from a function of the evaluation time: real Prometheus tests live with the Prometheus provider.
@@ -101,7 +101,7 @@ def seed_provider(degrade_after: float | None) -> SeriesProvider:
 
 
 async def test_seed_replay_degrading_canary_fails_at_4th_failure() -> None:
-    """Seed section 10: success-rate failureLimit 3 → Failed at the 4th failing measurement (§b.4, §b.5)."""
+    """Seed section 10: success-rate failureLimit 3 → Failed at the 4th failing measurement (docs/semantics/analysis.md#metric-status, docs/semantics/analysis.md#run-status)."""
     provider = seed_provider(degrade_after=120)
     status, _ = await run(seed_spec(), {"prometheus": provider}, until=at(3600))
     assert status.phase is P.FAILED
@@ -127,7 +127,9 @@ async def test_seed_replay_healthy_canary_is_successful_when_window_ends() -> No
     assert status.phase is P.SUCCESSFUL
     assert status.message == "Run Terminated"
     result = status.metric_result("success-rate")
-    assert result is not None and result.count == 11 and len(result.measurements) == 10  # §b.6 history of 10
+    assert (
+        result is not None and result.count == 11 and len(result.measurements) == 10
+    )  # docs/semantics/analysis.md#analysis-scheduling history of 10
     assert status.completed_at == at(600)
 
 
@@ -141,7 +143,7 @@ async def test_count_metric_completes_successfully() -> None:
 
 
 async def test_errors_retry_every_10s_and_fail_on_5th_consecutive() -> None:
-    """§b.4/§b.6: errors do not count, are retried after 10 s whatever the interval, 5th consecutive → Error."""
+    """docs/semantics/analysis.md#metric-status/docs/semantics/analysis.md#analysis-scheduling: errors do not count, are retried after 10 s whatever the interval, 5th consecutive → Error."""
     s = spec({"name": "m", "interval": "5m", "successCondition": "result[0] > 0"})
     status, _ = await run(s, {"prometheus": SeriesProvider(lambda t: ConnectionError("connection refused"))})
     result = status.metric_result("m")
@@ -168,7 +170,7 @@ async def test_empty_result_is_an_error_measurement_with_no_data_wording() -> No
 
 
 async def test_measurements_are_concurrent() -> None:
-    """§b.6: all due measurements of one reconcile run at once (each waits until both are in flight)."""
+    """docs/semantics/analysis.md#analysis-scheduling: all due measurements of one reconcile run at once (each waits until both are in flight)."""
     in_flight = 0
     both = asyncio.Event()
 
@@ -188,7 +190,7 @@ async def test_measurements_are_concurrent() -> None:
 
 
 async def test_in_flight_measurement_is_terminated_when_another_metric_fails() -> None:
-    """§b.5: the run stays Running one reconcile, then terminates the in-flight job and finishes Failed."""
+    """docs/semantics/analysis.md#run-status: the run stays Running one reconcile, then terminates the in-flight job and finishes Failed."""
 
     class SlowJob(BaseProvider):
         kind = "job"
@@ -440,7 +442,7 @@ async def test_status_round_trips_through_the_wire_between_reconciles() -> None:
 
 
 async def test_terminate_completes_the_run_even_if_a_measurement_cannot_be_stopped() -> None:
-    """§b.5: a terminating run takes the worst completed phase at once, whatever is still in flight."""
+    """docs/semantics/analysis.md#run-status: a terminating run takes the worst completed phase at once, whatever is still in flight."""
 
     class Stubborn(BaseProvider):
         kind = "job"
@@ -492,8 +494,10 @@ async def test_a_pass_leaves_the_previous_status_untouched() -> None:
 def test_whole_run_matches_a_reference_model(
     outcomes: list[str], count: int, failure_limit: int, error_limit: int
 ) -> None:
-    """§b.4/§b.6 end to end: verdict, measurement instants and counters agree with a direct reading of the rules."""
-    assume(count >= failure_limit)  # §b.8: otherwise the spec is invalid
+    """docs/semantics/analysis.md#metric-status/docs/semantics/analysis.md#analysis-scheduling end to end: verdict, measurement instants and counters agree with a direct reading of the rules."""
+    assume(
+        count >= failure_limit
+    )  # docs/semantics/analysis.md#metric-validation: otherwise the spec is invalid
     # the reference: walk the outcomes until a limit or the count decides
     expected_phase, expected_times, t = None, [], 0
     failed = consecutive_errors = counted = 0
@@ -567,7 +571,7 @@ async def test_cancelled_run_leaves_no_task_behind() -> None:
 
 
 async def test_terminate_event_with_a_virtual_clock_stops_at_until() -> None:
-    """A replay that sleeps on a virtual clock with an Event: `until` still terminates it there (§b.6)."""
+    """A replay that sleeps on a virtual clock with an Event: `until` still terminates it there (docs/semantics/analysis.md#analysis-scheduling)."""
     start = datetime(2026, 1, 1, tzinfo=UTC)
     clock = VirtualClock(start)
     status = await run_to_completion(

@@ -1,4 +1,4 @@
-"""Scheduling (§b.6): due measurements, error retry, initialDelay, count, wake-up time, retention, dry-run rules."""
+"""Scheduling (docs/semantics/analysis.md#analysis-scheduling): due measurements, error retry, initialDelay, count, wake-up time, retention, dry-run rules."""
 
 from datetime import UTC, datetime, timedelta
 from typing import Any

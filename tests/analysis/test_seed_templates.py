@@ -5,8 +5,8 @@ Data (tests/fixtures/prometheus.py): `api-server-canary` at 99.5 % 2xx with p99 
 degrading scenario 50 % errors and p99 ≈ 2.5 s from T = FROM + 2m30s onwards. Counters are sampled every
 15 s, so the first 5-minute window that contains a degraded increment is the one ending at FROM + 3m:
 measurements at FROM, +1m, +2m succeed; +3m, +4m, +5m, +6m fail, and the 4th failure exceeds
-`failureLimit: 3` (strict `>`, §b.4), so the run is Failed at exactly FROM + 6m with Argo's message (§b.5).
-Both templates use `interval: 60s` and no count (§a.3 EffectiveCount: run until terminated), so a healthy
+`failureLimit: 3` (strict `>`, docs/semantics/analysis.md#metric-status), so the run is Failed at exactly FROM + 6m with Argo's message (docs/semantics/analysis.md#run-status).
+Both templates use `interval: 60s` and no count (docs/semantics/objects.md#analysis-objects EffectiveCount: run until terminated), so a healthy
 replay is terminated at TO and Successful.
 """
 
@@ -56,7 +56,9 @@ def test_healthy_canary_is_successful(prometheus_factory: PrometheusFactory) -> 
         assert metric["phase"] == "Successful"
         assert metric["failed"] == 0 and metric["error"] == 0
         assert metric["count"] == 21  # FROM, FROM+1m, …, TO
-        assert len(metric["measurements"]) == 10  # history trimmed to the last 10 (§b.6)
+        assert (
+            len(metric["measurements"]) == 10
+        )  # history trimmed to the last 10 (docs/semantics/analysis.md#analysis-scheduling)
     rate, latency = status["metricResults"]
     assert {m["value"] for m in rate["measurements"]} == {"[0.995]"}
     assert all(float(m["value"].strip("[]")) < 500 for m in latency["measurements"])
@@ -138,7 +140,7 @@ def test_at_an_instant_after_the_degradation(prometheus_factory: PrometheusFacto
 
 
 def test_prometheus_down_is_an_error_after_five_tries_ten_seconds_apart() -> None:
-    # §b.4: consecutiveErrorLimit defaults to 4 (strict >), §b.6: after an error the next try is 10 s later.
+    # docs/semantics/analysis.md#metric-status: consecutiveErrorLimit defaults to 4 (strict >), docs/semantics/analysis.md#analysis-scheduling: after an error the next try is 10 s later.
     start = datetime(2024, 1, 1, tzinfo=UTC)
     result = replay(
         unused_url(), start, start + timedelta(minutes=20), "--template", "success-rate", "-o", "json"

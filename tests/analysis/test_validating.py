@@ -2,7 +2,7 @@
 
 Argo's own manifests read from its mirror (tests/fixtures/argo.py): limits written as ``{{args.x}}`` (Argo's
 e2e fixtures) and a template made only of other templates (Argo's analysis docs) are valid. The rules this
-project adds to Argo's §b.8 (README, deliberate differences) are refused with the field named, before and after
+project adds to Argo's docs/semantics/analysis.md#metric-validation (README, deliberate differences) are refused with the field named, before and after
 substitution alike.
 """
 

@@ -1,4 +1,4 @@
-"""WireModel: camelCase on the wire, snake_case in Python, unknown fields ignored (§a.3 "camelCase")."""
+"""WireModel: camelCase on the wire, snake_case in Python, unknown fields ignored (docs/semantics/objects.md#analysis-objects "camelCase")."""
 
 from pydantic import TypeAdapter
 

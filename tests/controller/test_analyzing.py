@@ -1,6 +1,6 @@
 """The AnalysisRun reconciler against the sandbox (real client) and a real Prometheus with backfilled data.
 
-Measurement times come from an injected clock the test advances to the next due time (§b.6), so intervals are
+Measurement times come from an injected clock the test advances to the next due time (docs/semantics/analysis.md#analysis-scheduling), so intervals are
 not slept through; Prometheus answers the un-timed ("now") queries from data that extends into the future.
 """
 
@@ -92,7 +92,7 @@ async def run_until_done(env: Env, name: str, limit: int = 60) -> dict[str, Any]
 
 
 async def test_healthy_prometheus_metric_succeeds(env: Env, prometheus_factory: PrometheusFactory) -> None:
-    """§b.4 step 6: count reached with no failure → Successful; §b.3 value strings."""
+    """docs/semantics/analysis.md#metric-status step 6: count reached with no failure → Successful; docs/semantics/analysis.md#prometheus-results value strings."""
     url = prometheus_factory(HEALTHY).url
     args = [{"name": "service-name", "value": "api-server-canary"}]
     await env.client.create(
@@ -111,7 +111,7 @@ async def test_healthy_prometheus_metric_succeeds(env: Env, prometheus_factory: 
 async def test_degraded_metric_fails_at_the_fourth_failure(
     env: Env, prometheus_factory: PrometheusFactory
 ) -> None:
-    """§b.4: failureLimit 3 → Failed on the 4th failed measurement, with Argo's run message (§b.5)."""
+    """docs/semantics/analysis.md#metric-status: failureLimit 3 → Failed on the 4th failed measurement, with Argo's run message (docs/semantics/analysis.md#run-status)."""
     url = prometheus_factory(degrading(-timedelta(minutes=30))).url
     args = [{"name": "service-name", "value": "api-server-canary"}]
     await env.client.create(ANALYSIS_RUNS, run_body("bad", [prometheus_metric(url)], args=args), NS)
@@ -123,7 +123,7 @@ async def test_degraded_metric_fails_at_the_fourth_failure(
 
 
 async def test_terminate_and_ttl(env: Env, prometheus_factory: PrometheusFactory) -> None:
-    """spec.terminate ends an indefinite run Successful (§b.5); ttlStrategy then deletes it (§b.6)."""
+    """spec.terminate ends an indefinite run Successful (docs/semantics/analysis.md#run-status); ttlStrategy then deletes it (docs/semantics/analysis.md#analysis-scheduling)."""
     url = prometheus_factory(HEALTHY).url
     args = [{"name": "service-name", "value": "api-server-canary"}]
     body = run_body(
@@ -155,7 +155,7 @@ async def test_terminate_and_ttl(env: Env, prometheus_factory: PrometheusFactory
 
 
 async def test_secret_args_are_read_from_secrets(env: Env, prometheus_factory: PrometheusFactory) -> None:
-    """§b.7: valueFrom.secretKeyRef resolved from the run's namespace; a missing secret fails the run."""
+    """docs/semantics/analysis.md#analysis-args: valueFrom.secretKeyRef resolved from the run's namespace; a missing secret fails the run."""
     url = prometheus_factory(HEALTHY).url
     secret = {"metadata": {"name": "svc"}, "data": {"name": base64.b64encode(b"api-server-canary").decode()}}
     await env.client.create(SECRETS, secret, NS)
@@ -179,7 +179,7 @@ async def test_secret_args_are_read_from_secrets(env: Env, prometheus_factory: P
 
 
 async def test_measurement_retention_trims_history(env: Env, prometheus_factory: PrometheusFactory) -> None:
-    """§b.6: history trimmed to measurementRetention.limit; counters keep counting."""
+    """docs/semantics/analysis.md#analysis-scheduling: history trimmed to measurementRetention.limit; counters keep counting."""
     url = prometheus_factory(HEALTHY).url
     args = [{"name": "service-name", "value": "api-server-canary"}]
     body = run_body(
@@ -221,7 +221,7 @@ async def test_job_metric(env: Env, outcome: str, phase: str) -> None:
 
 
 async def test_invalid_run_is_an_error_not_a_crash(env: Env) -> None:
-    """§b.8: a metric without provider → Error run with the validation message; the reconciler keeps going."""
+    """docs/semantics/analysis.md#metric-validation: a metric without provider → Error run with the validation message; the reconciler keeps going."""
     await env.client.create(ANALYSIS_RUNS, run_body("invalid", [{"name": "m", "provider": {}}]), NS)
     run = await run_until_done(env, "invalid")
     assert run["status"]["phase"] == "Error"
@@ -328,7 +328,7 @@ COMPLETED_AT = datetime(2026, 11, 26, 7, 0, tzinfo=UTC)
     ],
 )
 def test_ttl_exceeded_as_argo(phase: str, ttl: dict[str, Any], elapsed: float, exceeded: bool) -> None:
-    """§b.6, Argo analysis/analysis.go: the success/failure TTL applies to Successful/Failed runs only, else
+    """docs/semantics/analysis.md#analysis-scheduling, Argo analysis/analysis.go: the success/failure TTL applies to Successful/Failed runs only, else
     secondsAfterCompletion; deleted once the whole seconds since completedAt STRICTLY exceed it; the deadline
     the reconciler waits for is the first instant that holds."""
     run = {"spec": {"ttlStrategy": ttl}, "status": {"phase": phase, "completedAt": "2026-11-26T07:00:00Z"}}

@@ -143,7 +143,7 @@ async def test_scale_sets_and_removes_annotations(env: tuple[Sandbox, KubeClient
 
 
 async def test_service_selector_keeps_other_labels(env: tuple[Sandbox, KubeClient, dict[str, Any]]) -> None:
-    """§c.9 step 4: selector hash plus the managed-by annotation."""
+    """docs/semantics/controller.md#bluegreen step 4: selector hash plus the managed-by annotation."""
     _, client, rollout = env
     await client.create(
         SERVICES, {"metadata": {"name": "api-stable"}, "spec": {"selector": {"app": "api"}}}, NS
@@ -178,7 +178,7 @@ async def test_edit_router_is_guarded_by_resource_version(
 
 
 async def test_analysis_run_collisions(env: tuple[Sandbox, KubeClient, dict[str, Any]]) -> None:
-    """§c.8: an equal unfinished run of ours is reused; any other collision gets `.1`, `.2`…"""
+    """docs/semantics/controller.md#rollout-analysis: an equal unfinished run of ours is reused; any other collision gets `.1`, `.2`…"""
     _, client, rollout = env
     action = CreateAnalysisRun("api-abc-1", RUN_SPEC, {"rollout-type": "Background"}, {})
     applier = Applier(client)

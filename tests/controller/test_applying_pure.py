@@ -79,7 +79,7 @@ def test_merge_diff_round_trips(old: dict[str, Any], new: dict[str, Any]) -> Non
 
 
 def test_status_patch_adds_observed_generation_as_string() -> None:
-    """§a.2: observedGeneration is a string."""
+    """docs/semantics/objects.md#rollout-status: observedGeneration is a string."""
     new = {**ROLLOUT["status"], "observedGeneration": "3"}
     assert status_patch(ROLLOUT, ROLLOUT["status"]) == {"status": {"observedGeneration": "3"}}
     assert status_patch({**ROLLOUT, "status": new}, ROLLOUT["status"]) == {}

@@ -1,4 +1,4 @@
-"""Controller metrics (§e) on an injected registry, and the /metrics, /healthz, /readyz endpoints."""
+"""Controller metrics (docs/semantics/metrics.md#controller-metrics) on an injected registry, and the /metrics, /healthz, /readyz endpoints."""
 
 from __future__ import annotations
 
@@ -45,7 +45,7 @@ def rollout(reason: str | None = None, invalid: bool = False, **status: Any) -> 
     ],
 )
 def test_metrics_phase_mapping(reason: str | None, invalid: bool, phase: str) -> None:
-    """§e: rollout_info's phase label is the metrics phase, not status.phase."""
+    """docs/semantics/metrics.md#metrics-phase: rollout_info's phase label is the metrics phase, not status.phase."""
     assert metrics_phase(rollout(reason, invalid)) == phase
 
 
@@ -125,7 +125,7 @@ def test_rollout_series_follow_the_object_and_its_phase_changes() -> None:
 
 
 def test_series_removed_after_the_cleanup_delay() -> None:
-    """§e lifecycle: per-object series go DefaultMetricCleanupDelay (65 s) after the object is deleted."""
+    """docs/semantics/metrics.md#metrics-lifecycle lifecycle: per-object series go DefaultMetricCleanupDelay (65 s) after the object is deleted."""
     reg = CollectorRegistry()
     clock = ManualClock()
     m = ControllerMetrics(reg, clock=clock)

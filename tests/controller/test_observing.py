@@ -116,7 +116,7 @@ async def test_missing_references_are_absent_not_errors(client: KubeClient) -> N
 
 
 async def test_templates_named_by_templates_are_observed(client: KubeClient) -> None:
-    """§a.3 `spec.templates`: a template may combine others; those are fetched too (a cycle ends)."""
+    """docs/semantics/objects.md#analysis-objects `spec.templates`: a template may combine others; those are fetched too (a cycle ends)."""
     rollout_doc = next(d for d in docs() if d["kind"] == "Rollout")
     rollout_doc["spec"]["strategy"]["canary"]["analysis"]["templates"] = [{"templateName": "combined"}]
     rollout = await client.create(lookup("Rollout"), copy.deepcopy(rollout_doc), NS)

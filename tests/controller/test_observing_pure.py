@@ -92,7 +92,9 @@ def test_analysis_run_state_reads_labels() -> None:
         4,
     )
     assert (state.phase, state.terminate) == ("Failed", True)
-    assert parse_analysis_run({"metadata": {"name": "x"}}).phase == "Pending"  # §a.3: '' reads as Pending
+    assert (
+        parse_analysis_run({"metadata": {"name": "x"}}).phase == "Pending"
+    )  # docs/semantics/objects.md#analysis-objects: '' reads as Pending
 
 
 def test_seed_canary_references() -> None:

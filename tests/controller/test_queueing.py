@@ -1,4 +1,4 @@
-"""The work queue (rollouts.controller.queueing): dedupe, serial per key, one timer heap, backoff (§c.12)."""
+"""The work queue (rollouts.controller.queueing): dedupe, serial per key, one timer heap, backoff (docs/semantics/controller.md#work-queue)."""
 
 from __future__ import annotations
 
@@ -165,7 +165,7 @@ async def test_requeue_after_from_handler(queue: WorkQueue, rec: Recorder, clock
     ],
 )
 async def test_backoff_schedule_1ms_to_10s(failures: int, expected: float) -> None:
-    """§c.12: exponential per-item 1 ms → 10 s."""
+    """docs/semantics/controller.md#work-queue: exponential per-item 1 ms → 10 s."""
 
     async def never(key: ObjectKey) -> None:
         return None

@@ -123,13 +123,13 @@ def healthy_on(pod_hash: str | None = None) -> Callable[[dict[str, Any]], bool]:
 
 
 def settled(rollout: dict[str, Any]) -> bool:
-    """Healthy on the new ReplicaSet, and the traffic handed back to the stable Service (weight 0, §c.4)."""
+    """Healthy on the new ReplicaSet, and the traffic handed back to the stable Service (weight 0, docs/semantics/controller.md#traffic-weights)."""
     weights = ((rollout.get("status") or {}).get("canary") or {}).get("weights") or {}
     return healthy_on()(rollout) and (weights.get("canary") or {}).get("weight", 0) == 0
 
 
 async def test_seed_canary_steps_weights_in_order(env: tuple[Sandbox, KubeClient]) -> None:
-    """§c.2/§c.4: 5 → 20 → 50 → 80 → 100, then 0 once the new ReplicaSet is stable; old RS scaled down after
+    """docs/semantics/controller.md#canary-steps/docs/semantics/controller.md#traffic-weights: 5 → 20 → 50 → 80 → 100, then 0 once the new ReplicaSet is stable; old RS scaled down after
     scaleDownDelaySeconds."""
     _, client = env
     await create_all(client, seed_canary())
@@ -137,7 +137,9 @@ async def test_seed_canary_steps_weights_in_order(env: tuple[Sandbox, KubeClient
     reconciler = RolloutReconciler(client, clock=time)
     first = await drive(reconciler, client, time, healthy_on())
     old_hash = first["status"]["stableRS"]
-    assert first["status"]["currentStepIndex"] == 8  # the initial deploy skips the steps (§c.2)
+    assert (
+        first["status"]["currentStepIndex"] == 8
+    )  # the initial deploy skips the steps (docs/semantics/controller.md#canary-steps)
 
     await client.patch(
         ROLLOUTS,
@@ -154,7 +156,7 @@ async def test_seed_canary_steps_weights_in_order(env: tuple[Sandbox, KubeClient
     done = await drive(reconciler, client, time, healthy_on(), weights, status_weights)
     new_hash = done["status"]["stableRS"]
     assert new_hash != old_hash
-    # The pass after promotion hands the traffic back to the stable Service (now on the new pods, §c.4).
+    # The pass after promotion hands the traffic back to the stable Service (now on the new pods, docs/semantics/controller.md#traffic-weights).
     await drive(reconciler, client, time, settled, weights, status_weights, limit=5)
     assert status_weights == [0, 5, 20, 50, 80, 100, 0]
     assert weights == [0, 5, 20, 50, 80, 100, 0]
@@ -168,7 +170,9 @@ async def test_seed_canary_steps_weights_in_order(env: tuple[Sandbox, KubeClient
             break
         await asyncio.sleep(0.01)
     assert "scale-down-deadline" in old_rs["metadata"]["annotations"]
-    assert old_rs["spec"]["replicas"] == 10  # still up during scaleDownDelaySeconds (§c.9 step 6)
+    assert (
+        old_rs["spec"]["replicas"] == 10
+    )  # still up during scaleDownDelaySeconds (docs/semantics/controller.md#bluegreen step 6)
     time.advance(6)
     for _ in range(20):
         await reconciler.reconcile((NS, "api-server"))

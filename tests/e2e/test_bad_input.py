@@ -1,4 +1,4 @@
-"""Bad input: invalid Rollouts get an InvalidSpec condition naming the field and phase Degraded (§a.2 phase
+"""Bad input: invalid Rollouts get an InvalidSpec condition naming the field and phase Degraded (docs/semantics/objects.md#rollout-phase phase
 rule 2); the controller keeps serving the other rollouts (the seed canary next to them still promotes)."""
 
 from __future__ import annotations

@@ -75,7 +75,7 @@ def run_phase(sandbox: Any, rollout_type: str) -> Callable[[], str | None]:
 def test_bluegreen_preview_smoke_pause_promote(
     tmp_path: Path, prometheus_factory: PrometheusFactory, http_stub: Callable[[HttpStub], str]
 ) -> None:
-    """§c.9: preview gets the new pods, pre-promotion smoke tests pass, BlueGreenPause; `promote` switches the
+    """docs/semantics/controller.md#bluegreen: preview gets the new pods, pre-promotion smoke tests pass, BlueGreenPause; `promote` switches the
     active Service; post-promotion analysis makes the new RS stable; the old RS goes after its delay."""
     smoke = HttpStub(body=b'{"status": "ok"}')
     preview = http_stub(smoke)

@@ -78,7 +78,7 @@ def update_to_v2(stack: Stack) -> str:
 
 
 def test_healthy_canary_promotes_step_by_step(healthy_stack: Stack) -> None:
-    """§c.2–c.4: VirtualService weights 5 → 20 → 50 → 80 → 100 each after its pause, then the stable RS is the
+    """docs/semantics/controller.md#pause-step, docs/semantics/controller.md#replica-arithmetic, docs/semantics/controller.md#istio: VirtualService weights 5 → 20 → 50 → 80 → 100 each after its pause, then the stable RS is the
     new hash and gets all traffic (canary weight 0); the old RS is scaled down after its delay; Healthy."""
     stack, sandbox = healthy_stack, healthy_stack.sandbox
     v1 = deploy_v1(stack)
@@ -94,7 +94,7 @@ def test_healthy_canary_promotes_step_by_step(healthy_stack: Stack) -> None:
     assert stable_svc is not None and stable_svc["spec"]["selector"]["rollouts-pod-template-hash"] == v2
     wait_for(lambda: replicas_of(sandbox, v1, "api-server") == 0, 20, "the old ReplicaSet scaled down")
 
-    # Background analysis from step 1 on (startingStep: 1), terminated Successful at promotion (§c.8).
+    # Background analysis from step 1 on (startingStep: 1), terminated Successful at promotion (docs/semantics/controller.md#rollout-analysis).
     runs = sandbox.list("argoproj.io/v1alpha1", "AnalysisRun", NS)
     background = [r for r in runs if r["metadata"]["labels"].get("rollout-type") == "Background"]
     assert len(background) == 1
@@ -109,7 +109,7 @@ def test_healthy_canary_promotes_step_by_step(healthy_stack: Stack) -> None:
         "the background run to end Successful",
     )
 
-    # Argo CD (seed §2.4): Progressing during the update, Healthy before and after.
+    # Argo CD's Rollout health check (its built-in health.lua): Progressing during the update, Healthy before and after.
     health = stack.recorder.health("api-server", ArgoCDHealth())
     assert health[-3:] == ["Healthy", "Progressing", "Healthy"]
     # Argo CD's built-in check (argo-cd resource_customizations/argoproj.io/Rollout/health.lua) on every
@@ -124,7 +124,7 @@ def test_healthy_canary_promotes_step_by_step(healthy_stack: Stack) -> None:
 
 
 def test_degrading_metrics_abort_then_retry(tmp_path: Path, prometheus_factory: PrometheusFactory) -> None:
-    """Quiz Q5 / §c.5: the background analysis fails (failureLimit 3 → 4th failure) → abort: canary weight 0,
+    """Quiz Q5 / docs/semantics/controller.md#abort: the background analysis fails (failureLimit 3 → 4th failure) → abort: canary weight 0,
     stable 100, canary scaled down after abortScaleDownDelaySeconds, status.abort true, Degraded with the
     analysis reason. Then `retry` (status abort:false) starts the update again; with healthy metrics it
     completes."""
@@ -167,7 +167,7 @@ def test_degrading_metrics_abort_then_retry(tmp_path: Path, prometheus_factory: 
         wait_for(
             lambda: stack.recorder.weights()[-1:] == [5], 30, "weight 5 again after retry", stack.controller
         )
-        # Shorten the remaining long pause by promoting it, as a person would (§c.6).
+        # Shorten the remaining long pause by promoting it, as a person would (docs/semantics/controller.md#promote).
         wait_for(lambda: status_of(sandbox, "api-server").get("pauseConditions"), 30, "the pause step")
         patch_status(sandbox, "api-server", {"pauseConditions": None})
         wait_for(rollout_healthy_on(sandbox, "api-server", v2), 90, "promotion after retry", stack.controller)

@@ -2,7 +2,7 @@
 
 * SIGKILL of the controller at random moments (seeded), at least 5 times, each followed by a restart: the
   rollout completes with the same VirtualService weights and the same step sequence as an uninterrupted run
-  (all truth is in the objects' status, DESIGN §2); no step-completed event is emitted twice.
+  (all truth is in the objects' status); no step-completed event is emitted twice.
 * The sandbox answering 5 % of requests with 500 and 5 % with 429 (Retry-After) and cutting every watch
   after 2 s (the issue says 10 s; shorter here so cuts happen many times in a short run): the healthy canary
   promotes and the degrading one aborts, exactly as without faults.

@@ -178,7 +178,7 @@ def test_set_image_retries_on_conflict(cluster: Cluster, monkeypatch: pytest.Mon
 
 
 async def test_redraws_are_throttled_to_every_200ms() -> None:
-    """§d: `get rollout -w` redraws at most every 200 ms however fast the events come."""
+    """docs/semantics/plugin.md#get-rollout-output: `get rollout -w` redraws at most every 200 ms however fast the events come."""
     import asyncio
 
     from rollouts.plugin.viewing import REDRAW_INTERVAL, _throttled_loop

@@ -1,4 +1,4 @@
-"""Each mutating command changes exactly the fields of reference §d (and §c.5–c.7), through the real client.
+"""Each mutating command changes exactly the fields of docs/semantics/plugin.md#plugin-commands (and docs/semantics/controller.md#abort, docs/semantics/controller.md#promote, docs/semantics/controller.md#pause), through the real client.
 
 The objects are loaded into the sandbox as built; after the command, the stored object is compared with the
 one before, field by field (metadata.resourceVersion/generation aside, which the server bumps).
@@ -128,7 +128,7 @@ def test_rollout_mutations_change_exactly_these_fields(
 
 
 def test_promote_sends_status_then_spec_when_user_paused(loaded: Cluster) -> None:
-    """§c.6: a user-paused rollout at a pause step: status patch (pause conditions) first, then spec."""
+    """docs/semantics/controller.md#promote: a user-paused rollout at a pause step: status patch (pause conditions) first, then spec."""
     loaded.run("pause", "api-server")
     before = loaded.get("Rollout", "api-server")
     loaded.sandbox.requests.reset()

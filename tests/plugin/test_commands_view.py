@@ -1,4 +1,4 @@
-"""`get rollout`, `get analysisrun`, `list rollouts` and `status` against the sandbox API server (reference §d).
+"""`get rollout`, `get analysisrun`, `list rollouts` and `status` against the sandbox API server (docs/semantics/plugin.md#get-rollout-output).
 
 Through the real client: the output equals the golden files of test_render.py, `get rollout` makes 4 requests
 (the rollout, then its ReplicaSets, AnalysisRuns and Pods by selector), and errors are one kubectl-like line.
@@ -152,7 +152,7 @@ def test_bad_flags_print_usage(args: list[str]) -> None:
 
 
 def test_status_once(cluster: Cluster) -> None:
-    """§d status --watch=false: Healthy/Degraded alone (Degraded exits 1 with the message), else `S - M`."""
+    """docs/semantics/plugin.md#get-rollout-output status --watch=false: Healthy/Degraded alone (Degraded exits 1 with the message), else `S - M`."""
     for make in SCENARIOS.values():
         cluster.load(make())
     paused = cluster.run("status", "api-server", "--watch=false")

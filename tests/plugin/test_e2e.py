@@ -1,8 +1,8 @@
-"""The plugin driving the REAL controller (a subprocess) on the sandbox: the commands' effects of §c.5–c.7.
+"""The plugin driving the REAL controller (a subprocess) on the sandbox: the commands' effects of docs/semantics/controller.md#abort, docs/semantics/controller.md#promote, docs/semantics/controller.md#pause.
 
-promote completes a pause step (§c.6), abort sends the canary weight to 0 and the stable ReplicaSet back to
-full size (§c.5), retry resumes the update, `promote --full` skips to 100 % and `status` then exits 0;
-on blue-green, promote completes the BlueGreenPause and the active service switches (§c.9).
+promote completes a pause step (docs/semantics/controller.md#promote), abort sends the canary weight to 0 and the stable ReplicaSet back to
+full size (docs/semantics/controller.md#retry), retry resumes the update, `promote --full` skips to 100 % and `status` then exits 0;
+on blue-green, promote completes the BlueGreenPause and the active service switches (docs/semantics/controller.md#bluegreen).
 """
 
 from __future__ import annotations
@@ -121,7 +121,7 @@ def test_canary_promote_abort_retry_full(stack: Stack) -> None:
     canary = paused["currentPodHash"]
     assert canary != stable
 
-    # §c.6: promote completes the (2 min) pause step; the rollout runs on to the indefinite pause at step 3.
+    # docs/semantics/controller.md#promote: promote completes the (2 min) pause step; the rollout runs on to the indefinite pause at step 3.
     assert stack.run("promote", "checkout").output == "rollout 'checkout' promoted\n"
     stack.wait(
         "step 3 (setWeight 50 done)",
@@ -132,7 +132,7 @@ def test_canary_promote_abort_retry_full(stack: Stack) -> None:
     )
     assert _replicas(stack, canary) == 2  # 50 % of 4
 
-    # §c.5: abort → weight 0: the canary is scaled away and the stable ReplicaSet back to all replicas.
+    # docs/semantics/controller.md#abort: abort → weight 0: the canary is scaled away and the stable ReplicaSet back to all replicas.
     assert stack.run("abort", "checkout").output == "rollout 'checkout' aborted\n"
     stack.wait(
         "the canary scaled to 0", lambda: _replicas(stack, canary) == 0 and _replicas(stack, stable) == 4

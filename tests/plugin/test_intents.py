@@ -1,4 +1,4 @@
-"""The exact patches of the mutating commands (reference §d, §c.5–c.7, §c.11), as pure tables."""
+"""The exact patches of the mutating commands (docs/semantics/plugin.md#plugin-commands, docs/semantics/controller.md#abort, docs/semantics/controller.md#promote, docs/semantics/controller.md#pause, docs/semantics/controller.md#rollback), as pure tables."""
 
 from __future__ import annotations
 
@@ -129,7 +129,7 @@ PAUSED = [{"reason": "CanaryPauseStep", "startTime": "2026-01-01T00:00:00Z"}]
     ],
 )
 def test_promote(rollout: dict[str, Any], kwargs: dict[str, bool], expected: list[Patch]) -> None:
-    """§c.6."""
+    """docs/semantics/controller.md#promote."""
     assert intents.promote(rollout, **kwargs) == expected
 
 
@@ -164,7 +164,7 @@ def test_promote_deprecated_flag_errors(
 
 
 def test_simple_intents() -> None:
-    """§c.5 abort/retry are status patches; §c.7 pause a spec patch; terminate a spec patch of the run."""
+    """docs/semantics/controller.md#abort abort/retry are status patches; docs/semantics/controller.md#pause pause a spec patch; terminate a spec patch of the run."""
     ro = canary()
     assert intents.abort(ro) == Patch("merge", "status", {"status": {"abort": True}})
     assert intents.retry(ro) == Patch("merge", "status", {"status": {"abort": False}})
@@ -258,7 +258,7 @@ HISTORY = [_rs(1, "app:1", "h1"), _rs(3, "app:3", "h3"), _rs(2, "app:2", "h2")]
 
 
 def test_undo_to_previous_revision() -> None:
-    """§c.11: default = the second newest revision; the hash label is removed from the restored template."""
+    """docs/semantics/controller.md#rollback: default = the second newest revision; the hash label is removed from the restored template."""
     patch = intents.undo(_ro("app:3"), HISTORY)
     assert patch.type == "json" and patch.subresource == ""
     (op,) = patch.body
@@ -306,7 +306,7 @@ def test_undo_errors(
 
 @given(index=st.integers(min_value=0, max_value=10), paused=st.booleans())
 def test_promote_never_moves_index_past_the_end_nor_backwards(index: int, paused: bool) -> None:
-    """Invariant (§c.6): a plain promote moves currentStepIndex by one while it is inside the steps, else keeps it."""
+    """Invariant (docs/semantics/controller.md#promote): a plain promote moves currentStepIndex by one while it is inside the steps, else keeps it."""
     ro = canary(currentStepIndex=index, paused=paused)
     before = copy.deepcopy(ro)
     for patch in intents.promote(ro):

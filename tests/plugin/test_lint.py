@@ -1,4 +1,4 @@
-"""`lint -f FILE`: strict offline validation, and references between the objects of one file (reference §d)."""
+"""`lint -f FILE`: strict offline validation, and references between the objects of one file (docs/semantics/plugin.md#plugin-commands)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Golden files of `get rollout`, `get analysisrun` and `list rollouts` (no colour), reference §d.
+"""Golden files of `get rollout`, `get analysisrun` and `list rollouts` (no colour), docs/semantics/plugin.md#get-rollout-output.
 
 The objects are hand-built (tests/plugin/objects.py) with timestamps relative to a fixed `NOW`, so the output
 is byte-stable. Regenerate after an intended change with `UPDATE_GOLDEN=1 pytest tests/plugin/test_render.py`.
@@ -48,7 +48,7 @@ def test_list_rollouts_golden() -> None:
 
 
 def test_colours_ride_as_styles_and_vanish_without_colour() -> None:
-    """The same Text prints ANSI colours on a colour console and nothing extra on a plain one (§d colours)."""
+    """The same Text prints ANSI colours on a colour console and nothing extra on a plain one (docs/semantics/plugin.md#get-rollout-output colours)."""
     ro, rss, pods, runs = split(SCENARIOS["canary_mid_rollout"]())
     text = render_rollout(build_rollout_info(ro, rss, pods, runs, NOW))
     coloured = Console(force_terminal=True, color_system="standard", width=300)

@@ -1,4 +1,4 @@
-"""Blue-green decisions (§c.9) on the seed's web-frontend rollout and variants, in the in-memory world."""
+"""Blue-green decisions (docs/semantics/controller.md#bluegreen) on the seed's web-frontend rollout and variants, in the in-memory world."""
 
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ def run_named(world: World, suffix: str) -> str:
 
 
 def test_first_deploy_switches_both_services() -> None:
-    """§c.9.4: an active Service without a hash selector is fast-tracked (first deploy)."""
+    """docs/semantics/controller.md#bluegreen-switch: an active Service without a hash selector is fast-tracked (first deploy)."""
     world = seed_world()
     h = world.status["currentPodHash"]
     assert selectors(world) == {"web-frontend-active": h, "web-frontend-preview": h}
@@ -46,7 +46,7 @@ def test_first_deploy_switches_both_services() -> None:
 
 
 def test_seed_bluegreen_update() -> None:
-    """§c.9 1–6: preview first, pre-promotion run, BlueGreenPause, promote, switch, post run, delayed scale-down."""
+    """docs/semantics/controller.md#bluegreen 1–6: preview first, pre-promotion run, BlueGreenPause, promote, switch, post run, delayed scale-down."""
     world = seed_world()
     blue = world.status["stableRS"]
     world.set_image("myregistry.com/web-frontend:v3.1.0")
@@ -93,7 +93,7 @@ def test_seed_bluegreen_update() -> None:
 
 
 def test_post_promotion_failure_switches_back() -> None:
-    """§c.5 blue-green / §c.9.5: a Failed post-promotion run aborts; active goes back to the stable RS."""
+    """docs/semantics/controller.md#abort blue-green / docs/semantics/controller.md#bluegreen-post-promotion: a Failed post-promotion run aborts; active goes back to the stable RS."""
     world = seed_world()
     blue = world.status["stableRS"]
     world.set_image("v4")
@@ -135,7 +135,7 @@ def test_pre_promotion_failure_aborts_without_switch() -> None:
     [pytest.param(60, 61, id="autoPromotionSeconds-60"), pytest.param(5, 6, id="autoPromotionSeconds-5")],
 )
 def test_auto_promotion_seconds(seconds: int, switched_after: int) -> None:
-    """§c.9.3: autoPromotionSeconds → BlueGreenPause that completes once now > startTime + seconds."""
+    """docs/semantics/controller.md#bluegreen-pause: autoPromotionSeconds → BlueGreenPause that completes once now > startTime + seconds."""
     world = World.from_files("examples/bluegreen/rollout.yaml", "examples/bluegreen/services.yaml")
     bg = world.rollout["spec"]["strategy"]["blueGreen"]
     for key in ("prePromotionAnalysis", "postPromotionAnalysis", "autoPromotionEnabled"):
@@ -155,7 +155,7 @@ def test_auto_promotion_seconds(seconds: int, switched_after: int) -> None:
 
 
 def test_no_pause_without_auto_promotion_settings() -> None:
-    """§c.9.3: autoPromotionEnabled default (true) and no seconds → no pause, immediate switch."""
+    """docs/semantics/controller.md#bluegreen-pause: autoPromotionEnabled default (true) and no seconds → no pause, immediate switch."""
     world = World.from_files("examples/bluegreen/rollout.yaml", "examples/bluegreen/services.yaml")
     bg = world.rollout["spec"]["strategy"]["blueGreen"]
     for key in ("prePromotionAnalysis", "postPromotionAnalysis", "autoPromotionEnabled"):
@@ -168,7 +168,7 @@ def test_no_pause_without_auto_promotion_settings() -> None:
 
 
 def test_preview_replica_count_and_checkpoint() -> None:
-    """§c.9.7: the preview runs previewReplicaCount pods until promotion, then scales to full before the switch."""
+    """docs/semantics/controller.md#bluegreen-preview-replica-count: the preview runs previewReplicaCount pods until promotion, then scales to full before the switch."""
     world = World.from_files("examples/bluegreen/rollout.yaml", "examples/bluegreen/services.yaml")
     bg = world.rollout["spec"]["strategy"]["blueGreen"]
     for key in ("prePromotionAnalysis", "postPromotionAnalysis"):
@@ -193,7 +193,7 @@ def test_preview_replica_count_and_checkpoint() -> None:
 
 
 def test_scale_down_delay_revision_limit() -> None:
-    """§c.9.6: scaleDownDelayRevisionLimit 0 → old active RS scaled down at once, without a deadline."""
+    """docs/semantics/controller.md#bluegreen-scale-down: scaleDownDelayRevisionLimit 0 → old active RS scaled down at once, without a deadline."""
     world = World.from_files("examples/bluegreen/rollout.yaml", "examples/bluegreen/services.yaml")
     bg = world.rollout["spec"]["strategy"]["blueGreen"]
     for key in ("prePromotionAnalysis", "postPromotionAnalysis", "autoPromotionEnabled"):
@@ -223,7 +223,7 @@ def test_missing_active_service_is_invalid_spec() -> None:
 
 
 def test_fast_rollback_within_scale_down_delay() -> None:
-    """§c.11 / bluegreen_test.go TestFastRollback: back to the previous RS while it is still up → no analysis,
+    """docs/semantics/controller.md#rollback / bluegreen_test.go TestFastRollback: back to the previous RS while it is still up → no analysis,
     no pause, the active Service switches at once and the RS's scale-down deadline is removed."""
     world = seed_world()
     blue = world.status["stableRS"]

@@ -1,4 +1,4 @@
-"""Canary decisions (§c.1–c.8, §c.10, §c.11) driven through the in-memory world of `simulate.py`.
+"""Canary decisions (docs/semantics/controller.md#reconcile-skeleton, docs/semantics/controller.md#canary-steps, docs/semantics/controller.md#replica-arithmetic, docs/semantics/controller.md#traffic-weights, docs/semantics/controller.md#abort, docs/semantics/controller.md#promote, docs/semantics/controller.md#pause, docs/semantics/controller.md#rollout-analysis, docs/semantics/controller.md#progress-deadline, docs/semantics/controller.md#rollback) driven through the in-memory world of `simulate.py`.
 
 The seed's api-server canary (Istio, background analysis from step 1) is the main scenario; smaller rollouts
 built in the tests cover basic canary, inline analysis steps and edge rules. Time only moves when a test moves it.
@@ -38,7 +38,7 @@ def cond(world: World, ctype: str) -> dict[str, Any]:
 
 
 def vs_weights(world: World) -> dict[str, int]:
-    """The `primary` route of the seed's VirtualService as the plans left it (§c.4 Istio write)."""
+    """The `primary` route of the seed's VirtualService as the plans left it (docs/semantics/controller.md#istio Istio write)."""
     vs = world.routers[("networking.istio.io/v1beta1", "VirtualService", "production", "api-server-vsvc")]
     (route,) = vs["spec"]["http"]
     return {d["destination"]["host"]: d["weight"] for d in route["route"]}
@@ -55,7 +55,7 @@ def drive_to_pause(world: World, now: datetime) -> None:
 
 
 def test_initial_deploy_skips_all_steps() -> None:
-    """§c.2 shouldFullPromote: no stable RS → "Initial deploy": index = len(steps), stable = current."""
+    """docs/semantics/controller.md#canary-steps shouldFullPromote: no stable RS → "Initial deploy": index = len(steps), stable = current."""
     world = seed_world()
     st = world.status
     assert st["stableRS"] == st["currentPodHash"]
@@ -70,7 +70,7 @@ def test_initial_deploy_skips_all_steps() -> None:
 
 
 def test_seed_canary_v1_to_v2() -> None:
-    """§c.2/§c.4: weights 5 → 20 → 50 → 80 → 100 with the pauses; stable becomes v2; v1 scaled down after 30 s."""
+    """docs/semantics/controller.md#pause-step/docs/semantics/controller.md#traffic-weights: weights 5 → 20 → 50 → 80 → 100 with the pauses; stable becomes v2; v1 scaled down after 30 s."""
     world = seed_world()
     v1 = world.status["stableRS"]
     world.set_image("myregistry.com/api-server:v2.1.0")
@@ -95,7 +95,7 @@ def test_seed_canary_v1_to_v2() -> None:
         {"api-server-stable": 20, "api-server-canary": 80},
     ]
     # 5m, 10m, 10m, 5m: the rollout is looked at again 20 ms after each pause expires (completion needs now >
-    # expiry, §c.2); the pause conditions' startTime is whole seconds, so after the first pause (which ended at
+    # expiry, docs/semantics/controller.md#pause-step); the pause conditions' startTime is whole seconds, so after the first pause (which ended at
     # T0+300.02 s) each expiry counts from the truncated start.
     assert pause_expiries == [300.02, 600.0, 600.0, 300.0]
     assert world.status["stableRS"] == v2 != v1
@@ -103,14 +103,17 @@ def test_seed_canary_v1_to_v2() -> None:
     assert world.status["phase"] == "Healthy"
     assert vs_weights(world) == {"api-server-stable": 100, "api-server-canary": 0}
     traffic = world.event_messages("TrafficWeightUpdated")
-    assert traffic[-6:] == [
-        "Traffic weight updated from 0 to 5",
-        "Traffic weight updated from 5 to 20",
-        "Traffic weight updated from 20 to 50",
-        "Traffic weight updated from 50 to 80",
-        "Traffic weight updated from 80 to 100",
-        "Traffic weight updated from 100 to 0",  # fully promoted: the stable Service now selects v2 (§c.4)
-    ]
+    assert (
+        traffic[-6:]
+        == [
+            "Traffic weight updated from 0 to 5",
+            "Traffic weight updated from 5 to 20",
+            "Traffic weight updated from 20 to 50",
+            "Traffic weight updated from 50 to 80",
+            "Traffic weight updated from 80 to 100",
+            "Traffic weight updated from 100 to 0",  # fully promoted: the stable Service now selects v2 (docs/semantics/controller.md#traffic-weights)
+        ]
+    )
     assert world.event_messages("RolloutStepCompleted") == [
         "Rollout step 1/8 completed (setWeight: 5)",
         "Rollout step 2/8 completed (pause: 5m)",
@@ -125,7 +128,7 @@ def test_seed_canary_v1_to_v2() -> None:
         "api-server-stable": v2,
         "api-server-canary": v2,
     }
-    # §c.9.6/scaleDownDelaySeconds (traffic routing default 30 s): v1 keeps its pods until the deadline
+    # docs/semantics/controller.md#bluegreen-scale-down/scaleDownDelaySeconds (traffic routing default 30 s): v1 keeps its pods until the deadline
     old = world.rs_by_hash(v1)
     assert old.spec_replicas == 10
     assert old.annotations["scale-down-deadline"] == (now + timedelta(seconds=30)).strftime(
@@ -136,14 +139,14 @@ def test_seed_canary_v1_to_v2() -> None:
     world.settle(now + timedelta(seconds=31))
     assert world.rs_by_hash(v1).spec_replicas == 0
     assert world.rs_by_hash(v2).spec_replicas == 10
-    # background analysis: created at startingStep 1, terminated (Successful) when fully promoted (§c.8)
+    # background analysis: created at startingStep 1, terminated (Successful) when fully promoted (docs/semantics/controller.md#rollout-analysis)
     (run_name,) = world.runs
     assert run_name == f"api-server-{v2}-2"
     assert world.runs[run_name].terminate and world.runs[run_name].phase == "Successful"
 
 
 def test_canary_replica_counts_follow_weights() -> None:
-    """§c.3 traffic-routed: canary = ceil(weight × replicas / 100); stable stays at replicas."""
+    """docs/semantics/controller.md#traffic-routed-canary traffic-routed: canary = ceil(weight × replicas / 100); stable stays at replicas."""
     world = seed_world()
     world.set_image("v2")
     counts = []
@@ -158,7 +161,7 @@ def test_canary_replica_counts_follow_weights() -> None:
 
 
 def test_previous_weight_kept_until_pods_ready() -> None:
-    """§c.4: while the canary RS is not at its desired count, the previous step's setWeight is kept."""
+    """docs/semantics/controller.md#traffic-weights: while the canary RS is not at its desired count, the previous step's setWeight is kept."""
     world = seed_world()
     world.set_image("v2")
     drive_to_pause(world, T0)  # at the 5 % pause
@@ -178,7 +181,7 @@ def test_previous_weight_kept_until_pods_ready() -> None:
 
 
 def test_pause_waits_for_duration() -> None:
-    """§c.2 pause: CanaryPauseStep condition with startTime = now; completes strictly after the duration."""
+    """docs/semantics/controller.md#pause-step pause: CanaryPauseStep condition with startTime = now; completes strictly after the duration."""
     world = seed_world()
     world.set_image("v2")
     drive_to_pause(world, T0)
@@ -198,7 +201,7 @@ def test_pause_waits_for_duration() -> None:
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# Abort, retry (§c.5) and promotion (§c.6)
+# Abort, retry (docs/semantics/controller.md#abort) and promotion (docs/semantics/controller.md#promote)
 # ---------------------------------------------------------------------------------------------------------------
 
 
@@ -212,7 +215,7 @@ def abort_by_background_failure(world: World, now: datetime) -> str:
 
 
 def test_abort_on_background_analysis_failure() -> None:
-    """§c.5/§c.8: Failed background run → abort; weight 0, canary Service → stable, canary RS kept 30 s."""
+    """docs/semantics/controller.md#abort/docs/semantics/controller.md#rollout-analysis: Failed background run → abort; weight 0, canary Service → stable, canary RS kept 30 s."""
     world = seed_world()
     world.set_image("v2")
     now = T0
@@ -249,7 +252,7 @@ def test_abort_on_background_analysis_failure() -> None:
 
 
 def test_retry_after_abort_starts_again() -> None:
-    """§c.5 retry: abort=false → RolloutRetry, step 0 again, a new background run (`.1`)."""
+    """docs/semantics/controller.md#abort retry: abort=false → RolloutRetry, step 0 again, a new background run (`.1`)."""
     world = seed_world()
     world.set_image("v2")
     drive_to_pause(world, T0)
@@ -272,7 +275,7 @@ def cond_from(status: dict[str, Any], ctype: str) -> dict[str, Any]:
 
 
 def test_user_abort_terminates_running_analysis() -> None:
-    """§c.5: `abort` (status.abort=true) — message without reason; current runs get spec.terminate."""
+    """docs/semantics/controller.md#abort: `abort` (status.abort=true) — message without reason; current runs get spec.terminate."""
     world = seed_world()
     world.set_image("v2")
     drive_to_pause(world, T0)
@@ -284,7 +287,7 @@ def test_user_abort_terminates_running_analysis() -> None:
 
 
 def test_promote_resumes_an_indefinite_pause() -> None:
-    """§c.6 plain promote: pauseConditions cleared, controllerPause kept → the pause step completes."""
+    """docs/semantics/controller.md#promote plain promote: pauseConditions cleared, controllerPause kept → the pause step completes."""
     world = World.from_files(*SEED)
     world.rollout["spec"]["strategy"]["canary"]["steps"][1] = {"pause": {}}
     world.settle(T0)
@@ -301,7 +304,7 @@ def test_promote_resumes_an_indefinite_pause() -> None:
 
 
 def test_promote_full_skips_remaining_steps() -> None:
-    """§c.6 promote --full: promoteFull → index = len(steps), stable = new, runs terminated, flag cleared."""
+    """docs/semantics/controller.md#promote promote --full: promoteFull → index = len(steps), stable = new, runs terminated, flag cleared."""
     world = seed_world()
     world.set_image("v2")
     drive_to_pause(world, T0)
@@ -316,7 +319,7 @@ def test_promote_full_skips_remaining_steps() -> None:
 
 
 def test_user_pause_blocks_progress() -> None:
-    """§c.7: spec.paused → Paused "manually paused"; no step completes, even after a timed pause expires."""
+    """docs/semantics/controller.md#pause: spec.paused → Paused "manually paused"; no step completes, even after a timed pause expires."""
     world = seed_world()
     world.set_image("v2")
     drive_to_pause(world, T0)
@@ -331,12 +334,12 @@ def test_user_pause_blocks_progress() -> None:
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# Spec changes: step hash, rollback (§c.2, §c.11)
+# Spec changes: step hash, rollback (docs/semantics/controller.md#canary-steps, docs/semantics/controller.md#rollback)
 # ---------------------------------------------------------------------------------------------------------------
 
 
 def test_step_hash_change_resets_index() -> None:
-    """§c.2: a change of the steps resets currentStepIndex to 0 and the step hash is rewritten."""
+    """docs/semantics/controller.md#canary-steps: a change of the steps resets currentStepIndex to 0 and the step hash is rewritten."""
     world = seed_world()
     world.set_image("v2")
     now = T0
@@ -351,7 +354,7 @@ def test_step_hash_change_resets_index() -> None:
 
 
 def test_rollback_to_stable_skips_steps() -> None:
-    """§c.11: reverting the template to the stable one → no new RS, index = len(steps), SkipSteps event."""
+    """docs/semantics/controller.md#rollback: reverting the template to the stable one → no new RS, index = len(steps), SkipSteps event."""
     world = seed_world()
     v1_image = world.rollout["spec"]["template"]["spec"]["containers"][0]["image"]
     world.set_image("v2")
@@ -366,7 +369,7 @@ def test_rollback_to_stable_skips_steps() -> None:
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# Progress deadline (§c.10)
+# Progress deadline (docs/semantics/controller.md#progress-deadline)
 # ---------------------------------------------------------------------------------------------------------------
 
 
@@ -387,7 +390,7 @@ def stuck_world(abort: bool) -> World:
 
 
 def test_progress_deadline_exceeded() -> None:
-    """§c.10: no progress for progressDeadlineSeconds → Progressing False ProgressDeadlineExceeded, Degraded."""
+    """docs/semantics/controller.md#progress-deadline: no progress for progressDeadlineSeconds → Progressing False ProgressDeadlineExceeded, Degraded."""
     world = stuck_world(abort=False)
     plan = world.plans[-1]
     assert plan.requeue_after == 61.0
@@ -403,7 +406,7 @@ def test_progress_deadline_exceeded() -> None:
 
 
 def test_progress_deadline_abort() -> None:
-    """§c.10 progressDeadlineAbort: the timed-out update is aborted with the timeout message."""
+    """docs/semantics/controller.md#progress-deadline progressDeadlineAbort: the timed-out update is aborted with the timeout message."""
     world = stuck_world(abort=True)
     world.settle(T0 + timedelta(seconds=61))
     rs = world.rs_by_hash(world.status["currentPodHash"]).name
@@ -414,7 +417,7 @@ def test_progress_deadline_abort() -> None:
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# Inline analysis steps, args, missing templates (§c.8, §b.7)
+# Inline analysis steps, args, missing templates (docs/semantics/controller.md#rollout-analysis, docs/semantics/analysis.md#analysis-args)
 # ---------------------------------------------------------------------------------------------------------------
 
 
@@ -439,7 +442,7 @@ def analysis_step_world(args: list[dict[str, Any]] | None = None) -> World:
 
 
 def test_analysis_step_creates_run_with_labels() -> None:
-    """§c.8: step run `<rollout>-<podhash>-<revision>-<stepIndex>`, labels and revision annotation."""
+    """docs/semantics/controller.md#rollout-analysis: step run `<rollout>-<podhash>-<revision>-<stepIndex>`, labels and revision annotation."""
     world = analysis_step_world()
     plans = [world.step(T0) for _ in range(4)]
     creates = [a for p in plans for a in p.actions if isinstance(a, CreateAnalysisRun)]
@@ -495,7 +498,7 @@ def test_analysis_run_carries_the_rollouts_controller_instance_id() -> None:
     ],
 )
 def test_analysis_step_outcomes(phase: str, expect_phase: str, expect_message: str) -> None:
-    """§c.8: Failed/Error → abort with the run's message; Inconclusive → InconclusiveAnalysisRun pause."""
+    """docs/semantics/controller.md#rollout-analysis: Failed/Error → abort with the run's message; Inconclusive → InconclusiveAnalysisRun pause."""
     world = analysis_step_world()
     world.settle(T0)
     (name,) = world.runs
@@ -505,7 +508,7 @@ def test_analysis_step_outcomes(phase: str, expect_phase: str, expect_message: s
 
 
 def test_args_value_from() -> None:
-    """§a.1 args: podTemplateHashValue Latest/Stable and fieldRef (downward API and JSON walk)."""
+    """docs/semantics/objects.md#rollout-spec args: podTemplateHashValue Latest/Stable and fieldRef (downward API and JSON walk)."""
     world = analysis_step_world(
         [
             {"name": "service-name", "valueFrom": {"podTemplateHashValue": "Latest"}},
@@ -596,7 +599,7 @@ def basic_world() -> World:
 
 
 def test_basic_canary_scenario() -> None:
-    """§c.3 basic canary: 4 pods at 25 % → 1 canary + 3 stable; 50 % → 2 + 2; end → 4 + 0."""
+    """docs/semantics/controller.md#basic-canary basic canary: 4 pods at 25 % → 1 canary + 3 stable; 50 % → 2 + 2; end → 4 + 0."""
     world = basic_world()
     world.set_image("v2")
     seen = []
@@ -615,7 +618,7 @@ def test_basic_canary_scenario() -> None:
 
 
 def test_set_header_route_completes_immediately() -> None:
-    """§c.2: setHeaderRoute completes in the pass that reaches it."""
+    """docs/semantics/controller.md#canary-steps: setHeaderRoute completes in the pass that reaches it."""
     world = World.from_files(*SEED)
     canary = world.rollout["spec"]["strategy"]["canary"]
     canary["trafficRouting"]["managedRoutes"] = [{"name": "hdr"}]
@@ -652,7 +655,7 @@ def test_set_header_route_completes_immediately() -> None:
     ],
 )
 def test_step_string(step: dict[str, Any], text: str) -> None:
-    """`CanaryStepString` as used in the step-completed event (§c.2)."""
+    """`CanaryStepString` as used in the step-completed event (docs/semantics/controller.md#canary-steps)."""
     assert steps.step_string(step) == text
 
 
@@ -667,7 +670,7 @@ def test_step_string(step: dict[str, Any], text: str) -> None:
     ],
 )
 def test_current_set_weight(index: int, abort: bool, weight: int) -> None:
-    """§c.2 GetCurrentSetWeight on the seed's steps."""
+    """docs/semantics/controller.md#canary-steps GetCurrentSetWeight on the seed's steps."""
     world = seed_world()
     world.status["currentStepIndex"] = index
     if abort:
@@ -677,7 +680,7 @@ def test_current_set_weight(index: int, abort: bool, weight: int) -> None:
 
 
 def test_duplicate_metric_names_are_invalid_spec() -> None:
-    """§b.7 FlattenTemplates: two templates defining the same metric → InvalidSpec with Argo's wording."""
+    """docs/semantics/analysis.md#analysis-args FlattenTemplates: two templates defining the same metric → InvalidSpec with Argo's wording."""
     world = seed_world()
     world.templates[("AnalysisTemplate", "production", "latency")]["metrics"][0]["name"] = "success-rate"
     plan = world.step(T0)
@@ -722,12 +725,12 @@ def test_decide_does_not_mutate_its_input() -> None:
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# More §c rules: setCanaryScale, history limits, rollback window, inconclusive background analysis
+# More docs/semantics/controller.md rules: setCanaryScale, history limits, rollback window, inconclusive background analysis
 # ---------------------------------------------------------------------------------------------------------------
 
 
 def test_set_canary_scale() -> None:
-    """§c.3: setCanaryScale replicas/weight size the canary independently of the traffic weight."""
+    """docs/semantics/controller.md#traffic-routed-canary: setCanaryScale replicas/weight size the canary independently of the traffic weight."""
     world = World.from_files(*SEED)
     canary = world.rollout["spec"]["strategy"]["canary"]
     canary.pop("analysis")
@@ -783,7 +786,7 @@ def rollback_world() -> tuple[World, datetime]:
 
 
 def test_rollback_within_window_to_active_rs() -> None:
-    """§c.11: back to an older RS still up (within its scale-down delay) → steps skipped at once."""
+    """docs/semantics/controller.md#rollback: back to an older RS still up (within its scale-down delay) → steps skipped at once."""
     world, now = rollback_world()
     v2 = next(
         rs for rs in world.replica_sets.values() if rs.template["spec"]["containers"][0]["image"] == "v2"
@@ -799,7 +802,7 @@ def test_rollback_within_window_to_active_rs() -> None:
 
 
 def test_rollback_within_window_to_scaled_down_rs() -> None:
-    """§c.11 as Argo's code does it: the reset pass keeps step 0 for an inactive RS, but the next pass's
+    """docs/semantics/controller.md#rollback as Argo's code does it: the reset pass keeps step 0 for an inactive RS, but the next pass's
     `isRollbackWithinWindow` (which does not look at activity) still jumps to the end of the steps."""
     world, now = rollback_world()
     now += timedelta(minutes=1)
@@ -812,7 +815,7 @@ def test_rollback_within_window_to_scaled_down_rs() -> None:
 
 
 def test_inconclusive_background_run_pauses_then_promote_creates_new_run() -> None:
-    """§c.7/§c.8: Inconclusive → InconclusiveAnalysisRun pause; promote → a new run (needsNewAnalysisRun)."""
+    """docs/semantics/controller.md#pause/docs/semantics/controller.md#rollout-analysis: Inconclusive → InconclusiveAnalysisRun pause; promote → a new run (needsNewAnalysisRun)."""
     world = seed_world()
     world.set_image("v2")
     drive_to_pause(world, T0)
@@ -830,7 +833,7 @@ def test_inconclusive_background_run_pauses_then_promote_creates_new_run() -> No
 
 
 def test_successful_run_history_limit() -> None:
-    """§c.8 history: non-current runs beyond successfulRunHistoryLimit are deleted, oldest first."""
+    """docs/semantics/controller.md#rollout-analysis history: non-current runs beyond successfulRunHistoryLimit are deleted, oldest first."""
     world = seed_world()
     world.rollout["spec"]["analysis"] = {"successfulRunHistoryLimit": 1}
     now = T0
@@ -865,7 +868,9 @@ def test_interrupted_update_keeps_intermediate_rs_until_the_new_one_serves() -> 
     v3 = world.status["currentPodHash"]
     assert world.rs_by_hash(v2).spec_replicas == 5
     assert world.services["api-server-canary"].selector["rollouts-pod-template-hash"] == v2
-    assert world.weight() == 0  # no available v3 pod: all traffic to stable (§c.4)
+    assert (
+        world.weight() == 0
+    )  # no available v3 pod: all traffic to stable (docs/semantics/controller.md#traffic-weights)
     world.make_available()
     world.step(T0)
     assert world.services["api-server-canary"].selector["rollouts-pod-template-hash"] == v3
@@ -895,7 +900,7 @@ def test_scale_while_paused_by_a_pause_step() -> None:
 
 
 def test_user_pause_blocks_scaling() -> None:
-    """§c.7 / haltProgress: spec.paused stops ReplicaSet scaling, even for a replica change."""
+    """docs/semantics/controller.md#pause / haltProgress: spec.paused stops ReplicaSet scaling, even for a replica change."""
     world = basic_world()
     world.set_image("v2")
     drive_to_pause(world, T0)
@@ -907,7 +912,7 @@ def test_user_pause_blocks_scaling() -> None:
 
 
 def test_unresolved_arg_is_invalid_spec() -> None:
-    """§b.7 MergeArgs: a template arg the Rollout does not supply → `args.<name> was not resolved`."""
+    """docs/semantics/analysis.md#analysis-args MergeArgs: a template arg the Rollout does not supply → `args.<name> was not resolved`."""
     world = analysis_step_world(args=[])
     world.step(T0)  # reference validation: Degraded before the step is even reached (still on the seed's v1)
     assert world.status["phase"] == "Degraded"
@@ -919,7 +924,7 @@ def test_unresolved_arg_is_invalid_spec() -> None:
 
 
 def test_dynamic_stable_scale_abort_steps_weight_down() -> None:
-    """§c.3/§c.4 abort with dynamicStableScale: the weight steps down through the setWeights (80 → 50 → 20 → 5
+    """docs/semantics/controller.md#replica-arithmetic/docs/semantics/controller.md#traffic-weights abort with dynamicStableScale: the weight steps down through the setWeights (80 → 50 → 20 → 5
     → 0) as the stable ReplicaSet regains pods; the canary Service moves to stable only at weight 0."""
     world = World.from_files(*SEED)
     world.rollout["spec"]["strategy"]["canary"]["dynamicStableScale"] = True

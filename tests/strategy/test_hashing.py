@@ -1,4 +1,4 @@
-"""Pod-template and step hashes (§a.2 currentPodHash / currentStepHash): FNV-32a, Go JSON order, safe encoding."""
+"""Pod-template and step hashes (docs/semantics/objects.md#rollout-status currentPodHash / currentStepHash): FNV-32a, Go JSON order, safe encoding."""
 
 from __future__ import annotations
 

@@ -4,8 +4,8 @@
 * idempotent: applying a plan's actions and deciding again (same stored status, same now) yields actions that
   change nothing — every action is a target ("scale to N", "selector = hash"), never a delta (one documented
   exception: see `check_pass`);
-* the step index never decreases except by abort/retry or a template/steps change (§c.2);
-* basic canary (§c.3): Σ spec.replicas ≤ replicas + maxSurge, and the pods that were available stay at least
+* the step index never decreases except by abort/retry or a template/steps change (docs/semantics/controller.md#canary-steps);
+* basic canary (docs/semantics/controller.md#fenceposts): Σ spec.replicas ≤ replicas + maxSurge, and the pods that were available stay at least
   replicas − maxUnavailable.
 """
 
@@ -110,7 +110,7 @@ def check_pass(world: World, now: datetime) -> Plan:
         probe.apply_action(action)
     # Exception: a ReplicaSet scaled back up onto pods that are still running (available > spec while a scale-down
     # is in flight) is at its desired count as soon as the scale is applied; traffic is decided before scaling
-    # (Argo's order, §c.1), so the weight follows one pass later.
+    # (Argo's order, docs/semantics/controller.md#reconcile-skeleton), so the weight follows one pass later.
     rescaled = any(rs.available_replicas > rs.spec_replicas for rs in world.replica_sets.values())
     if not rescaled:
         assert world_state(probe) == before, effects(again)
@@ -155,7 +155,7 @@ def test_traffic_routed_canary_invariants(ops: list[tuple[str, Any]], dynamic: b
 def test_basic_canary_surge_and_availability(
     replicas: int, surge: Any, unavailable: Any, weights: list[int], ready_batches: list[int]
 ) -> None:
-    """§c.3: canary + stable (+ older) ≤ replicas + maxSurge; availability ≥ replicas − maxUnavailable."""
+    """docs/semantics/controller.md#fenceposts: canary + stable (+ older) ≤ replicas + maxSurge; availability ≥ replicas − maxUnavailable."""
     if surge in (0, "0%") and unavailable in (0, "0%"):
         unavailable = 1
     world = World.from_files("examples/istio-canary/rollout.yaml")

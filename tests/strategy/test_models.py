@@ -1,4 +1,4 @@
-"""Rollout models (§a.1–a.2) and validation rules (Argo's validation.go messages)."""
+"""Rollout models (docs/semantics/objects.md#rollout-spec, docs/semantics/objects.md#rollout-status) and validation rules (Argo's validation.go messages)."""
 
 from __future__ import annotations
 
@@ -95,14 +95,14 @@ def test_defaults() -> None:
     ],
 )
 def test_pause_duration_seconds(duration: int | str | None, seconds: int) -> None:
-    """§a.1 RolloutPause.DurationSeconds."""
+    """docs/semantics/objects.md#rollout-spec RolloutPause.DurationSeconds."""
     pause = RolloutPause(duration=duration)
     assert pause.duration_seconds() == seconds
     assert pause.is_indefinite is (duration is None)
 
 
 def test_status_wire_names_and_omitempty() -> None:
-    """§a.2: HPAReplicas, stableRS, observedGeneration string; Go omitempty except where Argo has no omitempty."""
+    """docs/semantics/objects.md#rollout-status: HPAReplicas, stableRS, observedGeneration string; Go omitempty except where Argo has no omitempty."""
     wire = {
         "HPAReplicas": 3,
         "stableRS": "abc",

@@ -34,7 +34,7 @@ def test_seed_canary_text() -> None:
     assert "\x1b[" not in result.output  # no colour when not a terminal
     assert all(line == line.rstrip() for line in lines)
     rows = [line.split() for line in lines if line[:1].isdigit()]
-    # index, kind, value, canary pods, stable pods, traffic — §c.3 traffic-routed: ceil(w × 10 / 100), stable 10
+    # index, kind, value, canary pods, stable pods, traffic — docs/semantics/controller.md#traffic-routed-canary traffic-routed: ceil(w × 10 / 100), stable 10
     assert [(r[0], r[1], r[2], r[3], r[4], r[5]) for r in rows] == [
         ("0", "setWeight", "5", "1", "10", "5/95"),
         ("1", "pause", "5m", "1", "10", "5/95"),
@@ -94,7 +94,7 @@ def test_blue_green_preview_replicas_and_auto_promotion() -> None:
 
 
 def test_basic_canary_uses_pod_count_approximation() -> None:
-    """§c.3 basic canary: weights approximated by pod counts, settled within maxSurge/maxUnavailable."""
+    """docs/semantics/controller.md#fenceposts basic canary: weights approximated by pod counts, settled within maxSurge/maxUnavailable."""
     p = build_plan(
         Rollout.from_wire(yaml.safe_load((ROOT / "examples/basic-canary/rollout.yaml").read_text())), 3
     )

@@ -1,4 +1,4 @@
-"""§c.3 replica arithmetic: tables from Argo's utils/replicaset/canary_test.go, plus Hypothesis invariants."""
+"""docs/semantics/controller.md#replica-arithmetic replica arithmetic: tables from Argo's utils/replicaset/canary_test.go, plus Hypothesis invariants."""
 
 from __future__ import annotations
 
@@ -54,7 +54,7 @@ def rollout(
 
 
 # --------------------------------------------------------------------------------------------------------------
-# §c.3 resolveFenceposts
+# docs/semantics/controller.md#replica-arithmetic resolveFenceposts
 # --------------------------------------------------------------------------------------------------------------
 
 
@@ -87,7 +87,7 @@ def test_max_unavailable_capped_and_zero_replicas() -> None:
 
 
 # --------------------------------------------------------------------------------------------------------------
-# §c.3 step 1 — TestApproximateWeightedNewStableReplicaCounts
+# docs/semantics/controller.md#replica-arithmetic step 1 — TestApproximateWeightedNewStableReplicaCounts
 # --------------------------------------------------------------------------------------------------------------
 
 APPROX = [
@@ -119,7 +119,7 @@ def test_approximate_weighted_counts(
 
 
 # --------------------------------------------------------------------------------------------------------------
-# §c.3 steps 2–5 and traffic-routed — TestCalculateReplicaCountsForCanary
+# docs/semantics/controller.md#traffic-routed-canary steps 2–5 and traffic-routed — TestCalculateReplicaCountsForCanary
 # --------------------------------------------------------------------------------------------------------------
 
 # name, replicas, weight, surge, unavailable, (stable spec, avail), (canary spec, avail), (exp stable, exp canary), extra
@@ -341,7 +341,7 @@ def test_replica_progress_threshold(
 
 
 # --------------------------------------------------------------------------------------------------------------
-# Blue-green new RS size (§c.9.7)
+# Blue-green new RS size (docs/semantics/controller.md#bluegreen-preview-replica-count)
 # --------------------------------------------------------------------------------------------------------------
 
 
@@ -401,7 +401,7 @@ def test_canary_new_rs_replicas_uses_stable_from_status() -> None:
 
 
 # --------------------------------------------------------------------------------------------------------------
-# Hypothesis invariants (DESIGN §4)
+# Hypothesis invariants: properties that hold for any input, not only the examples above
 # --------------------------------------------------------------------------------------------------------------
 
 int_or_pct = st.one_of(st.integers(0, 5), st.integers(0, 100).map(lambda p: f"{p}%"))
@@ -419,7 +419,7 @@ def test_basic_canary_invariants(
     replicas: int, weight: int, surge: int | str, unavailable: int | str, data: st.DataObject
 ) -> None:
     """Within limits: canary + stable ≤ replicas + maxSurge, and a pass never plans availability below
-    replicas − maxUnavailable when the current RSs are fully available and within limits (§c.3)."""
+    replicas − maxUnavailable when the current RSs are fully available and within limits (docs/semantics/controller.md#fenceposts)."""
     ro = rollout(replicas, weight, surge, unavailable)
     ms, mu = R.max_surge(ro.spec), R.max_unavailable(ro.spec)
     if ms == 0 and mu == 0:

@@ -1,4 +1,4 @@
-"""Status arithmetic (§a.2): phase/message in Argo's order of checks, condition bookkeeping, pause conditions."""
+"""Status arithmetic (docs/semantics/objects.md#rollout-phase): phase/message in Argo's order of checks, condition bookkeeping, pause conditions."""
 
 from __future__ import annotations
 
@@ -111,12 +111,12 @@ ABORTED = {
     ],
 )
 def test_canary_phase(spec: dict[str, Any], st: dict[str, Any], expected: tuple[str, str]) -> None:
-    """§a.2 CalculateRolloutPhase, rules 2–8 in order."""
+    """docs/semantics/objects.md#rollout-phase CalculateRolloutPhase, rules 2–8 in order."""
     assert status.calculate_phase(canary_ctx(**spec).spec, st) == expected
 
 
 def test_basic_canary_old_replicas_pending() -> None:
-    """§a.2 rule 7: without traffic routing, old pods still running keep the rollout Progressing."""
+    """docs/semantics/objects.md#rollout-status rule 7: without traffic routing, old pods still running keep the rollout Progressing."""
     ctx = canary_ctx(traffic=False)
     st = {**HEALTHY_CANARY, "replicas": 11}
     assert status.calculate_phase(ctx.spec, st) == ("Progressing", "old replicas are pending termination")
@@ -132,7 +132,7 @@ def test_basic_canary_old_replicas_pending() -> None:
     ],
 )
 def test_restart_compares_instants_as_argo_does(restarted_at: str | None, expected: tuple[str, str]) -> None:
-    """§a.2 rule 4: Argo compares spec.restartAt and status.restartedAt as times (`metav1.Time.Equal`), so the
+    """docs/semantics/objects.md#rollout-status rule 4: Argo compares spec.restartAt and status.restartedAt as times (`metav1.Time.Equal`), so the
     same instant written with another offset is not a pending restart. The controller once compared the
     strings while the plugin compared instants; both now call the one rule, which follows Argo."""
     from rollouts.plugin.phases import calculate_phase as plugin_phase
@@ -181,7 +181,7 @@ HEALTHY_BG = {
     ],
 )
 def test_bluegreen_phase(st: dict[str, Any], expected: tuple[str, str]) -> None:
-    """§a.2 rule 6."""
+    """docs/semantics/objects.md#rollout-status rule 6."""
     assert status.calculate_phase(bluegreen_ctx().spec, st) == expected
 
 
@@ -232,7 +232,7 @@ def test_set_condition_status_change_moves_transition_time() -> None:
     ],
 )
 def test_check_paused_conditions(stored: dict[str, Any], paused: bool, expected: tuple[str, str]) -> None:
-    """`checkPausedConditions` folded into the pass (§c.5 retry, §c.7)."""
+    """`checkPausedConditions` folded into the pass (docs/semantics/controller.md#retry retry, docs/semantics/controller.md#pause)."""
     ctx = canary_ctx(paused=paused)
     ctx.status = {"currentPodHash": "x", "observedGeneration": "1", **stored}
     prev = status.check_paused_conditions(ctx)

@@ -1,4 +1,4 @@
-"""Istio VirtualService / DestinationRule edits (§c.4, cases after Argo's rollout/trafficrouting/istio tests)."""
+"""Istio VirtualService / DestinationRule edits (docs/semantics/controller.md#istio, cases after Argo's rollout/trafficrouting/istio tests)."""
 
 from __future__ import annotations
 
