@@ -113,25 +113,30 @@ def _analysis_refs(ctx: Context) -> list[tuple[str, JSON]]:
     return refs
 
 
-def missing_template_error(ctx: Context) -> str | None:
-    """The first referenced template (nested ones included) that does not exist (checked every pass, like Argo's
-    `getReferencedAnalysisTemplates`)."""
-    try:
-        for path, analysis in _analysis_refs(ctx):
-            _collect(ctx, list(analysis.get("templates") or []), path, set(), [], [])
-    except SpecError as e:
-        return str(e)
-    return None
+Referenced = list[tuple[str, JSON, list[JSON], list[bool]]]
+"""Per analysis the strategy runs: (field path, RolloutAnalysis, template specs, whether each is cluster-scoped)."""
 
 
-def template_merge_error(ctx: Context) -> str | None:
-    """The first analysis whose templates do not merge into a run (`ValidateAnalysisTemplatesWithType`: duplicate
-    metric names, conflicting or unresolved args), every referenced template existing."""
+def referenced_templates(ctx: Context) -> tuple[Referenced, str | None]:
+    """The templates every analysis references, nested ones included, or the first that does not exist (checked
+    every pass, like Argo's `getReferencedAnalysisTemplates`)."""
+    found: Referenced = []
     try:
         for path, analysis in _analysis_refs(ctx):
             specs: list[JSON] = []
             cluster: list[bool] = []
             _collect(ctx, list(analysis.get("templates") or []), path, set(), specs, cluster)
+            found.append((path, analysis, specs, cluster))
+    except SpecError as e:
+        return found, str(e)
+    return found, None
+
+
+def template_merge_error(ctx: Context, referenced: Referenced) -> str | None:
+    """The first analysis whose templates (`referenced_templates`, all existing) do not merge into a run
+    (`ValidateAnalysisTemplatesWithType`: duplicate metric names, conflicting or unresolved args)."""
+    try:
+        for path, analysis, specs, cluster in referenced:
             _flatten_metrics(specs, analysis, path)
             args = [_dummy_arg(ctx, a) for a in analysis.get("args") or []]
             key = json.dumps([specs, cluster, args], sort_keys=True, default=str)

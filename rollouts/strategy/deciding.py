@@ -94,16 +94,20 @@ def _validation_error(ctx: Context) -> str | None:
 
 
 class _TemplateChecks:
-    """`references.TemplateChecks` over the templates the controller observed."""
+    """`references.TemplateChecks` over the templates the controller observed (collected once per pass)."""
 
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
+        self.referenced: analysisruns.Referenced | None = None
 
     def missing(self) -> str | None:
-        return analysisruns.missing_template_error(self.ctx)
+        self.referenced, error = analysisruns.referenced_templates(self.ctx)
+        return error
 
     def merge(self) -> str | None:
-        return analysisruns.template_merge_error(self.ctx)
+        if self.referenced is None and self.missing():
+            return None  # a missing template is reported by `missing`, not here
+        return analysisruns.template_merge_error(self.ctx, self.referenced or [])
 
 
 def _invalid(ctx: Context, prev: JSON, error: str) -> Plan:

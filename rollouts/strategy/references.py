@@ -59,9 +59,8 @@ def _template_labels(ro: Rollout) -> Mapping[str, Any]:
     return labels if isinstance(labels, Mapping) else {}
 
 
-def _fit_errors(ro: Rollout, path: str, service: ServiceState) -> list[FieldError]:
+def _fit_errors(ro: Rollout, labels: Mapping[str, Any], path: str, service: ServiceState) -> list[FieldError]:
     """`ValidateService`: the selector matches the pod template's labels; no other Rollout manages it."""
-    labels = _template_labels(ro)
     errors = [
         FieldError(path, f'Service "{service.name}" has unmatch label "{key}" in rollout', service.name)
         for key, value in service.selector.items()
@@ -83,23 +82,6 @@ class TemplateChecks(Protocol):
     def merge(self) -> str | None: ...
 
 
-def _missing_services(ro: Rollout, services: Mapping[str, ServiceState]) -> list[FieldError]:
-    return [
-        FieldError(path, f'service "{name}" not found', name)
-        for path, name in service_refs(ro)
-        if name not in services
-    ]
-
-
-def _service_fit(ro: Rollout, services: Mapping[str, ServiceState]) -> list[FieldError]:
-    errors: list[FieldError] = []
-    for path, name in service_refs(ro):
-        service = services.get(name)
-        if service is not None:
-            errors += _fit_errors(ro, path, service)
-    return errors
-
-
 def reference_errors(
     ro: Rollout,
     services: Mapping[str, ServiceState],
@@ -111,13 +93,18 @@ def reference_errors(
     templates (both only when `complete`: `services` then holds every Service of the namespace, so an absent
     name does not exist; lint passes what its file defines, where absent means "defined elsewhere"), then the
     Services that do not fit the Rollout, then the templates that do not merge."""
+    refs = service_refs(ro)
     errors: list[FieldError | str] = []
     if complete:
-        errors += _missing_services(ro, services)
+        errors += [FieldError(p, f'service "{n}" not found', n) for p, n in refs if n not in services]
         missing = templates.missing() if templates is not None else None
         if missing:
             errors.append(missing)
-    errors += _service_fit(ro, services)
+    present = [(path, services[name]) for path, name in refs if name in services]
+    if present:
+        labels = _template_labels(ro)
+        for path, service in present:
+            errors += _fit_errors(ro, labels, path, service)
     if not errors and templates is not None:
         merge = templates.merge()
         if merge:
