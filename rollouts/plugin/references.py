@@ -3,7 +3,8 @@
 Part of `lint` (`rollouts.plugin.linting` calls `reference_problems` for every Rollout that parses). Argo's
 `lint` runs `ValidateRolloutReferencedResources` on the Services, Ingresses and VirtualServices of the file;
 these are the same rules, each from its one home where the controller has it too (the Services:
-`rollouts.strategy.references.reference_errors`, which `decide` calls on every pass; the VirtualService routes:
+`rollouts.strategy.references.reference_errors`, which `decide` calls on every pass; the analyses whose
+templates are all in the file: `rollouts.strategy.analysisruns.template_merge_error`; the VirtualService routes:
 `rollouts.traffic.istio.virtual_service_problem`, which the controller applies before every edit; the NGINX
 stable Ingress: `rollouts.traffic.nginx.desired_canary_ingress`, which refuses it the same way). Objects of
 other kinds are untrusted shapes: every read goes through `_map`/`_list`, so a Service whose `spec` is a list is
@@ -13,9 +14,13 @@ simply a Service without a selector, never an AttributeError.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from rollouts.models import Rollout
+from rollouts.strategy import analysisruns
+from rollouts.strategy.context import build_context
+from rollouts.strategy.plan import Observed
 from rollouts.strategy.references import reference_errors, service_state
 from rollouts.traffic import TrafficRoutingError
 from rollouts.traffic.istio import virtual_service_keys, virtual_service_problem
@@ -23,6 +28,7 @@ from rollouts.traffic.nginx import desired_canary_ingress
 
 __all__ = ["Index", "reference_problems"]
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)  # the checks below do not depend on the time
 Index = Mapping[str, Mapping[str, Mapping[str, Any]]]
 """kind → name → object, for the objects of the file."""
 
@@ -134,28 +140,31 @@ def _analysis_refs(spec: Mapping[str, Any]) -> Iterator[tuple[str, Mapping[str, 
             yield f"spec.strategy.blueGreen.{key}", _map(blue_green[key])
 
 
-def _template_problems(spec: Mapping[str, Any], index: Index, warnings: list[str]) -> list[str]:
-    problems: list[str] = []
-    for path, analysis in _analysis_refs(spec):
-        given = {_map(a).get("name") for a in _list(analysis.get("args"))}
+def _template_problems(
+    ro: Rollout, document: Mapping[str, Any], index: Index, warnings: list[str]
+) -> list[str]:
+    """A template the rollout runs that the file does not define, while it defines others of its kind, is a
+    warning (it may live elsewhere). The analyses whose templates are all in the file are checked with the
+    controller's own rule (`analysisruns.template_merge_error`: duplicate metrics, arguments left unresolved
+    or conflicting), as Argo's lint does."""
+    for path, analysis in _analysis_refs(_map(document.get("spec"))):
         for j, ref in enumerate(_list(analysis.get("templates"))):
-            cluster = bool(_map(ref).get("clusterScope"))
-            kind = "ClusterAnalysisTemplate" if cluster else "AnalysisTemplate"
+            kind = "ClusterAnalysisTemplate" if _map(ref).get("clusterScope") else "AnalysisTemplate"
             pool = index.get(kind, {})
-            if not pool:
-                continue  # the file defines no templates of this kind: they live elsewhere
             name = _text(_map(ref).get("templateName"))
-            template = pool.get(name)
-            if template is None:
-                # it may well live in another file: worth a warning, not a failure
+            if pool and name not in pool:
                 warnings.append(f'{path}.templates[{j}]: {kind} "{name}" is not in this file')
-                continue
-            for arg in _list(_map(template.get("spec")).get("args")):
-                arg = _map(arg)
-                needs = arg.get("value") is None and arg.get("valueFrom") is None
-                if needs and arg.get("name") not in given:
-                    problems.append(f'{path}.args: {kind} "{name}" needs argument "{arg.get("name")}"')
-    return problems
+    templates = {
+        (kind, "", name): dict(_map(obj.get("spec")))
+        for kind in ("AnalysisTemplate", "ClusterAnalysisTemplate")
+        for name, obj in index.get(kind, {}).items()
+    }
+    if not templates:
+        return []
+    ctx = build_context(Observed(rollout=ro, rollout_raw=dict(document), templates=templates), _EPOCH)
+    referenced, _ = analysisruns.referenced_templates(ctx, skip_missing=True)
+    error = analysisruns.template_merge_error(ctx, referenced)
+    return [error] if error else []
 
 
 def reference_problems(
@@ -168,5 +177,5 @@ def reference_problems(
         _service_problems(ro, index)
         + _virtual_service_problems(ro, index)
         + _ingress_problems(ro, spec, index)
-        + _template_problems(spec, index, warnings)
+        + _template_problems(ro, document, index, warnings)
     )

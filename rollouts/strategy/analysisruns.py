@@ -117,18 +117,21 @@ Referenced = list[tuple[str, JSON, list[JSON], list[bool]]]
 """Per analysis the strategy runs: (field path, RolloutAnalysis, template specs, whether each is cluster-scoped)."""
 
 
-def referenced_templates(ctx: Context) -> tuple[Referenced, str | None]:
+def referenced_templates(ctx: Context, *, skip_missing: bool = False) -> tuple[Referenced, str | None]:
     """The templates every analysis references, nested ones included, or the first that does not exist (checked
-    every pass, like Argo's `getReferencedAnalysisTemplates`)."""
+    every pass, like Argo's `getReferencedAnalysisTemplates`). `skip_missing` (lint, whose file may not hold
+    every template): an analysis with a template not in `ctx.observed.templates` is left out instead."""
     found: Referenced = []
-    try:
-        for path, analysis in _analysis_refs(ctx):
-            specs: list[JSON] = []
-            cluster: list[bool] = []
+    for path, analysis in _analysis_refs(ctx):
+        specs: list[JSON] = []
+        cluster: list[bool] = []
+        try:
             _collect(ctx, list(analysis.get("templates") or []), path, set(), specs, cluster)
-            found.append((path, analysis, specs, cluster))
-    except SpecError as e:
-        return found, str(e)
+        except SpecError as e:
+            if not skip_missing:
+                return found, str(e)
+            continue
+        found.append((path, analysis, specs, cluster))
     return found, None
 
 

@@ -103,7 +103,8 @@ def _bad_limits(docs: list[Any]) -> None:
         ),
         pytest.param(
             _missing_arg,
-            'Rollout "api-server": spec.strategy.canary.analysis.args: AnalysisTemplate "success-rate" needs argument "service-name"',
+            'Rollout "api-server": spec.strategy.canary.analysis.templates: Invalid value: '
+            '"templateNames: [success-rate latency]": args.service-name was not resolved',
             id="template-argument",
         ),
         pytest.param(
