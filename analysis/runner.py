@@ -25,9 +25,6 @@ import asyncio
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TypeVar
-
-from pydantic import BaseModel
 
 from analysis.args import (
     ArgsError,
@@ -322,37 +319,17 @@ async def _reconcile(
     return RunStep(status, wake, taken)
 
 
-_Model = TypeVar("_Model", bound=BaseModel)
-
-
-def _shallow(model: _Model) -> _Model:
-    """`model.model_copy()` without its generic machinery: the same shallow copy of the model's state."""
-    copy = model.__class__.__new__(model.__class__)
-    setattr_ = object.__setattr__
-    setattr_(copy, "__dict__", model.__dict__.copy())
-    setattr_(copy, "__pydantic_fields_set__", model.__pydantic_fields_set__.copy())
-    extra, private = model.__pydantic_extra__, model.__pydantic_private__
-    setattr_(copy, "__pydantic_extra__", None if extra is None else extra.copy())
-    setattr_(copy, "__pydantic_private__", None if private is None else private.copy())
-    return copy
-
-
 def _copy_status(status: AnalysisRunStatus) -> AnalysisRunStatus:
     """A copy safe to update: metric results and their lists are copied, measurements are shared.
 
     A pass never mutates a recorded Measurement (it replaces or appends them), so sharing them is safe and
-    avoids a deep copy of the whole history on every reconcile (the dominant cost otherwise). Copied
-    field by field (`_shallow`), not through `model_copy`, which was most of the cost of a pass.
+    avoids a deep copy of the whole history on every reconcile (the dominant cost otherwise): pydantic's
+    shallow `model_copy`, with the lists replaced.
     """
-    copy = _shallow(status)
-    if status.metric_results is not None:
-        results = []
-        for result in status.metric_results:
-            r = _shallow(result)
-            r.__dict__["measurements"] = list(result.measurements)
-            results.append(r)
-        copy.__dict__["metric_results"] = results
-    return copy
+    if status.metric_results is None:
+        return status.model_copy()
+    results = [r.model_copy(update={"measurements": list(r.measurements)}) for r in status.metric_results]
+    return status.model_copy(update={"metric_results": results})
 
 
 def _one_line(e: Exception) -> str:
