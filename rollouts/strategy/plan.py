@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
+from rollouts.models import Rollout
+
 JSON = dict[str, Any]
 
 
@@ -66,9 +68,10 @@ class ServiceState:
 
 @dataclass(frozen=True)
 class Observed:
-    """Everything `decide` may look at. `rollout` is a `rollouts.models.Rollout`; `rollout_raw` its wire JSON."""
+    """Everything `decide` may look at: the typed Rollout, and its wire JSON where the wire form is the point
+    (the pod-template hash is computed over it; the status diff compares it)."""
 
-    rollout: Any  # rollouts.models.Rollout (kept as Any here to keep this contract module dependency-free)
+    rollout: Rollout
     rollout_raw: JSON
     replica_sets: tuple[ReplicaSetState, ...] = ()
     analysis_runs: tuple[AnalysisRunState, ...] = ()
