@@ -35,6 +35,7 @@ from analysis.models import (
 from analysis.providers.registry import ProviderOptions, Providers
 from analysis.providers.throttling import DEFAULT_RATE
 from analysis.runner import RunStep, SystemClock, VirtualClock, run_to_completion
+from analysis.wire import format_time
 
 __all__ = ["BuiltRun", "ExecutionError", "History", "Mode", "build_run", "execute"]
 
@@ -65,7 +66,7 @@ class Mode:
 
     def describe(self) -> str:
         def fmt(t: datetime | None) -> str:
-            return t.strftime("%Y-%m-%dT%H:%M:%SZ") if t else "?"
+            return format_time(t) if t else "?"
 
         if self.kind == "at":
             return f"Measured at {fmt(self.start)}"

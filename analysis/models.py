@@ -119,6 +119,15 @@ class AnalysisPhase(StrEnum):
     def completed(self) -> bool:
         return self in _COMPLETED
 
+    @classmethod
+    def is_completed(cls, value: object) -> bool:
+        """True when `value` (a phase as read from the wire, any type) spells one of the completed phases.
+
+        >>> [AnalysisPhase.is_completed(v) for v in ("Inconclusive", "Running", None, ["Error"])]
+        [True, False, False, False]
+        """
+        return isinstance(value, str) and value in cls._value2member_map_ and cls(value).completed
+
 
 _COMPLETED = frozenset(
     {AnalysisPhase.SUCCESSFUL, AnalysisPhase.FAILED, AnalysisPhase.ERROR, AnalysisPhase.INCONCLUSIVE}

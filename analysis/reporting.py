@@ -19,6 +19,7 @@ from rich.text import Text
 
 from analysis.durations import format_go_duration
 from analysis.models import AnalysisPhase, AnalysisRunStatus, Measurement
+from analysis.wire import format_time
 
 __all__ = ["EXIT_CODES", "exit_code", "render_json", "render_text"]
 
@@ -45,7 +46,7 @@ def exit_code(status: AnalysisRunStatus) -> int:
 
 
 def _when(value: datetime | None) -> str:
-    return value.strftime("%Y-%m-%dT%H:%M:%SZ") if value else "-"
+    return format_time(value) if value else "-"
 
 
 def _phase(phase: AnalysisPhase | None) -> Text:

@@ -32,6 +32,7 @@ from jsonpath_ng.ext import parse as parse_jsonpath  # type: ignore[import-untyp
 from analysis.models import Measurement, Metric, WebMetric
 from analysis.providers.base import BaseProvider, error_measurement
 from analysis.providers.throttling import LimiterRegistry
+from analysis.wire import format_time
 
 __all__ = ["DEFAULT_WEB_TIMEOUT_SECONDS", "JsonPathError", "WebProvider", "compile_json_path", "value_string"]
 
@@ -114,7 +115,7 @@ class WebProvider(BaseProvider):
         if at is not None and abs((datetime.now(UTC) - at).total_seconds()) > _NOW_TOLERANCE_SECONDS:
             # An HTTP endpoint can only be asked about now: a replayed instant would get today's answer.
             return error_measurement(
-                f"web metric '{metric.name}' can only be measured now, not at {at:%Y-%m-%dT%H:%M:%SZ}"
+                f"web metric '{metric.name}' can only be measured now, not at {format_time(at)}"
             )
         try:
             method, data, headers, timeout = _request_parts(config)

@@ -28,17 +28,17 @@ from typing import Any
 
 from loguru import logger
 
-from analysis.models import AnalysisRun
+from analysis.models import AnalysisPhase, AnalysisRun
 from rollouts.controller.applying import merge_diff
 from rollouts.controller.jobs import JobProvider
-from rollouts.controller.observing import ClientSource, ObjectSource, parse_time
+from rollouts.controller.observing import ClientSource, ObjectSource
 from rollouts.controller.reconciling import Freshest, call_metrics, split_key
 from rollouts.kube.client import KubeClient, expecting
 from rollouts.kube.errors import Forbidden, KubeError, NotFound
 from rollouts.kube.resources import ANALYSIS_RUNS, SECRETS
+from rollouts.models.vocabulary import format_time, parse_time
 from rollouts.strategy.plan import JSON
 
-COMPLETED = frozenset({"Successful", "Failed", "Error", "Inconclusive"})
 MIN_REQUEUE = 0.05
 
 
@@ -91,7 +91,7 @@ def ttl_seconds(run: Mapping[str, Any]) -> int | None:
     one, else `secondsAfterCompletion` (so an Error or Inconclusive run uses only that one). None: no TTL."""
     status = run.get("status") or {}
     ttl = (run.get("spec") or {}).get("ttlStrategy")
-    if not isinstance(ttl, Mapping) or status.get("phase") not in COMPLETED:
+    if not isinstance(ttl, Mapping) or not AnalysisPhase.is_completed(status.get("phase")):
         return None
     phase = status.get("phase")
     if phase == "Successful" and _int_or_none(ttl.get("secondsAfterSuccess")) is not None:
@@ -202,14 +202,14 @@ class AnalysisRunReconciler:
         if (raw.get("metadata") or {}).get("deletionTimestamp"):
             return None
         now = self.clock()
-        if ((raw.get("status") or {}).get("phase") or "") in COMPLETED:
+        if AnalysisPhase.is_completed((raw.get("status") or {}).get("phase")):
             call_metrics(self.metrics, "observe_analysis_run", raw)
             return await self._expire(raw, now)
         new_status, wakeup = await self._one_pass(raw, now)
         updated = await self._write_status(raw, new_status)
         current = updated or raw
         call_metrics(self.metrics, "observe_analysis_run", current)
-        if ((current.get("status") or {}).get("phase") or "") in COMPLETED:
+        if AnalysisPhase.is_completed((current.get("status") or {}).get("phase")):
             return await self._expire(current, now)
         if wakeup is None:
             return None
@@ -298,7 +298,7 @@ def _first_error(error: ValueError) -> str:
 
 def _error_status(raw: JSON, message: str, now: datetime) -> JSON:
     status = dict(raw.get("status") or {})
-    stamp = now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    stamp = format_time(now)
     status.update({"phase": "Error", "message": message, "completedAt": stamp})
     status.setdefault("startedAt", stamp)
     return status

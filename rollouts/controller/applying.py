@@ -36,9 +36,11 @@ from typing import Any
 
 from loguru import logger
 
+from analysis.models import AnalysisPhase
 from rollouts.kube.client import KubeClient, expecting
 from rollouts.kube.errors import AlreadyExists, KubeError, NotFound
 from rollouts.kube.resources import ANALYSIS_RUNS, EVENTS, REPLICA_SETS, ROLLOUTS, SERVICES, Resource, lookup
+from rollouts.models.vocabulary import MANAGED_BY_ANNOTATION, POD_TEMPLATE_HASH_LABEL, format_time
 from rollouts.strategy.plan import (
     JSON,
     Action,
@@ -55,9 +57,6 @@ from rollouts.strategy.plan import (
     UpdateReplicaSetMeta,
 )
 
-POD_TEMPLATE_HASH = "rollouts-pod-template-hash"
-MANAGED_BY = "argo-rollouts.argoproj.io/managed-by-rollouts"
-COMPLETED_PHASES = frozenset({"Successful", "Failed", "Error", "Inconclusive"})
 MAX_NAME_COLLISIONS = 10
 HOSTNAME = socket.gethostname()  # reportingInstance of our Events (asked once: it is a system call)
 
@@ -158,7 +157,7 @@ def replica_set_body(rollout_raw: Mapping[str, Any], action: CreateReplicaSet) -
         "metadata": {
             "name": action.name,
             "namespace": meta.get("namespace"),
-            "labels": {**action.labels, POD_TEMPLATE_HASH: action.pod_template_hash},
+            "labels": {**action.labels, POD_TEMPLATE_HASH_LABEL: action.pod_template_hash},
             "annotations": dict(action.annotations),
             "ownerReferences": [owner_reference(rollout_raw)],
         },
@@ -184,7 +183,7 @@ def analysis_run_body(rollout_raw: Mapping[str, Any], action: CreateAnalysisRun,
 
 def event_body(rollout_raw: Mapping[str, Any], action: EmitEvent, component: str, now: datetime) -> JSON:
     meta = rollout_raw.get("metadata") or {}
-    stamp = now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    stamp = format_time(now)
     return {
         "apiVersion": "v1",
         "kind": "Event",
@@ -301,8 +300,8 @@ class Applier:
                     SERVICES,
                     service,
                     {
-                        "metadata": {"annotations": {MANAGED_BY: rollout_name}},
-                        "spec": {"selector": {POD_TEMPLATE_HASH: pod_hash}},
+                        "metadata": {"annotations": {MANAGED_BY_ANNOTATION: rollout_name}},
+                        "spec": {"selector": {POD_TEMPLATE_HASH_LABEL: pod_hash}},
                     },
                     ns,
                 )
@@ -475,8 +474,7 @@ def _rv(obj: Mapping[str, Any]) -> JSON:
 
 def _same_run(existing: Mapping[str, Any], action: CreateAnalysisRun) -> bool:
     """An existing run is reusable when it is not finished and runs the same spec with the same labels."""
-    phase = (existing.get("status") or {}).get("phase") or ""
-    if phase in COMPLETED_PHASES:
+    if AnalysisPhase.is_completed((existing.get("status") or {}).get("phase")):
         return False
     spec = dict(existing.get("spec") or {})
     spec.pop("terminate", None)

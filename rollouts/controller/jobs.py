@@ -26,10 +26,12 @@ from analysis.providers.base import BaseProvider, error_measurement
 from rollouts.kube.client import KubeClient, expecting
 from rollouts.kube.errors import KubeError, NotFound
 from rollouts.kube.resources import ANALYSIS_RUNS, JOBS
+from rollouts.models.vocabulary import (
+    ANALYSIS_RUN_METRIC_NAME_ANNOTATION,
+    ANALYSIS_RUN_NAME_ANNOTATION,
+    ANALYSIS_RUN_UID_LABEL,
+)
 
-RUN_UID_LABEL = "analysisrun.argoproj.io/uid"
-RUN_NAME_ANNOTATION = "analysisrun.argoproj.io/name"
-METRIC_NAME_ANNOTATION = "analysisrun.argoproj.io/metric-name"
 JOB_NAME = "job-name"
 JOB_NAMESPACE = "job-namespace"
 DEFAULT_POLL_SECONDS = 2.0
@@ -96,11 +98,11 @@ class JobProvider(BaseProvider):
         job = metric.provider.job
         assert job is not None
         raw_meta = copy.deepcopy(job.metadata or {})
-        labels = {**(raw_meta.get("labels") or {}), RUN_UID_LABEL: self.run_uid}
+        labels = {**(raw_meta.get("labels") or {}), ANALYSIS_RUN_UID_LABEL: self.run_uid}
         annotations = {
             **(raw_meta.get("annotations") or {}),
-            RUN_NAME_ANNOTATION: self.run_name,
-            METRIC_NAME_ANNOTATION: metric.name,
+            ANALYSIS_RUN_NAME_ANNOTATION: self.run_name,
+            ANALYSIS_RUN_METRIC_NAME_ANNOTATION: metric.name,
         }
         return {
             "apiVersion": "batch/v1",

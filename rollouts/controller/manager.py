@@ -40,8 +40,6 @@ from rollouts.controller.routerwatching import RouterWatch
 from rollouts.controller.supervising import Supervisor
 from rollouts.controller.watching import Informer
 from rollouts.controller.wiring import (
-    JOB_RUN_LABEL,
-    POD_TEMPLATE_HASH,
     ControllerConfig,
     Idle,
     Reconciler,
@@ -65,6 +63,7 @@ from rollouts.kube.resources import (
     SERVICES,
     Resource,
 )
+from rollouts.models.vocabulary import ANALYSIS_RUN_UID_LABEL, POD_TEMPLATE_HASH_LABEL
 
 HEARTBEAT = 0.5  # seconds between two beats of the reconcilers' loop (read by /healthz and the elector)
 
@@ -200,11 +199,13 @@ class Manager:
             "Rollout": Informer(
                 self.client, ROLLOUTS, label_selector=cfg.selector(), resync=cfg.resync, **common
             ),
-            "ReplicaSet": Informer(self.client, REPLICA_SETS, label_selector=POD_TEMPLATE_HASH, **common),
+            "ReplicaSet": Informer(
+                self.client, REPLICA_SETS, label_selector=POD_TEMPLATE_HASH_LABEL, **common
+            ),
             "AnalysisRun": Informer(
                 self.client, ANALYSIS_RUNS, label_selector=cfg.selector(), resync=cfg.resync, **common
             ),
-            "Job": Informer(self.client, JOBS, label_selector=JOB_RUN_LABEL, **common),
+            "Job": Informer(self.client, JOBS, label_selector=ANALYSIS_RUN_UID_LABEL, **common),
         }
         for informer in informers.values():
             self.source.add(informer.store)

@@ -24,13 +24,16 @@ from rollouts.kube.resources import (
     Resource,
     lookup,
 )
+from rollouts.models.vocabulary import (
+    POD_TEMPLATE_HASH_LABEL,
+    REVISION_ANNOTATION,
+    ROLLOUT_TYPE_LABEL,
+    SCALE_DOWN_DEADLINE_ANNOTATION,
+    STEP_INDEX_LABEL,
+    parse_time,
+)
 from rollouts.strategy.plan import JSON, AnalysisRunState, Observed, ReplicaSetState, ServiceState
 
-POD_TEMPLATE_HASH = "rollouts-pod-template-hash"
-REVISION = "rollout.argoproj.io/revision"
-SCALE_DOWN_DEADLINE = "scale-down-deadline"
-ROLLOUT_TYPE = "rollout-type"
-STEP_INDEX = "step-index"
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 RouterRef = tuple[str, str, str, str]  # (apiVersion, kind, namespace, name)
@@ -54,17 +57,6 @@ class ObjectSource(Protocol):
 # ---------------------------------------------------------------------------------------------------------------
 # Pure parsing: one API object → one state value
 # ---------------------------------------------------------------------------------------------------------------
-
-
-def parse_time(value: Any) -> datetime | None:
-    """An RFC 3339 timestamp (`2026-01-02T03:04:05Z`) as an aware datetime; None when absent or malformed."""
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def parse_int(value: Any, default: int = 0) -> int:
@@ -105,9 +97,9 @@ def parse_replica_set(obj: Mapping[str, Any]) -> ReplicaSetState:
     labels = _str_map(meta.get("labels"))
     annotations = _str_map(meta.get("annotations"))
     template = spec.get("template") or {}
-    pod_hash = labels.get(POD_TEMPLATE_HASH) or _str_map((template.get("metadata") or {}).get("labels")).get(
-        POD_TEMPLATE_HASH, ""
-    )
+    pod_hash = labels.get(POD_TEMPLATE_HASH_LABEL) or _str_map(
+        (template.get("metadata") or {}).get("labels")
+    ).get(POD_TEMPLATE_HASH_LABEL, "")
     return ReplicaSetState(
         name=str(meta.get("name", "")),
         pod_template_hash=pod_hash,
@@ -115,10 +107,10 @@ def parse_replica_set(obj: Mapping[str, Any]) -> ReplicaSetState:
         replicas=parse_int(status.get("replicas")),
         ready_replicas=parse_int(status.get("readyReplicas")),
         available_replicas=parse_int(status.get("availableReplicas")),
-        revision=parse_int(annotations.get(REVISION)),
+        revision=parse_int(annotations.get(REVISION_ANNOTATION)),
         created=parse_time(meta.get("creationTimestamp")) or EPOCH,
         template=dict(template),
-        scale_down_deadline=parse_time(annotations.get(SCALE_DOWN_DEADLINE)),
+        scale_down_deadline=parse_time(annotations.get(SCALE_DOWN_DEADLINE_ANNOTATION)),
         labels=labels,
         annotations=annotations,
     )
@@ -131,17 +123,17 @@ def parse_analysis_run(obj: Mapping[str, Any]) -> AnalysisRunState:
     annotations = _str_map(meta.get("annotations"))
     status = obj.get("status") or {}
     spec = obj.get("spec") or {}
-    step = labels.get(STEP_INDEX)
+    step = labels.get(STEP_INDEX_LABEL)
     return AnalysisRunState(
         name=str(meta.get("name", "")),
         phase=str(status.get("phase") or "Pending"),
         message=str(status.get("message") or ""),
-        rollout_type=labels.get(ROLLOUT_TYPE, ""),
-        pod_template_hash=labels.get(POD_TEMPLATE_HASH, ""),
+        rollout_type=labels.get(ROLLOUT_TYPE_LABEL, ""),
+        pod_template_hash=labels.get(POD_TEMPLATE_HASH_LABEL, ""),
         created=parse_time(meta.get("creationTimestamp")) or EPOCH,
         step_index=parse_int(step) if step is not None and step.lstrip("-").isdigit() else None,
         terminate=bool(spec.get("terminate")),
-        revision=parse_int(annotations.get(REVISION)),
+        revision=parse_int(annotations.get(REVISION_ANNOTATION)),
     )
 
 

@@ -36,9 +36,9 @@ from rollouts.controller.observing import ClientSource, ObjectSource, observe
 from rollouts.kube.client import KubeClient
 from rollouts.kube.errors import Conflict, Forbidden, Invalid, NotFound
 from rollouts.kube.resources import ROLLOUTS, Resource
-from rollouts.strategy.context import fmt_time
+from rollouts.models.vocabulary import INVALID_SPEC, format_time
 from rollouts.strategy.plan import JSON, Action, CompletedAttempt, EmitEvent, Observed, Plan
-from rollouts.strategy.status import INVALID_SPEC, invalid_spec_status
+from rollouts.strategy.status import invalid_spec_status
 
 Decide = Callable[[Observed, datetime], Plan]
 BACKOFF_START = 1.0
@@ -432,7 +432,7 @@ class RolloutReconciler:
             spec if isinstance(spec, dict) else {},
             (raw.get("metadata") or {}).get("generation"),
             message,
-            fmt_time(self.clock()),
+            format_time(self.clock()),
         )
         events = (EmitEvent("Warning", INVALID_SPEC, message),) if new else ()
         result = await self.applier.apply(raw, Plan(new_status=status, actions=events))

@@ -16,6 +16,7 @@ from rollouts.controller.metrics import ControllerMetrics
 from rollouts.kube.client import KubeClient
 from rollouts.kube.errors import KubeError
 from rollouts.kube.resources import EVENTS
+from rollouts.models.vocabulary import format_time
 
 
 class EventRecorder:
@@ -30,7 +31,7 @@ class EventRecorder:
         meta = obj.get("metadata") or {}
         namespace = str(meta.get("namespace") or "default")
         name = str(meta.get("name") or "")
-        now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        now = format_time(datetime.now(UTC))
         body = {
             "metadata": {"generateName": f"{name}.", "namespace": namespace},
             "involvedObject": {

@@ -19,10 +19,7 @@ from rollouts.controller.queueing import ObjectKey, WorkQueue
 from rollouts.controller.recording import EventRecorder
 from rollouts.controller.watching import Informer
 from rollouts.kube.client import KubeClient
-from rollouts.strategy.context import INSTANCE_ID_LABEL
-
-POD_TEMPLATE_HASH = "rollouts-pod-template-hash"
-JOB_RUN_LABEL = "analysisrun.argoproj.io/uid"
+from rollouts.models.vocabulary import INSTANCE_ID_LABEL
 
 
 class Reconciler(Protocol):

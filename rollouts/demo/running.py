@@ -33,6 +33,7 @@ from rollouts.kube.client import KubeClient
 from rollouts.kube.config import settings_for_url
 from rollouts.kube.errors import KubeError
 from rollouts.kube.resources import RESOURCES, ROLLOUTS
+from rollouts.models.vocabulary import POD_TEMPLATE_HASH_LABEL, RolloutPhase
 from rollouts.plugin.fetching import read_tree
 from rollouts.plugin.info import build_rollout_info
 from rollouts.plugin.render import render_rollout
@@ -40,7 +41,6 @@ from rollouts.sandbox import Sandbox
 
 Obj = dict[str, Any]
 NAMESPACE = "production"
-POD_HASH = "rollouts-pod-template-hash"
 
 API_IMAGE = "myregistry.com/api-server"
 WEB_IMAGE = "myregistry.com/web-frontend"
@@ -219,11 +219,11 @@ class Demo:
         if svc is None:
             return None
         selector = (svc.get("spec") or {}).get("selector") or {}
-        pod_hash = selector.get(POD_HASH)
+        pod_hash = selector.get(POD_TEMPLATE_HASH_LABEL)
         app = selector.get("app")
         for rs in self.sandbox.list("apps/v1", "ReplicaSet", NAMESPACE, f"app={app}" if app else None):
             labels = (rs.get("metadata") or {}).get("labels") or {}
-            if pod_hash is None or labels.get(POD_HASH) == pod_hash:
+            if pod_hash is None or labels.get(POD_TEMPLATE_HASH_LABEL) == pod_hash:
                 containers = (((rs.get("spec") or {}).get("template") or {}).get("spec") or {}).get(
                     "containers"
                 )
@@ -343,8 +343,8 @@ def phase_of(ro: Obj) -> tuple[str, str]:
     observed = str(status.get("observedGeneration", ""))
     generation = str((ro.get("metadata") or {}).get("generation", ""))
     if observed != generation:
-        return "Progressing", "waiting for rollout spec update to be observed"
-    return str(status.get("phase") or "Progressing"), str(status.get("message") or "")
+        return RolloutPhase.PROGRESSING.value, "waiting for rollout spec update to be observed"
+    return str(status.get("phase") or RolloutPhase.PROGRESSING.value), str(status.get("message") or "")
 
 
 def settled(ro: Obj, image: str) -> bool:

@@ -15,19 +15,10 @@ import time
 from typing import Any
 
 from rollouts.demo import manifests
-from rollouts.demo.running import (
-    API_IMAGE,
-    NAMESPACE,
-    POD_HASH,
-    WEB_IMAGE,
-    Demo,
-    DemoError,
-    Outcome,
-    phase_of,
-    settled,
-)
+from rollouts.demo.running import API_IMAGE, NAMESPACE, WEB_IMAGE, Demo, DemoError, Outcome, phase_of, settled
 from rollouts.demo.traffic import LoadGenerator, ServiceFront
 from rollouts.kube.resources import ANALYSIS_RUNS
+from rollouts.models.vocabulary import POD_TEMPLATE_HASH_LABEL, RolloutPhase
 
 Obj = dict[str, Any]
 
@@ -61,7 +52,7 @@ class Tracker:
         share = 0
         for service, weight in self.demo.canary_weights().items():
             svc = self.demo.obj("Service", service) or {}
-            if ((svc.get("spec") or {}).get("selector") or {}).get(POD_HASH) == new:
+            if ((svc.get("spec") or {}).get("selector") or {}).get(POD_TEMPLATE_HASH_LABEL) == new:
                 share += weight
         return share
 
@@ -99,7 +90,7 @@ async def deploy_api_server(demo: Demo) -> None:
     load = LoadGenerator(demo.api_routes, rate=20.0, seed=1)
     load.start()
     demo.loads.append(load)
-    await demo.wait_for("api-server", lambda ro: "ok" if phase_of(ro)[0] == "Healthy" else None)
+    await demo.wait_for("api-server", lambda ro: "ok" if phase_of(ro)[0] == RolloutPhase.HEALTHY else None)
     demo.say("api-server is Healthy: v2.0.0 is the stable version and serves all traffic")
 
 
@@ -117,12 +108,12 @@ async def release_canary(demo: Demo, version: str, good: bool) -> Outcome:
         if not settled(ro, image):
             return None
         phase, _ = phase_of(ro)
-        if phase == "Degraded":
+        if phase == RolloutPhase.DEGRADED:
             return "degraded"
         weights = ((ro.get("status") or {}).get("canary") or {}).get("weights") or {}
         stable_weight = weights.get("stable") or {}
         if (
-            phase == "Healthy"
+            phase == RolloutPhase.HEALTHY
             and _stable_hash(ro) == _new_hash(ro)
             and stable_weight.get("podTemplateHash") == _new_hash(ro)
             and stable_weight.get("weight") == 100
@@ -172,7 +163,7 @@ async def release_bluegreen(demo: Demo) -> Outcome:
     load = LoadGenerator(demo.web_routes, rate=10.0, seed=2)
     load.start()
     demo.loads.append(load)
-    await demo.wait_for("web-frontend", lambda ro: "ok" if phase_of(ro)[0] == "Healthy" else None)
+    await demo.wait_for("web-frontend", lambda ro: "ok" if phase_of(ro)[0] == RolloutPhase.HEALTHY else None)
     demo.say("web-frontend is Healthy: the active Service selects v3.0.0")
 
     image = f"{WEB_IMAGE}:v3.1.0"
@@ -185,7 +176,11 @@ async def release_bluegreen(demo: Demo) -> Outcome:
         if not settled(ro, image):
             return None
         phase, _ = phase_of(ro)
-        return "paused" if phase == "Paused" else ("degraded" if phase == "Degraded" else None)
+        return (
+            "paused"
+            if phase == RolloutPhase.PAUSED
+            else ("degraded" if phase == RolloutPhase.DEGRADED else None)
+        )
 
     ro, verdict = await demo.wait_for("web-frontend", paused, tracker.tick)
     if verdict != "paused":
@@ -217,10 +212,10 @@ async def release_bluegreen(demo: Demo) -> Outcome:
             )
 
     def healthy(ro: Obj) -> str | None:
-        if phase_of(ro)[0] == "Degraded":
+        if phase_of(ro)[0] == RolloutPhase.DEGRADED:
             return "degraded"
         selector = ((ro.get("status") or {}).get("blueGreen") or {}).get("activeSelector")
-        if phase_of(ro)[0] == "Healthy" and selector and selector == _new_hash(ro):
+        if phase_of(ro)[0] == RolloutPhase.HEALTHY and selector and selector == _new_hash(ro):
             return "healthy"
         return None
 

@@ -21,9 +21,10 @@ How to use (for the strategy, controller and plugin code):
   same rule on wire JSON (the strategy core uses it).
 * Integers are Go's ``int32`` (``Int32``): a bool, a numeric string or a value out of range does not load.
 
-Layout: `scalars` (int32, int-or-string and bool read strictly), `common` (defaults, times, metadata, analysis
-references), `steps` (canary steps), `routing` (trafficRouting), `spec` (strategies, RolloutSpec), `status`
-(RolloutStatus); import everything from `rollouts.models`.
+Layout: `vocabulary` (Argo's labels, annotations, defaults, condition reasons, phases, times), `scalars` (int32,
+int-or-string and bool read strictly), `common` (times, metadata, analysis references), `steps` (canary steps),
+`routing` (trafficRouting), `spec` (strategies, RolloutSpec), `status` (RolloutStatus); import the models from
+`rollouts.models` and Argo's names from `rollouts.models.vocabulary`.
 
 Validation (Argo's rules and messages) lives in `rollouts.validation`; replica arithmetic in
 `rollouts.strategy.replicas`; router edits in `rollouts.traffic`.
@@ -38,19 +39,6 @@ from pydantic import Field, ValidationError, ValidatorFunctionWrapHandler, field
 
 from analysis.wire import WireModel
 from rollouts.models.common import (
-    DEFAULT_ABORT_SCALE_DOWN_DELAY_SECONDS,
-    DEFAULT_MAX_SURGE,
-    DEFAULT_MAX_TRAFFIC_WEIGHT,
-    DEFAULT_MAX_UNAVAILABLE,
-    DEFAULT_NGINX_ANNOTATION_PREFIX,
-    DEFAULT_PROGRESS_DEADLINE_SECONDS,
-    DEFAULT_REPLICAS,
-    DEFAULT_REVISION_HISTORY_LIMIT,
-    DEFAULT_RUN_HISTORY_LIMIT,
-    DEFAULT_SCALE_DOWN_DELAY_SECONDS,
-    MANAGED_BY_ANNOTATION,
-    POD_TEMPLATE_HASH_LABEL,
-    SCALE_DOWN_DEADLINE_ANNOTATION,
     AnalysisRunArgument,
     AnalysisRunMetadata,
     AnalysisTemplateRef,
@@ -133,6 +121,21 @@ from rollouts.models.steps import (
     StringMatch,
     TemplateService,
     pause_duration_seconds,
+)
+from rollouts.models.vocabulary import (
+    DEFAULT_ABORT_SCALE_DOWN_DELAY_SECONDS,
+    DEFAULT_MAX_SURGE,
+    DEFAULT_MAX_TRAFFIC_WEIGHT,
+    DEFAULT_MAX_UNAVAILABLE,
+    DEFAULT_NGINX_ANNOTATION_PREFIX,
+    DEFAULT_PROGRESS_DEADLINE_SECONDS,
+    DEFAULT_REPLICAS,
+    DEFAULT_REVISION_HISTORY_LIMIT,
+    DEFAULT_RUN_HISTORY_LIMIT,
+    DEFAULT_SCALE_DOWN_DELAY_SECONDS,
+    MANAGED_BY_ANNOTATION,
+    POD_TEMPLATE_HASH_LABEL,
+    SCALE_DOWN_DEADLINE_ANNOTATION,
 )
 
 __all__ = [

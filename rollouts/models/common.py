@@ -1,6 +1,7 @@
-"""Shared wire types of the Rollout models: defaults, times, Go omitempty structs, metadata, analysis references.
+"""Shared wire types of the Rollout models: times, Go omitempty structs, metadata, analysis references.
 
-Part of `rollouts.models` (import from there). Argo sources: `pkg/apis/rollouts/v1alpha1/types.go`,
+Part of `rollouts.models` (import from there); Argo's names and defaults are in `rollouts.models.vocabulary`.
+Argo sources: `pkg/apis/rollouts/v1alpha1/types.go`,
 `utils/defaults/defaults.go` (docs/semantics/objects.md#rollout-spec).
 """
 
@@ -18,23 +19,10 @@ from pydantic import (
     model_serializer,
 )
 
-from analysis.wire import WireModel
+from analysis.wire import WireModel, format_time
 from rollouts.models.scalars import Bool, Int32
 
 __all__ = [
-    "DEFAULT_ABORT_SCALE_DOWN_DELAY_SECONDS",
-    "DEFAULT_MAX_SURGE",
-    "DEFAULT_MAX_TRAFFIC_WEIGHT",
-    "DEFAULT_MAX_UNAVAILABLE",
-    "DEFAULT_NGINX_ANNOTATION_PREFIX",
-    "DEFAULT_PROGRESS_DEADLINE_SECONDS",
-    "DEFAULT_REPLICAS",
-    "DEFAULT_REVISION_HISTORY_LIMIT",
-    "DEFAULT_RUN_HISTORY_LIMIT",
-    "DEFAULT_SCALE_DOWN_DELAY_SECONDS",
-    "MANAGED_BY_ANNOTATION",
-    "POD_TEMPLATE_HASH_LABEL",
-    "SCALE_DOWN_DEADLINE_ANNOTATION",
     "AnalysisRunArgument",
     "AnalysisRunMetadata",
     "AnalysisTemplateRef",
@@ -53,22 +41,6 @@ __all__ = [
 ]
 
 
-DEFAULT_REPLICAS = 1
-DEFAULT_REVISION_HISTORY_LIMIT = 10
-DEFAULT_RUN_HISTORY_LIMIT = 5
-DEFAULT_MAX_SURGE = "25"  # a string: always read as a percentage (docs/semantics/objects.md#rollout-spec)
-DEFAULT_MAX_UNAVAILABLE = "25"
-DEFAULT_PROGRESS_DEADLINE_SECONDS = 600
-DEFAULT_SCALE_DOWN_DELAY_SECONDS = 30
-DEFAULT_ABORT_SCALE_DOWN_DELAY_SECONDS = 30
-DEFAULT_MAX_TRAFFIC_WEIGHT = 100
-DEFAULT_NGINX_ANNOTATION_PREFIX = "nginx.ingress.kubernetes.io"
-
-POD_TEMPLATE_HASH_LABEL = "rollouts-pod-template-hash"
-SCALE_DOWN_DEADLINE_ANNOTATION = "scale-down-deadline"
-MANAGED_BY_ANNOTATION = "argo-rollouts.argoproj.io/managed-by-rollouts"
-
-
 # ---------------------------------------------------------------------------------------------------------------
 # Shared field types
 # ---------------------------------------------------------------------------------------------------------------
@@ -82,13 +54,7 @@ def _parse_time(value: Any) -> Any:
     return value
 
 
-def _format_time(value: datetime) -> str:
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-KubeTime = Annotated[datetime, BeforeValidator(_parse_time), PlainSerializer(_format_time, return_type=str)]
+KubeTime = Annotated[datetime, BeforeValidator(_parse_time), PlainSerializer(format_time, return_type=str)]
 """metav1.Time: RFC 3339 on the wire, whole seconds, UTC (``Z``); a `datetime` in Python."""
 
 

@@ -14,6 +14,16 @@ from pydantic import (
 
 from analysis.wire import RawObject, WireModel
 from rollouts.models.common import (
+    KubeTime,
+    LabelSelector,
+    PodTemplateMetadata,
+    RolloutAnalysis,
+    RolloutAnalysisBackground,
+)
+from rollouts.models.routing import RolloutTrafficRouting
+from rollouts.models.scalars import Bool, Int32, Int32OrString
+from rollouts.models.steps import CanaryStep
+from rollouts.models.vocabulary import (
     DEFAULT_ABORT_SCALE_DOWN_DELAY_SECONDS,
     DEFAULT_MAX_SURGE,
     DEFAULT_MAX_TRAFFIC_WEIGHT,
@@ -24,15 +34,7 @@ from rollouts.models.common import (
     DEFAULT_REVISION_HISTORY_LIMIT,
     DEFAULT_RUN_HISTORY_LIMIT,
     DEFAULT_SCALE_DOWN_DELAY_SECONDS,
-    KubeTime,
-    LabelSelector,
-    PodTemplateMetadata,
-    RolloutAnalysis,
-    RolloutAnalysisBackground,
 )
-from rollouts.models.routing import RolloutTrafficRouting
-from rollouts.models.scalars import Bool, Int32, Int32OrString
-from rollouts.models.steps import CanaryStep
 
 __all__ = [
     "AnalysisRunStrategy",

@@ -24,6 +24,7 @@ from rollouts.kube.resources import (
     ROLLOUTS,
     Resource,
 )
+from rollouts.models.vocabulary import INSTANCE_ID_LABEL
 from rollouts.plugin.session import (
     AliasGroup,
     KubeFlags,
@@ -33,7 +34,6 @@ from rollouts.plugin.session import (
     not_found,
     run_command,
 )
-from rollouts.strategy.context import INSTANCE_ID_LABEL
 
 __all__ = ["create", "merge_args", "new_analysis_run", "parse_arg_flags"]
 

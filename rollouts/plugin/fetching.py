@@ -20,10 +20,10 @@ from typing import Any
 from rollouts.kube import KubeClient
 from rollouts.kube.errors import Gone
 from rollouts.kube.resources import ANALYSIS_RUNS, PODS, REPLICA_SETS, ROLLOUTS, Resource
+from rollouts.models.vocabulary import POD_TEMPLATE_HASH_LABEL
 
 __all__ = ["Tree", "label_selector", "read_rollout", "read_tree", "watch_tree"]
 
-POD_HASH_LABEL = "rollouts-pod-template-hash"
 Obj = dict[str, Any]
 
 
@@ -59,7 +59,9 @@ def _owned(objs: list[Obj], uids: set[str]) -> list[Obj]:
 
 
 def _hashes(replicasets: list[Obj]) -> list[str]:
-    hashes = {((rs.get("metadata") or {}).get("labels") or {}).get(POD_HASH_LABEL) for rs in replicasets}
+    hashes = {
+        ((rs.get("metadata") or {}).get("labels") or {}).get(POD_TEMPLATE_HASH_LABEL) for rs in replicasets
+    }
     return sorted(h for h in hashes if h)
 
 
@@ -118,7 +120,9 @@ async def read_tree(client: KubeClient, namespace: str, name: str) -> Tree:
     tree.versions = {"replicasets": rs_list.resource_version, "analysisruns": run_list.resource_version}
     hashes = _hashes(replicasets)
     if hashes:
-        pod_selector = ",".join(p for p in (selector, f"{POD_HASH_LABEL} in ({','.join(hashes)})") if p)
+        pod_selector = ",".join(
+            p for p in (selector, f"{POD_TEMPLATE_HASH_LABEL} in ({','.join(hashes)})") if p
+        )
         pod_list = await client.list(PODS, namespace, label_selector=pod_selector)
         tree.pods = _by_uid(_owned(pod_list, set(tree.replicasets)))
         tree.versions["pods"] = pod_list.resource_version

@@ -12,6 +12,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from rollouts.models.vocabulary import (
+    POD_TEMPLATE_HASH_LABEL,
+    REVISION_ANNOTATION,
+    SCALE_DOWN_DEADLINE_ANNOTATION,
+    parse_time,
+)
 from rollouts.plugin.phases import (
     age,
     current_set_weight,
@@ -19,7 +25,6 @@ from rollouts.plugin.phases import (
     get,
     human_duration,
     max_traffic_weight,
-    parse_time,
     rollout_phase,
     step_text,
 )
@@ -35,9 +40,6 @@ __all__ = [
     "icon_for",
 ]
 
-REVISION_ANNOTATION = "rollout.argoproj.io/revision"
-SCALE_DOWN_DEADLINE_ANNOTATION = "scale-down-deadline"
-POD_HASH_LABEL = "rollouts-pod-template-hash"
 
 # Status icons (docs/semantics/plugin.md#get-rollout-output; Argo info/info.go)
 ICONS = {
@@ -285,7 +287,7 @@ def _replicaset_infos(
             available=_int(get(rs, "status", "availableReplicas")),
             age=age(rs, now),
         )
-        pod_hash = (get(rs, "metadata", "labels") or {}).get(POD_HASH_LABEL, "")
+        pod_hash = (get(rs, "metadata", "labels") or {}).get(POD_TEMPLATE_HASH_LABEL, "")
         if canary is not None:
             if status.get("stableRS") == pod_hash:
                 info.stable = True

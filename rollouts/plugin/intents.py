@@ -16,9 +16,10 @@ or "replace" (PUT of the whole object); `subresource` is "status" or "".
 from __future__ import annotations
 
 import copy
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Literal, NamedTuple
 
+from rollouts.models.vocabulary import POD_TEMPLATE_HASH_LABEL, REVISION_ANNOTATION, format_time
 from rollouts.strategy.canaryweights import current_step_index
 
 __all__ = [
@@ -35,8 +36,6 @@ __all__ = [
     "undo",
 ]
 
-REVISION_ANNOTATION = "rollout.argoproj.io/revision"
-POD_HASH_LABEL = "rollouts-pod-template-hash"
 
 PatchType = Literal["merge", "json", "replace"]
 Subresource = Literal["", "status"]
@@ -176,8 +175,7 @@ def restart(rollout: dict[str, Any], now: datetime, delay: timedelta = timedelta
     >>> restart({}, datetime(2026, 1, 2, 3, 4, 5, 678, tzinfo=UTC), timedelta(seconds=10)).body
     {'spec': {'restartAt': '2026-01-02T03:04:15Z'}}
     """
-    at = (now + delay).astimezone(UTC)
-    return Patch("merge", "", {"spec": {"restartAt": at.strftime("%Y-%m-%dT%H:%M:%SZ")}})
+    return Patch("merge", "", {"spec": {"restartAt": format_time(now + delay)}})
 
 
 def terminate(run: dict[str, Any]) -> Patch:
@@ -220,7 +218,7 @@ def _without_hash(template: Any) -> Any:
     template = copy.deepcopy(template) if isinstance(template, dict) else {}
     labels = _get(template, "metadata", "labels")
     if isinstance(labels, dict):
-        labels.pop(POD_HASH_LABEL, None)
+        labels.pop(POD_TEMPLATE_HASH_LABEL, None)
     return template
 
 

@@ -11,9 +11,15 @@ build on them.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
+from rollouts.models.vocabulary import (
+    DEFAULT_MAX_TRAFFIC_WEIGHT,
+    WORKLOAD_GENERATION_ANNOTATION,
+    RolloutPhase,
+    parse_time,
+)
 from rollouts.strategy import canaryweights
 from rollouts.strategy import status as strategy_status
 
@@ -23,12 +29,9 @@ __all__ = [
     "current_step_index",
     "human_duration",
     "max_traffic_weight",
-    "parse_time",
     "rollout_phase",
     "step_text",
 ]
-
-WORKLOAD_GENERATION_ANNOTATION = "rollout.argoproj.io/workload-generation"
 
 
 def get(obj: Any, *path: str | int) -> Any:
@@ -84,18 +87,22 @@ def rollout_phase(ro: dict[str, Any]) -> tuple[str, str]:
     ('Progressing', 'waiting for rollout spec update to be observed')
     """
     if not _is_generation_observed(ro):
-        return "Progressing", "waiting for rollout spec update to be observed"
+        return RolloutPhase.PROGRESSING.value, "waiting for rollout spec update to be observed"
     if is_unpausing(ro):
-        return "Progressing", "waiting for rollout to unpause"
+        return RolloutPhase.PROGRESSING.value, "waiting for rollout to unpause"
     if get(ro, "spec", "workloadRef") and not _is_workload_generation_observed(ro):
-        return "Progressing", "waiting for rollout spec update to be observed for the reference workload"
+        return (
+            RolloutPhase.PROGRESSING.value,
+            "waiting for rollout spec update to be observed for the reference workload",
+        )
     phase = get(ro, "status", "phase")
     if phase:
         return str(phase), str(get(ro, "status", "message") or "")
-    return calculate_phase(ro)
+    phase, message = calculate_phase(ro)
+    return phase.value, message
 
 
-def calculate_phase(ro: dict[str, Any]) -> tuple[str, str]:
+def calculate_phase(ro: dict[str, Any]) -> tuple[RolloutPhase, str]:
     """docs/semantics/objects.md#rollout-phase steps 2–8, for a rollout whose status carries no phase: the controller's own rule
     (`rollouts.strategy.status.calculate_phase`)."""
     spec, status = get(ro, "spec"), get(ro, "status")
@@ -106,7 +113,7 @@ def calculate_phase(ro: dict[str, Any]) -> tuple[str, str]:
 
 def max_traffic_weight(ro: dict[str, Any]) -> int:
     value = get(ro, "spec", "strategy", "canary", "trafficRouting", "maxTrafficWeight")
-    return _int(value, 100) if value is not None else 100
+    return _int(value, DEFAULT_MAX_TRAFFIC_WEIGHT) if value is not None else DEFAULT_MAX_TRAFFIC_WEIGHT
 
 
 def _steps(ro: dict[str, Any]) -> list[Any]:
@@ -145,17 +152,6 @@ def step_text(ro: dict[str, Any]) -> str:
     if index is None or not steps:
         return ""
     return f"{_int(index)}/{len(steps)}"
-
-
-def parse_time(value: Any) -> datetime | None:
-    """An RFC 3339 timestamp as Kubernetes writes it ("2026-01-02T03:04:05Z"), or None."""
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def human_duration(delta: timedelta) -> str:

@@ -14,6 +14,7 @@ from typing import Any
 
 from rich.text import Text
 
+from rollouts.models.vocabulary import format_time
 from rollouts.plugin.info import AnalysisRunInfo, ImageInfo, ReplicaSetInfo, RolloutInfo
 from rollouts.plugin.phases import current_set_weight, get, rollout_phase, step_text
 
@@ -300,6 +301,6 @@ def render_list(
     stamp = None
     if timestamps:
         header.insert(0, "TIMESTAMP")
-        stamp = (now or datetime.now(UTC)).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        stamp = format_time(now or datetime.now(UTC))
     rows = [header] + [_list_cells(list_rows(ro), namespaces, stamp) for ro in rollouts]
     return tabulate(rows)

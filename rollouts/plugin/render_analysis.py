@@ -21,7 +21,6 @@ from rollouts.plugin.render import STYLES, Cell, tabulate
 __all__ = ["analysis_run_view", "render_analysis_run", "verdict_reason"]
 
 LABEL_WIDTH = 17
-COMPLETED = ("Successful", "Failed", "Error", "Inconclusive")
 
 
 def _int(value: Any, default: int) -> int:

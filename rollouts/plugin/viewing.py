@@ -20,6 +20,7 @@ from rich.text import Text
 
 from rollouts.kube.errors import Gone, NotFound
 from rollouts.kube.resources import ANALYSIS_RUNS, ROLLOUTS
+from rollouts.models.vocabulary import RolloutPhase
 from rollouts.plugin.fetching import Tree, read_tree, watch_tree
 from rollouts.plugin.info import build_rollout_info
 from rollouts.plugin.phases import rollout_phase
@@ -342,14 +343,14 @@ def status(name: str, watch: bool, timeout: str, output: str | None, flags: Kube
         if output:
             line = dump({"name": name, "status": phase, "message": message}, output)
             line = json.dumps(json.loads(line)) if output == "json" else line
-        elif not watch and phase in ("Healthy", "Degraded"):
+        elif not watch and phase in (RolloutPhase.HEALTHY, RolloutPhase.DEGRADED):
             line = phase
         else:
             line = f"{phase} - {message}" if message else phase
         if line != state["last"]:
             _print(console, line)
             state["last"] = line
-        return phase in ("Healthy", "Degraded")
+        return phase in (RolloutPhase.HEALTHY, RolloutPhase.DEGRADED)
 
     async def body(s: Session) -> None:
         try:
@@ -359,9 +360,9 @@ def status(name: str, watch: bool, timeout: str, output: str | None, flags: Kube
         done = report(ro)
         if watch and not done:
             await _watch_status(s, name, ro, report, seconds)
-        if state["phase"] == "Degraded":
+        if state["phase"] == RolloutPhase.DEGRADED:
             raise PluginError(f"The rollout is in a degraded state with message: {state['message']}")
-        if watch and state["phase"] != "Healthy":
+        if watch and state["phase"] != RolloutPhase.HEALTHY:
             raise PluginError("Rollout status watch exceeded timeout")
 
     run_command(flags, body)

@@ -19,15 +19,26 @@ from typing import Any
 from pydantic import ValidationError
 
 from analysis import args as analysis_args
-from analysis.models import AnalysisTemplate, Argument, ClusterAnalysisTemplate, DryRun, MeasurementRetention
-from rollouts.strategy.context import (
-    DEFAULT_RUN_HISTORY_LIMIT,
-    HASH_LABEL,
-    INSTANCE_ID_LABEL,
-    REVISION_ANNOTATION,
-    Context,
-    copy_json,
+from analysis.models import (
+    AnalysisPhase,
+    AnalysisTemplate,
+    Argument,
+    ClusterAnalysisTemplate,
+    DryRun,
+    MeasurementRetention,
 )
+from rollouts.models.vocabulary import (
+    BLUE_GREEN_PAUSE,
+    CANARY_PAUSE_STEP,
+    DEFAULT_RUN_HISTORY_LIMIT,
+    INCONCLUSIVE_ANALYSIS,
+    INSTANCE_ID_LABEL,
+    POD_TEMPLATE_HASH_LABEL,
+    REVISION_ANNOTATION,
+    ROLLOUT_TYPE_LABEL,
+    STEP_INDEX_LABEL,
+)
+from rollouts.strategy.context import Context, copy_json
 from rollouts.strategy.memo import Memo, json_key
 from rollouts.strategy.plan import (
     JSON,
@@ -37,14 +48,8 @@ from rollouts.strategy.plan import (
     TerminateAnalysisRun,
 )
 from rollouts.strategy.replicasets import is_fast_rollback
-from rollouts.strategy.status import (
-    BLUE_GREEN_PAUSE,
-    CANARY_PAUSE_STEP,
-    INCONCLUSIVE_ANALYSIS,
-    analysis_run_status,
-)
+from rollouts.strategy.status import analysis_run_status
 
-COMPLETED = ("Successful", "Failed", "Error", "Inconclusive")
 STEP, BACKGROUND, PRE, POST = "Step", "Background", "PrePromotion", "PostPromotion"
 
 
@@ -337,7 +342,7 @@ def _needs_new(ctx: Context, run: AnalysisRunState | None) -> bool:
 
 
 def _terminate(ctx: Context, run: AnalysisRunState | None) -> None:
-    if run is not None and not run.terminate and run.phase not in COMPLETED:
+    if run is not None and not run.terminate and not AnalysisPhase.is_completed(run.phase):
         ctx.actions.append(TerminateAnalysisRun(run.name))
 
 
@@ -354,7 +359,7 @@ def _create(
         run = existing[name]
         # an equal run that is still going is reused (a pass whose status write was lost creates no twin)
         if (
-            run.phase not in COMPLETED
+            not AnalysisPhase.is_completed(run.phase)
             and not run.terminate
             and run.rollout_type == rtype
             and run.pod_template_hash == pod_hash
@@ -362,9 +367,9 @@ def _create(
             return analysis_run_status(run)
         n += 1
         name = f"{base}.{n}"
-    labels: dict[str, str] = {HASH_LABEL: pod_hash, "rollout-type": rtype}
+    labels: dict[str, str] = {POD_TEMPLATE_HASH_LABEL: pod_hash, ROLLOUT_TYPE_LABEL: rtype}
     if index is not None:
-        labels["step-index"] = str(index)
+        labels[STEP_INDEX_LABEL] = str(index)
     meta = analysis.get("analysisRunMetadata") or {}
     labels.update(meta.get("labels") or {})
     labels.update(((ctx.spec.get("selector") or {}).get("matchLabels")) or {})
@@ -426,7 +431,7 @@ def _cleanup(ctx: Context, current_names: set[str]) -> None:
     for run in others:
         # runs of a ReplicaSet that no longer exists go with it (reconcileRevisionHistoryLimit)
         gone = run.pod_template_hash and run.pod_template_hash not in live_hashes
-        if gone and run.phase in COMPLETED and run.name not in deleted:
+        if gone and AnalysisPhase.is_completed(run.phase) and run.name not in deleted:
             ctx.actions.append(DeleteAnalysisRun(run.name))
 
 

@@ -11,11 +11,17 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from rollouts.models.vocabulary import (
+    BLUE_GREEN_PAUSE,
+    INCONCLUSIVE_ANALYSIS,
+    MANAGED_BY_ANNOTATION,
+    POD_TEMPLATE_HASH_LABEL,
+    parse_time,
+)
 from rollouts.strategy import analysisruns, replicasets
 from rollouts.strategy import replicas as arith
-from rollouts.strategy.context import HASH_LABEL, MANAGED_BY, Context, parse_time, scale_down_deadline
+from rollouts.strategy.context import Context, scale_down_deadline
 from rollouts.strategy.plan import JSON, SetServiceSelector
-from rollouts.strategy.status import BLUE_GREEN_PAUSE, INCONCLUSIVE_ANALYSIS
 
 
 class _Services:
@@ -29,7 +35,7 @@ class _Services:
         for name in (self.active_name, self.preview_name):
             svc = ctx.observed.services.get(name) if name else None
             if svc is not None:
-                self.hashes[name] = svc.selector.get(HASH_LABEL, "")
+                self.hashes[name] = svc.selector.get(POD_TEMPLATE_HASH_LABEL, "")
 
     def switch(self, ctx: Context, name: str, pod_hash: str) -> None:
         """`switchServiceSelector`: no-op when already pointing there and annotated managed-by."""
@@ -37,7 +43,7 @@ class _Services:
         if svc is None:
             return
         old = self.hashes.get(name, "")
-        if old == pod_hash and MANAGED_BY in svc.annotations:
+        if old == pod_hash and MANAGED_BY_ANNOTATION in svc.annotations:
             return
         ctx.actions.append(SetServiceSelector(name, pod_hash, ctx.name))
         if old != pod_hash:
@@ -283,7 +289,7 @@ def decide_bluegreen(ctx: Context, st: JSON) -> None:
             {
                 "matchLabels": {
                     **((ctx.spec.get("selector") or {}).get("matchLabels") or {}),
-                    HASH_LABEL: active.pod_template_hash,
+                    POD_TEMPLATE_HASH_LABEL: active.pod_template_hash,
                 }
             }
         )

@@ -13,11 +13,11 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+from rollouts.models.vocabulary import CANARY_PAUSE_STEP, INCONCLUSIVE_ANALYSIS, STEP_COMPLETED_REASON
 from rollouts.strategy import analysisruns, replicasets, routing, steps
 from rollouts.strategy import replicas as arith
 from rollouts.strategy.context import Context
 from rollouts.strategy.plan import JSON, ReplicaSetState
-from rollouts.strategy.status import CANARY_PAUSE_STEP, INCONCLUSIVE_ANALYSIS
 
 # ---------------------------------------------------------------------------------------------------------------
 # docs/semantics/controller.md#replica-arithmetic desired counts
@@ -88,7 +88,7 @@ def _sync_status_canary(ctx: Context, st: JSON) -> None:
         index = idx + 1
         (st.get("canary") or {}).pop("currentStepAnalysisRunStatus", None)
         ctx.event(
-            steps.STEP_COMPLETED_REASON,
+            STEP_COMPLETED_REASON,
             f"Rollout step {index}/{step_count} completed ({steps.step_string(step)})",
         )
         ctx.remove_pause.append(CANARY_PAUSE_STEP)

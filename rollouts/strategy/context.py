@@ -16,24 +16,17 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from rollouts.models import pause_duration_seconds as models_pause_duration_seconds
+from rollouts.models.vocabulary import (
+    DEFAULT_ABORT_SCALE_DOWN_DELAY_SECONDS,
+    DEFAULT_SCALE_DOWN_DELAY_SECONDS,
+    POD_TEMPLATE_HASH_LABEL,
+    SCALE_DOWN_DEADLINE_ANNOTATION,
+    format_time,
+    parse_time,
+)
 from rollouts.strategy import hashing
 from rollouts.strategy.canaryweights import current_step_index
 from rollouts.strategy.plan import JSON, Action, CompletedAttempt, EmitEvent, Observed, ReplicaSetState
-
-HASH_LABEL = "rollouts-pod-template-hash"
-#: Set on a Rollout by `--instance-id` users; the controller copies it onto the Rollout's AnalysisRuns (Argo: factory.go).
-INSTANCE_ID_LABEL = "argo-rollouts.argoproj.io/controller-instance-id"
-REVISION_ANNOTATION = "rollout.argoproj.io/revision"
-REVISION_HISTORY_ANNOTATION = "rollout.argoproj.io/revision-history"
-DESIRED_REPLICAS_ANNOTATION = "rollout.argoproj.io/desired-replicas"
-SCALE_DOWN_DEADLINE = "scale-down-deadline"
-MANAGED_BY = "argo-rollouts.argoproj.io/managed-by-rollouts"
-
-DEFAULT_PROGRESS_DEADLINE = 600
-DEFAULT_SCALE_DOWN_DELAY = 30
-DEFAULT_ABORT_SCALE_DOWN_DELAY = 30
-DEFAULT_REVISION_HISTORY_LIMIT = 10
-DEFAULT_RUN_HISTORY_LIMIT = 5
 
 
 def copy_json(value: Any) -> Any:
@@ -43,21 +36,6 @@ def copy_json(value: Any) -> Any:
     if isinstance(value, list):
         return [copy_json(v) for v in value]
     return value
-
-
-def fmt_time(t: datetime) -> str:
-    """metav1.Time on the wire: RFC 3339, whole seconds, UTC (`2026-01-02T03:04:05Z`)."""
-    return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def parse_time(s: Any) -> datetime | None:
-    if not isinstance(s, str) or not s:
-        return None
-    try:
-        t = datetime.fromisoformat(s.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return t if t.tzinfo else t.replace(tzinfo=UTC)
 
 
 def pause_duration_seconds(pause: Mapping[str, Any]) -> int | None:
@@ -159,7 +137,7 @@ class Context:
         if self.canary is not None and self.traffic_routing is None:
             return 0
         v = self.strategy_spec.get("scaleDownDelaySeconds")
-        return int(v) if isinstance(v, int) else DEFAULT_SCALE_DOWN_DELAY
+        return int(v) if isinstance(v, int) else DEFAULT_SCALE_DOWN_DELAY_SECONDS
 
     def abort_scale_down_delay(self) -> int | None:
         """`GetAbortScaleDownDelaySecondsOrDefault`: None = never scale down (explicit 0)."""
@@ -168,7 +146,7 @@ class Context:
         v = self.strategy_spec.get("abortScaleDownDelaySeconds")
         if isinstance(v, int):
             return None if v == 0 else v
-        return DEFAULT_ABORT_SCALE_DOWN_DELAY
+        return DEFAULT_ABORT_SCALE_DOWN_DELAY_SECONDS
 
     # -- effects -------------------------------------------------------------------------------------------------
     def event(self, reason: str, message: str, warning: bool = False) -> None:
@@ -198,7 +176,7 @@ def rs_sort_key(rs: ReplicaSetState) -> tuple[datetime, str]:
 def _template_equal_ignoring_hash(a: JSON, b: JSON) -> bool:
     def strip(t: JSON) -> JSON:
         meta = dict(t.get("metadata") or {})
-        labels = {k: v for k, v in (meta.get("labels") or {}).items() if k != HASH_LABEL}
+        labels = {k: v for k, v in (meta.get("labels") or {}).items() if k != POD_TEMPLATE_HASH_LABEL}
         meta["labels"] = labels
         return {**t, "metadata": meta}
 
@@ -255,8 +233,8 @@ def build_context(observed: Observed, now: datetime) -> Context:
 def scale_down_deadline(rs: ReplicaSetState) -> datetime | None:
     if rs.scale_down_deadline is not None:
         return aware(rs.scale_down_deadline)
-    return parse_time(rs.annotations.get(SCALE_DOWN_DEADLINE))
+    return parse_time(rs.annotations.get(SCALE_DOWN_DEADLINE_ANNOTATION))
 
 
 def deadline_after(now: datetime, seconds: int) -> str:
-    return fmt_time(now + timedelta(seconds=seconds))
+    return format_time(now + timedelta(seconds=seconds))

@@ -14,8 +14,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from rollouts.models.vocabulary import INVALID_SPEC, format_time
 from rollouts.strategy import analysisruns, bluegreen, canary, durations, references, routing, status
-from rollouts.strategy.context import Context, build_context, copy_json, fmt_time
+from rollouts.strategy.context import Context, build_context, copy_json
 from rollouts.strategy.memo import Memo, json_key
 from rollouts.strategy.plan import JSON, Observed, Plan
 from rollouts.support import IGNORED_EVENT_REASON, refused_message, rollout_findings
@@ -114,9 +115,9 @@ def _invalid(ctx: Context, prev: JSON, error: str) -> Plan:
     """InvalidSpec condition `The Rollout "<name>" is invalid: <first error>` (rollout/controller.go), Degraded."""
     message = invalid_spec_message(ctx.name, error)
     generation = (ctx.ro.get("metadata") or {}).get("generation")
-    st, new = status.invalid_spec_status(prev, ctx.spec, generation, message, fmt_time(ctx.now))
+    st, new = status.invalid_spec_status(prev, ctx.spec, generation, message, format_time(ctx.now))
     if new:
-        ctx.event(status.INVALID_SPEC, message, warning=True)
+        ctx.event(INVALID_SPEC, message, warning=True)
     # Argo looks at an invalid Rollout again after 20 s: the cause may be timing, e.g. a Service or template
     # applied after the Rollout (rollout/controller.go syncHandler).
     return Plan(new_status=st, actions=tuple(ctx.events), requeue_after=INVALID_SPEC_REQUEUE)
@@ -161,7 +162,7 @@ def decide(observed: Observed, now: datetime) -> Plan:
         # retries (rollout/controller.go newRolloutContext, "Removing abort condition from fully promoted rollout").
         ctx.remove_abort = True
     st = _writable_copy(prev)
-    status.remove_condition(st, status.INVALID_SPEC)
+    status.remove_condition(st, INVALID_SPEC)
     try:
         if ctx.canary is not None:
             canary.decide_canary(ctx, st)

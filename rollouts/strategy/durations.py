@@ -30,8 +30,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from rollouts.models.vocabulary import ABORTED_REASON, PROGRESSING, format_time, parse_time
 from rollouts.strategy import replicasets
-from rollouts.strategy.context import Context, fmt_time, parse_time, scale_down_deadline
+from rollouts.strategy.context import Context, scale_down_deadline
 from rollouts.strategy.plan import JSON, CompletedAttempt
 
 PROMOTED = "Promoted"
@@ -40,8 +41,6 @@ ABORTED = "Aborted"
 SUPERSEDED = "Superseded"
 ROLLED_BACK = "RolledBack"
 FAST_ROLLED_BACK = "FastRolledBack"
-
-_ABORTED_REASON = "RolloutAborted"  # status.ABORTED_REASON (status imports this module's neighbours)
 
 
 @dataclass
@@ -72,13 +71,13 @@ class _Duration:
     def wire(self) -> JSON:
         out: JSON = {}
         if self.started is not None:
-            out["rolloutStartedAt"] = fmt_time(self.started)
+            out["rolloutStartedAt"] = format_time(self.started)
         if self.pause_started is not None:
-            out["manualPauseStartedAt"] = fmt_time(self.pause_started)
+            out["manualPauseStartedAt"] = format_time(self.pause_started)
         if self.paused_total is not None:
             out["totalManualPauseDurationSeconds"] = self.paused_total
         if self.finished is not None:
-            out["finishedAt"] = fmt_time(self.finished)
+            out["finishedAt"] = format_time(self.finished)
         if self.completion is not None:
             out["completionStatus"] = self.completion
         return out
@@ -189,7 +188,7 @@ def calculate(ctx: Context, st: JSON) -> None:
     _write(st, duration)
 
 
-_STAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")  # fmt_time's form
+_STAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")  # format_time's form
 _WIRE_TYPES = {
     "rolloutStartedAt": str,
     "manualPauseStartedAt": str,
@@ -204,8 +203,8 @@ def _retry(ctx: Context, aborted: bool) -> bool:
     if aborted:
         return False
     for c in ctx.status.get("conditions") or ():
-        if isinstance(c, dict) and c.get("type") == "Progressing":
-            return c.get("reason") == _ABORTED_REASON
+        if isinstance(c, dict) and c.get("type") == PROGRESSING:
+            return c.get("reason") == ABORTED_REASON
     return False
 
 

@@ -21,13 +21,11 @@ from collections.abc import Mapping
 from typing import Any, Protocol
 
 from rollouts.models import Rollout
+from rollouts.models.vocabulary import MANAGED_BY_ANNOTATION, POD_TEMPLATE_HASH_LABEL
 from rollouts.strategy.plan import ServiceState
 from rollouts.validation.errors import FieldError
 
 __all__ = ["TemplateChecks", "reference_errors", "service_refs", "service_state"]
-
-POD_HASH_LABEL = "rollouts-pod-template-hash"
-MANAGED_BY = "argo-rollouts.argoproj.io/managed-by-rollouts"
 
 
 def service_refs(ro: Rollout) -> list[tuple[str, str]]:
@@ -64,9 +62,9 @@ def _fit_errors(ro: Rollout, labels: Mapping[str, Any], path: str, service: Serv
     errors = [
         FieldError(path, f'Service "{service.name}" has unmatch label "{key}" in rollout', service.name)
         for key, value in service.selector.items()
-        if key != POD_HASH_LABEL and labels.get(key) != value
+        if key != POD_TEMPLATE_HASH_LABEL and labels.get(key) != value
     ]
-    manager = service.annotations.get(MANAGED_BY)
+    manager = service.annotations.get(MANAGED_BY_ANNOTATION)
     if manager is not None and manager != ro.name:
         errors.append(
             FieldError(path, f'Service "{service.name}" is managed by another Rollout', service.name)

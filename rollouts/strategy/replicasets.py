@@ -12,22 +12,20 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import timedelta
 
-from rollouts.strategy import replicas as arith
-from rollouts.strategy.context import (
+from rollouts.models.vocabulary import (
     DEFAULT_REVISION_HISTORY_LIMIT,
     DESIRED_REPLICAS_ANNOTATION,
-    HASH_LABEL,
-    MANAGED_BY,
+    EXPERIMENT_NAME_ANNOTATION,
+    MANAGED_BY_ANNOTATION,
+    POD_TEMPLATE_HASH_LABEL,
     REVISION_ANNOTATION,
     REVISION_HISTORY_ANNOTATION,
-    SCALE_DOWN_DEADLINE,
-    Context,
-    aware,
-    copy_json,
-    fmt_time,
+    SCALE_DOWN_DEADLINE_ANNOTATION,
+    format_time,
     parse_time,
-    scale_down_deadline,
 )
+from rollouts.strategy import replicas as arith
+from rollouts.strategy.context import Context, aware, copy_json, scale_down_deadline
 from rollouts.strategy.plan import (
     JSON,
     CreateReplicaSet,
@@ -114,10 +112,10 @@ def ensure_new_rs(ctx: Context) -> None:
         return
     template = copy_json(ctx.spec.get("template") or {})
     meta = dict(template.get("metadata") or {})
-    labels = {**(meta.get("labels") or {}), HASH_LABEL: ctx.pod_hash}
+    labels = {**(meta.get("labels") or {}), POD_TEMPLATE_HASH_LABEL: ctx.pod_hash}
     template["metadata"] = {**meta, "labels": labels}
     selector = dict(ctx.spec.get("selector") or {})
-    selector["matchLabels"] = {**(selector.get("matchLabels") or {}), HASH_LABEL: ctx.pod_hash}
+    selector["matchLabels"] = {**(selector.get("matchLabels") or {}), POD_TEMPLATE_HASH_LABEL: ctx.pod_hash}
     name = f"{ctx.name}-{ctx.pod_hash}"
     revision = new_revision
     annotations = {
@@ -232,8 +230,12 @@ def scale(
         return False
     ann = dict(annotations or {})
     ann[DESIRED_REPLICAS_ANNOTATION] = str(ctx.replicas)
-    if replicas == 0 and SCALE_DOWN_DEADLINE in rs.annotations and not should_delay_scale_down_on_abort(ctx):
-        ann[SCALE_DOWN_DEADLINE] = None
+    if (
+        replicas == 0
+        and SCALE_DOWN_DEADLINE_ANNOTATION in rs.annotations
+        and not should_delay_scale_down_on_abort(ctx)
+    ):
+        ann[SCALE_DOWN_DEADLINE_ANNOTATION] = None
     if rs is ctx.new_rs and ctx.new_rs_created:
         # The RS is created in this very plan: create it at the target size instead of a second write.
         ctx.actions[:] = [
@@ -256,15 +258,16 @@ def scale(
 def _set_deadline(ctx: Context, rs: ReplicaSetState, seconds: int) -> None:
     ctx.actions.append(
         UpdateReplicaSetMeta(
-            rs.name, annotations={SCALE_DOWN_DEADLINE: fmt_time(ctx.now + timedelta(seconds=seconds))}
+            rs.name,
+            annotations={SCALE_DOWN_DEADLINE_ANNOTATION: format_time(ctx.now + timedelta(seconds=seconds))},
         )
     )
     ctx.requeue.append(float(seconds))
 
 
 def _remove_deadline(ctx: Context, rs: ReplicaSetState | None) -> None:
-    if rs is not None and SCALE_DOWN_DEADLINE in rs.annotations:
-        ctx.actions.append(UpdateReplicaSetMeta(rs.name, annotations={SCALE_DOWN_DEADLINE: None}))
+    if rs is not None and SCALE_DOWN_DEADLINE_ANNOTATION in rs.annotations:
+        ctx.actions.append(UpdateReplicaSetMeta(rs.name, annotations={SCALE_DOWN_DEADLINE_ANNOTATION: None}))
 
 
 def should_delay_scale_down_on_abort(ctx: Context) -> bool:
@@ -360,7 +363,7 @@ def is_referenced(ctx: Context, rs: ReplicaSetState) -> bool:
     planned = {a.service: a.pod_template_hash for a in ctx.actions if isinstance(a, SetServiceSelector)}
     for name in names:
         svc = ctx.observed.services.get(name) if name else None
-        if svc is not None and planned.get(svc.name, svc.selector.get(HASH_LABEL, "")) == h:
+        if svc is not None and planned.get(svc.name, svc.selector.get(POD_TEMPLATE_HASH_LABEL, "")) == h:
             return True
     return False
 
@@ -423,17 +426,17 @@ def ensure_service(
     svc = ctx.observed.services.get(svc_name)
     if svc is None:
         return
-    if svc.selector.get(HASH_LABEL) == rs.pod_template_hash:
+    if svc.selector.get(POD_TEMPLATE_HASH_LABEL) == rs.pod_template_hash:
         return
     if check_available:
-        if MANAGED_BY not in svc.annotations and not (
+        if MANAGED_BY_ANNOTATION not in svc.annotations and not (
             rs.spec_replicas != 0 and rs.available_replicas != 0 and rs.spec_replicas <= rs.available_replicas
         ):
             return
         if rs.available_replicas <= 0:
             return
     ctx.actions.append(SetServiceSelector(svc_name, rs.pod_template_hash, ctx.name))
-    old = svc.selector.get(HASH_LABEL, "")
+    old = svc.selector.get(POD_TEMPLATE_HASH_LABEL, "")
     ctx.event(
         "SwitchService",
         f"Switched selector for service '{svc_name}' from '{old}' to '{rs.pod_template_hash}'",
@@ -485,7 +488,7 @@ def rollback_within_window(ctx: Context) -> bool:
     window = sum(
         1
         for rs in ctx.all_rss
-        if not rs.annotations.get("rollout.argoproj.io/experiment-name")
+        if not rs.annotations.get(EXPERIMENT_NAME_ANNOTATION)
         and aware(rs.created) < aware(stable.created)
         and aware(new.created) < aware(rs.created)
     )

@@ -17,60 +17,54 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
-from rollouts.strategy.context import (
-    DEFAULT_PROGRESS_DEADLINE,
-    Context,
-    copy_json,
-    fmt_time,
+from analysis.models import AnalysisPhase
+from rollouts.models.vocabulary import (
+    ABORTED_REASON,
+    AVAILABLE,
+    AVAILABLE_REASON,
+    COMPLETED,
+    COMPLETED_REASON,
+    DEFAULT_PROGRESS_DEADLINE_SECONDS,
+    HEALTHY,
+    HEALTHY_REASON,
+    INVALID_SPEC,
+    NEW_RS_AVAILABLE,
+    NOT_COMPLETED_REASON,
+    PAUSED,
+    PAUSED_REASON,
+    PROGRESSING,
+    RESUMED_REASON,
+    RETRY_REASON,
+    RS_NOT_AVAILABLE,
+    RS_UPDATED,
+    TIMED_OUT_REASON,
+    RolloutPhase,
+    format_time,
     parse_time,
-    scale_down_deadline,
 )
+from rollouts.strategy.context import Context, copy_json, scale_down_deadline
 from rollouts.strategy.plan import JSON
 from rollouts.strategy.replicasets import is_saturated
 
 # Condition types (types.go RolloutConditionType)
-INVALID_SPEC = "InvalidSpec"
-AVAILABLE = "Available"
-PROGRESSING = "Progressing"
-REPLICA_FAILURE = "ReplicaFailure"
-PAUSED = "Paused"
-COMPLETED = "Completed"
-HEALTHY = "Healthy"
 
 # Reasons and messages (utils/conditions/conditions.go)
-AVAILABLE_REASON = "AvailableReason"
 AVAILABLE_MESSAGE = "Rollout has minimum availability"
 NOT_AVAILABLE_MESSAGE = "Rollout does not have minimum availability"
-RS_UPDATED = "ReplicaSetUpdated"
 RS_PROGRESSING_MESSAGE = 'ReplicaSet "{}" is progressing.'
 ROLLOUT_PROGRESSING_MESSAGE = 'Rollout "{}" is progressing.'
-NEW_RS_CREATED = "NewReplicaSetCreated"
 NEW_RS_MESSAGE = 'Created new replica set "{}"'
-NEW_RS_AVAILABLE = "NewReplicaSetAvailable"
 RS_COMPLETED_MESSAGE = 'ReplicaSet "{}" has successfully progressed.'
-RS_NOT_AVAILABLE = "ReplicaSetNotAvailable"
-PAUSED_REASON = "RolloutPaused"
 PAUSED_MESSAGE = "Rollout is paused"
-RESUMED_REASON = "RolloutResumed"
 RESUMED_MESSAGE = "Rollout is resumed"
-RETRY_REASON = "RolloutRetry"
 RETRY_MESSAGE = "Retrying Rollout after abort"
-ABORTED_REASON = "RolloutAborted"
 ABORTED_MESSAGE = "Rollout aborted update to revision {}"
-TIMED_OUT_REASON = "ProgressDeadlineExceeded"
 RS_TIMED_OUT_MESSAGE = 'ReplicaSet "{}" has timed out progressing.'
 ROLLOUT_TIMED_OUT_MESSAGE = 'Rollout "{}" has timed out progressing.'
-COMPLETED_REASON = "RolloutCompleted"
-NOT_COMPLETED_REASON = "RolloutNotCompleted"
-HEALTHY_REASON = "RolloutHealthy"
 HEALTHY_MESSAGE = "Rollout is healthy"
 NOT_HEALTHY_MESSAGE = "Rollout is not healthy"
 
 # Pause reasons (types.go PauseReason)
-CANARY_PAUSE_STEP = "CanaryPauseStep"
-BLUE_GREEN_PAUSE = "BlueGreenPause"
-INCONCLUSIVE_ANALYSIS = "InconclusiveAnalysisRun"
-INCONCLUSIVE_EXPERIMENT = "InconclusiveExperiment"
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -180,7 +174,7 @@ def rollout_progressing(ctx: Context, old: JSON, new: JSON) -> bool:
 
 def progress_deadline_seconds(ctx: Context) -> int:
     v = ctx.spec.get("progressDeadlineSeconds")
-    return v if isinstance(v, int) else DEFAULT_PROGRESS_DEADLINE
+    return v if isinstance(v, int) else DEFAULT_PROGRESS_DEADLINE_SECONDS
 
 
 def rollout_timed_out(ctx: Context, st: JSON) -> bool:
@@ -221,7 +215,7 @@ def check_paused_conditions(ctx: Context) -> JSON:
     prev: JSON = dict(ctx.status)
     if not _generation_observed(ctx):
         return prev
-    now_s = fmt_time(ctx.now)
+    now_s = format_time(ctx.now)
     prog = get_condition(prev, PROGRESSING)
     prog_paused = prog is not None and prog.get("reason") == PAUSED_REASON
     is_paused = bool(prev.get("pauseConditions")) or bool(ctx.spec.get("paused"))
@@ -268,7 +262,7 @@ def calculate_pause_status(ctx: Context, prev: JSON, st: JSON) -> None:
     st.pop("controllerPause", None)
     if ctx.add_abort or (not ctx.remove_abort and prev.get("abort")):
         st["abort"] = True
-        st["abortedAt"] = prev.get("abortedAt") or fmt_time(ctx.now)
+        st["abortedAt"] = prev.get("abortedAt") or format_time(ctx.now)
         return
     st.pop("abort", None)
     st.pop("abortedAt", None)
@@ -280,7 +274,7 @@ def calculate_pause_status(ctx: Context, prev: JSON, st: JSON) -> None:
     conds = [c for c in prev.get("pauseConditions") or [] if c.get("reason") not in remove]
     for reason in ctx.add_pause:
         if reason not in existing:
-            conds.append({"reason": reason, "startTime": fmt_time(ctx.now)})
+            conds.append({"reason": reason, "startTime": format_time(ctx.now)})
             existing.add(reason)
             controller_pause = True
     if not conds:
@@ -292,7 +286,7 @@ def calculate_pause_status(ctx: Context, prev: JSON, st: JSON) -> None:
 
 def calculate_conditions(ctx: Context, prev: JSON, st: JSON) -> None:
     """`calculateRolloutConditions` (rollout/sync.go)."""
-    now_s = fmt_time(ctx.now)
+    now_s = format_time(ctx.now)
     is_paused = bool(st.get("pauseConditions")) or bool(ctx.spec.get("paused"))
     aborted = ctx.aborted
     became_unhealthy = False
@@ -375,51 +369,51 @@ def _section(obj: Mapping[str, Any], key: str) -> Mapping[str, Any]:
     return value if isinstance(value, Mapping) else {}
 
 
-def calculate_phase(spec: Mapping[str, Any], st: Mapping[str, Any]) -> tuple[str, str]:
+def calculate_phase(spec: Mapping[str, Any], st: Mapping[str, Any]) -> tuple[RolloutPhase, str]:
     """`CalculateRolloutPhase` (docs/semantics/objects.md#rollout-phase rules 2–8): the phase and message of a Rollout from its spec and status
     (wire JSON). The one rule: the controller calls it on the status it writes, the plugin on a stored status
     without a phase (`rollouts.plugin.phases.rollout_phase`, Argo's `GetRolloutPhase`).
 
     >>> calculate_phase({"replicas": 2}, {"updatedReplicas": 1})
-    ('Progressing', 'more replicas need to be updated')
+    (<RolloutPhase.PROGRESSING: 'Progressing'>, 'more replicas need to be updated')
     """
     for cond in st.get("conditions") or []:
         if cond.get("type") == INVALID_SPEC:
-            return "Degraded", f"{INVALID_SPEC}: {cond.get('message', '')}"
+            return RolloutPhase.DEGRADED, f"{INVALID_SPEC}: {cond.get('message', '')}"
         if cond.get("reason") in (ABORTED_REASON, TIMED_OUT_REASON):
-            return "Degraded", f"{cond.get('reason')}: {cond.get('message', '')}"
+            return RolloutPhase.DEGRADED, f"{cond.get('reason')}: {cond.get('message', '')}"
     if spec.get("paused"):
-        return "Paused", "manually paused"
+        return RolloutPhase.PAUSED, "manually paused"
     for pcond in st.get("pauseConditions") or []:
-        return "Paused", str(pcond.get("reason", ""))
+        return RolloutPhase.PAUSED, str(pcond.get("reason", ""))
     restart_at = spec.get("restartAt")
     if restart_at and parse_time(restart_at) != parse_time(
         st.get("restartedAt")
     ):  # metav1.Time.Equal: instants
-        return "Progressing", "rollout is restarting"
+        return RolloutPhase.PROGRESSING, "rollout is restarting"
     updated = _count(st, "updatedReplicas")
     if updated < _count(spec, "replicas", 1):
-        return "Progressing", "more replicas need to be updated"
+        return RolloutPhase.PROGRESSING, "more replicas need to be updated"
     if _count(st, "availableReplicas") < updated:
-        return "Progressing", "updated replicas are still becoming available"
+        return RolloutPhase.PROGRESSING, "updated replicas are still becoming available"
     strategy = _section(spec, "strategy")
     if isinstance(strategy.get("blueGreen"), Mapping):
         active = _section(st, "blueGreen").get("activeSelector")
         if not active or active != st.get("currentPodHash"):
-            return "Progressing", "active service cutover pending"
+            return RolloutPhase.PROGRESSING, "active service cutover pending"
         if not rollout_completed(st):
             post = _section(_section(st, "blueGreen"), "postPromotionAnalysisRunStatus")
             if strategy["blueGreen"].get("postPromotionAnalysis") is not None and (
-                post.get("status") not in ("Successful", "Failed", "Error", "Inconclusive")
+                not AnalysisPhase.is_completed(post.get("status"))
             ):
-                return "Progressing", "waiting for analysis to complete"
-            return "Progressing", "waiting for post-promotion verification to complete"
+                return RolloutPhase.PROGRESSING, "waiting for analysis to complete"
+            return RolloutPhase.PROGRESSING, "waiting for post-promotion verification to complete"
     elif isinstance(strategy.get("canary"), Mapping):
         if not strategy["canary"].get("trafficRouting") and _count(st, "replicas") > updated:
-            return "Progressing", "old replicas are pending termination"
+            return RolloutPhase.PROGRESSING, "old replicas are pending termination"
         if not rollout_completed(st):
-            return "Progressing", "waiting for all steps to complete"
-    return "Healthy", ""
+            return RolloutPhase.PROGRESSING, "waiting for all steps to complete"
+    return RolloutPhase.HEALTHY, ""
 
 
 def invalid_spec_status(
@@ -442,7 +436,8 @@ def invalid_spec_status(
         st["conditions"] = [*others, new_condition(INVALID_SPEC, "True", INVALID_SPEC, message, now_s)]
     if generation is not None:
         st["observedGeneration"] = str(generation)
-    st["phase"], st["message"] = calculate_phase(spec, st)
+    phase, st["message"] = calculate_phase(spec, st)
+    st["phase"] = phase.value
     return st, new
 
 
@@ -473,7 +468,8 @@ def finish_status(ctx: Context, prev: JSON, st: JSON) -> JSON:
     evaluate_progress_deadline_abort(ctx, prev, st)
     calculate_pause_status(ctx, prev, st)
     calculate_conditions(ctx, prev, st)
-    st["phase"], message = calculate_phase(ctx.spec, st)
+    phase, message = calculate_phase(ctx.spec, st)
+    st["phase"] = phase.value
     if message:
         st["message"] = message
     else:

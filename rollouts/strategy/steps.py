@@ -10,13 +10,10 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from rollouts.models.vocabulary import CANARY_PAUSE_STEP, parse_time
 from rollouts.strategy import canaryweights
-from rollouts.strategy.context import Context, parse_time, pause_duration_seconds
+from rollouts.strategy.context import Context, pause_duration_seconds
 from rollouts.strategy.plan import JSON
-from rollouts.strategy.status import CANARY_PAUSE_STEP
-
-STEP_COMPLETED_REASON = "RolloutStepCompleted"
-
 
 # How long after a timed pause expires the rollout is looked at again (expiry itself is not yet past it).
 PAUSE_WAKE_MARGIN = timedelta(milliseconds=20)

@@ -24,8 +24,6 @@ DESTINATION_RULE_API = "networking.istio.io/v1beta1"
 TRAFFIC_SPLIT_API = "split.smi-spec.io/v1alpha2"
 INGRESS_API = "networking.k8s.io/v1"
 HTTP_ROUTE_API = "gateway.networking.k8s.io/v1"
-POD_TEMPLATE_HASH = "rollouts-pod-template-hash"
-MANAGED_BY = "argo-rollouts.argoproj.io/managed-by-rollouts"
 
 
 class TrafficRoutingError(Exception):

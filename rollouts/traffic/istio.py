@@ -30,11 +30,10 @@ from rollouts.models import (
     StringMatch,
     WeightDestination,
 )
+from rollouts.models.vocabulary import MANAGED_BY_ANNOTATION, POD_TEMPLATE_HASH_LABEL
 from rollouts.traffic.base import (
     DESTINATION_RULE_API,
     JSON,
-    MANAGED_BY,
-    POD_TEMPLATE_HASH,
     VIRTUAL_SERVICE_API,
     RouterKey,
     TrafficRoutingError,
@@ -515,7 +514,7 @@ def edit_destination_rule(
         )
     new = deep(obj)
     meta = new.setdefault("metadata", {})
-    meta["annotations"] = {**(meta.get("annotations") or {}), MANAGED_BY: ro.name}
+    meta["annotations"] = {**(meta.get("annotations") or {}), MANAGED_BY_ANNOTATION: ro.name}
     spec = new.setdefault("spec", {})
     experiments = {d.service_name: d for d in additional}
     keep_extra = set(dr.additional_subset_names or [])
@@ -535,13 +534,13 @@ def edit_destination_rule(
         s["labels"] = labels
         subsets.append(s)
     for svc in sorted(experiments):
-        subsets.append({"name": svc, "labels": {POD_TEMPLATE_HASH: experiments[svc].pod_template_hash}})
+        subsets.append({"name": svc, "labels": {POD_TEMPLATE_HASH_LABEL: experiments[svc].pod_template_hash}})
     spec["subsets"] = subsets
     return (key, new) if new != obj else None
 
 
 def _set_hash(labels: JSON, value: str) -> None:
     if value:
-        labels[POD_TEMPLATE_HASH] = value
+        labels[POD_TEMPLATE_HASH_LABEL] = value
     else:
-        labels.pop(POD_TEMPLATE_HASH, None)
+        labels.pop(POD_TEMPLATE_HASH_LABEL, None)

@@ -8,12 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rollouts.controller.applying import (
-    analysis_run_body,
-    merge_diff,
-    replica_set_body,
-    status_patch,
-)
+from rollouts.controller.applying import analysis_run_body, merge_diff, replica_set_body, status_patch
 from rollouts.strategy.plan import CreateAnalysisRun, CreateReplicaSet
 
 ROLLOUT: dict[str, Any] = {

@@ -16,8 +16,8 @@ from typing import Any
 import yaml
 
 from rollouts.models import Rollout
+from rollouts.models.vocabulary import POD_TEMPLATE_HASH_LABEL, SCALE_DOWN_DEADLINE_ANNOTATION, parse_time
 from rollouts.strategy import decide
-from rollouts.strategy.context import HASH_LABEL, SCALE_DOWN_DEADLINE, parse_time
 from rollouts.strategy.plan import (
     Action,
     AnalysisRunState,
@@ -156,13 +156,13 @@ class World:
                 spec_replicas=spec,
                 annotations=ann,
                 revision=rev,
-                scale_down_deadline=parse_time(ann.get(SCALE_DOWN_DEADLINE)),
+                scale_down_deadline=parse_time(ann.get(SCALE_DOWN_DEADLINE_ANNOTATION)),
             )
         elif isinstance(a, DeleteReplicaSet):
             self.replica_sets.pop(a.name, None)
         elif isinstance(a, SetServiceSelector):
             svc = self.services[a.service]
-            sel = {**svc.selector, HASH_LABEL: a.pod_template_hash}
+            sel = {**svc.selector, POD_TEMPLATE_HASH_LABEL: a.pod_template_hash}
             ann = {**svc.annotations, "argo-rollouts.argoproj.io/managed-by-rollouts": a.rollout}
             self.services[a.service] = ServiceState(a.service, sel, ann)
         elif isinstance(a, CreateAnalysisRun):
@@ -173,7 +173,7 @@ class World:
                     phase="Running",
                     message="",
                     rollout_type=a.labels["rollout-type"],
-                    pod_template_hash=a.labels[HASH_LABEL],
+                    pod_template_hash=a.labels[POD_TEMPLATE_HASH_LABEL],
                     created=self._clock,
                     step_index=int(step) if step is not None else None,
                     revision=int(a.annotations.get("rollout.argoproj.io/revision", "0")),

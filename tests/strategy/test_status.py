@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from rollouts.models.vocabulary import CANARY_PAUSE_STEP
 from rollouts.strategy import status
 from rollouts.strategy.context import build_context
 from tests.strategy.simulate import World
@@ -243,7 +244,7 @@ def test_check_paused_conditions(stored: dict[str, Any], paused: bool, expected:
 def test_pause_status_adds_condition_and_controller_pause() -> None:
     """CalculatePauseConditions: a new reason gets startTime = now and sets controllerPause."""
     ctx = canary_ctx()
-    ctx.pause(status.CANARY_PAUSE_STEP)
+    ctx.pause(CANARY_PAUSE_STEP)
     st: dict[str, Any] = {}
     status.calculate_pause_status(ctx, {}, st)
     assert st == {
