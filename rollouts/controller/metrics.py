@@ -41,6 +41,7 @@ from rollouts.controller.labelling import (
     traffic_router_of,
 )
 from rollouts.kube.client import RequestRecord
+from rollouts.models.vocabulary import DEFAULT_REPLICAS
 from rollouts.support import rollout_findings
 
 RECONCILE_BUCKETS = (0.01, 0.15, 0.25, 0.5, 1.0)
@@ -326,7 +327,7 @@ class ControllerMetrics:
         self.rollout_info.labels(*key, strategy, labels["traffic_router"], phase).set(1)
         for p in ROLLOUT_METRIC_PHASES:
             self.rollout_phase.labels(*key, strategy, p).set(1 if p == phase else 0)
-        desired = _num((rollout.get("spec") or {}).get("replicas"), 1)
+        desired = _num((rollout.get("spec") or {}).get("replicas"), DEFAULT_REPLICAS)
         available = _num(status.get("availableReplicas"), 0)
         self.replicas_desired.labels(*key).set(desired)
         self.replicas_available.labels(*key).set(available)

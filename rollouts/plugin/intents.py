@@ -19,6 +19,7 @@ import copy
 from datetime import datetime, timedelta
 from typing import Any, Literal, NamedTuple
 
+from analysis.models import AnalysisPhase
 from rollouts.models.vocabulary import POD_TEMPLATE_HASH_LABEL, REVISION_ANNOTATION, format_time
 from rollouts.strategy.canaryweights import current_step_index
 
@@ -129,7 +130,7 @@ def promote(
     else:
         pause_conditions = status.get("pauseConditions") or []
         step_run = _get(status, "canary", "currentStepAnalysisRunStatus", "status")
-        inconclusive = steps is not None and step_run == "Inconclusive"
+        inconclusive = steps is not None and step_run == AnalysisPhase.INCONCLUSIVE
         if inconclusive and pause_conditions and status.get("controllerPause"):
             if steps:
                 status_patch = Patch(

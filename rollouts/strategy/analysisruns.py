@@ -337,7 +337,7 @@ def _needs_new(ctx: Context, run: AnalysisRunState | None) -> bool:
         and ctx.pause_condition(CANARY_PAUSE_STEP) is None
         and ctx.pause_condition(BLUE_GREEN_PAUSE) is None
     ):
-        return run.phase == "Inconclusive"
+        return run.phase == AnalysisPhase.INCONCLUSIVE
     return bool(ctx.status.get("abortedAt"))
 
 
@@ -385,9 +385,9 @@ def _create(
 def _outcome(ctx: Context, run: AnalysisRunState | None, label: str) -> None:
     if run is None:
         return
-    if run.phase == "Inconclusive":
+    if run.phase == AnalysisPhase.INCONCLUSIVE:
         ctx.pause(INCONCLUSIVE_ANALYSIS)
-    elif run.phase in ("Failed", "Error"):
+    elif run.phase in (AnalysisPhase.FAILED, AnalysisPhase.ERROR):
         message = f"{label} analysis phase error/failed"
         if run.message:
             message += f": {run.message}"
@@ -403,7 +403,7 @@ def _emit_change(ctx: Context, prev: JSON | None, run: AnalysisRunState | None, 
         ctx.event(
             f"AnalysisRun{run.phase}",
             f"{rtype} Analysis Run '{run.name}' Status New: '{run.phase}' Previous: '{before}'",
-            warning=run.phase in ("Failed", "Error"),
+            warning=run.phase in (AnalysisPhase.FAILED, AnalysisPhase.ERROR),
         )
 
 
@@ -417,10 +417,16 @@ def _cleanup(ctx: Context, current_names: set[str]) -> None:
     bad_limit = limits.get("unsuccessfulRunHistoryLimit", DEFAULT_RUN_HISTORY_LIMIT)
     live_hashes = {rs.pod_template_hash for rs in ctx.all_rss}
     ok = sorted(
-        (r for r in others if r.phase == "Successful"), key=lambda r: (r.created, r.name), reverse=True
+        (r for r in others if r.phase == AnalysisPhase.SUCCESSFUL),
+        key=lambda r: (r.created, r.name),
+        reverse=True,
     )
     bad = sorted(
-        (r for r in others if r.phase in ("Failed", "Error", "Inconclusive")),
+        (
+            r
+            for r in others
+            if r.phase in (AnalysisPhase.FAILED, AnalysisPhase.ERROR, AnalysisPhase.INCONCLUSIVE)
+        ),
         key=lambda r: (r.created, r.name),
         reverse=True,
     )

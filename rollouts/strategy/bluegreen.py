@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from analysis.models import AnalysisPhase
 from rollouts.models.vocabulary import (
     BLUE_GREEN_PAUSE,
     INCONCLUSIVE_ANALYSIS,
@@ -92,7 +93,7 @@ def _completed_pre_promotion(ctx: Context) -> bool:
         return True
     name = ((ctx.status.get("blueGreen") or {}).get("prePromotionAnalysisRunStatus") or {}).get("name")
     run = next((r for r in ctx.observed.analysis_runs if r.name == name), None)
-    return run is not None and run.phase == "Successful"
+    return run is not None and run.phase == AnalysisPhase.SUCCESSFUL
 
 
 def completed_bluegreen_pause(ctx: Context) -> bool:
@@ -167,7 +168,7 @@ def _scale_down_old(ctx: Context, post_skipped: bool) -> None:
     ):
         name = ((ctx.status.get("blueGreen") or {}).get("postPromotionAnalysisRunStatus") or {}).get("name")
         run = next((r for r in ctx.observed.analysis_runs if r.name == name), None)
-        if run is None or run.phase != "Successful":
+        if run is None or run.phase != AnalysisPhase.SUCCESSFUL:
             return
     annotated = 0
     for rs in sorted(ctx.other_rss, key=lambda r: r.revision, reverse=True):
@@ -219,7 +220,7 @@ def _should_full_promote(ctx: Context, bg_status: JSON) -> str:
     if isinstance((ctx.bluegreen or {}).get("postPromotionAnalysis"), dict):
         name = (bg_status.get("postPromotionAnalysisRunStatus") or {}).get("name")
         run = next((r for r in ctx.observed.analysis_runs if r.name == name), None)
-        if run is None or run.phase != "Successful":
+        if run is None or run.phase != AnalysisPhase.SUCCESSFUL:
             return ""
     return "Completed blue-green update"
 

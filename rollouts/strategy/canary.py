@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+from analysis.models import AnalysisPhase
 from rollouts.models.vocabulary import CANARY_PAUSE_STEP, INCONCLUSIVE_ANALYSIS, STEP_COMPLETED_REASON
 from rollouts.strategy import analysisruns, replicasets, routing, steps
 from rollouts.strategy import replicas as arith
@@ -113,7 +114,7 @@ def _completed_current_step(ctx: Context, step: JSON, st: JSON) -> bool:
         return verified is not False
     if "analysis" in step:
         run = analysisruns.current_step_run(ctx)
-        return run is not None and run.phase == "Successful"
+        return run is not None and run.phase == AnalysisPhase.SUCCESSFUL
     # setHeaderRoute / setMirrorRoute complete at once; experiment / plugin steps are not run here
     return "setHeaderRoute" in step or "setMirrorRoute" in step
 

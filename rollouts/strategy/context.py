@@ -18,6 +18,8 @@ from typing import Any
 from rollouts.models import pause_duration_seconds as models_pause_duration_seconds
 from rollouts.models.vocabulary import (
     DEFAULT_ABORT_SCALE_DOWN_DELAY_SECONDS,
+    DEFAULT_MAX_TRAFFIC_WEIGHT,
+    DEFAULT_REPLICAS,
     DEFAULT_SCALE_DOWN_DELAY_SECONDS,
     POD_TEMPLATE_HASH_LABEL,
     SCALE_DOWN_DEADLINE_ANNOTATION,
@@ -86,7 +88,7 @@ class Context:
     def max_weight(self) -> int:
         tr = self.traffic_routing or {}
         mw = tr.get("maxTrafficWeight")
-        return int(mw) if isinstance(mw, int) and mw > 0 else 100
+        return int(mw) if isinstance(mw, int) and mw > 0 else DEFAULT_MAX_TRAFFIC_WEIGHT
 
     @property
     def strategy_spec(self) -> JSON:
@@ -193,7 +195,7 @@ def build_context(observed: Observed, now: datetime) -> Context:
     canary = strategy.get("canary") if isinstance(strategy.get("canary"), dict) else None
     bluegreen = strategy.get("blueGreen") if isinstance(strategy.get("blueGreen"), dict) else None
     replicas = spec.get("replicas")
-    replicas = replicas if isinstance(replicas, int) else 1
+    replicas = replicas if isinstance(replicas, int) else DEFAULT_REPLICAS
     steps = list((canary or {}).get("steps") or [])
     template = spec.get("template") or {}
     cc = status.get("collisionCount")

@@ -27,6 +27,7 @@ import math
 from collections.abc import Iterable, Sequence
 
 from rollouts.models import ReplicaProgressThreshold, Rollout, TrafficWeights
+from rollouts.models.vocabulary import DEFAULT_MAX_TRAFFIC_WEIGHT
 from rollouts.strategy.canaryweights import (
     RS,
     ReplicaSetLike,
@@ -165,7 +166,7 @@ def calculate_replica_counts_for_basic_canary(
     new_rs: ReplicaSetLike | None,
     stable_rs: ReplicaSetLike | None,
     older_rss: Sequence[ReplicaSetLike] = (),
-    max_weight: int = 100,
+    max_weight: int = DEFAULT_MAX_TRAFFIC_WEIGHT,
 ) -> tuple[int, int]:
     """(new RS, stable RS) replica counts for this pass of a basic canary (docs/semantics/controller.md#basic-canary steps 1–5).
 

@@ -25,6 +25,7 @@ from rollouts.models.vocabulary import (
     COMPLETED,
     COMPLETED_REASON,
     DEFAULT_PROGRESS_DEADLINE_SECONDS,
+    DEFAULT_REPLICAS,
     HEALTHY,
     HEALTHY_REASON,
     INVALID_SPEC,
@@ -392,7 +393,7 @@ def calculate_phase(spec: Mapping[str, Any], st: Mapping[str, Any]) -> tuple[Rol
     ):  # metav1.Time.Equal: instants
         return RolloutPhase.PROGRESSING, "rollout is restarting"
     updated = _count(st, "updatedReplicas")
-    if updated < _count(spec, "replicas", 1):
+    if updated < _count(spec, "replicas", DEFAULT_REPLICAS):
         return RolloutPhase.PROGRESSING, "more replicas need to be updated"
     if _count(st, "availableReplicas") < updated:
         return RolloutPhase.PROGRESSING, "updated replicas are still becoming available"
