@@ -32,7 +32,8 @@ from rollouts.models.vocabulary import (
     STEP_INDEX_LABEL,
     parse_time,
 )
-from rollouts.strategy.plan import JSON, AnalysisRunState, Observed, ReplicaSetState, ServiceState
+from rollouts.strategy.plan import JSON, AnalysisRunState, Observed, ReplicaSetState
+from rollouts.strategy.references import service_state
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -134,15 +135,6 @@ def parse_analysis_run(obj: Mapping[str, Any]) -> AnalysisRunState:
         step_index=parse_int(step) if step is not None and step.lstrip("-").isdigit() else None,
         terminate=bool(spec.get("terminate")),
         revision=parse_int(annotations.get(REVISION_ANNOTATION)),
-    )
-
-
-def parse_service(obj: Mapping[str, Any]) -> ServiceState:
-    meta = _meta(obj)
-    return ServiceState(
-        name=str(meta.get("name", "")),
-        selector=_str_map((obj.get("spec") or {}).get("selector")),
-        annotations=_str_map(meta.get("annotations")),
     )
 
 
@@ -321,7 +313,7 @@ def build_observed(
         rollout_raw=rollout_raw,
         replica_sets=tuple(owned_rs),
         analysis_runs=tuple(owned_runs),
-        services={svc.name: svc for svc in map(parse_service, services)},
+        services={svc.name: svc for svc in map(service_state, services)},
         routers=dict(routers or {}),
         templates=dict(templates or {}),
         cross_namespace_routing=cross_namespace_routing,
