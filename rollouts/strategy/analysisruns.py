@@ -11,7 +11,6 @@ pause. A referenced template that does not exist is a `SpecError` (shown as an I
 
 from __future__ import annotations
 
-import functools
 import json
 import re
 from typing import Any
@@ -39,7 +38,7 @@ from rollouts.models.vocabulary import (
     STEP_INDEX_LABEL,
 )
 from rollouts.strategy.context import Context, copy_json
-from rollouts.strategy.memo import Memo, json_key
+from rollouts.strategy.memo import Memo, canonical_key, json_key, memoized
 from rollouts.strategy.plan import (
     JSON,
     AnalysisRunState,
@@ -147,7 +146,7 @@ def template_merge_error(ctx: Context, referenced: Referenced) -> str | None:
         for path, analysis, specs, cluster in referenced:
             _flatten_metrics(specs, analysis, path)
             args = [_dummy_arg(ctx, a) for a in analysis.get("args") or []]
-            key = json.dumps([specs, cluster, args], sort_keys=True, default=str)
+            key = canonical_key([specs, cluster, args])
             error = _merge_error(key)
             if error:
                 names = " ".join(str(r.get("templateName", "")) for r in analysis.get("templates") or [])
@@ -173,7 +172,7 @@ def _dummy_arg(ctx: Context, arg: JSON) -> JSON:
     return {"name": arg.get("name"), "value": value}
 
 
-@functools.lru_cache(maxsize=1024)
+@memoized(1024)
 def _merge_error(key: str) -> str:
     """The merge error `NewAnalysisRunFromTemplates` would raise for these templates and args ('' if none).
 

@@ -15,10 +15,11 @@ hashes computed by Argo itself, never for our own consistency.
 
 from __future__ import annotations
 
-import functools
 import json
 from collections.abc import Mapping, Sequence
 from typing import Any
+
+from rollouts.strategy.memo import canonical_key, memoized
 
 _FNV32_OFFSET = 0x811C9DC5
 _FNV32_PRIME = 0x01000193
@@ -257,8 +258,9 @@ def go_json(value: Any, shape: Shape | None = None) -> bytes:
     return text.encode()
 
 
-@functools.lru_cache(maxsize=4096)
-def _pod_template_hash(canonical: str, collision_count: int | None) -> str:
+@memoized(4096)
+def _pod_template_hash(key: tuple[str, int | None]) -> str:
+    canonical, collision_count = key
     h = fnv32a(go_json(json.loads(canonical), POD_TEMPLATE_SHAPE))
     if collision_count is not None:
         h = fnv32a((collision_count & 0xFFFFFFFF).to_bytes(4, "little") + b"\x00\x00\x00\x00", h)
@@ -269,10 +271,10 @@ def pod_template_hash(template: Mapping[str, Any], collision_count: int | None =
     """`hash.ComputePodTemplateHash`: FNV-32a(JSON(template) [+ uint32 LE collisionCount padded to 8 bytes]).
 
     Memoised on the template's canonical JSON (the controller hashes the same templates on every pass)."""
-    return _pod_template_hash(json.dumps(template, sort_keys=True, separators=(",", ":")), collision_count)
+    return _pod_template_hash((canonical_key(template), collision_count))
 
 
-@functools.lru_cache(maxsize=4096)
+@memoized(4096)
 def _step_hash(canonical: str) -> str:
     steps = json.loads(canonical)
     return safe_encode(str(fnv32a(go_json(steps, STEPS_SHAPE) if steps is not None else b"null")))
@@ -280,4 +282,4 @@ def _step_hash(canonical: str) -> str:
 
 def step_hash(steps: Sequence[Any] | None) -> str:
     """`conditions.ComputeStepHash` of a canary's steps (absent/None steps marshal as `null`)."""
-    return _step_hash(json.dumps(steps, sort_keys=True, separators=(",", ":")))
+    return _step_hash(canonical_key(steps))

@@ -1,4 +1,4 @@
-"""A bounded least-recently-used table for results of pure computations inside `decide`.
+"""The one cache of the strategy core: a bounded least-recently-used table for results of pure computations.
 
 Where it sits: the controller decides the same rollout over and over with the same inputs (every settling pass,
 every resync), so `decide` keeps, per exact input, results that are costly to recompute (e.g. an AnalysisRun
@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import json
 from collections import OrderedDict
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from contextlib import suppress
+from functools import wraps
 from typing import Any, Generic, TypeVar
 
 V = TypeVar("V")
+K = TypeVar("K", bound=Hashable)
 
 
 def json_key(value: Any) -> str | None:
@@ -24,6 +26,11 @@ def json_key(value: Any) -> str | None:
         return json.dumps(value)
     except (TypeError, ValueError):
         return None
+
+
+def canonical_key(value: Any) -> str:
+    """JSON with sorted keys and no blanks: for rules that read maps in key order (Go marshals maps sorted)."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
 
 
 class Memo(Generic[V]):
@@ -55,3 +62,26 @@ class Memo(Generic[V]):
                 self._table.popitem(last=False)
             except KeyError:  # emptied meanwhile by a caller on another thread
                 break
+
+
+def memoized(size: int) -> Callable[[Callable[[K], V]], Callable[[K], V]]:
+    """Decorate a pure function of one hashable key with a `Memo` of `size` entries (`fn.memo` is the table).
+
+    Unlike `functools.lru_cache`, the table is the same `Memo` every other cache of the core uses, so they all
+    behave (bounds, eviction, thread tolerance) alike."""
+
+    def decorate(fn: Callable[[K], V]) -> Callable[[K], V]:
+        memo: Memo[V] = Memo(size)
+
+        @wraps(fn)
+        def cached(key: K) -> V:
+            value = memo.get(key)
+            if value is None:
+                value = fn(key)
+                memo.put(key, value)
+            return value
+
+        cached.memo = memo  # type: ignore[attr-defined]
+        return cached
+
+    return decorate
