@@ -1,7 +1,6 @@
 """Assessment: measurement phase from conditions, metric phase from counters, run phase from metrics.
 
-Pure analysis core, called by `runner` once per reconcile (and by providers through
-`providers.base.measurement_from_result`). Every rule is Argo's, cited by section of the semantics
+Pure analysis core, called by `runner` once per reconcile. Every rule is Argo's, cited by section of the semantics
 reference:
 
 * docs/semantics/analysis.md#measurement-assessment `evaluate_measurement`: successCondition / failureCondition → Successful, Failed or Inconclusive, or

@@ -31,7 +31,7 @@ from __future__ import annotations
 import ast
 import re
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
@@ -236,14 +236,3 @@ def evaluate_condition(expr: str, result: Any, *, now: Callable[[], datetime] | 
     if not isinstance(value, bool):
         raise ConditionError(f"expected bool, but got {go_type_name(value)}")
     return value
-
-
-def evaluate_many(expr: str, results: Iterable[Any]) -> list[bool | str]:
-    """Evaluate one condition on many results (replays, benchmarks): a bool or an error message each."""
-    out: list[bool | str] = []
-    for result in results:
-        try:
-            out.append(evaluate_condition(expr, result))
-        except ConditionError as e:
-            out.append(str(e))
-    return out

@@ -12,8 +12,7 @@ Rules every provider follows:
 * A value-producing provider returns the string form in ``measurement.value`` (docs/semantics/analysis.md#prometheus-results) and attaches the parsed
   result with ``measurement.with_result(result)``: a float for a scalar, a list of floats for a vector or
   matrix, the decoded JSON value for web. It may leave ``phase`` unset (None): the runner then evaluates
-  ``successCondition``/``failureCondition`` on the result (docs/semantics/analysis.md#measurement-assessment) and sets phase and message. Or it may call
-  `measurement_from_result`, which does the same evaluation right away (as Argo's providers do).
+  ``successCondition``/``failureCondition`` on the result (docs/semantics/analysis.md#measurement-assessment) and sets phase and message.
 * An asynchronous provider (Jobs) returns phase ``Running`` with ``resumeAt`` set; the runner calls
   ``resume`` at or after that time, and ``terminate`` when the run is terminating.
 * ``startedAt``/``finishedAt`` may be left unset: the runner fills them from its clock (so replays get the
@@ -23,8 +22,8 @@ Rules every provider follows:
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
-from typing import Any, Protocol, runtime_checkable
+from datetime import datetime
+from typing import Protocol, runtime_checkable
 
 from analysis.models import AnalysisPhase, Measurement, Metric
 from analysis.providers.shaping import format_sample_list, format_sample_value
@@ -35,7 +34,6 @@ __all__ = [
     "error_measurement",
     "format_sample",
     "format_samples",
-    "measurement_from_result",
     "short_cause",
     "value_measurement",
 ]
@@ -111,30 +109,6 @@ def error_measurement(
     )
 
 
-def measurement_from_result(
-    metric: Metric,
-    result: Any,
-    value: str,
-    *,
-    started_at: datetime | None = None,
-    finished_at: datetime | None = None,
-    metadata: dict[str, str] | None = None,
-) -> Measurement:
-    """A measurement assessed from `result` with the metric's conditions (docs/semantics/analysis.md#measurement-assessment), result attached."""
-    from analysis.assess import evaluate_measurement  # late: assess imports conditions (heavier)
-
-    phase, message = evaluate_measurement(metric, result)
-    measurement = Measurement(
-        phase=phase,
-        message=message,
-        value=value,
-        started_at=started_at,
-        finished_at=finished_at or started_at,
-        metadata=metadata,
-    )
-    return measurement.with_result(result)
-
-
 # docs/semantics/analysis.md#prometheus-results value strings: one implementation, in `shaping`; re-exported here for providers built on this base.
 format_sample = format_sample_value
 format_samples = format_sample_list
@@ -154,8 +128,3 @@ def short_cause(error: Exception) -> str:
         return "timed out"
     text = text or type(error).__name__
     return text if len(text) <= 300 else text[:300] + "…"
-
-
-def utcnow() -> datetime:
-    """Current time in UTC (providers stamping their own measurements)."""
-    return datetime.now(UTC)

@@ -86,10 +86,6 @@ def parse_selector(selector: str | None) -> tuple[Requirement, ...]:
     return tuple(out)
 
 
-def selector_from_match_labels(match_labels: dict[str, str]) -> str:
-    return ",".join(f"{k}={v}" for k, v in sorted(match_labels.items()))
-
-
 # ------------------------------------------------------------------ the store
 
 

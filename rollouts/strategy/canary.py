@@ -33,12 +33,6 @@ def _others(ctx: Context) -> list[ReplicaSetState]:
     return [rs for rs in ctx.other_rss if rs is not ctx.new_rs]
 
 
-def desired_counts(ctx: Context) -> tuple[int, int]:
-    """(desired canary, desired stable) per docs/semantics/controller.md#replica-arithmetic (`rollouts.strategy.replicas`)."""
-    stable = ctx.stable_rs if ctx.stable_rs is not ctx.new_rs else None
-    return arith.desired_canary_counts(ctx.observed.rollout, ctx.new_rs, stable, _others(ctx), _weights(ctx))
-
-
 def at_desired_counts(ctx: Context) -> bool:
     """`AtDesiredReplicaCountsForCanary` (docs/semantics/controller.md#canary-steps)."""
     return arith.at_desired_replica_counts_for_canary(

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from rollouts.models import pause_duration_seconds as models_pause_duration_seconds
@@ -23,7 +23,6 @@ from rollouts.models.vocabulary import (
     DEFAULT_SCALE_DOWN_DELAY_SECONDS,
     POD_TEMPLATE_HASH_LABEL,
     SCALE_DOWN_DEADLINE_ANNOTATION,
-    format_time,
     parse_time,
 )
 from rollouts.strategy import hashing
@@ -236,7 +235,3 @@ def scale_down_deadline(rs: ReplicaSetState) -> datetime | None:
     if rs.scale_down_deadline is not None:
         return aware(rs.scale_down_deadline)
     return parse_time(rs.annotations.get(SCALE_DOWN_DEADLINE_ANNOTATION))
-
-
-def deadline_after(now: datetime, seconds: int) -> str:
-    return format_time(now + timedelta(seconds=seconds))

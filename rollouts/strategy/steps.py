@@ -71,22 +71,6 @@ def previous_set_weight(ctx: Context, idx: int) -> int:
     return 0
 
 
-def current_set_canary_scale(ctx: Context) -> JSON | None:
-    """`UseSetCanaryScale`: the latest setCanaryScale at or before the index (traffic routing only; docs/semantics/controller.md#traffic-routed-canary)."""
-    if ctx.traffic_routing is None:
-        return None
-    if ctx.status.get("abort") and ctx.abort_scale_down_delay() is not None:
-        return None
-    _, idx = ctx.current_step()
-    if idx is None:
-        return None
-    for i in range(min(idx, len(ctx.steps) - 1), -1, -1):
-        scs = ctx.steps[i].get("setCanaryScale")
-        if isinstance(scs, dict):
-            return None if scs.get("matchTrafficWeight") else scs
-    return None
-
-
 def pause_expiry(ctx: Context, pause: JSON) -> datetime | None:
     cond = ctx.pause_condition(CANARY_PAUSE_STEP)
     seconds = pause_duration_seconds(pause)

@@ -1,4 +1,4 @@
-"""The provider contract's helpers: docs/semantics/analysis.md#prometheus-results value strings, Error measurements, measurements assessed from results."""
+"""The provider contract's helpers: docs/semantics/analysis.md#prometheus-results value strings, Error measurements, value measurements assessed by the runner."""
 
 from datetime import UTC, datetime
 
@@ -6,15 +6,16 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from analysis.models import AnalysisPhase, Metric
+from analysis.models import AnalysisPhase, AnalysisRunSpec, Measurement, Metric
 from analysis.providers.base import (
     BaseProvider,
     MetricProvider,
     error_measurement,
     format_sample,
     format_samples,
-    measurement_from_result,
+    value_measurement,
 )
+from analysis.runner import reconcile_run
 
 T = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -55,18 +56,37 @@ def test_error_measurement() -> None:
     assert (m.phase, m.message, m.finished_at) == (AnalysisPhase.ERROR, "connection refused", T)
 
 
-def test_measurement_from_result_assesses_and_keeps_the_result() -> None:
-    metric = Metric.model_validate(
-        {"name": "m", "successCondition": "result[0] >= 0.99", "provider": {"web": {"url": "u"}}}
+class ValueProvider(BaseProvider):
+    """A value-producing provider as the real ones are written: the value string and the parsed result, no
+    phase; the runner assesses it."""
+
+    kind = "web"
+
+    def __init__(self, result: list[float]) -> None:
+        self.result = result
+
+    async def measure(self, metric: Metric, *, at: datetime | None = None) -> Measurement:
+        return value_measurement(format_samples(self.result)).with_result(self.result)
+
+
+async def test_an_unassessed_value_measurement_is_assessed_by_the_runner_and_keeps_its_result() -> None:
+    spec = AnalysisRunSpec.model_validate(
+        {
+            "metrics": [
+                {"name": "m", "successCondition": "result[0] >= 0.99", "provider": {"web": {"url": "u"}}},
+            ]
+        }
     )
-    ok = measurement_from_result(metric, [0.995], "[0.995]", started_at=T)
+    step = await reconcile_run(spec, {"web": ValueProvider([0.995])}, T)
+    ((_, ok),) = step.measurements
     assert (ok.phase, ok.value, ok.result, ok.finished_at) == (
         AnalysisPhase.SUCCESSFUL,
         "[0.995]",
         [0.995],
         T,
     )
-    empty = measurement_from_result(metric, [], "[]", started_at=T)
+    step = await reconcile_run(spec, {"web": ValueProvider([])}, T)
+    ((_, empty),) = step.measurements
     assert empty.phase is AnalysisPhase.ERROR
     assert empty.message is not None and "no data returned from the metric provider" in empty.message
 
