@@ -3,7 +3,7 @@
 The last stage of the CLI: it takes the `AnalysisRunStatus` the runner produced and renders, per metric, a
 table of measurement time, value and phase (with the error or condition message when there is one), then
 the verdict, when it was reached and why. Colour only on a terminal, never with `NO_COLOR` (rich honours both).
-Exit codes follow issue 2: 0 Successful, 1 Failed, 3 Error, 4 Inconclusive (2 is bad input, raised earlier).
+Exit codes: 0 Successful, 1 Failed, 3 Error, 4 Inconclusive (2 is bad input, raised earlier).
 """
 
 from __future__ import annotations
