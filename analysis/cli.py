@@ -1,6 +1,6 @@
 """`rollouts analyze`: run AnalysisTemplates against Prometheus now, at an instant, or over a past window.
 
-The command-line face of the analysis engine (issue 2, item 8). It reads templates (`manifests`), merges
+The command-line face of the analysis engine. It reads templates (`manifests`), merges
 them and substitutes `-a NAME=VALUE` arguments into one AnalysisRun spec (`args`), builds the providers
 (`providers.registry`, with `--prometheus` overriding every Prometheus address) and drives the run
 (`runner`) with a clock:

@@ -2,7 +2,7 @@
 or as a replay on a virtual clock.
 
 Sits between the CLI (`cli`, which parses options and renders) and the engine (`args` merges templates and
-arguments; `runner` reconciles the run against providers and a clock). Three modes (issue 2, item 8):
+arguments; `runner` reconciles the run against providers and a clock). Three modes:
 
 * live — `SystemClock`; measurements follow interval/count until the run completes; Ctrl-C (SIGINT) sets
   `spec.terminate` and reconciles once more, so in-flight metrics end the way Argo's terminate ends them;

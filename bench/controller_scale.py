@@ -1,4 +1,4 @@
-"""Benchmark: N canaries driven by ONE controller process against the sandbox in its own process (issue 5).
+"""Benchmark: N canaries driven by ONE controller process against the sandbox in its own process.
 
 Each Rollout is a basic canary (2 replicas) with 3 setWeight steps separated by pauses, and background analysis
 with one Prometheus metric (a real `prometheus` over backfilled data). The benchmark deploys N rollouts, waits

@@ -4,7 +4,7 @@ Loads the sandbox API server (in this process, a background thread) with 1,000 c
 ReplicaSet of 10 pods and one AnalysisRun, then times the plugin's commands and counts the API requests each
 makes from the sandbox's request log. Two timings per command: in-process (the command's own work: client,
 requests, rendering) and as a fresh `python -m rollouts.cli` process (what a user waits for, with interpreter
-start and imports). Target (issue 6): `get rollout` under 1 s with fewer than 10 requests.
+start and imports). Target: `get rollout` under 1 s with fewer than 10 requests.
 
     .venv/bin/python bench/plugin_get.py [--rollouts 1000] [--pods-per-rollout 10] [--repeat 5]
 """

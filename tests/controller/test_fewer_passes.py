@@ -1,4 +1,4 @@
-"""Tests of what keeps the controller from doing needless passes, writes and requests (issue 5, Performance).
+"""Tests of what keeps the controller from doing needless passes, writes and requests.
 
 * `reconciling.settle`: a status-only plan is folded with the passes its own write would cause (pure tables
   with hand-written `decide` functions standing in for the strategy core);
