@@ -78,7 +78,16 @@ def setup_logging(level: str, fmt: str) -> None:
 @option("--namespace", default=None, help="Watch only this namespace (default: all namespaces).")
 @option("--instance-id", default="", help="Only handle objects labelled controller-instance-id=<id>.")
 @option("--leader-elect/--no-leader-elect", default=True, help="Elect a leader among replicas with a Lease.")
-@option("--leader-election-namespace", default=None, help="Namespace of the Lease (default: the pod's).")
+@option(
+    "--sharding/--no-sharding",
+    default=False,
+    help="Active-active: replicas split the Rollouts between them through Leases (replaces leader election).",
+)
+@option(
+    "--leader-election-namespace",
+    default=None,
+    help="Namespace of the Lease, or of the shard Leases (default: the pod's).",
+)
 @option(
     "--leader-election-lease-duration",
     "--lease-duration",
@@ -212,6 +221,7 @@ async def _run(opts: dict[str, Any]) -> int:
         identity=identity,
         instance_id=opts["instance_id"],
         leader_elect=opts["leader_elect"],
+        sharding=opts["sharding"],
         lease_namespace=lease_ns,
         lease_duration=opts["leader_election_lease_duration"],
         renew_deadline=opts["leader_election_renew_deadline"],
@@ -230,7 +240,16 @@ async def _run(opts: dict[str, Any]) -> int:
         analysis_namespace_concurrency=opts["analysis_namespace_concurrency"],
         analysis_query_threads=opts["analysis_query_threads"],
     )
-    if config.leader_elect:
+    if config.sharding:
+        from rollouts.controller.sharding import ShardConfig
+
+        ShardConfig(
+            namespace=lease_ns,
+            lease_duration=config.lease_duration,
+            renew_deadline=config.renew_deadline,
+            retry_period=config.retry_period,
+        ).validate()
+    elif config.leader_elect:
         from rollouts.controller.leadership import ElectionConfig
 
         ElectionConfig(
@@ -282,12 +301,18 @@ async def _run(opts: dict[str, Any]) -> int:
             f"metrics http://{host}:{manager.health.metrics_port}/metrics",
             flush=True,
         )
+        if manager.member is not None:
+            how = f"sharding over the leases labelled {manager.member.config.group} in {lease_ns}"
+        elif manager.elector is not None:
+            how = f"leader election on lease {lease_ns}/{manager.elector.config.name}"
+        else:
+            how = "leader election off"
         logger.info(
-            "watching {} via {} (leader election {}, identity {})",
+            "watching {} via {} ({}, identity {})",
             config.namespace or "all namespaces",
             settings.describe(),
-            f"on lease {lease_ns}/{manager.elector.config.name}" if manager.elector else "off",
-            manager.elector.identity if manager.elector else "-",
+            how,
+            identity,
         )
         await stop.wait()
         logger.info("shutting down")

@@ -37,6 +37,7 @@ from rollouts.controller.metrics import ControllerMetrics
 from rollouts.controller.queueing import ObjectKey, WorkQueue
 from rollouts.controller.recording import EventRecorder
 from rollouts.controller.routerwatching import RouterWatch
+from rollouts.controller.sharding import Membership, ShardConfig, ShardGauges, acting_on
 from rollouts.controller.supervising import Supervisor
 from rollouts.controller.watching import Informer
 from rollouts.controller.wiring import (
@@ -99,9 +100,14 @@ class Manager:
         self.registry = registry if registry is not None else CollectorRegistry()
         self.metrics = metrics or ControllerMetrics(self.registry, clock=self.clock)
         client.add_hook(self.metrics.on_request)
-        self.elector = self._elector() if config.leader_elect else None
+        self._shard_keys: set[str] = (
+            set()
+        )  # every Rollout and lone AnalysisRun key (read by the shard rounds)
+        self.member = self._member() if config.sharding else None
+        self.elector = self._elector() if config.leader_elect and self.member is None else None
         # Reconcilers write through a fenced view of the client; informers and the test's own client do not.
-        self.writer = client.with_write_fence(self.elector.check_write) if self.elector else client
+        fence = self.member or self.elector
+        self.writer = client.with_write_fence(fence.check_write) if fence else client
         self.source = CachedSource(client)
         self.events = EventRecorder(self.writer, self.metrics, config.component)
         self.rollout_queue = self._queue("Rollouts", self._reconcile_rollout, config.rollout_workers)
@@ -139,7 +145,11 @@ class Manager:
             alive=self.alive,
             ready=self.ready,
         )
-        self.supervisor = Supervisor(self.health, self.elector, on_change=self._leadership_changed)
+        self.supervisor = Supervisor(
+            self.health, self.elector, member=self.member, on_change=self._leadership_changed
+        )
+        self.shard_gauges = ShardGauges(self.registry) if self.member is not None else None
+        self._actionable: frozenset[str] = frozenset()  # the shard keys whose objects were last enqueued
         self.leading = asyncio.Event()
         self._changed = asyncio.Event()
         self._stopping = asyncio.Event()
@@ -165,6 +175,26 @@ class Manager:
             ),
             responsive=lambda: self.stalled_for() < cfg.renew_deadline,
             on_refused=self._refused,
+        )
+
+    def _member(self) -> Membership:
+        cfg = self.config
+        member_client = self.client.independent(qps=10.0, burst=20)
+        member_client.add_hook(self.metrics.on_request)
+        return Membership(
+            member_client,
+            ShardConfig(
+                namespace=cfg.lease_namespace,
+                group=cfg.lease_name.removesuffix("-lock")
+                + (f"-{cfg.instance_id}" if cfg.instance_id else ""),
+                identity=cfg.identity,
+                lease_duration=cfg.lease_duration,
+                renew_deadline=cfg.renew_deadline,
+                retry_period=cfg.retry_period,
+            ),
+            keys=lambda: frozenset(self._shard_keys),
+            on_refused=self._refused,
+            on_change=self._leadership_changed,
         )
 
     def _queue(self, name: str, handler: Callable[[ObjectKey], Any], workers: int) -> WorkQueue:
@@ -241,7 +271,10 @@ class Manager:
         meta = obj.get("metadata") or {}
         if etype == "DELETED":
             self.metrics.forget_rollout(str(meta.get("namespace") or ""), str(meta.get("name") or ""))
-        elif etype == "MODIFIED" and self._own_settled_write(obj):
+            self._shard_keys.discard(str(ObjectKey.of(obj)))
+        else:
+            self._shard_keys.add(str(ObjectKey.of(obj)))
+        if etype == "MODIFIED" and self._own_settled_write(obj):
             return  # the pass that wrote this version already decided on it (reconciling.settle)
         self.rollout_queue.add(ObjectKey.of(obj))
 
@@ -270,6 +303,9 @@ class Manager:
         if etype == "DELETED":
             meta = obj.get("metadata") or {}
             self.metrics.forget_analysis_run(str(meta.get("namespace") or ""), str(meta.get("name") or ""))
+            self._shard_keys.discard(str(ObjectKey.of(obj)))
+        elif owner_key(obj, "Rollout") is None:  # a lone run is a shard key of its own
+            self._shard_keys.add(str(ObjectKey.of(obj)))
         self.analysis_queue.add(ObjectKey.of(obj))
         # Every measurement rewrites the run's status; its Rollout only cares when what it reads changed.
         if etype != "RESYNC" and (old is None or etype == "DELETED" or run_view(old) != run_view(obj)):
@@ -284,18 +320,52 @@ class Manager:
         self.rollout_queue.add_after(key, delay)
 
     async def _reconcile_rollout(self, key: ObjectKey) -> float | None:
-        try:
-            return await self.rollouts.reconcile(key)
-        except NotLeader:
-            # Look again after a retry period: by then the lease is renewed (the pass runs again) or lost (this
-            # queue is dropped, and the next term queues every key anyway).
-            return self.config.retry_period
+        return await self._pass(self.rollouts, key, str(key))
 
     async def _reconcile_analysis(self, key: ObjectKey) -> float | None:
+        return await self._pass(self.analysis, key, self._shard_key_of_run(key))
+
+    async def _pass(self, reconciler: Reconciler, key: ObjectKey, shard_key: str) -> float | None:
         try:
-            return await self.analysis.reconcile(key)
+            if self.member is None:
+                return await reconciler.reconcile(key)
+            if not self.member.owns(shard_key):
+                return None  # another replica's (enqueued again here when it becomes ours)
+            with acting_on(shard_key):
+                return await reconciler.reconcile(key)
         except NotLeader:
+            # Look again after a retry period: by then the lease is renewed (the pass runs again) or lost (this
+            # queue is dropped, and the next term queues every key anyway); a shard key gone elsewhere is
+            # dropped by the ownership check above.
             return self.config.retry_period
+
+    def _shard_key_of_run(self, key: ObjectKey) -> str:
+        """An AnalysisRun goes with the Rollout that owns it."""
+        run = self.informers["AnalysisRun"].store.get(key.namespace, key.name)
+        owner = owner_key(run, "Rollout") if run is not None else None
+        return str(owner or key)
+
+    def _shard_changed(self) -> None:
+        """On our loop, after a shard round: enqueue what became ours, update the gauges."""
+        member = self.member
+        if member is None or self.shard_gauges is None:
+            return
+        actionable = member.actionable if member.may_act() else frozenset()
+        gained = actionable - self._actionable
+        self._actionable = actionable
+        rollouts = self.informers["Rollout"].store
+        owned = 0
+        for obj in rollouts:
+            d = member.digest(str(ObjectKey.of(obj)))
+            owned += d in actionable
+            if d in gained and self.leading.is_set():
+                self.rollout_queue.add(ObjectKey.of(obj))
+        if gained and self.leading.is_set():
+            for obj in self.informers["AnalysisRun"].store:
+                key = ObjectKey.of(obj)
+                if member.digest(self._shard_key_of_run(key)) in gained:
+                    self.analysis_queue.add(key)
+        self.shard_gauges.update(rollouts=owned, members=len(member.members))
 
     def _refused(self, verb: str, resource: Resource) -> None:
         """A write stopped by the fence (called on the reconcilers' loop, by the fenced client)."""
@@ -325,7 +395,8 @@ class Manager:
         return tasks_ok and self.supervisor.running and self.stalled_for() < self.config.stall_limit
 
     def ready(self) -> bool:
-        return self._failed is None and self.synced()
+        """Caches synced and, when sharding, membership known (one round listed the group and renewed)."""
+        return self._failed is None and self.synced() and (self.member is None or self.member.known)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -351,8 +422,12 @@ class Manager:
         loop = self._loop
         if loop is not None and not loop.is_closed():
             loop.call_soon_threadsafe(self._changed.set)
+            if self.member is not None:
+                loop.call_soon_threadsafe(self._shard_changed)
 
     def _should_lead(self) -> bool:
+        if self.member is not None:
+            return self.member.known  # every replica works; each pass checks its key (`_pass`)
         return self.elector is None or (self.elector.is_leader and self.elector.may_write())
 
     async def _lead(self) -> None:

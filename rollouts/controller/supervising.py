@@ -23,6 +23,7 @@ from loguru import logger
 
 from rollouts.controller.health import HealthServer
 from rollouts.controller.leadership import LeaderElector
+from rollouts.controller.sharding import Membership
 
 STOP_TIMEOUT = 15.0  # seconds a release and the servers' shutdown may take before the thread is left behind
 
@@ -35,11 +36,13 @@ class Supervisor:
         health: HealthServer,
         elector: LeaderElector | None = None,
         *,
+        member: Membership | None = None,
         on_change: Callable[[], None] = lambda: None,
         name: str = "rollouts-supervisor",
     ) -> None:
         self.health = health
         self.elector = elector
+        self.member = member
         self.on_change = on_change
         self.name = name
         self.loop: asyncio.AbstractEventLoop | None = None
@@ -84,6 +87,8 @@ class Supervisor:
         if self.elector is not None:
             self._tasks.append(asyncio.create_task(self._elect(self.elector), name="leader-election"))
             self._tasks.append(asyncio.create_task(self.elector.watch(), name="lease-watch"))
+        if self.member is not None:
+            self._tasks.append(asyncio.create_task(self.member.run(), name="shard-membership"))
         await self._stop.wait()
 
     async def _elect(self, elector: LeaderElector) -> None:
@@ -121,6 +126,13 @@ class Supervisor:
                 self.elector.valid_until = 0.0
             with contextlib.suppress(Exception):
                 await self.elector.client.close()
+        if self.member is not None:
+            if release:
+                await self.member.release()
+            else:
+                self.member.valid_until = 0.0
+            with contextlib.suppress(Exception):
+                await self.member.client.close()
         await self.health.stop()
         assert self._stop is not None
         self._stop.set()

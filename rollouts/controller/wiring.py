@@ -40,6 +40,7 @@ class ControllerConfig:
     namespace: str | None = None  # None: all namespaces
     instance_id: str = ""
     leader_elect: bool = True
+    sharding: bool = False  # active-active: every replica acts on its share of the keys (`sharding`)
     lease_namespace: str = "default"
     lease_name: str = "rollouts-controller-lock"
     lease_duration: float = 15.0
