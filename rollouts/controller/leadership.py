@@ -53,11 +53,16 @@ class ElectionConfig:
     retry_period: float = 2.0
 
     def validate(self) -> None:
-        if not (self.lease_duration > self.renew_deadline > self.retry_period > 0):
-            raise ValueError(
-                "leader election needs lease duration > renew deadline > retry period > 0, got "
-                f"{self.lease_duration}s / {self.renew_deadline}s / {self.retry_period}s"
-            )
+        check_lease_timing("leader election", self.lease_duration, self.renew_deadline, self.retry_period)
+
+
+def check_lease_timing(user: str, lease_duration: float, renew_deadline: float, retry_period: float) -> None:
+    """client-go's rule for Lease timings, shared by leader election and sharding: duration > deadline > retry > 0."""
+    if not (lease_duration > renew_deadline > retry_period > 0):
+        raise ValueError(
+            f"{user} needs lease duration > renew deadline > retry period > 0, got "
+            f"{lease_duration}s / {renew_deadline}s / {retry_period}s"
+        )
 
 
 class NotLeader(KubeError):

@@ -50,7 +50,7 @@ from loguru import logger
 from prometheus_client import CollectorRegistry, Gauge
 
 from rollouts.controller.clocks import Clock, SystemClock
-from rollouts.controller.leadership import NotLeader
+from rollouts.controller.leadership import NotLeader, check_lease_timing
 from rollouts.kube.client import KubeClient
 from rollouts.kube.errors import AlreadyExists, Conflict, KubeError, NotFound
 from rollouts.kube.resources import LEASES, Resource
@@ -137,11 +137,7 @@ class ShardConfig:
     load_factor: float = 1.1
 
     def validate(self) -> None:
-        if not (self.lease_duration > self.renew_deadline > self.retry_period > 0):
-            raise ValueError(
-                "sharding needs lease duration > renew deadline > retry period > 0, got "
-                f"{self.lease_duration}s / {self.renew_deadline}s / {self.retry_period}s"
-            )
+        check_lease_timing("sharding", self.lease_duration, self.renew_deadline, self.retry_period)
         if self.load_factor < 1.0:
             raise ValueError(f"sharding load factor must be at least 1, got {self.load_factor}")
 
