@@ -44,6 +44,7 @@ import re
 from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from fractions import Fraction
 from typing import Any
 
 from loguru import logger
@@ -104,10 +105,15 @@ class Ring:
         return self._owners[i]
 
     def assign(self, key_digests: Collection[str], load_factor: float = 1.1) -> dict[str, str]:
-        """digest → member; no member gets more than ceil(load_factor * keys / members)."""
+        """digest → member; no member gets more than ceil(load_factor * keys / members).
+
+        The cap is computed exactly (the load factor as the decimal it is written as), so 1.1 × 60 / 3 is 22, not
+        the 23 that binary floating point rounds up to. With m members the cap also bounds the smallest share
+        from below: at least keys − (m − 1) × cap, which for three replicas and 1.1 is 80 % of even.
+        """
         if not self.members:
             return {}
-        cap = max(1, math.ceil(load_factor * len(key_digests) / len(self.members)))
+        cap = max(1, math.ceil(Fraction(repr(load_factor)) * len(key_digests) / len(self.members)))
         load = dict.fromkeys(self.members, 0)
         out: dict[str, str] = {}
         n = len(self._points)

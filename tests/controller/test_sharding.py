@@ -6,8 +6,10 @@ joins, leaves, renewals in any order) no two members may ever act on the same ke
 
 from __future__ import annotations
 
+import math
 import random
 from collections import Counter
+from fractions import Fraction
 
 import pytest
 
@@ -48,15 +50,23 @@ async def rounds(clock: ManualClock, members: list[Membership], n: int, step: fl
 
 
 def test_the_ring_keeps_every_member_within_the_load_factor_of_even() -> None:
-    for n_members, n_keys in ((3, 60), (3, 3000), (5, 1000), (2, 7)):
-        members = [f"replica-{i}_{random.getrandbits(32):08x}" for i in range(n_members)]
+    for n_members, n_keys in ((3, 60), (3, 3000), (5, 1000), (2, 7), (3, 30)):
+        members = [f"replica-{i}_{(0x9E3779B1 * (i + 1)) % 2**32:08x}" for i in range(n_members)]
         digests = {digest(f"ns/r-{i}") for i in range(n_keys)}
         counts = Counter(Ring(members).assign(digests, 1.1).values())
         assert sum(counts.values()) == n_keys
-        even = n_keys / n_members
-        assert max(counts.values()) <= -(-1.1 * n_keys // n_members)
-        if n_keys >= 60:
-            assert min(counts.values()) >= even * 0.8, counts
+        cap = math.ceil(Fraction(11, 10) * n_keys / n_members)
+        assert max(counts.values()) <= cap, counts
+        assert min(counts.values()) >= n_keys - (n_members - 1) * cap, counts
+
+
+def test_three_replicas_always_get_within_20_percent_of_even() -> None:
+    """The guarantee the cap gives with three members (1.1 × 60 / 3 is exactly 22: floats would say 23)."""
+    digests = {digest(f"ns/r-{i}") for i in range(60)}
+    for salt in range(50):
+        members = [f"replica-{i}_{salt:04x}{i}" for i in range(3)]
+        counts = Counter(Ring(members).assign(digests, 1.1).values())
+        assert max(counts.values()) <= 22 and min(counts.values()) >= 16, counts
 
 
 def test_a_membership_change_moves_about_its_share() -> None:
