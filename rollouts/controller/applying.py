@@ -48,7 +48,6 @@ from rollouts.strategy.plan import (
     CreateReplicaSet,
     DeleteAnalysisRun,
     DeleteReplicaSet,
-    EditRouter,
     EmitEvent,
     Plan,
     ScaleReplicaSet,
@@ -56,6 +55,7 @@ from rollouts.strategy.plan import (
     TerminateAnalysisRun,
     UpdateReplicaSetMeta,
 )
+from rollouts.traffic.base import EditRouter
 
 MAX_NAME_COLLISIONS = 10
 HOSTNAME = socket.gethostname()  # reportingInstance of our Events (asked once: it is a system call)

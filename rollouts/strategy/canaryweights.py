@@ -10,114 +10,30 @@ Mirrors Argo's `utils/replicaset/canary.go` (GetCurrentCanaryStep … GetCanaryR
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Protocol
 
-from rollouts.models import INT32_MAX, CanaryStep, Rollout, RolloutSpec, SetCanaryScale
-from rollouts.models.scalars import range_message
+from rollouts.models import CanaryStep, Rollout, RolloutSpec, SetCanaryScale
+from rollouts.models.observed import ReplicaSetLike
+from rollouts.models.scalars import int_or_percent
 
 __all__ = [
-    "PERCENT_MESSAGE",
-    "RS",
-    "ReplicaSetLike",
     "current_set_weight",
     "current_step_index",
     "get_canary_replicas_or_weight",
     "get_current_canary_step",
     "get_current_set_weight",
     "get_desired_canary_weight",
-    "int_or_percent",
     "max_surge",
     "max_unavailable",
-    "parse_int_or_percent",
     "resolve_fenceposts",
     "traffic_weight_to_replicas",
     "use_set_canary_scale",
 ]
 
 
-class ReplicaSetLike(Protocol):
-    """What the arithmetic reads from a ReplicaSet."""
-
-    @property
-    def name(self) -> str: ...
-    @property
-    def pod_template_hash(self) -> str: ...
-    @property
-    def spec_replicas(self) -> int: ...
-    @property
-    def replicas(self) -> int: ...  # status.replicas
-    @property
-    def available_replicas(self) -> int: ...
-
-
-@dataclass(frozen=True)
-class RS:
-    """A minimal ReplicaSet for callers without a `ReplicaSetState` (tests, `rollouts plan`)."""
-
-    name: str
-    spec_replicas: int
-    available_replicas: int = 0
-    replicas: int = -1  # status.replicas; -1 = same as spec_replicas
-    pod_template_hash: str = ""
-
-    def __post_init__(self) -> None:
-        if self.replicas < 0:
-            object.__setattr__(self, "replicas", self.spec_replicas)
-        if not self.pod_template_hash:
-            object.__setattr__(self, "pod_template_hash", self.name)
-
-
 # ---------------------------------------------------------------------------------------------------------------
 # maxSurge / maxUnavailable (utils/replicaset/replicaset.go resolveFenceposts, MaxSurge, MaxUnavailable)
 # ---------------------------------------------------------------------------------------------------------------
-
-
-PERCENT_MESSAGE = (
-    "a valid percent string must be a numeric string followed by an ending '%' "
-    "(e.g. '1%',  or '93%', regex used for validation is '[0-9]+%')"
-)  # apimachinery's IsValidPercent, verbatim
-_PERCENT = re.compile(r"[0-9]+%?")
-
-
-def parse_int_or_percent(value: int | str) -> tuple[int, bool]:
-    """(number, is a percentage) of an int-or-percent (maxSurge, maxUnavailable); ValueError when malformed.
-
-    Strings are read as apimachinery's `IsValidPercent` (``^[0-9]+%$``) allows, plus a bare number without ``%``,
-    which Argo's own defaults use (``"25"``) and Argo's reader (the deprecated `intstr.GetValueFromIntOrPercent`)
-    takes as a percentage. Everything else is refused, where that deprecated reader would strip every ``%`` and
-    read ``"150%%"`` as 150 % or ``"-5%"`` as -5 %. Negative integers parse; validation refuses them.
-
-    >>> parse_int_or_percent(3), parse_int_or_percent("25%"), parse_int_or_percent("25")
-    ((3, False), (25, True), (25, True))
-    """
-    if isinstance(value, bool) or not isinstance(value, int | str):
-        raise ValueError(f"invalid value {value!r}: must be an integer or a percentage")
-    if isinstance(value, int):
-        return value, False
-    if not _PERCENT.fullmatch(value):
-        raise ValueError(PERCENT_MESSAGE)
-    number = int(value.rstrip("%"))
-    if number > INT32_MAX:
-        raise ValueError(f"{PERCENT_MESSAGE}: the number {range_message(0, INT32_MAX)}")
-    return number, True
-
-
-def int_or_percent(value: int | str, total: int, round_up: bool) -> int:
-    """An int-or-percent resolved against `total` (a percentage rounded up or down), like Argo (docs/semantics/objects.md#rollout-spec).
-
-    >>> int_or_percent(3, 10, True), int_or_percent("25", 10, True), int_or_percent("25%", 10, False)
-    (3, 3, 2)
-
-    Raises ValueError for a malformed value (`parse_int_or_percent`).
-    """
-    number, percent = parse_int_or_percent(value)
-    if not percent:
-        return number
-    scaled = float(number) * float(total) / 100
-    return int(math.ceil(scaled) if round_up else math.floor(scaled))
 
 
 def resolve_fenceposts(

@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from rollouts.models import Rollout
+from rollouts.traffic.base import EditRouter
 
 JSON = dict[str, Any]
 
@@ -130,23 +131,6 @@ class SetServiceSelector:
     service: str
     pod_template_hash: str
     rollout: str
-
-
-@dataclass(frozen=True)
-class EditRouter:
-    """Write a traffic-router object (VirtualService, TrafficSplit, Ingress, HTTPRoute, DestinationRule).
-
-    `obj` is the full edited object (replace, guarded by its resourceVersion) when `create` is False, or a new
-    object to create (e.g. the NGINX canary Ingress) when True. `delete` removes it.
-    """
-
-    api_version: str
-    kind: str
-    namespace: str
-    name: str
-    obj: JSON | None = None
-    create: bool = False
-    delete: bool = False
 
 
 @dataclass(frozen=True)

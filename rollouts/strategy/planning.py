@@ -25,8 +25,8 @@ from rollouts.models import (
     RolloutTrafficRouting,
     TrafficWeights,
 )
+from rollouts.models.observed import RS
 from rollouts.strategy import replicas as arith
-from rollouts.strategy.replicas import RS
 from rollouts.traffic import unsupported_routers
 
 __all__ = ["args_text", "build_plan", "duration_text"]

@@ -27,15 +27,14 @@ import math
 from collections.abc import Iterable, Sequence
 
 from rollouts.models import ReplicaProgressThreshold, Rollout, TrafficWeights
+from rollouts.models.observed import RS, ReplicaSetLike
+from rollouts.models.scalars import int_or_percent
 from rollouts.models.vocabulary import DEFAULT_MAX_TRAFFIC_WEIGHT
 from rollouts.strategy.canaryweights import (
-    RS,
-    ReplicaSetLike,
     get_canary_replicas_or_weight,
     get_current_canary_step,
     get_current_set_weight,
     get_desired_canary_weight,
-    int_or_percent,
     max_surge,
     max_unavailable,
     resolve_fenceposts,

@@ -18,8 +18,9 @@ from rollouts.strategy import steps
 from rollouts.strategy.analysisruns import SpecError
 from rollouts.strategy.context import Context, copy_json
 from rollouts.strategy.memo import Memo, json_key
-from rollouts.strategy.plan import JSON, EditRouter
+from rollouts.strategy.plan import JSON
 from rollouts.traffic import TrafficRoutingError, cross_namespace_message, route_edits
+from rollouts.traffic.base import EditRouter
 
 # The router edits per exact input: the controller decides the same rollout over and over with the same
 # routers (every settling pass, every resync), and computing the edits deep-copies each router object. Bounded LRU.

@@ -36,16 +36,20 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from functools import partial
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from rollouts.models import CanaryStep, Rollout, WeightDestination
+from rollouts.models.observed import ReplicaSetLike
 from rollouts.support import SUPPORTED_ROUTERS, router_refusal
 from rollouts.traffic import gatewayapi, istio, nginx, smi
-from rollouts.traffic.base import GATEWAY_API_PLUGIN, JSON, RouterKey, TrafficRoutingError, namespace_of
-
-if TYPE_CHECKING:  # rollouts.strategy imports this package: no module-level import back into it
-    from rollouts.strategy.canaryweights import ReplicaSetLike
-    from rollouts.strategy.plan import EditRouter
+from rollouts.traffic.base import (
+    GATEWAY_API_PLUGIN,
+    JSON,
+    EditRouter,
+    RouterKey,
+    TrafficRoutingError,
+    namespace_of,
+)
 
 __all__ = [
     "RouterKey",
@@ -215,8 +219,6 @@ def _guarded(key: RouterKey | None, edit: Callable[[], T]) -> T:
 
 
 def _edit(key: RouterKey, obj: JSON, create: bool = False) -> EditRouter:
-    from rollouts.strategy.plan import EditRouter
-
     api_version, kind, namespace, name = key
     return EditRouter(
         api_version=api_version, kind=kind, namespace=namespace, name=name, obj=obj, create=create

@@ -1,4 +1,5 @@
-"""Shared vocabulary of the router edits: object keys, the error every router raises, service names.
+"""Shared vocabulary of the router edits: object keys, the edit itself (`EditRouter`, one of the strategy
+core's actions), the error every router raises, service names.
 
 Sits under `rollouts.traffic` (PURE: no I/O). Each router module (istio, smi, nginx, gatewayapi) takes the router
 objects the controller fetched (wire JSON, keyed by `RouterKey`) and returns edited copies; anything it cannot
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from rollouts.models import Rollout
@@ -24,6 +26,23 @@ DESTINATION_RULE_API = "networking.istio.io/v1beta1"
 TRAFFIC_SPLIT_API = "split.smi-spec.io/v1alpha2"
 INGRESS_API = "networking.k8s.io/v1"
 HTTP_ROUTE_API = "gateway.networking.k8s.io/v1"
+
+
+@dataclass(frozen=True)
+class EditRouter:
+    """Write a traffic-router object (VirtualService, TrafficSplit, Ingress, HTTPRoute, DestinationRule).
+
+    `obj` is the full edited object (replace, guarded by its resourceVersion) when `create` is False, or a new
+    object to create (e.g. the NGINX canary Ingress) when True. `delete` removes it.
+    """
+
+    api_version: str
+    kind: str
+    namespace: str
+    name: str
+    obj: JSON | None = None
+    create: bool = False
+    delete: bool = False
 
 
 class TrafficRoutingError(Exception):

@@ -19,7 +19,7 @@ Argo validates the routes before editing; the same checks raise `TrafficRoutingE
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from rollouts.models import (
     CanaryStep,
@@ -30,6 +30,7 @@ from rollouts.models import (
     StringMatch,
     WeightDestination,
 )
+from rollouts.models.observed import ReplicaSetLike
 from rollouts.models.vocabulary import MANAGED_BY_ANNOTATION, POD_TEMPLATE_HASH_LABEL
 from rollouts.traffic.base import (
     DESTINATION_RULE_API,
@@ -43,9 +44,6 @@ from rollouts.traffic.base import (
     stable_and_canary_services,
     weight_of,
 )
-
-if TYPE_CHECKING:  # rollouts.strategy imports rollouts.traffic: no module-level import back into it
-    from rollouts.strategy.canaryweights import ReplicaSetLike
 
 __all__ = [
     "destination_rule_delay",

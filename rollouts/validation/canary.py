@@ -15,7 +15,7 @@ from rollouts.models import (
     Rollout,
     StringMatch,
 )
-from rollouts.strategy.canaryweights import parse_int_or_percent
+from rollouts.models.scalars import parse_int_or_percent
 from rollouts.validation.errors import FieldError
 from rollouts.validation.messages import (
     ALB_PING_PONG_ROOT,

@@ -18,8 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from rollouts.models import Rollout, RolloutAnalysis
-from rollouts.models.scalars import range_message
-from rollouts.strategy.canaryweights import parse_int_or_percent
+from rollouts.models.scalars import parse_int_or_percent, range_message
 from rollouts.validation.errors import FieldError
 from rollouts.validation.messages import NON_NEGATIVE
 

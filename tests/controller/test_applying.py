@@ -17,7 +17,6 @@ from rollouts.strategy.plan import (
     CreateReplicaSet,
     DeleteAnalysisRun,
     DeleteReplicaSet,
-    EditRouter,
     EmitEvent,
     Plan,
     ScaleReplicaSet,
@@ -25,6 +24,7 @@ from rollouts.strategy.plan import (
     TerminateAnalysisRun,
     UpdateReplicaSetMeta,
 )
+from rollouts.traffic.base import EditRouter
 
 NS = "prod"
 ROLLOUT: dict[str, Any] = {

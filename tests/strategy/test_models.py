@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from rollouts import validation as V
 from rollouts.models import Rollout, RolloutPause, RolloutSpec, RolloutStatus
-from rollouts.strategy.canaryweights import PERCENT_MESSAGE
+from rollouts.models.scalars import PERCENT_MESSAGE
 from rollouts.strategy.planning import build_plan
 from rollouts.validation import FieldError, invalid_spec_message, load_rollout
 

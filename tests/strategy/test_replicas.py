@@ -10,9 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rollouts.models import CanaryStep, ReplicaProgressThreshold, Rollout, TrafficWeights
+from rollouts.models.observed import RS
 from rollouts.strategy import canaryweights as W
 from rollouts.strategy import replicas as R
-from rollouts.strategy.replicas import RS
 
 
 @pytest.mark.parametrize("module", [R, W], ids=["replicas", "canaryweights"])

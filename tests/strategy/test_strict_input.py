@@ -20,8 +20,8 @@ from hypothesis import strategies as st
 
 from rollouts.controller.reconciling import parse_model
 from rollouts.models import RolloutPause, pause_duration_seconds
+from rollouts.models.scalars import PERCENT_MESSAGE, int_or_percent, parse_int_or_percent
 from rollouts.strategy import decide
-from rollouts.strategy.canaryweights import PERCENT_MESSAGE, int_or_percent, parse_int_or_percent
 from rollouts.strategy.context import pause_duration_seconds as context_pause_seconds
 from rollouts.strategy.plan import CreateReplicaSet, Observed
 from rollouts.validation import load_rollout

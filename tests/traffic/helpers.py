@@ -6,8 +6,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from rollouts.models import Rollout
-from rollouts.strategy.plan import EditRouter
 from rollouts.traffic import RouterKey
+from rollouts.traffic.base import EditRouter
 
 VS_API = "networking.istio.io/v1beta1"
 

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rollouts.models import WeightDestination
-from rollouts.strategy.replicas import RS
+from rollouts.models.observed import RS
 from rollouts.traffic import TrafficRoutingError, route_edits, router_refs
 from tests.traffic.helpers import VS_API, apply, canary_rollout, route, virtual_service, vs_key, weights
 
