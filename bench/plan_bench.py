@@ -2,7 +2,7 @@
 
 Builds the basic-canary example with N steps (setWeight and timed pauses alternating) and times, separately,
 the validation (`rollouts.validation.load_rollout`, what the controller runs too), the plan
-(`rollouts.strategy.planning.build_plan`) and the text rendering (`rollouts.plugin.render_plan.render_text`, a
+(`rollouts.plugin.preview.build_plan`) and the text rendering (`rollouts.plugin.render_plan.render_text`, a
 rich table), each the best of a few runs. The plan used to copy the whole Rollout for every step (quadratic); the figures show whether
 each part grows linearly: the last column is the time per step.
 
@@ -25,8 +25,8 @@ from rich.console import Console
 
 sys.path.append(str(Path(__file__).resolve().parents[1]))
 
+from rollouts.plugin.preview import build_plan
 from rollouts.plugin.render_plan import render_text
-from rollouts.strategy.planning import build_plan
 from rollouts.validation import load_rollout
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples/basic-canary/rollout.yaml"

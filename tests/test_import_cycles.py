@@ -13,16 +13,6 @@ import grimp
 KNOWN: dict[frozenset[str], str] = {
     frozenset(
         {
-            "rollouts.strategy.analysisruns",
-            "rollouts.strategy.canary",
-            "rollouts.strategy.replicasets",
-            "rollouts.strategy.routing",
-            "rollouts.strategy.status",
-        }
-    ): "function-local imports between the canary steps, its analysis runs and router edits; SpecError lives in "
-    "analysisruns and is raised by the others",
-    frozenset(
-        {
             "rollouts.sandbox.collecting",
             "rollouts.sandbox.eventlog",
             "rollouts.sandbox.indexing",

@@ -27,7 +27,7 @@ int-or-string and bool read strictly), `common` (times, metadata, analysis refer
 `rollouts.models` and Argo's names from `rollouts.models.vocabulary`.
 
 Validation (Argo's rules and messages) lives in `rollouts.validation`; replica arithmetic in
-`rollouts.strategy.replicas`; router edits in `rollouts.traffic`.
+`rollouts.strategy.counts`; router edits in `rollouts.traffic`.
 """
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ from typing import Any, Literal, NamedTuple
 
 from analysis.models import AnalysisPhase
 from rollouts.models.vocabulary import POD_TEMPLATE_HASH_LABEL, REVISION_ANNOTATION, format_time
-from rollouts.strategy.canaryweights import current_step_index
+from rollouts.strategy.weights import current_step_index
 
 __all__ = [
     "IntentError",

@@ -4,7 +4,7 @@ The plugin shows what the controller wrote, but — like Argo's `GetRolloutPhase
 controller has *seen* the latest spec and resume (docs/semantics/objects.md#rollout-phase step 1); if not, the stored phase is stale
 and "Progressing" with the reason is shown instead. Rollouts without a stored phase (older controllers) get
 the phase computed from spec and status (docs/semantics/objects.md#rollout-phase steps 2–8). Phase, current step and current setWeight are the
-controller's own rules (`rollouts.strategy.status.calculate_phase`, `rollouts.strategy.canaryweights`); this
+controller's own rules (`rollouts.strategy.status.calculate_phase`, `rollouts.strategy.weights`); this
 module only reads them out of a Rollout dict of any shape. Pure functions of dicts; `render.py` and `info.py`
 build on them.
 """
@@ -20,8 +20,8 @@ from rollouts.models.vocabulary import (
     RolloutPhase,
     parse_time,
 )
-from rollouts.strategy import canaryweights
 from rollouts.strategy import status as strategy_status
+from rollouts.strategy import weights as rule
 
 __all__ = [
     "calculate_phase",
@@ -127,17 +127,17 @@ def _stored_index(ro: dict[str, Any]) -> int | None:
 
 
 def current_step_index(ro: dict[str, Any]) -> int | None:
-    """The controller's `GetCurrentCanaryStep` index (`canaryweights.current_step_index`)."""
-    return canaryweights.current_step_index(len(_steps(ro)), _stored_index(ro))
+    """The controller's `GetCurrentCanaryStep` index (`weights.current_step_index`)."""
+    return rule.current_step_index(len(_steps(ro)), _stored_index(ro))
 
 
 def current_set_weight(ro: dict[str, Any]) -> int:
-    """The controller's `GetCurrentSetWeight` (`canaryweights.current_set_weight`, docs/semantics/controller.md#canary-steps)."""
+    """The controller's `GetCurrentSetWeight` (`weights.current_set_weight`, docs/semantics/controller.md#canary-steps)."""
     weights = [
         None if not isinstance(step, dict) or step.get("setWeight") is None else _int(step["setWeight"])
         for step in _steps(ro)
     ]
-    return canaryweights.current_set_weight(
+    return rule.current_set_weight(
         weights,
         _stored_index(ro),
         aborted=bool(get(ro, "status", "abort")),

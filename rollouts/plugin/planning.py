@@ -1,6 +1,6 @@
 """`rollouts plan -f FILE`: read a file, validate its Rollouts as the controller does, print their plans.
 
-The command around the pure plan (`rollouts.strategy.planning`), printed by `rollouts.plugin.render_plan`. The file is read by `analysis.reading`
+The command around the pure plan (`rollouts.plugin.preview`), printed by `rollouts.plugin.render_plan`. The file is read by `analysis.reading`
 (bounded, UTF-8, `kind: List` expanded, ``-`` for stdin); a Rollout's `status` (as `kubectl get -o yaml` writes
 it) is not read. Validation is the controller's (`rollouts.validation.load_rollout`): an invalid Rollout exits 2
 with one line naming the file, the Rollout and the field. What the controller refuses or ignores
@@ -24,8 +24,8 @@ from analysis.models import AnalysisTemplate, ClusterAnalysisTemplate
 from analysis.providers.registry import provider_findings
 from analysis.reading import ReadError, one_line, read_documents
 from rollouts.models import Rollout
+from rollouts.plugin.preview import build_plan
 from rollouts.plugin.render_plan import render_text
-from rollouts.strategy.planning import build_plan
 from rollouts.support import rollout_findings
 from rollouts.validation import load_rollout
 

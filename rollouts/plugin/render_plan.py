@@ -1,4 +1,4 @@
-"""`rollouts plan`'s text: one plan (`rollouts.strategy.planning.build_plan`) printed for people with rich.
+"""`rollouts plan`'s text: one plan (`rollouts.plugin.preview.build_plan`) printed for people with rich.
 
 Part of the `rollouts plan` command (`rollouts.plugin.planning`); the plan itself is pure and built in the
 strategy core, this module only lays it out (a table of the canary steps, the blue-green sequence, warnings).
@@ -12,7 +12,7 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from rollouts.strategy.planning import args_text, duration_text
+from rollouts.plugin.preview import args_text, duration_text
 
 __all__ = ["render_text"]
 

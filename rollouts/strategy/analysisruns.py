@@ -38,6 +38,7 @@ from rollouts.models.vocabulary import (
     STEP_INDEX_LABEL,
 )
 from rollouts.strategy.context import Context, copy_json
+from rollouts.strategy.errors import SpecError
 from rollouts.strategy.memo import Memo, canonical_key, json_key, memoized
 from rollouts.strategy.plan import (
     JSON,
@@ -46,14 +47,10 @@ from rollouts.strategy.plan import (
     DeleteAnalysisRun,
     TerminateAnalysisRun,
 )
-from rollouts.strategy.replicasets import is_fast_rollback
+from rollouts.strategy.promotion import is_fast_rollback
 from rollouts.strategy.status import analysis_run_status
 
 STEP, BACKGROUND, PRE, POST = "Step", "Background", "PrePromotion", "PostPromotion"
-
-
-class SpecError(Exception):
-    """A Rollout that cannot be acted on as written (e.g. a referenced AnalysisTemplate does not exist)."""
 
 
 # ---------------------------------------------------------------------------------------------------------------

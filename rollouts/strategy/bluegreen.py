@@ -19,8 +19,8 @@ from rollouts.models.vocabulary import (
     POD_TEMPLATE_HASH_LABEL,
     parse_time,
 )
-from rollouts.strategy import analysisruns, replicasets
-from rollouts.strategy import replicas as arith
+from rollouts.strategy import analysisruns, promotion, replicasets
+from rollouts.strategy import counts as arith
 from rollouts.strategy.context import Context, scale_down_deadline
 from rollouts.strategy.plan import JSON, SetServiceSelector
 
@@ -77,7 +77,7 @@ def _new_rs_within_delay(ctx: Context) -> bool:
 def _fast_tracked(ctx: Context, svcs: _Services) -> bool:
     """`isBlueGreenFastTracked`."""
     assert ctx.new_rs is not None
-    if replicasets.is_fast_rollback(ctx, _new_rs_within_delay(ctx)) or ctx.status.get("promoteFull"):
+    if promotion.is_fast_rollback(ctx, _new_rs_within_delay(ctx)) or ctx.status.get("promoteFull"):
         return True
     active = svcs.hashes.get(svcs.active_name, "")
     return not active or active == ctx.new_rs.pod_template_hash
@@ -213,8 +213,8 @@ def _should_full_promote(ctx: Context, bg_status: JSON) -> str:
         return ""
     if ctx.status.get("promoteFull"):
         return "Full promotion requested"
-    if replicasets.is_fast_rollback(ctx, _new_rs_within_delay(ctx)):
-        return "Rollback within window" if replicasets.rollback_within_window(ctx) else "Fast rollback"
+    if promotion.is_fast_rollback(ctx, _new_rs_within_delay(ctx)):
+        return "Rollback within window" if promotion.rollback_within_window(ctx) else "Fast rollback"
     if ctx.aborted:
         return ""
     if isinstance((ctx.bluegreen or {}).get("postPromotionAnalysis"), dict):
@@ -253,7 +253,7 @@ def decide_bluegreen(ctx: Context, st: JSON) -> None:
         _reconcile_replica_sets(ctx)
         _reconcile_pause(ctx, svcs)
         _reconcile_active(ctx, svcs)
-        fast = replicasets.is_fast_rollback(ctx, _new_rs_within_delay(ctx))
+        fast = promotion.is_fast_rollback(ctx, _new_rs_within_delay(ctx))
         selected = svcs.hashes.get(svcs.active_name, "")
         pre_ready, post_ready = not _skip_pre(ctx, selected), not _skip_post(ctx, selected)
         analysisruns.reconcile_bluegreen_runs(ctx, st, pre_ready, post_ready, fast)
@@ -267,7 +267,7 @@ def decide_bluegreen(ctx: Context, st: JSON) -> None:
             "scaleUpPreviewCheckPoint",
         ):
             bg.pop(key, None)
-    if ctx.status.get("promoteFull") or replicasets.rollback_within_window(ctx):
+    if ctx.status.get("promoteFull") or promotion.rollback_within_window(ctx):
         ctx.clear_pause = True
         ctx.remove_abort = True
     for key, name in (("previewSelector", svcs.preview_name), ("activeSelector", svcs.active_name)):
@@ -278,7 +278,7 @@ def decide_bluegreen(ctx: Context, st: JSON) -> None:
             bg.pop(key, None)
     reason = _should_full_promote(ctx, bg)
     if reason:
-        replicasets.promote_stable(ctx, st, reason)
+        promotion.promote_stable(ctx, st, reason)
     elif _scale_up_preview_checkpoint(ctx):
         bg["scaleUpPreviewCheckPoint"] = True
     else:

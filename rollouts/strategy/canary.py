@@ -11,33 +11,18 @@ the docs/semantics/controller.md#replica-arithmetic arithmetic), so a plan is a 
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
 
 from analysis.models import AnalysisPhase
 from rollouts.models.vocabulary import CANARY_PAUSE_STEP, INCONCLUSIVE_ANALYSIS, STEP_COMPLETED_REASON
-from rollouts.strategy import analysisruns, replicasets, routing, steps
-from rollouts.strategy import replicas as arith
+from rollouts.strategy import analysisruns, promotion, replicasets, routing, services, steps
+from rollouts.strategy import counts as arith
 from rollouts.strategy.context import Context
 from rollouts.strategy.plan import JSON, ReplicaSetState
+from rollouts.strategy.weights import max_unavailable
 
 # ---------------------------------------------------------------------------------------------------------------
 # docs/semantics/controller.md#replica-arithmetic desired counts
 # ---------------------------------------------------------------------------------------------------------------
-
-
-def _weights(ctx: Context) -> Any:
-    return ctx.observed.rollout.status.canary.weights
-
-
-def _others(ctx: Context) -> list[ReplicaSetState]:
-    return [rs for rs in ctx.other_rss if rs is not ctx.new_rs]
-
-
-def at_desired_counts(ctx: Context) -> bool:
-    """`AtDesiredReplicaCountsForCanary` (docs/semantics/controller.md#canary-steps)."""
-    return arith.at_desired_replica_counts_for_canary(
-        ctx.observed.rollout, ctx.new_rs, ctx.stable_rs, _others(ctx), _weights(ctx)
-    )
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -66,14 +51,14 @@ def _sync_status_canary(ctx: Context, st: JSON) -> None:
     step_count = len(ctx.steps)
     step, idx = ctx.current_step()
     index = idx
-    if ctx.status.get("promoteFull") or replicasets.rollback_within_window(ctx):
+    if ctx.status.get("promoteFull") or promotion.rollback_within_window(ctx):
         ctx.clear_pause = True
         ctx.remove_abort = True
         if step_count > 0:
             index = step_count
-    reason = replicasets.should_full_promote(ctx)
+    reason = promotion.should_full_promote(ctx)
     if reason:
-        replicasets.promote_stable(ctx, st, reason)
+        promotion.promote_stable(ctx, st, reason)
         return
     if ctx.aborted:
         if step_count > 0:
@@ -100,9 +85,9 @@ def _completed_current_step(ctx: Context, step: JSON, st: JSON) -> bool:
     if "pause" in step:
         return steps.completed_pause_step(ctx, step.get("pause") or {})
     if "setCanaryScale" in step:
-        return at_desired_counts(ctx)
+        return steps.at_desired_counts(ctx)
     if "setWeight" in step:
-        if not at_desired_counts(ctx):
+        if not steps.at_desired_counts(ctx):
             return False
         verified = ((st.get("canary") or {}).get("weights") or {}).get("verified")
         return verified is not False
@@ -127,13 +112,13 @@ def decide_canary(ctx: Context, st: JSON) -> None:
             if ctx.stable_hash == ctx.pod_hash:
                 ctx.event("SkipSteps", "Rollback to stable ReplicaSets")
                 st["currentStepIndex"] = len(ctx.steps)
-            elif replicasets.rollback_within_window(ctx) and ctx.new_rs.spec_replicas > 0:
+            elif promotion.rollback_within_window(ctx) and ctx.new_rs.spec_replicas > 0:
                 ctx.event("SkipSteps", "Rollback to active ReplicaSets within RollbackWindow")
                 st["currentStepIndex"] = len(ctx.steps)
         return
 
     replicasets.revision_history_limit(ctx)
-    replicasets.reconcile_canary_services(ctx)
+    services.reconcile_canary_services(ctx)
     routing.reconcile_traffic(ctx, st)
     analysisruns.reconcile_canary_runs(ctx, st)
     if not ctx.add_pause:
@@ -146,9 +131,9 @@ def decide_canary(ctx: Context, st: JSON) -> None:
 def _basic_old_targets(ctx: Context, virt: dict[str, ReplicaSetState]) -> dict[str, int]:
     """`scaleDownOldReplicaSetsForCanary`, basic canary: drain older RSs within maxUnavailable."""
     available = sum(rs.available_replicas for rs in ctx.all_rss)
-    max_scale_down = available - (ctx.replicas - arith.max_unavailable(ctx.observed.rollout.spec))
+    max_scale_down = available - (ctx.replicas - max_unavailable(ctx.observed.rollout.spec))
     out: dict[str, int] = {}
-    for rs in sorted((virt[o.name] for o in _others(ctx)), key=lambda r: r.revision, reverse=True):
+    for rs in sorted((virt[o.name] for o in steps.others(ctx)), key=lambda r: r.revision, reverse=True):
         if max_scale_down <= 0:
             break
         if rs.spec_replicas == 0:
@@ -172,8 +157,10 @@ def _converge(ctx: Context) -> dict[str, ReplicaSetState]:
     for _ in range(2 * len(virt) + 4):
         new_v = virt[new.name]
         stable_v = virt[stable.name] if stable is not None and stable is not new else None
-        others = [virt[o.name] for o in _others(ctx)]
-        c, s = arith.desired_canary_counts(ctx.observed.rollout, new_v, stable_v, others, _weights(ctx))
+        others = [virt[o.name] for o in steps.others(ctx)]
+        c, s = arith.desired_canary_counts(
+            ctx.observed.rollout, new_v, stable_v, others, ctx.observed.rollout.status.canary.weights
+        )
         if stable_v is not None and stable_v.spec_replicas != s:
             virt[stable_v.name] = replace(stable_v, spec_replicas=s)
             continue

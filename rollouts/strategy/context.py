@@ -26,8 +26,8 @@ from rollouts.models.vocabulary import (
     parse_time,
 )
 from rollouts.strategy import hashing
-from rollouts.strategy.canaryweights import current_step_index
 from rollouts.strategy.plan import JSON, Action, CompletedAttempt, EmitEvent, Observed, ReplicaSetState
+from rollouts.strategy.weights import current_step_index
 
 
 def copy_json(value: Any) -> Any:

@@ -17,6 +17,7 @@ from typing import Any
 from rollouts.models.vocabulary import INVALID_SPEC, format_time
 from rollouts.strategy import analysisruns, bluegreen, canary, durations, references, routing, status
 from rollouts.strategy.context import Context, build_context, copy_json
+from rollouts.strategy.errors import SpecError
 from rollouts.strategy.memo import Memo, json_key
 from rollouts.strategy.plan import JSON, Observed, Plan
 from rollouts.support import IGNORED_EVENT_REASON, refused_message, rollout_findings
@@ -153,7 +154,7 @@ def decide(observed: Observed, now: datetime) -> Plan:
     prev = status.check_paused_conditions(ctx)
     try:
         error = _validation_error(ctx)
-    except analysisruns.SpecError as e:
+    except SpecError as e:
         error = str(e)
     if error:
         return _invalid(ctx, prev, error)
@@ -168,7 +169,7 @@ def decide(observed: Observed, now: datetime) -> Plan:
             canary.decide_canary(ctx, st)
         else:
             bluegreen.decide_bluegreen(ctx, st)
-    except analysisruns.SpecError as e:
+    except SpecError as e:
         return _invalid(build_context(observed, now), prev, str(e))
     for section in ("canary", "blueGreen"):
         if section in st and not st[section]:

@@ -31,7 +31,7 @@ from datetime import datetime
 from typing import Any
 
 from rollouts.models.vocabulary import ABORTED_REASON, PROGRESSING, format_time, parse_time
-from rollouts.strategy import replicasets
+from rollouts.strategy import promotion
 from rollouts.strategy.context import Context, scale_down_deadline
 from rollouts.strategy.plan import JSON, CompletedAttempt
 
@@ -159,9 +159,9 @@ def calculate(ctx: Context, st: JSON) -> None:
 
     if duration is not None and prev is not None and prev.started is not None and not prev.completed:
         if changed:
-            if replicasets.is_rollback(ctx):
+            if promotion.is_rollback(ctx):
                 # The user reverted to an earlier template: this attempt ends as a rollback once promoted.
-                fast = replicasets.is_fast_rollback(ctx, _new_rs_within_delay(ctx))
+                fast = promotion.is_fast_rollback(ctx, _new_rs_within_delay(ctx))
                 duration.completion = FAST_ROLLED_BACK if fast else ROLLED_BACK
             else:
                 duration.complete(ctx, SUPERSEDED)

@@ -1,10 +1,10 @@
-"""ReplicaSet lifecycle for both strategies: creation, scaling, scale-down deadlines, history, Services, promotion.
+"""ReplicaSet lifecycle for both strategies: creation, scaling, scale-down deadlines, revision history.
 
-Where it sits: called by `canary` and `bluegreen` during a pass; it turns the docs/semantics/controller.md#replica-arithmetic arithmetic (in
-`rollouts.strategy.replicas`) into `CreateReplicaSet` / `ScaleReplicaSet` / `UpdateReplicaSetMeta` /
-`DeleteReplicaSet` / `SetServiceSelector` actions, and implements the status bookkeeping Argo keeps next to it
-(`calculateBaseStatus`, `shouldFullPromote`, `promoteStable`, rollback detection — `rollout/sync.go`,
-`rollout/replicaset.go`, `rollout/service.go`; docs/semantics/controller.md#canary-steps, docs/semantics/controller.md#abort, docs/semantics/controller.md#bluegreen, docs/semantics/controller.md#rollback).
+Where it sits: called by `canary` and `bluegreen` during a pass; it turns the replica arithmetic (`counts`,
+docs/semantics/controller.md#replica-arithmetic) into `CreateReplicaSet` / `ScaleReplicaSet` /
+`UpdateReplicaSetMeta` / `DeleteReplicaSet` actions and keeps the status bookkeeping Argo keeps next to it
+(`calculateBaseStatus` — `rollout/sync.go`, `rollout/replicaset.go`; docs/semantics/controller.md#canary-steps,
+docs/semantics/controller.md#abort). Services are `services`; promotion and rollback are `promotion`.
 """
 
 from __future__ import annotations
@@ -15,8 +15,6 @@ from datetime import timedelta
 from rollouts.models.vocabulary import (
     DEFAULT_REVISION_HISTORY_LIMIT,
     DESIRED_REPLICAS_ANNOTATION,
-    EXPERIMENT_NAME_ANNOTATION,
-    MANAGED_BY_ANNOTATION,
     POD_TEMPLATE_HASH_LABEL,
     REVISION_ANNOTATION,
     REVISION_HISTORY_ANNOTATION,
@@ -24,8 +22,7 @@ from rollouts.models.vocabulary import (
     format_time,
     parse_time,
 )
-from rollouts.strategy import replicas as arith
-from rollouts.strategy.context import Context, aware, copy_json, scale_down_deadline
+from rollouts.strategy.context import Context, copy_json, scale_down_deadline
 from rollouts.strategy.plan import (
     JSON,
     CreateReplicaSet,
@@ -35,6 +32,7 @@ from rollouts.strategy.plan import (
     SetServiceSelector,
     UpdateReplicaSetMeta,
 )
+from rollouts.strategy.weights import max_unavailable
 
 # ---------------------------------------------------------------------------------------------------------------
 # new ReplicaSet and base status
@@ -374,7 +372,7 @@ def scale_down_old_canary(ctx: Context) -> bool:
     if not olds:
         return False
     available = sum(rs.available_replicas for rs in ctx.all_rss)
-    min_available = ctx.replicas - arith.max_unavailable(ctx.observed.rollout.spec)
+    min_available = ctx.replicas - max_unavailable(ctx.observed.rollout.spec)
     max_scale_down = available - min_available
     if max_scale_down <= 0 and ctx.traffic_routing is None:
         return False
@@ -410,141 +408,3 @@ def revision_history_limit(ctx: Context) -> None:
     for rs in olds[: max(len(olds) - limit, 0)]:
         if rs.replicas == 0 and rs.spec_replicas == 0:
             ctx.actions.append(DeleteReplicaSet(rs.name))
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# Services (rollout/service.go)
-# ---------------------------------------------------------------------------------------------------------------
-
-
-def ensure_service(
-    ctx: Context, svc_name: str | None, rs: ReplicaSetState | None, check_available: bool
-) -> None:
-    """`ensureSVCTargets`: point the Service at `rs`, not before it has pods (fully, when adopting)."""
-    if rs is None or not svc_name:
-        return
-    svc = ctx.observed.services.get(svc_name)
-    if svc is None:
-        return
-    if svc.selector.get(POD_TEMPLATE_HASH_LABEL) == rs.pod_template_hash:
-        return
-    if check_available:
-        if MANAGED_BY_ANNOTATION not in svc.annotations and not (
-            rs.spec_replicas != 0 and rs.available_replicas != 0 and rs.spec_replicas <= rs.available_replicas
-        ):
-            return
-        if rs.available_replicas <= 0:
-            return
-    ctx.actions.append(SetServiceSelector(svc_name, rs.pod_template_hash, ctx.name))
-    old = svc.selector.get(POD_TEMPLATE_HASH_LABEL, "")
-    ctx.event(
-        "SwitchService",
-        f"Switched selector for service '{svc_name}' from '{old}' to '{rs.pod_template_hash}'",
-    )
-
-
-def _abort_weight(ctx: Context) -> int:
-    from rollouts.strategy.routing import abort_weight  # cycle: routing → analysisruns → replicasets
-
-    return abort_weight(ctx)
-
-
-def reconcile_canary_services(ctx: Context) -> None:
-    """`reconcileStableAndCanaryService` (+ the abort redirect of the traffic-routing reconcile, docs/semantics/controller.md#abort).
-
-    On abort the canary Service is pointed at the stable pods — with dynamicStableScale only once the gradual
-    abort weight has reached 0."""
-    c = ctx.canary or {}
-    ensure_service(ctx, c.get("stableService"), ctx.stable_rs, True)
-    if ctx.aborted:
-        dynamic = ctx.traffic_routing is not None and c.get("dynamicStableScale")
-        if not dynamic or _abort_weight(ctx) == 0:
-            ensure_service(ctx, c.get("canaryService"), ctx.stable_rs, ctx.traffic_routing is None)
-        return
-    ensure_service(ctx, c.get("canaryService"), ctx.new_rs, True)
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# promotion and rollback (rollout/sync.go)
-# ---------------------------------------------------------------------------------------------------------------
-
-
-def is_rollback(ctx: Context) -> bool:
-    if ctx.new_rs is None or ctx.stable_rs is None:
-        return False
-    return ctx.stable_hash == ctx.new_rs.pod_template_hash or aware(ctx.new_rs.created) < aware(
-        ctx.stable_rs.created
-    )
-
-
-def rollback_within_window(ctx: Context) -> bool:
-    """`isRollbackWithinWindow` (docs/semantics/controller.md#rollback): fewer than `rollbackWindow.revisions` RSs between it and the stable."""
-    new, stable = ctx.new_rs, ctx.stable_rs
-    if new is None or stable is None or not aware(new.created) < aware(stable.created):
-        return False
-    revisions = (ctx.spec.get("rollbackWindow") or {}).get("revisions")
-    if not isinstance(revisions, int) or revisions <= 0:
-        return False
-    window = sum(
-        1
-        for rs in ctx.all_rss
-        if not rs.annotations.get(EXPERIMENT_NAME_ANNOTATION)
-        and aware(rs.created) < aware(stable.created)
-        and aware(new.created) < aware(rs.created)
-    )
-    return window < revisions
-
-
-def is_fast_rollback(ctx: Context, new_rs_within_delay: bool = False) -> bool:
-    if not is_rollback(ctx):
-        return False
-    within_delay = new_rs_within_delay and ctx.bluegreen is not None
-    return (
-        rollback_within_window(ctx)
-        or within_delay
-        or ctx.stable_hash == (ctx.new_rs.pod_template_hash if ctx.new_rs else "")
-    )
-
-
-def should_full_promote(ctx: Context, st: JSON | None = None) -> str:
-    """`shouldFullPromote` for the canary (docs/semantics/controller.md#canary-steps); blue-green has its own in `bluegreen`."""
-    if ctx.stable_rs is None:
-        return "Initial deploy"
-    if ctx.aborted:
-        return ""
-    new = ctx.new_rs
-    if new is None:
-        return ""
-    if new.available_replicas < ctx.replicas:
-        thr = ctx.observed.rollout.spec.strategy.canary or None
-        threshold = thr.replica_progress_threshold if thr is not None else None
-        if threshold is None or not arith.replica_progress_threshold_met(threshold, new, ctx.replicas):
-            return ""
-    if ctx.status.get("promoteFull"):
-        return "Full promotion requested"
-    if is_fast_rollback(ctx):
-        return "Rollback within window" if rollback_within_window(ctx) else "Fast rollback"
-    _, idx = ctx.current_step()
-    if not ctx.steps or (idx is not None and idx == len(ctx.steps)):
-        return f"Completed all {len(ctx.steps)} canary steps"
-    return ""
-
-
-def promote_stable(ctx: Context, st: JSON, reason: str) -> None:
-    """`promoteStable`: the new RS becomes stable; pauses and abort are cleared."""
-    ctx.clear_pause = True
-    ctx.remove_abort = True
-    st.pop("promoteFull", None)
-    if "blueGreen" in st:
-        st["blueGreen"].pop("scaleUpPreviewCheckPoint", None)
-    if ctx.canary is not None:
-        if ctx.steps:
-            st["currentStepIndex"] = len(ctx.steps)
-        else:
-            st.pop("currentStepIndex", None)
-    if st.get("stableRS") != st.get("currentPodHash"):
-        st["stableRS"] = st["currentPodHash"]
-        ctx.event(
-            "RolloutCompleted",
-            f"Rollout completed update to revision {ctx.revision} ({st['currentPodHash']}): {reason}",
-        )

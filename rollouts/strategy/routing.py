@@ -13,12 +13,13 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from rollouts.strategy import replicas as arith
+from rollouts.strategy import counts as arith
 from rollouts.strategy import steps
-from rollouts.strategy.analysisruns import SpecError
 from rollouts.strategy.context import Context, copy_json
+from rollouts.strategy.errors import SpecError
 from rollouts.strategy.memo import Memo, json_key
 from rollouts.strategy.plan import JSON
+from rollouts.strategy.weights import get_desired_canary_weight
 from rollouts.traffic import TrafficRoutingError, cross_namespace_message, route_edits
 from rollouts.traffic.base import EditRouter
 
@@ -37,8 +38,6 @@ def cross_namespace_error(ctx: Context) -> str | None:
 
 def desired_weight(ctx: Context) -> tuple[int, bool]:
     """(desired canary weight, remove managed routes) per docs/semantics/controller.md#traffic-weights."""
-    from rollouts.strategy.canary import at_desired_counts  # cycle: canary imports this module
-
     new = ctx.new_rs
     if ctx.fully_promoted:
         return 0, True
@@ -54,7 +53,7 @@ def desired_weight(ctx: Context) -> tuple[int, bool]:
     _step, idx = ctx.current_step()
     if idx is None:
         return 0, False
-    if not at_desired_counts(ctx):
+    if not steps.at_desired_counts(ctx):
         return steps.previous_set_weight(ctx, idx), False
     if idx != len(ctx.steps):
         return steps.current_set_weight(ctx), False
@@ -68,7 +67,7 @@ def abort_weight(ctx: Context) -> int:
     if not (ctx.canary or {}).get("dynamicStableScale") or new is None or stable is None or replicas == 0:
         return 0
     max_w = ctx.max_weight
-    desired = arith.get_desired_canary_weight(ctx.observed.rollout, new, stable)
+    desired = get_desired_canary_weight(ctx.observed.rollout, new, stable)
     stable_w = max_w * stable.available_replicas // replicas
     expected = max(0, max_w - stable_w)
     prev = ((ctx.status.get("canary") or {}).get("weights") or {}).get("canary")

@@ -11,9 +11,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from rollouts.models.vocabulary import CANARY_PAUSE_STEP, parse_time
-from rollouts.strategy import canaryweights
+from rollouts.strategy import counts, weights
 from rollouts.strategy.context import Context, pause_duration_seconds
-from rollouts.strategy.plan import JSON
+from rollouts.strategy.plan import JSON, ReplicaSetState
 
 # How long after a timed pause expires the rollout is looked at again (expiry itself is not yet past it).
 PAUSE_WAKE_MARGIN = timedelta(milliseconds=20)
@@ -48,8 +48,8 @@ def step_string(step: JSON) -> str:
 
 
 def current_set_weight(ctx: Context) -> int:
-    """`GetCurrentSetWeight` (`canaryweights.current_set_weight`) on the stored status, as this pass sees abort."""
-    return canaryweights.current_set_weight(
+    """`GetCurrentSetWeight` (`weights.current_set_weight`) on the stored status, as this pass sees abort."""
+    return weights.current_set_weight(
         [_set_weight(step) for step in ctx.steps],
         ctx.status_index(),
         aborted=ctx.aborted,
@@ -116,3 +116,20 @@ def reconcile_canary_pause(ctx: Context) -> bool:
     if expiry is not None and expiry >= ctx.now:
         ctx.requeue_at(expiry + PAUSE_WAKE_MARGIN)
     return True
+
+
+def others(ctx: Context) -> list[ReplicaSetState]:
+    """The ReplicaSets that are neither stable nor new (older revisions being scaled away)."""
+    return [rs for rs in ctx.other_rss if rs is not ctx.new_rs]
+
+
+def at_desired_counts(ctx: Context) -> bool:
+    """`AtDesiredReplicaCountsForCanary` (docs/semantics/controller.md#canary-steps): the canary and stable
+    ReplicaSets have the counts the current step asks for (a setWeight or setCanaryScale step is complete)."""
+    return counts.at_desired_replica_counts_for_canary(
+        ctx.observed.rollout,
+        ctx.new_rs,
+        ctx.stable_rs,
+        others(ctx),
+        ctx.observed.rollout.status.canary.weights,
+    )

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from rollouts import validation as V
 from rollouts.models import Rollout, RolloutPause, RolloutSpec, RolloutStatus
 from rollouts.models.scalars import PERCENT_MESSAGE
-from rollouts.strategy.planning import build_plan
+from rollouts.plugin.preview import build_plan
 from rollouts.validation import FieldError, invalid_spec_message, load_rollout
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -11,11 +11,11 @@ from hypothesis import strategies as st
 
 from rollouts.models import CanaryStep, ReplicaProgressThreshold, Rollout, TrafficWeights
 from rollouts.models.observed import RS
-from rollouts.strategy import canaryweights as W
-from rollouts.strategy import replicas as R
+from rollouts.strategy import counts as R
+from rollouts.strategy import weights as W
 
 
-@pytest.mark.parametrize("module", [R, W], ids=["replicas", "canaryweights"])
+@pytest.mark.parametrize("module", [R, W], ids=["counts", "weights"])
 def test_doctests(module: Any) -> None:
     """The worked examples in the docstrings."""
     result = doctest.testmod(module)
@@ -74,16 +74,16 @@ def rollout(
 def test_resolve_fenceposts(
     surge: int | str, unavailable: int | str, desired: int, expected: tuple[int, int]
 ) -> None:
-    assert R.resolve_fenceposts(surge, unavailable, desired) == expected
+    assert W.resolve_fenceposts(surge, unavailable, desired) == expected
 
 
 def test_max_unavailable_capped_and_zero_replicas() -> None:
-    assert R.max_unavailable(rollout(3, 10, 0, 5).spec) == 3
-    assert R.max_unavailable(rollout(0, 10, 0, 5).spec) == 0
-    assert R.max_surge(rollout(10, 10).spec) == 3  # default "25" → ceil(2.5)
+    assert W.max_unavailable(rollout(3, 10, 0, 5).spec) == 3
+    assert W.max_unavailable(rollout(0, 10, 0, 5).spec) == 0
+    assert W.max_surge(rollout(10, 10).spec) == 3  # default "25" → ceil(2.5)
     bg = Rollout.model_validate({"spec": {"replicas": 4, "strategy": {"blueGreen": {"activeService": "a"}}}})
-    assert R.max_surge(bg.spec) == 0
-    assert R.max_unavailable(bg.spec) == 1
+    assert W.max_surge(bg.spec) == 0
+    assert W.max_unavailable(bg.spec) == 1
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -288,11 +288,11 @@ def test_new_deployment_goes_to_full_replicas() -> None:
 def test_current_set_weight_and_step() -> None:
     ro = rollout(10, 10, 0, 1, current="", stable="")
     ro.status.current_step_index = 1
-    assert R.get_current_set_weight(ro) == 100
+    assert W.get_current_set_weight(ro) == 100
     ro.status.current_step_index = 0
-    assert R.get_current_set_weight(ro) == 10
+    assert W.get_current_set_weight(ro) == 10
     ro.status.abort = True
-    assert R.get_current_set_weight(ro) == 0
+    assert W.get_current_set_weight(ro) == 0
 
 
 @pytest.mark.parametrize(
@@ -421,7 +421,7 @@ def test_basic_canary_invariants(
     """Within limits: canary + stable ≤ replicas + maxSurge, and a pass never plans availability below
     replicas − maxUnavailable when the current RSs are fully available and within limits (docs/semantics/controller.md#fenceposts)."""
     ro = rollout(replicas, weight, surge, unavailable)
-    ms, mu = R.max_surge(ro.spec), R.max_unavailable(ro.spec)
+    ms, mu = W.max_surge(ro.spec), W.max_unavailable(ro.spec)
     if ms == 0 and mu == 0:
         return  # rejected by validation
     total = data.draw(st.integers(max(replicas - mu, 0), replicas + ms), label="current total")

@@ -214,7 +214,7 @@ def test_seed_istio_example_end_to_end() -> None:
 
 @pytest.mark.parametrize(
     "module",
-    ["rollouts.traffic", "rollouts.traffic.istio", "rollouts.validation", "rollouts.strategy.planning"],
+    ["rollouts.traffic", "rollouts.traffic.istio", "rollouts.validation", "rollouts.plugin.preview"],
 )
 def test_imports_first_without_cycles(module: str) -> None:
     """rollouts.strategy imports rollouts.traffic: each must load first in a fresh interpreter."""

@@ -9,14 +9,14 @@ exactly as it would under Argo.
 How to use (strategy decisions):
 
 * ReplicaSets are anything with ``name``, ``pod_template_hash``, ``spec_replicas``, ``replicas`` (status) and
-  ``available_replicas`` — `rollouts.strategy.plan.ReplicaSetState` fits, so does `RS` below (tests).
+  ``available_replicas`` (`rollouts.models.observed.ReplicaSetLike`) — `rollouts.strategy.plan.ReplicaSetState`
+  fits, so does `rollouts.models.observed.RS` (tests).
 * Canary: ``desired_canary_counts(ro, new_rs, stable_rs, older_rss, weights)`` → (new, stable) picks basic vs
   traffic-routed; ``at_desired_replica_counts_for_canary(...)`` is the setWeight/setCanaryScale completion test.
 * Blue-green and canary alike: ``new_rs_new_replicas(ro, all_rss, new_rs, weights)`` (previewReplicaCount
   until the preview checkpoint, docs/semantics/controller.md#bluegreen).
-* Weights: ``get_canary_replicas_or_weight`` / ``get_desired_canary_weight`` / ``get_current_set_weight``.
-* Fenceposts: ``max_surge(spec)``, ``max_unavailable(spec)``, ``resolve_fenceposts(surge, unavailable, n)``.
-  These two groups live in `rollouts.strategy.canaryweights` and are re-exported here unchanged.
+* Which weight is in force (``get_canary_replicas_or_weight``, ``get_desired_canary_weight``, …) and the
+  maxSurge/maxUnavailable fenceposts are the module below this one, `rollouts.strategy.weights`.
 
 Worked examples are in each docstring (they run as doctests in tests/strategy/test_replicas.py).
 """
@@ -27,24 +27,16 @@ import math
 from collections.abc import Iterable, Sequence
 
 from rollouts.models import ReplicaProgressThreshold, Rollout, TrafficWeights
-from rollouts.models.observed import RS, ReplicaSetLike
-from rollouts.models.scalars import int_or_percent
+from rollouts.models.observed import ReplicaSetLike
 from rollouts.models.vocabulary import DEFAULT_MAX_TRAFFIC_WEIGHT
-from rollouts.strategy.canaryweights import (
+from rollouts.strategy.weights import (
     get_canary_replicas_or_weight,
-    get_current_canary_step,
-    get_current_set_weight,
-    get_desired_canary_weight,
     max_surge,
     max_unavailable,
-    resolve_fenceposts,
     traffic_weight_to_replicas,
-    use_set_canary_scale,
 )
 
 __all__ = [
-    "RS",
-    "ReplicaSetLike",
     "approximate_weighted_canary_stable_replica_counts",
     "at_desired_replica_counts_for_canary",
     "calculate_replica_counts_for_basic_canary",
@@ -52,18 +44,8 @@ __all__ = [
     "check_min_pods_per_replica_set",
     "desired_canary_counts",
     "find_stable_rs",
-    "get_canary_replicas_or_weight",
-    "get_current_canary_step",
-    "get_current_set_weight",
-    "get_desired_canary_weight",
-    "int_or_percent",
-    "max_surge",
-    "max_unavailable",
     "new_rs_new_replicas",
     "replica_progress_threshold_met",
-    "resolve_fenceposts",
-    "traffic_weight_to_replicas",
-    "use_set_canary_scale",
 ]
 
 
@@ -171,6 +153,7 @@ def calculate_replica_counts_for_basic_canary(
 
     `weight` is the desired weight (see `get_canary_replicas_or_weight`); surge/unavailable are resolved pods.
 
+    >>> from rollouts.models.observed import RS
     >>> stable, canary = RS("stable", 10, 10), RS("canary", 0, 0)
     >>> calculate_replica_counts_for_basic_canary(replicas=10, weight=10, max_surge=1, max_unavailable=1,
     ...     new_rs=canary, stable_rs=stable)

@@ -14,8 +14,9 @@ from hypothesis import strategies as st
 
 from rollouts.cli import cli
 from rollouts.models import Rollout
-from rollouts.strategy import replicas as arith
-from rollouts.strategy.planning import _in_force, build_plan
+from rollouts.plugin.preview import _in_force, build_plan
+from rollouts.strategy import counts as arith
+from rollouts.strategy.weights import get_canary_replicas_or_weight, traffic_weight_to_replicas
 
 ROOT = Path(__file__).resolve().parents[2]
 CANARY = ROOT / "examples/istio-canary/rollout.yaml"
@@ -56,7 +57,7 @@ def test_seed_canary_json_matches_replica_arithmetic() -> None:
     p = json.loads(result.output)
     assert p["replicas"] == 7 and p["trafficRouting"] == ["istio"]
     assert [s["canaryPods"] for s in p["steps"] if "setWeight" in s] == [
-        arith.traffic_weight_to_replicas(7, w, 100) for w in (5, 20, 50, 80)
+        traffic_weight_to_replicas(7, w, 100) for w in (5, 20, 50, 80)
     ]
     assert {s["stablePods"] for s in p["steps"]} == {7}
     assert p["steps"][1]["pause"] == {"seconds": 300, "duration": "5m"}
@@ -265,6 +266,6 @@ def test_the_steps_in_force_give_the_weight_of_the_full_list(steps: list[tuple[s
         assert work.spec.strategy.canary is not None
         work.spec.strategy.canary.steps = short
         work.status.current_step_index = len(short) - 1
-        assert arith.get_canary_replicas_or_weight(work, None, None) == arith.get_canary_replicas_or_weight(
+        assert get_canary_replicas_or_weight(work, None, None) == get_canary_replicas_or_weight(
             ro, None, None
         )

@@ -1,7 +1,7 @@
 """The plan of a Rollout: what it will do, step by step, computed without a cluster (`rollouts plan`).
 
 A reviewer reads it in a pull request: for a canary, each step with its setWeight, the steady-state canary and
-stable pod counts (the docs/semantics/controller.md#basic-canary arithmetic of `rollouts.strategy.replicas`, basic or traffic-routed), the traffic
+stable pod counts (the docs/semantics/controller.md#basic-canary arithmetic of `rollouts.strategy.counts`, basic or traffic-routed), the traffic
 split, pauses and their durations, analyses with their templates and arguments, and where background analysis
 starts; for blue-green, the preview → promotion → active sequence. Pure: `build_plan(rollout)` returns a
 JSON-ready dict (``-o json``). The command (reading the file, the same validation as the controller, the
@@ -26,7 +26,8 @@ from rollouts.models import (
     TrafficWeights,
 )
 from rollouts.models.observed import RS
-from rollouts.strategy import replicas as arith
+from rollouts.strategy import counts as arith
+from rollouts.strategy.weights import get_canary_replicas_or_weight, max_surge, max_unavailable
 from rollouts.traffic import unsupported_routers
 
 __all__ = ["args_text", "build_plan", "duration_text"]
@@ -192,7 +193,7 @@ def _steady_counts(r: Rollout, steps: list[CanaryStep], previous: tuple[int, int
     for _ in range(200):  # each pass moves toward the target within maxSurge/maxUnavailable
         weights = None
         if routed:
-            _, w = arith.get_canary_replicas_or_weight(r, None, None)
+            _, w = get_canary_replicas_or_weight(r, None, None)
             weights = TrafficWeights.model_validate(
                 {"canary": {"weight": w}, "stable": {"weight": r.spec.max_traffic_weight() - w}}
             )
@@ -275,8 +276,8 @@ def _canary_plan(ro: Rollout) -> JSON:
         "replicas": replicas,
         "trafficRouting": _routing_names(tr),
         "services": {"canary": c.canary_service or "", "stable": c.stable_service or ""},
-        "maxSurge": arith.max_surge(ro.spec),
-        "maxUnavailable": arith.max_unavailable(ro.spec),
+        "maxSurge": max_surge(ro.spec),
+        "maxUnavailable": max_unavailable(ro.spec),
         "steps": rows,
         "promotion": {
             "canaryPods": replicas,

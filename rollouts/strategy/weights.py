@@ -1,7 +1,7 @@
 """PURE weight selection and fenceposts: which canary weight (or setCanaryScale) is in force, and how many pods
 maxSurge/maxUnavailable allow (docs/semantics/controller.md#fenceposts "Inputs" and "maxSurge/maxUnavailable resolution").
 
-Sits under `rollouts.strategy.replicas` (which re-exports everything here): the replica arithmetic asks this
+Sits under `rollouts.strategy.counts` (which re-exports everything here): the replica arithmetic asks this
 module for the weight of the current step, and the canary decisions use the same answers for traffic (docs/semantics/controller.md#traffic-weights).
 Mirrors Argo's `utils/replicaset/canary.go` (GetCurrentCanaryStep … GetCanaryReplicasOrWeight) and
 `replicaset.go` (resolveFenceposts, MaxSurge, MaxUnavailable).
