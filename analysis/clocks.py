@@ -1,6 +1,6 @@
 """Clocks for the runner: time it reads (`now`) and waits on (`sleep_until`), live or virtual.
 
-Used by `analysis.runner` (which re-exports `Clock`, `SystemClock` and `VirtualClock`): live runs use the
+Used by `analysis.runner` (which re-exports `Clock`, `WallClock` and `VirtualClock`): live runs use the
 system clock, replays and tests a `VirtualClock` whose sleeps jump at once, so an hour of 60 s intervals
 replays in the time of its queries. `Sleeper` lets a run's wait end early when its `terminate` Event is set.
 """
@@ -11,7 +11,7 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
-__all__ = ["Clock", "Sleeper", "SystemClock", "VirtualClock"]
+__all__ = ["Clock", "Sleeper", "VirtualClock", "WallClock"]
 
 
 class Clock(Protocol):
@@ -22,7 +22,7 @@ class Clock(Protocol):
     async def sleep_until(self, t: datetime) -> None: ...
 
 
-class SystemClock:
+class WallClock:
     """Wall-clock time in UTC; sleeps for real."""
 
     virtual = False
@@ -64,14 +64,14 @@ def _wake(waiter: asyncio.Future[None]) -> None:
 class Sleeper:
     """Sleeps on a clock until an instant or until the `terminate` Event is set, whichever comes first.
 
-    One watcher task per run waits on the Event; a sleep on the `SystemClock` is a bare timer on the loop
+    One watcher task per run waits on the Event; a sleep on the `WallClock` is a bare timer on the loop
     (what `asyncio.sleep` does), and on another clock one task. Two tasks and an `asyncio.wait` per sleep
     were a tenth of the engine's CPU with hundreds of runs.
     """
 
     def __init__(self, clock: Clock, terminate: asyncio.Event) -> None:
         self.clock, self.terminate = clock, terminate
-        self._system = type(clock).sleep_until is SystemClock.sleep_until
+        self._system = type(clock).sleep_until is WallClock.sleep_until
         self._waiter: asyncio.Future[None] | None = None
         self._watcher: asyncio.Task[None] | None = None
 

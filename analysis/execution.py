@@ -4,7 +4,7 @@ or as a replay on a virtual clock.
 Sits between the CLI (`cli`, which parses options and renders) and the engine (`args` merges templates and
 arguments; `runner` reconciles the run against providers and a clock). Three modes:
 
-* live — `SystemClock`; measurements follow interval/count until the run completes; Ctrl-C (SIGINT) sets
+* live — `WallClock`; measurements follow interval/count until the run completes; Ctrl-C (SIGINT) sets
   `spec.terminate` and reconciles once more, so in-flight metrics end the way Argo's terminate ends them;
 * at — one measurement of every metric with queries evaluated at the instant: each metric becomes
   `count: 1` with no interval/initialDelay, and limits of 0 so that the single sample decides;
@@ -34,7 +34,7 @@ from analysis.models import (
 )
 from analysis.providers.registry import ProviderOptions, Providers
 from analysis.providers.throttling import DEFAULT_RATE
-from analysis.runner import RunStep, SystemClock, VirtualClock, run_to_completion
+from analysis.runner import RunStep, VirtualClock, WallClock, run_to_completion
 from analysis.wire import format_time
 
 __all__ = ["BuiltRun", "ExecutionError", "History", "Mode", "build_run", "execute"]
@@ -224,7 +224,7 @@ async def execute(
                 handled = True
         try:
             return await run_to_completion(
-                spec, providers, SystemClock(), terminate=stop, on_step=history, secrets=secrets
+                spec, providers, WallClock(), terminate=stop, on_step=history, secrets=secrets
             )
         finally:
             if handled:

@@ -10,7 +10,7 @@ Two entry points:
 * `run_to_completion` — loops `reconcile_run` on a `Clock` until the run completes, is terminated (an
   `asyncio.Event` or a callable), or reaches `until` (replays stop there, terminating what is in flight).
 
-Clocks (`analysis.clocks`, re-exported here): `SystemClock` (live) and `VirtualClock` (replay/tests:
+Clocks (`analysis.clocks`, re-exported here): `WallClock` (live) and `VirtualClock` (replay/tests:
 `sleep_until` jumps instantly). With a virtual clock, providers are called with ``at=clock.now()`` so queries are evaluated at the replayed instant.
 
 Deviations from Argo, on purpose: the whole-run Error paths (bad args, invalid spec) also stamp
@@ -41,7 +41,7 @@ from analysis.assess import (
     is_terminating,
     record_measurement,
 )
-from analysis.clocks import Clock, Sleeper, SystemClock, VirtualClock
+from analysis.clocks import Clock, Sleeper, VirtualClock, WallClock
 from analysis.models import (
     AnalysisPhase,
     AnalysisRun,
@@ -66,7 +66,7 @@ from analysis.schedule import (
     trim_measurements,
 )
 
-__all__ = ["Clock", "RunStep", "SystemClock", "VirtualClock", "reconcile_run", "run_to_completion"]
+__all__ = ["Clock", "RunStep", "VirtualClock", "WallClock", "reconcile_run", "run_to_completion"]
 
 METRIC_TERMINATED = "Metric Terminated"
 Terminate = asyncio.Event | Callable[[], bool]

@@ -46,7 +46,7 @@ from analysis.providers.base import MetricProvider  # noqa: E402
 from analysis.providers.deadlines import SocketDeadline  # noqa: E402
 from analysis.providers.prometheus import _Connection  # noqa: E402
 from analysis.providers.registry import ProviderOptions, Providers  # noqa: E402
-from analysis.runner import SystemClock, run_to_completion  # noqa: E402
+from analysis.runner import WallClock, run_to_completion  # noqa: E402
 from tests.fixtures.prometheus import healthy, start_prometheus  # noqa: E402
 
 SERVICE = "api-server-canary"
@@ -238,7 +238,7 @@ async def engine(
                 run_to_completion(
                     spec,
                     {"prometheus": Recording(shared.prometheus, lags, outcomes, wall)},
-                    SystemClock(),
+                    WallClock(),
                     terminate=stop,
                 )
             )

@@ -21,7 +21,7 @@ class Clock(Protocol):
     async def sleep(self, seconds: float) -> None: ...
 
 
-class SystemClock:
+class MonotonicClock:
     """`time.monotonic` and `asyncio.sleep`."""
 
     def now(self) -> float:

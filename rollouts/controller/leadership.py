@@ -37,7 +37,7 @@ from typing import Any
 
 from loguru import logger
 
-from rollouts.controller.clocks import Clock, SystemClock
+from rollouts.controller.clocks import Clock, MonotonicClock
 from rollouts.kube.client import KubeClient
 from rollouts.kube.errors import AlreadyExists, Conflict, Gone, KubeError, NotFound
 from rollouts.kube.resources import LEASES, Resource
@@ -95,7 +95,7 @@ class LeaderElector:
         self.client = client
         self.config = config
         self.identity = config.identity or default_identity()
-        self.clock: Clock = clock or SystemClock()
+        self.clock: Clock = clock or MonotonicClock()
         self.responsive = responsive
         self.on_refused = on_refused
         self.is_leader = False

@@ -30,7 +30,7 @@ from loguru import logger
 from prometheus_client import CollectorRegistry
 
 from rollouts.controller.caching import CachedSource, Obj
-from rollouts.controller.clocks import Clock, SystemClock
+from rollouts.controller.clocks import Clock, MonotonicClock
 from rollouts.controller.health import HealthServer
 from rollouts.controller.leadership import ElectionConfig, LeaderElector, NotLeader
 from rollouts.controller.metrics import ControllerMetrics
@@ -96,7 +96,7 @@ class Manager:
     ) -> None:
         self.client = client
         self.config = config
-        self.clock: Clock = clock or SystemClock()
+        self.clock: Clock = clock or MonotonicClock()
         self.registry = registry if registry is not None else CollectorRegistry()
         self.metrics = metrics or ControllerMetrics(self.registry, clock=self.clock)
         client.add_hook(self.metrics.on_request)

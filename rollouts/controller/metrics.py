@@ -29,7 +29,7 @@ from loguru import logger
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from rollouts import __version__
-from rollouts.controller.clocks import Clock, SystemClock
+from rollouts.controller.clocks import Clock, MonotonicClock
 from rollouts.controller.labelling import (
     ANALYSIS_PHASES,
     ROLLOUT_METRIC_PHASES,
@@ -65,7 +65,7 @@ class ControllerMetrics:
     ) -> None:
         self.registry = registry
         self.cleanup_delay = cleanup_delay
-        self.clock: Clock = clock or SystemClock()
+        self.clock: Clock = clock or MonotonicClock()
         r = registry
         nn = ["namespace", "name"]
         self.rollout_info = Gauge(

@@ -24,6 +24,7 @@ from rollouts.kube.resources import (
     Resource,
     lookup,
 )
+from rollouts.models import Rollout
 from rollouts.models.vocabulary import (
     POD_TEMPLATE_HASH_LABEL,
     REVISION_ANNOTATION,
@@ -34,6 +35,7 @@ from rollouts.models.vocabulary import (
 )
 from rollouts.strategy.plan import JSON, AnalysisRunState, Observed, ReplicaSetState
 from rollouts.strategy.references import service_state
+from rollouts.traffic import router_refs
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -223,55 +225,10 @@ def _split_name(name: str, namespace: str) -> tuple[str, str]:
     return namespace, name
 
 
-def fallback_router_refs(raw: Mapping[str, Any]) -> list[RouterRef]:
-    """Router objects named by `trafficRouting` (Istio, SMI, NGINX, Gateway API plugin), per docs/semantics/objects.md#traffic-routing-fields."""
-    namespace = str(_meta(raw).get("namespace") or "default")
-    canary, _ = _strategy(raw)
-    routing = canary.get("trafficRouting") or {}
-    if not isinstance(routing, Mapping):
-        return []
-    refs: list[RouterRef] = []
-    istio = routing.get("istio") or {}
-    if isinstance(istio, Mapping):
-        services = list(istio.get("virtualServices") or ())
-        if isinstance(istio.get("virtualService"), Mapping):
-            services.append(istio["virtualService"])
-        for vs in services:
-            if isinstance(vs, Mapping) and isinstance(vs.get("name"), str):
-                ns, name = _split_name(vs["name"], namespace)
-                refs.append(("networking.istio.io/v1beta1", "VirtualService", ns, name))
-        rule = istio.get("destinationRule")
-        if isinstance(rule, Mapping) and isinstance(rule.get("name"), str):
-            ns, name = _split_name(rule["name"], namespace)
-            refs.append(("networking.istio.io/v1beta1", "DestinationRule", ns, name))
-    smi = routing.get("smi") or {}
-    if isinstance(smi, Mapping) and smi:
-        split = str(smi.get("trafficSplitName") or _meta(raw).get("name"))
-        refs.append(("split.smi-spec.io/v1alpha2", "TrafficSplit", namespace, split))
-    nginx = routing.get("nginx") or {}
-    if isinstance(nginx, Mapping):
-        ingresses = list(nginx.get("stableIngresses") or ())
-        if nginx.get("stableIngress"):
-            ingresses.append(nginx["stableIngress"])
-        for ingress in ingresses:
-            refs.append(("networking.k8s.io/v1", "Ingress", namespace, str(ingress)))
-            refs.append(
-                ("networking.k8s.io/v1", "Ingress", namespace, f"{_meta(raw).get('name')}-{ingress}-canary")
-            )
-    return refs
-
-
-def router_refs_of(raw: Mapping[str, Any], model: Any) -> list[RouterRef]:
-    """The router objects to fetch: `rollouts.traffic.router_refs` when the traffic package provides it."""
-    try:
-        from rollouts import traffic
-
-        refs = getattr(traffic, "router_refs", None)
-        if refs is not None and model is not None:
-            return [tuple(ref) for ref in refs(model)]  # type: ignore[misc]
-    except Exception:  # a router_refs failure on a bad spec must not stop the observation
-        pass
-    return fallback_router_refs(raw)
+def router_refs_of(model: Rollout | None) -> list[RouterRef]:
+    """The router objects to fetch (`rollouts.traffic.router_refs`); none when the spec did not parse (the
+    strategy core then reports InvalidSpec and edits no router)."""
+    return [] if model is None else list(router_refs(model))
 
 
 def selector_string(raw: Mapping[str, Any]) -> str | None:
@@ -289,7 +246,7 @@ def selector_string(raw: Mapping[str, Any]) -> str | None:
 
 def build_observed(
     rollout_raw: JSON,
-    model: Any,
+    model: Rollout,
     *,
     replica_sets: Iterable[Mapping[str, Any]] = (),
     analysis_runs: Iterable[Mapping[str, Any]] = (),
@@ -334,21 +291,23 @@ async def _get_or_none(
 
 
 async def observe(
-    source: ObjectSource, rollout_raw: JSON, model: Any = None, *, cross_namespace_routing: bool = False
+    source: ObjectSource,
+    rollout_raw: JSON,
+    model: Rollout,
+    *,
+    cross_namespace_routing: bool = False,
 ) -> Observed:
     """Read everything the rollout owns or names from `source` (concurrently) and build the `Observed`.
 
-    `model` is the parsed `rollouts.models.Rollout` (None when the spec did not parse: the strategy core then
-    reports InvalidSpec from `rollout_raw`). Unless `cross_namespace_routing` (the controller's
+    `model` is the parsed `rollouts.models.Rollout` (a Rollout whose spec does not parse is never observed: the
+    reconciler reports InvalidSpec from `rollout_raw` first). Unless `cross_namespace_routing` (the controller's
     --allow-cross-namespace-routing), router objects named in another namespace are not read at all: the
     strategy core refuses such a Rollout, and nothing of another namespace's objects reaches its status.
     """
     namespace = str(_meta(rollout_raw).get("namespace") or "default")
     selector = selector_string(rollout_raw)
     svc_names = service_names(rollout_raw)
-    router_list = [
-        ref for ref in router_refs_of(rollout_raw, model) if cross_namespace_routing or ref[2] == namespace
-    ]
+    router_list = [ref for ref in router_refs_of(model) if cross_namespace_routing or ref[2] == namespace]
     template_list = template_refs(rollout_raw)
 
     async def fetch_router(ref: RouterRef) -> JSON | None:

@@ -36,7 +36,7 @@ from typing import Any, Protocol
 
 from loguru import logger
 
-from rollouts.controller.clocks import Clock, SystemClock
+from rollouts.controller.clocks import Clock, MonotonicClock
 from rollouts.kube.errors import KubeError
 
 
@@ -105,7 +105,7 @@ class WorkQueue:
         self.name = name
         self.handler = handler
         self.workers = max(1, workers)
-        self.clock: Clock = clock or SystemClock()
+        self.clock: Clock = clock or MonotonicClock()
         self.base_delay = base_delay
         self.max_delay = max_delay
         self.observer = observer

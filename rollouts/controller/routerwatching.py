@@ -27,7 +27,7 @@ from typing import Any
 from loguru import logger
 
 from rollouts.controller.caching import CachedSource, Obj
-from rollouts.controller.clocks import Clock, SystemClock
+from rollouts.controller.clocks import Clock, MonotonicClock
 from rollouts.controller.observing import router_refs_of
 from rollouts.controller.queueing import ObjectKey
 from rollouts.controller.watching import Informer
@@ -42,6 +42,7 @@ from rollouts.kube.resources import (
     VIRTUAL_SERVICES,
     Resource,
 )
+from rollouts.models import Rollout
 
 ROUTER_RESOURCES: tuple[Resource, ...] = (
     VIRTUAL_SERVICES,
@@ -67,12 +68,10 @@ def router_ids(rollout: Obj) -> frozenset[RouterId]:
     if routing_view(rollout)[2] is None:
         return frozenset()
     try:
-        from rollouts.models import Rollout
-
-        model: Any = Rollout.from_wire(rollout)
-    except Exception:  # an invalid spec: the raw fallback still names what it can
+        model: Rollout | None = Rollout.from_wire(rollout)
+    except ValueError:  # an invalid spec (pydantic's ValidationError): no router is edited, none is watched
         model = None
-    return frozenset((kind, ns, name) for _, kind, ns, name in router_refs_of(rollout, model))
+    return frozenset((kind, ns, name) for _, kind, ns, name in router_refs_of(model))
 
 
 class RouterIndex:
@@ -138,7 +137,7 @@ class RouterWatch:
         self.watch_timeout = watch_timeout
         self.discovery_period = discovery_period
         self.min_interval = min_interval
-        self.clock: Clock = clock or SystemClock()
+        self.clock: Clock = clock or MonotonicClock()
         self.resources = tuple(resources)
         self.index = RouterIndex()
         self.informers: dict[str, Informer] = {}

@@ -50,7 +50,7 @@ from typing import Any
 from loguru import logger
 from prometheus_client import CollectorRegistry, Gauge
 
-from rollouts.controller.clocks import Clock, SystemClock
+from rollouts.controller.clocks import Clock, MonotonicClock
 from rollouts.controller.leadership import NotLeader, check_lease_timing
 from rollouts.kube.client import KubeClient
 from rollouts.kube.errors import AlreadyExists, Conflict, KubeError, NotFound
@@ -188,7 +188,7 @@ class Membership:
     client: KubeClient
     config: ShardConfig
     keys: Callable[[], Collection[str]]  # every key this controller serves (namespace/name), any replica's
-    clock: Clock = field(default_factory=SystemClock)
+    clock: Clock = field(default_factory=MonotonicClock)
     on_refused: Callable[[str, Resource], None] | None = None
     on_change: Callable[[], None] | None = None
 

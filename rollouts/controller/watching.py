@@ -21,7 +21,7 @@ from typing import Any
 from loguru import logger
 
 from rollouts.controller.caching import Obj, Store
-from rollouts.controller.clocks import Clock, SystemClock
+from rollouts.controller.clocks import Clock, MonotonicClock
 from rollouts.kube.client import KubeClient
 from rollouts.kube.errors import Gone, KubeError, NotFound
 from rollouts.kube.resources import Resource
@@ -52,7 +52,7 @@ class Informer:
         self.field_selector = field_selector
         self.resync = resync
         self.watch_timeout = watch_timeout
-        self.clock: Clock = clock or SystemClock()
+        self.clock: Clock = clock or MonotonicClock()
         self.min_backoff = min_backoff
         self.max_backoff = max_backoff
         self.end_when_not_served = end_when_not_served

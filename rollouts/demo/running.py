@@ -33,7 +33,7 @@ from rollouts.kube.client import KubeClient
 from rollouts.kube.config import settings_for_url
 from rollouts.kube.errors import KubeError
 from rollouts.kube.resources import RESOURCES, ROLLOUTS
-from rollouts.models.vocabulary import POD_TEMPLATE_HASH_LABEL, RolloutPhase
+from rollouts.models.vocabulary import POD_TEMPLATE_HASH_LABEL
 from rollouts.plugin.fetching import read_tree
 from rollouts.plugin.info import build_rollout_info
 from rollouts.plugin.render import render_rollout
@@ -336,15 +336,6 @@ def _utcnow() -> Any:
     from datetime import UTC, datetime
 
     return datetime.now(UTC)
-
-
-def phase_of(ro: Obj) -> tuple[str, str]:
-    status = ro.get("status") or {}
-    observed = str(status.get("observedGeneration", ""))
-    generation = str((ro.get("metadata") or {}).get("generation", ""))
-    if observed != generation:
-        return RolloutPhase.PROGRESSING.value, "waiting for rollout spec update to be observed"
-    return str(status.get("phase") or RolloutPhase.PROGRESSING.value), str(status.get("message") or "")
 
 
 def settled(ro: Obj, image: str) -> bool:

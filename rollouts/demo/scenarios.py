@@ -15,10 +15,11 @@ import time
 from typing import Any
 
 from rollouts.demo import manifests
-from rollouts.demo.running import API_IMAGE, NAMESPACE, WEB_IMAGE, Demo, DemoError, Outcome, phase_of, settled
+from rollouts.demo.running import API_IMAGE, NAMESPACE, WEB_IMAGE, Demo, DemoError, Outcome, settled
 from rollouts.demo.traffic import LoadGenerator, ServiceFront
 from rollouts.kube.resources import ANALYSIS_RUNS
 from rollouts.models.vocabulary import POD_TEMPLATE_HASH_LABEL, RolloutPhase
+from rollouts.plugin.phases import rollout_phase
 
 Obj = dict[str, Any]
 
@@ -64,7 +65,7 @@ class Tracker:
         if changed and share is not None and (self.shares or share):
             self.shares.append(share)
             self.demo.say(f"{self.image.rsplit(':', 1)[1]} now receives {share} % of the traffic")
-        phase, message = phase_of(ro)
+        phase, message = rollout_phase(ro)
         step = (ro.get("status") or {}).get("currentStepIndex")
         state = (phase, message, step)
         if state != self.last:
@@ -90,7 +91,9 @@ async def deploy_api_server(demo: Demo) -> None:
     load = LoadGenerator(demo.api_routes, rate=20.0, seed=1)
     load.start()
     demo.loads.append(load)
-    await demo.wait_for("api-server", lambda ro: "ok" if phase_of(ro)[0] == RolloutPhase.HEALTHY else None)
+    await demo.wait_for(
+        "api-server", lambda ro: "ok" if rollout_phase(ro)[0] == RolloutPhase.HEALTHY else None
+    )
     demo.say("api-server is Healthy: v2.0.0 is the stable version and serves all traffic")
 
 
@@ -107,7 +110,7 @@ async def release_canary(demo: Demo, version: str, good: bool) -> Outcome:
     def finished(ro: Obj) -> str | None:
         if not settled(ro, image):
             return None
-        phase, _ = phase_of(ro)
+        phase, _ = rollout_phase(ro)
         if phase == RolloutPhase.DEGRADED:
             return "degraded"
         weights = ((ro.get("status") or {}).get("canary") or {}).get("weights") or {}
@@ -124,7 +127,7 @@ async def release_canary(demo: Demo, version: str, good: bool) -> Outcome:
 
     ro, verdict = await demo.wait_for("api-server", finished, tracker.tick)
     status = ro.get("status") or {}
-    phase, message = phase_of(ro)
+    phase, message = rollout_phase(ro)
     if verdict == "degraded":
         # the abort sends traffic back: wait until the route says so
         await _until(demo, lambda: demo.canary_weights().get("api-server-canary", 0) == 0)
@@ -163,7 +166,9 @@ async def release_bluegreen(demo: Demo) -> Outcome:
     load = LoadGenerator(demo.web_routes, rate=10.0, seed=2)
     load.start()
     demo.loads.append(load)
-    await demo.wait_for("web-frontend", lambda ro: "ok" if phase_of(ro)[0] == RolloutPhase.HEALTHY else None)
+    await demo.wait_for(
+        "web-frontend", lambda ro: "ok" if rollout_phase(ro)[0] == RolloutPhase.HEALTHY else None
+    )
     demo.say("web-frontend is Healthy: the active Service selects v3.0.0")
 
     image = f"{WEB_IMAGE}:v3.1.0"
@@ -175,7 +180,7 @@ async def release_bluegreen(demo: Demo) -> Outcome:
     def paused(ro: Obj) -> str | None:
         if not settled(ro, image):
             return None
-        phase, _ = phase_of(ro)
+        phase, _ = rollout_phase(ro)
         return (
             "paused"
             if phase == RolloutPhase.PAUSED
@@ -184,7 +189,7 @@ async def release_bluegreen(demo: Demo) -> Outcome:
 
     ro, verdict = await demo.wait_for("web-frontend", paused, tracker.tick)
     if verdict != "paused":
-        phase, message = phase_of(ro)
+        phase, message = rollout_phase(ro)
         return Outcome("bluegreen", "web-frontend", "v3.1.0", phase, False, message)
     demo.say("smoke tests passed; the rollout waits for a person: kubectl rollouts promote web-frontend")
     await asyncio.sleep(max(1.0, 30.0 / speed))
@@ -212,10 +217,10 @@ async def release_bluegreen(demo: Demo) -> Outcome:
             )
 
     def healthy(ro: Obj) -> str | None:
-        if phase_of(ro)[0] == RolloutPhase.DEGRADED:
+        if rollout_phase(ro)[0] == RolloutPhase.DEGRADED:
             return "degraded"
         selector = ((ro.get("status") or {}).get("blueGreen") or {}).get("activeSelector")
-        if phase_of(ro)[0] == RolloutPhase.HEALTHY and selector and selector == _new_hash(ro):
+        if rollout_phase(ro)[0] == RolloutPhase.HEALTHY and selector and selector == _new_hash(ro):
             return "healthy"
         return None
 
@@ -229,7 +234,7 @@ async def release_bluegreen(demo: Demo) -> Outcome:
             task.add_done_callback(pending.discard)
 
     ro, verdict = await demo.wait_for("web-frontend", healthy, on_tick)
-    phase, message = phase_of(ro)
+    phase, message = rollout_phase(ro)
     active = ((ro.get("status") or {}).get("blueGreen") or {}).get("activeSelector")
     if verdict == "healthy":
         demo.say(f"web-frontend v3.1.0 is Healthy: the active Service selects {active}")

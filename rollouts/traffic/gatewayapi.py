@@ -44,7 +44,8 @@ def http_route_keys(ro: Rollout) -> list[RouterKey]:
     names: list[str] = []
     if cfg.get("httpRoute"):
         names.append(str(cfg["httpRoute"]))
-    for entry in cfg.get("httpRoutes") or []:
+    routes = cfg.get("httpRoutes")
+    for entry in routes if isinstance(routes, list) else []:  # anything else is the plugin's own config error
         name = entry.get("name") if isinstance(entry, Mapping) else entry
         if name and str(name) not in names:
             names.append(str(name))

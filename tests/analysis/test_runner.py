@@ -27,7 +27,7 @@ from analysis.models import (
     Metric,
 )
 from analysis.providers.base import BaseProvider, MetricProvider, error_measurement, format_samples
-from analysis.runner import RunStep, SystemClock, VirtualClock, reconcile_run, run_to_completion
+from analysis.runner import RunStep, VirtualClock, WallClock, reconcile_run, run_to_completion
 
 P = AnalysisPhase
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
@@ -280,7 +280,7 @@ async def test_terminate_event_interrupts_a_real_sleep() -> None:
         run_to_completion(
             spec({"name": "m", "interval": "1h"}),
             {"prometheus": SeriesProvider(series)},
-            SystemClock(),
+            WallClock(),
             terminate=event,
         )
     )
@@ -558,7 +558,7 @@ async def test_cancelled_run_leaves_no_task_behind() -> None:
         run_to_completion(
             spec({"name": "m", "interval": "1h"}),
             {"prometheus": SeriesProvider(series)},
-            SystemClock(),
+            WallClock(),
             terminate=asyncio.Event(),
         )
     )

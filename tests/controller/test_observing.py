@@ -13,6 +13,7 @@ import yaml
 from rollouts.controller.observing import ClientSource, observe
 from rollouts.kube import KubeClient, settings_for_url
 from rollouts.kube.resources import ANALYSIS_RUNS, REPLICA_SETS, lookup
+from rollouts.models import Rollout
 from rollouts.sandbox.running import Sandbox
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "istio-canary"
@@ -91,7 +92,7 @@ async def test_observe_the_seed_canary(client: KubeClient) -> None:
     }
     await client.create(ANALYSIS_RUNS, run, NS)
 
-    observed = await observe(ClientSource(client), rollout)
+    observed = await observe(ClientSource(client), rollout, Rollout.from_wire(rollout))
     assert [rs.name for rs in observed.replica_sets] == ["api-server-abc"]
     assert observed.replica_sets[0].revision == 2
     assert [(r.name, r.rollout_type, r.phase) for r in observed.analysis_runs] == [
@@ -108,7 +109,7 @@ async def test_missing_references_are_absent_not_errors(client: KubeClient) -> N
     """A missing Service or template is observed as absent: `decide` turns that into InvalidSpec."""
     rollout_doc = next(d for d in docs() if d["kind"] == "Rollout")
     rollout = await client.create(lookup("Rollout"), copy.deepcopy(rollout_doc), NS)
-    observed = await observe(ClientSource(client), rollout)
+    observed = await observe(ClientSource(client), rollout, Rollout.from_wire(rollout))
     assert observed.services == {}
     assert observed.routers == {}
     assert observed.templates == {}
@@ -150,7 +151,7 @@ async def test_templates_named_by_templates_are_observed(client: KubeClient) -> 
             "spec": {"templates": [{"templateName": "combined"}], "metrics": []},
         },
     )
-    observed = await observe(ClientSource(client), rollout)
+    observed = await observe(ClientSource(client), rollout, Rollout.from_wire(rollout))
     assert sorted(observed.templates) == [
         ("AnalysisTemplate", NS, "combined"),
         ("AnalysisTemplate", NS, "success-rate"),

@@ -11,12 +11,13 @@ import yaml
 
 from rollouts.controller.observing import (
     build_observed,
-    fallback_router_refs,
     parse_analysis_run,
     parse_replica_set,
+    router_refs_of,
     service_names,
     template_refs,
 )
+from rollouts.models import Rollout
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
@@ -104,7 +105,7 @@ def test_seed_canary_references() -> None:
         ("AnalysisTemplate", "production", "latency"),
         ("AnalysisTemplate", "production", "success-rate"),
     ]
-    assert fallback_router_refs(rollout) == [
+    assert router_refs_of(Rollout.from_wire(rollout)) == [
         ("networking.istio.io/v1beta1", "VirtualService", "production", "api-server-vsvc")
     ]
 
@@ -113,7 +114,25 @@ def test_seed_bluegreen_references() -> None:
     rollout = load("bluegreen/rollout.yaml")
     assert service_names(rollout) == ["web-frontend-active", "web-frontend-preview"]
     assert [name for _, _, name in template_refs(rollout)] == ["smoke-tests", "success-rate"]
-    assert fallback_router_refs(rollout) == []
+    assert router_refs_of(Rollout.from_wire(rollout)) == []
+
+
+def test_router_references_come_from_the_one_rule_and_survive_a_hostile_plugin_config() -> None:
+    """The routers to fetch are `rollouts.traffic.router_refs` of the parsed Rollout; a spec that does not parse
+    names none (nothing is edited), and a Gateway API plugin config of the wrong shape is not a crash."""
+    assert router_refs_of(None) == []
+    rollout = load("istio-canary/rollout.yaml")
+    route = ("gateway.networking.k8s.io/v1", "HTTPRoute", "production")
+    for routes, expected in (
+        (5, []),
+        ("route-a", []),
+        ({"name": "x"}, []),
+        ([None, 7, {"name": "kept"}], [(*route, "7"), (*route, "kept")]),
+    ):
+        rollout["spec"]["strategy"]["canary"]["trafficRouting"] = {
+            "plugins": {"argoproj-labs/gatewayAPI": {"httpRoutes": routes}}
+        }
+        assert router_refs_of(Rollout.from_wire(rollout)) == expected, routes
 
 
 def test_build_observed_keeps_only_what_the_rollout_controls() -> None:
@@ -125,7 +144,9 @@ def test_build_observed_keeps_only_what_the_rollout_controls() -> None:
         "metadata": {**RS["metadata"], "name": "going", "deletionTimestamp": "2026-11-26T06:00:00Z"},
     }
     svc = {"metadata": {"name": "api-server-stable"}, "spec": {"selector": {"app": "api-server"}}}
-    observed = build_observed(rollout, None, replica_sets=[RS, foreign, orphan, deleting], services=[svc])
+    observed = build_observed(
+        rollout, Rollout.from_wire(rollout), replica_sets=[RS, foreign, orphan, deleting], services=[svc]
+    )
     assert [rs.name for rs in observed.replica_sets] == ["api-server-abc"]
     assert observed.services["api-server-stable"].selector == {"app": "api-server"}
     assert "api-server-canary" not in observed.services  # missing = does not exist

@@ -258,8 +258,10 @@ def test_router_ids_name_what_observing_reads() -> None:
         ("VirtualService", "edge", "gateway-vsvc"),
     }
     invalid = rollout_naming("api-server-vsvc")
-    invalid["spec"]["replicas"] = "many"  # does not parse: the raw fallback still names the router
-    assert router_ids(invalid) == {VS_ID}
+    invalid["spec"]["replicas"] = (
+        "many"  # does not parse: no router is read or edited until the spec is fixed
+    )
+    assert router_ids(invalid) == frozenset()  # (and fixing the spec is itself an event on the Rollout)
     assert router_ids({"metadata": {"name": "x"}, "spec": {"strategy": {"canary": {}}}}) == frozenset()
 
 
