@@ -20,19 +20,22 @@ by `KubeSecrets`; their values never reach a log or a message (the runner redact
 from __future__ import annotations
 
 import base64
-import importlib
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from loguru import logger
+from pydantic import ValidationError
 
-from analysis.models import AnalysisPhase, AnalysisRun
+from analysis import runner
+from analysis.models import AnalysisPhase, AnalysisRun, AnalysisRunStatus
+from analysis.providers.registry import Providers
 from rollouts.controller.applying import merge_diff
 from rollouts.controller.jobs import JobProvider
+from rollouts.controller.metering import AnalysisMetrics, NoMetrics
 from rollouts.controller.observing import ClientSource, ObjectSource
-from rollouts.controller.reconciling import Freshest, call_metrics, split_key
+from rollouts.controller.reconciling import Freshest, split_key
 from rollouts.kube.client import KubeClient, expecting
 from rollouts.kube.errors import Forbidden, KubeError, NotFound
 from rollouts.kube.resources import ANALYSIS_RUNS, SECRETS
@@ -134,15 +137,9 @@ def _int_or_none(value: Any) -> int | None:
     return value
 
 
-def status_wire(status: Any) -> JSON:
+def status_wire(status: AnalysisRunStatus | Mapping[str, Any]) -> JSON:
     """An `AnalysisRunStatus` model (or a dict) as wire JSON."""
-    if isinstance(status, Mapping):
-        return dict(status)
-    to_wire = getattr(status, "to_wire", None)
-    wire: JSON = (
-        to_wire() if to_wire is not None else status.model_dump(mode="json", by_alias=True, exclude_none=True)
-    )
-    return wire
+    return dict(status) if isinstance(status, Mapping) else status.to_wire()
 
 
 class AnalysisRunReconciler:
@@ -154,29 +151,26 @@ class AnalysisRunReconciler:
         source: ObjectSource | None = None,
         *,
         providers: Mapping[str, Any] | None = None,
-        metrics: Any = None,
+        metrics: AnalysisMetrics | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         job_poll_seconds: float = 2.0,
     ) -> None:
         self.client = client
         self.fresh = Freshest(source or ClientSource(client))
         self._providers = providers
-        self.metrics = metrics
+        self.metrics: AnalysisMetrics = metrics if metrics is not None else NoMetrics()
         self.clock = clock
         self.job_poll_seconds = job_poll_seconds
 
     @property
     def providers(self) -> Mapping[str, Any]:
         if self._providers is None:
-            from analysis.providers.registry import Providers
-
             self._providers = Providers()
         return self._providers
 
     async def close(self) -> None:
-        closer = getattr(self._providers, "aclose", None)
-        if closer is not None:
-            await closer()
+        if isinstance(self._providers, Providers):  # a plain mapping of providers has nothing to close
+            await self._providers.aclose()
 
     async def reconcile(self, key: Any) -> float | None:
         namespace, name = split_key(key)
@@ -188,27 +182,25 @@ class AnalysisRunReconciler:
             return result
         finally:
             seconds = time.perf_counter() - started
-            call_metrics(
-                self.metrics, "observe_reconcile", "AnalysisRun", namespace, name, seconds, error=error
-            )
+            self.metrics.observe_reconcile("AnalysisRun", namespace, name, seconds, error=error)
 
     async def _reconcile(self, namespace: str, name: str) -> float | None:
         try:
             raw = await self.fresh.get(ANALYSIS_RUNS, name, namespace)
         except NotFound:
             self.fresh.forget(ANALYSIS_RUNS, namespace, name)
-            call_metrics(self.metrics, "forget_analysis_run", namespace, name)
+            self.metrics.forget_analysis_run(namespace, name)
             return None
         if (raw.get("metadata") or {}).get("deletionTimestamp"):
             return None
         now = self.clock()
         if AnalysisPhase.is_completed((raw.get("status") or {}).get("phase")):
-            call_metrics(self.metrics, "observe_analysis_run", raw)
+            self.metrics.observe_analysis_run(raw)
             return await self._expire(raw, now)
         new_status, wakeup = await self._one_pass(raw, now)
         updated = await self._write_status(raw, new_status)
         current = updated or raw
-        call_metrics(self.metrics, "observe_analysis_run", current)
+        self.metrics.observe_analysis_run(current)
         if AnalysisPhase.is_completed((current.get("status") or {}).get("phase")):
             return await self._expire(current, now)
         if wakeup is None:
@@ -217,8 +209,6 @@ class AnalysisRunReconciler:
 
     async def _one_pass(self, raw: JSON, now: datetime) -> tuple[JSON, datetime | None]:
         """The engine's pass over this run: (new status wire JSON, when the next measurement is due)."""
-        runner = importlib.import_module("analysis.runner")  # late: the engine is a sibling package
-
         namespace = str((raw.get("metadata") or {}).get("namespace") or "default")
         try:
             run = AnalysisRun.model_validate(raw)
@@ -231,9 +221,7 @@ class AnalysisRunReconciler:
         outcome = await runner.reconcile_run(
             run, providers, now=now, secrets=KubeSecrets(self.client, namespace)
         )
-        status = getattr(outcome, "status", outcome)
-        wakeup = getattr(outcome, "next_wakeup", None)
-        return status_wire(status), wakeup
+        return status_wire(outcome.status), outcome.next_wakeup
 
     async def _write_status(self, raw: JSON, new_status: JSON) -> JSON | None:
         diff = merge_diff(raw.get("status") or {}, new_status)
@@ -288,10 +276,9 @@ class _WithJob(Mapping[str, Any]):
 
 def _first_error(error: ValueError) -> str:
     """A pydantic error as one line naming the field (`spec.metrics.0.name: Field required`)."""
-    errors = getattr(error, "errors", None)
-    if errors is None:
+    if not isinstance(error, ValidationError):
         return str(error)
-    first = errors()[0]
+    first = error.errors()[0]
     field = ".".join(str(p) for p in first.get("loc", ()))
     return f"{field}: {first.get('msg')}" if field else str(first.get("msg"))
 

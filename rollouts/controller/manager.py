@@ -21,7 +21,6 @@ importable.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import Callable
 from typing import Any
@@ -29,12 +28,14 @@ from typing import Any
 from loguru import logger
 from prometheus_client import CollectorRegistry
 
+from rollouts.controller.analyzing import AnalysisRunReconciler
 from rollouts.controller.caching import CachedSource, Obj
 from rollouts.controller.clocks import Clock, MonotonicClock
 from rollouts.controller.health import HealthServer
 from rollouts.controller.leadership import ElectionConfig, LeaderElector, NotLeader
 from rollouts.controller.metrics import ControllerMetrics
 from rollouts.controller.queueing import ObjectKey, WorkQueue
+from rollouts.controller.reconciling import RolloutReconciler
 from rollouts.controller.recording import EventRecorder
 from rollouts.controller.routerwatching import RouterWatch
 from rollouts.controller.sharding import Membership, ShardConfig, ShardGauges, acting_on
@@ -279,12 +280,11 @@ class Manager:
         self.rollout_queue.add(ObjectKey.of(obj))
 
     def _own_settled_write(self, obj: Obj) -> bool:
-        settled = getattr(self.rollouts, "settled", None)
-        if settled is None:
+        if not isinstance(self.rollouts, RolloutReconciler):  # another reconciler keeps no settled versions
             return False
         meta = obj.get("metadata") or {}
         version = str(meta.get("resourceVersion") or "")
-        return bool(settled(str(meta.get("namespace") or ""), str(meta.get("name") or ""), version))
+        return self.rollouts.settled(str(meta.get("namespace") or ""), str(meta.get("name") or ""), version)
 
     def _on_owned_by_rollout(self, etype: str, obj: Obj, old: Obj | None) -> None:
         if etype == "RESYNC":
@@ -502,8 +502,8 @@ class Manager:
         await self.routers.stop()
         for informer in (*self.informers.values(), *self.lookups.values()):
             await informer.stop()
-        for reconciler in (self.rollouts, self.analysis):
-            closer = getattr(reconciler, "close", None)
-            if closer is not None:
-                with contextlib.suppress(Exception):
-                    await closer()
+        if isinstance(self.analysis, AnalysisRunReconciler):  # the metric providers' sessions and threads
+            try:
+                await self.analysis.close()
+            except Exception as e:  # stopping goes on: the process is leaving
+                logger.warning("closing the analysis providers failed: {}", e)

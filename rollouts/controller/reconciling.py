@@ -27,46 +27,24 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
 from loguru import logger
 
 from rollouts.controller.applying import AdoptionError, Applier, desired_status, status_patch
+from rollouts.controller.metering import NoMetrics, RolloutMetrics
 from rollouts.controller.observing import ClientSource, ObjectSource, observe
 from rollouts.kube.client import KubeClient
 from rollouts.kube.errors import Conflict, Forbidden, Invalid, NotFound
 from rollouts.kube.resources import ROLLOUTS, Resource
 from rollouts.models.vocabulary import INVALID_SPEC, format_time
+from rollouts.strategy import decide
 from rollouts.strategy.plan import JSON, Action, CompletedAttempt, EmitEvent, Observed, Plan
 from rollouts.strategy.status import invalid_spec_status
 
 Decide = Callable[[Observed, datetime], Plan]
 BACKOFF_START = 1.0
 BACKOFF_CAP = 300.0
-
-
-class RolloutMetrics(Protocol):
-    """What the reconcilers report: the subset of `rollouts.controller.metrics.ControllerMetrics` they use."""
-
-    def observe_reconcile(
-        self, kind: str, namespace: str, name: str, seconds: float, *, error: bool
-    ) -> None: ...
-    def count_event(self, namespace: str, name: str, type_: str, reason: str) -> None: ...
-    def count_event_dropped(self, kind: str, type_: str, reason: str) -> None: ...
-    def count_internal_error(self, kind: str) -> None: ...
-    def observe_rollout(self, rollout: dict[str, Any]) -> None: ...
-    def observe_rollout_duration(self, status: str, total: float, manual_pause: float) -> None: ...
-    def forget_rollout(self, namespace: str, name: str) -> None: ...
-
-
-def call_metrics(metrics: Any, method: str, *args: Any, **kwargs: Any) -> None:
-    """Report to the metrics object when there is one; a metrics failure never breaks a reconcile."""
-    fn = getattr(metrics, method, None) if metrics is not None else None
-    if fn is not None:
-        try:
-            fn(*args, **kwargs)
-        except Exception as e:
-            logger.debug("metrics {} failed: {}", method, e)
 
 
 def _rv_int(obj: Mapping[str, Any] | None) -> int | None:
@@ -210,11 +188,7 @@ def settle(decide: Decide, observed: Observed, plan: Plan, now: datetime) -> tup
 
 
 def _default_decide() -> Decide:
-    import importlib
-
-    # Late: the strategy core is a sibling package, and this module must load without it.
-    fn: Decide = importlib.import_module("rollouts.strategy").decide
-    return fn
+    return decide
 
 
 class RolloutReconciler:
@@ -226,7 +200,7 @@ class RolloutReconciler:
         source: ObjectSource | None = None,
         *,
         decide: Decide | None = None,
-        metrics: Any = None,
+        metrics: RolloutMetrics | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         component: str = "rollouts-controller",
         conflict_retries: int = 3,
@@ -237,19 +211,17 @@ class RolloutReconciler:
         self.direct = ClientSource(client)
         self.fresh = Freshest(source or self.direct)
         self._decide = decide
-        self.metrics = metrics
+        self.metrics: RolloutMetrics = metrics if metrics is not None else NoMetrics()
         self.clock = clock
         self.conflict_retries = conflict_retries
         self.applier = Applier(
             client,
             component=component,
             clock=clock,
-            on_event=lambda ns, name, type_, reason: call_metrics(
-                metrics, "count_event", ns, name, type_, reason
-            ),
+            on_event=lambda ns, name, type_, reason: self.metrics.count_event(ns, name, type_, reason),
             on_written=self._written,
-            on_event_dropped=lambda kind, type_, reason: call_metrics(
-                metrics, "count_event_dropped", kind, type_, reason
+            on_event_dropped=lambda kind, type_, reason: self.metrics.count_event_dropped(
+                kind, type_, reason
             ),
         )
         self._failures: dict[tuple[str, str], int] = {}
@@ -300,7 +272,7 @@ class RolloutReconciler:
             return result
         finally:  # a KubeError propagates: the queue retries with backoff
             seconds = time.perf_counter() - started
-            call_metrics(self.metrics, "observe_reconcile", "Rollout", namespace, name, seconds, error=error)
+            self.metrics.observe_reconcile("Rollout", namespace, name, seconds, error=error)
             if self.timings is not None:
                 self.timings.write(f"{seconds:.6f} {self._writes}\n")
 
@@ -313,7 +285,7 @@ class RolloutReconciler:
                 self.fresh.forget(ROLLOUTS, namespace, name)
                 for memo in (self._failures, self._parsed, self._reported, self._settled):
                     memo.pop((namespace, name), None)
-                call_metrics(self.metrics, "forget_rollout", namespace, name)
+                self.metrics.forget_rollout(namespace, name)
                 return None  # deleted: its ReplicaSets and runs go with it (ownerReferences)
             if (raw.get("metadata") or {}).get("deletionTimestamp"):
                 return None
@@ -375,9 +347,7 @@ class RolloutReconciler:
                 done.progression_seconds,
                 done.manual_pause_seconds,
             )
-            call_metrics(
-                self.metrics,
-                "observe_rollout_duration",
+            self.metrics.observe_rollout_duration(
                 done.status,
                 done.total_seconds,
                 done.manual_pause_seconds,
@@ -399,7 +369,7 @@ class RolloutReconciler:
         if rv and self._reported.get(key) == rv:
             return
         self._reported[key] = rv
-        call_metrics(self.metrics, "observe_rollout", rollout)
+        self.metrics.observe_rollout(rollout)
 
     def _backoff(self, namespace: str, name: str) -> float:
         """One more failure of this key: the exponential backoff before its next pass."""
@@ -418,7 +388,7 @@ class RolloutReconciler:
             type(error).__name__,
             error,
         )
-        call_metrics(self.metrics, "count_internal_error", "Rollout")
+        self.metrics.count_internal_error("Rollout")
         return self._backoff(namespace, name)
 
     async def _invalid(self, raw: JSON, message: str) -> float:

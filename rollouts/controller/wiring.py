@@ -7,15 +7,17 @@ the `Runtime`) and read the settings without starting anything.
 
 from __future__ import annotations
 
-import importlib
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from analysis.providers.registry import ProviderOptions, Providers
+from rollouts.controller.analyzing import AnalysisRunReconciler
 from rollouts.controller.caching import CachedSource, Obj
 from rollouts.controller.metrics import ControllerMetrics
 from rollouts.controller.queueing import ObjectKey, WorkQueue
+from rollouts.controller.reconciling import RolloutReconciler
 from rollouts.controller.recording import EventRecorder
 from rollouts.controller.watching import Informer
 from rollouts.kube.client import KubeClient
@@ -107,8 +109,7 @@ def default_bind() -> str:
 
 
 def default_rollout_reconciler(rt: Runtime) -> Reconciler:
-    module = importlib.import_module("rollouts.controller.reconciling")
-    reconciler: Reconciler = module.RolloutReconciler(
+    reconciler: Reconciler = RolloutReconciler(
         rt.client,
         rt.source,
         metrics=rt.metrics,
@@ -119,11 +120,9 @@ def default_rollout_reconciler(rt: Runtime) -> Reconciler:
 
 
 def default_analysis_reconciler(rt: Runtime) -> Reconciler:
-    module = importlib.import_module("rollouts.controller.analyzing")
-    registry = importlib.import_module("analysis.providers.registry")
     config = rt.config
-    providers = registry.Providers(
-        registry.ProviderOptions(
+    providers = Providers(
+        ProviderOptions(
             rate=config.analysis_backend_rate,
             concurrency=config.analysis_backend_concurrency,
             namespace_concurrency=config.analysis_namespace_concurrency,
@@ -131,7 +130,7 @@ def default_analysis_reconciler(rt: Runtime) -> Reconciler:
             observer=rt.metrics.on_provider_cap,
         )
     )
-    reconciler: Reconciler = module.AnalysisRunReconciler(
+    reconciler: Reconciler = AnalysisRunReconciler(
         rt.client, rt.source, metrics=rt.metrics, providers=providers
     )
     return reconciler
