@@ -439,3 +439,73 @@ async def test_a_secret_the_controller_may_not_read_says_which_binding_is_missin
     assert 'cannot get resource "secrets"' in message
     assert "bind ClusterRole rollouts-controller-secrets to its ServiceAccount there" in message
     assert "kubectl -n shop create rolebinding rollouts-controller-secrets" in message
+
+
+# ------------------------------------------------------------------------------------------------ sharded
+
+
+@needs_kubectl
+def test_sharded_install_runs_three_replicas_with_the_sharding_flag_and_its_lease_role(
+    tmp_path: Path,
+) -> None:
+    docs = render(DEPLOY / "sharded", tmp_path)
+    (deploy,) = find(docs, "Deployment")
+    assert deploy["spec"]["replicas"] == 3
+    assert "--sharding" in deploy["spec"]["template"]["spec"]["containers"][0]["args"]
+    roles = {d["metadata"]["name"] for d in find(docs, "Role")}
+    assert "rollouts-controller-sharding" in roles
+    assert {d["roleRef"]["name"] for d in find(docs, "RoleBinding")} == roles
+
+
+@pytest.mark.slow
+async def test_the_sharded_install_allows_every_lease_request_a_sharded_replica_makes(
+    async_sandbox: Sandbox, kube: KubeClient
+) -> None:
+    """Two sharded replicas join, split a Rollout set, and leave; every Lease request they sent is one the sharded
+    install's RBAC allows (and the rules are really needed: list, create, get and update were all sent; delete,
+    for the Lease of a member gone for good, is granted by the same rule)."""
+    granted = rbac.grants(
+        [*rbac.load(DEPLOY / "base", "rollouts"), *rbac.load(DEPLOY / "sharded", "rollouts")]
+    )
+    async_sandbox.requests.reset()
+    agent = "sharded-under-test"
+    managers = []
+    clients = []
+    for identity in ("replica-a", "replica-b"):
+        config = ControllerConfig(
+            sharding=True,
+            identity=identity,
+            lease_namespace="rollouts",
+            healthz_port=0,
+            metrics_port=0,
+            bind="127.0.0.1",
+            retry_period=0.2,
+            renew_deadline=1.0,
+            lease_duration=2.0,
+        )
+        client = KubeClient(settings_for_url(async_sandbox.url), qps=0, user_agent=f"{agent}/{identity}")
+        clients.append(client)
+        managers.append(Manager(client, config, registry=CollectorRegistry()))
+    try:
+        for manager in managers:
+            await manager.start()
+
+        async def ready() -> bool:
+            return all(m.ready() for m in managers)
+
+        await _until(ready)
+        await asyncio.sleep(1.0)  # a few rounds with both members
+    finally:
+        for manager in managers:
+            await manager.stop(grace=1)
+        for client in clients:
+            await client.close()
+    seen = {
+        Request.of(r)
+        for r in async_sandbox.requests.records()
+        if r.user_agent.startswith(agent) and r.resource
+    }
+    leases = {r for r in seen if r.resource == "leases"}
+    refused = sorted(str(r) for r in leases if not rbac.allows(granted, r))
+    assert not refused, "the sharded install's RBAC does not allow:\n" + "\n".join(refused)
+    assert {r.verb for r in leases} >= {"list", "create", "get", "update"}, leases
