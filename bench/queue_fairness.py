@@ -24,9 +24,7 @@ import asyncio
 import dataclasses
 import statistics
 import sys
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -41,42 +39,7 @@ from rollouts.kube.client import KubeClient  # noqa: E402
 from rollouts.kube.config import settings_for_url  # noqa: E402
 from rollouts.kube.resources import ANALYSIS_RUNS  # noqa: E402
 from rollouts.sandbox import Sandbox  # noqa: E402
-
-
-class Endpoint:
-    """A loopback JSON endpoint answering `{"ok": true}` after `hold` seconds; counts requests open at once."""
-
-    def __init__(self, hold: float) -> None:
-        self.open = 0
-        self.peak = 0
-        lock = threading.Lock()
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                with lock:
-                    outer.open += 1
-                    outer.peak = max(outer.peak, outer.open)
-                try:
-                    time.sleep(hold)
-                    body = b'{"ok": true}'
-                    self.send_response(200)
-                    self.send_header("Content-Type", "application/json")
-                    self.send_header("Content-Length", str(len(body)))
-                    self.end_headers()
-                    self.wfile.write(body)
-                finally:
-                    with lock:
-                        outer.open -= 1
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.server.handle_error = lambda *args: None  # type: ignore[method-assign]  # clients cut at shutdown
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+from tests.fixtures.json_endpoint import JsonEndpoint  # noqa: E402
 
 
 def run(namespace: str, name: str, url: str, count: int) -> dict[str, Any]:
@@ -115,7 +78,7 @@ async def main(args: argparse.Namespace) -> None:
     logger.remove()
     logger.add(sys.stderr, level="ERROR")
     sandbox = Sandbox().start()
-    hanging, healthy = Endpoint(args.hang), Endpoint(0.0)
+    hanging, healthy = JsonEndpoint(hold=args.hang), JsonEndpoint()
     kube = KubeClient(settings_for_url(sandbox.url), qps=0)
     options: dict[str, Any] = dict(
         leader_elect=False, healthz_port=0, metrics_port=0, bind="127.0.0.1", analysis_workers=args.workers
@@ -139,7 +102,7 @@ async def main(args: argparse.Namespace) -> None:
         sandbox.stop()
     print(
         f"workers {args.workers}, team A's share {share}; team A: {args.attack_runs} runs on an endpoint holding "
-        f"{args.hang:g}s, at most {hanging.peak} requests open at once"
+        f"{args.hang:g}s, at most {hanging.peak_open} requests open at once"
     )
     if not latencies:
         print(f"team B: 0 of {created} runs finished in {args.duration:g}s")

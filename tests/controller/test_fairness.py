@@ -11,9 +11,7 @@ team A's queries are all still hanging: an ordering, not a timing, so a loaded m
 from __future__ import annotations
 
 import asyncio
-import threading
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -22,58 +20,15 @@ from prometheus_client import CollectorRegistry
 from rollouts.controller.manager import ControllerConfig, Manager
 from rollouts.kube.client import KubeClient
 from rollouts.kube.resources import ANALYSIS_RUNS
-
-
-class Endpoint:
-    """A loopback JSON endpoint; when `hanging`, each request waits until `release` is set."""
-
-    def __init__(self, hanging: bool) -> None:
-        self.release = threading.Event()
-        self.lock = threading.Lock()
-        self.open = 0
-        self.peak_open = 0
-        self.answered = 0
-        endpoint = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                with endpoint.lock:
-                    endpoint.open += 1
-                    endpoint.peak_open = max(endpoint.peak_open, endpoint.open)
-                try:
-                    if hanging:
-                        endpoint.release.wait(120)
-                    body = b'{"ok": true}'
-                    self.send_response(200)
-                    self.send_header("Content-Type", "application/json")
-                    self.send_header("Content-Length", str(len(body)))
-                    self.end_headers()
-                    self.wfile.write(body)
-                finally:
-                    with endpoint.lock:
-                        endpoint.open -= 1
-                        endpoint.answered += 1
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.release.set()
-        self.server.shutdown()
-        self.server.server_close()
+from tests.fixtures.json_endpoint import JsonEndpoint
 
 
 @pytest.fixture
-def endpoints() -> Iterator[Callable[[bool], Endpoint]]:
-    made: list[Endpoint] = []
+def endpoints() -> Iterator[Callable[[bool], JsonEndpoint]]:
+    made: list[JsonEndpoint] = []
 
-    def make(hanging: bool) -> Endpoint:
-        made.append(Endpoint(hanging))
+    def make(hanging: bool) -> JsonEndpoint:
+        made.append(JsonEndpoint(hanging=hanging))
         return made[-1]
 
     yield make
@@ -102,7 +57,7 @@ async def phase(kube: KubeClient, namespace: str, name: str) -> str:
 
 
 async def test_a_namespace_with_hanging_queries_leaves_workers_to_the_others(
-    kube: KubeClient, endpoints: Callable[[bool], Endpoint]
+    kube: KubeClient, endpoints: Callable[[bool], JsonEndpoint]
 ) -> None:
     hanging, healthy = endpoints(True), endpoints(False)
     config = ControllerConfig(

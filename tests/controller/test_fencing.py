@@ -11,44 +11,26 @@ from __future__ import annotations
 
 import json
 import signal
-import threading
-import time
 import urllib.request
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
 
 from tests.controller.processes import WRITES, Controller, controllers, wait
+from tests.fixtures.json_endpoint import JsonEndpoint
 
 LEASE = ("--lease-duration", "4", "--renew-deadline", "3", "--retry-period", "0.5")
 
 
-class _Ok(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:
-        time.sleep(0.2)  # slow: measurements are in flight when the leader freezes, their answers wait for it
-        body = b'{"ok": true}'
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: Any) -> None:
-        pass
-
-
 @pytest.fixture
 def endpoint() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Ok)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
+    # slow: measurements are in flight when the leader freezes, their answers wait for it
+    server = JsonEndpoint(hold=0.2)
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/"
+        yield server.url
     finally:
-        server.shutdown()
-        server.server_close()
+        server.close()
 
 
 def _create_run(url: str, name: str, endpoint: str) -> None:
