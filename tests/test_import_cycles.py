@@ -20,17 +20,6 @@ KNOWN: dict[frozenset[str], str] = {
             "rollouts.sandbox.storing",
         }
     ): "the store's helpers name the Store type they are handed back",
-    frozenset({"rollouts.sandbox.simulating", "rollouts.sandbox.workloads"}): (
-        "workloads annotates its Simulator argument (TYPE_CHECKING import)"
-    ),
-    frozenset(
-        {
-            "rollouts.sandbox.administering",
-            "rollouts.sandbox.running",
-            "rollouts.sandbox.serving",
-            "rollouts.sandbox.streaming",
-        }
-    ): "the HTTP handlers name the server type that runs them",
 }
 
 

@@ -12,6 +12,7 @@ is `rollouts sandbox`.
 """
 
 from rollouts.sandbox.faults import Faults, RequestLog, RequestRecord
-from rollouts.sandbox.running import Sandbox, SandboxOptions
+from rollouts.sandbox.running import Sandbox
+from rollouts.sandbox.view import SandboxOptions
 
 __all__ = ["Faults", "RequestLog", "RequestRecord", "Sandbox", "SandboxOptions"]

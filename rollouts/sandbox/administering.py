@@ -17,16 +17,14 @@ leaves out the data of Secrets: whoever can reach the port sees their names, not
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aiohttp import web
 
 from rollouts.sandbox.exposing import redact_secrets
 from rollouts.sandbox.limits import MAX_REQUEST_BYTES
 from rollouts.sandbox.persisting import dump
-
-if TYPE_CHECKING:
-    from rollouts.sandbox.running import Sandbox
+from rollouts.sandbox.view import SandboxView
 
 
 def _error(message: str, status: int) -> web.Response:
@@ -50,7 +48,7 @@ async def _json_body(request: web.Request) -> Any:
     return json.loads(raw) if raw else None
 
 
-async def handle(sb: Sandbox, request: web.Request) -> web.Response:
+async def handle(sb: SandboxView, request: web.Request) -> web.Response:
     path, method, q = request.path.rstrip("/"), request.method, request.query
     try:
         if path == "/sandbox/healthz":

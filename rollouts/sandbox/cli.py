@@ -22,7 +22,8 @@ import click
 
 from rollouts.sandbox.faults import Faults
 from rollouts.sandbox.objects import parse_duration
-from rollouts.sandbox.running import Sandbox, SandboxOptions
+from rollouts.sandbox.running import Sandbox
+from rollouts.sandbox.view import SandboxOptions
 
 DEFAULT_KUBECONFIG = Path("~/.kube/rollouts-sandbox.yaml")
 

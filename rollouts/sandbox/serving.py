@@ -17,7 +17,6 @@ import base64
 import json
 import logging
 import time
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -27,13 +26,14 @@ from rollouts.sandbox.decoding import check_types, read_body
 from rollouts.sandbox.faults import RequestRecord
 from rollouts.sandbox.limits import MAX_REQUEST_BYTES, too_deep
 from rollouts.sandbox.patching import PATCH_TYPES
+from rollouts.sandbox.paths import Target, parse_path
 from rollouts.sandbox.selectors import Selector
 from rollouts.sandbox.streaming import bool_param, int_param
+from rollouts.sandbox.view import SandboxView
 from rollouts.sandbox.watching import encode
 
 if TYPE_CHECKING:
     from rollouts.sandbox.resources import ResourceType
-    from rollouts.sandbox.running import Sandbox
 
 log = logging.getLogger(__name__)
 
@@ -56,49 +56,6 @@ def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -
         status=status,
         content_type="application/json",
         headers=headers,
-    )
-
-
-@dataclass
-class Target:
-    """A parsed API URL."""
-
-    group: str
-    version: str
-    plural: str
-    namespace: str | None
-    name: str | None
-    subresource: str | None
-    watch_path: bool
-
-
-def parse_path(path: str) -> Target | None:
-    """The resource a URL names, or None for a non-resource (discovery) path."""
-    parts = [p for p in path.split("/") if p]
-    if len(parts) >= 3 and parts[0] == "api":
-        group, version, rest = "", parts[1], parts[2:]
-    elif len(parts) >= 4 and parts[0] == "apis":
-        group, version, rest = parts[1], parts[2], parts[3:]
-    else:
-        return None
-    watch_path = False
-    if rest and rest[0] == "watch":
-        watch_path, rest = True, rest[1:]
-    namespace = None
-    if len(rest) >= 3 and rest[0] == "namespaces":
-        is_namespace_itself = not group and len(rest) == 3 and rest[2] in ("status", "finalize")
-        if not is_namespace_itself:
-            namespace, rest = rest[1], rest[2:]
-    if not rest or len(rest) > 3:
-        return None
-    return Target(
-        group=group,
-        version=version,
-        plural=rest[0],
-        namespace=namespace,
-        name=rest[1] if len(rest) > 1 else None,
-        subresource=rest[2] if len(rest) > 2 else None,
-        watch_path=watch_path,
     )
 
 
@@ -176,7 +133,7 @@ def delete_options(body: Any, query: Any) -> dict[str, Any]:
 class Api:
     """The request handler bound to one sandbox."""
 
-    def __init__(self, sandbox: Sandbox) -> None:
+    def __init__(self, sandbox: SandboxView) -> None:
         self.sb = sandbox
         self.store = sandbox.store
 

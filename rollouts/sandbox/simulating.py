@@ -54,17 +54,17 @@ class Simulator:
         self.time_scale = time_scale
         self.pod_ready_delay = pod_ready_delay
         self.job_duration = job_duration
-        self._loop: asyncio.AbstractEventLoop | None = None
+        self.loop: asyncio.AbstractEventLoop | None = None
         self._pending: set[tuple[Key, str, str]] = set()
         self._scheduled = False
         self._timers: set[asyncio.TimerHandle] = set()
         self._ready_at: dict[str, float] = {}
-        self._job_due: dict[str, float] = {}
+        self.job_due: dict[str, float] = {}
         self.errors: list[str] = []
         store.listeners.append(self.on_event)
 
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
-        self._loop = loop
+        self.loop = loop
         node_rt = self.store.registry.preferred("", "nodes")
         if node_rt is not None and self.store.find(node_rt.key, "", NODE) is None:
             now = timestamp()
@@ -119,25 +119,25 @@ class Simulator:
         for handle in self._timers:
             handle.cancel()
         self._timers.clear()
-        self._loop = None
+        self.loop = None
 
     # ------------------------------------------------------------------ scheduling
-    def _later(self, delay: float, item: tuple[Key, str, str]) -> None:
-        if self._loop is None:
+    def later(self, delay: float, item: tuple[Key, str, str]) -> None:
+        if self.loop is None:
             return
 
         def fire() -> None:
             self._timers.discard(handle)
             self._enqueue(item)
 
-        handle = self._loop.call_later(max(delay * self.time_scale, 0.0), fire)
+        handle = self.loop.call_later(max(delay * self.time_scale, 0.0), fire)
         self._timers.add(handle)
 
     def _enqueue(self, item: tuple[Key, str, str]) -> None:
         self._pending.add(item)
-        if not self._scheduled and self._loop is not None:
+        if not self._scheduled and self.loop is not None:
             self._scheduled = True
-            self._loop.call_soon(self._run)
+            self.loop.call_soon(self._run)
 
     def _run(self) -> None:
         self._scheduled = False
@@ -157,9 +157,9 @@ class Simulator:
             except Exception as e:  # a conflict or a bad object must not stop the simulator
                 self.errors.append(f"{key[1]} {ns}/{name}: {e!r}")
                 del self.errors[:-100]  # the last hundred: whatever clients do, this stays small
-        if self._pending and self._loop is not None:  # yield to the server, then carry on
+        if self._pending and self.loop is not None:  # yield to the server, then carry on
             self._scheduled = True
-            self._loop.call_soon(self._run)
+            self.loop.call_soon(self._run)
 
     def on_event(self, key: Key, event: Event) -> None:
         m = meta(event.obj)
@@ -187,7 +187,7 @@ class Simulator:
             override = annotation(pod, READY_DELAY)
             delay = parse_duration(override) if override else self.pod_ready_delay
         m = meta(pod)
-        self._later(delay, (POD, m.get("namespace", ""), m["name"]))
+        self.later(delay, (POD, m.get("namespace", ""), m["name"]))
 
     # ------------------------------------------------------------------ pods
     def _pod(self, ns: str, name: str) -> None:
@@ -244,8 +244,8 @@ class Simulator:
         }
         new_status["podIPs"] = [{"ip": new_status["podIP"]}]
         self.store.put_status(POD, ns, name, new_status)
-        if ready and self._loop is not None:
-            self._ready_at[uid] = self._loop.time()
+        if ready and self.loop is not None:
+            self._ready_at[uid] = self.loop.time()
 
     # ------------------------------------------------------------------ replicasets
     def owned(self, owner: Obj, key: Key) -> list[Obj]:
@@ -260,7 +260,7 @@ class Simulator:
 
     def _replicaset(self, ns: str, name: str) -> None:
         rs = self.store.find(RS, ns, name)
-        if rs is None or meta(rs).get("deletionTimestamp") or self._loop is None:
+        if rs is None or meta(rs).get("deletionTimestamp") or self.loop is None:
             return
         want = get_path(rs, ".spec.replicas")
         want = want if isinstance(want, int) else 1
@@ -318,11 +318,11 @@ class Simulator:
         return False
 
     def _rs_status(self, rs: Obj, pods: list[Obj]) -> None:
-        assert self._loop is not None
+        assert self.loop is not None
         m = meta(rs)
         labels = get_path(rs, ".spec.template.metadata.labels") or {}
         min_ready = get_path(rs, ".spec.minReadySeconds") or 0
-        now = self._loop.time()
+        now = self.loop.time()
         ready = available = labelled = 0
         wake: float | None = None
         for p in pods:
@@ -353,4 +353,4 @@ class Simulator:
         if status != old:
             self.store.put_status(RS, m.get("namespace", ""), m["name"], status)
         if wake is not None:
-            self._later(wake + 0.001, (RS, m.get("namespace", ""), m["name"]))
+            self.later(wake + 0.001, (RS, m.get("namespace", ""), m["name"]))

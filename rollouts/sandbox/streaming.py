@@ -25,13 +25,13 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from rollouts.sandbox import errors, tables
+from rollouts.sandbox.paths import Target
 from rollouts.sandbox.selectors import Selector
+from rollouts.sandbox.view import SandboxView
 from rollouts.sandbox.watching import Item, Watcher
 
 if TYPE_CHECKING:
     from rollouts.sandbox.resources import ResourceType
-    from rollouts.sandbox.running import Sandbox
-    from rollouts.sandbox.serving import Target
 
 CHUNK = 64 * 1024
 CUT_GRACE = 2.0
@@ -40,7 +40,7 @@ _ADDED = b'{"type":"ADDED","object":'
 _INT = re.compile(r"[+-]?[0-9]+\Z")
 
 
-def _pieces(sb: Sandbox, w: Watcher, item: Item) -> Iterator[bytes | memoryview]:
+def _pieces(sb: SandboxView, w: Watcher, item: Item) -> Iterator[bytes | memoryview]:
     """The bytes of one queued item, in slices of at most CHUNK, without copying a shared encoding."""
     if isinstance(item, dict) and item.get("apiVersion") == w.rt.api_version:
         body: bytes = sb.store.encodings.get(item)
@@ -54,7 +54,7 @@ def _pieces(sb: Sandbox, w: Watcher, item: Item) -> Iterator[bytes | memoryview]
             yield view[start : start + CHUNK]
 
 
-async def _send(sb: Sandbox, response: web.StreamResponse, w: Watcher, batch: list[Item]) -> None:
+async def _send(sb: SandboxView, response: web.StreamResponse, w: Watcher, batch: list[Item]) -> None:
     pending: list[bytes | memoryview] = []
     size = 0
     for item in batch:
@@ -92,7 +92,7 @@ def bool_param(query: Any, name: str) -> bool | None:
 
 
 async def serve(
-    sb: Sandbox, request: web.Request, t: Target, rt: ResourceType, on_start: Callable[[], None]
+    sb: SandboxView, request: web.Request, t: Target, rt: ResourceType, on_start: Callable[[], None]
 ) -> web.StreamResponse:
     """Stream watch events for `t` until the timeout, a cut, or the client going away; `on_start` is called
     once the watcher is registered."""
@@ -186,14 +186,14 @@ async def serve(
     return response
 
 
-def _release_memory_soon(sb: Sandbox, loop: asyncio.AbstractEventLoop) -> None:
+def _release_memory_soon(sb: SandboxView, loop: asyncio.AbstractEventLoop) -> None:
     """Give the memory of dropped streams back to the system, once per burst. Their buffers were freed, but
     glibc keeps freed heap pages (the many 64 KiB pieces leave it fragmented) until `malloc_trim` is called."""
     if sb.trim_pending is None:
         sb.trim_pending = loop.call_later(TRIM_AFTER, _malloc_trim, sb)
 
 
-def _malloc_trim(sb: Sandbox) -> None:
+def _malloc_trim(sb: SandboxView) -> None:
     sb.trim_pending = None
     with contextlib.suppress(OSError, AttributeError):  # not glibc: nothing to do
         ctypes.CDLL("libc.so.6").malloc_trim(0)

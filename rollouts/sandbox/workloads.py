@@ -9,9 +9,10 @@ changes. A Job starts at once and, after `sandbox.rollouts.io/job-duration` (or 
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from rollouts.sandbox.objects import (
     DEPLOY,
@@ -26,15 +27,27 @@ from rollouts.sandbox.objects import (
     set_path,
     timestamp,
 )
-
-if TYPE_CHECKING:
-    from rollouts.sandbox.simulating import Simulator
+from rollouts.sandbox.storing import Key, Obj, Store
 
 
-def reconcile_job(sim: Simulator, ns: str, name: str) -> None:
+class SimulatorView(Protocol):
+    """What these reconcilers use of `rollouts.sandbox.simulating.Simulator` (which calls them)."""
+
+    store: Store
+    time_scale: float
+    job_duration: float
+    loop: asyncio.AbstractEventLoop | None
+    job_due: dict[str, float]
+    errors: list[str]
+
+    def later(self, delay: float, item: tuple[Key, str, str]) -> None: ...
+    def owned(self, owner: Obj, key: Key) -> list[Obj]: ...
+
+
+def reconcile_job(sim: SimulatorView, ns: str, name: str) -> None:
     """Start a Job, then finish it after its duration with its scripted outcome."""
     job = sim.store.find(JOB, ns, name)
-    if job is None or meta(job).get("deletionTimestamp") or sim._loop is None:
+    if job is None or meta(job).get("deletionTimestamp") or sim.loop is None:
         return
     status = job.get("status") or {}
     if any(
@@ -55,15 +68,15 @@ def reconcile_job(sim: Simulator, ns: str, name: str) -> None:
         except ValueError as e:
             sim.errors.append(f"job {ns}/{name}: {e}")
             duration = sim.job_duration
-        sim._job_due[meta(job).get("uid", "")] = sim._loop.time() + duration * sim.time_scale
-        sim._later(duration, (JOB, ns, name))
+        sim.job_due[meta(job).get("uid", "")] = sim.loop.time() + duration * sim.time_scale
+        sim.later(duration, (JOB, ns, name))
         return
     uid = meta(job).get("uid", "")
-    left = sim._job_due.get(uid, 0.0) - sim._loop.time()
+    left = sim.job_due.get(uid, 0.0) - sim.loop.time()
     if left > 0.001:
-        sim._later(left / (sim.time_scale or 1.0), (JOB, ns, name))
+        sim.later(left / (sim.time_scale or 1.0), (JOB, ns, name))
         return
-    sim._job_due.pop(uid, None)
+    sim.job_due.pop(uid, None)
     outcome = (annotation(job, JOB_OUTCOME) or "succeeded").lower()
     base = {"startTime": status["startTime"], "ready": 0, "uncountedTerminatedPods": {}}
     if outcome == "failed":
@@ -116,7 +129,7 @@ def reconcile_job(sim: Simulator, ns: str, name: str) -> None:
     sim.store.put_status(JOB, ns, name, new)
 
 
-def reconcile_deployment(sim: Simulator, ns: str, name: str) -> None:
+def reconcile_deployment(sim: SimulatorView, ns: str, name: str) -> None:
     """One ReplicaSet per pod template: scale the current one up and the others to zero; aggregate status."""
     dep = sim.store.find(DEPLOY, ns, name)
     if dep is None or meta(dep).get("deletionTimestamp"):
