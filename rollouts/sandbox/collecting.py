@@ -11,20 +11,13 @@ being slower).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 from rollouts.sandbox.objects import meta, timestamp, with_meta
 from rollouts.sandbox.resources import CRD_KEY, NAMESPACE_KEY
+from rollouts.sandbox.storeview import Key, Obj, StoreView
 from rollouts.sandbox.watching import Event
 
-if TYPE_CHECKING:
-    from rollouts.sandbox.storing import Store
 
-Key = tuple[str, str]
-Obj = dict[str, Any]
-
-
-def delete_object(store: Store, key: Key, obj: Obj, orphan: bool = False) -> Obj:
+def delete_object(store: StoreView, key: Key, obj: Obj, orphan: bool = False) -> Obj:
     """Delete as the API does: mark it terminating while finalizers remain, else remove it now."""
     m = meta(obj)
     if m.get("finalizers"):
@@ -37,7 +30,7 @@ def delete_object(store: Store, key: Key, obj: Obj, orphan: bool = False) -> Obj
     return remove(store, key, obj, None, orphan)
 
 
-def remove(store: Store, key: Key, old: Obj, last: Obj | None, orphan: bool = False) -> Obj:
+def remove(store: StoreView, key: Key, old: Obj, last: Obj | None, orphan: bool = False) -> Obj:
     """Remove an object for good (DELETED event), then what it contained or owned."""
     m = meta(old)
     ns, name, uid = m.get("namespace", ""), m["name"], m.get("uid", "")
@@ -63,7 +56,7 @@ def remove(store: Store, key: Key, old: Obj, last: Obj | None, orphan: bool = Fa
     return final
 
 
-def collect(store: Store, owner_uid: str, orphan: bool) -> None:
+def collect(store: StoreView, owner_uid: str, orphan: bool) -> None:
     """Garbage collection of the dependents of a removed owner (cascading through `_delete`)."""
     for dkey, dns, dname in sorted(store.dependents.pop(owner_uid, set())):
         dep = store.find(dkey, dns, dname)

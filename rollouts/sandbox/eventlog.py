@@ -12,65 +12,21 @@ initial list (or the replay from a resourceVersion) and the live events that fol
 
 from __future__ import annotations
 
-from collections import OrderedDict, deque
+from collections import deque
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
 
 from rollouts.sandbox import errors
 from rollouts.sandbox.limits import MAX_OBJECT_BYTES
 from rollouts.sandbox.objects import meta
 from rollouts.sandbox.resources import ResourceType
 from rollouts.sandbox.selectors import Selector
+from rollouts.sandbox.storeview import Key, Obj, StoreView
 from rollouts.sandbox.watching import Event, Watcher, encode
 
-if TYPE_CHECKING:
-    from rollouts.sandbox.storing import Store
-
-Key = tuple[str, str]
-Obj = dict[str, Any]
-
 HISTORY_BYTES = 32 * 1024 * 1024
-ENCODINGS_BYTES = 8 * 1024 * 1024
 
 
-class Encodings:
-    """Recently written or sent objects and their JSON, shared: the response to a write and the initial
-    events of every watch reuse one encoding. Bounded in bytes, least recently used first out."""
-
-    def __init__(self, limit: int = ENCODINGS_BYTES) -> None:
-        self.limit = limit
-        self.size = 0
-        self._items: OrderedDict[int, tuple[Obj, bytes]] = OrderedDict()
-
-    def get(self, obj: Obj) -> bytes:
-        hit = self._items.get(id(obj))
-        if hit is not None and hit[0] is obj:
-            self._items.move_to_end(id(obj))
-            return hit[1]
-        return self.put(obj, encode(obj))
-
-    def drop(self, obj: Obj | None) -> None:
-        """Forget an object that was replaced or removed: its encoding will not be sent again."""
-        if obj is not None:
-            hit = self._items.get(id(obj))
-            if hit is not None and hit[0] is obj:
-                del self._items[id(obj)]
-                self.size -= len(hit[1])
-
-    def put(self, obj: Obj, encoded: bytes) -> bytes:
-        old = self._items.pop(id(obj), None)
-        if old is not None:
-            self.size -= len(old[1])
-        if len(encoded) <= self.limit:
-            self._items[id(obj)] = (obj, encoded)  # the object is held, so its id is not reused meanwhile
-            self.size += len(encoded)
-            while self.size > self.limit:
-                _, (_, dropped) = self._items.popitem(last=False)
-                self.size -= len(dropped)
-        return encoded
-
-
-def storable(store: Store, obj: Obj) -> bytes:
+def storable(store: StoreView, obj: Obj) -> bytes:
     """The object's encoding, or etcd's refusal (500, "etcdserver: request is too large") when it is too big."""
     encoded = encode(obj)
     if len(encoded) > MAX_OBJECT_BYTES:
@@ -84,7 +40,7 @@ def storable(store: Store, obj: Obj) -> bytes:
     return encoded
 
 
-def commit(store: Store, key: Key, event: Event, encoded: bytes | None = None) -> None:
+def commit(store: StoreView, key: Key, event: Event, encoded: bytes | None = None) -> None:
     """Append to the history (what falls out is compacted) and hand the event to watchers and listeners.
     `encoded` is the object's JSON when the write was measured; otherwise it is encoded only for watchers."""
     store.encodings.drop(event.old)
@@ -116,7 +72,7 @@ def commit(store: Store, key: Key, event: Event, encoded: bytes | None = None) -
 
 
 def subscribe(
-    store: Store,
+    store: StoreView,
     rt: ResourceType,
     namespace: str | None,
     selector: Selector,

@@ -8,18 +8,13 @@ is live when its uid is stored.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from rollouts.sandbox.objects import meta, owner_uids
-
-if TYPE_CHECKING:
-    from rollouts.sandbox.storing import Store
-
-Key = tuple[str, str]
-Obj = dict[str, Any]
+from rollouts.sandbox.storeview import Key, Obj, StoreView
 
 
-def candidates(store: Store, key: Key, ns: str, equalities: list[tuple[str, str]]) -> set[str]:
+def candidates(store: StoreView, key: Key, ns: str, equalities: list[tuple[str, str]]) -> set[str]:
     """Names in (key, ns) carrying every `label=value` pair (a superset check is still applied after)."""
     index = store.label_index.get((key, ns), {})
     sets = sorted((index.get(pair, set()) for pair in equalities), key=len)
@@ -31,7 +26,7 @@ def _labels(obj: Obj | None) -> dict[str, Any]:
     return labels if isinstance(labels, dict) else {}
 
 
-def update(store: Store, key: Key, ns: str, name: str, old: Obj | None, new: Obj | None) -> None:
+def update(store: StoreView, key: Key, ns: str, name: str, old: Obj | None, new: Obj | None) -> None:
     """Move (key, ns, name) from what `old` said to what `new` says (None: absent) in every index."""
     old_labels, new_labels = _labels(old), _labels(new)
     if old_labels != new_labels or old is None or new is None:

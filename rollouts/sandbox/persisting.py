@@ -9,18 +9,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from rollouts.sandbox.objects import meta
 from rollouts.sandbox.resources import CRD_KEY, NAMESPACE_KEY, crd_problem, types_from_crd
-
-if TYPE_CHECKING:
-    from rollouts.sandbox.storing import Store
-
-Obj = dict[str, Any]
+from rollouts.sandbox.storeview import Obj, StoreView
 
 
-def restore(store: Store, objects: list[Obj], resource_version: int) -> None:
+def restore(store: StoreView, objects: list[Obj], resource_version: int) -> None:
     """Load saved objects as they were (uids, versions, timestamps kept); CRDs first so their types exist.
 
     Watches from a version older than the restored one get 410 Gone: the history did not survive.
@@ -44,7 +39,7 @@ def restore(store: Store, objects: list[Obj], resource_version: int) -> None:
     store.floor = store.rv
 
 
-def dump(store: Store) -> list[Obj]:
+def dump(store: StoreView) -> list[Obj]:
     """Every stored object (shared, do not mutate), CRDs and namespaces first."""
     out: list[Obj] = []
     for key in sorted(store.objects, key=lambda k: (k != CRD_KEY, k != NAMESPACE_KEY, k)):
@@ -53,7 +48,7 @@ def dump(store: Store) -> list[Obj]:
     return out
 
 
-def save_state(store: Store, path: Path) -> None:
+def save_state(store: StoreView, path: Path) -> None:
     """Write every object and the resourceVersion to `path` atomically (JSON)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(path.suffix + ".tmp")
@@ -61,7 +56,7 @@ def save_state(store: Store, path: Path) -> None:
     tmp.replace(path)
 
 
-def load_state(store: Store, path: Path) -> None:
+def load_state(store: StoreView, path: Path) -> None:
     """Load a state file written by `save_state`; raises ValueError with a one-line reason when it is unusable."""
     try:
         data = json.loads(path.read_text())

@@ -37,7 +37,8 @@ from rollouts.sandbox.resources import CRD_KEY
 from rollouts.sandbox.selectors import Selector
 from rollouts.sandbox.serving import Api
 from rollouts.sandbox.simulating import Simulator
-from rollouts.sandbox.storing import Obj, Store
+from rollouts.sandbox.storeview import Obj
+from rollouts.sandbox.storing import Store
 from rollouts.sandbox.view import SandboxOptions
 from rollouts.sandbox.watching import Watcher
 

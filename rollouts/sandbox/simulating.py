@@ -37,7 +37,8 @@ from rollouts.sandbox.objects import (
     parse_duration,
     timestamp,
 )
-from rollouts.sandbox.storing import Key, Obj, Store
+from rollouts.sandbox.storeview import Key, Obj
+from rollouts.sandbox.storing import Store
 from rollouts.sandbox.watching import Event
 
 

@@ -54,11 +54,8 @@ from rollouts.sandbox.resources import (
     types_from_crd,
 )
 from rollouts.sandbox.selectors import Selector
+from rollouts.sandbox.storeview import Encodings, Key, Listener, Obj
 from rollouts.sandbox.watching import MAX_BYTES, MAX_EVENTS, Event, Watcher
-
-Key = tuple[str, str]
-Obj = dict[str, Any]
-Listener = Callable[[Key, Event], None]
 
 # Metadata the server owns: a client's value is ignored on update.
 _SERVER_META = ("uid", "creationTimestamp", "generation", "deletionTimestamp", "deletionGracePeriodSeconds")
@@ -89,7 +86,7 @@ class Store:
         self.log_bytes: dict[Key, int] = {}
         # What was refused or cut (`/sandbox/healthz` shows it): nothing the server refuses is silent.
         self.counters = Refusals()
-        self.encodings = eventlog.Encodings()
+        self.encodings = Encodings()
         self.compacted: dict[Key, int] = {}
         self.watchers: dict[Key, set[Watcher]] = {}
         self.uids: dict[str, tuple[Key, str, str]] = {}

@@ -8,7 +8,7 @@ store atomically with the write path; this loop sends its queue as JSON lines, b
 Memory stays bounded whatever the client does: the queue is written in pieces of at most `CHUNK` bytes, each
 written only once the previous one has left the process (so a client that reads nothing holds one piece in
 the transport, not the list), and an initial object is written from the store's shared encoding
-(`eventlog.Encodings`), not from a copy per watch. When the watcher is cut because its client fell behind, or
+(`storeview.Encodings`), not from a copy per watch. When the watcher is cut because its client fell behind, or
 when the stream ends, the remaining bytes get `CUT_GRACE` seconds to leave; a client that still reads nothing
 loses the connection, and with it the buffers.
 """

@@ -27,7 +27,8 @@ from rollouts.sandbox.objects import (
     set_path,
     timestamp,
 )
-from rollouts.sandbox.storing import Key, Obj, Store
+from rollouts.sandbox.storeview import Key, Obj
+from rollouts.sandbox.storing import Store
 
 
 class SimulatorView(Protocol):
