@@ -5,7 +5,8 @@ The outermost layer of the runtime: the Deployment's probes and Prometheus' scra
 serves them from the supervisor thread (`rollouts.controller.supervising`), on an event loop the reconcilers
 never block. Liveness and readiness are callables supplied by the manager, asked on that thread (alive: the
 manager's tasks are running and its loop answered within the stall limit; ready: caches synced, or standing by
-for the lease). Port 0 picks a free port; the chosen ports are in `healthz_port`/`metrics_port` after
+for the lease, and with `--sharding` the shard group known: one round listed its Leases and renewed this
+replica's). Port 0 picks a free port; the chosen ports are in `healthz_port`/`metrics_port` after
 `start()`. Both may be the same port: one server then serves all three. The default address is loopback.
 """
 
