@@ -101,9 +101,8 @@ class Manager:
         self.registry = registry if registry is not None else CollectorRegistry()
         self.metrics = metrics or ControllerMetrics(self.registry, clock=self.clock)
         client.add_hook(self.metrics.on_request)
-        self._shard_keys: set[str] = (
-            set()
-        )  # every Rollout and lone AnalysisRun key (read by the shard rounds)
+        # every Rollout and lone AnalysisRun key (read by the shard rounds)
+        self._shard_keys: set[str] = set()
         self.member = self._member() if config.sharding else None
         self.elector = self._elector() if config.leader_elect and self.member is None else None
         # Reconcilers write through a fenced view of the client; informers and the test's own client do not.
