@@ -35,7 +35,7 @@ from rollouts.models.vocabulary import (
 )
 from rollouts.strategy.plan import JSON, AnalysisRunState, Observed, ReplicaSetState
 from rollouts.strategy.references import service_state
-from rollouts.traffic import router_refs
+from rollouts.traffic import TrafficRoutingError, router_refs
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -218,17 +218,16 @@ def nested_template_refs(template: Mapping[str, Any], namespace: str) -> list[Te
     return refs
 
 
-def _split_name(name: str, namespace: str) -> tuple[str, str]:
-    if "/" in name:
-        ns, _, short = name.partition("/")
-        return ns, short
-    return namespace, name
-
-
 def router_refs_of(model: Rollout | None) -> list[RouterRef]:
-    """The router objects to fetch (`rollouts.traffic.router_refs`); none when the spec did not parse (the
-    strategy core then reports InvalidSpec and edits no router)."""
-    return [] if model is None else list(router_refs(model))
+    """The router objects to fetch (`rollouts.traffic.router_refs`); none when the spec did not parse, or when
+    its trafficRouting does not name routers in a form they can be read from: the strategy core reports either
+    as InvalidSpec (`route_edits` raises the same `TrafficRoutingError`, naming the field) and edits no router."""
+    if model is None:
+        return []
+    try:
+        return list(router_refs(model))
+    except TrafficRoutingError:
+        return []
 
 
 def selector_string(raw: Mapping[str, Any]) -> str | None:

@@ -33,7 +33,10 @@ def cross_namespace_error(ctx: Context) -> str | None:
     not allow it (`Observed.cross_namespace_routing`); checked before anything is created or edited."""
     if ctx.traffic_routing is None or ctx.observed.cross_namespace_routing:
         return None
-    return cross_namespace_message(ctx.observed.rollout)
+    try:
+        return cross_namespace_message(ctx.observed.rollout)
+    except TrafficRoutingError as e:  # routers named in a form they cannot be read from: the spec's own error
+        return str(e)
 
 
 def desired_weight(ctx: Context) -> tuple[int, bool]:

@@ -45,7 +45,11 @@ def http_route_keys(ro: Rollout) -> list[RouterKey]:
     if cfg.get("httpRoute"):
         names.append(str(cfg["httpRoute"]))
     routes = cfg.get("httpRoutes")
-    for entry in routes if isinstance(routes, list) else []:  # anything else is the plugin's own config error
+    if routes is not None and not isinstance(routes, list):
+        raise TrafficRoutingError(
+            f"httpRoutes must be a list of routes, not {type(routes).__name__}", field=f"{FIELD}.httpRoutes"
+        )
+    for entry in routes or []:
         name = entry.get("name") if isinstance(entry, Mapping) else entry
         if name and str(name) not in names:
             names.append(str(name))

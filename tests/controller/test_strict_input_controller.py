@@ -42,11 +42,23 @@ def zero_max_weight(spec: dict[str, Any]) -> None:
     }
 
 
+def istio_not_an_object(spec: dict[str, Any]) -> None:
+    spec["strategy"]["canary"]["trafficRouting"] = {"istio": "x"}
+
+
+def http_routes_not_a_list(spec: dict[str, Any]) -> None:
+    spec["strategy"]["canary"]["trafficRouting"] = {
+        "plugins": {"argoproj-labs/gatewayAPI": {"httpRoutes": 5}}
+    }
+
+
 CASES = {
     "huge-replicas": (huge_replicas, "spec.replicas: Invalid value: 3000000000: must be between"),
     "double-percent": (double_percent, 'spec.strategy.canary.maxSurge: Invalid value: "150%%"'),
     "negative-surge": (negative_surge, "spec.strategy.canary.maxSurge: Invalid value: -1"),
     "zero-max-weight": (zero_max_weight, "SetWeight needs to be between 0 and 0"),  # Argo's first error
+    "istio-not-an-object": (istio_not_an_object, "spec.strategy.canary.trafficRouting.istio"),
+    "http-routes-not-a-list": (http_routes_not_a_list, "httpRoutes must be a list of routes, not int"),
 }
 
 
