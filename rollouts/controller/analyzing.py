@@ -29,7 +29,7 @@ from loguru import logger
 from pydantic import ValidationError
 
 from analysis import runner
-from analysis.models import AnalysisPhase, AnalysisRun, AnalysisRunStatus
+from analysis.models import AnalysisPhase, AnalysisRun
 from analysis.providers.registry import Providers
 from rollouts.controller.applying import merge_diff
 from rollouts.controller.jobs import JobProvider
@@ -137,11 +137,6 @@ def _int_or_none(value: Any) -> int | None:
     return value
 
 
-def status_wire(status: AnalysisRunStatus | Mapping[str, Any]) -> JSON:
-    """An `AnalysisRunStatus` model (or a dict) as wire JSON."""
-    return dict(status) if isinstance(status, Mapping) else status.to_wire()
-
-
 class AnalysisRunReconciler:
     """Reconciles AnalysisRuns: `await reconcile(key)` → seconds until the next due measurement (None: idle)."""
 
@@ -221,7 +216,7 @@ class AnalysisRunReconciler:
         outcome = await runner.reconcile_run(
             run, providers, now=now, secrets=KubeSecrets(self.client, namespace)
         )
-        return status_wire(outcome.status), outcome.next_wakeup
+        return outcome.status.to_wire(), outcome.next_wakeup
 
     async def _write_status(self, raw: JSON, new_status: JSON) -> JSON | None:
         diff = merge_diff(raw.get("status") or {}, new_status)

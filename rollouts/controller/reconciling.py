@@ -38,7 +38,7 @@ from rollouts.kube.client import KubeClient
 from rollouts.kube.errors import Conflict, Forbidden, Invalid, NotFound
 from rollouts.kube.resources import ROLLOUTS, Resource
 from rollouts.models.vocabulary import INVALID_SPEC, format_time
-from rollouts.strategy import decide
+from rollouts.strategy import decide as decide_rollout
 from rollouts.strategy.plan import JSON, Action, CompletedAttempt, EmitEvent, Observed, Plan
 from rollouts.strategy.status import invalid_spec_status
 
@@ -187,10 +187,6 @@ def settle(decide: Decide, observed: Observed, plan: Plan, now: datetime) -> tup
     return folded_plan, settled
 
 
-def _default_decide() -> Decide:
-    return decide
-
-
 class RolloutReconciler:
     """Reconciles Rollouts: `await reconcile(key)` → seconds until the next look (None: on the next event)."""
 
@@ -210,7 +206,7 @@ class RolloutReconciler:
         self.cross_namespace_routing = allow_cross_namespace_routing
         self.direct = ClientSource(client)
         self.fresh = Freshest(source or self.direct)
-        self._decide = decide
+        self._decide: Decide = decide if decide is not None else decide_rollout
         self.metrics: RolloutMetrics = metrics if metrics is not None else NoMetrics()
         self.clock = clock
         self.conflict_retries = conflict_retries
@@ -256,8 +252,6 @@ class RolloutReconciler:
 
     @property
     def decide(self) -> Decide:
-        if self._decide is None:
-            self._decide = _default_decide()
         return self._decide
 
     async def reconcile(self, key: Any) -> float | None:

@@ -225,6 +225,20 @@ def test_secrets_are_readable_only_where_they_are_granted() -> None:
     assert not rbac.allows(everywhere, Request("payments", "", "secrets", "list"))
 
 
+def installed_config(**mode: Any) -> ControllerConfig:
+    """The controller as the install runs it (Lease in namespace "rollouts"), with the lease timings shortened."""
+    return ControllerConfig(
+        lease_namespace="rollouts",
+        healthz_port=0,
+        metrics_port=0,
+        bind="127.0.0.1",
+        retry_period=0.2,
+        renew_deadline=1.0,
+        lease_duration=2.0,
+        **mode,
+    )
+
+
 async def _until(cond: Callable[[], Any], limit: float = 30.0) -> None:
     async with asyncio.timeout(limit):
         while not await cond():  # noqa: ASYNC110 - the controller under test drives the condition
@@ -326,16 +340,7 @@ async def test_rbac_covers_every_request_the_controller_makes(
     )
     await kube.create(ANALYSIS_RUNS, SMOKE_RUN, ns)
     async_sandbox.requests.reset()
-    config = ControllerConfig(
-        leader_elect=True,
-        lease_namespace="rollouts",
-        healthz_port=0,
-        metrics_port=0,
-        bind="127.0.0.1",
-        retry_period=0.2,
-        renew_deadline=1.0,
-        lease_duration=2.0,
-    )
+    config = installed_config(leader_elect=True)
     ctl = KubeClient(settings_for_url(async_sandbox.url), qps=0, user_agent="controller-under-test")
     manager = Manager(ctl, config, registry=CollectorRegistry())
     await manager.start()
@@ -472,17 +477,7 @@ async def test_the_sharded_install_allows_every_lease_request_a_sharded_replica_
     managers = []
     clients = []
     for identity in ("replica-a", "replica-b"):
-        config = ControllerConfig(
-            sharding=True,
-            identity=identity,
-            lease_namespace="rollouts",
-            healthz_port=0,
-            metrics_port=0,
-            bind="127.0.0.1",
-            retry_period=0.2,
-            renew_deadline=1.0,
-            lease_duration=2.0,
-        )
+        config = installed_config(sharding=True, identity=identity)
         client = KubeClient(settings_for_url(async_sandbox.url), qps=0, user_agent=f"{agent}/{identity}")
         clients.append(client)
         managers.append(Manager(client, config, registry=CollectorRegistry()))
