@@ -284,9 +284,15 @@ class PrometheusProvider(BaseProvider):
             # then the exchange, a body that trickles included. When it fires, the sockets are shut down and
             # the query thread returns (`deadlines`); `asyncio.timeout` is `wait_for` without its extra task.
             async with asyncio.timeout(request.timeout), admission:
-                result, value, warnings = await self._executor.run(
-                    loop, connection.fetch, request.endpoint, request.params, deadline
-                )
+                try:
+                    result, value, warnings = await self._executor.run(
+                        loop, connection.fetch, request.endpoint, request.params, deadline
+                    )
+                except asyncio.CancelledError:
+                    # Shut the sockets before the slot is given back: the namespace's and the backend's caps
+                    # count connections, and a released slot must not overlap a socket still open.
+                    deadline.abort()
+                    raise
         except _Unsupported as e:
             return error_measurement(str(e))
         except _ApiError as e:

@@ -26,10 +26,10 @@ from analysis.models import (
     DryRun,
     MeasurementRetention,
 )
+from rollouts.models import AnalysisRunArgument, RolloutAnalysis, RolloutAnalysisRunStatus
 from rollouts.models.vocabulary import (
     BLUE_GREEN_PAUSE,
     CANARY_PAUSE_STEP,
-    DEFAULT_RUN_HISTORY_LIMIT,
     INCONCLUSIVE_ANALYSIS,
     INSTANCE_ID_LABEL,
     POD_TEMPLATE_HASH_LABEL,
@@ -58,9 +58,8 @@ STEP, BACKGROUND, PRE, POST = "Step", "Background", "PrePromotion", "PostPromoti
 # ---------------------------------------------------------------------------------------------------------------
 
 
-def _template(ctx: Context, ref: JSON, path: str) -> JSON:
-    name = str(ref.get("templateName") or "")
-    if ref.get("clusterScope"):
+def _template(ctx: Context, name: str, cluster_scope: bool, path: str) -> JSON:
+    if cluster_scope:
         spec = ctx.observed.templates.get(("ClusterAnalysisTemplate", "", name))
         kind = "ClusterAnalysisTemplate"
     else:
@@ -74,47 +73,68 @@ def _template(ctx: Context, ref: JSON, path: str) -> JSON:
     return spec
 
 
+_Ref = tuple[str, bool]
+"""A template reference: (templateName, clusterScope)."""
+
+
+def _refs(analysis: RolloutAnalysis) -> list[_Ref]:
+    return [(ref.template_name, ref.is_cluster_scope) for ref in analysis.templates or []]
+
+
+def _nested_refs(spec: JSON) -> list[_Ref]:
+    """The `templates` an AnalysisTemplate spec composes (wire JSON: templates are read as written)."""
+    return [
+        (str(r.get("templateName") or ""), bool(r.get("clusterScope")))
+        for r in spec.get("templates") or []
+        if isinstance(r, dict)
+    ]
+
+
 def _collect(
     ctx: Context,
-    refs: list[JSON],
+    refs: list[_Ref],
     path: str,
     seen: set[str],
     out: list[JSON],
     cluster: list[bool] | None = None,
 ) -> None:
     """The referenced template specs, nested `templates` included, each once (`getAnalysisTemplatesFromRefs`)."""
-    for ref in refs:
-        key = f"{bool(ref.get('clusterScope'))}/{ref.get('templateName')}"
-        spec = _template(ctx, ref, path)
+    for name, cluster_scope in refs:
+        key = f"{cluster_scope}/{name}"
+        spec = _template(ctx, name, cluster_scope, path)
         if key in seen:
             continue
         seen.add(key)
         out.append(spec)
         if cluster is not None:
-            cluster.append(bool(ref.get("clusterScope")))
-        inner = spec.get("templates") or []
+            cluster.append(cluster_scope)
+        inner = _nested_refs(spec)
         if inner:
             _collect(ctx, inner, path, seen, out, cluster)
 
 
-def _analysis_refs(ctx: Context) -> list[tuple[str, JSON]]:
+def _analysis_refs(ctx: Context) -> list[tuple[str, RolloutAnalysis]]:
     """(field path, RolloutAnalysis) of every analysis the strategy runs, in the order Argo reads them
     (`getReferencedRolloutAnalyses`: pre- then post-promotion; every step's, then the background one)."""
-    refs: list[tuple[str, JSON]] = []
+    refs: list[tuple[str, RolloutAnalysis]] = []
     if ctx.bluegreen is not None:
-        for key in ("prePromotionAnalysis", "postPromotionAnalysis"):
-            if isinstance(ctx.bluegreen.get(key), dict):
-                refs.append((f"spec.strategy.blueGreen.{key}.templates", ctx.bluegreen[key]))
+        bg = ctx.bluegreen
+        for key, analysis in (
+            ("prePromotionAnalysis", bg.pre_promotion_analysis),
+            ("postPromotionAnalysis", bg.post_promotion_analysis),
+        ):
+            if analysis is not None:
+                refs.append((f"spec.strategy.blueGreen.{key}.templates", analysis))
     elif ctx.canary is not None:
         for i, step in enumerate(ctx.steps):
-            if isinstance(step.get("analysis"), dict):
-                refs.append((f"spec.strategy.canary.steps[{i}].analysis.templates", step["analysis"]))
-        if isinstance(ctx.canary.get("analysis"), dict):
-            refs.append(("spec.strategy.canary.analysis.templates", ctx.canary["analysis"]))
+            if step.analysis is not None:
+                refs.append((f"spec.strategy.canary.steps[{i}].analysis.templates", step.analysis))
+        if ctx.canary.analysis is not None:
+            refs.append(("spec.strategy.canary.analysis.templates", ctx.canary.analysis))
     return refs
 
 
-Referenced = list[tuple[str, JSON, list[JSON], list[bool]]]
+Referenced = list[tuple[str, RolloutAnalysis, list[JSON], list[bool]]]
 """Per analysis the strategy runs: (field path, RolloutAnalysis, template specs, whether each is cluster-scoped)."""
 
 
@@ -127,7 +147,7 @@ def referenced_templates(ctx: Context, *, skip_missing: bool = False) -> tuple[R
         specs: list[JSON] = []
         cluster: list[bool] = []
         try:
-            _collect(ctx, list(analysis.get("templates") or []), path, set(), specs, cluster)
+            _collect(ctx, _refs(analysis), path, set(), specs, cluster)
         except SpecError as e:
             if not skip_missing:
                 return found, str(e)
@@ -136,37 +156,42 @@ def referenced_templates(ctx: Context, *, skip_missing: bool = False) -> tuple[R
     return found, None
 
 
+def _template_names(analysis: RolloutAnalysis) -> str:
+    return " ".join(ref.template_name for ref in analysis.templates or [])
+
+
 def template_merge_error(ctx: Context, referenced: Referenced) -> str | None:
     """The first analysis whose templates (`referenced_templates`, all existing) do not merge into a run
     (`ValidateAnalysisTemplatesWithType`: duplicate metric names, conflicting or unresolved args)."""
     try:
         for path, analysis, specs, cluster in referenced:
             _flatten_metrics(specs, analysis, path)
-            args = [_dummy_arg(ctx, a) for a in analysis.get("args") or []]
+            args = [_dummy_arg(ctx, a) for a in analysis.args or []]
             key = canonical_key([specs, cluster, args])
             error = _merge_error(key)
             if error:
-                names = " ".join(str(r.get("templateName", "")) for r in analysis.get("templates") or [])
-                raise SpecError(f'{path}: Invalid value: "templateNames: [{names}]": {error}')
+                raise SpecError(
+                    f'{path}: Invalid value: "templateNames: [{_template_names(analysis)}]": {error}'
+                )
     except SpecError as e:
         return str(e)
     return None
 
 
-def _dummy_arg(ctx: Context, arg: JSON) -> JSON:
+def _dummy_arg(ctx: Context, arg: AnalysisRunArgument) -> JSON:
     """`buildAnalysisArgs` of the reference validation: valueFrom resolved against dummy hashes."""
-    vf = arg.get("valueFrom") or {}
-    value = arg.get("value", "")
-    if vf.get("podTemplateHashValue") == "Latest":
+    vf = arg.value_from
+    value = arg.value if arg.value is not None else ""
+    if vf is not None and vf.pod_template_hash_value == "Latest":
         value = "dummy-new-hash"
-    elif vf.get("podTemplateHashValue") == "Stable":
+    elif vf is not None and vf.pod_template_hash_value == "Stable":
         value = "dummy-stable-hash"
-    elif isinstance(vf.get("fieldRef"), dict):
+    elif vf is not None and vf.field_ref is not None:
         try:
-            value = _field_ref(ctx, str(vf["fieldRef"].get("fieldPath", "")))
+            value = _field_ref(ctx, vf.field_ref.field_path)
         except SpecError:
             value = ""
-    return {"name": arg.get("name"), "value": value}
+    return {"name": arg.name, "value": value}
 
 
 @memoized(1024)
@@ -196,16 +221,23 @@ _FIELD_INDEX = re.compile(r"^(.*)\[(.*)\]$")
 
 
 def _field_ref(ctx: Context, path: str) -> str:
-    """`fieldRef.fieldPath` against the Rollout: downward-API `metadata.…`, else a JSON walk (docs/semantics/objects.md#rollout-spec)."""
+    """`fieldRef.fieldPath` against the Rollout: downward-API `metadata.…`, else a walk of the Rollout's JSON as
+    written (Argo marshals the Rollout and walks it; docs/semantics/objects.md#rollout-spec)."""
     if path.startswith("metadata"):
-        meta = ctx.ro.get("metadata") or {}
+        meta = ctx.rollout.metadata
         m = re.fullmatch(r"metadata\.(labels|annotations)\['(.*)'\]", path)
         if m:
-            return str((meta.get(m.group(1)) or {}).get(m.group(2), ""))
+            found = (meta.labels if m.group(1) == "labels" else meta.annotations) or {}
+            return str(found.get(m.group(2), ""))
         if path in ("metadata.name", "metadata.namespace", "metadata.uid"):
-            return str(meta.get(path.split(".", 1)[1], ""))
+            value = {
+                "metadata.name": meta.name,
+                "metadata.namespace": meta.namespace,
+                "metadata.uid": meta.uid,
+            }
+            return str(value[path] or "")
         raise SpecError(f"unsupported fieldPath: {path}")
-    node: Any = ctx.ro
+    node: Any = ctx.observed.rollout_raw
     for part in path.split("."):
         m = _FIELD_INDEX.match(part)
         if m:
@@ -227,32 +259,31 @@ def _field_ref(ctx: Context, path: str) -> str:
     return str(node)
 
 
-def rollout_args(ctx: Context, args: list[JSON]) -> list[JSON]:
+def rollout_args(ctx: Context, args: list[AnalysisRunArgument]) -> list[JSON]:
     """`BuildArgumentsForRolloutAnalysisRun`: every arg gets a value (valueFrom resolved now)."""
     out: list[JSON] = []
     for arg in args:
-        value = arg.get("value", "")
-        vf = arg.get("valueFrom") or {}
-        if vf.get("podTemplateHashValue") == "Latest":
+        value = arg.value if arg.value is not None else ""
+        vf = arg.value_from
+        if vf is not None and vf.pod_template_hash_value == "Latest":
             value = ctx.new_rs.pod_template_hash if ctx.new_rs else ""
-        elif vf.get("podTemplateHashValue") == "Stable":
+        elif vf is not None and vf.pod_template_hash_value == "Stable":
             value = ctx.stable_rs.pod_template_hash if ctx.stable_rs else ""
-        elif isinstance(vf.get("fieldRef"), dict):
-            value = _field_ref(ctx, str(vf["fieldRef"].get("fieldPath", "")))
-        out.append({"name": arg.get("name"), "value": value})
+        elif vf is not None and vf.field_ref is not None:
+            value = _field_ref(ctx, vf.field_ref.field_path)
+        out.append({"name": arg.name, "value": value})
     return out
 
 
-def _flatten_metrics(specs: list[JSON], analysis: JSON, path: str) -> list[JSON]:
+def _flatten_metrics(specs: list[JSON], analysis: RolloutAnalysis, path: str) -> list[JSON]:
     """`FlattenTemplates` metrics: concatenated; a duplicate name is Argo's reference-validation error."""
     metrics: list[JSON] = []
     names: set[str] = set()
     for spec in specs:
         for metric in spec.get("metrics") or []:
             if metric.get("name") in names:
-                refs = " ".join(str(r.get("templateName", "")) for r in analysis.get("templates") or [])
                 raise SpecError(
-                    f'{path}: Invalid value: "templateNames: [{refs}]": '
+                    f'{path}: Invalid value: "templateNames: [{_template_names(analysis)}]": '
                     f"two metrics have the same name '{metric.get('name')}'"
                 )
             names.add(metric.get("name"))
@@ -265,20 +296,19 @@ def _flatten_metrics(specs: list[JSON], analysis: JSON, path: str) -> list[JSON]
 _RUN_SPECS: Memo[JSON] = Memo(256)
 
 
-def build_run_spec(ctx: Context, analysis: JSON, path: str) -> JSON:
+def build_run_spec(ctx: Context, analysis: RolloutAnalysis, path: str) -> JSON:
     """The AnalysisRun spec (`NewAnalysisRunFromTemplates`, docs/semantics/analysis.md#analysis-args) via `analysis.args.build_run_spec`.
 
     Args come from the Rollout with every `valueFrom` resolved now (`BuildArgumentsForRolloutAnalysisRun`);
     a merge error (conflicting values, an arg left unresolved, duplicate rules) is a `SpecError`."""
     specs: list[JSON] = []
     cluster: list[bool] = []
-    _collect(ctx, list(analysis.get("templates") or []), path, set(), specs, cluster)
+    _collect(ctx, _refs(analysis), path, set(), specs, cluster)
     _flatten_metrics(specs, analysis, path)
-    names = " ".join(str(r.get("templateName", "")) for r in analysis.get("templates") or [])
     try:
-        args = rollout_args(ctx, list(analysis.get("args") or []))
-        dry_run = analysis.get("dryRun") or []
-        retention = analysis.get("measurementRetention") or []
+        args = rollout_args(ctx, list(analysis.args or []))
+        dry_run = [d.metric_name for d in analysis.dry_run or []]
+        retention = [[r.metric_name, r.limit] for r in analysis.measurement_retention or []]
         # everything the spec is built from below, so a hit is exactly what building it again would give
         key = json_key([specs, cluster, args, dry_run, retention])
         cached = _RUN_SPECS.get(key)
@@ -295,12 +325,14 @@ def build_run_spec(ctx: Context, analysis: JSON, path: str) -> JSON:
             templates,
             cluster_templates,
             [Argument.from_wire(a) for a in args],
-            [DryRun.from_wire(d) for d in dry_run],
-            [MeasurementRetention.from_wire(r) for r in retention],
+            [DryRun(metric_name=name) for name in dry_run],
+            [MeasurementRetention(metric_name=name, limit=limit) for name, limit in retention],
         )
     except (analysis_args.ArgsError, ValidationError) as e:
         message = str(e).splitlines()[0] if isinstance(e, ValidationError) else str(e)
-        raise SpecError(f'{path}: Invalid value: "templateNames: [{names}]": {message}') from e
+        raise SpecError(
+            f'{path}: Invalid value: "templateNames: [{_template_names(analysis)}]": {message}'
+        ) from e
     wire: JSON = run_spec.to_wire()
     _RUN_SPECS.put(key, copy_json(wire))
     return wire
@@ -315,13 +347,14 @@ def _runs_by_name(ctx: Context) -> dict[str, AnalysisRunState]:
     return {r.name: r for r in ctx.observed.analysis_runs}
 
 
-def _current(ctx: Context, section: str, field: str) -> AnalysisRunState | None:
-    name = ((ctx.status.get(section) or {}).get(field) or {}).get("name")
+def _current(ctx: Context, stored: RolloutAnalysisRunStatus | None) -> AnalysisRunState | None:
+    """The observed run the stored status names (`currentStepAnalysisRunStatus`, …), if it exists."""
+    name = stored.name if stored is not None else ""
     return _runs_by_name(ctx).get(name) if name else None
 
 
 def current_step_run(ctx: Context) -> AnalysisRunState | None:
-    return _current(ctx, "canary", "currentStepAnalysisRunStatus")
+    return _current(ctx, ctx.status.canary.current_step_analysis_run_status)
 
 
 def _needs_new(ctx: Context, run: AnalysisRunState | None) -> bool:
@@ -329,12 +362,12 @@ def _needs_new(ctx: Context, run: AnalysisRunState | None) -> bool:
     if run is None:
         return True
     if (
-        ctx.status.get("controllerPause")
+        ctx.status.controller_pause
         and ctx.pause_condition(CANARY_PAUSE_STEP) is None
         and ctx.pause_condition(BLUE_GREEN_PAUSE) is None
     ):
         return run.phase == AnalysisPhase.INCONCLUSIVE
-    return bool(ctx.status.get("abortedAt"))
+    return ctx.status.aborted_at is not None
 
 
 def _terminate(ctx: Context, run: AnalysisRunState | None) -> None:
@@ -343,7 +376,7 @@ def _terminate(ctx: Context, run: AnalysisRunState | None) -> None:
 
 
 def _create(
-    ctx: Context, analysis: JSON, infix: str, rtype: str, path: str, index: int | None = None
+    ctx: Context, analysis: RolloutAnalysis, infix: str, rtype: str, path: str, index: int | None = None
 ) -> JSON:
     """`createAnalysisRun`: name `<rollout>-<podhash>-<revision>[-<infix>]`, `.N` on collision."""
     pod_hash = ctx.new_rs.pod_template_hash if ctx.new_rs else ctx.pod_hash
@@ -366,13 +399,14 @@ def _create(
     labels: dict[str, str] = {POD_TEMPLATE_HASH_LABEL: pod_hash, ROLLOUT_TYPE_LABEL: rtype}
     if index is not None:
         labels[STEP_INDEX_LABEL] = str(index)
-    meta = analysis.get("analysisRunMetadata") or {}
-    labels.update(meta.get("labels") or {})
-    labels.update(((ctx.spec.get("selector") or {}).get("matchLabels")) or {})
-    instance_id = (ctx.observed.rollout.metadata.labels or {}).get(INSTANCE_ID_LABEL)
+    meta = analysis.analysis_run_metadata
+    labels.update((meta.labels if meta is not None else None) or {})
+    selector = ctx.spec.selector
+    labels.update((selector.match_labels if selector is not None else None) or {})
+    instance_id = (ctx.rollout.metadata.labels or {}).get(INSTANCE_ID_LABEL)
     if instance_id:
         labels[INSTANCE_ID_LABEL] = instance_id  # the run is handled by the same controller instance
-    annotations = {REVISION_ANNOTATION: revision, **(meta.get("annotations") or {})}
+    annotations = {REVISION_ANNOTATION: revision, **((meta.annotations if meta is not None else None) or {})}
     spec = build_run_spec(ctx, analysis, path)
     ctx.actions.append(CreateAnalysisRun(name, spec, labels, annotations))
     return {"name": name, "status": ""}
@@ -390,12 +424,14 @@ def _outcome(ctx: Context, run: AnalysisRunState | None, label: str) -> None:
         ctx.abort(message)
 
 
-def _emit_change(ctx: Context, prev: JSON | None, run: AnalysisRunState | None, rtype: str) -> None:
+def _emit_change(
+    ctx: Context, prev: RolloutAnalysisRunStatus | None, run: AnalysisRunState | None, rtype: str
+) -> None:
     """`emitAnalysisRunStatusChanges`: event `AnalysisRun<Phase>` when a current run's phase changes."""
     if run is None or not run.phase:
         return
-    if prev is None or (prev.get("name") == run.name and prev.get("status") != run.phase):
-        before = prev.get("status") if prev else "NoPreviousStatus"
+    if prev is None or (prev.name == run.name and prev.status != run.phase):
+        before = prev.status if prev is not None else "NoPreviousStatus"
         ctx.event(
             f"AnalysisRun{run.phase}",
             f"{rtype} Analysis Run '{run.name}' Status New: '{run.phase}' Previous: '{before}'",
@@ -408,9 +444,8 @@ def _cleanup(ctx: Context, current_names: set[str]) -> None:
     others = [r for r in ctx.observed.analysis_runs if r.name not in current_names]
     for run in others:
         _terminate(ctx, run)
-    limits = ctx.spec.get("analysis") or {}
-    ok_limit = limits.get("successfulRunHistoryLimit", DEFAULT_RUN_HISTORY_LIMIT)
-    bad_limit = limits.get("unsuccessfulRunHistoryLimit", DEFAULT_RUN_HISTORY_LIMIT)
+    ok_limit = ctx.spec.successful_run_history_limit()
+    bad_limit = ctx.spec.unsuccessful_run_history_limit()
     live_hashes = {rs.pod_template_hash for rs in ctx.all_rss}
     ok = sorted(
         (r for r in others if r.phase == AnalysisPhase.SUCCESSFUL),
@@ -447,13 +482,13 @@ def _set(section: JSON, key: str, value: JSON | None) -> None:
 def reconcile_canary_runs(ctx: Context, st: JSON) -> None:
     """Step and background runs of a canary (docs/semantics/controller.md#rollout-analysis)."""
     can = st.setdefault("canary", {})
+    prev = ctx.status.canary
     step_run = current_step_run(ctx)
-    bg_run = _current(ctx, "canary", "currentBackgroundAnalysisRunStatus")
-    prev = ctx.status.get("canary") or {}
+    bg_run = _current(ctx, prev.current_background_analysis_run_status)
     cancel = (
         ctx.fully_promoted
         or ctx.aborted
-        or bool(ctx.status.get("promoteFull"))
+        or ctx.status.promote_full
         or is_fast_rollback(ctx)
         or not ctx.stable_hash
     )
@@ -468,22 +503,20 @@ def reconcile_canary_runs(ctx: Context, st: JSON) -> None:
     bg_status = _reconcile_background_run(ctx, bg_run)
     _set(can, "currentStepAnalysisRunStatus", step_status)
     _set(can, "currentBackgroundAnalysisRunStatus", bg_status)
-    _emit_change(ctx, prev.get("currentStepAnalysisRunStatus"), step_run if step_status else None, STEP)
-    _emit_change(
-        ctx, prev.get("currentBackgroundAnalysisRunStatus"), bg_run if bg_status else None, BACKGROUND
-    )
+    _emit_change(ctx, prev.current_step_analysis_run_status, step_run if step_status else None, STEP)
+    _emit_change(ctx, prev.current_background_analysis_run_status, bg_run if bg_status else None, BACKGROUND)
     _cleanup(ctx, {s["name"] for s in (step_status, bg_status) if s})
 
 
 def _reconcile_step_run(ctx: Context, run: AnalysisRunState | None) -> JSON | None:
     step, idx = ctx.current_step()
-    if ctx.status.get("pauseConditions") or ctx.status.get("abort"):
+    if ctx.status.pause_conditions or ctx.status.abort:
         return analysis_run_status(run) if run is not None else None
-    analysis = step.get("analysis") if step is not None else None
+    analysis = step.analysis if step is not None else None
     from_prev = (
         analysis is not None and run is not None and run.step_index is not None and run.step_index != idx
     )
-    if not isinstance(analysis, dict) or not analysis.get("templates") or idx is None or from_prev:
+    if analysis is None or not analysis.templates or idx is None or from_prev:
         _terminate(ctx, run)
         return None
     if _needs_new(ctx, run):
@@ -494,20 +527,21 @@ def _reconcile_step_run(ctx: Context, run: AnalysisRunState | None) -> JSON | No
 
 
 def _before_starting_step(ctx: Context) -> bool:
-    start = ((ctx.canary or {}).get("analysis") or {}).get("startingStep")
+    analysis = ctx.canary.analysis if ctx.canary is not None else None
+    start = analysis.starting_step if analysis is not None else None
     _, idx = ctx.current_step()
-    return isinstance(start, int) and idx is not None and idx < start
+    return start is not None and idx is not None and idx < start
 
 
 def _reconcile_background_run(ctx: Context, run: AnalysisRunState | None) -> JSON | None:
-    analysis = (ctx.canary or {}).get("analysis")
-    if not isinstance(analysis, dict) or not analysis.get("templates"):
+    analysis = ctx.canary.analysis if ctx.canary is not None else None
+    if analysis is None or not analysis.templates:
         _terminate(ctx, run)
         return None
     if (
         ctx.fully_promoted
         or not ctx.stable_hash
-        or not ctx.status.get("currentPodHash")
+        or not ctx.status.current_pod_hash
         or _before_starting_step(ctx)
     ):
         return None
@@ -529,30 +563,36 @@ def reconcile_bluegreen_runs(
 ) -> None:
     """Pre- and post-promotion runs (docs/semantics/controller.md#bluegreen steps 2 and 5). `*_ready` are Argo's skip conditions inverted."""
     bg = st.setdefault("blueGreen", {})
-    spec = ctx.bluegreen or {}
-    pre = _current(ctx, "blueGreen", "prePromotionAnalysisRunStatus")
-    post = _current(ctx, "blueGreen", "postPromotionAnalysisRunStatus")
-    prev = ctx.status.get("blueGreen") or {}
-    cancel = ctx.fully_promoted or ctx.aborted or bool(ctx.status.get("promoteFull")) or fast_rollback
+    spec = ctx.bluegreen
+    assert spec is not None  # called for a blue-green Rollout only
+    prev = ctx.status.blue_green
+    pre = _current(ctx, prev.pre_promotion_analysis_run_status)
+    post = _current(ctx, prev.post_promotion_analysis_run_status)
+    cancel = ctx.fully_promoted or ctx.aborted or ctx.status.promote_full or fast_rollback
     cancel = cancel or not ctx.stable_hash
     if cancel:
         _terminate(ctx, pre)
         _terminate(ctx, post)
         _cleanup(ctx, {r.name for r in (pre, post) if r is not None})
         return
-    pre_status = _reconcile_bg_run(ctx, spec.get("prePromotionAnalysis"), pre, pre_ready, "pre", PRE)
-    post_status = _reconcile_bg_run(ctx, spec.get("postPromotionAnalysis"), post, post_ready, "post", POST)
+    pre_status = _reconcile_bg_run(ctx, spec.pre_promotion_analysis, pre, pre_ready, "pre", PRE)
+    post_status = _reconcile_bg_run(ctx, spec.post_promotion_analysis, post, post_ready, "post", POST)
     _set(bg, "prePromotionAnalysisRunStatus", pre_status)
     _set(bg, "postPromotionAnalysisRunStatus", post_status)
-    _emit_change(ctx, prev.get("prePromotionAnalysisRunStatus"), pre if pre_status else None, PRE)
-    _emit_change(ctx, prev.get("postPromotionAnalysisRunStatus"), post if post_status else None, POST)
+    _emit_change(ctx, prev.pre_promotion_analysis_run_status, pre if pre_status else None, PRE)
+    _emit_change(ctx, prev.post_promotion_analysis_run_status, post if post_status else None, POST)
     _cleanup(ctx, {s["name"] for s in (pre_status, post_status) if s})
 
 
 def _reconcile_bg_run(
-    ctx: Context, analysis: Any, run: AnalysisRunState | None, ready: bool, infix: str, rtype: str
+    ctx: Context,
+    analysis: RolloutAnalysis | None,
+    run: AnalysisRunState | None,
+    ready: bool,
+    infix: str,
+    rtype: str,
 ) -> JSON | None:
-    if not isinstance(analysis, dict) or not analysis.get("templates"):
+    if analysis is None or not analysis.templates:
         _terminate(ctx, run)
         return None
     if not ready and run is None:

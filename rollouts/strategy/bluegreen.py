@@ -12,26 +12,26 @@ from __future__ import annotations
 from datetime import timedelta
 
 from analysis.models import AnalysisPhase
+from rollouts.models import BlueGreenStrategy, RolloutAnalysisRunStatus
 from rollouts.models.vocabulary import (
     BLUE_GREEN_PAUSE,
     INCONCLUSIVE_ANALYSIS,
     MANAGED_BY_ANNOTATION,
     POD_TEMPLATE_HASH_LABEL,
-    parse_time,
 )
 from rollouts.strategy import analysisruns, promotion, replicasets
 from rollouts.strategy import counts as arith
 from rollouts.strategy.context import Context, scale_down_deadline
-from rollouts.strategy.plan import JSON, SetServiceSelector
+from rollouts.strategy.plan import JSON, AnalysisRunState, SetServiceSelector
 
 
 class _Services:
     """The selectors of the preview/active Services as this pass leaves them (Argo mutates its copy)."""
 
     def __init__(self, ctx: Context) -> None:
-        bg = ctx.bluegreen or {}
-        self.active_name = str(bg.get("activeService") or "")
-        self.preview_name = str(bg.get("previewService") or "")
+        bg = ctx.bluegreen
+        self.active_name = bg.active_service if bg is not None else ""
+        self.preview_name = (bg.preview_service if bg is not None else None) or ""
         self.hashes: dict[str, str] = {}
         for name in (self.active_name, self.preview_name):
             svc = ctx.observed.services.get(name) if name else None
@@ -53,7 +53,7 @@ class _Services:
 
 
 def _halted(ctx: Context) -> bool:
-    return bool(ctx.spec.get("paused")) or ctx.pause_condition(INCONCLUSIVE_ANALYSIS) is not None
+    return ctx.paused or ctx.pause_condition(INCONCLUSIVE_ANALYSIS) is not None
 
 
 def _new_replicas(ctx: Context) -> int:
@@ -77,56 +77,66 @@ def _new_rs_within_delay(ctx: Context) -> bool:
 def _fast_tracked(ctx: Context, svcs: _Services) -> bool:
     """`isBlueGreenFastTracked`."""
     assert ctx.new_rs is not None
-    if promotion.is_fast_rollback(ctx, _new_rs_within_delay(ctx)) or ctx.status.get("promoteFull"):
+    if promotion.is_fast_rollback(ctx, _new_rs_within_delay(ctx)) or ctx.status.promote_full:
         return True
     active = svcs.hashes.get(svcs.active_name, "")
     return not active or active == ctx.new_rs.pod_template_hash
 
 
+def _spec(ctx: Context) -> BlueGreenStrategy:
+    assert ctx.bluegreen is not None  # `decide` dispatches here only for a blue-green Rollout
+    return ctx.bluegreen
+
+
+def _auto_promotion_seconds(ctx: Context) -> int:
+    return _spec(ctx).auto_promotion_seconds or 0
+
+
 def _needs_controller_pause(ctx: Context) -> bool:
-    bg = ctx.bluegreen or {}
-    return bg.get("autoPromotionEnabled") is False or int(bg.get("autoPromotionSeconds") or 0) > 0
+    return not ctx.spec.auto_promotion_enabled_or_default() or _auto_promotion_seconds(ctx) > 0
+
+
+def _run_named(ctx: Context, run_status: RolloutAnalysisRunStatus | None) -> AnalysisRunState | None:
+    name = run_status.name if run_status is not None else None
+    return next((r for r in ctx.observed.analysis_runs if r.name == name), None) if name else None
 
 
 def _completed_pre_promotion(ctx: Context) -> bool:
-    if not isinstance((ctx.bluegreen or {}).get("prePromotionAnalysis"), dict):
+    if _spec(ctx).pre_promotion_analysis is None:
         return True
-    name = ((ctx.status.get("blueGreen") or {}).get("prePromotionAnalysisRunStatus") or {}).get("name")
-    run = next((r for r in ctx.observed.analysis_runs if r.name == name), None)
+    run = _run_named(ctx, ctx.status.blue_green.pre_promotion_analysis_run_status)
     return run is not None and run.phase == AnalysisPhase.SUCCESSFUL
 
 
 def completed_bluegreen_pause(ctx: Context) -> bool:
     """`CompletedBlueGreenPause` (docs/semantics/controller.md#bluegreen step 3)."""
-    bg = ctx.bluegreen or {}
     cond = ctx.pause_condition(BLUE_GREEN_PAUSE)
     if ctx.add_pause:
         return False
-    if (ctx.status.get("blueGreen") or {}).get("scaleUpPreviewCheckPoint"):
+    if ctx.status.blue_green.scale_up_preview_check_point:
         return True
-    if bg.get("autoPromotionEnabled") is not False:
-        seconds = int(bg.get("autoPromotionSeconds") or 0)
+    if ctx.spec.auto_promotion_enabled_or_default():
+        seconds = _auto_promotion_seconds(ctx)
         if seconds == 0:
             return True
-        start = parse_time(cond.get("startTime")) if cond is not None else None
-        if start is None:
+        if cond is None:
             return False
-        deadline = start + timedelta(seconds=seconds)
+        deadline = cond.start_time + timedelta(seconds=seconds)
         if ctx.now <= deadline:
             ctx.requeue_at(deadline + timedelta(seconds=1))
         return ctx.now > deadline
-    return bool(ctx.status.get("controllerPause")) and cond is None
+    return ctx.status.controller_pause and cond is None
 
 
 def _reconcile_pause(ctx: Context, svcs: _Services) -> None:
     """`reconcileBlueGreenPause`."""
-    if ctx.status.get("abort") or not _ready_for_pause(ctx) or _halted(ctx):
+    if ctx.status.abort or not _ready_for_pause(ctx) or _halted(ctx):
         return
     assert ctx.new_rs is not None
     if (
         _fast_tracked(ctx, svcs)
         or svcs.hashes.get(svcs.active_name) == ctx.new_rs.pod_template_hash
-        or (ctx.status.get("blueGreen") or {}).get("scaleUpPreviewCheckPoint")
+        or ctx.status.blue_green.scale_up_preview_check_point
         or not _needs_controller_pause(ctx)
     ):
         ctx.remove_pause.append(BLUE_GREEN_PAUSE)
@@ -136,7 +146,7 @@ def _reconcile_pause(ctx: Context, svcs: _Services) -> None:
     if ctx.pause_condition(BLUE_GREEN_PAUSE) is not None:
         if completed_bluegreen_pause(ctx):
             ctx.remove_pause.append(BLUE_GREEN_PAUSE)
-    elif not ctx.status.get("controllerPause"):
+    elif not ctx.status.controller_pause:
         ctx.pause(BLUE_GREEN_PAUSE)
 
 
@@ -150,7 +160,7 @@ def _reconcile_active(ctx: Context, svcs: _Services) -> None:
         target = ctx.new_rs.pod_template_hash
     if completed_bluegreen_pause(ctx) and _completed_pre_promotion(ctx):
         target = ctx.new_rs.pod_template_hash
-    if ctx.status.get("abort"):
+    if ctx.status.abort:
         target = ctx.stable_hash
     if target:
         svcs.switch(ctx, svcs.active_name, target)
@@ -160,14 +170,9 @@ def _scale_down_old(ctx: Context, post_skipped: bool) -> None:
     """`scaleDownOldReplicaSetsForBlueGreen` (docs/semantics/controller.md#bluegreen step 6)."""
     if ctx.pause_condition(INCONCLUSIVE_ANALYSIS) is not None:
         return
-    bg = ctx.bluegreen or {}
-    if (
-        isinstance(bg.get("postPromotionAnalysis"), dict)
-        and bg.get("scaleDownDelaySeconds") is None
-        and not post_skipped
-    ):
-        name = ((ctx.status.get("blueGreen") or {}).get("postPromotionAnalysisRunStatus") or {}).get("name")
-        run = next((r for r in ctx.observed.analysis_runs if r.name == name), None)
+    bg = _spec(ctx)
+    if bg.post_promotion_analysis is not None and bg.scale_down_delay_seconds is None and not post_skipped:
+        run = _run_named(ctx, ctx.status.blue_green.post_promotion_analysis_run_status)
         if run is None or run.phase != AnalysisPhase.SUCCESSFUL:
             return
     annotated = 0
@@ -184,10 +189,10 @@ def _skip_pre(ctx: Context, active: str) -> bool:
     h = ctx.new_rs.pod_template_hash if ctx.new_rs else ""
     if ctx.stable_hash == h or not active or active == h or not h:
         return True
-    if (ctx.status.get("blueGreen") or {}).get("prePromotionAnalysisRunStatus"):
+    if ctx.status.blue_green.pre_promotion_analysis_run_status is not None:
         return False
-    count = (ctx.bluegreen or {}).get("previewReplicaCount")
-    if isinstance(count, int) and ctx.new_rs is not None:
+    count = _spec(ctx).preview_replica_count
+    if count is not None and ctx.new_rs is not None:
         return ctx.new_rs.spec_replicas != count or ctx.new_rs.available_replicas != count
     return not replicasets.is_saturated(ctx, ctx.new_rs)
 
@@ -197,7 +202,7 @@ def _skip_post(ctx: Context, active: str) -> bool:
     h = ctx.new_rs.pod_template_hash if ctx.new_rs else ""
     if ctx.stable_hash == h or active != h or not h:
         return True
-    if (ctx.status.get("blueGreen") or {}).get("postPromotionAnalysisRunStatus"):
+    if ctx.status.blue_green.post_promotion_analysis_run_status is not None:
         return False
     return not replicasets.is_saturated(ctx, ctx.new_rs)
 
@@ -211,13 +216,13 @@ def _should_full_promote(ctx: Context, bg_status: JSON) -> str:
         return "Initial deploy"
     if active != ctx.pod_hash:
         return ""
-    if ctx.status.get("promoteFull"):
+    if ctx.status.promote_full:
         return "Full promotion requested"
     if promotion.is_fast_rollback(ctx, _new_rs_within_delay(ctx)):
         return "Rollback within window" if promotion.rollback_within_window(ctx) else "Fast rollback"
     if ctx.aborted:
         return ""
-    if isinstance((ctx.bluegreen or {}).get("postPromotionAnalysis"), dict):
+    if _spec(ctx).post_promotion_analysis is not None:
         name = (bg_status.get("postPromotionAnalysisRunStatus") or {}).get("name")
         run = next((r for r in ctx.observed.analysis_runs if r.name == name), None)
         if run is None or run.phase != AnalysisPhase.SUCCESSFUL:
@@ -226,10 +231,10 @@ def _should_full_promote(ctx: Context, bg_status: JSON) -> str:
 
 
 def _scale_up_preview_checkpoint(ctx: Context) -> bool:
-    count = (ctx.bluegreen or {}).get("previewReplicaCount")
-    if not isinstance(count, int):
+    count = _spec(ctx).preview_replica_count
+    if count is None:
         return False
-    if (ctx.status.get("blueGreen") or {}).get("scaleUpPreviewCheckPoint"):
+    if ctx.status.blue_green.scale_up_preview_check_point:
         return True
     if not _completed_pre_promotion(ctx) or not completed_bluegreen_pause(ctx):
         return False
@@ -247,7 +252,7 @@ def decide_bluegreen(ctx: Context, st: JSON) -> None:
     if svcs.preview_name and not _halted(ctx):
         svcs.switch(ctx, svcs.preview_name, ctx.new_rs.pod_template_hash)
     bg = st.setdefault("blueGreen", {})
-    prev_hash = ctx.status.get("currentPodHash")
+    prev_hash = ctx.status.current_pod_hash
     changed = bool(prev_hash) and prev_hash != ctx.pod_hash
     if not changed:
         _reconcile_replica_sets(ctx)
@@ -267,7 +272,7 @@ def decide_bluegreen(ctx: Context, st: JSON) -> None:
             "scaleUpPreviewCheckPoint",
         ):
             bg.pop(key, None)
-    if ctx.status.get("promoteFull") or promotion.rollback_within_window(ctx):
+    if ctx.status.promote_full or promotion.rollback_within_window(ctx):
         ctx.clear_pause = True
         ctx.remove_abort = True
     for key, name in (("previewSelector", svcs.preview_name), ("activeSelector", svcs.active_name)):
@@ -287,12 +292,7 @@ def decide_bluegreen(ctx: Context, st: JSON) -> None:
     if active is not None:
         st["HPAReplicas"] = active.replicas
         st["selector"] = replicasets.format_selector(
-            {
-                "matchLabels": {
-                    **((ctx.spec.get("selector") or {}).get("matchLabels") or {}),
-                    POD_TEMPLATE_HASH_LABEL: active.pod_template_hash,
-                }
-            }
+            ctx.spec.selector, {POD_TEMPLATE_HASH_LABEL: active.pod_template_hash}
         )
         st["availableReplicas"] = active.available_replicas
         st["readyReplicas"] = active.ready_replicas
@@ -307,5 +307,5 @@ def _reconcile_replica_sets(ctx: Context) -> None:
     if ctx.stable_rs is not None and ctx.stable_rs is not ctx.new_rs:
         replicasets.scale(ctx, ctx.stable_rs, ctx.replicas)
     replicasets.reconcile_new_rs(ctx, _new_replicas(ctx))
-    _scale_down_old(ctx, _skip_post(ctx, (ctx.status.get("blueGreen") or {}).get("activeSelector") or ""))
+    _scale_down_old(ctx, _skip_post(ctx, ctx.status.blue_green.active_selector))
     replicasets.revision_history_limit(ctx)

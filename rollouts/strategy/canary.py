@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from analysis.models import AnalysisPhase
+from rollouts.models import CanaryStep
 from rollouts.models.vocabulary import CANARY_PAUSE_STEP, INCONCLUSIVE_ANALYSIS, STEP_COMPLETED_REASON
 from rollouts.strategy import analysisruns, promotion, replicasets, routing, services, steps
 from rollouts.strategy import counts as arith
@@ -51,7 +52,7 @@ def _sync_status_canary(ctx: Context, st: JSON) -> None:
     step_count = len(ctx.steps)
     step, idx = ctx.current_step()
     index = idx
-    if ctx.status.get("promoteFull") or promotion.rollback_within_window(ctx):
+    if ctx.status.promote_full or promotion.rollback_within_window(ctx):
         ctx.clear_pause = True
         ctx.remove_abort = True
         if step_count > 0:
@@ -78,24 +79,24 @@ def _sync_status_canary(ctx: Context, st: JSON) -> None:
         st["currentStepIndex"] = index
 
 
-def _completed_current_step(ctx: Context, step: JSON, st: JSON) -> bool:
+def _completed_current_step(ctx: Context, step: CanaryStep, st: JSON) -> bool:
     """`completedCurrentCanaryStep` (docs/semantics/controller.md#canary-steps table)."""
-    if ctx.spec.get("paused"):
+    if ctx.paused:
         return False
-    if "pause" in step:
-        return steps.completed_pause_step(ctx, step.get("pause") or {})
-    if "setCanaryScale" in step:
+    if step.pause is not None:
+        return steps.completed_pause_step(ctx, step.pause)
+    if step.set_canary_scale is not None:
         return steps.at_desired_counts(ctx)
-    if "setWeight" in step:
+    if step.set_weight is not None:
         if not steps.at_desired_counts(ctx):
             return False
         verified = ((st.get("canary") or {}).get("weights") or {}).get("verified")
         return verified is not False
-    if "analysis" in step:
+    if step.analysis is not None:
         run = analysisruns.current_step_run(ctx)
         return run is not None and run.phase == AnalysisPhase.SUCCESSFUL
     # setHeaderRoute / setMirrorRoute complete at once; experiment / plugin steps are not run here
-    return "setHeaderRoute" in step or "setMirrorRoute" in step
+    return step.set_header_route is not None or step.set_mirror_route is not None
 
 
 def decide_canary(ctx: Context, st: JSON) -> None:
@@ -103,7 +104,7 @@ def decide_canary(ctx: Context, st: JSON) -> None:
     replicasets.ensure_new_rs(ctx)
     replicasets.base_status(ctx, st)
     st["currentStepHash"] = ctx.step_hash
-    prev_hash, prev_step_hash = ctx.status.get("currentPodHash"), ctx.status.get("currentStepHash")
+    prev_hash, prev_step_hash = ctx.status.current_pod_hash, ctx.status.current_step_hash
     changed = bool(prev_step_hash) and prev_step_hash != ctx.step_hash
     changed = changed or (bool(prev_hash) and prev_hash != ctx.pod_hash)
     if changed:
@@ -181,7 +182,7 @@ def _scale_canary(ctx: Context) -> bool:
     """`reconcileCanaryReplicaSets`: stable, new and (basic canary) older RSs to their converged targets.
 
     Scale-downs are emitted before scale-ups, so applying the plan in order never exceeds replicas + maxSurge."""
-    if ctx.spec.get("paused") or ctx.pause_condition(INCONCLUSIVE_ANALYSIS) is not None:
+    if ctx.paused or ctx.pause_condition(INCONCLUSIVE_ANALYSIS) is not None:
         return False
     replicasets.remove_scale_down_deadlines(ctx)
     virt = _converge(ctx)

@@ -1,26 +1,33 @@
-"""The per-pass working set of `decide`: the Rollout's wire JSON read with Argo's defaults, its ReplicaSets
-sorted into new / stable / others, and the effects accumulated while deciding.
+"""The per-pass working set of `decide`: the typed Rollout read with Argo's defaults, its ReplicaSets sorted into
+new / stable / others, and the effects accumulated while deciding.
 
 Where it sits: `deciding.decide` builds one `Context` per pass; `canary`, `bluegreen`, `analysisruns`, `steps`
-and `status` read it and append actions/events to it. Everything reads the *wire* JSON (`Observed.rollout_raw`)
-so the decision does not depend on how the typed model spells a field, and so it stays fast (no model walk).
+and `status` read it and append actions/events to it. The spec and the stored status are read through the typed
+`Observed.rollout` (`rollouts.models`, whose `*_or_default` methods hold Argo's defaults). The wire JSON
+(`Observed.rollout_raw`) is read only where the wire form is the point: the pod-template and step hashes are
+computed over it, the new status is built from the stored one as written (`stored`) so the controller can diff
+the two, and an analysis argument's `fieldRef.fieldPath` walks the object as written.
 The pause/abort bookkeeping mirrors Argo's `pauseContext` (`rollout/pause.go`): reasons are *requested* while
 deciding and folded into the status once, at the end (docs/semantics/objects.md#rollout-status, docs/semantics/controller.md#pause).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from rollouts.models import pause_duration_seconds as models_pause_duration_seconds
+from rollouts.models import (
+    BlueGreenStrategy,
+    CanaryStep,
+    CanaryStrategy,
+    PauseCondition,
+    Rollout,
+    RolloutSpec,
+    RolloutStatus,
+    RolloutTrafficRouting,
+)
 from rollouts.models.vocabulary import (
-    DEFAULT_ABORT_SCALE_DOWN_DELAY_SECONDS,
-    DEFAULT_MAX_TRAFFIC_WEIGHT,
-    DEFAULT_REPLICAS,
-    DEFAULT_SCALE_DOWN_DELAY_SECONDS,
     POD_TEMPLATE_HASH_LABEL,
     SCALE_DOWN_DEADLINE_ANNOTATION,
     parse_time,
@@ -39,25 +46,17 @@ def copy_json(value: Any) -> Any:
     return value
 
 
-def pause_duration_seconds(pause: Mapping[str, Any]) -> int | None:
-    """A pause step's duration in seconds (`rollouts.models.pause_duration_seconds`); None = indefinite."""
-    d = pause.get("duration")
-    return None if d is None else models_pause_duration_seconds(d)
-
-
 @dataclass
 class Context:
     observed: Observed
     now: datetime
-    ro: JSON
-    spec: JSON
-    status: JSON  # the stored status (read-only)
-    name: str
-    namespace: str
-    canary: JSON | None
-    bluegreen: JSON | None
+    rollout: Rollout  # the typed Rollout (`Observed.rollout`)
+    status: RolloutStatus  # the stored status, typed (read-only)
+    stored: JSON  # the stored status as written: the new status is built from it, and diffed against it
+    canary: CanaryStrategy | None
+    bluegreen: BlueGreenStrategy | None
     replicas: int
-    steps: list[JSON]
+    steps: list[CanaryStep]
     pod_hash: str
     step_hash: str
     all_rss: list[ReplicaSetState]
@@ -79,52 +78,73 @@ class Context:
 
     # -- reading -------------------------------------------------------------------------------------------------
     @property
-    def traffic_routing(self) -> JSON | None:
-        tr = (self.canary or {}).get("trafficRouting")
-        return tr if isinstance(tr, dict) and tr else None
+    def spec(self) -> RolloutSpec:
+        return self.rollout.spec
+
+    @property
+    def raw_spec(self) -> JSON:
+        """The spec as written: for the rules that also read a spec that does not load (`status.calculate_phase`)
+        and for the validation cache, which compares specs as written."""
+        spec: JSON = self.observed.rollout_raw.get("spec") or {}
+        return spec
+
+    @property
+    def name(self) -> str:
+        return self.rollout.name
+
+    @property
+    def namespace(self) -> str:
+        return self.rollout.namespace
+
+    @property
+    def generation(self) -> int | None:
+        return self.rollout.metadata.generation
+
+    @property
+    def paused(self) -> bool:
+        """`spec.paused`."""
+        return bool(self.rollout.spec.paused)
+
+    @property
+    def traffic_routing(self) -> RolloutTrafficRouting | None:
+        return self.canary.traffic_routing if self.canary is not None else None
+
+    @property
+    def dynamic_stable_scale(self) -> bool:
+        """`canary.dynamicStableScale`."""
+        return self.canary is not None and bool(self.canary.dynamic_stable_scale)
 
     @property
     def max_weight(self) -> int:
-        tr = self.traffic_routing or {}
-        mw = tr.get("maxTrafficWeight")
-        return int(mw) if isinstance(mw, int) and mw > 0 else DEFAULT_MAX_TRAFFIC_WEIGHT
+        """`trafficRouting.maxTrafficWeight`, default 100 (validation refuses anything below 1)."""
+        mw = self.rollout.spec.max_traffic_weight()
+        return mw if mw > 0 else RolloutSpec().max_traffic_weight()
 
-    @property
-    def strategy_spec(self) -> JSON:
-        return self.canary if self.canary is not None else (self.bluegreen or {})
-
-    def status_index(self) -> int | None:
-        idx = self.status.get("currentStepIndex")
-        return idx if isinstance(idx, int) else None
-
-    def current_step(self) -> tuple[JSON | None, int | None]:
+    def current_step(self) -> tuple[CanaryStep | None, int | None]:
         """`GetCurrentCanaryStep`: (step, index) from the *stored* status; (None, len) past the last step."""
-        idx = current_step_index(len(self.steps), self.status_index())
+        idx = current_step_index(len(self.steps), self.status.current_step_index)
         if idx is None or idx >= len(self.steps):
             return None, idx
         return self.steps[idx], idx
 
-    def pause_condition(self, reason: str) -> JSON | None:
-        for cond in self.status.get("pauseConditions") or []:
-            if isinstance(cond, dict) and cond.get("reason") == reason:
-                return cond
-        return None
+    def pause_condition(self, reason: str) -> PauseCondition | None:
+        return next((c for c in self.status.pause_conditions if c.reason == reason), None)
 
     @property
     def stable_hash(self) -> str:
-        return str(self.status.get("stableRS") or "")
+        return self.status.stable_rs
 
     @property
     def aborted(self) -> bool:
         """`pauseContext.IsAborted`."""
         if self.remove_abort:
             return False
-        return self.add_abort or bool(self.status.get("abort"))
+        return self.add_abort or self.status.abort
 
     @property
     def fully_promoted(self) -> bool:
         """`IsFullyPromoted`: status.stableRS == status.currentPodHash (stored status)."""
-        return self.stable_hash == str(self.status.get("currentPodHash") or "")
+        return self.status.stable_rs == self.status.current_pod_hash
 
     @property
     def revision(self) -> int:
@@ -135,19 +155,11 @@ class Context:
 
     def scale_down_delay(self) -> int:
         """`GetScaleDownDelaySecondsOrDefault`: 30 s for blue-green and traffic-routed canary, else 0."""
-        if self.canary is not None and self.traffic_routing is None:
-            return 0
-        v = self.strategy_spec.get("scaleDownDelaySeconds")
-        return int(v) if isinstance(v, int) else DEFAULT_SCALE_DOWN_DELAY_SECONDS
+        return self.rollout.spec.scale_down_delay_seconds_or_default()
 
     def abort_scale_down_delay(self) -> int | None:
         """`GetAbortScaleDownDelaySecondsOrDefault`: None = never scale down (explicit 0)."""
-        if self.canary is not None and self.traffic_routing is None:
-            return 0  # basic canary: no delay, the arithmetic scales the canary down
-        v = self.strategy_spec.get("abortScaleDownDelaySeconds")
-        if isinstance(v, int):
-            return None if v == 0 else v
-        return DEFAULT_ABORT_SCALE_DOWN_DELAY_SECONDS
+        return self.rollout.spec.abort_scale_down_delay_seconds_or_default()[0]
 
     # -- effects -------------------------------------------------------------------------------------------------
     def event(self, reason: str, message: str, warning: bool = False) -> None:
@@ -186,20 +198,17 @@ def _template_equal_ignoring_hash(a: JSON, b: JSON) -> bool:
 
 def build_context(observed: Observed, now: datetime) -> Context:
     now = aware(now)
-    ro = observed.rollout_raw
-    spec = ro.get("spec") or {}
-    status = ro.get("status") or {}
-    meta = ro.get("metadata") or {}
-    strategy = spec.get("strategy") or {}
-    canary = strategy.get("canary") if isinstance(strategy.get("canary"), dict) else None
-    bluegreen = strategy.get("blueGreen") if isinstance(strategy.get("blueGreen"), dict) else None
-    replicas = spec.get("replicas")
-    replicas = replicas if isinstance(replicas, int) else DEFAULT_REPLICAS
-    steps = list((canary or {}).get("steps") or [])
-    template = spec.get("template") or {}
-    cc = status.get("collisionCount")
-    pod_hash = hashing.pod_template_hash(template, cc if isinstance(cc, int) else None)
-    shash = hashing.step_hash((canary or {}).get("steps")) if canary is not None else ""
+    ro = observed.rollout
+    raw = observed.rollout_raw
+    raw_spec = raw.get("spec") or {}
+    stored = raw.get("status") or {}
+    canary, bluegreen = ro.spec.strategy.canary, ro.spec.strategy.blue_green
+    # the hashes are Argo's, computed over the wire JSON of the template and of the steps
+    template = raw_spec.get("template") or {}
+    cc = ro.status.collision_count
+    pod_hash = hashing.pod_template_hash(template, cc)
+    raw_steps = ((raw_spec.get("strategy") or {}).get("canary") or {}).get("steps")
+    shash = hashing.step_hash(raw_steps) if canary is not None else ""
     rss = sorted(observed.replica_sets, key=rs_sort_key)
     new_rs = next((rs for rs in rss if rs.pod_template_hash == pod_hash), None)
     if new_rs is None:
@@ -207,21 +216,19 @@ def build_context(observed: Observed, now: datetime) -> Context:
         new_rs = next((rs for rs in rss if _template_equal_ignoring_hash(rs.template, template)), None)
         if new_rs is not None:
             pod_hash = new_rs.pod_template_hash
-    stable_hash = status.get("stableRS") or ""
+    stable_hash = ro.status.stable_rs
     stable_rs = next((rs for rs in rss if stable_hash and rs.pod_template_hash == stable_hash), None)
     others = [rs for rs in rss if rs is not new_rs and rs is not stable_rs]
     return Context(
         observed=observed,
         now=now,
-        ro=ro,
-        spec=spec,
-        status=status,
-        name=str(meta.get("name") or ""),
-        namespace=str(meta.get("namespace") or ""),
+        rollout=ro,
+        status=ro.status,
+        stored=stored,
         canary=canary,
         bluegreen=bluegreen,
-        replicas=replicas,
-        steps=steps,
+        replicas=ro.spec.replicas_or_default(),
+        steps=ro.spec.steps,
         pod_hash=pod_hash,
         step_hash=shash,
         all_rss=rss,

@@ -14,6 +14,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from rollouts.models import Rollout
 from rollouts.models.vocabulary import INVALID_SPEC, format_time
 from rollouts.strategy import analysisruns, bluegreen, canary, durations, references, routing, status
 from rollouts.strategy.context import Context, build_context, copy_json
@@ -21,6 +22,7 @@ from rollouts.strategy.errors import SpecError
 from rollouts.strategy.memo import Memo, json_key
 from rollouts.strategy.plan import JSON, Observed, Plan
 from rollouts.support import IGNORED_EVENT_REASON, refused_message, rollout_findings
+from rollouts.validation import validate_rollout
 from rollouts.validation.errors import invalid_spec_message
 
 INVALID_SPEC_REQUEUE = 20.0
@@ -33,22 +35,15 @@ _SPEC_ERRORS: Memo[tuple[JSON, str | None]] = Memo(2048)
 
 def _spec_key(ctx: Context) -> Any:
     """What names the spec: (uid, generation) when the API server set both, else the spec's JSON (or None)."""
-    meta = ctx.ro.get("metadata") or {}
-    uid, gen = meta.get("uid"), meta.get("generation")
+    uid, gen = ctx.rollout.metadata.uid, ctx.generation
     if uid and isinstance(gen, int):
         return (str(uid), gen)
-    return json_key(ctx.spec)
+    return json_key(ctx.raw_spec)
 
 
-def _model_error(rollout: Any) -> str | None:
-    # Imported here: rollouts.validation uses the replica arithmetic of this package (an import cycle otherwise).
-    from rollouts.validation import validate_rollout
-
-    errors: list[Any] = validate_rollout(rollout)
-    if not errors:
-        return None
-    first = errors[0]
-    return str(first.k8s_error()) if hasattr(first, "k8s_error") else str(first)
+def _model_error(rollout: Rollout) -> str | None:
+    errors = validate_rollout(rollout)
+    return errors[0].k8s_error() if errors else None
 
 
 def _cached_model_error(ctx: Context) -> str | None:
@@ -57,17 +52,16 @@ def _cached_model_error(ctx: Context) -> str | None:
     of the one validated, so a reused key (an in-memory world that does not bump the generation, an in-place
     edit) misses instead of returning a stale message. (Under `==`, 1, 1.0 and true are equal; with the
     (uid, generation) key that cannot matter, as an API server bumps the generation on any spec change.)"""
-    rollout = ctx.observed.rollout
-    if rollout is None:
-        return None
+    rollout = ctx.rollout
     key = _spec_key(ctx)
     if key is None:
         return _model_error(rollout)
+    wire = ctx.raw_spec
     entry = _SPEC_ERRORS.get(key)
-    if entry is not None and entry[0] == ctx.spec:
+    if entry is not None and entry[0] == wire:
         return entry[1]
     message = _model_error(rollout)
-    _SPEC_ERRORS.put(key, (copy_json(ctx.spec), message))
+    _SPEC_ERRORS.put(key, (copy_json(wire), message))
     return message
 
 
@@ -76,7 +70,7 @@ def _validation_error(ctx: Context) -> str | None:
     model_error = _cached_model_error(ctx)
     if model_error:
         return model_error
-    unsupported = refused_message(rollout_findings(ctx.ro))
+    unsupported = refused_message(rollout_findings(ctx.observed.rollout_raw))
     if unsupported:
         return unsupported
     if ctx.canary is None and ctx.bluegreen is None:
@@ -115,8 +109,7 @@ class _TemplateChecks:
 def _invalid(ctx: Context, prev: JSON, error: str) -> Plan:
     """InvalidSpec condition `The Rollout "<name>" is invalid: <first error>` (rollout/controller.go), Degraded."""
     message = invalid_spec_message(ctx.name, error)
-    generation = (ctx.ro.get("metadata") or {}).get("generation")
-    st, new = status.invalid_spec_status(prev, ctx.spec, generation, message, format_time(ctx.now))
+    st, new = status.invalid_spec_status(prev, ctx.raw_spec, ctx.generation, message, format_time(ctx.now))
     if new:
         ctx.event(INVALID_SPEC, message, warning=True)
     # Argo looks at an invalid Rollout again after 20 s: the cause may be timing, e.g. a Service or template
@@ -140,10 +133,10 @@ def _writable_copy(prev: JSON) -> JSON:
 def _report_ignored(ctx: Context) -> None:
     """A Warning event per ignored feature (`rollouts.support`), once per generation of the spec: the first
     pass on a new generation is the one whose stored status has an older observedGeneration."""
-    gen = (ctx.ro.get("metadata") or {}).get("generation")
-    if gen is None or str(ctx.status.get("observedGeneration") or "") == str(gen):
+    gen = ctx.generation
+    if gen is None or ctx.status.observed_generation == str(gen):
         return
-    for finding in rollout_findings(ctx.ro):
+    for finding in rollout_findings(ctx.observed.rollout_raw):
         if not finding.refused:
             ctx.event(IGNORED_EVENT_REASON, finding.message, warning=True)
 

@@ -114,24 +114,24 @@ def requires_manual_action(ctx: Context, reason: str) -> bool:
         return True
     if reason == "CanaryPauseStep" and ctx.canary is not None:
         step, _ = ctx.current_step()
-        pause = step.get("pause") if step is not None else None
-        return isinstance(pause, dict) and pause.get("duration") is None
+        pause = step.pause if step is not None else None
+        return pause is not None and pause.is_indefinite
     if reason == "BlueGreenPause" and ctx.bluegreen is not None:
-        return ctx.bluegreen.get("autoPromotionEnabled") is False
+        return not ctx.spec.auto_promotion_enabled_or_default()
     return False
 
 
 def _spec_changed(ctx: Context) -> bool:
     """A new attempt's trigger: no pod hash stored yet, or `PodTemplateOrStepsChanged` (canary) /
     `CheckPodSpecChange` (blue-green) against the stored status."""
-    stored_hash = str(ctx.status.get("currentPodHash") or "")
+    stored_hash = ctx.status.current_pod_hash
     if not stored_hash:
         return True
     current = ctx.new_rs.pod_template_hash if ctx.new_rs is not None else ctx.pod_hash
     if stored_hash != current:
         return True
     if ctx.canary is not None:
-        stored_steps = str(ctx.status.get("currentStepHash") or "")
+        stored_steps = ctx.status.current_step_hash
         return not stored_steps or stored_steps != ctx.step_hash
     return False
 
@@ -150,11 +150,11 @@ def calculate(ctx: Context, st: JSON) -> None:
     retry = _retry(ctx, aborted)
 
     duration = _Duration.read(st.get("duration"))
-    prev = _Duration.read(ctx.status.get("duration"))
+    prev = _Duration.read(ctx.stored.get("duration"))  # as written: a garbled value is read leniently
     if duration is not None and duration.completion is None and switched:
         # `promoteStable` switched the stable ReplicaSet in this pass: the outcome is known (finishedAt waits
         # for all pods); FastPromoted when `promote --full` asked for it.
-        duration.completion = FAST_PROMOTED if ctx.status.get("promoteFull") else PROMOTED
+        duration.completion = FAST_PROMOTED if ctx.status.promote_full else PROMOTED
     paused = prev is not None and prev.pause_started is not None
 
     if duration is not None and prev is not None and prev.started is not None and not prev.completed:
@@ -202,10 +202,8 @@ def _retry(ctx: Context, aborted: bool) -> bool:
     """The user retried an aborted update: the stored Progressing condition says aborted, the abort is gone."""
     if aborted:
         return False
-    for c in ctx.status.get("conditions") or ():
-        if isinstance(c, dict) and c.get("type") == PROGRESSING:
-            return c.get("reason") == ABORTED_REASON
-    return False
+    cond = ctx.status.condition(PROGRESSING)
+    return cond is not None and cond.reason == ABORTED_REASON
 
 
 def _unchanged(ctx: Context, st: JSON, done: bool, aborted: bool, changed: bool) -> bool:
@@ -216,7 +214,7 @@ def _unchanged(ctx: Context, st: JSON, done: bool, aborted: bool, changed: bool)
     wire = st.get("duration")
     if wire is None:
         return not changed and not _retry(ctx, aborted)  # no attempt, and none starts
-    if wire is not ctx.status.get("duration") or not isinstance(wire, dict) or "rolloutStartedAt" not in wire:
+    if wire is not ctx.stored.get("duration") or not isinstance(wire, dict) or "rolloutStartedAt" not in wire:
         return False
     for key, value in wire.items():
         kind = _WIRE_TYPES.get(key)
@@ -233,7 +231,7 @@ def _unchanged(ctx: Context, st: JSON, done: bool, aborted: bool, changed: bool)
 
 def _manual(ctx: Context, st: JSON) -> bool:
     """Whether the rollout waits for a person in the status this pass writes."""
-    return bool(ctx.spec.get("paused")) or any(
+    return ctx.paused or any(
         isinstance(c, dict) and requires_manual_action(ctx, str(c.get("reason") or ""))
         for c in st.get("pauseConditions") or ()
     )

@@ -28,8 +28,9 @@ def rollback_within_window(ctx: Context) -> bool:
     new, stable = ctx.new_rs, ctx.stable_rs
     if new is None or stable is None or not aware(new.created) < aware(stable.created):
         return False
-    revisions = (ctx.spec.get("rollbackWindow") or {}).get("revisions")
-    if not isinstance(revisions, int) or revisions <= 0:
+    window_spec = ctx.spec.rollback_window
+    revisions = window_spec.revisions if window_spec is not None else None
+    if revisions is None or revisions <= 0:
         return False
     window = sum(
         1
@@ -62,11 +63,10 @@ def should_full_promote(ctx: Context, st: JSON | None = None) -> str:
     if new is None:
         return ""
     if new.available_replicas < ctx.replicas:
-        thr = ctx.observed.rollout.spec.strategy.canary or None
-        threshold = thr.replica_progress_threshold if thr is not None else None
+        threshold = ctx.canary.replica_progress_threshold if ctx.canary is not None else None
         if threshold is None or not arith.replica_progress_threshold_met(threshold, new, ctx.replicas):
             return ""
-    if ctx.status.get("promoteFull"):
+    if ctx.status.promote_full:
         return "Full promotion requested"
     if is_fast_rollback(ctx):
         return "Rollback within window" if rollback_within_window(ctx) else "Fast rollback"

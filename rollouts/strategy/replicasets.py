@@ -9,18 +9,19 @@ docs/semantics/controller.md#abort). Services are `services`; promotion and roll
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
 from datetime import timedelta
 
+from rollouts.models import LabelSelector
+from rollouts.models.scalars import INT32_MAX
 from rollouts.models.vocabulary import (
-    DEFAULT_REVISION_HISTORY_LIMIT,
     DESIRED_REPLICAS_ANNOTATION,
     POD_TEMPLATE_HASH_LABEL,
     REVISION_ANNOTATION,
     REVISION_HISTORY_ANNOTATION,
     SCALE_DOWN_DEADLINE_ANNOTATION,
     format_time,
-    parse_time,
 )
 from rollouts.strategy.context import Context, copy_json, scale_down_deadline
 from rollouts.strategy.plan import (
@@ -53,8 +54,8 @@ _NOT_COPIED = frozenset(
 
 def _copied_annotations(ctx: Context) -> dict[str, str]:
     """The Rollout's annotations a ReplicaSet carries too (`copyRolloutAnnotationsToReplicaSet`)."""
-    annotations = (ctx.ro.get("metadata") or {}).get("annotations") or {}
-    return {k: v for k, v in annotations.items() if k not in _NOT_COPIED and isinstance(v, str)}
+    annotations = ctx.rollout.metadata.annotations or {}
+    return {k: v for k, v in annotations.items() if k not in _NOT_COPIED}
 
 
 def _revision_of(text: str | None) -> int | None:
@@ -108,11 +109,11 @@ def ensure_new_rs(ctx: Context) -> None:
             ctx.all_rss = [synced if rs is ctx.new_rs else rs for rs in ctx.all_rss]
             ctx.new_rs = synced
         return
-    template = copy_json(ctx.spec.get("template") or {})
+    template = copy_json(ctx.spec.template or {})  # the pod template as written
     meta = dict(template.get("metadata") or {})
     labels = {**(meta.get("labels") or {}), POD_TEMPLATE_HASH_LABEL: ctx.pod_hash}
     template["metadata"] = {**meta, "labels": labels}
-    selector = dict(ctx.spec.get("selector") or {})
+    selector = ctx.spec.selector.to_wire() if ctx.spec.selector is not None else {}
     selector["matchLabels"] = {**(selector.get("matchLabels") or {}), POD_TEMPLATE_HASH_LABEL: ctx.pod_hash}
     name = f"{ctx.name}-{ctx.pod_hash}"
     revision = new_revision
@@ -121,7 +122,6 @@ def ensure_new_rs(ctx: Context) -> None:
         REVISION_ANNOTATION: str(revision),
         DESIRED_REPLICAS_ANNOTATION: str(ctx.replicas),
     }
-    min_ready = ctx.spec.get("minReadySeconds")
     ctx.actions.append(
         CreateReplicaSet(
             name=name,
@@ -131,7 +131,7 @@ def ensure_new_rs(ctx: Context) -> None:
             selector=selector,
             labels=labels,
             annotations=annotations,
-            min_ready_seconds=min_ready if isinstance(min_ready, int) else 0,
+            min_ready_seconds=ctx.spec.min_ready_seconds or 0,
         )
     )
     ctx.new_rs = ReplicaSetState(
@@ -160,28 +160,30 @@ def base_status(ctx: Context, st: JSON) -> None:
     st["readyReplicas"] = sum(rs.ready_replicas for rs in rss)
     st["availableReplicas"] = sum(rs.available_replicas for rs in rss)
     st["HPAReplicas"] = st["replicas"]
-    st["selector"] = format_selector(ctx.spec.get("selector") or {})
+    st["selector"] = format_selector(ctx.spec.selector)
     if ctx.stable_hash:
         st["stableRS"] = ctx.stable_hash
-    restart_at = ctx.spec.get("restartAt")
-    when = parse_time(restart_at)
+    when = ctx.spec.restart_at
     if when is not None and when <= ctx.now:
         # Pod eviction (rollout/restart.go) needs the pods, which the strategy core does not see: the request is
-        # acknowledged so the phase does not stay "rollout is restarting" (see docs/strategy.md).
-        st["restartedAt"] = restart_at
+        # acknowledged so the phase does not stay "rollout is restarting" (see docs/strategy.md). The time is
+        # copied as written, so the phase rule compares it with itself.
+        st["restartedAt"] = ctx.raw_spec.get("restartAt")
     elif when is not None:
         ctx.requeue_at(when)
-    if ctx.status.get("promoteFull") and ctx.pod_hash != ctx.stable_hash:
+    if ctx.status.promote_full and ctx.pod_hash != ctx.stable_hash:
         st["promoteFull"] = True
     else:
         st.pop("promoteFull", None)
 
 
-def format_selector(selector: JSON) -> str:
-    """`metav1.FormatLabelSelector` for matchLabels/matchExpressions (sorted like k8s' labels.Selector)."""
-    parts = [f"{k}={v}" for k, v in (selector.get("matchLabels") or {}).items()]
-    for expr in selector.get("matchExpressions") or []:
-        key, op, values = expr.get("key", ""), expr.get("operator", ""), sorted(expr.get("values") or [])
+def format_selector(selector: LabelSelector | None, extra: Mapping[str, str] | None = None) -> str:
+    """`metav1.FormatLabelSelector` for matchLabels (with `extra` labels over them) and matchExpressions (sorted
+    like k8s' labels.Selector)."""
+    labels = {**((selector.match_labels if selector is not None else None) or {}), **(extra or {})}
+    parts = [f"{k}={v}" for k, v in labels.items()]
+    for expr in (selector.match_expressions if selector is not None else None) or []:
+        key, op, values = expr.key, expr.operator, sorted(expr.values or [])
         if op == "In":
             parts.append(f"{key} in ({','.join(values)})")
         elif op == "NotIn":
@@ -276,8 +278,8 @@ def should_delay_scale_down_on_abort(ctx: Context) -> bool:
         return False
     if ctx.abort_scale_down_delay() is None:
         return False
-    explicit = isinstance(ctx.strategy_spec.get("abortScaleDownDelaySeconds"), int)
-    return not (ctx.canary is not None and ctx.canary.get("dynamicStableScale") and not explicit)
+    explicit = ctx.spec.abort_scale_down_delay_seconds_or_default()[1]
+    return not (ctx.dynamic_stable_scale and not explicit)
 
 
 def remove_scale_down_deadlines(ctx: Context, keep_new: bool = False) -> None:
@@ -315,8 +317,9 @@ def reconcile_new_rs(ctx: Context, desired: int) -> bool:
 
 def scale_down_delay_helper(ctx: Context, rs: ReplicaSetState, annotated: int, keep: int) -> tuple[int, int]:
     """`scaleDownDelayHelper`: annotate a deadline, keep the pods until it passes, honour the revision limit."""
-    limit = ctx.strategy_spec.get("scaleDownDelayRevisionLimit")
-    limit = limit if isinstance(limit, int) else 2**31 - 1
+    strategy = ctx.canary if ctx.canary is not None else ctx.bluegreen
+    limit = strategy.scale_down_delay_revision_limit if strategy is not None else None
+    limit = INT32_MAX if limit is None else limit
     deadline = scale_down_deadline(rs)
     if deadline is None and rs.spec_replicas > 0:
         if annotated < limit:
@@ -343,20 +346,18 @@ def is_referenced(ctx: Context, rs: ReplicaSetState) -> bool:
     if not h:
         return False
     st = ctx.status
-    bg = st.get("blueGreen") or {}
-    refs = [st.get("stableRS"), st.get("currentPodHash"), bg.get("activeSelector"), bg.get("previewSelector")]
-    weights = (st.get("canary") or {}).get("weights")
-    if weights:
-        refs += [
-            (weights.get("canary") or {}).get("podTemplateHash"),
-            (weights.get("stable") or {}).get("podTemplateHash"),
-        ]
+    bg = st.blue_green
+    refs = [st.stable_rs, st.current_pod_hash, bg.active_selector, bg.preview_selector]
+    weights = st.canary.weights
+    if weights is not None:
+        refs += [weights.canary.pod_template_hash, weights.stable.pod_template_hash]
     if h in refs:
         return True
+    names: list[str | None] = []
     if ctx.canary is not None:
-        names = [ctx.canary.get("canaryService"), ctx.canary.get("stableService")]
-    else:
-        names = [(ctx.bluegreen or {}).get("activeService"), (ctx.bluegreen or {}).get("previewService")]
+        names = [ctx.canary.canary_service, ctx.canary.stable_service]
+    elif ctx.bluegreen is not None:
+        names = [ctx.bluegreen.active_service, ctx.bluegreen.preview_service]
     # Services as this pass leaves them: a selector switched by this plan no longer holds the old pods
     planned = {a.service: a.pod_template_hash for a in ctx.actions if isinstance(a, SetServiceSelector)}
     for name in names:
@@ -387,7 +388,7 @@ def scale_down_old_canary(ctx: Context) -> bool:
                 break
             desired = rs.spec_replicas - max_scale_down if rs.spec_replicas > max_scale_down else 0
         elif promoted or scale_down_deadline(rs) is not None:
-            if (ctx.canary or {}).get("dynamicStableScale"):
+            if ctx.dynamic_stable_scale:
                 desired = 0
             else:
                 annotated, desired = scale_down_delay_helper(ctx, rs, annotated, rs.spec_replicas)
@@ -402,8 +403,7 @@ def scale_down_old_canary(ctx: Context) -> bool:
 
 def revision_history_limit(ctx: Context) -> None:
     """`reconcileRevisionHistoryLimit`: delete the oldest fully scaled-down RSs beyond revisionHistoryLimit."""
-    limit = ctx.spec.get("revisionHistoryLimit")
-    limit = limit if isinstance(limit, int) else DEFAULT_REVISION_HISTORY_LIMIT
+    limit = ctx.spec.revision_history_limit_or_default()
     olds = sorted(ctx.other_rss, key=lambda r: (r.created, r.name))
     for rs in olds[: max(len(olds) - limit, 0)]:
         if rs.replicas == 0 and rs.spec_replicas == 0:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from rollouts.models import CanaryStep
 from rollouts.strategy import counts as arith
 from rollouts.strategy import steps
 from rollouts.strategy.context import Context, copy_json
@@ -26,6 +27,9 @@ from rollouts.traffic.base import EditRouter
 # The router edits per exact input: the controller decides the same rollout over and over with the same
 # routers (every settling pass, every resync), and computing the edits deep-copies each router object. Bounded LRU.
 _EDITS: Memo[tuple[EditRouter, ...]] = Memo(2048)
+
+_Step = tuple[int, CanaryStep] | None
+"""The current step (index, step) whose header/mirror routes the router edits apply; None for none."""
 
 
 def cross_namespace_error(ctx: Context) -> str | None:
@@ -48,11 +52,11 @@ def desired_weight(ctx: Context) -> tuple[int, bool]:
         return abort_weight(ctx), True
     if new is None or new.available_replicas == 0:
         return 0, True
-    if ctx.status.get("promoteFull"):
-        if (ctx.canary or {}).get("dynamicStableScale"):
+    if ctx.status.promote_full:
+        if ctx.dynamic_stable_scale:
             return ctx.max_weight * new.available_replicas // max(ctx.replicas, 1), True
-        prev = ((ctx.status.get("canary") or {}).get("weights") or {}).get("canary") or {}
-        return int(prev.get("weight") or 0), True
+        weights = ctx.status.canary.weights
+        return (weights.canary.weight if weights is not None else 0), True
     _step, idx = ctx.current_step()
     if idx is None:
         return 0, False
@@ -67,16 +71,16 @@ def abort_weight(ctx: Context) -> int:
     """`calculateDesiredWeightOnAbortOrStableRollback` (docs/semantics/controller.md#replica-arithmetic/docs/semantics/controller.md#traffic-weights): 0, or with dynamicStableScale a weight that
     steps down as the stable ReplicaSet regains available pods."""
     new, stable, replicas = ctx.new_rs, ctx.stable_rs, ctx.replicas
-    if not (ctx.canary or {}).get("dynamicStableScale") or new is None or stable is None or replicas == 0:
+    if not ctx.dynamic_stable_scale or new is None or stable is None or replicas == 0:
         return 0
     max_w = ctx.max_weight
     desired = get_desired_canary_weight(ctx.observed.rollout, new, stable)
     stable_w = max_w * stable.available_replicas // replicas
     expected = max(0, max_w - stable_w)
-    prev = ((ctx.status.get("canary") or {}).get("weights") or {}).get("canary")
+    prev = ctx.status.canary.weights
     if prev is None:
         return max(expected, desired)
-    current = int(prev.get("weight") or 0)
+    current = prev.canary.weight
     if desired <= 0:
         return min(expected, current)
     if stable_w < max_w - desired:
@@ -92,14 +96,16 @@ def _stable_can_take(ctx: Context, weight: int) -> bool:
     desired = weight * ctx.replicas // ctx.max_weight
     if rs.available_replicas >= desired:
         return True
-    thr = ctx.observed.rollout.spec.strategy.canary
-    threshold = thr.replica_progress_threshold if thr is not None else None
+    threshold = ctx.canary.replica_progress_threshold if ctx.canary is not None else None
     return threshold is not None and arith.replica_progress_threshold_met(threshold, rs, desired)
 
 
 def reconcile_traffic(ctx: Context, st: JSON) -> None:
     can = st.setdefault("canary", {})
-    if ctx.traffic_routing is None:
+    if ctx.traffic_routing is None or not ctx.traffic_routing.kinds():
+        # `trafficRouting: {}` names no router: the canary is still traffic-routed (Argo tests the pointer), but
+        # there is nothing to set a weight on, and Argo leaves the weights out ("No TrafficRouting Reconcilers
+        # found", rollout/trafficrouting.go).
         can.pop("weights", None)
         return
     weight, remove_routes = desired_weight(ctx)
@@ -107,23 +113,25 @@ def reconcile_traffic(ctx: Context, st: JSON) -> None:
         return
     canary_hash = ctx.new_rs.pod_template_hash if ctx.new_rs is not None else ""
     stable_hash = ctx.stable_rs.pod_template_hash if ctx.stable_rs is not None else ""
-    c = ctx.canary or {}
+    c = ctx.canary
+    assert c is not None  # traffic routing is a canary's
     weights: JSON = {
         "canary": {
             "weight": weight,
             "podTemplateHash": canary_hash,
-            "serviceName": c.get("canaryService", ""),
+            "serviceName": c.canary_service or "",
         },
         "stable": {
             "weight": ctx.max_weight - weight,
             "podTemplateHash": stable_hash,
-            "serviceName": c.get("stableService", ""),
+            "serviceName": c.stable_service or "",
         },
     }
-    step, _ = ctx.current_step()
-    header_step = step if step is not None and ctx.revision > 1 else None
+    step, idx = ctx.current_step()
+    header_step = (idx, step) if step is not None and idx is not None and ctx.revision > 1 else None
     _route_actions(ctx, weight, remove_routes, header_step)
-    prev = (ctx.status.get("canary") or {}).get("weights")
+    # the stored weights as written: they are kept as they are when unchanged
+    prev = (ctx.stored.get("canary") or {}).get("weights")
     prev_cmp = {k: v for k, v in (prev or {}).items() if k != "verified"}
     if prev is None or prev_cmp != weights:
         if prev is None:
@@ -137,9 +145,10 @@ def reconcile_traffic(ctx: Context, st: JSON) -> None:
         can["weights"] = prev
 
 
-def _edits_key(ctx: Context, weight: int, remove_routes: bool, step: JSON | None) -> str | None:
+def _edits_key(ctx: Context, weight: int, remove_routes: bool, step: _Step) -> str | None:
     """Everything `route_edits` reads, as JSON: the rollout (`Observed.rollout` is the parse of its wire JSON),
-    the router objects in their order, and the arguments. None (no caching) when something is not JSON."""
+    the router objects in their order, and the arguments (the step by its index: the rollout holds the steps).
+    None (no caching) when something is not JSON."""
     return json_key(
         [
             ctx.observed.rollout_raw,
@@ -147,7 +156,7 @@ def _edits_key(ctx: Context, weight: int, remove_routes: bool, step: JSON | None
             weight,
             ctx.new_rs.pod_template_hash if ctx.new_rs else "",
             ctx.stable_rs.pod_template_hash if ctx.stable_rs else "",
-            step,
+            step[0] if step is not None else None,
             remove_routes,
         ]
     )
@@ -158,7 +167,7 @@ def _handed_out(edits: tuple[EditRouter, ...]) -> list[EditRouter]:
     return [replace(e, obj=copy_json(e.obj)) if e.obj is not None else e for e in edits]
 
 
-def _route_edits(ctx: Context, weight: int, remove_routes: bool, step: JSON | None) -> list[EditRouter]:
+def _route_edits(ctx: Context, weight: int, remove_routes: bool, step: _Step) -> list[EditRouter]:
     """`route_edits` for this pass, through the cache (a hit returns exactly what computing them would)."""
     key = _edits_key(ctx, weight, remove_routes, step)
     cached = _EDITS.get(key)
@@ -170,14 +179,14 @@ def _route_edits(ctx: Context, weight: int, remove_routes: bool, step: JSON | No
         canary_weight=weight,
         canary_hash=ctx.new_rs.pod_template_hash if ctx.new_rs else "",
         stable_hash=ctx.stable_rs.pod_template_hash if ctx.stable_rs else "",
-        step=step,
+        step=step[1] if step is not None else None,
         remove_managed_routes=remove_routes,
     )
     _EDITS.put(key, tuple(_handed_out(tuple(edits))))
     return edits
 
 
-def _route_actions(ctx: Context, weight: int, remove_routes: bool, step: JSON | None) -> None:
+def _route_actions(ctx: Context, weight: int, remove_routes: bool, step: _Step) -> None:
     """Ask the pure router edits for the objects to write (nothing when they already say this)."""
     try:
         edits = _route_edits(ctx, weight, remove_routes, step)

@@ -47,11 +47,13 @@ def reconcile_canary_services(ctx: Context) -> None:
 
     On abort the canary Service is pointed at the stable pods — with dynamicStableScale only once the gradual
     abort weight has reached 0."""
-    c = ctx.canary or {}
-    ensure_service(ctx, c.get("stableService"), ctx.stable_rs, True)
-    if ctx.aborted:
-        dynamic = ctx.traffic_routing is not None and c.get("dynamicStableScale")
-        if not dynamic or abort_weight(ctx) == 0:
-            ensure_service(ctx, c.get("canaryService"), ctx.stable_rs, ctx.traffic_routing is None)
+    c = ctx.canary
+    if c is None:
         return
-    ensure_service(ctx, c.get("canaryService"), ctx.new_rs, True)
+    ensure_service(ctx, c.stable_service, ctx.stable_rs, True)
+    if ctx.aborted:
+        dynamic = ctx.traffic_routing is not None and ctx.dynamic_stable_scale
+        if not dynamic or abort_weight(ctx) == 0:
+            ensure_service(ctx, c.canary_service, ctx.stable_rs, ctx.traffic_routing is None)
+        return
+    ensure_service(ctx, c.canary_service, ctx.new_rs, True)

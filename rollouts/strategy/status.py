@@ -24,7 +24,6 @@ from rollouts.models.vocabulary import (
     AVAILABLE_REASON,
     COMPLETED,
     COMPLETED_REASON,
-    DEFAULT_PROGRESS_DEADLINE_SECONDS,
     DEFAULT_REPLICAS,
     HEALTHY,
     HEALTHY_REASON,
@@ -122,8 +121,8 @@ def remove_condition(status: JSON, ctype: str) -> None:
 
 
 def _generation_observed(ctx: Context) -> bool:
-    gen = (ctx.ro.get("metadata") or {}).get("generation")
-    return gen is None or str(ctx.status.get("observedGeneration") or "") == str(gen)
+    gen = ctx.generation
+    return gen is None or ctx.status.observed_generation == str(gen)
 
 
 def rollout_completed(st: Mapping[str, Any]) -> bool:
@@ -134,7 +133,7 @@ def rollout_healthy(ctx: Context, st: JSON) -> bool:
     """`RolloutHealthy`: all replicas updated and available, strategy complete, generation observed."""
     if ctx.bluegreen is not None:
         done = (st.get("blueGreen") or {}).get("activeSelector") == st.get("currentPodHash")
-        if ctx.bluegreen.get("previewService"):
+        if ctx.bluegreen.preview_service:
             done = done and (st.get("blueGreen") or {}).get("previewSelector") == st.get("currentPodHash")
     else:
         idx = st.get("currentStepIndex")
@@ -174,8 +173,7 @@ def rollout_progressing(ctx: Context, old: JSON, new: JSON) -> bool:
 
 
 def progress_deadline_seconds(ctx: Context) -> int:
-    v = ctx.spec.get("progressDeadlineSeconds")
-    return v if isinstance(v, int) else DEFAULT_PROGRESS_DEADLINE_SECONDS
+    return ctx.spec.progress_deadline_seconds_or_default()
 
 
 def rollout_timed_out(ctx: Context, st: JSON) -> bool:
@@ -193,10 +191,12 @@ def rollout_timed_out(ctx: Context, st: JSON) -> bool:
 
 def is_indefinite_step(ctx: Context) -> bool:
     step, _ = ctx.current_step()
-    if step is not None and ("experiment" in step or "analysis" in step or "pause" in step):
+    if step is not None and (
+        step.experiment is not None or step.analysis is not None or step.pause is not None
+    ):
         return True
-    cond = get_condition(ctx.status, PAUSED)
-    return cond is not None and cond.get("status") == "True"
+    cond = ctx.status.condition(PAUSED)
+    return cond is not None and cond.status == "True"
 
 
 def waiting_for_scale_down(ctx: Context) -> bool:
@@ -213,13 +213,13 @@ def check_paused_conditions(ctx: Context) -> JSON:
 
     The result is what the rest of the pass treats as the *previous* status (Argo patches it first). A shallow
     copy is enough: `set_condition` replaces the conditions list, and nothing writes into `prev` afterwards."""
-    prev: JSON = dict(ctx.status)
+    prev: JSON = dict(ctx.stored)
     if not _generation_observed(ctx):
         return prev
     now_s = format_time(ctx.now)
     prog = get_condition(prev, PROGRESSING)
     prog_paused = prog is not None and prog.get("reason") == PAUSED_REASON
-    is_paused = bool(prev.get("pauseConditions")) or bool(ctx.spec.get("paused"))
+    is_paused = bool(prev.get("pauseConditions")) or ctx.paused
     abort_cond = prog is not None and prog.get("reason") == ABORTED_REASON
     updates: list[JSON] = []
     if is_paused != prog_paused and not abort_cond and not rollout_completed(prev):
@@ -242,7 +242,7 @@ def check_paused_conditions(ctx: Context) -> JSON:
 
 def evaluate_progress_deadline_abort(ctx: Context, prev: JSON, st: JSON) -> None:
     """`evaluateProgressDeadlineAbort` (docs/semantics/controller.md#progress-deadline): with progressDeadlineAbort, a timed-out update is aborted."""
-    if not ctx.spec.get("progressDeadlineAbort") or ctx.aborted or rollout_completed(st):
+    if not ctx.spec.progress_deadline_abort or ctx.aborted or rollout_completed(st):
         return
     if rollout_progressing(ctx, prev, st) or is_indefinite_step(ctx) or waiting_for_scale_down(ctx):
         return
@@ -288,7 +288,7 @@ def calculate_pause_status(ctx: Context, prev: JSON, st: JSON) -> None:
 def calculate_conditions(ctx: Context, prev: JSON, st: JSON) -> None:
     """`calculateRolloutConditions` (rollout/sync.go)."""
     now_s = format_time(ctx.now)
-    is_paused = bool(st.get("pauseConditions")) or bool(ctx.spec.get("paused"))
+    is_paused = bool(st.get("pauseConditions")) or ctx.paused
     aborted = ctx.aborted
     became_unhealthy = False
     healthy_now = rollout_healthy(ctx, st)
@@ -447,7 +447,7 @@ def requeue_stuck(ctx: Context, prev: JSON, st: JSON) -> None:
     cond = get_condition(prev, PROGRESSING)
     if cond is None:
         return
-    is_paused = bool(prev.get("pauseConditions")) or bool(ctx.spec.get("paused"))
+    is_paused = bool(prev.get("pauseConditions")) or ctx.paused
     if (
         rollout_healthy(ctx, st)
         or cond.get("reason") == TIMED_OUT_REASON
@@ -463,13 +463,12 @@ def requeue_stuck(ctx: Context, prev: JSON, st: JSON) -> None:
 
 def finish_status(ctx: Context, prev: JSON, st: JSON) -> JSON:
     """`persistRolloutStatus`: deadline abort → pause/abort fields → conditions → phase; returns `st`."""
-    gen = (ctx.ro.get("metadata") or {}).get("generation")
-    if gen is not None:
-        st["observedGeneration"] = str(gen)
+    if ctx.generation is not None:
+        st["observedGeneration"] = str(ctx.generation)
     evaluate_progress_deadline_abort(ctx, prev, st)
     calculate_pause_status(ctx, prev, st)
     calculate_conditions(ctx, prev, st)
-    phase, message = calculate_phase(ctx.spec, st)
+    phase, message = calculate_phase(ctx.raw_spec, st)
     st["phase"] = phase.value
     if message:
         st["message"] = message

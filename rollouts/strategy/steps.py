@@ -10,82 +10,80 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from rollouts.models.vocabulary import CANARY_PAUSE_STEP, parse_time
+from rollouts.models import CanaryStep, RolloutPause
+from rollouts.models.vocabulary import CANARY_PAUSE_STEP
 from rollouts.strategy import counts, weights
-from rollouts.strategy.context import Context, pause_duration_seconds
-from rollouts.strategy.plan import JSON, ReplicaSetState
+from rollouts.strategy.context import Context
+from rollouts.strategy.plan import ReplicaSetState
 
 # How long after a timed pause expires the rollout is looked at again (expiry itself is not yet past it).
 PAUSE_WAKE_MARGIN = timedelta(milliseconds=20)
 
 
-def step_string(step: JSON) -> str:
+def step_string(step: CanaryStep) -> str:
     """`CanaryStepString`: how a step is named in the `Rollout step i/N completed (…)` event."""
-    if "setWeight" in step:
-        return f"setWeight: {step['setWeight']}"
-    if "pause" in step:
-        duration = (step.get("pause") or {}).get("duration")
+    if step.set_weight is not None:
+        return f"setWeight: {step.set_weight}"
+    if step.pause is not None:
+        duration = step.pause.duration
         return "pause" if duration is None else f"pause: {duration}"
-    if "experiment" in step:
+    if step.experiment is not None:
         return "experiment"
-    if "analysis" in step:
+    if step.analysis is not None:
         return "analysis"
-    if "setCanaryScale" in step:
-        scs = step.get("setCanaryScale") or {}
-        if scs.get("weight") is not None:
-            return f"setCanaryScale{{weight: {scs['weight']}}}"
-        if scs.get("matchTrafficWeight"):
+    scs = step.set_canary_scale
+    if scs is not None:
+        if scs.weight is not None:
+            return f"setCanaryScale{{weight: {scs.weight}}}"
+        if scs.match_traffic_weight:
             return "setCanaryScale{matchTrafficWeight: true}"
-        if scs.get("replicas") is not None:
-            return f"setCanaryScale{{replicas: {scs['replicas']}}}"
-    if "plugin" in step:
-        return f"plugin: {(step.get('plugin') or {}).get('name', '')}"
-    if "setHeaderRoute" in step:
-        return f"setHeaderRoute: {(step.get('setHeaderRoute') or {}).get('name', '')}"
-    if "setMirrorRoute" in step:
-        return f"setMirrorRoute: {(step.get('setMirrorRoute') or {}).get('name', '')}"
+        if scs.replicas is not None:
+            return f"setCanaryScale{{replicas: {scs.replicas}}}"
+    if step.plugin is not None:
+        return f"plugin: {step.plugin.name}"
+    if step.set_header_route is not None:
+        return f"setHeaderRoute: {step.set_header_route.name or ''}"
+    if step.set_mirror_route is not None:
+        return f"setMirrorRoute: {step.set_mirror_route.name}"
     return "invalid"
 
 
 def current_set_weight(ctx: Context) -> int:
     """`GetCurrentSetWeight` (`weights.current_set_weight`) on the stored status, as this pass sees abort."""
     return weights.current_set_weight(
-        [_set_weight(step) for step in ctx.steps],
-        ctx.status_index(),
+        [step.set_weight for step in ctx.steps],
+        ctx.status.current_step_index,
         aborted=ctx.aborted,
         max_weight=ctx.max_weight,
     )
 
 
-def _set_weight(step: JSON) -> int | None:
-    weight = step.get("setWeight")
-    return weight if isinstance(weight, int) else None
-
-
 def previous_set_weight(ctx: Context, idx: int) -> int:
     """The setWeight of the nearest step *before* `idx` (docs/semantics/controller.md#traffic-weights "keep the previous step's weight"); 0 if none."""
     for i in range(idx - 1, -1, -1):
-        w = ctx.steps[i].get("setWeight")
-        if isinstance(w, int):
+        w = ctx.steps[i].set_weight
+        if w is not None:
             return w
     return 0
 
 
-def pause_expiry(ctx: Context, pause: JSON) -> datetime | None:
+def _pause_seconds(pause: RolloutPause) -> int | None:
+    """The pause's duration in seconds (`RolloutPause.duration_seconds`); None = indefinite."""
+    return None if pause.is_indefinite else pause.duration_seconds()
+
+
+def pause_expiry(ctx: Context, pause: RolloutPause) -> datetime | None:
     cond = ctx.pause_condition(CANARY_PAUSE_STEP)
-    seconds = pause_duration_seconds(pause)
+    seconds = _pause_seconds(pause)
     if cond is None or seconds is None:
         return None
-    start = parse_time(cond.get("startTime"))
-    if start is None:
-        return None
-    return start + timedelta(seconds=seconds)
+    return cond.start_time + timedelta(seconds=seconds)
 
 
-def completed_pause_step(ctx: Context, pause: JSON) -> bool:
+def completed_pause_step(ctx: Context, pause: RolloutPause) -> bool:
     """`CompletedCanaryPauseStep`: resumed by the user, or the duration elapsed since the condition's start."""
     cond = ctx.pause_condition(CANARY_PAUSE_STEP)
-    if ctx.status.get("controllerPause") and cond is None:
+    if ctx.status.controller_pause and cond is None:
         return True
     expiry = pause_expiry(ctx, pause)
     return expiry is not None and ctx.now > expiry
@@ -95,17 +93,17 @@ def reconcile_canary_pause(ctx: Context) -> bool:
     """`reconcileCanaryPause`: add the CanaryPauseStep condition on reaching a pause step; requeue at expiry.
 
     Returns True while the rollout sits on a pause step."""
-    if ctx.spec.get("paused") or ctx.status.get("promoteFull") or not ctx.steps:
+    if ctx.paused or ctx.status.promote_full or not ctx.steps:
         return False
     step, _ = ctx.current_step()
-    if step is None or "pause" not in step:
+    if step is None or step.pause is None:
         return False
-    pause = step.get("pause") or {}
+    pause = step.pause
     cond = ctx.pause_condition(CANARY_PAUSE_STEP)
     if cond is None:
-        if not ctx.status.get("controllerPause"):
+        if not ctx.status.controller_pause:
             ctx.pause(CANARY_PAUSE_STEP)
-            seconds = pause_duration_seconds(pause)
+            seconds = _pause_seconds(pause)
             if seconds is not None and seconds >= 0:
                 # The condition's startTime is written in whole seconds, so the pause expires at the truncated
                 # start + duration; wake just after it (completion needs now > expiry).

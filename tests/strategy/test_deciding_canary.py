@@ -12,9 +12,11 @@ from typing import Any
 
 import pytest
 
+from rollouts.models import CanaryStep
 from rollouts.strategy import decide, steps
 from rollouts.strategy.context import build_context
 from rollouts.strategy.plan import CreateAnalysisRun, EmitEvent, TerminateAnalysisRun
+from rollouts.traffic.base import EditRouter
 from tests.strategy.simulate import World
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -617,6 +619,22 @@ def test_basic_canary_scenario() -> None:
     assert [rs.spec_replicas for rs in world.replica_sets.values()] == [0, 4]
 
 
+def test_traffic_routing_without_a_router_is_a_traffic_routed_canary() -> None:
+    """`trafficRouting: {}` is set (Argo tests `TrafficRouting != nil`): the stable ReplicaSet keeps every pod
+    and the canary is sized by the step's weight, as with a router; no router is named, so no weights are written
+    (rollout/trafficrouting.go "No TrafficRouting Reconcilers found")."""
+    world = basic_world()
+    world.rollout["spec"]["strategy"]["canary"]["trafficRouting"] = {}
+    world.settle(T0)
+    world.set_image("v2")
+    drive_to_pause(world, T0)
+    st = world.status
+    assert world.rs_by_hash(st["currentPodHash"]).spec_replicas == 1
+    assert world.rs_by_hash(st["stableRS"]).spec_replicas == 4  # basic canary: 3 (see the scenario above)
+    assert "weights" not in st.get("canary", {})
+    assert not [a for plan in world.plans for a in plan.actions if isinstance(a, EditRouter)]
+
+
 def test_set_header_route_completes_immediately() -> None:
     """docs/semantics/controller.md#canary-steps: setHeaderRoute completes in the pass that reaches it."""
     world = World.from_files(*SEED)
@@ -642,7 +660,7 @@ def test_set_header_route_completes_immediately() -> None:
         pytest.param({"pause": {"duration": "5m"}}, "pause: 5m", id="pause-string"),
         pytest.param({"pause": {"duration": 30}}, "pause: 30", id="pause-int"),
         pytest.param({"analysis": {"templates": []}}, "analysis", id="analysis"),
-        pytest.param({"experiment": {}}, "experiment", id="experiment"),
+        pytest.param({"experiment": {"templates": []}}, "experiment", id="experiment"),
         pytest.param({"setCanaryScale": {"weight": 10}}, "setCanaryScale{weight: 10}", id="scale-weight"),
         pytest.param({"setCanaryScale": {"replicas": 3}}, "setCanaryScale{replicas: 3}", id="scale-replicas"),
         pytest.param(
@@ -656,7 +674,7 @@ def test_set_header_route_completes_immediately() -> None:
 )
 def test_step_string(step: dict[str, Any], text: str) -> None:
     """`CanaryStepString` as used in the step-completed event (docs/semantics/controller.md#canary-steps)."""
-    assert steps.step_string(step) == text
+    assert steps.step_string(CanaryStep.from_wire(step)) == text
 
 
 @pytest.mark.parametrize(

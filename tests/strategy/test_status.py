@@ -16,11 +16,13 @@ T0 = datetime(2026, 1, 1, tzinfo=UTC)
 NOW = "2026-01-01T00:00:00Z"
 
 
-def canary_ctx(traffic: bool = True, **spec: Any) -> Any:
+def canary_ctx(traffic: bool = True, stored: dict[str, Any] | None = None, **spec: Any) -> Any:
     world = World.from_files("examples/istio-canary/rollout.yaml")
     if not traffic:
         world.rollout["spec"]["strategy"]["canary"].pop("trafficRouting")
     world.rollout["spec"].update(spec)
+    if stored is not None:
+        world.rollout["status"] = stored
     return build_context(world.observed(), T0)
 
 
@@ -113,15 +115,15 @@ ABORTED = {
 )
 def test_canary_phase(spec: dict[str, Any], st: dict[str, Any], expected: tuple[str, str]) -> None:
     """docs/semantics/objects.md#rollout-phase CalculateRolloutPhase, rules 2–8 in order."""
-    assert status.calculate_phase(canary_ctx(**spec).spec, st) == expected
+    assert status.calculate_phase(canary_ctx(**spec).raw_spec, st) == expected
 
 
 def test_basic_canary_old_replicas_pending() -> None:
     """docs/semantics/objects.md#rollout-status rule 7: without traffic routing, old pods still running keep the rollout Progressing."""
     ctx = canary_ctx(traffic=False)
     st = {**HEALTHY_CANARY, "replicas": 11}
-    assert status.calculate_phase(ctx.spec, st) == ("Progressing", "old replicas are pending termination")
-    assert status.calculate_phase(canary_ctx().spec, st) == ("Healthy", "")
+    assert status.calculate_phase(ctx.raw_spec, st) == ("Progressing", "old replicas are pending termination")
+    assert status.calculate_phase(canary_ctx().raw_spec, st) == ("Healthy", "")
 
 
 @pytest.mark.parametrize(
@@ -138,7 +140,7 @@ def test_restart_compares_instants_as_argo_does(restarted_at: str | None, expect
     strings while the plugin compared instants; both now call the one rule, which follows Argo."""
     from rollouts.plugin.phases import calculate_phase as plugin_phase
 
-    spec = {**canary_ctx().spec, "restartAt": "2026-01-01T01:00:00+01:00"}
+    spec = {**canary_ctx().raw_spec, "restartAt": "2026-01-01T01:00:00+01:00"}
     st = {**HEALTHY_CANARY, **({"restartedAt": restarted_at} if restarted_at else {})}
     assert status.calculate_phase(spec, st) == expected
     assert plugin_phase({"spec": spec, "status": st}) == expected
@@ -183,7 +185,7 @@ HEALTHY_BG = {
 )
 def test_bluegreen_phase(st: dict[str, Any], expected: tuple[str, str]) -> None:
     """docs/semantics/objects.md#rollout-status rule 6."""
-    assert status.calculate_phase(bluegreen_ctx().spec, st) == expected
+    assert status.calculate_phase(bluegreen_ctx().raw_spec, st) == expected
 
 
 def test_set_condition_keeps_unchanged_condition() -> None:
@@ -234,8 +236,7 @@ def test_set_condition_status_change_moves_transition_time() -> None:
 )
 def test_check_paused_conditions(stored: dict[str, Any], paused: bool, expected: tuple[str, str]) -> None:
     """`checkPausedConditions` folded into the pass (docs/semantics/controller.md#retry retry, docs/semantics/controller.md#pause)."""
-    ctx = canary_ctx(paused=paused)
-    ctx.status = {"currentPodHash": "x", "observedGeneration": "1", **stored}
+    ctx = canary_ctx(paused=paused, stored={"currentPodHash": "x", "observedGeneration": "1", **stored})
     prev = status.check_paused_conditions(ctx)
     c = status.get_condition(prev, "Progressing")
     assert c is not None and (c["status"], c["reason"]) == expected
