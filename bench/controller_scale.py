@@ -8,6 +8,9 @@ waits through two resync periods with nothing to do. Prints (not a test; nothing
 * wall ÷ ideal: from the first image change to the last rollout Healthy, over the sum of the pauses;
 * API writes per step transition: controller writes during the update (sandbox request log, by user agent)
   ÷ (N × number of steps), with and without Events and AnalysisRun status writes;
+* Events: created and patched (a repeated Event is a patch of its count) during the update, the writes per
+  rollout; occurrences (sum of `count`) and Event objects per rollout over the whole run (initial deploy and
+  update); Events the controller dropped (`controller_events_dropped_total`);
 * writes on a no-op resync (must be 0);
 * reconcile latency p50/p99: exact, from every pass's duration (the controller writes them to the file named
   by ROLLOUTS_RECONCILE_TIMINGS), and as `histogram_quantile` would read the coarse `rollout_reconcile`
@@ -43,13 +46,14 @@ sys.path.insert(0, str(ROOT))
 
 from rollouts.kube.client import KubeClient  # noqa: E402
 from rollouts.kube.config import settings_for_url  # noqa: E402
-from rollouts.kube.resources import ANALYSIS_TEMPLATES, ROLLOUTS, SERVICES, VIRTUAL_SERVICES  # noqa: E402
+from rollouts.kube.resources import ANALYSIS_TEMPLATES, EVENTS, ROLLOUTS, SERVICES, VIRTUAL_SERVICES  # noqa: E402
 from rollouts.sandbox.spawning import spawn_sandbox  # noqa: E402
 from tests.fixtures.prometheus import HEALTHY, start_prometheus  # noqa: E402
 
 NS = "bench"
 SOURCE = Path(os.environ.get("BENCH_SOURCE") or ROOT)  # the checkout whose controller runs
 WEIGHTS = (25, 50, 75)
+COMPONENT = "rollouts-controller"  # source.component of the controller's Events
 
 
 def routed(name: str) -> list[tuple[Any, dict[str, Any]]]:
@@ -188,6 +192,21 @@ def proc_stats(pid: int) -> tuple[float, float]:
     return cpu, peak
 
 
+def counter_total(metrics_url: str, name: str) -> float:
+    """A counter summed over all its label sets (0 when the controller does not export it)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    with urllib.request.urlopen(metrics_url, timeout=30) as response:
+        text = response.read().decode()
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(text)
+        if family.name == name
+        for sample in family.samples
+        if sample.name == f"{name}_total"
+    )
+
+
 def histogram_quantiles(metrics_url: str, name: str, quantiles: tuple[float, ...]) -> tuple[list[float], int]:
     """Quantiles of a histogram summed over all label sets (linear within buckets, like histogram_quantile)."""
     from prometheus_client.parser import text_string_to_metric_families
@@ -295,6 +314,18 @@ async def bench(n: int, pause: int, resync: float, interval: int, traffic: str =
             for r in requests(url, writes="true", since=str(quiet_since))
             if "rollouts-controller" in r["user_agent"]
         ]
+        # Events leave the reconcile through a queue: count them once it has drained, up to the quiet period.
+        event_writes = [
+            r
+            for r in requests(url, resource="events", writes="true", since=str(since))
+            if "rollouts-controller" in r["user_agent"] and r["time"] < quiet_since
+        ]
+        stored_events = [
+            e
+            for e in (await client.list(EVENTS, NS)).items
+            if (e.get("source") or {}).get("component") == COMPONENT
+        ]
+        dropped = counter_total(metrics_url, "controller_events_dropped")
         (h50, h99), passes = histogram_quantiles(metrics_url, "rollout_reconcile", (0.5, 0.99))
         lines = [line.split() for line in (workdir / "timings.txt").read_text().splitlines() if line.strip()]
         timings = sorted(float(line[0]) for line in lines)
@@ -321,6 +352,9 @@ async def bench(n: int, pause: int, resync: float, interval: int, traffic: str =
         key = r["resource"] + (f"/{r['subresource']}" if r["subresource"] else "")
         by_kind[key] = by_kind.get(key, 0) + 1
     rollout_side = sum(v for k, v in by_kind.items() if not k.startswith(("events", "analysisruns")))
+    without_events = sum(v for k, v in by_kind.items() if not k.startswith("events"))
+    created = sum(1 for r in event_writes if r["verb"] == "create")
+    patched = sum(1 for r in event_writes if r["verb"] in ("patch", "update"))
     return {
         "rollouts": n,
         "pause_s": pause,
@@ -335,7 +369,14 @@ async def bench(n: int, pause: int, resync: float, interval: int, traffic: str =
         "writes_total": len(writes),
         "writes_by_resource": dict(sorted(by_kind.items())),
         "writes_per_step_transition": round(len(writes) / (n * steps), 2),
+        "writes_per_step_without_events": round(without_events / (n * steps), 2),
         "writes_per_step_without_events_and_runs": round(rollout_side / (n * steps), 2),
+        "events_created": created,
+        "events_patched": patched,
+        "event_writes_per_rollout": round((created + patched) / n, 2),
+        "events_per_rollout": round(sum(int(e.get("count") or 1) for e in stored_events) / n, 2),
+        "event_objects_per_rollout": round(len(stored_events) / n, 2),
+        "events_dropped": int(dropped),
         "noop_resync_writes": len(idle_writes),
         "reconcile_passes": passes,
         "reconcile_passes_without_writes": no_op,

@@ -17,8 +17,8 @@ Then the status: `status_patch(old, new)` is the JSON merge patch from the store
 guarded by the Rollout's resourceVersion: a 409 means the Rollout moved on (a user's abort/promote, or our own
 cache was stale) and surfaces as `Conflict` for the reconciler to re-read and decide again. The status is
 written the way the Rollout CRD takes it (`KubeClient.patch_status`). Events are emitted after the status is
-written, so a retried pass does not repeat them; an Event the API server fails to take is retried with the
-client's bounded backoff, then dropped, logged and counted (`controller_events_dropped_total`).
+written, so a retried pass does not repeat them; they go to the event recorder's queue
+(`rollouts.controller.recording`), which writes them in the background: emitting never waits on the API server.
 
 Refusals that are ordinary outcomes here (409 AlreadyExists on a create that is then adopted or reused, 404 on a
 delete or on terminating a run already gone) are declared with `expecting`, so only real refusals are logged
@@ -28,7 +28,6 @@ and counted as refused writes.
 from __future__ import annotations
 
 import contextlib
-import socket
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -37,10 +36,11 @@ from typing import Any
 from loguru import logger
 
 from analysis.models import AnalysisPhase
+from rollouts.controller.recording import DroppedHook, EventHook, EventRecorder
 from rollouts.kube.client import KubeClient, expecting
 from rollouts.kube.errors import AlreadyExists, KubeError, NotFound
-from rollouts.kube.resources import ANALYSIS_RUNS, EVENTS, REPLICA_SETS, ROLLOUTS, SERVICES, Resource, lookup
-from rollouts.models.vocabulary import MANAGED_BY_ANNOTATION, POD_TEMPLATE_HASH_LABEL, format_time
+from rollouts.kube.resources import ANALYSIS_RUNS, REPLICA_SETS, ROLLOUTS, SERVICES, Resource, lookup
+from rollouts.models.vocabulary import MANAGED_BY_ANNOTATION, POD_TEMPLATE_HASH_LABEL
 from rollouts.strategy.plan import (
     JSON,
     Action,
@@ -58,10 +58,9 @@ from rollouts.strategy.plan import (
 from rollouts.traffic.base import EditRouter
 
 MAX_NAME_COLLISIONS = 10
-HOSTNAME = socket.gethostname()  # reportingInstance of our Events (asked once: it is a system call)
 
-EventHook = Callable[[str, str, str, str], None]  # (namespace, rollout name, type, reason)
-DroppedHook = Callable[[str, str, str], None]  # (kind, type, reason) of an Event that could not be recorded
+__all__ = ["DroppedHook", "EventHook"]  # re-exported: the Applier's hooks are the recorder's
+
 WrittenHook = Callable[[Resource, JSON], None]  # an object as the API server returned it after our write
 
 
@@ -181,33 +180,6 @@ def analysis_run_body(rollout_raw: Mapping[str, Any], action: CreateAnalysisRun,
     }
 
 
-def event_body(rollout_raw: Mapping[str, Any], action: EmitEvent, component: str, now: datetime) -> JSON:
-    meta = rollout_raw.get("metadata") or {}
-    stamp = format_time(now)
-    return {
-        "apiVersion": "v1",
-        "kind": "Event",
-        "metadata": {"generateName": f"{meta.get('name')}.", "namespace": meta.get("namespace")},
-        "involvedObject": {
-            "apiVersion": ROLLOUTS.api_version,
-            "kind": "Rollout",
-            "name": meta.get("name"),
-            "namespace": meta.get("namespace"),
-            "uid": meta.get("uid"),
-            "resourceVersion": meta.get("resourceVersion"),
-        },
-        "reason": action.reason,
-        "message": action.message,
-        "type": action.type,
-        "source": {"component": component},
-        "reportingComponent": component,
-        "reportingInstance": HOSTNAME,
-        "firstTimestamp": stamp,
-        "lastTimestamp": stamp,
-        "count": 1,
-    }
-
-
 # ---------------------------------------------------------------------------------------------------------------
 # The applier
 # ---------------------------------------------------------------------------------------------------------------
@@ -234,13 +206,17 @@ class Applier:
         on_written: WrittenHook | None = None,
         on_event_dropped: DroppedHook | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        events: EventRecorder | None = None,
     ) -> None:
+        """`events`: the recorder the plans' Events go to (the manager's, shared by every reconciler); without
+        one the Applier makes its own, counting through `on_event` and `on_event_dropped`."""
         self.client = client
         self.component = component
-        self.on_event = on_event
-        self.on_event_dropped = on_event_dropped
         self.api = _Recording(client, on_written)
         self.clock = clock
+        self.events = events or EventRecorder(
+            client, component, on_event=on_event, on_dropped=on_event_dropped, clock=clock
+        )
 
     async def apply(self, rollout_raw: JSON, plan: Plan) -> ApplyResult:
         """Actions (in order, events last), then the status patch. Raises `Conflict` when the Rollout moved on."""
@@ -253,7 +229,7 @@ class Applier:
         if result.rollout is not None:
             result.writes += 1
         for event in events:
-            await self.emit(rollout_raw, event)
+            self.emit(rollout_raw, event)
             result.writes += 1
         return result
 
@@ -318,39 +294,12 @@ class Applier:
             case DeleteAnalysisRun(name=name):
                 await self._delete(ANALYSIS_RUNS, name, ns)
             case EmitEvent():
-                await self.emit(rollout_raw, action)
+                self.emit(rollout_raw, action)
         result.writes += 1
 
-    async def emit(self, rollout_raw: JSON, action: EmitEvent) -> None:
-        """A core/v1 Event on the Rollout, retried with the client's bounded backoff (a duplicate Event does no
-        harm); one that still fails is dropped: logged, counted, never fatal to the pass."""
-        meta = rollout_raw.get("metadata") or {}
-        namespace, name = str(meta.get("namespace") or ""), str(meta.get("name") or "")
-        if self.on_event is not None:
-            self.on_event(namespace, name, action.type, action.reason)
-        # a Warning event (an abort, a refused spec, an ignored feature) is a warning in the log as well
-        logger.bind(rollout=f"{namespace}/{name}").log(
-            "WARNING" if action.type == "Warning" else "INFO",
-            "event {} {}: {}",
-            action.type,
-            action.reason,
-            action.message,
-        )
-        try:
-            await self.api.create(
-                EVENTS, event_body(rollout_raw, action, self.component, self.clock()), namespace, retry=True
-            )
-        except KubeError as e:
-            if self.on_event_dropped is not None:
-                self.on_event_dropped("Rollout", action.type, action.reason)
-            logger.warning(
-                "event {} on rollout {}/{} dropped after {} attempts: {}",
-                action.reason,
-                namespace,
-                name,
-                self.client.retry.attempts + 1,
-                e,
-            )
+    def emit(self, rollout_raw: JSON, action: EmitEvent) -> None:
+        """A core/v1 Event on the Rollout, queued for the recorder (never waits, never fails the pass)."""
+        self.events.emit(rollout_raw, action.type, action.reason, action.message)
 
     # ------------------------------------------------------------------------------------------------ helpers
 

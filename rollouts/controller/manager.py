@@ -109,7 +109,7 @@ class Manager:
         fence = self.member or self.elector
         self.writer = client.with_write_fence(fence.check_write) if fence else client
         self.source = CachedSource(client)
-        self.events = EventRecorder(self.writer, self.metrics, config.component)
+        self.events_client, self.events = self._recorder()
         self.rollout_queue = self._queue("Rollouts", self._reconcile_rollout, config.rollout_workers)
         self.analysis_queue = self._queue("AnalysisRuns", self._reconcile_analysis, config.analysis_workers)
         self.informers = self._informers()
@@ -196,6 +196,22 @@ class Manager:
             on_refused=self._refused,
             on_change=self._leadership_changed,
         )
+
+    def _recorder(self) -> tuple[KubeClient, EventRecorder]:
+        """The event recorder, on its own client (connection pool and token bucket sized like the main one's),
+        fenced like the reconcilers' writes: Events never wait behind a reconcile, nor a reconcile behind them."""
+        limiter = self.client.limiter
+        events_client = self.client.independent(qps=limiter.qps, burst=limiter.burst)
+        events_client.add_hook(self.metrics.on_request)
+        fence = self.member or self.elector
+        writer = events_client.with_write_fence(fence.check_write) if fence else events_client
+        recorder = EventRecorder(
+            writer,
+            self.config.component,
+            on_event=self.metrics.count_event,
+            on_dropped=self.metrics.count_event_dropped,
+        )
+        return events_client, recorder
 
     def _queue(self, name: str, handler: Callable[[ObjectKey], Any], workers: int) -> WorkQueue:
         return WorkQueue(
@@ -404,6 +420,7 @@ class Manager:
         self._loop = asyncio.get_running_loop()
         self._beat = time.monotonic()
         self._tasks.append(asyncio.create_task(self._heartbeat(), name="heartbeat"))
+        self.events.start()
         await asyncio.to_thread(self.supervisor.start)
         for informer in (*self.informers.values(), *self.lookups.values()):
             informer.start()
@@ -496,6 +513,7 @@ class Manager:
         self._tasks.clear()
         await self.rollout_queue.stop(grace)
         await self.analysis_queue.stop(grace)
+        await self.events.stop(deadline=grace)  # while the lease is still held: the writes are fenced
         await self.supervisor.stop(release=True)  # the lease, then the health and metrics servers
         self.leading.clear()
         await self.routers.stop()
@@ -506,3 +524,4 @@ class Manager:
                 await self.analysis.close()
             except Exception as e:  # stopping goes on: the process is leaving
                 logger.warning("closing the analysis providers failed: {}", e)
+        await self.events_client.close()

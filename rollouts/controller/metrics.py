@@ -13,7 +13,8 @@ so a dashboard can draw the value against its line; `rollout_canary_weight` and 
 per-backend or rate cap of the metric providers: `on_provider_cap`, the providers' observer);
 `controller_write_refused_total{kind,verb,code}` (every write the API server refused — each is also logged at
 WARNING with the object, the verb, the code and the server's message, so a retry loop is never silent) and
-`controller_events_dropped_total{kind,type,reason}` (Events that could not be recorded after their retries) and
+`controller_events_dropped_total{kind,type,reason,cause}` (Events not recorded; `cause`: `refused` after their
+retries, `queue_full`, `spam` (the spam filter), `fenced`, `shutdown` — see `rollouts.controller.recording`) and
 `controller_internal_error_total{kind}` (a pass that failed on a fault of the controller itself, logged with its
 traceback).
 Counters follow client_python naming: `rollout_reconcile_error` is exposed as `rollout_reconcile_error_total`.
@@ -189,8 +190,8 @@ class ControllerMetrics:
         )
         self.events_dropped = Counter(
             "controller_events_dropped",
-            "Kubernetes Events that could not be recorded after their retries.",
-            ["kind", "type", "reason"],
+            "Kubernetes Events not recorded: refused after their retries, queue full, spam filter, shutdown.",
+            ["kind", "type", "reason", "cause"],
             registry=r,
         )
         self.internal_errors = Counter(
@@ -253,8 +254,8 @@ class ControllerMetrics:
         if record.failed:
             logger.warning("{}", refusal_message(record))
 
-    def count_event_dropped(self, kind: str, type_: str, reason: str) -> None:
-        self.events_dropped.labels(kind, type_, reason).inc()
+    def count_event_dropped(self, kind: str, type_: str, reason: str, cause: str = "refused") -> None:
+        self.events_dropped.labels(kind, type_, reason, cause).inc()
 
     def count_internal_error(self, kind: str) -> None:
         self.internal_errors.labels(kind).inc()

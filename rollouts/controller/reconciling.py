@@ -34,6 +34,7 @@ from loguru import logger
 from rollouts.controller.applying import AdoptionError, Applier, desired_status, status_patch
 from rollouts.controller.metering import NoMetrics, RolloutMetrics
 from rollouts.controller.observing import ClientSource, ObjectSource, observe
+from rollouts.controller.recording import EventRecorder
 from rollouts.kube.client import KubeClient
 from rollouts.kube.errors import Conflict, Forbidden, Invalid, NotFound
 from rollouts.kube.resources import ROLLOUTS, Resource
@@ -201,6 +202,7 @@ class RolloutReconciler:
         component: str = "rollouts-controller",
         conflict_retries: int = 3,
         allow_cross_namespace_routing: bool = False,
+        events: EventRecorder | None = None,
     ) -> None:
         self.client = client
         self.cross_namespace_routing = allow_cross_namespace_routing
@@ -216,9 +218,10 @@ class RolloutReconciler:
             clock=clock,
             on_event=lambda ns, name, type_, reason: self.metrics.count_event(ns, name, type_, reason),
             on_written=self._written,
-            on_event_dropped=lambda kind, type_, reason: self.metrics.count_event_dropped(
-                kind, type_, reason
+            on_event_dropped=lambda kind, type_, reason, cause: self.metrics.count_event_dropped(
+                kind, type_, reason, cause
             ),
+            events=events,
         )
         self._failures: dict[tuple[str, str], int] = {}
         # Per key, the last parsed version (resourceVersion → model) and the version last shown to the metrics:

@@ -115,6 +115,7 @@ def default_rollout_reconciler(rt: Runtime) -> Reconciler:
         metrics=rt.metrics,
         component=rt.config.component,
         allow_cross_namespace_routing=rt.config.allow_cross_namespace_routing,
+        events=rt.events,
     )
     return reconciler
 

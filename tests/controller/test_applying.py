@@ -214,6 +214,7 @@ async def test_one_status_patch_and_none_when_equal(env: tuple[Sandbox, KubeClie
     assert result.rollout["status"] == status
     assert writes(sandbox, "rollouts", "status") == before + 1
     assert events == [(NS, "api", "Normal", "RolloutUpdated")]
+    assert await applier.events.flush(within=30)  # Events are written off the pass
     (event,) = (await client.list(EVENTS, NS)).items
     assert (event["reason"], event["involvedObject"]["name"], event["type"]) == (
         "RolloutUpdated",
@@ -234,8 +235,9 @@ async def test_one_status_patch_and_none_when_equal(env: tuple[Sandbox, KubeClie
 async def test_events_are_retried_then_dropped_counted_and_logged(
     env: tuple[Sandbox, KubeClient, dict[str, Any]],
 ) -> None:
-    """An Event the API server fails to take (500) is retried with the client's bounded backoff; when every
-    attempt fails it is dropped: one WARNING naming it, one `controller_events_dropped_total`; the pass goes on."""
+    """An Event the API server fails to take (500) is retried with the client's bounded backoff (off the pass,
+    by the recorder); when every attempt fails it is dropped: one WARNING naming it, one
+    `controller_events_dropped_total{cause="refused"}`; emitting never waits for the API server."""
     from loguru import logger
 
     from rollouts.kube.client import RetryPolicy
@@ -248,18 +250,21 @@ async def test_events_are_retried_then_dropped_counted_and_logged(
     sink = logger.add(lambda m: lines.append(str(m)), level="WARNING", format="{message}")
     try:
         sandbox.faults.update(error_rate=1.0, verbs=["create"])
-        await applier.emit(rollout, EmitEvent("Normal", "RolloutPaused", "paused"))
+        applier.emit(rollout, EmitEvent("Normal", "RolloutPaused", "paused"))
+        assert await applier.events.flush(within=30)
         assert sandbox.requests.count(resource="events", verb="create") == 4  # 1 + 3 retries, then dropped
-        assert dropped == [("Rollout", "Normal", "RolloutPaused")]
-        assert [line for line in lines if "dropped" in line] == [
-            f"event RolloutPaused on rollout {NS}/api dropped after 4 attempts: create events {NS}: "
-            "Internal error occurred: injected fault (sandbox)\n"
-        ]
+        assert dropped == [("Rollout", "Normal", "RolloutPaused", "refused")]
+        (line,) = [line for line in lines if "dropped" in line]
+        assert line.startswith(
+            f"event RolloutPaused on rollout {NS}/api dropped after 4 attempts: create events {NS}/api."
+        )
+        assert line.endswith(": Internal error occurred: injected fault (sandbox)\n")
 
         sandbox.faults.update(error_rate=0.5, seed=1)  # half the answers fail: the retries get them through
         sandbox.requests.reset()
         for i in range(5):
-            await applier.emit(rollout, EmitEvent("Normal", "RolloutResumed", f"resumed {i}"))
+            applier.emit(rollout, EmitEvent("Normal", "RolloutResumed", f"resumed {i}"))
+        assert await applier.events.flush(within=30)
         assert sandbox.requests.count(resource="events", verb="create") == 5 + 6  # 6 failed answers retried
     finally:
         logger.remove(sink)

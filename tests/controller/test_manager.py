@@ -239,6 +239,7 @@ async def test_event_recorder_writes_events_and_counts_them(kube: KubeClient) ->
     await manager.events.record(
         ro, "Normal", "RolloutStepCompleted", "Rollout step 1/2 completed (setWeight: 20)"
     )
+    assert await manager.events.flush(within=30)
     (event,) = await kube.list(EVENTS, "default")
     assert (
         event["involvedObject"]["name"] == "evented"
@@ -247,6 +248,8 @@ async def test_event_recorder_writes_events_and_counts_them(kube: KubeClient) ->
     assert event["reason"] == "RolloutStepCompleted" and event["source"]["component"] == "rollouts-controller"
     labels = {"namespace": "default", "name": "evented", "type": "Normal", "reason": "RolloutStepCompleted"}
     assert registry.get_sample_value("rollout_events_total", labels) == 1
+    await manager.events.stop()
+    await manager.events_client.close()
 
 
 @pytest.mark.sandbox(

@@ -263,12 +263,11 @@ def test_events_dropped_counter() -> None:
     reg = CollectorRegistry()
     m = ControllerMetrics(reg)
     m.count_event_dropped("Rollout", "Warning", "RolloutAborted")
-    assert (
-        sample(
-            reg, "controller_events_dropped_total", kind="Rollout", type="Warning", reason="RolloutAborted"
-        )
-        == 1
-    )
+    m.count_event_dropped("Rollout", "Normal", "ScalingReplicaSet", "queue_full")
+    labels = {"kind": "Rollout", "type": "Warning", "reason": "RolloutAborted"}
+    assert sample(reg, "controller_events_dropped_total", **labels, cause="refused") == 1
+    labels = {"kind": "Rollout", "type": "Normal", "reason": "ScalingReplicaSet"}
+    assert sample(reg, "controller_events_dropped_total", **labels, cause="queue_full") == 1
 
 
 async def test_endpoints_served_on_free_ports() -> None:

@@ -289,6 +289,7 @@ async def test_a_missing_canary_service_is_invalid_spec_with_argos_prefix(
     )
     assert condition["message"] == expected
     assert (status["phase"], status["message"]) == ("Degraded", f"InvalidSpec: {expected}")
+    assert await reconciler.applier.events.flush(within=30)  # Events are written off the pass
     events = [e for e in (await client.list(EVENTS, NS)) if e.get("reason") == "InvalidSpec"]
     assert [e["message"] for e in events] == [expected]
 
