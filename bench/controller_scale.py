@@ -1,4 +1,5 @@
-"""Benchmark: N canaries driven by ONE controller process against the sandbox in its own process.
+"""Benchmark: N canaries driven by one controller process (or `--replicas K` sharded ones) against the sandbox in
+its own process.
 
 Each Rollout is a basic canary (2 replicas) with 3 setWeight steps separated by pauses, and background analysis
 with one Prometheus metric (a real `prometheus` over backfilled data). The benchmark deploys N rollouts, waits
@@ -15,9 +16,13 @@ waits through two resync periods with nothing to do. Prints (not a test; nothing
 * reconcile latency p50/p99: exact, from every pass's duration (the controller writes them to the file named
   by ROLLOUTS_RECONCILE_TIMINGS), and as `histogram_quantile` would read the coarse `rollout_reconcile`
   histogram;
-* controller CPU seconds (user+system, /proc) and peak RSS (VmHWM).
+* controller CPU seconds (user+system, /proc; summed over replicas) and per step transition, peak RSS (VmHWM;
+  the largest replica's);
+* with `--replicas K --kill-after S`: the first replica is SIGKILLed S seconds into the update, and `takeover_s`
+  is the time from the kill until the survivors own every rollout (`controller_shard_rollouts`).
 
     .venv/bin/python bench/controller_scale.py --rollouts 100 [--pause 10] [--resync 10] [--traffic istio]
+    .venv/bin/python bench/controller_scale.py --rollouts 1000 --replicas 3 --kill-after 12
 
 With `--traffic istio` each canary routes through its own Istio VirtualService (and canary/stable Services), and
 the controller's reads are counted too (all requests, and GETs of VirtualServices). `BENCH_SOURCE=DIR` runs the
@@ -151,16 +156,23 @@ def start_sandbox(workdir: Path) -> tuple[subprocess.Popen[bytes], str]:
     return spawned.process, spawned.url
 
 
-def start_controller(workdir: Path, url: str, resync: float) -> tuple[subprocess.Popen[bytes], str]:
-    log = workdir / "controller.log"
+def start_controller(
+    workdir: Path, url: str, resync: float, name: str = "", sharding: bool = False
+) -> tuple[subprocess.Popen[bytes], str]:
+    """One controller process; with `sharding`, a replica named `name` of a sharded group (its own log and
+    timings file), else the single replica without leader election."""
+    log = workdir / f"controller{'-' + name if name else ''}.log"
     profile = ["-m", "cProfile", "-o", os.environ["BENCH_PROFILE"]] if os.environ.get("BENCH_PROFILE") else []
+    mode = ["--sharding"] if sharding else ["--no-leader-elect"]
+    timings = workdir / f"timings{'-' + name if name else ''}.txt"
     proc = subprocess.Popen(
-        [sys.executable, *profile, "-m", "rollouts.cli", "controller", "--server", url, "--no-leader-elect",
+        [sys.executable, *profile, "-m", "rollouts.cli", "controller", "--server", url, *mode,
          "--metrics-port", "0", "--healthz-port", "0", "--bind", "127.0.0.1", "--qps", "2000", "--burst", "4000",
          "--rollout-workers", "20", "--analysis-workers", "30", "--resync", str(resync), "--log-level",
          os.environ.get("BENCH_LOG_LEVEL", "warning")],
         cwd=SOURCE, stdout=log.open("wb"), stderr=subprocess.STDOUT,
-        env=dict(os.environ, ROLLOUTS_RECONCILE_TIMINGS=str(workdir / "timings.txt"), PYTHONPATH=str(SOURCE)),
+        env=dict(os.environ, ROLLOUTS_RECONCILE_TIMINGS=str(timings), PYTHONPATH=str(SOURCE),
+                 POD_NAME=name or "bench"),
     )  # fmt: skip
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -266,11 +278,54 @@ def healthy_on(image: str) -> Any:
     return check
 
 
-async def bench(n: int, pause: int, resync: float, interval: int, traffic: str = "") -> dict[str, Any]:
+def gauge(metrics_url: str, name: str) -> float | None:
+    """An unlabelled gauge (None when the process does not answer)."""
+    try:
+        with urllib.request.urlopen(metrics_url, timeout=5) as response:
+            text = response.read().decode()
+    except OSError:
+        return None
+    match = re.search(rf"^{re.escape(name)} (\S+)$", text, re.M)
+    return float(match.group(1)) if match else None
+
+
+def owned(metrics_urls: list[str]) -> float:
+    return sum(gauge(m, "controller_shard_rollouts") or 0 for m in metrics_urls)
+
+
+async def until(cond: Any, limit: float, what: str) -> None:
+    for _ in range(int(limit / 0.1)):
+        if cond():
+            return
+        await asyncio.sleep(0.1)
+    raise SystemExit(f"timed out waiting for {what}")
+
+
+def timing_lines(workdir: Path) -> list[list[str]]:
+    """Every replica's per-pass timings (`ROLLOUTS_RECONCILE_TIMINGS`), split into fields."""
+    return [
+        line.split()
+        for path in sorted(workdir.glob("timings*.txt"))
+        for line in path.read_text().splitlines()
+        if line.strip()
+    ]
+
+
+async def bench(
+    n: int,
+    pause: int,
+    resync: float,
+    interval: int,
+    traffic: str = "",
+    replicas: int = 1,
+    kill_after: float = 0,
+) -> dict[str, Any]:
     workdir = Path(tempfile.mkdtemp(prefix="controller-scale-"))
     prometheus = start_prometheus(HEALTHY)
     sandbox, url = start_sandbox(workdir)
-    controller = None
+    controllers: list[tuple[subprocess.Popen[bytes], str]] = []
+    takeover: float | None = None
+    killed: tuple[float, float] = (0.0, 0.0)
     client = KubeClient(settings_for_url(url), qps=5000, burst=5000, user_agent="bench")
     try:
         await client.create(ANALYSIS_TEMPLATES, template(prometheus.url, interval), NS)
@@ -284,10 +339,16 @@ async def bench(n: int, pause: int, resync: float, interval: int, traffic: str =
                 await client.create(ROLLOUTS, rollout(f"app-{i:04d}", pause, "app:v1", traffic), NS)
 
         await asyncio.gather(*(create(i) for i in range(n)))
-        controller, metrics_url = start_controller(workdir, url, resync)
+        sharded = replicas > 1
+        for i in range(replicas):
+            controllers.append(start_controller(workdir, url, resync, f"r{i}" if sharded else "", sharded))
         t0 = time.monotonic()
         await wait_all(client, n, healthy_on("app:v1"), 600, "the initial deploys")
         initial = time.monotonic() - t0
+        if sharded:  # every rollout owned once before the update starts
+            await until(
+                lambda: owned([m for _, m in controllers]) == n, 120, "the replicas to split the rollouts"
+            )
 
         since = time.time()
         start = time.monotonic()
@@ -299,6 +360,16 @@ async def bench(n: int, pause: int, resync: float, interval: int, traffic: str =
 
         await asyncio.gather(*(update(i) for i in range(n)))
         patched = time.monotonic() - start
+        if sharded and kill_after > 0:
+            await asyncio.sleep(max(0.0, kill_after - (time.monotonic() - start)))
+            victim, _ = controllers[0]
+            killed = proc_stats(victim.pid)
+            victim.kill()
+            victim.wait(30)
+            killed_at = time.monotonic()
+            survivors = [m for _, m in controllers[1:]]
+            await until(lambda: owned(survivors) == n, 120, "the survivors to take the rollouts over")
+            takeover = time.monotonic() - killed_at
         end = await wait_all(client, n, healthy_on("app:v2"), 600 + 10 * pause, "all rollouts Healthy on v2")
         wall = end - start
         during = [r for r in requests(url, since=str(since)) if "rollouts-controller" in r["user_agent"]]
@@ -309,11 +380,14 @@ async def bench(n: int, pause: int, resync: float, interval: int, traffic: str =
         await asyncio.sleep(max(interval * 3, 5))
         quiet_since = time.time()
         await asyncio.sleep(2 * resync + 2)
-        idle_writes = [
+        idle = [
             r
             for r in requests(url, writes="true", since=str(quiet_since))
             if "rollouts-controller" in r["user_agent"]
         ]
+        # sharded replicas renew their membership Leases all the time: those are not rollout writes
+        idle_writes = [r for r in idle if r["resource"] != "leases"]
+        idle_lease_writes = len(idle) - len(idle_writes)
         # Events leave the reconcile through a queue: count them once it has drained, up to the quiet period.
         event_writes = [
             r
@@ -325,19 +399,28 @@ async def bench(n: int, pause: int, resync: float, interval: int, traffic: str =
             for e in (await client.list(EVENTS, NS)).items
             if (e.get("source") or {}).get("component") == COMPONENT
         ]
-        dropped = counter_total(metrics_url, "controller_events_dropped")
-        (h50, h99), passes = histogram_quantiles(metrics_url, "rollout_reconcile", (0.5, 0.99))
-        lines = [line.split() for line in (workdir / "timings.txt").read_text().splitlines() if line.strip()]
+        live = [(p, m) for p, m in controllers if p.poll() is None]
+        dropped = sum(counter_total(m, "controller_events_dropped") for _, m in live)
+        passes = 0
+        h50 = h99 = 0.0
+        for _, m in live:  # one replica: its histogram; several: the largest quantiles, the passes summed
+            (q50, q99), count = histogram_quantiles(m, "rollout_reconcile", (0.5, 0.99))
+            passes += count
+            h50, h99 = max(h50, q50), max(h99, q99)
+        lines = timing_lines(workdir)
         timings = sorted(float(line[0]) for line in lines)
         no_op = sum(1 for line in lines if len(line) > 1 and line[1] == "0")
         p50, p99 = timings[len(timings) // 2], timings[min(len(timings) - 1, int(len(timings) * 0.99))]
-        cpu, rss = proc_stats(controller.pid)
+        stats = [proc_stats(p.pid) for p, _ in live]
+        cpu = sum(c for c, _ in stats) + killed[0]
+        rss = max([r for _, r in stats] + [killed[1]])
         sandbox_cpu, sandbox_rss = proc_stats(sandbox.pid)
     finally:
         await client.close()
-        if controller is not None:
-            controller.terminate()
-            controller.wait(30)
+        for controller, _ in controllers:
+            if controller.poll() is None:
+                controller.terminate()
+                controller.wait(30)
         sandbox.terminate()
         sandbox.wait(30)
         prometheus.stop()
@@ -354,9 +437,11 @@ async def bench(n: int, pause: int, resync: float, interval: int, traffic: str =
     rollout_side = sum(v for k, v in by_kind.items() if not k.startswith(("events", "analysisruns")))
     without_events = sum(v for k, v in by_kind.items() if not k.startswith("events"))
     created = sum(1 for r in event_writes if r["verb"] == "create")
-    patched = sum(1 for r in event_writes if r["verb"] in ("patch", "update"))
+    events_patched = sum(1 for r in event_writes if r["verb"] in ("patch", "update"))
     return {
         "rollouts": n,
+        "replicas": replicas,
+        "takeover_s": None if takeover is None else round(takeover, 1),
         "pause_s": pause,
         "ideal_s": steps // 2 * pause,
         "initial_deploy_s": round(initial, 1),
@@ -372,18 +457,20 @@ async def bench(n: int, pause: int, resync: float, interval: int, traffic: str =
         "writes_per_step_without_events": round(without_events / (n * steps), 2),
         "writes_per_step_without_events_and_runs": round(rollout_side / (n * steps), 2),
         "events_created": created,
-        "events_patched": patched,
-        "event_writes_per_rollout": round((created + patched) / n, 2),
+        "events_patched": events_patched,
+        "event_writes_per_rollout": round((created + events_patched) / n, 2),
         "events_per_rollout": round(sum(int(e.get("count") or 1) for e in stored_events) / n, 2),
         "event_objects_per_rollout": round(len(stored_events) / n, 2),
         "events_dropped": int(dropped),
         "noop_resync_writes": len(idle_writes),
+        "noop_resync_lease_writes": idle_lease_writes,
         "reconcile_passes": passes,
         "reconcile_passes_without_writes": no_op,
         "reconcile_p50_s": round(p50, 4),
         "reconcile_p99_s": round(p99, 4),
         "reconcile_histogram_p50_p99_s": [round(h50, 3), round(h99, 3)],
         "controller_cpu_s": round(cpu, 1),
+        "controller_cpu_ms_per_step_transition": round(1000 * cpu / (n * steps), 2),
         "controller_peak_rss_mb": round(rss, 1),
         "sandbox_cpu_s": round(sandbox_cpu, 1),
         "sandbox_peak_rss_mb": round(sandbox_rss, 1),
@@ -401,9 +488,19 @@ def main() -> None:
     parser.add_argument(
         "--traffic", choices=["", "istio"], default="", help="route each canary through Istio"
     )
+    parser.add_argument(
+        "--replicas", type=int, default=1, help="controller replicas (more than 1: --sharding)"
+    )
+    parser.add_argument(
+        "--kill-after", type=float, default=0.0,
+        help="with --replicas > 1: SIGKILL the first replica this many seconds into the update (takeover_s: "
+        "from the kill until the survivors own every rollout)",
+    )  # fmt: skip
     args = parser.parse_args()
     for n in args.rollouts:
-        result = asyncio.run(bench(n, args.pause, args.resync, args.interval, args.traffic))
+        result = asyncio.run(
+            bench(n, args.pause, args.resync, args.interval, args.traffic, args.replicas, args.kill_after)
+        )
         print(json.dumps(result, indent=2), flush=True)
 
 
