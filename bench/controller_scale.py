@@ -319,6 +319,7 @@ async def bench(
     traffic: str = "",
     replicas: int = 1,
     kill_after: float = 0,
+    quiet: float | None = None,
 ) -> dict[str, Any]:
     workdir = Path(tempfile.mkdtemp(prefix="controller-scale-"))
     prometheus = start_prometheus(HEALTHY)
@@ -379,7 +380,7 @@ async def bench(
         # No-op resync: everything settled; wait for in-flight analysis to finish, then two resync periods.
         await asyncio.sleep(max(interval * 3, 5))
         quiet_since = time.time()
-        await asyncio.sleep(2 * resync + 2)
+        await asyncio.sleep(2 * resync + 2 if quiet is None else quiet)
         idle = [
             r
             for r in requests(url, writes="true", since=str(quiet_since))
@@ -496,10 +497,24 @@ def main() -> None:
         help="with --replicas > 1: SIGKILL the first replica this many seconds into the update (takeover_s: "
         "from the kill until the survivors own every rollout)",
     )  # fmt: skip
+    parser.add_argument(
+        "--quiet", type=float, default=None,
+        help="seconds watched for writes once everything is Healthy (default: two resync periods + 2 s; with a "
+        "long --resync, e.g. Argo's 900, a shorter watch that then includes no resync)",
+    )  # fmt: skip
     args = parser.parse_args()
     for n in args.rollouts:
         result = asyncio.run(
-            bench(n, args.pause, args.resync, args.interval, args.traffic, args.replicas, args.kill_after)
+            bench(
+                n,
+                args.pause,
+                args.resync,
+                args.interval,
+                args.traffic,
+                args.replicas,
+                args.kill_after,
+                args.quiet,
+            )
         )
         print(json.dumps(result, indent=2), flush=True)
 

@@ -60,7 +60,7 @@ class RecorderOptions:
     """How much may wait and how it is written (defaults: see docs/semantics/controller.md#events)."""
 
     queue_size: int = 10_000
-    lanes: int = 8
+    lanes: int = 32
     warn_interval: float = 30.0
     correlator: CorrelatorOptions = field(default_factory=CorrelatorOptions)
 

@@ -26,7 +26,7 @@ import aiohttp
 from kubernetes.aio.client import ApiClient
 
 from rollouts.kube import fencing
-from rollouts.kube.config import KubeSettings
+from rollouts.kube.config import KubeSettings, pin_environment
 from rollouts.kube.discovering import Discovery, StatusWrites
 from rollouts.kube.errors import (
     KubeError,
@@ -94,6 +94,7 @@ class KubeClient:
         self.settings = settings
         self.namespace = settings.namespace
         fencing.install(settings.configuration)
+        pin_environment(settings.configuration)
         self._api = ApiClient(configuration=settings.configuration)
         self._api.user_agent = user_agent
         self.limiter = TokenBucket(qps, burst)

@@ -9,8 +9,11 @@ resolve a `KubeSettings` here and hand it to `rollouts.kube.client.KubeClient`. 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import ipaddress
 import os
-from collections.abc import Coroutine
+import urllib.parse
+from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -139,6 +142,60 @@ def settings_for_url(url: str, namespace: str = "default", token: str | None = N
     return KubeSettings(
         host=url.rstrip("/"), namespace=namespace, source="--server", configuration=configuration
     )
+
+
+def env_proxy(host: str, environ: Mapping[str, str] | None = None) -> str | None:
+    """The proxy the environment names for the API server at `host` (``HTTPS_PROXY``/``HTTP_PROXY`` by its
+    scheme, unless ``NO_PROXY`` covers it), read the way aiohttp's `trust_env` reads it; None for none."""
+    env = os.environ if environ is None else environ
+    proxies = {k.lower()[: -len("_proxy")]: v for k, v in env.items() if k.lower().endswith("_proxy") and v}
+    parsed = urllib.parse.urlsplit(host)
+    proxy = proxies.get(parsed.scheme or "https")
+    if not proxy or parsed.hostname is None:
+        return None
+    no_proxy = proxies.get("no", "")
+    if no_proxy == "*" or _bypassed(parsed.hostname, no_proxy):
+        return None
+    return proxy
+
+
+def _bypassed(hostname: str, no_proxy: str) -> bool:
+    """`NO_PROXY` as curl and Go read it: a comma list of names (a leading dot or not: the name and its
+    subdomains), IPs and CIDRs."""
+    try:
+        address = ipaddress.ip_address(hostname.strip("[]"))
+    except ValueError:
+        address = None
+    for entry in (e.strip() for e in no_proxy.split(",")):
+        if not entry:
+            continue
+        if address is not None:
+            with contextlib.suppress(ValueError):
+                if address in ipaddress.ip_network(entry, strict=False):
+                    return True
+            continue
+        name = entry.lstrip(".").lower().rsplit(":", 1)[0]
+        if hostname.lower() == name or hostname.lower().endswith("." + name):
+            return True
+    return False
+
+
+def pin_environment(configuration: Any) -> None:
+    """Read the proxy environment once per client instead of at every request.
+
+    The `kubernetes` client builds its aiohttp session with ``trust_env=True``, which re-reads the proxy
+    variables and stats and parses ``~/.netrc`` before *every* request: a sixth of the controller's CPU under
+    load (py-spy over `bench/controller_scale.py`). Here the proxy for the API server is resolved once
+    (`env_proxy`) and set on the configuration, and the session is built without ``trust_env``. A proxy set in
+    the kubeconfig wins; ``~/.netrc`` credentials are not used (the API server authenticates by the kubeconfig's
+    certificates or tokens)."""
+    if not getattr(configuration, "proxy", None):
+        proxy = env_proxy(str(configuration.host))
+        if proxy:
+            configuration.proxy = proxy
+    session_kwargs = dict(getattr(configuration, "client_session_kwargs", None) or {})
+    session_kwargs["trust_env"] = False
+    configuration.client_session_kwargs = session_kwargs
 
 
 def run_sync(coro: Coroutine[Any, Any, T]) -> T:

@@ -332,3 +332,100 @@ async def test_kubeconfig_env_merges_files_and_context_picks_the_namespace(
     async with KubeClient(chosen) as client:
         created = await client.create(CONFIG_MAPS, {"metadata": {"name": "in-default-ns"}, "data": {}})
         assert created["metadata"]["namespace"] == "team-a"  # no namespace given: the context's
+
+
+# ---------------------------------------------------------------------------------------------- the environment
+
+
+@pytest.mark.parametrize(
+    ("host", "environ", "proxy"),
+    [
+        pytest.param("https://10.0.0.1:443", {}, None, id="none"),
+        pytest.param("https://10.0.0.1:443", {"HTTPS_PROXY": "http://p:3128"}, "http://p:3128", id="https"),
+        pytest.param("https://10.0.0.1", {"https_proxy": "http://p:3128"}, "http://p:3128", id="lower-case"),
+        pytest.param("http://10.0.0.1", {"HTTPS_PROXY": "http://p:3128"}, None, id="other-scheme"),
+        pytest.param("http://10.0.0.1", {"HTTP_PROXY": "http://p:3128"}, "http://p:3128", id="http"),
+        pytest.param(
+            "https://10.0.0.1",
+            {"HTTPS_PROXY": "http://p", "NO_PROXY": "10.0.0.0/8"},
+            None,
+            id="no-proxy-cidr",
+        ),
+        pytest.param(
+            "https://api.corp.example:6443",
+            {"HTTPS_PROXY": "http://p", "NO_PROXY": ".corp.example"},
+            None,
+            id="no-proxy-domain",
+        ),
+        pytest.param(
+            "https://api.other.example",
+            {"HTTPS_PROXY": "http://p", "NO_PROXY": "corp.example,10.0.0.1"},
+            "http://p",
+            id="no-proxy-elsewhere",
+        ),
+        pytest.param(
+            "https://10.0.0.1", {"HTTPS_PROXY": "http://p", "NO_PROXY": "*"}, None, id="no-proxy-all"
+        ),
+    ],
+)
+def test_the_proxy_for_the_api_server_is_read_from_the_environment(
+    host: str, environ: dict[str, str], proxy: str | None
+) -> None:
+    from rollouts.kube.config import env_proxy
+
+    assert env_proxy(host, environ) == proxy
+
+
+async def test_requests_do_not_reread_the_environment(
+    async_sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """aiohttp with `trust_env` re-reads the proxy variables and `~/.netrc` before every request (a sixth of the
+    controller's CPU under load); the client reads them once, when it is built."""
+    import aiohttp.helpers
+
+    calls: list[str] = []
+    for name in ("netrc_from_env", "proxies_from_env"):
+        original = getattr(aiohttp.helpers, name)
+        monkeypatch.setattr(
+            aiohttp.helpers, name, lambda *a, _o=original, _n=name, **k: calls.append(_n) or _o(*a, **k)
+        )
+    async with KubeClient(settings_for_url(async_sandbox.url)) as client:
+        for i in range(5):
+            await client.create(CONFIG_MAPS, cm(f"env-{i}"), "default")
+            await client.get(CONFIG_MAPS, f"env-{i}", "default")
+    assert calls == []
+
+
+async def test_a_proxy_named_by_the_environment_is_used(
+    async_sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """HTTP_PROXY (resolved once, when the client is built) still routes requests; NO_PROXY still exempts."""
+    from aiohttp import web
+
+    seen: list[str] = []
+
+    async def answer(request: web.Request) -> web.Response:
+        seen.append(str(request.url))
+        return web.Response(status=502, text="proxy says no")
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", answer)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{port}")
+        monkeypatch.delenv("NO_PROXY", raising=False)
+        monkeypatch.delenv("no_proxy", raising=False)
+        async with KubeClient(settings_for_url(async_sandbox.url), retry=RetryPolicy(attempts=0)) as client:
+            with pytest.raises(errors.KubeError):
+                await client.get(CONFIG_MAPS, "anything", "default")
+        assert seen and seen[0].startswith(async_sandbox.url)
+        monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+        async with KubeClient(settings_for_url(async_sandbox.url)) as client:
+            await client.create(CONFIG_MAPS, cm("direct"), "default")
+        assert len(seen) == 1
+    finally:
+        await runner.cleanup()
