@@ -5,7 +5,10 @@ Filled by the informers (`rollouts.controller.watching`), read by the observe st
 from the API server, so a no-op resync costs zero requests. `CachedSource` answers from a cache when the
 resource is watched and falls back to the API client otherwise (templates, Services, router objects).
 
-Objects are the wire dicts as the API server sent them; callers must not mutate them (copy first).
+Objects are the wire dicts as the API server sent them, less two fields no decision reads (`trim`:
+`metadata.managedFields` and the `kubectl.kubernetes.io/last-applied-configuration` annotation, which together
+often outweigh the rest of an object, as client-go users strip them with an informer transform); callers must
+not mutate them (copy first).
 """
 
 from __future__ import annotations
@@ -21,6 +24,23 @@ from rollouts.kube.resources import Resource
 
 Obj = dict[str, Any]
 Key = tuple[str, str]  # (namespace, name)
+
+
+LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+
+
+def trim(obj: Obj) -> Obj:
+    """`obj` without what the controller never reads: `metadata.managedFields` (server-side apply's field
+    owners) and the last-applied-configuration annotation (a second copy of the object as `kubectl apply` sent
+    it; Argo too does not copy it onto ReplicaSets). Changes `obj` in place (a freshly decoded answer) and
+    returns it."""
+    meta = obj.get("metadata")
+    if isinstance(meta, dict):
+        meta.pop("managedFields", None)
+        annotations = meta.get("annotations")
+        if isinstance(annotations, dict) and LAST_APPLIED in annotations:
+            meta["annotations"] = {k: v for k, v in annotations.items() if k != LAST_APPLIED}
+    return obj
 
 
 # ------------------------------------------------------------------ label selectors
@@ -127,7 +147,8 @@ class Store:
         return self._objects.get((namespace, name))
 
     def upsert(self, obj: Obj) -> Obj | None:
-        """Store `obj`; returns the previous version (None when new)."""
+        """Store `obj` (`trim`med); returns the previous version (None when new)."""
+        trim(obj)
         key = _key(obj)
         old = self._objects.get(key)
         if old is not None:

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from rollouts.controller.caching import CachedSource, Store, parse_selector
+from rollouts.controller.caching import LAST_APPLIED, CachedSource, Store, parse_selector
 from rollouts.controller.clocks import ManualClock
 from rollouts.controller.watching import Informer
 from rollouts.kube.client import KubeClient
@@ -65,6 +65,42 @@ async def test_list_then_watch_fills_the_cache_and_tells_handlers(
     assert [o["metadata"]["name"] for o in informer.store.owned_by("uid-1")] == ["after"]
     assert informer.store.get("default", "after")["data"] == {"k": "v"}
     assert informer.lists == 1
+
+
+async def test_the_cache_keeps_no_managed_fields_nor_last_applied_configuration(
+    kube: KubeClient, informer: Informer
+) -> None:
+    """What no decision reads is not kept: managedFields and `kubectl apply`'s copy of the object (both listed and
+    watched objects); the other annotations, labels and data stay."""
+    heavy = "{" + '"x": 1, ' * 1000 + '"y": 2}'
+
+    def bloated(name: str) -> dict[str, Any]:
+        body = cm(name, app="web")
+        body["metadata"]["annotations"] = {LAST_APPLIED: heavy, "team": "payments"}
+        body["metadata"]["managedFields"] = [
+            {
+                "manager": "kubectl",
+                "operation": "Apply",
+                "apiVersion": "v1",
+                "fieldsType": "FieldsV1",
+                "fieldsV1": {"f:data": {}},
+            }
+        ]
+        body["data"] = {"k": "v"}
+        return body
+
+    created = await kube.create(CONFIG_MAPS, bloated("listed"))
+    assert LAST_APPLIED in created["metadata"]["annotations"]  # the API server keeps them; the cache does not
+    informer.start()
+    await asyncio.wait_for(informer.wait_synced(), 10)
+    await kube.create(CONFIG_MAPS, bloated("watched"))
+    await until(lambda: informer.store.get("default", "watched") is not None)
+    for name in ("listed", "watched"):
+        cached = informer.store.get("default", name)
+        assert cached is not None
+        assert "managedFields" not in cached["metadata"]
+        assert cached["metadata"]["annotations"] == {"team": "payments"}
+        assert cached["metadata"]["labels"] == {"app": "web"} and cached["data"] == {"k": "v"}
 
 
 @pytest.mark.sandbox(faults={"watch_cut_after": 0.2})
