@@ -32,6 +32,7 @@ from typing import Any
 from loguru import logger
 
 from rollouts.controller.applying import AdoptionError, Applier, desired_status, status_patch
+from rollouts.controller.caching import trim
 from rollouts.controller.metering import NoMetrics, RolloutMetrics
 from rollouts.controller.observing import ClientSource, ObjectSource, observe
 from rollouts.controller.recording import EventRecorder
@@ -77,7 +78,7 @@ class Freshest:
         if resource.plural == "events" or not obj or not (obj.get("metadata") or {}).get("name"):
             return  # Events are never read back
         now = time.monotonic()
-        self._written[(resource.plural, *_key_of(obj))] = (now, obj)
+        self._written[(resource.plural, *_key_of(obj))] = (now, trim(obj))  # kept like the informers' copies
         if len(self._written) > self._next_sweep:  # objects never read again must not pile up
             self._written = {k: v for k, v in self._written.items() if now - v[0] <= self.ttl}
             self._next_sweep = 2 * len(self._written) + 1000
