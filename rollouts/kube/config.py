@@ -148,7 +148,10 @@ def env_proxy(host: str, environ: Mapping[str, str] | None = None) -> str | None
     """The proxy the environment names for the API server at `host` (``HTTPS_PROXY``/``HTTP_PROXY`` by its
     scheme, unless ``NO_PROXY`` covers it), read the way aiohttp's `trust_env` reads it; None for none."""
     env = os.environ if environ is None else environ
-    proxies = {k.lower()[: -len("_proxy")]: v for k, v in env.items() if k.lower().endswith("_proxy") and v}
+    proxies: dict[str, str] = {}
+    # upper case first, so that a lower-case variable wins, as Python's `getproxies` (which aiohttp uses) reads them
+    for key in sorted((k for k in env if k.lower().endswith("_proxy") and env[k]), key=lambda k: k.islower()):
+        proxies[key.lower()[: -len("_proxy")]] = env[key]
     parsed = urllib.parse.urlsplit(host)
     proxy = proxies.get(parsed.scheme or "https")
     if not proxy or parsed.hostname is None:

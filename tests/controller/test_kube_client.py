@@ -343,6 +343,12 @@ async def test_kubeconfig_env_merges_files_and_context_picks_the_namespace(
         pytest.param("https://10.0.0.1:443", {}, None, id="none"),
         pytest.param("https://10.0.0.1:443", {"HTTPS_PROXY": "http://p:3128"}, "http://p:3128", id="https"),
         pytest.param("https://10.0.0.1", {"https_proxy": "http://p:3128"}, "http://p:3128", id="lower-case"),
+        pytest.param(
+            "https://10.0.0.1",
+            {"https_proxy": "http://lower", "HTTPS_PROXY": "http://upper"},
+            "http://lower",
+            id="lower-case-wins",
+        ),
         pytest.param("http://10.0.0.1", {"HTTPS_PROXY": "http://p:3128"}, None, id="other-scheme"),
         pytest.param("http://10.0.0.1", {"HTTP_PROXY": "http://p:3128"}, "http://p:3128", id="http"),
         pytest.param(
