@@ -146,7 +146,9 @@ def settings_for_url(url: str, namespace: str = "default", token: str | None = N
 
 def env_proxy(host: str, environ: Mapping[str, str] | None = None) -> str | None:
     """The proxy the environment names for the API server at `host` (``HTTPS_PROXY``/``HTTP_PROXY`` by its
-    scheme, unless ``NO_PROXY`` covers it), read the way aiohttp's `trust_env` reads it; None for none."""
+    scheme, unless ``NO_PROXY`` covers it), read as aiohttp's `trust_env` read it (Python's `getproxies` and
+    `proxy_bypass`), and in addition with IP ranges (CIDR) in ``NO_PROXY``, as Go and curl read them; None for
+    none."""
     env = os.environ if environ is None else environ
     proxies: dict[str, str] = {}
     # upper case first, so that a lower-case variable wins, as Python's `getproxies` (which aiohttp uses) reads them
