@@ -33,37 +33,13 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Generic, Literal, TypeVar
+from typing import Any, Literal
+
+from rollouts.strategy.memo import Memo
 
 JSON = dict[str, Any]
 Key = tuple[str, ...]
 COMBINED_PREFIX = "(combined from similar events): "
-
-K = TypeVar("K")
-V = TypeVar("V")
-
-
-class LRU(Generic[K, V]):
-    """A mapping that keeps its `size` most recently used keys (client-go's `lru.Cache`)."""
-
-    def __init__(self, size: int) -> None:
-        self.size = max(1, size)
-        self._items: OrderedDict[K, V] = OrderedDict()
-
-    def get(self, key: K) -> V | None:
-        value = self._items.get(key)
-        if value is not None:
-            self._items.move_to_end(key)
-        return value
-
-    def put(self, key: K, value: V) -> None:
-        self._items[key] = value
-        self._items.move_to_end(key)
-        if len(self._items) > self.size:
-            self._items.popitem(last=False)
-
-    def __len__(self) -> int:
-        return len(self._items)
 
 
 @dataclass(frozen=True)
@@ -151,14 +127,15 @@ def spam_key(event: Mapping[str, Any]) -> Key:
 
 
 class EventCorrelator:
-    """Stateful, bounded (three LRUs of `cache_size`), and pure: `now` is always passed in."""
+    """Stateful, bounded (three `Memo` tables of `cache_size`, least recently used evicted: client-go's LRUs), and
+    pure: `now` is always passed in."""
 
     def __init__(self, options: CorrelatorOptions | None = None) -> None:
         self.options = options or CorrelatorOptions()
         size = self.options.cache_size
-        self._seen: LRU[Key, _Seen] = LRU(size)
-        self._similar: LRU[Key, _Similar] = LRU(size)
-        self._buckets: LRU[Key, _Bucket] = LRU(size)
+        self._seen: Memo[_Seen] = Memo(max(1, size))
+        self._similar: Memo[_Similar] = Memo(max(1, size))
+        self._buckets: Memo[_Bucket] = Memo(max(1, size))
 
     def correlate(self, event: JSON, now: float) -> Correlation | None:
         """The write for `event` (a complete core/v1 Event body with a name), or None when the spam filter

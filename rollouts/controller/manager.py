@@ -106,8 +106,8 @@ class Manager:
         self.member = self._member() if config.sharding else None
         self.elector = self._elector() if config.leader_elect and self.member is None else None
         # Reconcilers write through a fenced view of the client; informers and the test's own client do not.
-        fence = self.member or self.elector
-        self.writer = client.with_write_fence(fence.check_write) if fence else client
+        self.fence = self.member or self.elector
+        self.writer = client.with_write_fence(self.fence.check_write) if self.fence else client
         self.source = CachedSource(client)
         self.events_client, self.events = self._recorder()
         self.rollout_queue = self._queue("Rollouts", self._reconcile_rollout, config.rollout_workers)
@@ -203,8 +203,7 @@ class Manager:
         limiter = self.client.limiter
         events_client = self.client.independent(qps=limiter.qps, burst=limiter.burst)
         events_client.add_hook(self.metrics.on_request)
-        fence = self.member or self.elector
-        writer = events_client.with_write_fence(fence.check_write) if fence else events_client
+        writer = events_client.with_write_fence(self.fence.check_write) if self.fence else events_client
         recorder = EventRecorder(
             writer,
             self.config.component,

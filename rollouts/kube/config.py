@@ -13,7 +13,8 @@ import contextlib
 import ipaddress
 import os
 import urllib.parse
-from collections.abc import Coroutine, Mapping
+import urllib.request
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -144,44 +145,30 @@ def settings_for_url(url: str, namespace: str = "default", token: str | None = N
     )
 
 
-def env_proxy(host: str, environ: Mapping[str, str] | None = None) -> str | None:
-    """The proxy the environment names for the API server at `host` (``HTTPS_PROXY``/``HTTP_PROXY`` by its
-    scheme, unless ``NO_PROXY`` covers it), read as aiohttp's `trust_env` read it (Python's `getproxies` and
-    `proxy_bypass`), and in addition with IP ranges (CIDR) in ``NO_PROXY``, as Go and curl read them; None for
-    none."""
-    env = os.environ if environ is None else environ
-    proxies: dict[str, str] = {}
-    # upper case first, so that a lower-case variable wins, as Python's `getproxies` (which aiohttp uses) reads them
-    for key in sorted((k for k in env if k.lower().endswith("_proxy") and env[k]), key=lambda k: k.islower()):
-        proxies[key.lower()[: -len("_proxy")]] = env[key]
+def env_proxy(host: str) -> str | None:
+    """The proxy the environment names for the API server at `host`, None for none: Python's own reading
+    (`urllib.request.getproxies_environment` and `proxy_bypass`, what aiohttp's `trust_env` called),
+    and in addition IP ranges (CIDR) in ``NO_PROXY``, as Go and curl read them."""
+    proxies = urllib.request.getproxies_environment()
     parsed = urllib.parse.urlsplit(host)
     proxy = proxies.get(parsed.scheme or "https")
     if not proxy or parsed.hostname is None:
         return None
-    no_proxy = proxies.get("no", "")
-    if no_proxy == "*" or _bypassed(parsed.hostname, no_proxy):
+    if urllib.request.proxy_bypass(parsed.netloc):
         return None
-    return proxy
+    return None if _in_ip_range(parsed.hostname, proxies.get("no", "")) else proxy
 
 
-def _bypassed(hostname: str, no_proxy: str) -> bool:
-    """`NO_PROXY` as curl and Go read it: a comma list of names (a leading dot or not: the name and its
-    subdomains), IPs and CIDRs."""
+def _in_ip_range(hostname: str, no_proxy: str) -> bool:
+    """Whether the API server's address lies in a CIDR entry of ``NO_PROXY``."""
     try:
         address = ipaddress.ip_address(hostname.strip("[]"))
     except ValueError:
-        address = None
+        return False
     for entry in (e.strip() for e in no_proxy.split(",")):
-        if not entry:
-            continue
-        if address is not None:
-            with contextlib.suppress(ValueError):
-                if address in ipaddress.ip_network(entry, strict=False):
-                    return True
-            continue
-        name = entry.lstrip(".").lower().rsplit(":", 1)[0]
-        if hostname.lower() == name or hostname.lower().endswith("." + name):
-            return True
+        with contextlib.suppress(ValueError):
+            if entry and address in ipaddress.ip_network(entry, strict=False):
+                return True
     return False
 
 

@@ -347,14 +347,14 @@ def _runs_by_name(ctx: Context) -> dict[str, AnalysisRunState]:
     return {r.name: r for r in ctx.observed.analysis_runs}
 
 
-def _current(ctx: Context, stored: RolloutAnalysisRunStatus | None) -> AnalysisRunState | None:
+def current_run(ctx: Context, stored: RolloutAnalysisRunStatus | None) -> AnalysisRunState | None:
     """The observed run the stored status names (`currentStepAnalysisRunStatus`, …), if it exists."""
     name = stored.name if stored is not None else ""
     return _runs_by_name(ctx).get(name) if name else None
 
 
 def current_step_run(ctx: Context) -> AnalysisRunState | None:
-    return _current(ctx, ctx.status.canary.current_step_analysis_run_status)
+    return current_run(ctx, ctx.status.canary.current_step_analysis_run_status)
 
 
 def _needs_new(ctx: Context, run: AnalysisRunState | None) -> bool:
@@ -484,7 +484,7 @@ def reconcile_canary_runs(ctx: Context, st: JSON) -> None:
     can = st.setdefault("canary", {})
     prev = ctx.status.canary
     step_run = current_step_run(ctx)
-    bg_run = _current(ctx, prev.current_background_analysis_run_status)
+    bg_run = current_run(ctx, prev.current_background_analysis_run_status)
     cancel = (
         ctx.fully_promoted
         or ctx.aborted
@@ -566,8 +566,8 @@ def reconcile_bluegreen_runs(
     spec = ctx.bluegreen
     assert spec is not None  # called for a blue-green Rollout only
     prev = ctx.status.blue_green
-    pre = _current(ctx, prev.pre_promotion_analysis_run_status)
-    post = _current(ctx, prev.post_promotion_analysis_run_status)
+    pre = current_run(ctx, prev.pre_promotion_analysis_run_status)
+    post = current_run(ctx, prev.post_promotion_analysis_run_status)
     cancel = ctx.fully_promoted or ctx.aborted or ctx.status.promote_full or fast_rollback
     cancel = cancel or not ctx.stable_hash
     if cancel:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from analysis.models import AnalysisPhase
-from rollouts.models import BlueGreenStrategy, RolloutAnalysisRunStatus
+from rollouts.models import BlueGreenStrategy
 from rollouts.models.vocabulary import (
     BLUE_GREEN_PAUSE,
     INCONCLUSIVE_ANALYSIS,
@@ -22,7 +22,7 @@ from rollouts.models.vocabulary import (
 from rollouts.strategy import analysisruns, promotion, replicasets
 from rollouts.strategy import counts as arith
 from rollouts.strategy.context import Context, scale_down_deadline
-from rollouts.strategy.plan import JSON, AnalysisRunState, SetServiceSelector
+from rollouts.strategy.plan import JSON, SetServiceSelector
 
 
 class _Services:
@@ -96,15 +96,10 @@ def _needs_controller_pause(ctx: Context) -> bool:
     return not ctx.spec.auto_promotion_enabled_or_default() or _auto_promotion_seconds(ctx) > 0
 
 
-def _run_named(ctx: Context, run_status: RolloutAnalysisRunStatus | None) -> AnalysisRunState | None:
-    name = run_status.name if run_status is not None else None
-    return next((r for r in ctx.observed.analysis_runs if r.name == name), None) if name else None
-
-
 def _completed_pre_promotion(ctx: Context) -> bool:
     if _spec(ctx).pre_promotion_analysis is None:
         return True
-    run = _run_named(ctx, ctx.status.blue_green.pre_promotion_analysis_run_status)
+    run = analysisruns.current_run(ctx, ctx.status.blue_green.pre_promotion_analysis_run_status)
     return run is not None and run.phase == AnalysisPhase.SUCCESSFUL
 
 
@@ -172,7 +167,7 @@ def _scale_down_old(ctx: Context, post_skipped: bool) -> None:
         return
     bg = _spec(ctx)
     if bg.post_promotion_analysis is not None and bg.scale_down_delay_seconds is None and not post_skipped:
-        run = _run_named(ctx, ctx.status.blue_green.post_promotion_analysis_run_status)
+        run = analysisruns.current_run(ctx, ctx.status.blue_green.post_promotion_analysis_run_status)
         if run is None or run.phase != AnalysisPhase.SUCCESSFUL:
             return
     annotated = 0

@@ -28,6 +28,7 @@ from rollouts.models import (
     RolloutTrafficRouting,
 )
 from rollouts.models.vocabulary import (
+    DEFAULT_MAX_TRAFFIC_WEIGHT,
     POD_TEMPLATE_HASH_LABEL,
     SCALE_DOWN_DEADLINE_ANNOTATION,
     parse_time,
@@ -118,7 +119,7 @@ class Context:
     def max_weight(self) -> int:
         """`trafficRouting.maxTrafficWeight`, default 100 (validation refuses anything below 1)."""
         mw = self.rollout.spec.max_traffic_weight()
-        return mw if mw > 0 else RolloutSpec().max_traffic_weight()
+        return mw if mw > 0 else DEFAULT_MAX_TRAFFIC_WEIGHT
 
     def current_step(self) -> tuple[CanaryStep | None, int | None]:
         """`GetCurrentCanaryStep`: (step, index) from the *stored* status; (None, len) past the last step."""

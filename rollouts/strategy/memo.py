@@ -51,6 +51,9 @@ class Memo(Generic[V]):
                 self._table.move_to_end(key)
         return value
 
+    def __len__(self) -> int:
+        return len(self._table)
+
     def put(self, key: Hashable | None, value: V) -> None:
         if key is None:
             return

@@ -375,11 +375,17 @@ async def test_kubeconfig_env_merges_files_and_context_picks_the_namespace(
     ],
 )
 def test_the_proxy_for_the_api_server_is_read_from_the_environment(
-    host: str, environ: dict[str, str], proxy: str | None
+    host: str, environ: dict[str, str], proxy: str | None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    import os
+
     from rollouts.kube.config import env_proxy
 
-    assert env_proxy(host, environ) == proxy
+    for key in [k for k in os.environ if k.lower().endswith("_proxy")]:
+        monkeypatch.delenv(key)
+    for key, value in environ.items():
+        monkeypatch.setenv(key, value)
+    assert env_proxy(host) == proxy
 
 
 async def test_requests_do_not_reread_the_environment(
