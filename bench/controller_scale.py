@@ -6,7 +6,8 @@ with one Prometheus metric (a real `prometheus` over backfilled data). The bench
 for the initial deploys, changes every image, and waits until all N are Healthy on the new ReplicaSet. It then
 waits through two resync periods with nothing to do. Prints (not a test; nothing asserted):
 
-* wall ÷ ideal: from the first image change to the last rollout Healthy, over the sum of the pauses;
+* wall ÷ ideal: from the first image change to the last rollout Healthy, over the sum of the pauses (and when
+  the first rollout, and half of them, were seen Healthy: the status is polled each second);
 * API writes per step transition: controller writes during the update (sandbox request log, by user agent)
   ÷ (N × number of steps), with and without Events and AnalysisRun status writes;
 * Events: created and patched (a repeated Event is a patch of its count) during the update, the writes per
@@ -17,7 +18,9 @@ waits through two resync periods with nothing to do. Prints (not a test; nothing
   by ROLLOUTS_RECONCILE_TIMINGS), and as `histogram_quantile` would read the coarse `rollout_reconcile`
   histogram;
 * controller CPU seconds (user+system, /proc; summed over replicas) and per step transition, peak RSS (VmHWM;
-  the largest replica's);
+  the largest replica's); `controller_cpu_*` is the whole run (initial deploys, quiet period and the final
+  scrapes of /metrics included), `update_cpu_*` and `update_passes_per_rollout` only the update window (from
+  the first image change to the last rollout Healthy on it);
 * with `--replicas K --kill-after S`: the first replica is SIGKILLed S seconds into the update, and `takeover_s`
   is the time from the kill until the survivors own every rollout (`controller_shard_rollouts`).
 
@@ -51,7 +54,15 @@ sys.path.insert(0, str(ROOT))
 
 from rollouts.kube.client import KubeClient  # noqa: E402
 from rollouts.kube.config import settings_for_url  # noqa: E402
-from rollouts.kube.resources import ANALYSIS_TEMPLATES, EVENTS, ROLLOUTS, SERVICES, VIRTUAL_SERVICES  # noqa: E402
+from rollouts.kube.resources import (  # noqa: E402
+    ANALYSIS_RUNS,
+    ANALYSIS_TEMPLATES,
+    EVENTS,
+    REPLICA_SETS,
+    ROLLOUTS,
+    SERVICES,
+    VIRTUAL_SERVICES,
+)
 from rollouts.sandbox.spawning import spawn_sandbox  # noqa: E402
 from tests.fixtures.prometheus import HEALTHY, start_prometheus  # noqa: E402
 
@@ -204,6 +215,28 @@ def proc_stats(pid: int) -> tuple[float, float]:
     return cpu, peak
 
 
+def exported_samples(metrics_urls: list[str]) -> dict[str, int]:
+    """Samples per metric family on the replicas' /metrics (the largest families; what a scrape carries)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    counts: dict[str, int] = {}
+    for url in metrics_urls:
+        with urllib.request.urlopen(url, timeout=60) as response:
+            text = response.read().decode()
+        for family in text_string_to_metric_families(text):
+            counts[family.name] = counts.get(family.name, 0) + len(family.samples)
+    top = sorted(counts.items(), key=lambda kv: -kv[1])[:12]
+    return {"total": sum(counts.values()), **dict(top)}
+
+
+def current_rss(pid: int) -> float:
+    """Resident set size now (VmRSS), MB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
 def counter_total(metrics_url: str, name: str) -> float:
     """A counter summed over all its label sets (0 when the controller does not export it)."""
     from prometheus_client.parser import text_string_to_metric_families
@@ -253,11 +286,21 @@ def histogram_quantiles(metrics_url: str, name: str, quantiles: tuple[float, ...
     return out, int(total)
 
 
-async def wait_all(client: KubeClient, n: int, predicate: Any, limit: float, what: str) -> float:
+async def wait_all(
+    client: KubeClient,
+    n: int,
+    predicate: Any,
+    limit: float,
+    what: str,
+    progress: list[tuple[float, int]] | None = None,
+) -> float:
+    """The time when all `n` rollouts satisfy `predicate` (polled each second; `progress` gets (time, done))."""
     start = time.monotonic()
     while time.monotonic() - start < limit:
         items = await client.list(ROLLOUTS, NS)
         done = sum(1 for r in items if predicate(r))
+        if progress is not None:
+            progress.append((time.monotonic(), done))
         if done >= n:
             return time.monotonic()
         await asyncio.sleep(1.0)  # listing N rollouts is work for the sandbox too: poll gently
@@ -301,6 +344,38 @@ async def until(cond: Any, limit: float, what: str) -> None:
     raise SystemExit(f"timed out waiting for {what}")
 
 
+async def held(
+    client: KubeClient,
+    n: int,
+    replicas: int,
+    hold: float,
+    initial: float,
+    controllers: list[tuple[subprocess.Popen[bytes], str]],
+    sandbox: subprocess.Popen[bytes],
+) -> dict[str, Any]:
+    """The summary of `--hold`: what the API server holds and the processes' CPU and peak RSS, mid-update."""
+    stats = [proc_stats(p.pid) for p, _ in controllers if p.poll() is None]
+    sandbox_cpu, sandbox_rss = proc_stats(sandbox.pid)
+    rollouts = (await client.list(ROLLOUTS, NS)).items
+    return {
+        "rollouts": n,
+        "replicas": replicas,
+        "hold_s": hold,
+        "initial_deploy_s": round(initial, 1),
+        "replica_sets": len((await client.list(REPLICA_SETS, NS)).items),
+        "analysis_runs": len((await client.list(ANALYSIS_RUNS, NS)).items),
+        "rollouts_past_step_0": sum(
+            1 for r in rollouts if int((r.get("status") or {}).get("currentStepIndex") or 0) > 0
+        ),
+        "controller_cpu_s": round(sum(c for c, _ in stats), 1),
+        "controller_peak_rss_mb": round(max(r for _, r in stats), 1),
+        "controller_rss_mb": round(max(current_rss(p.pid) for p, _ in controllers if p.poll() is None), 1),
+        "metrics_samples_by_family": exported_samples([m for p, m in controllers if p.poll() is None]),
+        "sandbox_cpu_s": round(sandbox_cpu, 1),
+        "sandbox_peak_rss_mb": round(sandbox_rss, 1),
+    }
+
+
 def timing_lines(workdir: Path) -> list[list[str]]:
     """Every replica's per-pass timings (`ROLLOUTS_RECONCILE_TIMINGS`), split into fields."""
     return [
@@ -320,6 +395,7 @@ async def bench(
     replicas: int = 1,
     kill_after: float = 0,
     quiet: float | None = None,
+    hold: float = 0.0,
 ) -> dict[str, Any]:
     workdir = Path(tempfile.mkdtemp(prefix="controller-scale-"))
     prometheus = start_prometheus(HEALTHY)
@@ -352,6 +428,8 @@ async def bench(
             )
 
         since = time.time()
+        cpu_at_start = sum(proc_stats(p.pid)[0] for p, _ in controllers)
+        passes_at_start = len(timing_lines(workdir))
         start = time.monotonic()
 
         async def update(i: int) -> None:
@@ -361,6 +439,9 @@ async def bench(
 
         await asyncio.gather(*(update(i) for i in range(n)))
         patched = time.monotonic() - start
+        if hold > 0:  # memory: the controller's footprint mid-update (two ReplicaSets and a run per rollout)
+            await asyncio.sleep(hold)
+            return await held(client, n, replicas, hold, initial, controllers, sandbox)
         if sharded and kill_after > 0:
             await asyncio.sleep(max(0.0, kill_after - (time.monotonic() - start)))
             victim, _ = controllers[0]
@@ -371,8 +452,18 @@ async def bench(
             survivors = [m for _, m in controllers[1:]]
             await until(lambda: owned(survivors) == n, 120, "the survivors to take the rollouts over")
             takeover = time.monotonic() - killed_at
-        end = await wait_all(client, n, healthy_on("app:v2"), 600 + 10 * pause, "all rollouts Healthy on v2")
+        progress: list[tuple[float, int]] = []
+        end = await wait_all(
+            client, n, healthy_on("app:v2"), 600 + 10 * pause, "all rollouts Healthy on v2", progress
+        )
+        first_done = next((t - start for t, done in progress if done > 0), 0.0)
+        half_done = next((t - start for t, done in progress if 2 * done >= n), 0.0)
         wall = end - start
+        # the update window alone: the initial deploys, the quiet period and the final scrapes are not steps
+        update_cpu = (
+            sum(proc_stats(p.pid)[0] for p, _ in controllers if p.poll() is None) + killed[0] - cpu_at_start
+        )
+        update_passes = len(timing_lines(workdir)) - passes_at_start
         during = [r for r in requests(url, since=str(since)) if "rollouts-controller" in r["user_agent"]]
         writes = [r for r in during if r["verb"] in ("create", "update", "patch", "delete")]
         router_gets = [r for r in during if r["resource"] == "virtualservices" and r["verb"] == "get"]
@@ -449,6 +540,8 @@ async def bench(
         "patch_all_s": round(patched, 2),
         "wall_s": round(wall, 1),
         "wall_over_ideal": round(wall / (steps // 2 * pause), 3),
+        "first_healthy_s": round(first_done, 1),
+        "half_healthy_s": round(half_done, 1),
         "traffic": traffic or "none",
         "requests_total": len(during),
         "virtualservice_gets": len(router_gets),
@@ -472,6 +565,9 @@ async def bench(
         "reconcile_histogram_p50_p99_s": [round(h50, 3), round(h99, 3)],
         "controller_cpu_s": round(cpu, 1),
         "controller_cpu_ms_per_step_transition": round(1000 * cpu / (n * steps), 2),
+        "update_cpu_s": round(update_cpu, 1),
+        "update_cpu_ms_per_step_transition": round(1000 * update_cpu / (n * steps), 2),
+        "update_passes_per_rollout": round(update_passes / n, 2),
         "controller_peak_rss_mb": round(rss, 1),
         "sandbox_cpu_s": round(sandbox_cpu, 1),
         "sandbox_peak_rss_mb": round(sandbox_rss, 1),
@@ -502,6 +598,11 @@ def main() -> None:
         help="seconds watched for writes once everything is Healthy (default: two resync periods + 2 s; with a "
         "long --resync, e.g. Argo's 900, a shorter watch that then includes no resync)",
     )  # fmt: skip
+    parser.add_argument(
+        "--hold", type=float, default=0.0,
+        help="memory: hold the update this many seconds after the image change, then print the footprint "
+        "(objects, CPU, peak RSS) and stop, without waiting for the rollouts to finish; use with a long --pause",
+    )  # fmt: skip
     args = parser.parse_args()
     for n in args.rollouts:
         result = asyncio.run(
@@ -514,6 +615,7 @@ def main() -> None:
                 args.replicas,
                 args.kill_after,
                 args.quiet,
+                args.hold,
             )
         )
         print(json.dumps(result, indent=2), flush=True)

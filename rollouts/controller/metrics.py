@@ -27,7 +27,7 @@ import math
 from typing import Any
 
 from loguru import logger
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics
 
 from rollouts import __version__
 from rollouts.controller.clocks import Clock, MonotonicClock
@@ -44,6 +44,10 @@ from rollouts.controller.labelling import (
 from rollouts.kube.client import RequestRecord
 from rollouts.models.vocabulary import DEFAULT_REPLICAS
 from rollouts.support import rollout_findings
+
+# Argo's controller (Go's client_golang) exposes no `<counter>_created` series; Python's client adds one per
+# counter and histogram child, doubling what every scrape carries for the per-rollout counters. Off, as in Argo.
+disable_created_metrics()
 
 RECONCILE_BUCKETS = (0.01, 0.15, 0.25, 0.5, 1.0)
 QUEUE_BUCKETS = (1e-4, 1e-3, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -354,31 +358,36 @@ class ControllerMetrics:
         version = str(meta.get("resourceVersion") or "")
         if version and (self._runs.get(key) or {}).get("version") == version:
             return  # the same object again (every pass on a finished run): its series are already set
-        self._remove_run(key)  # metrics may have been renamed or removed: rebuild this run's series
         status = run.get("status") or {}
         phase = str(status.get("phase") or "Pending")
-        self.analysis_run_info.labels(*key, phase).set(1)
-        for p in ANALYSIS_PHASES:
-            self.analysis_run_phase.labels(*key, p).set(1 if p == phase else 0)
+        wanted: list[tuple[Gauge, tuple[str, ...], float]] = [(self.analysis_run_info, (phase,), 1.0)]
+        wanted += [(self.analysis_run_phase, (p,), 1.0 if p == phase else 0.0) for p in ANALYSIS_PHASES]
         results = {str(m.get("name")): m for m in status.get("metricResults") or [] if isinstance(m, dict)}
-        series: list[tuple[Gauge, tuple[str, ...]]] = []
         for metric, type_, dry_run in analysis_metric_types(run):
-            self.analysis_run_metric_type.labels(*key, metric, type_).set(1)
-            series.append((self.analysis_run_metric_type, (metric, type_)))
+            wanted.append((self.analysis_run_metric_type, (metric, type_), 1.0))
             result = results.get(metric) or {}
             mphase = str(result.get("phase") or "Pending")
             for p in ANALYSIS_PHASES:
                 labels = (metric, type_, "true" if dry_run else "false", p)
-                self.analysis_run_metric_phase.labels(*key, *labels).set(1 if p == mphase else 0)
-                series.append((self.analysis_run_metric_phase, labels))
+                wanted.append((self.analysis_run_metric_phase, labels, 1.0 if p == mphase else 0.0))
             value = latest_value(result)
             if value is not None:
-                self.analysis_run_metric_value.labels(*key, metric).set(value)
-                series.append((self.analysis_run_metric_value, (metric,)))
+                wanted.append((self.analysis_run_metric_value, (metric,), value))
         for metric, condition, threshold in _thresholds(run):
-            self.analysis_run_metric_threshold.labels(*key, metric, condition).set(threshold)
-            series.append((self.analysis_run_metric_threshold, (metric, condition)))
-        self._runs[key] = {"phase": phase, "series": series, "version": version}
+            wanted.append((self.analysis_run_metric_threshold, (metric, condition), threshold))
+        # Each measurement brings a new version with the same series (only values move): the children kept from
+        # the last version are set directly; series no longer wanted (a renamed metric, the old phase) removed.
+        kept: dict[tuple[Gauge, tuple[str, ...]], Any] = (self._runs.get(key) or {}).get("series") or {}
+        series: dict[tuple[Gauge, tuple[str, ...]], Any] = {}
+        for gauge, labels, value in wanted:
+            child = kept.get((gauge, labels))
+            if child is None:
+                child = gauge.labels(*key, *labels)
+            child.set(value)
+            series[(gauge, labels)] = child
+        for gauge, labels in kept.keys() - series.keys():
+            _remove(gauge, *key, *labels)
+        self._runs[key] = {"series": series, "version": version}
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -428,9 +437,6 @@ class ControllerMetrics:
         old = self._runs.get(key)
         if old is None:
             return
-        _remove(self.analysis_run_info, *key, old["phase"])
-        for p in ANALYSIS_PHASES:
-            _remove(self.analysis_run_phase, *key, p)
         for gauge, labels in old["series"]:
             _remove(gauge, *key, *labels)
 

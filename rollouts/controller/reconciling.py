@@ -41,6 +41,7 @@ from rollouts.kube.errors import Conflict, Forbidden, Invalid, NotFound
 from rollouts.kube.resources import ROLLOUTS, Resource
 from rollouts.models.vocabulary import INVALID_SPEC, format_time
 from rollouts.strategy import decide as decide_rollout
+from rollouts.strategy.memo import Memo
 from rollouts.strategy.plan import JSON, Action, CompletedAttempt, EmitEvent, Observed, Plan
 from rollouts.strategy.status import invalid_spec_status
 
@@ -128,6 +129,7 @@ def parse_model(raw: JSON) -> tuple[Any, str | None]:
 
 
 SETTLE_LIMIT = 4
+PARSED_MODELS = 2048  # typed Rollouts kept between passes (`RolloutReconciler._model`)
 
 
 def settle(decide: Decide, observed: Observed, plan: Plan, now: datetime) -> tuple[Plan, bool]:
@@ -140,6 +142,8 @@ def settle(decide: Decide, observed: Observed, plan: Plan, now: datetime) -> tup
     next pass would have produced, minus the intermediate writes. Folding stops at a plan with any other
     action (its effect on the children is not observed yet), at a fixed point, before a plan that moves to
     another step (each step index is stored, so no step is ever invisible) or after `SETTLE_LIMIT` passes.
+    The spec, its metadata and the children being the same objects, a spec that passed validation is not
+    validated again (`Observed.spec_valid`).
     Events of every folded plan are kept, in order; the earliest requeue wins, as the work queue would do.
 
     Returns the plan and whether it is settled: a fixed point was reached, so the pass that the watch event
@@ -163,7 +167,9 @@ def settle(decide: Decide, observed: Observed, plan: Plan, now: datetime) -> tup
             model = observed.rollout.model_copy(
                 update={"status": type(observed.rollout.status).from_wire(status)}
             )
-            observed = replace(observed, rollout=model, rollout_raw={**raw, "status": status})
+            observed = replace(
+                observed, rollout=model, rollout_raw={**raw, "status": status}, spec_valid=plan.spec_valid
+            )
             following = decide(observed, now)
         except Exception as e:  # let the next pass meet it the ordinary way
             logger.debug("settling stopped: {}: {}", type(e).__name__, e)
@@ -185,6 +191,7 @@ def settle(decide: Decide, observed: Observed, plan: Plan, now: datetime) -> tup
         actions=(*events, *plan.actions),
         requeue_after=min(requeues) if requeues else None,
         completed=(*completed, *plan.completed),
+        spec_valid=plan.spec_valid,
     )
     return folded_plan, settled
 
@@ -226,8 +233,10 @@ class RolloutReconciler:
         )
         self._failures: dict[tuple[str, str], int] = {}
         # Per key, the last parsed version (resourceVersion → model) and the version last shown to the metrics:
-        # most passes are caused by owned objects changing, not the Rollout, so both are usually unchanged.
-        self._parsed: dict[tuple[str, str], tuple[str, Any, str | None]] = {}
+        # most passes are caused by owned objects changing, not the Rollout, so both are usually unchanged. The
+        # models are bounded (a typed Rollout weighs about twice its cached JSON): the rollouts being stepped stay
+        # parsed, a rollout looked at once per resync is parsed again.
+        self._parsed: Memo[tuple[str, Any, str | None]] = Memo(PARSED_MODELS)
         self._reported: dict[tuple[str, str], str] = {}
         # Per key, the resourceVersion of our last status write when it was settled (see `settled`).
         self._settled: dict[tuple[str, str], str] = {}
@@ -281,8 +290,9 @@ class RolloutReconciler:
                 raw = await source.get(ROLLOUTS, name, namespace)
             except NotFound:
                 self.fresh.forget(ROLLOUTS, namespace, name)
-                for memo in (self._failures, self._parsed, self._reported, self._settled):
+                for memo in (self._failures, self._reported, self._settled):
                     memo.pop((namespace, name), None)
+                self._parsed.pop((namespace, name))
                 self.metrics.forget_rollout(namespace, name)
                 return None  # deleted: its ReplicaSets and runs go with it (ownerReferences)
             if (raw.get("metadata") or {}).get("deletionTimestamp"):
@@ -358,7 +368,7 @@ class RolloutReconciler:
         if cached is not None and rv and cached[0] == rv:
             return cached[1], cached[2]
         model, error = parse_model(raw)
-        self._parsed[key] = (rv, model, error)
+        self._parsed.put(key, (rv, model, error))
         return model, error
 
     def _report(self, rollout: JSON) -> None:

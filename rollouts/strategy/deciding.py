@@ -145,12 +145,13 @@ def decide(observed: Observed, now: datetime) -> Plan:
     """The plan for one pass over one Rollout (docs/semantics/controller.md#reconcile-skeleton)."""
     ctx = build_context(observed, now)
     prev = status.check_paused_conditions(ctx)
-    try:
-        error = _validation_error(ctx)
-    except SpecError as e:
-        error = str(e)
-    if error:
-        return _invalid(ctx, prev, error)
+    if not observed.spec_valid:
+        try:
+            error = _validation_error(ctx)
+        except SpecError as e:
+            error = str(e)
+        if error:
+            return _invalid(ctx, prev, error)
     if ctx.aborted and ctx.fully_promoted:
         # Nothing is left to abort: Argo drops the request instead of leaving the rollout Degraded until someone
         # retries (rollout/controller.go newRolloutContext, "Removing abort condition from fully promoted rollout").
@@ -176,4 +177,5 @@ def decide(observed: Observed, now: datetime) -> Plan:
         actions=(*ctx.actions, *ctx.events),
         requeue_after=requeue,
         completed=tuple(ctx.completed),
+        spec_valid=True,
     )

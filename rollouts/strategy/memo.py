@@ -54,6 +54,10 @@ class Memo(Generic[V]):
     def __len__(self) -> int:
         return len(self._table)
 
+    def pop(self, key: Hashable, default: V | None = None) -> V | None:
+        """Forget `key` (its value, or `default` when absent)."""
+        return self._table.pop(key, default)
+
     def put(self, key: Hashable | None, value: V) -> None:
         if key is None:
             return

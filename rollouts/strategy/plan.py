@@ -83,6 +83,10 @@ class Observed:
     templates: Mapping[tuple[str, str, str], JSON] = field(default_factory=dict)
     # The controller's --allow-cross-namespace-routing: may the Rollout name router objects in other namespaces?
     cross_namespace_routing: bool = False
+    # Set by whoever decides again on the same spec, metadata, Services and templates with only the status
+    # changed (`rollouts.controller.reconciling.settle`), from the `Plan.spec_valid` of the decision before:
+    # the spec is known to pass validation, and `decide` does not walk it again.
+    spec_valid: bool = False
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -199,3 +203,4 @@ class Plan:
     actions: tuple[Action, ...] = ()
     requeue_after: float | None = None  # seconds; None = only on the next event or resync
     completed: tuple[CompletedAttempt, ...] = ()  # attempts that ended in this pass (status.duration)
+    spec_valid: bool = False  # the spec passed validation against the observed Services and templates

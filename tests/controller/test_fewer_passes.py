@@ -1,7 +1,7 @@
 """Tests of what keeps the controller from doing needless passes, writes and requests.
 
 * `reconciling.settle`: a status-only plan is folded with the passes its own write would cause (pure tables
-  with hand-written `decide` functions standing in for the strategy core);
+  with hand-written `decide` functions standing in for the strategy core), handing on that the spec is valid;
 * `manager.run_view`: a new measurement on an AnalysisRun does not concern its Rollout, a phase change does;
   `manager.replica_set_view`: nor does a ReplicaSet's observedGeneration, while its ready count does;
 * `caching.CachedSource` read-through stores: templates and Services from the cache when listed, from the
@@ -11,6 +11,8 @@
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -18,14 +20,17 @@ from typing import Any
 import pytest
 from prometheus_client import CollectorRegistry
 
+from rollouts.controller import reconciling
 from rollouts.controller.caching import CachedSource, Store
 from rollouts.controller.manager import replica_set_view, run_view
 from rollouts.controller.metrics import ControllerMetrics
 from rollouts.controller.reconciling import SETTLE_LIMIT, settle
 from rollouts.kube.client import KubeClient
+from rollouts.kube.config import settings_for_url
 from rollouts.kube.resources import ANALYSIS_TEMPLATES
 from rollouts.models import Rollout
 from rollouts.sandbox import Sandbox
+from rollouts.strategy import decide as decide_rollout
 from rollouts.strategy.plan import JSON, EmitEvent, Observed, Plan, ScaleReplicaSet
 
 NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
@@ -100,6 +105,53 @@ def test_settle_stops_where_decide_raises() -> None:
     obs = observed({"n": 0})
     plan, is_settled = settle(decide, obs, decide(obs, NOW), NOW)
     assert (plan.new_status, plan.actions, is_settled) == ({"n": 1}, (EV_A,), False)
+
+
+def test_settle_hands_the_spec_verdict_forward() -> None:
+    """The folded passes see the same spec and children: a spec the first decision validated is not walked again."""
+    seen: list[bool] = []
+
+    def decide(obs: Observed, now: datetime) -> Plan:
+        seen.append(obs.spec_valid)
+        n = int((obs.rollout_raw.get("status") or {}).get("n", 0))
+        return Plan({"n": min(n + 1, 2), "currentStepIndex": 0}, (), spec_valid=True)
+
+    obs = observed({"n": 0, "currentStepIndex": 0})
+    plan, is_settled = settle(decide, obs, decide(obs, NOW), NOW)
+    assert (plan.new_status["n"], plan.spec_valid, is_settled) == (2, True, True)
+    assert seen == [False, True, True]
+
+
+def test_the_strategy_reports_whether_the_spec_passed_validation() -> None:
+    invalid = observed({})  # no containers
+    valid_raw = {**invalid.rollout_raw, "spec": {**invalid.rollout_raw["spec"], "template": TEMPLATE}}
+    valid = Observed(rollout=Rollout.from_wire(valid_raw), rollout_raw=valid_raw)
+    assert decide_rollout(invalid, NOW).spec_valid is False
+    assert decide_rollout(valid, NOW).spec_valid is True
+    # told the spec is valid, `decide` trusts it (only `settle` says so, for the spec it has just validated)
+    trusted = decide_rollout(dataclasses.replace(invalid, spec_valid=True), NOW)
+    assert "InvalidSpec" not in [c["type"] for c in trusted.new_status.get("conditions") or []]
+
+
+TEMPLATE = {"metadata": {"labels": {"app": "r"}}, "spec": {"containers": [{"name": "app", "image": "app:1"}]}}
+
+
+def test_parsed_rollouts_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The typed Rollouts kept between passes are a bounded LRU: a rollout pushed out is parsed again, equal."""
+    monkeypatch.setattr(reconciling, "PARSED_MODELS", 2)
+    reconciler = reconciling.RolloutReconciler(KubeClient(settings_for_url("http://127.0.0.1:9")))  # never sends
+    raws = []
+    for i in range(3):
+        raw = copy.deepcopy(observed({}).rollout_raw)
+        raw["metadata"].update(name=f"r{i}", resourceVersion=str(10 + i))
+        raws.append(raw)
+    first, _ = reconciler._model(raws[0])
+    assert reconciler._model(raws[0])[0] is first  # same version: the kept model
+    for raw in raws[1:]:
+        reconciler._model(raw)
+    assert len(reconciler._parsed) == 2
+    again, _ = reconciler._model(raws[0])
+    assert again is not first and again == first
 
 
 def run(phase: str, measurements: int, **meta: Any) -> JSON:

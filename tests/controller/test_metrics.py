@@ -197,6 +197,24 @@ def test_analysis_run_values_and_thresholds() -> None:
     m.observe_analysis_run(run)
     assert sample(reg, "analysis_run_info", **key, phase="Running") is None
     assert sample(reg, "analysis_run_info", **key, phase="Successful") == 1
+    # a new version: values move on the series kept, a metric no longer in the run loses its series
+    run["metadata"]["resourceVersion"] = "9"
+    run["spec"]["metrics"] = [m_ for m_ in run["spec"]["metrics"] if m_["name"] == "success-rate"]
+    run["status"]["metricResults"][0]["measurements"].append({"value": "[0.5]"})
+    m.observe_analysis_run(run)
+    assert sample(reg, "analysis_run_metric_value", **key, metric="success-rate") == pytest.approx(0.5)
+    assert sample(reg, "analysis_run_metric_type", **key, metric="smoke", type="Web") is None
+    assert sample(reg, "analysis_run_metric_phase", **phase, phase="Pending") is None
+    assert sample(reg, "analysis_run_info", **key, phase="Successful") == 1
+
+
+def test_no_created_series_as_in_argo() -> None:
+    reg = CollectorRegistry()
+    m = ControllerMetrics(reg)
+    m.on_request(RequestRecord("Rollout", "prod", "api-server", "Patch", 200))
+    names = {s.name for family in reg.collect() for s in family.samples}
+    assert "controller_clientset_k8s_request_total" in names
+    assert not [n for n in names if n.endswith("_created")]
 
 
 def test_request_hook_and_queue_observer() -> None:
