@@ -139,7 +139,8 @@ TEMPLATE = {"metadata": {"labels": {"app": "r"}}, "spec": {"containers": [{"name
 def test_parsed_rollouts_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     """The typed Rollouts kept between passes are a bounded LRU: a rollout pushed out is parsed again, equal."""
     monkeypatch.setattr(reconciling, "PARSED_MODELS", 2)
-    reconciler = reconciling.RolloutReconciler(KubeClient(settings_for_url("http://127.0.0.1:9")))  # never sends
+    client = KubeClient(settings_for_url("http://127.0.0.1:9"))  # never sends: only `_model` is called
+    reconciler = reconciling.RolloutReconciler(client)
     raws = []
     for i in range(3):
         raw = copy.deepcopy(observed({}).rollout_raw)
