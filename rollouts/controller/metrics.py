@@ -41,13 +41,16 @@ from rollouts.controller.labelling import (
     strategy_of,
     traffic_router_of,
 )
+from rollouts.controller.series import CompactCounter, CompactGauge, CompactHistogram
 from rollouts.kube.client import RequestRecord
 from rollouts.models.vocabulary import DEFAULT_REPLICAS
 from rollouts.support import rollout_findings
 
 # Argo's controller (Go's client_golang) exposes no `<counter>_created` series; Python's client adds one per
 # counter and histogram child, doubling what every scrape carries for the per-rollout counters. Off, as in Argo.
-disable_created_metrics()
+disable_created_metrics()  # type: ignore[no-untyped-call]
+
+_UNNAMED_REQUEST_KINDS = frozenset({"Event", "ReplicaSet"})
 
 RECONCILE_BUCKETS = (0.01, 0.15, 0.25, 0.5, 1.0)
 QUEUE_BUCKETS = (1e-4, 1e-3, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -73,31 +76,35 @@ class ControllerMetrics:
         self.clock: Clock = clock or MonotonicClock()
         r = registry
         nn = ["namespace", "name"]
-        self.rollout_info = Gauge(
+        self.rollout_info = CompactGauge(
             "rollout_info",
             "Information about a rollout.",
             [*nn, "strategy", "traffic_router", "phase"],
             registry=r,
         )
-        self.replicas_available = Gauge(
+        self.replicas_available = CompactGauge(
             "rollout_info_replicas_available", "Available replicas.", nn, registry=r
         )
-        self.replicas_unavailable = Gauge(
+        self.replicas_unavailable = CompactGauge(
             "rollout_info_replicas_unavailable", "Unavailable replicas.", nn, registry=r
         )
-        self.replicas_desired = Gauge("rollout_info_replicas_desired", "Desired replicas.", nn, registry=r)
-        self.replicas_updated = Gauge("rollout_info_replicas_updated", "Updated replicas.", nn, registry=r)
-        self.rollout_phase = Gauge(
+        self.replicas_desired = CompactGauge(
+            "rollout_info_replicas_desired", "Desired replicas.", nn, registry=r
+        )
+        self.replicas_updated = CompactGauge(
+            "rollout_info_replicas_updated", "Updated replicas.", nn, registry=r
+        )
+        self.rollout_phase = CompactGauge(
             "rollout_phase",
             "Rollout phase as 0/1 per phase (deprecated: use rollout_info).",
             [*nn, "strategy", "phase"],
             registry=r,
         )
-        self.canary_weight = Gauge(
+        self.canary_weight = CompactGauge(
             "rollout_canary_weight", "Traffic weight (percent) sent to the canary.", nn, registry=r
         )
-        self.step_index = Gauge("rollout_step_index", "Current canary step index.", nn, registry=r)
-        self.unsupported_feature = Gauge(
+        self.step_index = CompactGauge("rollout_step_index", "Current canary step index.", nn, registry=r)
+        self.unsupported_feature = CompactGauge(
             "rollout_unsupported_feature",
             "1 per Argo feature the rollout uses that this controller does not implement (handling: refused "
             "makes the Rollout InvalidSpec, ignored goes on without it).",
@@ -105,17 +112,17 @@ class ControllerMetrics:
             registry=r,
         )
         self._features: dict[Key, set[tuple[str, str]]] = {}
-        self.rollout_reconcile = Histogram(
+        self.rollout_reconcile = CompactHistogram(
             "rollout_reconcile",
             "Rollout reconciliation performance (seconds).",
             nn,
             buckets=RECONCILE_BUCKETS,
             registry=r,
         )
-        self.rollout_reconcile_error = Counter(
+        self.rollout_reconcile_error = CompactCounter(
             "rollout_reconcile_error", "Errors during rollout reconciliation.", nn, registry=r
         )
-        self.rollout_events = Counter(
+        self.rollout_events = CompactCounter(
             "rollout_events", "Kubernetes events emitted for rollouts.", [*nn, "type", "reason"], registry=r
         )
         # status.duration of finished attempts; names, label and buckets are Argo's (controller/metrics/metrics.go)
@@ -140,47 +147,47 @@ class ControllerMetrics:
             buckets=MANUAL_PAUSE_BUCKETS,
             registry=r,
         )
-        self.analysis_run_info = Gauge(
+        self.analysis_run_info = CompactGauge(
             "analysis_run_info", "Information about an analysis run.", [*nn, "phase"], registry=r
         )
-        self.analysis_run_phase = Gauge(
+        self.analysis_run_phase = CompactGauge(
             "analysis_run_phase", "Analysis run phase as 0/1 (deprecated).", [*nn, "phase"], registry=r
         )
-        self.analysis_run_metric_type = Gauge(
+        self.analysis_run_metric_type = CompactGauge(
             "analysis_run_metric_type",
             "Provider type of an analysis metric.",
             [*nn, "metric", "type"],
             registry=r,
         )
-        self.analysis_run_metric_phase = Gauge(
+        self.analysis_run_metric_phase = CompactGauge(
             "analysis_run_metric_phase",
             "Phase of an analysis metric as 0/1 per phase.",
             [*nn, "metric", "type", "dry_run", "phase"],
             registry=r,
         )
-        self.analysis_run_metric_value = Gauge(
+        self.analysis_run_metric_value = CompactGauge(
             "analysis_run_metric_value",
             "Latest measured value of an analysis metric.",
             [*nn, "metric"],
             registry=r,
         )
-        self.analysis_run_metric_threshold = Gauge(
+        self.analysis_run_metric_threshold = CompactGauge(
             "analysis_run_metric_threshold",
             "Threshold of a simple success/failure condition.",
             [*nn, "metric", "condition"],
             registry=r,
         )
-        self.analysis_run_reconcile = Histogram(
+        self.analysis_run_reconcile = CompactHistogram(
             "analysis_run_reconcile",
             "Analysis run reconciliation performance (seconds).",
             nn,
             buckets=RECONCILE_BUCKETS,
             registry=r,
         )
-        self.analysis_run_reconcile_error = Counter(
+        self.analysis_run_reconcile_error = CompactCounter(
             "analysis_run_reconcile_error", "Errors during analysis run reconciliation.", nn, registry=r
         )
-        self.k8s_requests = Counter(
+        self.k8s_requests = CompactCounter(
             "controller_clientset_k8s_request",
             "Requests to the Kubernetes API.",
             ["kind", "namespace", "name", "verb", "status_code"],
@@ -249,9 +256,13 @@ class ControllerMetrics:
     # ------------------------------------------------------------------ client and queues
 
     def on_request(self, record: RequestRecord) -> None:
-        """The KubeClient hook: count one request; a refused write is also counted apart and logged."""
+        """The KubeClient hook: count one request; a refused write is also counted apart and logged.
+
+        As Argo's `IncKubernetesRequest` (controller/metrics/client.go), lists and requests about Events and
+        ReplicaSets are counted under the name `N/A`: a name per Event would add series without end."""
+        name = "N/A" if record.verb == "List" or record.kind in _UNNAMED_REQUEST_KINDS else record.name
         self.k8s_requests.labels(
-            record.kind, record.namespace, record.name, record.verb, str(record.status_code)
+            record.kind, record.namespace, name, record.verb, str(record.status_code)
         ).inc()
         if record.refused:
             self.write_refused.labels(record.kind, record.verb, str(record.status_code)).inc()
@@ -360,7 +371,7 @@ class ControllerMetrics:
             return  # the same object again (every pass on a finished run): its series are already set
         status = run.get("status") or {}
         phase = str(status.get("phase") or "Pending")
-        wanted: list[tuple[Gauge, tuple[str, ...], float]] = [(self.analysis_run_info, (phase,), 1.0)]
+        wanted: list[tuple[CompactGauge, tuple[str, ...], float]] = [(self.analysis_run_info, (phase,), 1.0)]
         wanted += [(self.analysis_run_phase, (p,), 1.0 if p == phase else 0.0) for p in ANALYSIS_PHASES]
         results = {str(m.get("name")): m for m in status.get("metricResults") or [] if isinstance(m, dict)}
         for metric, type_, dry_run in analysis_metric_types(run):
@@ -375,18 +386,15 @@ class ControllerMetrics:
                 wanted.append((self.analysis_run_metric_value, (metric,), value))
         for metric, condition, threshold in _thresholds(run):
             wanted.append((self.analysis_run_metric_threshold, (metric, condition), threshold))
-        # Each measurement brings a new version with the same series (only values move): the children kept from
-        # the last version are set directly; series no longer wanted (a renamed metric, the old phase) removed.
-        kept: dict[tuple[Gauge, tuple[str, ...]], Any] = (self._runs.get(key) or {}).get("series") or {}
-        series: dict[tuple[Gauge, tuple[str, ...]], Any] = {}
-        for gauge, labels, value in wanted:
-            child = kept.get((gauge, labels))
-            if child is None:
-                child = gauge.labels(*key, *labels)
-            child.set(value)
-            series[(gauge, labels)] = child
-        for gauge, labels in kept.keys() - series.keys():
-            _remove(gauge, *key, *labels)
+        # Each measurement brings a new version with the same series (only values move): they are set in place,
+        # and the series no longer wanted (a renamed metric, the old phase) removed.
+        kept: set[tuple[CompactGauge, tuple[str, ...]]] = (self._runs.get(key) or {}).get("series") or set()
+        series: set[tuple[CompactGauge, tuple[str, ...]]] = set()
+        for gauge, values, value in wanted:
+            gauge.labels(*key, *values).set(value)
+            series.add((gauge, values))
+        for gauge, values in kept - series:
+            _remove(gauge, *key, *values)
         self._runs[key] = {"series": series, "version": version}
 
     # ------------------------------------------------------------------ lifecycle
@@ -402,6 +410,9 @@ class ControllerMetrics:
         """Remove the series of objects deleted more than `cleanup_delay` ago; returns how many objects."""
         now = self.clock.now()
         due = [k for k, when in self._expiry.items() if when <= now]
+        if due:  # a deleted object's request counts go too (Argo keeps them: a series per run ever created)
+            gone = set(due)
+            self.k8s_requests.remove_where(lambda labels: labels[:3] in gone)
         for kind, namespace, name in due:
             del self._expiry[(kind, namespace, name)]
             if kind == "Rollout":
@@ -437,8 +448,8 @@ class ControllerMetrics:
         old = self._runs.get(key)
         if old is None:
             return
-        for gauge, labels in old["series"]:
-            _remove(gauge, *key, *labels)
+        for gauge, values in old["series"]:
+            _remove(gauge, *key, *values)
 
 
 def refusal_message(record: RequestRecord) -> str:

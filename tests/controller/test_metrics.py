@@ -208,6 +208,39 @@ def test_analysis_run_values_and_thresholds() -> None:
     assert sample(reg, "analysis_run_info", **key, phase="Successful") == 1
 
 
+def test_request_counts_name_objects_as_argo_does() -> None:
+    """Lists, Events and ReplicaSets are counted under the name N/A (Argo's controller/metrics/client.go); a
+    deleted rollout's request counts go with its other series."""
+    clock = ManualClock()
+    reg = CollectorRegistry()
+    m = ControllerMetrics(reg, clock=clock, cleanup_delay=5)
+    for record in (
+        RequestRecord("Event", "prod", "api-server.17a2b3c4d5e6f708", "Create", 201),
+        RequestRecord("Event", "prod", "api-server.17a2b3c4d5e6f709", "Create", 201),
+        RequestRecord("ReplicaSet", "prod", "api-server-6b7c9", "Patch", 200),
+        RequestRecord("Rollout", "prod", "", "List", 200),
+        RequestRecord("Rollout", "prod", "api-server", "Patch", 200),
+        RequestRecord("AnalysisRun", "prod", "api-server-6b7c9-2", "Create", 201),
+    ):
+        m.on_request(record)
+
+    def count(kind: str, name: str, verb: str, code: str) -> float | None:
+        labels = {"kind": kind, "namespace": "prod", "name": name, "verb": verb, "status_code": code}
+        return reg.get_sample_value("controller_clientset_k8s_request_total", labels)
+
+    assert count("Event", "N/A", "Create", "201") == 2
+    assert count("ReplicaSet", "N/A", "Patch", "200") == 1
+    assert count("Rollout", "N/A", "List", "200") == 1
+    assert count("Rollout", "api-server", "Patch", "200") == 1
+    m.forget_rollout("prod", "api-server")
+    m.forget_analysis_run("prod", "api-server-6b7c9-2")
+    clock._now += 6  # the same way the lifecycle test moves it
+    assert m.sweep() == 2
+    assert count("Rollout", "api-server", "Patch", "200") is None
+    assert count("AnalysisRun", "api-server-6b7c9-2", "Create", "201") is None
+    assert count("Event", "N/A", "Create", "201") == 2
+
+
 def test_no_created_series_as_in_argo() -> None:
     reg = CollectorRegistry()
     m = ControllerMetrics(reg)
