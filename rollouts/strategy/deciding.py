@@ -84,7 +84,7 @@ def _validation_error(ctx: Context) -> str | None:
         ctx.observed.rollout, ctx.observed.services, complete=True, templates=_TemplateChecks(ctx)
     )
     if not found:
-        return None
+        return routing.ingress_error(ctx)
     first = found[0]
     return first if isinstance(first, str) else first.k8s_error()
 

@@ -21,7 +21,12 @@ from rollouts.strategy.errors import SpecError
 from rollouts.strategy.memo import Memo, json_key
 from rollouts.strategy.plan import JSON
 from rollouts.strategy.weights import get_desired_canary_weight
-from rollouts.traffic import TrafficRoutingError, cross_namespace_message, route_edits
+from rollouts.traffic import (
+    TrafficRoutingError,
+    cross_namespace_message,
+    ingress_reference_error,
+    route_edits,
+)
 from rollouts.traffic.base import EditRouter
 
 # The router edits per exact input: the controller decides the same rollout over and over with the same
@@ -41,6 +46,13 @@ def cross_namespace_error(ctx: Context) -> str | None:
         return cross_namespace_message(ctx.observed.rollout)
     except TrafficRoutingError as e:  # routers named in a form they cannot be read from: the spec's own error
         return str(e)
+
+
+def ingress_error(ctx: Context) -> str | None:
+    """Argo's checks of the NGINX / ALB Ingresses the Rollout names, on every pass (`rollouts.traffic`)."""
+    if ctx.canary is None:
+        return None
+    return ingress_reference_error(ctx.observed.rollout, ctx.observed.routers)
 
 
 def desired_weight(ctx: Context) -> tuple[int, bool]:

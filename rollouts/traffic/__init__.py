@@ -1,4 +1,5 @@
-"""PURE traffic-router edits: desired weights in, edited router objects out (Istio, SMI, NGINX, Gateway API).
+"""PURE traffic-router edits: desired weights in, edited router objects out (Istio, SMI, NGINX, ALB, Gateway
+API).
 
 Where it sits: the controller fetches the objects named by `router_refs(rollout)` into `Observed.routers`; the
 strategy core decides the canary weight (docs/semantics/controller.md#traffic-weights) and calls `route_edits`, which returns `EditRouter` actions — the
@@ -13,16 +14,18 @@ Public surface::
     unsupported_routers(ro) -> list[str]          # trafficRouting kinds this controller cannot drive
     foreign_routers(ro) -> [(RouterKey, field, value)]  # router objects named outside the Rollout's namespace
     cross_namespace_message(ro) -> str | None     # the InvalidSpec message for the first of them
+    ingress_reference_error(ro, routers) -> str | None  # Argo's referenced-Ingress validation (NGINX, ALB)
     TrafficRoutingError                           # message names the object and the field
 
 `route_edits` arguments:
 
 * ``canary_weight`` — the desired canary weight (0..maxTrafficWeight). Stable gets ``total − canary − Σadditional``
-  (total is 100 for Istio and SMI, as in Argo; maxTrafficWeight for NGINX and the Gateway API).
+  (total is 100 for Istio, SMI and ALB, as in Argo; maxTrafficWeight for NGINX and the Gateway API).
 * ``canary_hash`` / ``stable_hash`` — pod-template hashes for the Istio DestinationRule subsets.
 * ``additional`` — experiment destinations (`WeightDestination`: serviceName, weight, podTemplateHash).
 * ``step`` — the current step (`CanaryStep` or its wire dict): a setHeaderRoute/setMirrorRoute step adds,
-  replaces or (without ``match``) removes that managed route in every Istio VirtualService.
+  replaces or (without ``match``) removes that managed route in every Istio VirtualService (ALB: header routes,
+  through the Ingress's action and condition annotations).
 * ``remove_managed_routes`` — drop every header/mirror route the steps define (full promotion, abort).
 * ``replica_sets`` — the rollout's ReplicaSets (`ReplicaSetState`s); when given, an Istio DestinationRule
   switch is delayed until the traffic-receiving ReplicaSets are available (Argo's
@@ -34,6 +37,7 @@ the two services, a foreign-owned canary Ingress/TrafficSplit, or an unsupported
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from typing import Any, TypeVar
@@ -41,9 +45,10 @@ from typing import Any, TypeVar
 from rollouts.models import CanaryStep, Rollout, WeightDestination
 from rollouts.models.observed import ReplicaSetLike
 from rollouts.support import SUPPORTED_ROUTERS, router_refusal
-from rollouts.traffic import gatewayapi, istio, nginx, smi
+from rollouts.traffic import alb, gatewayapi, istio, nginx, smi
 from rollouts.traffic.base import (
     GATEWAY_API_PLUGIN,
+    INGRESS_API,
     JSON,
     EditRouter,
     RouterKey,
@@ -56,6 +61,7 @@ __all__ = [
     "TrafficRoutingError",
     "cross_namespace_message",
     "foreign_routers",
+    "ingress_reference_error",
     "route_edits",
     "router_refs",
     "unsupported_routers",
@@ -75,6 +81,7 @@ def router_refs(ro: Rollout) -> list[RouterKey]:
         refs.append(split)
     for stable, canary in nginx.ingress_keys(ro):
         refs += [stable, canary]
+    refs += alb.ingress_keys(ro)
     refs += gatewayapi.http_route_keys(ro)
     return list(dict.fromkeys(refs))
 
@@ -112,9 +119,69 @@ def cross_namespace_message(ro: Rollout) -> str | None:
     return None
 
 
+_INGRESS_FIELD = "spec.strategy.canary.trafficRouting"
+
+
+def _go_value(value: str | list[str]) -> str:
+    """A field error's value as Kubernetes renders it (`%q` for a string, `%#v` for a list of strings)."""
+    if isinstance(value, str):
+        return json.dumps(value)
+    return "[]string{" + ", ".join(json.dumps(v) for v in value) + "}"
+
+
+def ingress_reference_error(ro: Rollout, routers: Mapping[RouterKey, JSON]) -> str | None:
+    """The first error of Argo's checks of the Ingresses a Rollout names, made on every pass before anything is
+    done (rollout/controller.go `getRolloutReferencedResources`, `getReferencedIngresses`, `handleCacheError`;
+    pkg/apis/rollouts/validation/validation_references.go `ValidateRolloutNginxIngressesConfig`,
+    `ValidateRolloutAlbIngressesConfig`, `ValidateIngress`): exactly one of the single and the list field, each
+    named Ingress exists, and each has a rule whose backend is the stable Service (ALB: the root Service)."""
+    tr = ro.spec.traffic_routing
+    canary = ro.spec.strategy.canary
+    if tr is None or canary is None:
+        return None
+    checks: list[tuple[str, str | list[str], list[str], str]] = []  # (field, value, names, service)
+    if tr.nginx is not None:
+        many, one = tr.nginx.stable_ingresses is not None, bool(tr.nginx.stable_ingress)
+        if many == one:
+            which = "Both are configured." if many else "Neither are configured."
+            return f"{_INGRESS_FIELD}.nginx: Internal error: Either StableIngress or StableIngresses must be configured. {which}"
+        field, value = (
+            (f"{_INGRESS_FIELD}.nginx.stableIngresses", list(tr.nginx.stable_ingresses or []))
+            if many
+            else (f"{_INGRESS_FIELD}.nginx.stableIngress", str(tr.nginx.stable_ingress))
+        )
+        names = value if isinstance(value, list) else [value]
+        checks.append((field, value, names, canary.stable_service or ""))
+    if tr.alb is not None:
+        bad = alb.config_error(ro)
+        if bad is not None:
+            return bad
+        many = tr.alb.ingresses is not None
+        field, value = (
+            (f"{_INGRESS_FIELD}.alb.ingresses", list(tr.alb.ingresses or []))
+            if many
+            else (f"{_INGRESS_FIELD}.alb.ingress", str(tr.alb.ingress))
+        )
+        names = value if isinstance(value, list) else [value]
+        checks.append((field, value, names, tr.alb.root_service or canary.stable_service or ""))
+    ns = namespace_of(ro)
+    for field, value, names, _ in checks:  # all exist: looked up first, as Argo lists them before validating
+        for name in names:
+            if (INGRESS_API, "Ingress", ns, name) not in routers:
+                return f'{field}: Invalid value: {_go_value(value)}: ingresses.networking.k8s.io "{name}" not found'
+    for field, _, names, service in checks:
+        for name in names:
+            if not alb.has_rule_with_service(routers[(INGRESS_API, "Ingress", ns, name)], service):
+                return (
+                    f"{field}: Invalid value: {_go_value(name)}: ingress `{name}` has no rules using service "
+                    f"{service} backend"
+                )
+    return None
+
+
 def unsupported_routers(ro: Rollout) -> list[str]:
-    """trafficRouting entries this controller cannot drive (ALB, Ambassador, App Mesh, Traefik, APISIX, other
-    plugins), as field names: ``["alb", "plugins/acme/router"]``."""
+    """trafficRouting entries this controller cannot drive (Ambassador, App Mesh, Traefik, APISIX, other
+    plugins), as field names: ``["ambassador", "plugins/acme/router"]``."""
     tr = ro.spec.traffic_routing
     if tr is None:
         return []
@@ -192,6 +259,11 @@ def route_edits(
         edits.append(_edit(split[0], split[1], create=split[2]))
     for key, obj, create in _guarded(None, lambda: nginx.edit_ingresses(ro, routers, canary_weight)):
         edits.append(_edit(key, obj, create=create))
+    for key, obj in _guarded(
+        None,
+        lambda: alb.edit_ingresses(ro, routers, canary_weight, additional, current, remove_managed_routes),
+    ):
+        edits.append(_edit(key, obj))
     for key, obj in _guarded(
         None, lambda: gatewayapi.edit_http_routes(ro, routers, canary_weight, additional)
     ):

@@ -2,7 +2,7 @@
 
 Against the sandbox with the real reconciler: an ignored feature (ephemeral metadata, notification
 subscriptions) does not stop the rollout but shows as one Warning event per feature and generation, a warning
-log line and the `rollout_unsupported_feature` metric; a refused one (workloadRef, an ALB router) is an
+log line and the `rollout_unsupported_feature` metric; a refused one (workloadRef, an Ambassador router) is an
 InvalidSpec condition whose text is, word for word, the warning `lint` and `plan` print for the same file.
 """
 
@@ -81,11 +81,11 @@ def _workload_ref(ro: dict[str, Any]) -> None:
     ro["spec"].pop("template")
 
 
-def _alb(ro: dict[str, Any]) -> None:
-    ro["spec"]["strategy"]["canary"]["trafficRouting"] = {"alb": {"ingress": "api-server", "servicePort": 80}}
+def _ambassador(ro: dict[str, Any]) -> None:
+    ro["spec"]["strategy"]["canary"]["trafficRouting"] = {"ambassador": {"mappings": ["api-server"]}}
 
 
-@pytest.mark.parametrize("change", [_workload_ref, _alb], ids=["workloadRef", "alb"])
+@pytest.mark.parametrize("change", [_workload_ref, _ambassador], ids=["workloadRef", "ambassador"])
 async def test_refused_features_read_the_same_everywhere(
     env: tuple[Sandbox, KubeClient], tmp_path: Path, change: Callable[[dict[str, Any]], None]
 ) -> None:

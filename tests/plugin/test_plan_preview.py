@@ -175,14 +175,14 @@ def test_readme_section_shows_actual_output(example: str) -> None:
 
 def test_unsupported_router_is_flagged(tmp_path: Path) -> None:
     doc = yaml.safe_load(CANARY.read_text())
-    doc["spec"]["strategy"]["canary"]["trafficRouting"] = {"alb": {"ingress": "api", "servicePort": 80}}
-    path = tmp_path / "alb.yaml"
+    doc["spec"]["strategy"]["canary"]["trafficRouting"] = {"ambassador": {"mappings": ["api"]}}
+    path = tmp_path / "ambassador.yaml"
     path.write_text(yaml.safe_dump(doc))
     result = run("-f", str(path))
     assert result.exit_code == 0, result.output
     assert (
-        "warning: the controller refuses this Rollout (InvalidSpec): spec.strategy.canary.trafficRouting.alb: "
-        "Forbidden: alb traffic routing is not supported yet; this controller drives istio, smi, nginx, "
+        "warning: the controller refuses this Rollout (InvalidSpec): spec.strategy.canary.trafficRouting.ambassador: "
+        "Forbidden: ambassador traffic routing is not supported yet; this controller drives istio, smi, nginx, alb, "
         "plugins/argoproj-labs/gatewayAPI"
     ) in result.output.splitlines()
 

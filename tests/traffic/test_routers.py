@@ -184,13 +184,13 @@ def test_http_routes_list_and_namespace() -> None:
 
 
 def test_unsupported_routers_are_reported() -> None:
-    ro = canary_rollout({"alb": {"ingress": "i", "servicePort": 80}, "plugins": {"acme/router": {}}})
-    assert unsupported_routers(ro) == ["alb", "plugins/acme/router"]
+    ro = canary_rollout({"ambassador": {"mappings": ["m"]}, "plugins": {"acme/router": {}}})
+    assert unsupported_routers(ro) == ["ambassador", "plugins/acme/router"]
     with pytest.raises(TrafficRoutingError) as raised:
         route_edits(ro, {}, canary_weight=1)
     assert str(raised.value) == (
-        "spec.strategy.canary.trafficRouting.alb: Forbidden: alb traffic routing is not supported yet; "
-        "this controller drives istio, smi, nginx, plugins/argoproj-labs/gatewayAPI"
+        "spec.strategy.canary.trafficRouting.ambassador: Forbidden: ambassador traffic routing is not supported yet; "
+        "this controller drives istio, smi, nginx, alb, plugins/argoproj-labs/gatewayAPI"
     )
 
 

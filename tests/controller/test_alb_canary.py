@@ -1,0 +1,142 @@
+"""The ALB canary of examples/alb-canary/ driven pass by pass by the Rollout reconciler against the sandbox: the
+forward action in the Ingress annotation follows the steps (10 → 50 → back to the stable Service), the header
+route appears at its step and is removed at the end, and an abort sends everything back to stable.
+(The action's exact JSON is pinned in tests/traffic/test_alb.py.)"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from rollouts.controller.reconciling import RolloutReconciler
+from rollouts.kube import KubeClient
+from rollouts.kube.resources import EVENTS, INGRESSES, ROLLOUTS
+from rollouts.sandbox.running import Sandbox
+from tests.controller.test_reconciling import NS, ManualTime, create_all, env, healthy_on  # noqa: F401 - env is a fixture
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "alb-canary" / "rollout.yaml"
+ACTION = "alb.ingress.kubernetes.io/actions.payments-root"
+TESTERS = ("alb.ingress.kubernetes.io/actions.testers", "alb.ingress.kubernetes.io/conditions.testers")
+V2 = {
+    "spec": {
+        "template": {"spec": {"containers": [{"name": "payments", "image": "myregistry.com/payments:v2"}]}}
+    }
+}
+
+
+def weights(ingress: dict[str, Any]) -> dict[str, int]:
+    action = (ingress["metadata"].get("annotations") or {}).get(ACTION)
+    if action is None:
+        return {}
+    return {g["ServiceName"]: g["Weight"] for g in json.loads(action)["ForwardConfig"]["TargetGroups"]}
+
+
+async def run(
+    reconciler: RolloutReconciler,
+    client: KubeClient,
+    time: ManualTime,
+    until: Any,
+    seen: list[Any],
+    limit: int = 300,
+) -> dict[str, Any]:
+    """Reconcile until `until(rollout)`, noting each new (canary weight, header route present) of the Ingress."""
+    import asyncio
+
+    for _ in range(limit):
+        requeue = await reconciler.reconcile((NS, "payments"))
+        ingress = await client.get(INGRESSES, "payments", NS)
+        annotations = ingress["metadata"].get("annotations") or {}
+        state = (weights(ingress).get("payments-canary", 0), all(k in annotations for k in TESTERS))
+        if not seen or seen[-1] != state:
+            seen.append(state)
+        rollout = await client.get(ROLLOUTS, "payments", NS)
+        if until(rollout):
+            return rollout
+        if requeue is not None and requeue > 0.5:
+            time.advance(requeue)
+        else:
+            await asyncio.sleep(0.01)
+    raise AssertionError(f"never reached the condition: {rollout.get('status')}")
+
+
+def docs() -> list[dict[str, Any]]:
+    return [d for d in yaml.safe_load_all(EXAMPLE.read_text()) if d]
+
+
+async def test_alb_canary_steps_and_header_route(env: tuple[Sandbox, KubeClient]) -> None:  # noqa: F811
+    _, client = env
+    await create_all(client, docs())
+    time = ManualTime()
+    reconciler = RolloutReconciler(client, clock=time)
+    await run(reconciler, client, time, healthy_on(), [])
+    await client.patch(ROLLOUTS, "payments", V2, NS)
+    seen: list[Any] = []
+    await run(reconciler, client, time, lambda r: healthy_on()(r) and seen[-1] == (0, False), seen)
+    assert seen == [(0, False), (10, False), (10, True), (50, True), (100, True), (0, False)]
+    ingress = await client.get(INGRESSES, "payments", NS)
+    annotations = ingress["metadata"]["annotations"]
+    assert weights(ingress) == {"payments-canary": 0, "payments-stable": 100}
+    assert json.loads(annotations["rollouts.argoproj.io/managed-alb-annotations"]) == {"payments": [ACTION]}
+    assert [p["backend"]["service"]["name"] for p in ingress["spec"]["rules"][0]["http"]["paths"]] == [
+        "payments-root"
+    ]
+    assert (
+        annotations["alb.ingress.kubernetes.io/scheme"] == "internet-facing"
+    )  # the user's annotations are kept
+
+
+async def test_alb_canary_abort_sends_everything_to_stable(env: tuple[Sandbox, KubeClient]) -> None:  # noqa: F811
+    _, client = env
+    await create_all(client, docs())
+    time = ManualTime()
+    reconciler = RolloutReconciler(client, clock=time)
+    await run(reconciler, client, time, healthy_on(), [])
+    await client.patch(ROLLOUTS, "payments", V2, NS)
+    seen: list[Any] = []
+    await run(reconciler, client, time, lambda r: (r.get("status") or {}).get("currentStepIndex") == 2, seen)
+    assert seen[-1] == (10, True)
+    await client.patch_status(ROLLOUTS, "payments", {"status": {"abort": True}}, NS)
+    aborted = await run(
+        reconciler,
+        client,
+        time,
+        lambda r: (r.get("status") or {}).get("phase") == "Degraded" and seen[-1] == (0, False),
+        seen,
+    )
+    assert aborted["status"]["abort"] is True
+    ingress = await client.get(INGRESSES, "payments", NS)
+    assert weights(ingress) == {"payments-canary": 0, "payments-stable": 100}
+    reasons = {e["reason"] for e in (await client.list(EVENTS, NS)).items}
+    assert "RolloutAborted" in reasons
+
+
+async def test_alb_ingress_without_the_root_service_is_invalid_spec(env: tuple[Sandbox, KubeClient]) -> None:  # noqa: F811
+    _, client = env
+    objects = docs()
+    for doc in objects:
+        if doc["kind"] == "Ingress":
+            doc["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]["name"] = "payments-stable"
+    await create_all(client, objects)
+    await RolloutReconciler(client, clock=ManualTime()).reconcile((NS, "payments"))
+    status = (await client.get(ROLLOUTS, "payments", NS))["status"]
+    (condition,) = [c for c in status["conditions"] if c["type"] == "InvalidSpec"]
+    assert condition["message"] == (
+        'The Rollout "payments" is invalid: spec.strategy.canary.trafficRouting.alb.ingress: Invalid value: '
+        '"payments": ingress `payments` has no rules using service payments-root backend'
+    )  # Argo's words (validation_references.go reportErrors)
+    assert status["phase"] == "Degraded"
+
+
+async def test_a_missing_alb_ingress_is_invalid_spec(env: tuple[Sandbox, KubeClient]) -> None:  # noqa: F811
+    _, client = env
+    await create_all(client, [d for d in docs() if d["kind"] != "Ingress"])
+    await RolloutReconciler(client, clock=ManualTime()).reconcile((NS, "payments"))
+    status = (await client.get(ROLLOUTS, "payments", NS))["status"]
+    (condition,) = [c for c in status["conditions"] if c["type"] == "InvalidSpec"]
+    assert condition["message"] == (
+        'The Rollout "payments" is invalid: spec.strategy.canary.trafficRouting.alb.ingress: Invalid value: '
+        '"payments": ingresses.networking.k8s.io "payments" not found'
+    )  # Argo's handleCacheError: the API server's NotFound text
