@@ -80,7 +80,6 @@ def _refused(key: str, what: str, advice: str = "") -> Feature:
 WORKLOAD_REF = _refused("workloadRef", "workloadRef is", "put the pod template in spec.template")
 EXPERIMENT_STEP = _refused("experimentStep", "experiment steps are")
 PLUGIN_STEP = _refused("pluginStep", "plugin steps are")
-PING_PONG = _refused("pingPong", "ping-pong services are")
 EXPERIMENT = _refused("experiment", "Experiment objects are", "this controller does not run them")
 CANARY_METADATA = _ignored(
     "canaryMetadata",
@@ -116,7 +115,6 @@ FEATURES: tuple[Feature, ...] = (
     WORKLOAD_REF,
     EXPERIMENT_STEP,
     PLUGIN_STEP,
-    PING_PONG,
     EXPERIMENT,
     CANARY_METADATA,
     STABLE_METADATA,
@@ -187,8 +185,6 @@ def rollout_findings(rollout: Mapping[str, Any]) -> list[Finding]:
         for key, feature in (("experiment", EXPERIMENT_STEP), ("plugin", PLUGIN_STEP)):
             if isinstance(step, Mapping) and key in step:
                 found.append(Finding(f"spec.strategy.canary.steps[{i}].{key}", feature))
-    if canary.get("pingPong"):
-        found.append(Finding("spec.strategy.canary.pingPong", PING_PONG))
     found += _routers(canary)
     for section, path, keys in (
         (

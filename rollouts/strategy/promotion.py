@@ -89,6 +89,10 @@ def promote_stable(ctx: Context, st: JSON, reason: str) -> None:
         else:
             st.pop("currentStepIndex", None)
     if st.get("stableRS") != st.get("currentPodHash"):
+        if ctx.canary is not None and ctx.canary.ping_pong is not None:
+            # the Service that carried the canary now carries the stable pods: ping and pong swap roles
+            stable_ping = ctx.status.canary.stable_ping_pong == "ping"
+            st["canary"] = {**(st.get("canary") or {}), "stablePingPong": "pong" if stable_ping else "ping"}
         st["stableRS"] = st["currentPodHash"]
         ctx.event(
             "RolloutCompleted",

@@ -10,6 +10,7 @@ from rollouts.models.vocabulary import MANAGED_BY_ANNOTATION, POD_TEMPLATE_HASH_
 from rollouts.strategy.context import Context
 from rollouts.strategy.plan import ReplicaSetState, SetServiceSelector
 from rollouts.strategy.routing import abort_weight
+from rollouts.traffic.base import stable_and_canary_services
 
 # ---------------------------------------------------------------------------------------------------------------
 # Services (rollout/service.go)
@@ -43,13 +44,18 @@ def ensure_service(
 
 
 def reconcile_canary_services(ctx: Context) -> None:
-    """`reconcileStableAndCanaryService` (+ the abort redirect of the traffic-routing reconcile, docs/semantics/controller.md#abort).
+    """`reconcilePingAndPongService`, then `reconcileStableAndCanaryService` (+ the abort redirect of the
+    traffic-routing reconcile, docs/semantics/controller.md#abort).
 
     On abort the canary Service is pointed at the stable pods — with dynamicStableScale only once the gradual
     abort weight has reached 0."""
     c = ctx.canary
     if c is None:
         return
+    if c.ping_pong is not None and not ctx.fully_promoted:
+        # reconcilePingAndPongService: the ping or pong Service that is not stable follows the new pods at once
+        _, canary_service = stable_and_canary_services(ctx.observed.rollout, ping_pong_preferred=True)
+        ensure_service(ctx, canary_service, ctx.new_rs, False)
     ensure_service(ctx, c.stable_service, ctx.stable_rs, True)
     if ctx.aborted:
         dynamic = ctx.traffic_routing is not None and ctx.dynamic_stable_scale

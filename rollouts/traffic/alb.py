@@ -10,6 +10,8 @@ stable Service): a forward action, JSON as Go marshals it,
 first, then the experiments' additional destinations, then stable with ``100 − canary − Σadditional``; each
 ``{"ServiceName":…,"ServicePort":"<servicePort>","Weight":w}``; with ``stickinessConfig.enabled``,
 ``"TargetGroupStickinessConfig":{"Enabled":true,"DurationSeconds":n}`` (n within 1..604800, AWS's range).
+With ``canary.pingPong`` the two target groups are the ping and pong Services, whichever is stable by
+``status.canary.stablePingPong`` (ping-pong is preferred over stableService/canaryService for ALB, as in Argo).
 The annotation ``rollouts.argoproj.io/managed-alb-annotations`` records, per Rollout name, the annotation keys
 it manages (JSON, keys sorted as Go writes a map).
 
@@ -137,7 +139,7 @@ def _port(ro: Rollout) -> str:
 
 def forward_action(ro: Rollout, canary_weight: int, additional: Sequence[WeightDestination] = ()) -> str:
     """The action annotation's value (`getForwardActionString`)."""
-    stable, canary = stable_and_canary_services(ro)
+    stable, canary = stable_and_canary_services(ro, ping_pong_preferred=True)
     port = _port(ro)
     groups: list[JSON] = [{"ServiceName": canary, "ServicePort": port, "Weight": int(canary_weight)}]
     stable_weight = 100 - int(canary_weight)
@@ -154,7 +156,7 @@ def forward_action(ro: Rollout, canary_weight: int, additional: Sequence[WeightD
 
 def _header_action(ro: Rollout) -> str:
     """Everything to the canary (`getTrafficForwardActionString`)."""
-    _, canary = stable_and_canary_services(ro)
+    _, canary = stable_and_canary_services(ro, ping_pong_preferred=True)
     forward: JSON = {"TargetGroups": [{"ServiceName": canary, "ServicePort": _port(ro), "Weight": 100}]}
     sticky = _stickiness(ro)
     if sticky is not None:

@@ -74,12 +74,14 @@ def split_name(name: str, namespace: str) -> tuple[str, str]:
     return namespace, name
 
 
-def stable_and_canary_services(ro: Rollout) -> tuple[str, str]:
-    """(stable, canary) service names; ping-pong only when neither stableService nor canaryService is set."""
+def stable_and_canary_services(ro: Rollout, ping_pong_preferred: bool = False) -> tuple[str, str]:
+    """(stable, canary) service names (`GetStableAndCanaryServices`): with ping-pong, the ping and pong Services
+    by `status.canary.stablePingPong` (ping stable when it says "ping"; pong otherwise) — always when
+    `ping_pong_preferred` (ALB), else only when neither stableService nor canaryService is set."""
     c = ro.spec.strategy.canary
     if c is None:
         return "", ""
-    if c.ping_pong is not None and not c.stable_service and not c.canary_service:
+    if c.ping_pong is not None and (ping_pong_preferred or (not c.stable_service and not c.canary_service)):
         if ro.status.canary.stable_ping_pong == "ping":
             return c.ping_pong.ping_service, c.ping_pong.pong_service
         return c.ping_pong.pong_service, c.ping_pong.ping_service

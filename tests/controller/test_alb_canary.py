@@ -13,7 +13,7 @@ import yaml
 
 from rollouts.controller.reconciling import RolloutReconciler
 from rollouts.kube import KubeClient
-from rollouts.kube.resources import EVENTS, INGRESSES, ROLLOUTS
+from rollouts.kube.resources import EVENTS, INGRESSES, ROLLOUTS, SERVICES
 from rollouts.sandbox.running import Sandbox
 from tests.controller.test_reconciling import NS, ManualTime, create_all, env, healthy_on  # noqa: F401 - env is a fixture
 
@@ -140,3 +140,52 @@ async def test_a_missing_alb_ingress_is_invalid_spec(env: tuple[Sandbox, KubeCli
         'The Rollout "payments" is invalid: spec.strategy.canary.trafficRouting.alb.ingress: Invalid value: '
         '"payments": ingresses.networking.k8s.io "payments" not found'
     )  # Argo's handleCacheError: the API server's NotFound text
+
+
+def ping_pong_docs() -> list[dict[str, Any]]:
+    """The example as Argo's ping-pong e2e manifest (test/e2e/functional/alb-pingpong-rollout.yaml) shapes it:
+    no stable/canary Services, a ping and a pong Service."""
+    out = []
+    for doc in docs():
+        if doc["kind"] == "Service" and doc["metadata"]["name"] in ("payments-stable", "payments-canary"):
+            doc["metadata"]["name"] = (
+                doc["metadata"]["name"].replace("stable", "ping").replace("canary", "pong")
+            )
+        if doc["kind"] == "Rollout":
+            canary = doc["spec"]["strategy"]["canary"]
+            del canary["stableService"], canary["canaryService"]
+            canary["pingPong"] = {"pingService": "payments-ping", "pongService": "payments-pong"}
+        out.append(doc)
+    return out
+
+
+async def test_alb_ping_pong_services_swap_at_promotion(env: tuple[Sandbox, KubeClient]) -> None:  # noqa: F811
+    """rollout/service.go reconcilePingAndPongService, sync.go promoteStable: the Service that is not stable follows
+    the new pods; at promotion it becomes the stable one (status.canary.stablePingPong)."""
+    _, client = env
+    await create_all(client, ping_pong_docs())
+    time = ManualTime()
+    reconciler = RolloutReconciler(client, clock=time)
+    first = await run(reconciler, client, time, healthy_on(), [])
+    assert first["status"]["canary"]["stablePingPong"] == "ping"  # the initial deploy is a promotion too
+    expected_stable = {"ping": "payments-ping", "pong": "payments-pong"}
+    for image, stable_after in (("v2", "pong"), ("v3", "ping")):
+        body = {
+            "spec": {
+                "template": {"spec": {"containers": [{"name": "payments", "image": f"payments:{image}"}]}}
+            }
+        }
+        await client.patch(ROLLOUTS, "payments", body, NS)
+        mid = await run(
+            reconciler, client, time, lambda r: (r.get("status") or {}).get("currentStepIndex") == 2, []
+        )
+        new_hash = mid["status"]["currentPodHash"]
+        canary_service = "payments-pong" if stable_after == "pong" else "payments-ping"
+        selector = (await client.get(SERVICES, canary_service, NS))["spec"]["selector"]
+        assert selector["rollouts-pod-template-hash"] == new_hash
+        ingress = await client.get(INGRESSES, "payments", NS)
+        assert weights(ingress)[canary_service] == 10
+        done = await run(reconciler, client, time, healthy_on(new_hash), [])
+        assert done["status"]["canary"]["stablePingPong"] == stable_after
+        ingress = await client.get(INGRESSES, "payments", NS)
+        assert weights(ingress)[expected_stable[stable_after]] == 100
