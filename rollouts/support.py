@@ -101,9 +101,6 @@ PREVIEW_METADATA = _ignored(
     "ephemeral preview metadata is",
     "the preview pods do not get these labels and annotations",
 )
-ANTI_AFFINITY = _ignored(
-    "antiAffinity", "anti-affinity between revisions is", "the new pods are scheduled without it"
-)
 RESTART_AT = _ignored(
     "restartAt",
     "restarting pods is",
@@ -120,7 +117,6 @@ FEATURES: tuple[Feature, ...] = (
     STABLE_METADATA,
     ACTIVE_METADATA,
     PREVIEW_METADATA,
-    ANTI_AFFINITY,
     RESTART_AT,
     NOTIFICATIONS,
 )
@@ -201,9 +197,6 @@ def rollout_findings(rollout: Mapping[str, Any]) -> list[Finding]:
         for key, feature in keys:
             if section.get(key):
                 found.append(Finding(f"{path}.{key}", feature))
-    for section, path in ((canary, "spec.strategy.canary"), (blue_green, "spec.strategy.blueGreen")):
-        if section.get("antiAffinity"):
-            found.append(Finding(f"{path}.antiAffinity", ANTI_AFFINITY))
     if spec.get("restartAt"):
         found.append(Finding("spec.restartAt", RESTART_AT))
     annotations = _map(_map(rollout.get("metadata")).get("annotations"))

@@ -88,6 +88,51 @@ def synced_annotations(ctx: Context, rs: ReplicaSetState, new_revision: int) -> 
     return changes
 
 
+ANTI_AFFINITY_TOPOLOGY_KEY = "kubernetes.io/hostname"
+
+
+def replica_set_affinity(ctx: Context, template: JSON) -> JSON | None:
+    """The new ReplicaSet's pod affinity (`GenerateReplicaSetAffinity`, utils/replicaset/replicaset.go): the pod
+    template's own, plus, with `antiAffinity` (the canary's, else the blue-green's, when it names a kind) and a
+    stable ReplicaSet other than the new one, a term keeping the new pods off the nodes of the stable ones:
+    `rollouts-pod-template-hash In [stableRS]` in the Rollout's namespace, topology `kubernetes.io/hostname`;
+    weighted (`preferredDuringSchedulingIgnoredDuringExecution.weight`) or required. None: no affinity at all."""
+    spec = template.get("spec") or {}
+    affinity = spec.get("affinity") if isinstance(spec, dict) else None
+    strategy = ctx.canary.anti_affinity if ctx.canary is not None else None
+    if strategy is None and ctx.bluegreen is not None:
+        strategy = ctx.bluegreen.anti_affinity
+    if strategy is not None and (
+        strategy.preferred_during_scheduling_ignored_during_execution is None
+        and strategy.required_during_scheduling_ignored_during_execution is None
+    ):
+        strategy = None
+    stable = ctx.status.stable_rs
+    if strategy is None or not stable or stable == ctx.pod_hash:
+        return affinity if isinstance(affinity, dict) else None
+    rule: JSON = {
+        "labelSelector": {
+            "matchExpressions": [{"key": POD_TEMPLATE_HASH_LABEL, "operator": "In", "values": [stable]}]
+        },
+        "namespaces": [ctx.namespace],
+        "topologyKey": ANTI_AFFINITY_TOPOLOGY_KEY,
+    }
+    out: JSON = copy_json(affinity) if isinstance(affinity, dict) else {}
+    anti: JSON = dict(out.get("podAntiAffinity") or {})
+    preferred = strategy.preferred_during_scheduling_ignored_during_execution
+    if preferred is not None:
+        terms = list(anti.get("preferredDuringSchedulingIgnoredDuringExecution") or [])
+        anti["preferredDuringSchedulingIgnoredDuringExecution"] = [
+            *terms,
+            {"weight": int(preferred.weight), "podAffinityTerm": rule},
+        ]
+    else:
+        terms = list(anti.get("requiredDuringSchedulingIgnoredDuringExecution") or [])
+        anti["requiredDuringSchedulingIgnoredDuringExecution"] = [*terms, rule]
+    out["podAntiAffinity"] = anti
+    return out
+
+
 def ensure_new_rs(ctx: Context) -> None:
     """`getAllReplicaSetsAndSyncRevision` + `createDesiredReplicaSet`: create `<rollout>-<hash>` at 0 replicas.
 
@@ -113,6 +158,9 @@ def ensure_new_rs(ctx: Context) -> None:
     meta = dict(template.get("metadata") or {})
     labels = {**(meta.get("labels") or {}), POD_TEMPLATE_HASH_LABEL: ctx.pod_hash}
     template["metadata"] = {**meta, "labels": labels}
+    affinity = replica_set_affinity(ctx, template)
+    if affinity is not None:
+        template["spec"] = {**(template.get("spec") or {}), "affinity": affinity}
     selector = ctx.spec.selector.to_wire() if ctx.spec.selector is not None else {}
     selector["matchLabels"] = {**(selector.get("matchLabels") or {}), POD_TEMPLATE_HASH_LABEL: ctx.pod_hash}
     name = f"{ctx.name}-{ctx.pod_hash}"

@@ -249,8 +249,6 @@ def test_ignored_and_refused_features_are_warnings() -> None:
         "measurements end in Error",
         'Rollout "api-server": spec.strategy.canary.stableMetadata: ephemeral stable metadata is not supported yet '
         "and ignored: the stable pods do not get these labels and annotations",
-        'Rollout "api-server": spec.strategy.canary.antiAffinity: anti-affinity between revisions is not supported '
-        "yet and ignored: the new pods are scheduled without it",
         'Rollout "api-server": metadata.annotations[notifications.argoproj.io/subscribe.on-rollout-aborted.slack]: '
         "notifications are not supported yet and ignored: this controller sends none",
     ]

@@ -969,3 +969,52 @@ def test_dynamic_stable_scale_abort_steps_weight_down() -> None:
     assert [w for i, w in enumerate(weights) if i == 0 or w != weights[i - 1]] == [80, 50, 20, 5, 0]
     assert world.services["api-server-canary"].selector["rollouts-pod-template-hash"] == v1
     assert (world.rs_by_hash(v1).spec_replicas, world.rs_by_hash(v2).spec_replicas) == (10, 0)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Anti-affinity between revisions (utils/replicaset/replicaset.go GenerateReplicaSetAffinity)
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def _new_rs_template(world: World) -> dict[str, Any]:
+    new_hash = world.status["currentPodHash"]
+    return world.replica_sets[f"api-server-{new_hash}"].template
+
+
+@pytest.mark.parametrize(
+    ("anti_affinity", "where", "expected"),
+    [
+        pytest.param({"preferredDuringSchedulingIgnoredDuringExecution": {"weight": 40}},
+                     "preferredDuringSchedulingIgnoredDuringExecution", "weighted", id="preferred"),
+        pytest.param({"requiredDuringSchedulingIgnoredDuringExecution": {}},
+                     "requiredDuringSchedulingIgnoredDuringExecution", "required", id="required"),
+    ],
+)  # fmt: skip
+def test_new_pods_are_kept_off_the_stable_pods_nodes(
+    anti_affinity: dict[str, Any], where: str, expected: str
+) -> None:
+    world = World.from_files(*SEED)
+    world.rollout["spec"]["strategy"]["canary"]["antiAffinity"] = anti_affinity
+    own = {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": []}}}
+    world.rollout["spec"]["template"]["spec"]["affinity"] = own
+    world.settle(T0)
+    first = _new_rs_template(world)
+    assert first["spec"]["affinity"] == own  # the initial deploy has no stable pods to avoid
+    stable = world.status["stableRS"]
+    world.set_image("api-server:v2")
+    world.settle(T0 + timedelta(seconds=1))
+    affinity = _new_rs_template(world)["spec"]["affinity"]
+    term = {
+        "labelSelector": {
+            "matchExpressions": [{"key": "rollouts-pod-template-hash", "operator": "In", "values": [stable]}]
+        },
+        "namespaces": ["production"],
+        "topologyKey": "kubernetes.io/hostname",
+    }
+    assert affinity["nodeAffinity"] == own["nodeAffinity"]  # the template's own affinity is kept
+    if expected == "weighted":
+        assert affinity["podAntiAffinity"] == {where: [{"weight": 40, "podAffinityTerm": term}]}
+    else:
+        assert affinity["podAntiAffinity"] == {where: [term]}
+    # the Rollout's own template is not changed, so the pod-template hash is the template's as written
+    assert "podAntiAffinity" not in world.rollout["spec"]["template"]["spec"]["affinity"]
