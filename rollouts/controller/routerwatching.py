@@ -38,6 +38,7 @@ from rollouts.kube.resources import (
     DESTINATION_RULES,
     HTTP_ROUTES,
     INGRESSES,
+    TRAEFIK_SERVICES,
     TRAFFIC_SPLITS,
     VIRTUAL_SERVICES,
     Resource,
@@ -50,6 +51,7 @@ ROUTER_RESOURCES: tuple[Resource, ...] = (
     TRAFFIC_SPLITS,
     INGRESSES,
     HTTP_ROUTES,
+    TRAEFIK_SERVICES,
 )
 
 RouterId = tuple[str, str, str]  # (kind, namespace, name): a router object whatever the version it is read at

@@ -76,6 +76,7 @@ _TABLE: tuple[Resource, ...] = (
     Resource("networking.istio.io", "v1beta1", "destinationrules", "DestinationRule", True),
     Resource("split.smi-spec.io", "v1alpha2", "trafficsplits", "TrafficSplit", True),
     Resource("gateway.networking.k8s.io", "v1", "httproutes", "HTTPRoute", True),
+    Resource("traefik.io", "v1alpha1", "traefikservices", "TraefikService", True),
     Resource("apiextensions.k8s.io", "v1", "customresourcedefinitions", "CustomResourceDefinition", False),
 )
 
@@ -102,6 +103,7 @@ VIRTUAL_SERVICES = RESOURCES["VirtualService"]
 DESTINATION_RULES = RESOURCES["DestinationRule"]
 TRAFFIC_SPLITS = RESOURCES["TrafficSplit"]
 HTTP_ROUTES = RESOURCES["HTTPRoute"]
+TRAEFIK_SERVICES = RESOURCES["TraefikService"]
 
 #: API versions a router's objects may be served at; the first is our default.
 ALTERNATE_VERSIONS: dict[str, tuple[str, ...]] = {

@@ -1,5 +1,5 @@
-"""PURE traffic-router edits: desired weights in, edited router objects out (Istio, SMI, NGINX, ALB, Gateway
-API).
+"""PURE traffic-router edits: desired weights in, edited router objects out (Istio, SMI, NGINX, ALB, Traefik,
+Gateway API).
 
 Where it sits: the controller fetches the objects named by `router_refs(rollout)` into `Observed.routers`; the
 strategy core decides the canary weight (docs/semantics/controller.md#traffic-weights) and calls `route_edits`, which returns `EditRouter` actions — the
@@ -20,7 +20,7 @@ Public surface::
 `route_edits` arguments:
 
 * ``canary_weight`` — the desired canary weight (0..maxTrafficWeight). Stable gets ``total − canary − Σadditional``
-  (total is 100 for Istio, SMI and ALB, as in Argo; maxTrafficWeight for NGINX and the Gateway API).
+  (total is 100 for Istio, SMI, ALB and Traefik, as in Argo; maxTrafficWeight for NGINX and the Gateway API).
 * ``canary_hash`` / ``stable_hash`` — pod-template hashes for the Istio DestinationRule subsets.
 * ``additional`` — experiment destinations (`WeightDestination`: serviceName, weight, podTemplateHash).
 * ``step`` — the current step (`CanaryStep` or its wire dict): a setHeaderRoute/setMirrorRoute step adds,
@@ -45,7 +45,7 @@ from typing import Any, TypeVar
 from rollouts.models import CanaryStep, Rollout, WeightDestination
 from rollouts.models.observed import ReplicaSetLike
 from rollouts.support import SUPPORTED_ROUTERS, router_refusal
-from rollouts.traffic import alb, gatewayapi, istio, nginx, smi
+from rollouts.traffic import alb, gatewayapi, istio, nginx, smi, traefik
 from rollouts.traffic.base import (
     GATEWAY_API_PLUGIN,
     INGRESS_API,
@@ -82,6 +82,9 @@ def router_refs(ro: Rollout) -> list[RouterKey]:
     for stable, canary in nginx.ingress_keys(ro):
         refs += [stable, canary]
     refs += alb.ingress_keys(ro)
+    weighted = traefik.traefik_service_key(ro)
+    if weighted is not None:
+        refs.append(weighted)
     refs += gatewayapi.http_route_keys(ro)
     return list(dict.fromkeys(refs))
 
@@ -264,6 +267,11 @@ def route_edits(
         lambda: alb.edit_ingresses(ro, routers, canary_weight, additional, current, remove_managed_routes),
     ):
         edits.append(_edit(key, obj))
+    weighted = _guarded(
+        traefik.traefik_service_key(ro), lambda: traefik.edit_traefik_service(ro, routers, canary_weight)
+    )
+    if weighted is not None:
+        edits.append(_edit(weighted[0], weighted[1]))
     for key, obj in _guarded(
         None, lambda: gatewayapi.edit_http_routes(ro, routers, canary_weight, additional)
     ):
