@@ -37,7 +37,7 @@ GATEWAY_API_PLUGIN = "argoproj-labs/gatewayAPI"
 ROUTERS = ("istio", "nginx", "alb", "smi", "ambassador", "appMesh", "traefik", "apisix", "plugins")
 """The keys of Argo's trafficRouting that name a router (the others, managedRoutes and maxTrafficWeight, are
 settings)."""
-SUPPORTED_ROUTERS = ("istio", "smi", "nginx", "alb", "traefik", f"plugins/{GATEWAY_API_PLUGIN}")
+SUPPORTED_ROUTERS = ("istio", "smi", "nginx", "alb", "traefik", "apisix", f"plugins/{GATEWAY_API_PLUGIN}")
 IGNORED_EVENT_REASON = "FeatureIgnored"
 NOTIFICATIONS_PREFIX = "notifications.argoproj.io/subscribe."
 
@@ -80,6 +80,9 @@ def _refused(key: str, what: str, advice: str = "") -> Feature:
 WORKLOAD_REF = _refused("workloadRef", "workloadRef is", "put the pod template in spec.template")
 EXPERIMENT_STEP = _refused("experimentStep", "experiment steps are")
 PLUGIN_STEP = _refused("pluginStep", "plugin steps are")
+APISIX_HEADER_ROUTE = _refused(
+    "apisixHeaderRoute", "header routes with APISIX are", "APISIX is driven for weights only (setWeight)"
+)
 EXPERIMENT = _refused("experiment", "Experiment objects are", "this controller does not run them")
 CANARY_METADATA = _ignored(
     "canaryMetadata",
@@ -112,6 +115,7 @@ FEATURES: tuple[Feature, ...] = (
     WORKLOAD_REF,
     EXPERIMENT_STEP,
     PLUGIN_STEP,
+    APISIX_HEADER_ROUTE,
     EXPERIMENT,
     CANARY_METADATA,
     STABLE_METADATA,
@@ -177,10 +181,13 @@ def rollout_findings(rollout: Mapping[str, Any]) -> list[Finding]:
     found: list[Finding] = []
     if spec.get("workloadRef"):
         found.append(Finding("spec.workloadRef", WORKLOAD_REF))
+    apisix = _map(canary.get("trafficRouting")).get("apisix") is not None
     for i, step in enumerate(_list(canary.get("steps"))):
         for key, feature in (("experiment", EXPERIMENT_STEP), ("plugin", PLUGIN_STEP)):
             if isinstance(step, Mapping) and key in step:
                 found.append(Finding(f"spec.strategy.canary.steps[{i}].{key}", feature))
+        if apisix and isinstance(step, Mapping) and "setHeaderRoute" in step:
+            found.append(Finding(f"spec.strategy.canary.steps[{i}].setHeaderRoute", APISIX_HEADER_ROUTE))
     found += _routers(canary)
     for section, path, keys in (
         (

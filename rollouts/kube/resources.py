@@ -77,6 +77,7 @@ _TABLE: tuple[Resource, ...] = (
     Resource("split.smi-spec.io", "v1alpha2", "trafficsplits", "TrafficSplit", True),
     Resource("gateway.networking.k8s.io", "v1", "httproutes", "HTTPRoute", True),
     Resource("traefik.io", "v1alpha1", "traefikservices", "TraefikService", True),
+    Resource("apisix.apache.org", "v2", "apisixroutes", "ApisixRoute", True),
     Resource("apiextensions.k8s.io", "v1", "customresourcedefinitions", "CustomResourceDefinition", False),
 )
 
@@ -104,6 +105,7 @@ DESTINATION_RULES = RESOURCES["DestinationRule"]
 TRAFFIC_SPLITS = RESOURCES["TrafficSplit"]
 HTTP_ROUTES = RESOURCES["HTTPRoute"]
 TRAEFIK_SERVICES = RESOURCES["TraefikService"]
+APISIX_ROUTES = RESOURCES["ApisixRoute"]
 
 #: API versions a router's objects may be served at; the first is our default.
 ALTERNATE_VERSIONS: dict[str, tuple[str, ...]] = {

@@ -183,7 +183,7 @@ def test_unsupported_router_is_flagged(tmp_path: Path) -> None:
     assert (
         "warning: the controller refuses this Rollout (InvalidSpec): spec.strategy.canary.trafficRouting.ambassador: "
         "Forbidden: ambassador traffic routing is not supported yet; this controller drives istio, smi, nginx, alb, "
-        "traefik, plugins/argoproj-labs/gatewayAPI"
+        "traefik, apisix, plugins/argoproj-labs/gatewayAPI"
     ) in result.output.splitlines()
 
 

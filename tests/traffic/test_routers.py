@@ -190,7 +190,7 @@ def test_unsupported_routers_are_reported() -> None:
         route_edits(ro, {}, canary_weight=1)
     assert str(raised.value) == (
         "spec.strategy.canary.trafficRouting.ambassador: Forbidden: ambassador traffic routing is not supported yet; "
-        "this controller drives istio, smi, nginx, alb, traefik, plugins/argoproj-labs/gatewayAPI"
+        "this controller drives istio, smi, nginx, alb, traefik, apisix, plugins/argoproj-labs/gatewayAPI"
     )
 
 
