@@ -79,7 +79,10 @@ def _refused(key: str, what: str, advice: str = "") -> Feature:
 
 WORKLOAD_REF = _refused("workloadRef", "workloadRef is", "put the pod template in spec.template")
 EXPERIMENT_STEP = _refused("experimentStep", "experiment steps are")
-PLUGIN_STEP = _refused("pluginStep", "plugin steps are")
+# Argo runs step and traffic-router plugins as Go binaries it downloads and talks to over hashicorp/go-plugin's
+# RPC (Go's net/rpc encoding): a Python process can neither load them nor speak that protocol, so they stay refused.
+PLUGIN_RPC = "Argo's plugins are Go binaries served over its Go plugin RPC, which this controller cannot load"
+PLUGIN_STEP = _refused("pluginStep", "plugin steps are", PLUGIN_RPC)
 APISIX_HEADER_ROUTE = _refused(
     "apisixHeaderRoute", "header routes with APISIX are", "APISIX is driven for weights only (setWeight)"
 )
@@ -129,11 +132,10 @@ FEATURES: tuple[Feature, ...] = (
 
 def router_feature(router: str) -> Feature:
     """The refusal of one trafficRouting entry (``alb``, ``plugins/acme/router``)."""
-    return _refused(
-        f"trafficRouting.{router}",
-        f"{router} traffic routing is",
-        f"this controller drives {', '.join(SUPPORTED_ROUTERS)}",
-    )
+    drives = f"this controller drives {', '.join(SUPPORTED_ROUTERS)}"
+    if router.startswith("plugins/"):
+        drives = f"{PLUGIN_RPC}; {drives}"
+    return _refused(f"trafficRouting.{router}", f"{router} traffic routing is", drives)
 
 
 def _router_finding(router: str) -> Finding:

@@ -569,7 +569,8 @@ def test_missing_template_is_invalid_spec() -> None:
             lambda ro: ro["spec"]["strategy"]["canary"]["steps"].append(
                 {"plugin": {"name": "x", "config": {}}}
             ),
-            "spec.strategy.canary.steps[8].plugin: Forbidden: plugin steps are not supported yet",
+            "spec.strategy.canary.steps[8].plugin: Forbidden: plugin steps are not supported yet; Argo's plugins are "
+            "Go binaries served over its Go plugin RPC, which this controller cannot load",
             id="plugin-step",
         ),
     ],

@@ -286,3 +286,15 @@ def test_malformed_router_objects_raise_traffic_routing_error(
         return
     for edit in edits:
         assert edit.obj is not None
+
+
+def test_router_plugins_are_refused_saying_why() -> None:
+    """Argo's traffic-router plugins are Go binaries behind its plugin RPC: refused, and the sentence says so."""
+    ro = canary_rollout({"plugins": {"acme/router": {}}})
+    with pytest.raises(TrafficRoutingError) as raised:
+        route_edits(ro, {}, canary_weight=1)
+    assert str(raised.value) == (
+        "spec.strategy.canary.trafficRouting.plugins.acme/router: Forbidden: plugins/acme/router traffic routing is "
+        "not supported yet; Argo's plugins are Go binaries served over its Go plugin RPC, which this controller "
+        "cannot load; this controller drives istio, smi, nginx, alb, traefik, apisix, plugins/argoproj-labs/gatewayAPI"
+    )
