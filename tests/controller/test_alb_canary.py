@@ -15,6 +15,7 @@ from rollouts.controller.reconciling import RolloutReconciler
 from rollouts.kube import KubeClient
 from rollouts.kube.resources import EVENTS, INGRESSES, ROLLOUTS, SERVICES
 from rollouts.sandbox.running import Sandbox
+from tests.controller.driving import drive_rollout
 from tests.controller.test_reconciling import NS, ManualTime, create_all, env, healthy_on  # noqa: F401 - env is a fixture
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "alb-canary" / "rollout.yaml"
@@ -35,44 +36,37 @@ def weights(ingress: dict[str, Any]) -> dict[str, int]:
 
 
 async def run(
-    reconciler: RolloutReconciler,
-    client: KubeClient,
-    time: ManualTime,
-    until: Any,
-    seen: list[Any],
-    limit: int = 300,
+    reconciler: RolloutReconciler, client: KubeClient, time: ManualTime, until: Any, seen: list[Any]
 ) -> dict[str, Any]:
     """Reconcile until `until(rollout)`, noting each new (canary weight, header route present) of the Ingress."""
-    import asyncio
 
-    for _ in range(limit):
-        requeue = await reconciler.reconcile((NS, "payments"))
+    async def note() -> None:
         ingress = await client.get(INGRESSES, "payments", NS)
         annotations = ingress["metadata"].get("annotations") or {}
         state = (weights(ingress).get("payments-canary", 0), all(k in annotations for k in TESTERS))
         if not seen or seen[-1] != state:
             seen.append(state)
-        rollout = await client.get(ROLLOUTS, "payments", NS)
-        if until(rollout):
-            return rollout
-        if requeue is not None and requeue > 0.5:
-            time.advance(requeue)
-        else:
-            await asyncio.sleep(0.01)
-    raise AssertionError(f"never reached the condition: {rollout.get('status')}")
+
+    return await drive_rollout(reconciler, client, time.advance, (NS, "payments"), until, note)
 
 
 def docs() -> list[dict[str, Any]]:
     return [d for d in yaml.safe_load_all(EXAMPLE.read_text()) if d]
 
 
-async def test_alb_canary_steps_and_header_route(env: tuple[Sandbox, KubeClient]) -> None:  # noqa: F811
-    _, client = env
+async def deployed_then_updated(client: KubeClient) -> tuple[RolloutReconciler, ManualTime]:
+    """The example created and deployed (Healthy on v1), then its image changed: the update is about to start."""
     await create_all(client, docs())
     time = ManualTime()
     reconciler = RolloutReconciler(client, clock=time)
     await run(reconciler, client, time, healthy_on(), [])
     await client.patch(ROLLOUTS, "payments", V2, NS)
+    return reconciler, time
+
+
+async def test_alb_canary_steps_and_header_route(env: tuple[Sandbox, KubeClient]) -> None:  # noqa: F811
+    _, client = env
+    reconciler, time = await deployed_then_updated(client)
     seen: list[Any] = []
     await run(reconciler, client, time, lambda r: healthy_on()(r) and seen[-1] == (0, False), seen)
     assert seen == [(0, False), (10, False), (10, True), (50, True), (100, True), (0, False)]
@@ -90,11 +84,7 @@ async def test_alb_canary_steps_and_header_route(env: tuple[Sandbox, KubeClient]
 
 async def test_alb_canary_abort_sends_everything_to_stable(env: tuple[Sandbox, KubeClient]) -> None:  # noqa: F811
     _, client = env
-    await create_all(client, docs())
-    time = ManualTime()
-    reconciler = RolloutReconciler(client, clock=time)
-    await run(reconciler, client, time, healthy_on(), [])
-    await client.patch(ROLLOUTS, "payments", V2, NS)
+    reconciler, time = await deployed_then_updated(client)
     seen: list[Any] = []
     await run(reconciler, client, time, lambda r: (r.get("status") or {}).get("currentStepIndex") == 2, seen)
     assert seen[-1] == (10, True)

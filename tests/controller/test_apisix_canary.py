@@ -4,7 +4,6 @@ the steps 20 → 60 → back to stable, and the other rule of the route is left 
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +13,7 @@ from rollouts.controller.reconciling import RolloutReconciler
 from rollouts.kube import KubeClient
 from rollouts.kube.resources import APISIX_ROUTES, ROLLOUTS
 from rollouts.sandbox.running import Sandbox
+from tests.controller.driving import drive_rollout
 from tests.controller.test_reconciling import NS, ManualTime, create_all, env, healthy_on  # noqa: F401 - env is a fixture
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "traefik-canary" / "rollout.yaml"
@@ -64,22 +64,16 @@ async def test_apisix_canary_weights(env: tuple[Sandbox, KubeClient]) -> None:  
     reconciler = RolloutReconciler(client, clock=time)
     seen: list[int] = []
 
+    async def note() -> None:
+        route = await client.get(APISIX_ROUTES, "search-route", NS)
+        backends = {b["serviceName"]: b.get("weight") for b in route["spec"]["http"][0]["backends"]}
+        weight = int(backends["search-canary"] or 0)
+        if not seen or seen[-1] != weight:
+            seen.append(weight)
+        assert route["spec"]["http"][1] == ROUTE["spec"]["http"][1]
+
     async def run(until: Any) -> None:
-        for _ in range(300):
-            requeue = await reconciler.reconcile((NS, "search"))
-            route = await client.get(APISIX_ROUTES, "search-route", NS)
-            backends = {b["serviceName"]: b.get("weight") for b in route["spec"]["http"][0]["backends"]}
-            weight = int(backends["search-canary"] or 0)
-            if not seen or seen[-1] != weight:
-                seen.append(weight)
-            assert route["spec"]["http"][1] == ROUTE["spec"]["http"][1]
-            if until(await client.get(ROLLOUTS, "search", NS)):
-                return
-            if requeue is not None and requeue > 0.5:
-                time.advance(requeue)
-            else:
-                await asyncio.sleep(0.01)
-        raise AssertionError(f"never reached the condition; weights seen {seen}")
+        await drive_rollout(reconciler, client, time.advance, (NS, "search"), until, note)
 
     await run(healthy_on())
     await client.patch(ROLLOUTS, "search", V2, NS)

@@ -4,7 +4,6 @@ abort sends everything to stable."""
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +13,7 @@ from rollouts.controller.reconciling import RolloutReconciler
 from rollouts.kube import KubeClient
 from rollouts.kube.resources import ROLLOUTS, TRAEFIK_SERVICES
 from rollouts.sandbox.running import Sandbox
+from tests.controller.driving import drive_rollout
 from tests.controller.test_reconciling import NS, ManualTime, create_all, env, healthy_on  # noqa: F401 - env is a fixture
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "traefik-canary" / "rollout.yaml"
@@ -32,18 +32,12 @@ async def canary_weight(client: KubeClient) -> int:
 async def run(
     reconciler: RolloutReconciler, client: KubeClient, time: ManualTime, until: Any, seen: list[int]
 ) -> None:
-    for _ in range(300):
-        requeue = await reconciler.reconcile((NS, "search"))
+    async def note() -> None:
         weight = await canary_weight(client)
         if not seen or seen[-1] != weight:
             seen.append(weight)
-        if until(await client.get(ROLLOUTS, "search", NS), seen):
-            return
-        if requeue is not None and requeue > 0.5:
-            time.advance(requeue)
-        else:
-            await asyncio.sleep(0.01)
-    raise AssertionError(f"never reached the condition; weights seen {seen}")
+
+    await drive_rollout(reconciler, client, time.advance, (NS, "search"), lambda r: until(r, seen), note)
 
 
 async def test_traefik_canary_weights_and_abort(env: tuple[Sandbox, KubeClient]) -> None:  # noqa: F811

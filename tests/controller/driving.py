@@ -1,0 +1,38 @@
+"""Driving one Rollout through the reconciler pass by pass on an injected clock (the router tests' loop)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from rollouts.controller.reconciling import RolloutReconciler
+from rollouts.kube import KubeClient
+from rollouts.kube.resources import ROLLOUTS
+
+
+async def drive_rollout(
+    reconciler: RolloutReconciler,
+    client: KubeClient,
+    advance: Callable[[float], None],
+    key: tuple[str, str],
+    until: Callable[[dict[str, Any]], bool],
+    note: Callable[[], Awaitable[None]] | None = None,
+    limit: int = 300,
+) -> dict[str, Any]:
+    """Reconcile `key` until `until(rollout)`; `note()` runs after each pass (to record what a router says). A
+    requeue of more than 0.5 s is skipped on the clock (`advance`); otherwise the simulator gets a moment to make
+    pods ready."""
+    rollout: dict[str, Any] = {}
+    for _ in range(limit):
+        requeue = await reconciler.reconcile(key)
+        if note is not None:
+            await note()
+        rollout = await client.get(ROLLOUTS, key[1], key[0])
+        if until(rollout):
+            return rollout
+        if requeue is not None and requeue > 0.5:
+            advance(requeue)
+        else:
+            await asyncio.sleep(0.01)
+    raise AssertionError(f"the rollout never reached the condition; status: {rollout.get('status')}")
