@@ -37,7 +37,16 @@ GATEWAY_API_PLUGIN = "argoproj-labs/gatewayAPI"
 ROUTERS = ("istio", "nginx", "alb", "smi", "ambassador", "appMesh", "traefik", "apisix", "plugins")
 """The keys of Argo's trafficRouting that name a router (the others, managedRoutes and maxTrafficWeight, are
 settings)."""
-SUPPORTED_ROUTERS = ("istio", "smi", "nginx", "alb", "traefik", "apisix", f"plugins/{GATEWAY_API_PLUGIN}")
+SUPPORTED_ROUTERS = (
+    "istio",
+    "smi",
+    "nginx",
+    "alb",
+    "traefik",
+    "apisix",
+    "ambassador",
+    f"plugins/{GATEWAY_API_PLUGIN}",
+)
 IGNORED_EVENT_REASON = "FeatureIgnored"
 NOTIFICATIONS_PREFIX = "notifications.argoproj.io/subscribe."
 

@@ -35,6 +35,7 @@ from rollouts.kube.client import KubeClient
 from rollouts.kube.discovering import subresources_of
 from rollouts.kube.errors import Forbidden, KubeError, NotFound
 from rollouts.kube.resources import (
+    AMBASSADOR_MAPPINGS,
     APISIX_ROUTES,
     DESTINATION_RULES,
     HTTP_ROUTES,
@@ -54,6 +55,7 @@ ROUTER_RESOURCES: tuple[Resource, ...] = (
     HTTP_ROUTES,
     TRAEFIK_SERVICES,
     APISIX_ROUTES,
+    AMBASSADOR_MAPPINGS,
 )
 
 RouterId = tuple[str, str, str]  # (kind, namespace, name): a router object whatever the version it is read at

@@ -78,6 +78,7 @@ _TABLE: tuple[Resource, ...] = (
     Resource("gateway.networking.k8s.io", "v1", "httproutes", "HTTPRoute", True),
     Resource("traefik.io", "v1alpha1", "traefikservices", "TraefikService", True),
     Resource("apisix.apache.org", "v2", "apisixroutes", "ApisixRoute", True),
+    Resource("getambassador.io", "v2", "mappings", "Mapping", True),
     Resource("apiextensions.k8s.io", "v1", "customresourcedefinitions", "CustomResourceDefinition", False),
 )
 
@@ -106,6 +107,7 @@ TRAFFIC_SPLITS = RESOURCES["TrafficSplit"]
 HTTP_ROUTES = RESOURCES["HTTPRoute"]
 TRAEFIK_SERVICES = RESOURCES["TraefikService"]
 APISIX_ROUTES = RESOURCES["ApisixRoute"]
+AMBASSADOR_MAPPINGS = RESOURCES["Mapping"]
 
 #: API versions a router's objects may be served at; the first is our default.
 ALTERNATE_VERSIONS: dict[str, tuple[str, ...]] = {

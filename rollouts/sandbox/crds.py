@@ -80,10 +80,11 @@ def builtin_project_crds() -> list[Obj]:
 
 def traffic_crds() -> list[Obj]:
     """The traffic routers' objects the examples use: Istio VirtualService/DestinationRule, Gateway API HTTPRoute,
-    Traefik's TraefikService, APISIX's ApisixRoute."""
+    Traefik's TraefikService, APISIX's ApisixRoute, Ambassador's Mapping."""
     return [
         _crd("traefik.io", "v1alpha1", "TraefikService", "traefikservices", categories=["traefik"]),
         _crd("apisix.apache.org", "v2", "ApisixRoute", "apisixroutes", categories=["apisix"]),
+        _crd("getambassador.io", "v2", "Mapping", "mappings", categories=["ambassador-crds"]),
         _crd("gateway.networking.k8s.io", "v1", "HTTPRoute", "httproutes", categories=["gateway-api"]),
         _crd(
             "networking.istio.io",

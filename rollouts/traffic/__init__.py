@@ -1,5 +1,5 @@
 """PURE traffic-router edits: desired weights in, edited router objects out (Istio, SMI, NGINX, ALB, Traefik,
-APISIX, Gateway API).
+APISIX, Ambassador, Gateway API).
 
 Where it sits: the controller fetches the objects named by `router_refs(rollout)` into `Observed.routers`; the
 strategy core decides the canary weight (docs/semantics/controller.md#traffic-weights) and calls `route_edits`, which returns `EditRouter` actions — the
@@ -20,7 +20,7 @@ Public surface::
 `route_edits` arguments:
 
 * ``canary_weight`` — the desired canary weight (0..maxTrafficWeight). Stable gets ``total − canary − Σadditional``
-  (total is 100 for Istio, SMI, ALB, Traefik and APISIX, as in Argo; maxTrafficWeight for NGINX and the Gateway API).
+  (total is 100 for Istio, SMI, ALB, Traefik and APISIX, as in Argo; Ambassador's canary Mapping takes the weight alone; maxTrafficWeight for NGINX and the Gateway API).
 * ``canary_hash`` / ``stable_hash`` — pod-template hashes for the Istio DestinationRule subsets.
 * ``additional`` — experiment destinations (`WeightDestination`: serviceName, weight, podTemplateHash).
 * ``step`` — the current step (`CanaryStep` or its wire dict): a setHeaderRoute/setMirrorRoute step adds,
@@ -45,7 +45,7 @@ from typing import Any, TypeVar
 from rollouts.models import CanaryStep, Rollout, WeightDestination
 from rollouts.models.observed import ReplicaSetLike
 from rollouts.support import SUPPORTED_ROUTERS, router_refusal
-from rollouts.traffic import alb, apisix, gatewayapi, istio, nginx, smi, traefik
+from rollouts.traffic import alb, ambassador, apisix, gatewayapi, istio, nginx, smi, traefik
 from rollouts.traffic.base import (
     GATEWAY_API_PLUGIN,
     INGRESS_API,
@@ -85,6 +85,8 @@ def router_refs(ro: Rollout) -> list[RouterKey]:
     for key in (traefik.traefik_service_key(ro), apisix.apisix_route_key(ro)):
         if key is not None:
             refs.append(key)
+    for base, canary in ambassador.mapping_keys(ro):
+        refs += [base, canary]
     refs += gatewayapi.http_route_keys(ro)
     return list(dict.fromkeys(refs))
 
@@ -277,6 +279,13 @@ def route_edits(
     )
     if apisix_route is not None:
         edits.append(_edit(apisix_route[0], apisix_route[1]))
+    for key, obj, verb in _guarded(None, lambda: ambassador.edit_mappings(ro, routers, canary_weight)):
+        if verb == "delete":
+            edits.append(
+                EditRouter(api_version=key[0], kind=key[1], namespace=key[2], name=key[3], delete=True)
+            )
+        else:
+            edits.append(_edit(key, obj or {}, create=verb == "create"))
     for key, obj in _guarded(
         None, lambda: gatewayapi.edit_http_routes(ro, routers, canary_weight, additional)
     ):

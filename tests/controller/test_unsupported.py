@@ -2,7 +2,7 @@
 
 Against the sandbox with the real reconciler: an ignored feature (ephemeral metadata, notification
 subscriptions) does not stop the rollout but shows as one Warning event per feature and generation, a warning
-log line and the `rollout_unsupported_feature` metric; a refused one (workloadRef, an Ambassador router) is an
+log line and the `rollout_unsupported_feature` metric; a refused one (workloadRef, an App Mesh router) is an
 InvalidSpec condition whose text is, word for word, the warning `lint` and `plan` print for the same file.
 """
 
@@ -81,11 +81,13 @@ def _workload_ref(ro: dict[str, Any]) -> None:
     ro["spec"].pop("template")
 
 
-def _ambassador(ro: dict[str, Any]) -> None:
-    ro["spec"]["strategy"]["canary"]["trafficRouting"] = {"ambassador": {"mappings": ["api-server"]}}
+def _app_mesh(ro: dict[str, Any]) -> None:
+    ro["spec"]["strategy"]["canary"]["trafficRouting"] = {
+        "appMesh": {"virtualService": {"name": "api-server"}}
+    }
 
 
-@pytest.mark.parametrize("change", [_workload_ref, _ambassador], ids=["workloadRef", "ambassador"])
+@pytest.mark.parametrize("change", [_workload_ref, _app_mesh], ids=["workloadRef", "appMesh"])
 async def test_refused_features_read_the_same_everywhere(
     env: tuple[Sandbox, KubeClient], tmp_path: Path, change: Callable[[dict[str, Any]], None]
 ) -> None:

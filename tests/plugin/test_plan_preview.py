@@ -175,15 +175,15 @@ def test_readme_section_shows_actual_output(example: str) -> None:
 
 def test_unsupported_router_is_flagged(tmp_path: Path) -> None:
     doc = yaml.safe_load(CANARY.read_text())
-    doc["spec"]["strategy"]["canary"]["trafficRouting"] = {"ambassador": {"mappings": ["api"]}}
-    path = tmp_path / "ambassador.yaml"
+    doc["spec"]["strategy"]["canary"]["trafficRouting"] = {"appMesh": {"virtualService": {"name": "api"}}}
+    path = tmp_path / "appmesh.yaml"
     path.write_text(yaml.safe_dump(doc))
     result = run("-f", str(path))
     assert result.exit_code == 0, result.output
     assert (
-        "warning: the controller refuses this Rollout (InvalidSpec): spec.strategy.canary.trafficRouting.ambassador: "
-        "Forbidden: ambassador traffic routing is not supported yet; this controller drives istio, smi, nginx, alb, "
-        "traefik, apisix, plugins/argoproj-labs/gatewayAPI"
+        "warning: the controller refuses this Rollout (InvalidSpec): spec.strategy.canary.trafficRouting.appMesh: "
+        "Forbidden: appMesh traffic routing is not supported yet; this controller drives istio, smi, nginx, alb, "
+        "traefik, apisix, ambassador, plugins/argoproj-labs/gatewayAPI"
     ) in result.output.splitlines()
 
 
