@@ -45,6 +45,7 @@ SUPPORTED_ROUTERS = (
     "traefik",
     "apisix",
     "ambassador",
+    "appMesh",
     f"plugins/{GATEWAY_API_PLUGIN}",
 )
 IGNORED_EVENT_REASON = "FeatureIgnored"

@@ -35,7 +35,7 @@ from rollouts.models.vocabulary import (
 )
 from rollouts.strategy.plan import JSON, AnalysisRunState, Observed, ReplicaSetState
 from rollouts.strategy.references import service_state
-from rollouts.traffic import TrafficRoutingError, router_refs
+from rollouts.traffic import TrafficRoutingError, dependent_router_refs, router_refs
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -333,6 +333,18 @@ async def observe(
         asyncio.gather(*(fetch_template(t) for t in template_list)),
     )
     replica_sets, runs, svc_objs, router_objs, template_objs = results
+    routers = {ref: obj for ref, obj in zip(router_list, router_objs, strict=True) if obj is not None}
+    if model is not None:  # objects the routers read name (App Mesh: the VirtualService's VirtualRouter)
+        dependent = [
+            key
+            for key in dependent_router_refs(model, routers)
+            if cross_namespace_routing or key[2] == namespace
+        ]
+        for key, found in zip(
+            dependent, await asyncio.gather(*(fetch_router(r) for r in dependent)), strict=True
+        ):
+            if found is not None:
+                routers[key] = found
     fetched = {ref: obj for ref, obj in zip(template_list, template_objs, strict=True) if obj is not None}
     # A template may itself name templates (`spec.templates`, docs/semantics/objects.md#analysis-objects): fetch those too, a level at a time.
     for _ in range(MAX_TEMPLATE_NESTING):
@@ -351,7 +363,7 @@ async def observe(
         replica_sets=replica_sets,
         analysis_runs=runs,
         services=[s for s in svc_objs if s is not None],
-        routers={ref: obj for ref, obj in zip(router_list, router_objs, strict=True) if obj is not None},
+        routers=routers,
         templates={ref: dict(obj.get("spec") or {}) for ref, obj in fetched.items()},
         cross_namespace_routing=cross_namespace_routing,
     )

@@ -37,6 +37,9 @@ from rollouts.kube.errors import Forbidden, KubeError, NotFound
 from rollouts.kube.resources import (
     AMBASSADOR_MAPPINGS,
     APISIX_ROUTES,
+    APP_MESH_VIRTUAL_NODES,
+    APP_MESH_VIRTUAL_ROUTERS,
+    APP_MESH_VIRTUAL_SERVICES,
     DESTINATION_RULES,
     HTTP_ROUTES,
     INGRESSES,
@@ -56,6 +59,9 @@ ROUTER_RESOURCES: tuple[Resource, ...] = (
     TRAEFIK_SERVICES,
     APISIX_ROUTES,
     AMBASSADOR_MAPPINGS,
+    APP_MESH_VIRTUAL_SERVICES,
+    APP_MESH_VIRTUAL_ROUTERS,
+    APP_MESH_VIRTUAL_NODES,
 )
 
 RouterId = tuple[str, str, str]  # (kind, namespace, name): a router object whatever the version it is read at

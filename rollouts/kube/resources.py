@@ -79,11 +79,20 @@ _TABLE: tuple[Resource, ...] = (
     Resource("traefik.io", "v1alpha1", "traefikservices", "TraefikService", True),
     Resource("apisix.apache.org", "v2", "apisixroutes", "ApisixRoute", True),
     Resource("getambassador.io", "v2", "mappings", "Mapping", True),
+    # App Mesh's kinds after Istio's: `RESOURCES` (by kind) keeps Istio's VirtualService; `lookup` with an
+    # apiVersion finds App Mesh's by its group.
+    Resource("appmesh.k8s.aws", "v1beta2", "virtualservices", "VirtualService", True),
+    Resource("appmesh.k8s.aws", "v1beta2", "virtualrouters", "VirtualRouter", True),
+    Resource("appmesh.k8s.aws", "v1beta2", "virtualnodes", "VirtualNode", True),
     Resource("apiextensions.k8s.io", "v1", "customresourcedefinitions", "CustomResourceDefinition", False),
 )
 
 #: By kind: `RESOURCES["Rollout"]`.
-RESOURCES: dict[str, Resource] = {r.kind: r for r in _TABLE}
+RESOURCES: dict[str, Resource] = {}
+for _r in _TABLE:  # the first of a kind name wins (Istio's VirtualService over App Mesh's)
+    RESOURCES.setdefault(_r.kind, _r)
+#: By (API group, kind): kinds that share a name in different groups.
+BY_GROUP_KIND: dict[tuple[str, str], Resource] = {(r.group, r.kind): r for r in _TABLE}
 
 ROLLOUTS = RESOURCES["Rollout"]
 ANALYSIS_RUNS = RESOURCES["AnalysisRun"]
@@ -108,6 +117,9 @@ HTTP_ROUTES = RESOURCES["HTTPRoute"]
 TRAEFIK_SERVICES = RESOURCES["TraefikService"]
 APISIX_ROUTES = RESOURCES["ApisixRoute"]
 AMBASSADOR_MAPPINGS = RESOURCES["Mapping"]
+APP_MESH_VIRTUAL_SERVICES = BY_GROUP_KIND[("appmesh.k8s.aws", "VirtualService")]
+APP_MESH_VIRTUAL_ROUTERS = BY_GROUP_KIND[("appmesh.k8s.aws", "VirtualRouter")]
+APP_MESH_VIRTUAL_NODES = BY_GROUP_KIND[("appmesh.k8s.aws", "VirtualNode")]
 
 #: API versions a router's objects may be served at; the first is our default.
 ALTERNATE_VERSIONS: dict[str, tuple[str, ...]] = {
@@ -125,6 +137,11 @@ def lookup(kind: str, api_version: str | None = None) -> Resource:
     >>> lookup("VirtualService", "networking.istio.io/v1alpha3").version
     'v1alpha3'
     """
+    if api_version is not None:
+        grouped = BY_GROUP_KIND.get((api_version.rpartition("/")[0], kind))
+        if grouped is not None:
+            version = api_version.rpartition("/")[2]
+            return grouped if version == grouped.version else grouped.with_version(version)
     try:
         resource = RESOURCES[kind]
     except KeyError:

@@ -80,11 +80,16 @@ def builtin_project_crds() -> list[Obj]:
 
 def traffic_crds() -> list[Obj]:
     """The traffic routers' objects the examples use: Istio VirtualService/DestinationRule, Gateway API HTTPRoute,
-    Traefik's TraefikService, APISIX's ApisixRoute, Ambassador's Mapping."""
+    Traefik's TraefikService, APISIX's ApisixRoute, Ambassador's Mapping, App Mesh's VirtualService/VirtualRouter/VirtualNode."""
     return [
         _crd("traefik.io", "v1alpha1", "TraefikService", "traefikservices", categories=["traefik"]),
         _crd("apisix.apache.org", "v2", "ApisixRoute", "apisixroutes", categories=["apisix"]),
         _crd("getambassador.io", "v2", "Mapping", "mappings", categories=["ambassador-crds"]),
+        _crd(
+            "appmesh.k8s.aws", "v1beta2", "VirtualService", "virtualservices", categories=["aws", "appmesh"]
+        ),
+        _crd("appmesh.k8s.aws", "v1beta2", "VirtualRouter", "virtualrouters", categories=["aws", "appmesh"]),
+        _crd("appmesh.k8s.aws", "v1beta2", "VirtualNode", "virtualnodes", categories=["aws", "appmesh"]),
         _crd("gateway.networking.k8s.io", "v1", "HTTPRoute", "httproutes", categories=["gateway-api"]),
         _crd(
             "networking.istio.io",

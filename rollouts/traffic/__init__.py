@@ -1,5 +1,5 @@
 """PURE traffic-router edits: desired weights in, edited router objects out (Istio, SMI, NGINX, ALB, Traefik,
-APISIX, Ambassador, Gateway API).
+APISIX, Ambassador, App Mesh, Gateway API).
 
 Where it sits: the controller fetches the objects named by `router_refs(rollout)` into `Observed.routers`; the
 strategy core decides the canary weight (docs/semantics/controller.md#traffic-weights) and calls `route_edits`, which returns `EditRouter` actions — the
@@ -9,19 +9,21 @@ Nothing here does I/O.
 Public surface::
 
     router_refs(ro) -> list[RouterKey]            # (apiVersion, kind, namespace, name) the controller must fetch
+    dependent_router_refs(ro, routers) -> list[RouterKey]  # then these, named by those (App Mesh's VirtualRouter)
     route_edits(ro, routers, canary_weight, canary_hash="", stable_hash="", additional=(), *,
                 step=None, remove_managed_routes=False, replica_sets=None) -> list[EditRouter]
     unsupported_routers(ro) -> list[str]          # trafficRouting kinds this controller cannot drive
     foreign_routers(ro) -> [(RouterKey, field, value)]  # router objects named outside the Rollout's namespace
     cross_namespace_message(ro) -> str | None     # the InvalidSpec message for the first of them
-    ingress_reference_error(ro, routers) -> str | None  # Argo's referenced-Ingress validation (NGINX, ALB)
+    ingress_reference_error(ro, routers) -> str | None  # Argo's referenced-router validation (NGINX, ALB, App Mesh)
     TrafficRoutingError                           # message names the object and the field
 
 `route_edits` arguments:
 
 * ``canary_weight`` — the desired canary weight (0..maxTrafficWeight). Stable gets ``total − canary − Σadditional``
   (total is 100 for Istio, SMI, ALB, Traefik and APISIX, as in Argo; Ambassador's canary Mapping takes the weight alone; maxTrafficWeight for NGINX and the Gateway API).
-* ``canary_hash`` / ``stable_hash`` — pod-template hashes for the Istio DestinationRule subsets.
+* ``canary_hash`` / ``stable_hash`` — pod-template hashes for the Istio DestinationRule subsets and the App Mesh
+  VirtualNodes' pod selectors.
 * ``additional`` — experiment destinations (`WeightDestination`: serviceName, weight, podTemplateHash).
 * ``step`` — the current step (`CanaryStep` or its wire dict): a setHeaderRoute/setMirrorRoute step adds,
   replaces or (without ``match``) removes that managed route in every Istio VirtualService (ALB: header routes,
@@ -45,7 +47,7 @@ from typing import Any, TypeVar
 from rollouts.models import CanaryStep, Rollout, WeightDestination
 from rollouts.models.observed import ReplicaSetLike
 from rollouts.support import SUPPORTED_ROUTERS, router_refusal
-from rollouts.traffic import alb, ambassador, apisix, gatewayapi, istio, nginx, smi, traefik
+from rollouts.traffic import alb, ambassador, apisix, appmesh, gatewayapi, istio, nginx, smi, traefik
 from rollouts.traffic.base import (
     GATEWAY_API_PLUGIN,
     INGRESS_API,
@@ -60,6 +62,7 @@ __all__ = [
     "RouterKey",
     "TrafficRoutingError",
     "cross_namespace_message",
+    "dependent_router_refs",
     "foreign_routers",
     "ingress_reference_error",
     "route_edits",
@@ -87,8 +90,15 @@ def router_refs(ro: Rollout) -> list[RouterKey]:
             refs.append(key)
     for base, canary in ambassador.mapping_keys(ro):
         refs += [base, canary]
+    refs += appmesh.refs(ro)
     refs += gatewayapi.http_route_keys(ro)
     return list(dict.fromkeys(refs))
+
+
+def dependent_router_refs(ro: Rollout, routers: Mapping[RouterKey, JSON]) -> list[RouterKey]:
+    """Router objects named by the objects `router_refs` found (App Mesh: the VirtualService's VirtualRouter), to
+    be read in a second round; `route_edits` needs them too."""
+    return [key for key in appmesh.dependent_refs(ro, routers) if key not in routers]
 
 
 def foreign_routers(ro: Rollout) -> list[tuple[RouterKey, str, str]]:
@@ -139,7 +149,8 @@ def ingress_reference_error(ro: Rollout, routers: Mapping[RouterKey, JSON]) -> s
     done (rollout/controller.go `getRolloutReferencedResources`, `getReferencedIngresses`, `handleCacheError`;
     pkg/apis/rollouts/validation/validation_references.go `ValidateRolloutNginxIngressesConfig`,
     `ValidateRolloutAlbIngressesConfig`, `ValidateIngress`): exactly one of the single and the list field, each
-    named Ingress exists, and each has a rule whose backend is the stable Service (ALB: the root Service)."""
+    named Ingress exists, and each has a rule whose backend is the stable Service (ALB: the root Service); and
+    App Mesh's VirtualService and VirtualRouter (`appmesh.reference_error`)."""
     tr = ro.spec.traffic_routing
     canary = ro.spec.strategy.canary
     if tr is None or canary is None:
@@ -169,6 +180,9 @@ def ingress_reference_error(ro: Rollout, routers: Mapping[RouterKey, JSON]) -> s
         )
         names = value if isinstance(value, list) else [value]
         checks.append((field, value, names, tr.alb.root_service or canary.stable_service or ""))
+    mesh = appmesh.reference_error(ro, routers)
+    if mesh is not None:
+        return mesh
     ns = namespace_of(ro)
     for field, value, names, _ in checks:  # all exist: looked up first, as Argo lists them before validating
         for name in names:
@@ -279,6 +293,10 @@ def route_edits(
     )
     if apisix_route is not None:
         edits.append(_edit(apisix_route[0], apisix_route[1]))
+    for key, obj in _guarded(
+        None, lambda: appmesh.edit_app_mesh(ro, routers, canary_weight, canary_hash, stable_hash)
+    ):
+        edits.append(_edit(key, obj))
     for key, obj, verb in _guarded(None, lambda: ambassador.edit_mappings(ro, routers, canary_weight)):
         if verb == "delete":
             edits.append(

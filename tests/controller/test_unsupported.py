@@ -2,7 +2,7 @@
 
 Against the sandbox with the real reconciler: an ignored feature (ephemeral metadata, notification
 subscriptions) does not stop the rollout but shows as one Warning event per feature and generation, a warning
-log line and the `rollout_unsupported_feature` metric; a refused one (workloadRef, an App Mesh router) is an
+log line and the `rollout_unsupported_feature` metric; a refused one (workloadRef, a traffic-router plugin) is an
 InvalidSpec condition whose text is, word for word, the warning `lint` and `plan` print for the same file.
 """
 
@@ -81,13 +81,11 @@ def _workload_ref(ro: dict[str, Any]) -> None:
     ro["spec"].pop("template")
 
 
-def _app_mesh(ro: dict[str, Any]) -> None:
-    ro["spec"]["strategy"]["canary"]["trafficRouting"] = {
-        "appMesh": {"virtualService": {"name": "api-server"}}
-    }
+def _router_plugin(ro: dict[str, Any]) -> None:
+    ro["spec"]["strategy"]["canary"]["trafficRouting"] = {"plugins": {"acme/router": {}}}
 
 
-@pytest.mark.parametrize("change", [_workload_ref, _app_mesh], ids=["workloadRef", "appMesh"])
+@pytest.mark.parametrize("change", [_workload_ref, _router_plugin], ids=["workloadRef", "router-plugin"])
 async def test_refused_features_read_the_same_everywhere(
     env: tuple[Sandbox, KubeClient], tmp_path: Path, change: Callable[[dict[str, Any]], None]
 ) -> None:

@@ -175,15 +175,16 @@ def test_readme_section_shows_actual_output(example: str) -> None:
 
 def test_unsupported_router_is_flagged(tmp_path: Path) -> None:
     doc = yaml.safe_load(CANARY.read_text())
-    doc["spec"]["strategy"]["canary"]["trafficRouting"] = {"appMesh": {"virtualService": {"name": "api"}}}
-    path = tmp_path / "appmesh.yaml"
+    doc["spec"]["strategy"]["canary"]["trafficRouting"] = {"plugins": {"acme/router": {}}}
+    path = tmp_path / "plugin-router.yaml"
     path.write_text(yaml.safe_dump(doc))
     result = run("-f", str(path))
     assert result.exit_code == 0, result.output
     assert (
-        "warning: the controller refuses this Rollout (InvalidSpec): spec.strategy.canary.trafficRouting.appMesh: "
-        "Forbidden: appMesh traffic routing is not supported yet; this controller drives istio, smi, nginx, alb, "
-        "traefik, apisix, ambassador, plugins/argoproj-labs/gatewayAPI"
+        "warning: the controller refuses this Rollout (InvalidSpec): spec.strategy.canary.trafficRouting.plugins."
+        "acme/router: Forbidden: plugins/acme/router traffic routing is not supported yet; Argo's plugins are Go "
+        "binaries served over its Go plugin RPC, which this controller cannot load; this controller drives istio, "
+        "smi, nginx, alb, traefik, apisix, ambassador, appMesh, plugins/argoproj-labs/gatewayAPI"
     ) in result.output.splitlines()
 
 

@@ -184,14 +184,8 @@ def test_http_routes_list_and_namespace() -> None:
 
 
 def test_unsupported_routers_are_reported() -> None:
-    ro = canary_rollout({"appMesh": {"virtualService": {"name": "vs"}}, "plugins": {"acme/router": {}}})
-    assert unsupported_routers(ro) == ["appMesh", "plugins/acme/router"]
-    with pytest.raises(TrafficRoutingError) as raised:
-        route_edits(ro, {}, canary_weight=1)
-    assert str(raised.value) == (
-        "spec.strategy.canary.trafficRouting.appMesh: Forbidden: appMesh traffic routing is not supported yet; "
-        "this controller drives istio, smi, nginx, alb, traefik, apisix, ambassador, plugins/argoproj-labs/gatewayAPI"
-    )
+    ro = canary_rollout({"plugins": {"acme/router": {}, "argoproj-labs/gatewayAPI": {"httpRoute": "r"}}})
+    assert unsupported_routers(ro) == ["plugins/acme/router"]
 
 
 def test_no_traffic_routing_no_edits() -> None:
@@ -296,6 +290,6 @@ def test_router_plugins_are_refused_saying_why() -> None:
     assert str(raised.value) == (
         "spec.strategy.canary.trafficRouting.plugins.acme/router: Forbidden: plugins/acme/router traffic routing is "
         "not supported yet; Argo's plugins are Go binaries served over its Go plugin RPC, which this controller "
-        "cannot load; this controller drives istio, smi, nginx, alb, traefik, apisix, ambassador, "
+        "cannot load; this controller drives istio, smi, nginx, alb, traefik, apisix, ambassador, appMesh, "
         "plugins/argoproj-labs/gatewayAPI"
     )
