@@ -22,7 +22,8 @@ from rollouts.strategy import analysisruns
 from rollouts.strategy.context import build_context
 from rollouts.strategy.plan import Observed
 from rollouts.strategy.references import reference_errors, service_state
-from rollouts.traffic import TrafficRoutingError
+from rollouts.traffic import TrafficRoutingError, alb
+from rollouts.traffic.base import no_backend_message
 from rollouts.traffic.istio import virtual_service_keys, virtual_service_problem
 from rollouts.traffic.nginx import desired_canary_ingress
 
@@ -65,17 +66,6 @@ def _virtual_service_problems(ro: Rollout, index: Index) -> list[str]:
     return problems
 
 
-def _ingress_services(ingress: Mapping[str, Any]) -> set[str]:
-    names: set[str] = set()
-    for rule in _list(_map(ingress.get("spec")).get("rules")):
-        for path in _list(_map(_map(rule).get("http")).get("paths")):
-            backend = _map(_map(path).get("backend"))
-            name = _map(backend.get("service")).get("name") or backend.get("serviceName")
-            if isinstance(name, str) and name:
-                names.add(name)
-    return names
-
-
 def _as_v1(ingress: Mapping[str, Any]) -> dict[str, Any]:
     """An extensions/v1beta1 Ingress as the API server serves it in networking.k8s.io/v1 (what the controller
     reads): `backend.serviceName` becomes `backend.service.name`."""
@@ -96,7 +86,8 @@ def _as_v1(ingress: Mapping[str, Any]) -> dict[str, Any]:
 
 def _ingress_problems(ro: Rollout, spec: Mapping[str, Any], index: Index) -> list[str]:
     """NGINX: the controller's own check before it writes the canary Ingress (`desired_canary_ingress`, Argo's
-    `ValidateIngress` wording); ALB, which this controller does not drive, Argo's rule as lint states it."""
+    `ValidateIngress` wording); ALB: the controller's rule (`rollouts.traffic.alb`), for each Ingress of the file
+    the Rollout names (one named elsewhere is not this file's to judge)."""
     problems: list[str] = []
     tr = ro.spec.traffic_routing
     names = tr.nginx.all_stable_ingresses() if tr is not None and tr.nginx is not None else []
@@ -113,16 +104,12 @@ def _ingress_problems(ro: Rollout, spec: Mapping[str, Any], index: Index) -> lis
                 f'spec.strategy.canary.trafficRouting.nginx.stableIngress: Ingress "{name}" does not have the '
                 f"expected shape ({type(exc).__name__}: {exc})"
             )
-    canary = _map(_map(spec.get("strategy")).get("canary"))
-    alb = _map(_map(canary.get("trafficRouting")).get("alb"))
-    name = _text(alb.get("ingress"))
-    ingress = index.get("Ingress", {}).get(name) if name else None
-    wanted = _text(alb.get("rootService")) or _text(canary.get("stableService"))
-    if ingress is not None and wanted and wanted not in _ingress_services(ingress):
-        problems.append(
-            f"spec.strategy.canary.trafficRouting.alb.ingress: ingress `{name}` has no rules using service "
-            f"{wanted} backend"
-        )
+    if tr is not None and tr.alb is not None:
+        wanted = alb.action_service(ro)
+        for name, field in alb.ingress_names(ro):
+            ingress = index.get("Ingress", {}).get(name)
+            if ingress is not None and wanted and not alb.has_rule_with_service(_as_v1(ingress), wanted):
+                problems.append(f"{field}: {no_backend_message(name, wanted)}")
     return problems
 
 

@@ -56,6 +56,7 @@ from rollouts.traffic.base import (
     RouterKey,
     TrafficRoutingError,
     namespace_of,
+    no_backend_message,
 )
 
 __all__ = [
@@ -172,14 +173,11 @@ def ingress_reference_error(ro: Rollout, routers: Mapping[RouterKey, JSON]) -> s
         bad = alb.config_error(ro)
         if bad is not None:
             return bad
-        many = tr.alb.ingresses is not None
-        field, value = (
-            (f"{_INGRESS_FIELD}.alb.ingresses", list(tr.alb.ingresses or []))
-            if many
-            else (f"{_INGRESS_FIELD}.alb.ingress", str(tr.alb.ingress))
-        )
-        names = value if isinstance(value, list) else [value]
-        checks.append((field, value, names, tr.alb.root_service or canary.stable_service or ""))
+        named = alb.ingress_names(ro)  # (name, field): `ingresses`, else `ingress`
+        field = named[0][1] if named else f"{_INGRESS_FIELD}.alb.ingress"
+        names = [name for name, _ in named]
+        value = list(names) if tr.alb.ingresses is not None else (names[0] if names else "")
+        checks.append((field, value, names, alb.action_service(ro)))
     mesh = appmesh.reference_error(ro, routers)
     if mesh is not None:
         return mesh
@@ -191,10 +189,7 @@ def ingress_reference_error(ro: Rollout, routers: Mapping[RouterKey, JSON]) -> s
     for field, _, names, service in checks:
         for name in names:
             if not alb.has_rule_with_service(routers[(INGRESS_API, "Ingress", ns, name)], service):
-                return (
-                    f"{field}: Invalid value: {_go_value(name)}: ingress `{name}` has no rules using service "
-                    f"{service} backend"
-                )
+                return f"{field}: Invalid value: {_go_value(name)}: {no_backend_message(name, service)}"
     return None
 
 

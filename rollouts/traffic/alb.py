@@ -41,6 +41,7 @@ from rollouts.traffic.base import (
     TrafficRoutingError,
     deep,
     namespace_of,
+    no_backend_message,
     stable_and_canary_services,
 )
 
@@ -70,7 +71,8 @@ def _prefix(ro: Rollout) -> str:
     return (alb.annotation_prefix if alb is not None and alb.annotation_prefix else "") or DEFAULT_PREFIX
 
 
-def _action_service(ro: Rollout) -> str:
+def action_service(ro: Rollout) -> str:
+    """The Service whose action the Rollout owns: `rootService`, else the stable Service (`ALBActionAnnotationKey`)."""
     alb = ro.spec.traffic_routing.alb  # type: ignore[union-attr]
     canary = ro.spec.strategy.canary
     return (alb.root_service if alb is not None else "") or (canary.stable_service if canary else "") or ""
@@ -78,14 +80,14 @@ def _action_service(ro: Rollout) -> str:
 
 def action_annotation_key(ro: Rollout, service: str | None = None) -> str:
     """``<prefix>/actions.<service>`` (`ALBActionAnnotationKey`; default service: rootService or stableService)."""
-    return f"{_prefix(ro)}/actions.{service if service is not None else _action_service(ro)}"
+    return f"{_prefix(ro)}/actions.{service if service is not None else action_service(ro)}"
 
 
 def _condition_annotation_key(ro: Rollout, route: str) -> str:
     return f"{_prefix(ro)}/conditions.{route}"
 
 
-def _ingresses(ro: Rollout) -> list[tuple[str, str]]:
+def ingress_names(ro: Rollout) -> list[tuple[str, str]]:
     """(Ingress name, the field naming it): `ingresses` when set, else `ingress` (`SetWeight`)."""
     tr = ro.spec.traffic_routing
     alb = tr.alb if tr is not None else None
@@ -98,7 +100,7 @@ def _ingresses(ro: Rollout) -> list[tuple[str, str]]:
 
 def ingress_keys(ro: Rollout) -> list[RouterKey]:
     ns = namespace_of(ro)
-    return [(INGRESS_API, "Ingress", ns, name) for name, _ in _ingresses(ro)]
+    return [(INGRESS_API, "Ingress", ns, name) for name, _ in ingress_names(ro)]
 
 
 def config_error(ro: Rollout) -> str | None:
@@ -292,9 +294,9 @@ def edit_ingresses(
         raise TrafficRoutingError(bad)
     tr = ro.spec.traffic_routing
     routes = tr.managed_route_names() if tr is not None and tr.managed_routes is not None else []
-    service = _action_service(ro)
+    service = action_service(ro)
     out = []
-    for (name, field), key in zip(_ingresses(ro), ingress_keys(ro), strict=True):
+    for (name, field), key in zip(ingress_names(ro), ingress_keys(ro), strict=True):
         current = routers.get(key)
         if current is None:
             raise TrafficRoutingError("not found", kind="Ingress", namespace=key[2], name=name, field=field)
@@ -302,7 +304,7 @@ def edit_ingresses(
         spec: JSON = new.setdefault("spec", {})
         if not _has_rule_with_service(spec, service):  # validateAlbIngress / reportErrors
             raise TrafficRoutingError(
-                f"ingress `{name}` has no rules using service {service} backend",
+                no_backend_message(name, service),
                 kind="Ingress",
                 namespace=key[2],
                 name=name,

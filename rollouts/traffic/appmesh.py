@@ -32,6 +32,11 @@ DEFAULT_CANARY_HASH = "canary-hash"
 NOT_WELL_FORMED = "not well-formed"
 
 
+def _error(key: RouterKey, message: str, field: str = "") -> TrafficRoutingError:
+    """The error about one App Mesh object (its kind, namespace and name from `key`)."""
+    return TrafficRoutingError(message, kind=key[1], namespace=key[2], name=key[3], field=field)
+
+
 def _config(ro: Rollout) -> Any:
     tr = ro.spec.traffic_routing
     return tr.app_mesh if tr is not None else None
@@ -59,21 +64,10 @@ def _router_key(ro: Rollout, routers: Mapping[RouterKey, JSON]) -> RouterKey:
     vs_key = refs(ro)[0]
     vs = routers.get(vs_key)
     if vs is None:
-        raise TrafficRoutingError(
-            "Virtual-service is missing",
-            kind="VirtualService",
-            namespace=vs_key[2],
-            name=vs_key[3],
-            field=f"{FIELD}.virtualService.name",
-        )
+        raise _error(vs_key, "Virtual-service is missing", f"{FIELD}.virtualService.name")
     ref = (((vs.get("spec") or {}).get("provider") or {}).get("virtualRouter") or {}).get("virtualRouterRef")
     if not isinstance(ref, dict) or not ref.get("name"):
-        raise TrafficRoutingError(
-            "Virtual-service is not associated with virtual-router",
-            kind="VirtualService",
-            namespace=vs_key[2],
-            name=vs_key[3],
-        )
+        raise _error(vs_key, "Virtual-service is not associated with virtual-router")
     return (APP_MESH_API, "VirtualRouter", str(ref.get("namespace") or vs_key[2]), str(ref["name"]))
 
 
@@ -92,18 +86,14 @@ def _weights(ro: Rollout, key: RouterKey, router: JSON, canary_weight: int) -> J
     new = deep(router)
     routes = (new.get("spec") or {}).get("routes")
     if not isinstance(routes, list):
-        raise TrafficRoutingError(
-            "No routes found", kind="VirtualRouter", namespace=key[2], name=key[3], field="spec.routes"
-        )
+        raise _error(key, "No routes found", "spec.routes")
     wanted = set(_config(ro).virtual_service.routes or [])
     stable, canary = _node_names(ro)
     ns = namespace_of(ro)
     for i, route in enumerate(routes):
         where = f"spec.routes[{i}]"
         if not isinstance(route, dict) or not isinstance(route.get("name"), str):
-            raise TrafficRoutingError(
-                NOT_WELL_FORMED, kind="VirtualRouter", namespace=key[2], name=key[3], field=f"{where}.name"
-            )
+            raise _error(key, NOT_WELL_FORMED, f"{where}.name")
         if wanted and route["name"] not in wanted:
             continue
         rule_type = next((t for t in ROUTE_TYPES if isinstance(route.get(t), dict)), None)
@@ -111,22 +101,12 @@ def _weights(ro: Rollout, key: RouterKey, router: JSON, canary_weight: int) -> J
             ((route.get(rule_type) or {}).get("action") or {}).get("weightedTargets") if rule_type else None
         )
         if not isinstance(targets, list):
-            raise TrafficRoutingError(
-                NOT_WELL_FORMED,
-                kind="VirtualRouter",
-                namespace=key[2],
-                name=key[3],
-                field=f"{where}.{rule_type or 'httpRoute'}.action.weightedTargets",
-            )
+            raise _error(key, NOT_WELL_FORMED, f"{where}.{rule_type or 'httpRoute'}.action.weightedTargets")
         for j, target in enumerate(targets):
             node = target.get("virtualNodeRef") if isinstance(target, dict) else None
             if not isinstance(node, dict):
-                raise TrafficRoutingError(
-                    NOT_WELL_FORMED,
-                    kind="VirtualRouter",
-                    namespace=key[2],
-                    name=key[3],
-                    field=f"{where}.{rule_type}.action.weightedTargets[{j}].virtualNodeRef",
+                raise _error(
+                    key, NOT_WELL_FORMED, f"{where}.{rule_type}.action.weightedTargets[{j}].virtualNodeRef"
                 )
             in_ns = (node.get("namespace") or ns) == ns
             if in_ns and node.get("name") == stable:
@@ -138,13 +118,7 @@ def _weights(ro: Rollout, key: RouterKey, router: JSON, canary_weight: int) -> J
 
 def _node(ro: Rollout, key: RouterKey, node: JSON | None, pod_hash: str) -> JSON:
     if node is None:
-        raise TrafficRoutingError(
-            "Virtual-node is missing",
-            kind="VirtualNode",
-            namespace=key[2],
-            name=key[3],
-            field=f"{FIELD}.virtualNodeGroup",
-        )
+        raise _error(key, "Virtual-node is missing", f"{FIELD}.virtualNodeGroup")
     new = deep(node)
     meta = new.setdefault("metadata", {})
     meta["annotations"] = {**(meta.get("annotations") or {}), MANAGED_BY_ANNOTATION: ro.name}
@@ -223,9 +197,7 @@ def edit_app_mesh(
     router_key = _router_key(ro, routers)
     router = routers.get(router_key)
     if router is None:
-        raise TrafficRoutingError(
-            "Virtual-router is missing", kind="VirtualRouter", namespace=router_key[2], name=router_key[3]
-        )
+        raise _error(router_key, "Virtual-router is missing")
     new_router = _weights(ro, router_key, router, canary_weight)
     if new_router != router:
         out.append((router_key, new_router))

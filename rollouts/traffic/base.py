@@ -62,6 +62,12 @@ class TrafficRoutingError(Exception):
         super().__init__(f"{where}{message}" + (f" ({field})" if field else ""))
 
 
+def no_backend_message(ingress: str, service: str) -> str:
+    """Argo's words for an Ingress none of whose paths goes to the Service it must (validation_references.go
+    `reportErrors`); NGINX's stable Ingress, ALB's Ingresses, the controller and lint alike."""
+    return f"ingress `{ingress}` has no rules using service {service} backend"
+
+
 def namespace_of(ro: Rollout) -> str:
     return ro.namespace or "default"
 

@@ -24,6 +24,7 @@ from rollouts.traffic.base import (
     controlled_by,
     deep,
     namespace_of,
+    no_backend_message,
     owner_reference,
     stable_and_canary_services,
 )
@@ -76,7 +77,7 @@ def desired_canary_ingress(ro: Rollout, stable: Mapping[str, object], name: str,
             rules.append(rule)
     if not rules:
         raise TrafficRoutingError(
-            f"ingress `{smeta.get('name')}` has no rules using service {stable_svc} backend",
+            no_backend_message(str(smeta.get("name")), stable_svc),
             kind="Ingress",
             namespace=str(smeta.get("namespace") or namespace_of(ro)),
             name=str(smeta.get("name")),

@@ -1,4 +1,5 @@
-"""Driving one Rollout through the reconciler pass by pass on an injected clock (the router tests' loop)."""
+"""Driving one Rollout through the reconciler pass by pass on an injected clock (the router tests' loop), and the
+plain objects those tests create."""
 
 from __future__ import annotations
 
@@ -36,3 +37,13 @@ async def drive_rollout(
         else:
             await asyncio.sleep(0.01)
     raise AssertionError(f"the rollout never reached the condition; status: {rollout.get('status')}")
+
+
+def plain_service(name: str, app: str) -> dict[str, Any]:
+    """A Service selecting the pods labelled `app: <app>` on port 80 (the stable/canary Services of a canary)."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": name},
+        "spec": {"selector": {"app": app}, "ports": [{"port": 80, "targetPort": 8080}]},
+    }

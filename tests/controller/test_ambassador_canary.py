@@ -13,7 +13,7 @@ from rollouts.kube import KubeClient
 from rollouts.kube.errors import NotFound
 from rollouts.kube.resources import AMBASSADOR_MAPPINGS, ROLLOUTS
 from rollouts.sandbox.running import Sandbox
-from tests.controller.driving import drive_rollout
+from tests.controller.driving import drive_rollout, plain_service
 from tests.controller.test_reconciling import NS, ManualTime, create_all, env, healthy_on  # noqa: F401 - env is a fixture
 
 BASE = {
@@ -22,15 +22,6 @@ BASE = {
     "metadata": {"name": "echo"},
     "spec": {"resolver": "endpoint", "prefix": "/echo", "rewrite": "/echo", "service": "echo-stable:80"},
 }
-
-
-def service(name: str) -> dict[str, Any]:
-    return {
-        "apiVersion": "v1",
-        "kind": "Service",
-        "metadata": {"name": name},
-        "spec": {"selector": {"app": "echo"}, "ports": [{"port": 80, "targetPort": 8080}]},
-    }
 
 
 ROLLOUT = {
@@ -63,7 +54,15 @@ ROLLOUT = {
 
 async def test_ambassador_canary_mapping_lifecycle(env: tuple[Sandbox, KubeClient]) -> None:  # noqa: F811
     _, client = env
-    await create_all(client, [BASE, service("echo-stable"), service("echo-canary"), copy.deepcopy(ROLLOUT)])
+    await create_all(
+        client,
+        [
+            BASE,
+            plain_service("echo-stable", "echo"),
+            plain_service("echo-canary", "echo"),
+            copy.deepcopy(ROLLOUT),
+        ],
+    )
     time = ManualTime()
     reconciler = RolloutReconciler(client, clock=time)
     seen: list[Any] = []

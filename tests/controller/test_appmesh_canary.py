@@ -12,7 +12,7 @@ from rollouts.controller.reconciling import RolloutReconciler
 from rollouts.kube import KubeClient
 from rollouts.kube.resources import APP_MESH_VIRTUAL_NODES, APP_MESH_VIRTUAL_ROUTERS, ROLLOUTS
 from rollouts.sandbox.running import Sandbox
-from tests.controller.driving import drive_rollout
+from tests.controller.driving import drive_rollout, plain_service
 from tests.controller.test_reconciling import NS, ManualTime, create_all, env, healthy_on  # noqa: F401 - env is a fixture
 
 API = "appmesh.k8s.aws/v1beta2"
@@ -28,11 +28,6 @@ def node(name: str, role: str) -> dict[str, Any]:
             "listeners": [{"portMapping": {"port": 8080, "protocol": "http"}}],
         },
     }
-
-
-def service(name: str) -> dict[str, Any]:
-    return {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name},
-            "spec": {"selector": {"app": "my-app"}, "ports": [{"port": 80, "targetPort": 8080}]}}  # fmt: skip
 
 
 VSVC = {"apiVersion": API, "kind": "VirtualService", "metadata": {"name": "my-svc"},
@@ -85,7 +80,7 @@ ROLLOUT = {
 
 def objects(vsvc: dict[str, Any] = VSVC) -> list[dict[str, Any]]:
     return copy.deepcopy(
-        [service("my-svc-canary"), service("my-svc-stable"), vsvc, VROUTER,
+        [plain_service("my-svc-canary", "my-app"), plain_service("my-svc-stable", "my-app"), vsvc, VROUTER,
          node("my-vn-canary", "canary"), node("my-vn-stable", "stable"), ROLLOUT]
     )  # fmt: skip
 
