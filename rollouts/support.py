@@ -3,7 +3,7 @@
 Argo accepts everything listed here; this controller either **refuses** it (the feature changes what the rollout
 does — a router it cannot drive, a step that would never complete — so the Rollout gets an ``InvalidSpec``
 condition naming the field, as Argo does for an invalid spec) or **ignores** it (the feature does not change
-traffic or promotion — pod metadata, anti-affinity, notifications — so the rollout goes on, and the controller
+traffic or promotion — restarts, notifications — so the rollout goes on, and the controller
 says so: a Warning Event ``FeatureIgnored``, a warning log line and the `rollout_unsupported_feature` metric).
 `lint` and `plan` print the same sentences as warnings. Metric providers are listed with the providers
 (`analysis.providers.registry`, which `analysis` cannot import from here).
@@ -11,8 +11,8 @@ says so: a Warning Event ``FeatureIgnored``, a warning log line and the `rollout
 Pure: `rollout_findings(rollout)` reads the wire Rollout (any shape: a field of the wrong type is simply not a
 finding) and returns `Finding`s in a fixed order; `Finding.message` is the sentence everyone prints.
 
-    >>> [f.message for f in rollout_findings({"spec": {"workloadRef": {"name": "web"}}})]
-    ['spec.workloadRef: Forbidden: workloadRef is not supported yet; put the pod template in spec.template']
+    >>> [f.message for f in rollout_findings({"spec": {"strategy": {"canary": {"steps": [{"experiment": {}}]}}}})]
+    ['spec.strategy.canary.steps[0].experiment: Forbidden: experiment steps are not supported yet']
 """
 
 from __future__ import annotations
@@ -87,7 +87,11 @@ def _refused(key: str, what: str, advice: str = "") -> Feature:
     return Feature(key, True, f"Forbidden: {what} not supported yet" + (f"; {advice}" if advice else ""))
 
 
-WORKLOAD_REF = _refused("workloadRef", "workloadRef is", "put the pod template in spec.template")
+WORKLOAD_SCALE_DOWN = _ignored(
+    "workloadRefScaleDown",
+    "scaleDown of a workload other than a Deployment is",
+    "only a Deployment is scaled down; this object keeps its pods",
+)
 EXPERIMENT_STEP = _refused("experimentStep", "experiment steps are")
 # Argo runs step and traffic-router plugins as Go binaries it downloads and talks to over hashicorp/go-plugin's
 # RPC (Go's net/rpc encoding): a Python process can neither load them nor speak that protocol, so they stay refused.
@@ -97,26 +101,6 @@ APISIX_HEADER_ROUTE = _refused(
     "apisixHeaderRoute", "header routes with APISIX are", "APISIX is driven for weights only (setWeight)"
 )
 EXPERIMENT = _refused("experiment", "Experiment objects are", "this controller does not run them")
-CANARY_METADATA = _ignored(
-    "canaryMetadata",
-    "ephemeral canary metadata is",
-    "the canary pods do not get these labels and annotations",
-)
-STABLE_METADATA = _ignored(
-    "stableMetadata",
-    "ephemeral stable metadata is",
-    "the stable pods do not get these labels and annotations",
-)
-ACTIVE_METADATA = _ignored(
-    "activeMetadata",
-    "ephemeral active metadata is",
-    "the active pods do not get these labels and annotations",
-)
-PREVIEW_METADATA = _ignored(
-    "previewMetadata",
-    "ephemeral preview metadata is",
-    "the preview pods do not get these labels and annotations",
-)
 RESTART_AT = _ignored(
     "restartAt",
     "restarting pods is",
@@ -125,15 +109,11 @@ RESTART_AT = _ignored(
 NOTIFICATIONS = _ignored("notifications", "notifications are", "this controller sends none")
 
 FEATURES: tuple[Feature, ...] = (
-    WORKLOAD_REF,
+    WORKLOAD_SCALE_DOWN,
     EXPERIMENT_STEP,
     PLUGIN_STEP,
     APISIX_HEADER_ROUTE,
     EXPERIMENT,
-    CANARY_METADATA,
-    STABLE_METADATA,
-    ACTIVE_METADATA,
-    PREVIEW_METADATA,
     RESTART_AT,
     NOTIFICATIONS,
 )
@@ -189,10 +169,11 @@ def rollout_findings(rollout: Mapping[str, Any]) -> list[Finding]:
     """Every unsupported feature a wire Rollout uses, refused ones first."""
     spec = _map(rollout.get("spec"))
     strategy = _map(spec.get("strategy"))
-    canary, blue_green = _map(strategy.get("canary")), _map(strategy.get("blueGreen"))
+    canary = _map(strategy.get("canary"))
     found: list[Finding] = []
-    if spec.get("workloadRef"):
-        found.append(Finding("spec.workloadRef", WORKLOAD_REF))
+    ref = _map(spec.get("workloadRef"))
+    if ref.get("scaleDown") not in (None, "", "never") and ref.get("kind") != "Deployment":
+        found.append(Finding("spec.workloadRef.scaleDown", WORKLOAD_SCALE_DOWN))
     apisix = _map(canary.get("trafficRouting")).get("apisix") is not None
     for i, step in enumerate(_list(canary.get("steps"))):
         for key, feature in (("experiment", EXPERIMENT_STEP), ("plugin", PLUGIN_STEP)):
@@ -201,21 +182,6 @@ def rollout_findings(rollout: Mapping[str, Any]) -> list[Finding]:
         if apisix and isinstance(step, Mapping) and "setHeaderRoute" in step:
             found.append(Finding(f"spec.strategy.canary.steps[{i}].setHeaderRoute", APISIX_HEADER_ROUTE))
     found += _routers(canary)
-    for section, path, keys in (
-        (
-            canary,
-            "spec.strategy.canary",
-            (("canaryMetadata", CANARY_METADATA), ("stableMetadata", STABLE_METADATA)),
-        ),
-        (
-            blue_green,
-            "spec.strategy.blueGreen",
-            (("activeMetadata", ACTIVE_METADATA), ("previewMetadata", PREVIEW_METADATA)),
-        ),
-    ):
-        for key, feature in keys:
-            if section.get(key):
-                found.append(Finding(f"{path}.{key}", feature))
     if spec.get("restartAt"):
         found.append(Finding("spec.restartAt", RESTART_AT))
     annotations = _map(_map(rollout.get("metadata")).get("annotations"))

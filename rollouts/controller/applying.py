@@ -27,6 +27,7 @@ and counted as refused writes.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -39,8 +40,22 @@ from analysis.models import AnalysisPhase
 from rollouts.controller.recording import DroppedHook, EventHook, EventRecorder
 from rollouts.kube.client import KubeClient, expecting
 from rollouts.kube.errors import AlreadyExists, KubeError, NotFound
-from rollouts.kube.resources import ANALYSIS_RUNS, REPLICA_SETS, ROLLOUTS, SERVICES, Resource, lookup
-from rollouts.models.vocabulary import MANAGED_BY_ANNOTATION, POD_TEMPLATE_HASH_LABEL
+from rollouts.kube.resources import (
+    ANALYSIS_RUNS,
+    DEPLOYMENTS,
+    PODS,
+    REPLICA_SETS,
+    ROLLOUTS,
+    SERVICES,
+    Resource,
+    lookup,
+)
+from rollouts.models.vocabulary import (
+    EPHEMERAL_METADATA_ANNOTATION,
+    MANAGED_BY_ANNOTATION,
+    POD_TEMPLATE_HASH_LABEL,
+)
+from rollouts.strategy import ephemeral
 from rollouts.strategy.plan import (
     JSON,
     Action,
@@ -50,12 +65,16 @@ from rollouts.strategy.plan import (
     DeleteReplicaSet,
     EmitEvent,
     Plan,
+    ScaleDeployment,
     ScaleReplicaSet,
     SetServiceSelector,
+    SyncPodMetadata,
     TerminateAnalysisRun,
     UpdateReplicaSetMeta,
 )
 from rollouts.traffic.base import EditRouter
+
+POD_PATCHES = 10  # pods relabelled at once (Argo's --ephemeral-metadata-threads default)
 
 MAX_NAME_COLLISIONS = 10
 
@@ -225,9 +244,20 @@ class Applier:
         for action in plan.actions:
             if not isinstance(action, EmitEvent):
                 await self.apply_action(rollout_raw, action, result)
+        annotated = None
+        if plan.rollout_annotations:
+            annotated = await self.annotate_rollout(rollout_raw, plan.rollout_annotations)
+            result.writes += 1
+            meta = {
+                **(rollout_raw.get("metadata") or {}),
+                "resourceVersion": _rv(annotated).get("resourceVersion"),
+            }
+            rollout_raw = {**rollout_raw, "metadata": meta}
         result.rollout = await self.write_status(rollout_raw, plan.new_status)
         if result.rollout is not None:
             result.writes += 1
+        else:
+            result.rollout = annotated
         for event in events:
             self.emit(rollout_raw, event)
             result.writes += 1
@@ -243,6 +273,18 @@ class Applier:
             ROLLOUTS,
             str(meta.get("name")),
             patch,
+            meta.get("namespace"),
+            resource_version=meta.get("resourceVersion"),
+        )
+
+    async def annotate_rollout(self, rollout_raw: JSON, annotations: Mapping[str, str]) -> JSON:
+        """A merge patch of the Rollout's own annotations (the workloadRef's generation), guarded by its
+        resourceVersion like the status write that follows it."""
+        meta = rollout_raw.get("metadata") or {}
+        return await self.api.patch(
+            ROLLOUTS,
+            str(meta.get("name")),
+            {"metadata": {"annotations": dict(annotations)}},
             meta.get("namespace"),
             resource_version=meta.get("resourceVersion"),
         )
@@ -271,6 +313,10 @@ class Applier:
                 await self.api.patch(REPLICA_SETS, name, {"metadata": meta}, ns)
             case DeleteReplicaSet(name=name):
                 await self._delete(REPLICA_SETS, name, ns)
+            case SyncPodMetadata():
+                await self._sync_pod_metadata(ns, action)
+            case ScaleDeployment(name=name, replicas=replicas):
+                await self.api.patch(DEPLOYMENTS, name, {"spec": {"replicas": replicas}}, ns)
             case SetServiceSelector(service=service, pod_template_hash=pod_hash, rollout=rollout_name):
                 await self.api.patch(
                     SERVICES,
@@ -302,6 +348,50 @@ class Applier:
         self.events.emit(rollout_raw, action.type, action.reason, action.message)
 
     # ------------------------------------------------------------------------------------------------ helpers
+
+    async def _sync_pod_metadata(self, namespace: str | None, action: SyncPodMetadata) -> None:
+        """docs/semantics/controller.md#ephemeral-metadata: the ReplicaSet's template first (pods created meanwhile
+        get the metadata), then its pods (merge patches, at most `POD_PATCHES` at once; a pod gone is skipped),
+        then the record of what was injected (last: a pass after a failure here syncs the pods again)."""
+        template: JSON = {}
+        if action.labels:
+            template["labels"] = dict(action.labels)
+        if action.annotations:
+            template["annotations"] = dict(action.annotations)
+        if template:
+            await self.api.patch(
+                REPLICA_SETS, action.replica_set, {"spec": {"template": {"metadata": template}}}, namespace
+            )
+        if action.pods:
+            answer = await self.client.list(
+                PODS, namespace, label_selector=f"{POD_TEMPLATE_HASH_LABEL}={action.pod_template_hash}"
+            )
+            owned = [pod for pod in answer.items if _controlled_by(pod, "ReplicaSet", action.replica_set)]
+            limit = asyncio.Semaphore(POD_PATCHES)
+
+            async def relabel(pod: JSON) -> None:
+                meta = pod.get("metadata") or {}
+                patch = ephemeral.sync(
+                    meta.get("labels") or {}, meta.get("annotations") or {}, action.existing, action.desired
+                )
+                if not patch:
+                    return
+                body: JSON = {}
+                if patch.labels:
+                    body["labels"] = patch.labels
+                if patch.annotations:
+                    body["annotations"] = patch.annotations
+                async with limit:
+                    with contextlib.suppress(NotFound), expecting(404):
+                        await self.api.patch(PODS, str(meta.get("name")), {"metadata": body}, namespace)
+
+            await asyncio.gather(*(relabel(pod) for pod in owned))
+        await self.api.patch(
+            REPLICA_SETS,
+            action.replica_set,
+            {"metadata": {"annotations": {EPHEMERAL_METADATA_ANNOTATION: action.record}}},
+            namespace,
+        )
 
     async def _delete(self, resource: Any, name: str, namespace: str | None) -> None:
         with contextlib.suppress(NotFound), expecting(404):
@@ -414,6 +504,16 @@ class _Recording:
         self, resource: Resource, name: str, patch: JSON, namespace: str | None = None, **kw: Any
     ) -> JSON:
         return self._seen(resource, await self.client.patch_status(resource, name, patch, namespace, **kw))
+
+
+def _controlled_by(obj: Mapping[str, Any], kind: str, name: str) -> bool:
+    return any(
+        isinstance(ref, Mapping)
+        and ref.get("controller")
+        and ref.get("kind") == kind
+        and ref.get("name") == name
+        for ref in (obj.get("metadata") or {}).get("ownerReferences") or ()
+    )
 
 
 def _rv(obj: Mapping[str, Any]) -> JSON:

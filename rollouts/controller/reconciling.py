@@ -38,12 +38,14 @@ from rollouts.controller.observing import ClientSource, ObjectSource, observe
 from rollouts.controller.recording import EventRecorder
 from rollouts.kube.client import KubeClient
 from rollouts.kube.errors import Conflict, Forbidden, Invalid, NotFound
-from rollouts.kube.resources import ROLLOUTS, Resource
+from rollouts.kube.resources import BY_GROUP_KIND, ROLLOUTS, Resource
 from rollouts.models.vocabulary import INVALID_SPEC, format_time
 from rollouts.strategy import decide as decide_rollout
+from rollouts.strategy import workload
 from rollouts.strategy.memo import Memo
-from rollouts.strategy.plan import JSON, Action, CompletedAttempt, EmitEvent, Observed, Plan
+from rollouts.strategy.plan import JSON, Action, CompletedAttempt, EmitEvent, Observed, Plan, WorkloadState
 from rollouts.strategy.status import invalid_spec_status
+from rollouts.validation.errors import invalid_spec_message
 
 Decide = Callable[[Observed, datetime], Plan]
 BACKOFF_START = 1.0
@@ -192,6 +194,7 @@ def settle(decide: Decide, observed: Observed, plan: Plan, now: datetime) -> tup
         requeue_after=min(requeues) if requeues else None,
         completed=(*completed, *plan.completed),
         spec_valid=plan.spec_valid,
+        rollout_annotations=plan.rollout_annotations,
     )
     return folded_plan, settled
 
@@ -316,10 +319,17 @@ class RolloutReconciler:
     async def _pass(self, raw: JSON, source: ObjectSource) -> float | None:
         namespace, name = _key_of(raw)
         now = self.clock()
-        model, model_error = self._model(raw)
+        resolved, state, version, error = await self._resolve(raw, source)
+        if error:
+            return await self._invalid(raw, invalid_spec_message(name, error))
+        model, model_error = self._model(resolved, version)
         if model is None:
             return await self._invalid(raw, model_error or "the spec does not parse")
-        observed = await observe(source, raw, model, cross_namespace_routing=self.cross_namespace_routing)
+        observed = await observe(
+            source, resolved, model, cross_namespace_routing=self.cross_namespace_routing
+        )
+        if state is not None:
+            observed = replace(observed, workload=state)
         try:
             plan = self.decide(observed, now)
         except (
@@ -361,13 +371,45 @@ class RolloutReconciler:
                 done.manual_pause_seconds,
             )
 
-    def _model(self, raw: JSON) -> tuple[Any, str | None]:
+    async def _resolve(self, raw: JSON, source: ObjectSource) -> tuple[JSON, WorkloadState | None, str, str]:
+        """`spec.workloadRef` resolved (docs/semantics/controller.md#workload-ref): (the Rollout with the
+        object's pod template, the object's state, its resourceVersion, '') or, when the object cannot be read,
+        (raw, None, '', the InvalidSpec error). A Rollout without a workloadRef, or with one validation refuses (a
+        template written beside it, an unsupported kind, no name), is returned as it is."""
+        ref = workload.reference(raw)
+        if ref is None or not ref.resolvable or not workload.template_is_empty(raw):
+            return raw, None, "", ""
+        namespace = str((raw.get("metadata") or {}).get("namespace") or "default")
+        resource = BY_GROUP_KIND[(ref.group, ref.kind)]
+        obj: JSON | None
+        try:
+            obj = await source.get(resource, ref.name, namespace)
+        except NotFound:
+            obj = None
+        if obj is None and ref.kind == "ReplicaSet":
+            # the ReplicaSet cache holds only the ReplicaSets of Rollouts: ask the API server
+            try:
+                obj = await self.direct.get(resource, ref.name, namespace)
+            except NotFound:
+                obj = None
+        if obj is None:
+            return raw, None, "", ref.not_found()
+        version = str((obj.get("metadata") or {}).get("resourceVersion") or "")
+        return workload.resolve(raw, obj), workload.workload_state(ref, obj), version, ""
+
+    def _model(self, raw: JSON, workload_version: str = "") -> tuple[Any, str | None]:
+        """The typed Rollout, kept between passes while the Rollout's resourceVersion (and, for a workloadRef,
+        the referenced object's) stays the same."""
         key = _key_of(raw)
         rv = str((raw.get("metadata") or {}).get("resourceVersion") or "")
+        if rv and workload_version:
+            rv = f"{rv}/{workload_version}"
         cached = self._parsed.get(key)
         if cached is not None and rv and cached[0] == rv:
             return cached[1], cached[2]
         model, error = parse_model(raw)
+        if model is not None and workload_version:
+            model.spec.mark_template_resolved()
         self._parsed.put(key, (rv, model, error))
         return model, error
 

@@ -40,15 +40,18 @@ from rollouts.kube.resources import (
     APP_MESH_VIRTUAL_NODES,
     APP_MESH_VIRTUAL_ROUTERS,
     APP_MESH_VIRTUAL_SERVICES,
+    DEPLOYMENTS,
     DESTINATION_RULES,
     HTTP_ROUTES,
     INGRESSES,
+    POD_TEMPLATES,
     TRAEFIK_SERVICES,
     TRAFFIC_SPLITS,
     VIRTUAL_SERVICES,
     Resource,
 )
 from rollouts.models import Rollout
+from rollouts.strategy import workload
 
 ROUTER_RESOURCES: tuple[Resource, ...] = (
     VIRTUAL_SERVICES,
@@ -63,27 +66,37 @@ ROUTER_RESOURCES: tuple[Resource, ...] = (
     APP_MESH_VIRTUAL_ROUTERS,
     APP_MESH_VIRTUAL_NODES,
 )
+#: The kinds a Rollout's spec.workloadRef may name and that are watched here (a referenced ReplicaSet is read on
+#: every pass; its edits are seen at the next resync: the ReplicaSet informer keeps only the Rollouts' own).
+WORKLOAD_RESOURCES: tuple[Resource, ...] = (DEPLOYMENTS, POD_TEMPLATES)
 
 RouterId = tuple[str, str, str]  # (kind, namespace, name): a router object whatever the version it is read at
 
 
 def routing_view(rollout: Mapping[str, Any]) -> Any:
-    """What decides which router objects a Rollout names: its namespace, name and canary.trafficRouting."""
+    """What decides which objects a Rollout names: its namespace, name, canary.trafficRouting and workloadRef."""
     meta = rollout.get("metadata") or {}
-    canary = ((rollout.get("spec") or {}).get("strategy") or {}).get("canary")
+    spec = rollout.get("spec") or {}
+    canary = (spec.get("strategy") or {}).get("canary")
     routing = canary.get("trafficRouting") if isinstance(canary, Mapping) else None
-    return (meta.get("namespace"), meta.get("name"), routing)
+    return (meta.get("namespace"), meta.get("name"), routing, spec.get("workloadRef"))
 
 
 def router_ids(rollout: Obj) -> frozenset[RouterId]:
-    """The router objects a Rollout names (as `observing.observe` would fetch them), version-free."""
-    if routing_view(rollout)[2] is None:
-        return frozenset()
+    """The router objects a Rollout names (as `observing.observe` would fetch them), version-free, and the
+    object of its workloadRef (as the reconciler reads it)."""
+    _, _, routing, _ = routing_view(rollout)
+    ids: set[RouterId] = set()
+    ref = workload.reference(rollout)
+    if ref is not None and ref.resolvable:
+        ids.add((ref.kind, str((rollout.get("metadata") or {}).get("namespace") or ""), ref.name))
+    if routing is None:
+        return frozenset(ids)
     try:
         model: Rollout | None = Rollout.from_wire(rollout)
     except ValueError:  # an invalid spec (pydantic's ValidationError): no router is edited, none is watched
         model = None
-    return frozenset((kind, ns, name) for _, kind, ns, name in router_refs_of(model))
+    return frozenset(ids | {(kind, ns, name) for _, kind, ns, name in router_refs_of(model)})
 
 
 class RouterIndex:
@@ -123,6 +136,9 @@ class RouterIndex:
     def routers(self, rollout: ObjectKey) -> frozenset[RouterId]:
         return self._routers.get(rollout, frozenset())
 
+    def all_routers(self) -> list[frozenset[RouterId]]:
+        return list(self._routers.values())
+
 
 class RouterWatch:
     """Discovers the served router kinds, runs their informers into `source`, and enqueues Rollouts on edits.
@@ -140,7 +156,7 @@ class RouterWatch:
         discovery_period: float = 60.0,
         min_interval: float = 1.0,
         clock: Clock | None = None,
-        resources: Iterable[Resource] = ROUTER_RESOURCES,
+        resources: Iterable[Resource] = ROUTER_RESOURCES + WORKLOAD_RESOURCES,
     ) -> None:
         self.client = client
         self.source = source
@@ -159,6 +175,10 @@ class RouterWatch:
         ] = {}  # per Rollout: earliest instant of its next router-caused pass
         self._forbidden: set[str] = set()  # kinds whose list was refused (said once)
         self._tasks: list[asyncio.Task[None]] = []
+        # Workload kinds (a cluster's Deployments may be many) are watched from the first Rollout naming one, as
+        # Argo starts its informer on the first workloadRef it resolves.
+        self._lazy = {r.kind: r for r in self.resources if r in WORKLOAD_RESOURCES}
+        self._started = False
 
     # ------------------------------------------------------------------ the index, fed by Rollout events
 
@@ -168,7 +188,16 @@ class RouterWatch:
             self.index.remove(key)
             self._next.pop(key, None)
         elif etype != "RESYNC" and (old is None or routing_view(old) != routing_view(obj)):
-            self.index.set(key, router_ids(obj))
+            ids = router_ids(obj)
+            self.index.set(key, ids)
+            if self._started:
+                self._start_lazy(kind for kind, _, _ in ids)
+
+    def _start_lazy(self, kinds: Iterable[str]) -> None:
+        for kind in kinds:
+            resource = self._lazy.pop(kind, None)
+            if resource is not None:
+                self._follow_task(resource)
 
     # ------------------------------------------------------------------ router events
 
@@ -198,14 +227,22 @@ class RouterWatch:
     # ------------------------------------------------------------------ discovery
 
     def start(self) -> None:
+        self._started = True
         for resource in self.resources:
-            self._tasks.append(asyncio.create_task(self._follow(resource), name=f"routers {resource.plural}"))
+            if resource.kind not in self._lazy:
+                self._follow_task(resource)
+        self._start_lazy([kind for ids in self.index.all_routers() for kind, _, _ in ids])
+
+    def _follow_task(self, resource: Resource) -> None:
+        self._tasks.append(asyncio.create_task(self._follow(resource), name=f"routers {resource.plural}"))
 
     async def stop(self) -> None:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
+        self._started = False
+        self._lazy = {r.kind: r for r in self.resources if r in WORKLOAD_RESOURCES}
 
     async def served(self, resource: Resource) -> bool:
         """Whether the cluster serves `resource` (its group's resource list) and lets us list it (a list of at

@@ -64,6 +64,7 @@ _TABLE: tuple[Resource, ...] = (
     Resource("apps", "v1", "replicasets", "ReplicaSet", True),
     Resource("apps", "v1", "deployments", "Deployment", True),
     Resource("", "v1", "pods", "Pod", True),
+    Resource("", "v1", "podtemplates", "PodTemplate", True),
     Resource("", "v1", "services", "Service", True),
     Resource("", "v1", "events", "Event", True),
     Resource("", "v1", "secrets", "Secret", True),
@@ -102,6 +103,7 @@ EXPERIMENTS = RESOURCES["Experiment"]
 REPLICA_SETS = RESOURCES["ReplicaSet"]
 DEPLOYMENTS = RESOURCES["Deployment"]
 PODS = RESOURCES["Pod"]
+POD_TEMPLATES = RESOURCES["PodTemplate"]
 SERVICES = RESOURCES["Service"]
 EVENTS = RESOURCES["Event"]
 SECRETS = RESOURCES["Secret"]

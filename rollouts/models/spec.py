@@ -10,6 +10,7 @@ from typing import Literal
 
 from pydantic import (
     Field,
+    PrivateAttr,
 )
 
 from analysis.wire import RawObject, WireModel
@@ -160,6 +161,16 @@ class RolloutSpec(WireModel):
     progress_deadline_abort: Bool | None = None
     restart_at: KubeTime | None = None
     analysis: AnalysisRunStrategy | None = None
+    # Argo's `TemplateResolvedFromRef` (json:"-"): the template was copied from spec.workloadRef's object by the
+    # controller (`rollouts.strategy.workload.resolve`), so it is validated as a written one would be.
+    _template_resolved_from_ref: bool = PrivateAttr(default=False)
+
+    @property
+    def template_resolved_from_ref(self) -> bool:
+        return self._template_resolved_from_ref
+
+    def mark_template_resolved(self) -> None:
+        self._template_resolved_from_ref = True
 
     # -- defaults (utils/defaults/defaults.go) ------------------------------------------------------------------
 

@@ -38,6 +38,7 @@ __all__ = [
     "DEFAULT_RUN_HISTORY_LIMIT",
     "DEFAULT_SCALE_DOWN_DELAY_SECONDS",
     "DESIRED_REPLICAS_ANNOTATION",
+    "EPHEMERAL_METADATA_ANNOTATION",
     "EXPERIMENT_NAME_ANNOTATION",
     "HEALTHY",
     "HEALTHY_REASON",
@@ -66,6 +67,7 @@ __all__ = [
     "STEP_INDEX_LABEL",
     "TIMED_OUT_REASON",
     "WORKLOAD_GENERATION_ANNOTATION",
+    "WORKLOAD_KINDS",
     "RolloutPhase",
     "format_time",
     "parse_time",
@@ -104,6 +106,10 @@ REVISION_ANNOTATION = "rollout.argoproj.io/revision"
 REVISION_HISTORY_ANNOTATION = "rollout.argoproj.io/revision-history"
 DESIRED_REPLICAS_ANNOTATION = "rollout.argoproj.io/desired-replicas"
 WORKLOAD_GENERATION_ANNOTATION = "rollout.argoproj.io/workload-generation"
+#: What canaryMetadata/stableMetadata… injected into a ReplicaSet's pods (utils/replicaset/canary.go).
+EPHEMERAL_METADATA_ANNOTATION = "rollout.argoproj.io/ephemeral-metadata"
+#: The (API group, kind) a workloadRef may name (rollout/templateref.go `infoByGroupKind`).
+WORKLOAD_KINDS = (("", "PodTemplate"), ("apps", "Deployment"), ("apps", "ReplicaSet"))
 EXPERIMENT_NAME_ANNOTATION = "rollout.argoproj.io/experiment-name"
 SCALE_DOWN_DEADLINE_ANNOTATION = "scale-down-deadline"
 MANAGED_BY_ANNOTATION = "argo-rollouts.argoproj.io/managed-by-rollouts"

@@ -81,7 +81,10 @@ class Tree:
 
     @property
     def selector(self) -> str:
-        return label_selector((self.rollout.get("spec") or {}).get("selector"))
+        """The rollout's spec.selector; for a workloadRef Rollout (whose selector is the Deployment's), the
+        `status.selector` the controller writes."""
+        written = label_selector((self.rollout.get("spec") or {}).get("selector"))
+        return written or str((self.rollout.get("status") or {}).get("selector") or "")
 
     def lists(self) -> tuple[Obj, list[Obj], list[Obj], list[Obj]]:
         return (

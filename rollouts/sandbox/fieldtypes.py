@@ -192,6 +192,7 @@ TYPES: dict[tuple[str, str], GoType] = {
         spec=struct("v1.NamespaceSpec", finalizers=STRINGS),
         status=struct("v1.NamespaceStatus", phase=STRING),
     ),
+    ("", "podtemplates"): struct("v1.PodTemplate", metadata=OBJECT_META, template=POD_TEMPLATE),
     ("", "configmaps"): struct("v1.ConfigMap", metadata=OBJECT_META, data=LABELS, binaryData=map_of(BYTES)),
     ("", "secrets"): struct(
         "v1.Secret", metadata=OBJECT_META, type_=STRING, data=map_of(BYTES), stringData=LABELS

@@ -110,6 +110,7 @@ BUILTINS: tuple[ResourceType, ...] = (
     _rt("v1", "namespaces", "Namespace", namespaced=False, short=("ns",), subs=("status",)),
     _rt("v1", "nodes", "Node", namespaced=False, short=("no",), subs=("status",)),
     _rt("v1", "pods", "Pod", short=("po",), cats=("all",), subs=("status", "log")),
+    _rt("v1", "podtemplates", "PodTemplate"),
     _rt("v1", "services", "Service", short=("svc",), cats=("all",), subs=("status",)),
     _rt("v1", "endpoints", "Endpoints", short=("ep",)),
     _rt("v1", "configmaps", "ConfigMap", short=("cm",)),

@@ -19,7 +19,7 @@ from rollouts.models.vocabulary import (
     MANAGED_BY_ANNOTATION,
     POD_TEMPLATE_HASH_LABEL,
 )
-from rollouts.strategy import analysisruns, promotion, replicasets
+from rollouts.strategy import analysisruns, ephemeral, promotion, replicasets
 from rollouts.strategy import counts as arith
 from rollouts.strategy.context import Context, scale_down_deadline
 from rollouts.strategy.plan import JSON, SetServiceSelector
@@ -257,6 +257,7 @@ def decide_bluegreen(ctx: Context, st: JSON) -> None:
         selected = svcs.hashes.get(svcs.active_name, "")
         pre_ready, post_ready = not _skip_pre(ctx, selected), not _skip_post(ctx, selected)
         analysisruns.reconcile_bluegreen_runs(ctx, st, pre_ready, post_ready, fast)
+        ephemeral.reconcile(ctx)
     else:
         ctx.clear_pause = True
         ctx.remove_abort = True

@@ -15,7 +15,7 @@ from dataclasses import replace
 from analysis.models import AnalysisPhase
 from rollouts.models import CanaryStep
 from rollouts.models.vocabulary import CANARY_PAUSE_STEP, INCONCLUSIVE_ANALYSIS, STEP_COMPLETED_REASON
-from rollouts.strategy import analysisruns, promotion, replicasets, routing, services, steps
+from rollouts.strategy import analysisruns, ephemeral, promotion, replicasets, routing, services, steps
 from rollouts.strategy import counts as arith
 from rollouts.strategy.context import Context
 from rollouts.strategy.plan import JSON, ReplicaSetState
@@ -118,6 +118,7 @@ def decide_canary(ctx: Context, st: JSON) -> None:
                 st["currentStepIndex"] = len(ctx.steps)
         return
 
+    ephemeral.reconcile(ctx)
     replicasets.revision_history_limit(ctx)
     services.reconcile_canary_services(ctx)
     routing.reconcile_traffic(ctx, st)

@@ -16,7 +16,16 @@ from typing import Any
 
 from rollouts.models import Rollout
 from rollouts.models.vocabulary import INVALID_SPEC, format_time
-from rollouts.strategy import analysisruns, bluegreen, canary, durations, references, routing, status
+from rollouts.strategy import (
+    analysisruns,
+    bluegreen,
+    canary,
+    durations,
+    references,
+    routing,
+    status,
+    workload,
+)
 from rollouts.strategy.context import Context, build_context, copy_json
 from rollouts.strategy.errors import SpecError
 from rollouts.strategy.memo import Memo, json_key
@@ -70,6 +79,9 @@ def _validation_error(ctx: Context) -> str | None:
     model_error = _cached_model_error(ctx)
     if model_error:
         return model_error
+    ref = workload.reference(ctx.observed.rollout_raw)
+    if ref is not None and not ctx.spec.template_resolved_from_ref:
+        return ref.not_found()  # the controller resolves before deciding; `rollouts plan` without the object
     unsupported = refused_message(rollout_findings(ctx.observed.rollout_raw))
     if unsupported:
         return unsupported
@@ -169,6 +181,7 @@ def decide(observed: Observed, now: datetime) -> Plan:
         if section in st and not st[section]:
             del st[section]
     status.finish_status(ctx, prev, st)
+    workload.observed_generation(ctx, st)
     durations.calculate(ctx, st)
     _report_ignored(ctx)
     requeue = min(ctx.requeue) if ctx.requeue else None
@@ -178,4 +191,5 @@ def decide(observed: Observed, now: datetime) -> Plan:
         requeue_after=requeue,
         completed=tuple(ctx.completed),
         spec_valid=True,
+        rollout_annotations=workload.wanted_annotations(observed.rollout_raw, observed.workload),
     )

@@ -68,6 +68,16 @@ class ServiceState:
 
 
 @dataclass(frozen=True)
+class WorkloadState:
+    """The object of spec.workloadRef (`rollouts.strategy.workload`), reduced to what `decide` reads."""
+
+    kind: str
+    name: str
+    generation: int
+    replicas: int | None  # spec.replicas of a Deployment (None for the other kinds)
+
+
+@dataclass(frozen=True)
 class Observed:
     """Everything `decide` may look at: the typed Rollout, and its wire JSON where the wire form is the point
     (the pod-template hash is computed over it; the status diff compares it)."""
@@ -87,6 +97,9 @@ class Observed:
     # changed (`rollouts.controller.reconciling.settle`), from the `Plan.spec_valid` of the decision before:
     # the spec is known to pass validation, and `decide` does not walk it again.
     spec_valid: bool = False
+    # The object of spec.workloadRef (`rollouts.strategy.workload`), when the Rollout has one and it was found;
+    # `rollout` and `rollout_raw` then carry its pod template.
+    workload: WorkloadState | None = None
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -129,6 +142,39 @@ class DeleteReplicaSet:
 
 
 @dataclass(frozen=True)
+class ScaleDeployment:
+    """spec.replicas of the Deployment a workloadRef names (its `scaleDown`: `rollouts.strategy.workload`)."""
+
+    name: str
+    replicas: int
+
+
+@dataclass(frozen=True)
+class PodMetadata:
+    """Ephemeral labels and annotations (`rollouts.strategy.ephemeral`)."""
+
+    labels: Mapping[str, str] = field(default_factory=dict)
+    annotations: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SyncPodMetadata:
+    """Ephemeral metadata onto a ReplicaSet and its pods, in place: the template's labels/annotations to set (str)
+    or remove (None), then each pod of the ReplicaSet synced from `existing` (what was injected before) to
+    `desired` (when `pods`), then the record `rollout.argoproj.io/ephemeral-metadata` set to `record` (None:
+    removed)."""
+
+    replica_set: str
+    pod_template_hash: str
+    labels: Mapping[str, str | None]
+    annotations: Mapping[str, str | None]
+    record: str | None
+    existing: PodMetadata | None
+    desired: PodMetadata | None
+    pods: bool
+
+
+@dataclass(frozen=True)
 class SetServiceSelector:
     """Point `service` at pods with rollouts-pod-template-hash=`pod_template_hash` (annotated managed-by)."""
 
@@ -167,6 +213,8 @@ Action = (
     | ScaleReplicaSet
     | UpdateReplicaSetMeta
     | DeleteReplicaSet
+    | ScaleDeployment
+    | SyncPodMetadata
     | SetServiceSelector
     | EditRouter
     | CreateAnalysisRun
@@ -204,3 +252,5 @@ class Plan:
     requeue_after: float | None = None  # seconds; None = only on the next event or resync
     completed: tuple[CompletedAttempt, ...] = ()  # attempts that ended in this pass (status.duration)
     spec_valid: bool = False  # the spec passed validation against the observed Services and templates
+    # Annotations of the Rollout itself to write before its status (the workloadRef's generation)
+    rollout_annotations: Mapping[str, str] = field(default_factory=dict)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from rollouts.models.vocabulary import EXPERIMENT_NAME_ANNOTATION
 from rollouts.strategy import counts as arith
+from rollouts.strategy import workload
 from rollouts.strategy.context import Context, aware
 from rollouts.strategy.plan import JSON
 
@@ -98,3 +99,4 @@ def promote_stable(ctx: Context, st: JSON, reason: str) -> None:
             "RolloutCompleted",
             f"Rollout completed update to revision {ctx.revision} ({st['currentPodHash']}): {reason}",
         )
+    workload.on_promote_stable(ctx)

@@ -23,6 +23,7 @@ from rollouts.models.vocabulary import (
     SCALE_DOWN_DEADLINE_ANNOTATION,
     format_time,
 )
+from rollouts.strategy import ephemeral, workload
 from rollouts.strategy.context import Context, copy_json, scale_down_deadline
 from rollouts.strategy.plan import (
     JSON,
@@ -158,6 +159,7 @@ def ensure_new_rs(ctx: Context) -> None:
     meta = dict(template.get("metadata") or {})
     labels = {**(meta.get("labels") or {}), POD_TEMPLATE_HASH_LABEL: ctx.pod_hash}
     template["metadata"] = {**meta, "labels": labels}
+    injected = ephemeral.inject(ctx, template)
     affinity = replica_set_affinity(ctx, template)
     if affinity is not None:
         template["spec"] = {**(template.get("spec") or {}), "affinity": affinity}
@@ -169,6 +171,7 @@ def ensure_new_rs(ctx: Context) -> None:
         **_copied_annotations(ctx),
         REVISION_ANNOTATION: str(revision),
         DESIRED_REPLICAS_ANNOTATION: str(ctx.replicas),
+        **injected,
     }
     ctx.actions.append(
         CreateReplicaSet(
@@ -360,7 +363,9 @@ def reconcile_new_rs(ctx: Context, desired: int) -> bool:
             if stable is not None and stable.available_replicas >= ctx.replicas:
                 _set_deadline(ctx, rs, delay)
             return False
-    return scale(ctx, rs, desired)
+    scaled = scale(ctx, rs, desired)
+    workload.on_new_replica_set(ctx, rs, desired)
+    return scaled
 
 
 def scale_down_delay_helper(ctx: Context, rs: ReplicaSetState, annotated: int, keep: int) -> tuple[int, int]:

@@ -28,6 +28,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from rollouts.models import Rollout
+from rollouts.models.spec import ObjectRef
+from rollouts.models.vocabulary import WORKLOAD_KINDS
 from rollouts.validation.canary import validate_canary
 from rollouts.validation.errors import FieldError, errors_from_pydantic, invalid_spec_message
 from rollouts.validation.messages import (
@@ -130,6 +132,19 @@ def load_rollout(data: Any) -> tuple[Rollout | None, list[FieldError]]:
     return ro, errors + validate_rollout(ro)
 
 
+def validate_workload_ref(ref: ObjectRef) -> list[FieldError]:
+    """`spec.workloadRef` names an object a template can be taken from (templateref.go `Resolve`)."""
+    api_version, kind = ref.api_version or "", ref.kind or ""
+    group = api_version.rpartition("/")[0] if "/" in api_version else ""
+    if not ref.name:
+        return [FieldError("spec.workloadRef.name", "workloadRef must name an object", kind="Required")]
+    if (group, kind) not in WORKLOAD_KINDS:
+        return [
+            FieldError("spec.workloadRef.kind", f"workload of type {group}/{kind} is not supported", kind)
+        ]
+    return []
+
+
 def validate_rollout(ro: Rollout) -> list[FieldError]:
     """Argo's `ValidateRolloutSpec` on a parsed Rollout; [] when valid."""
     spec = ro.spec
@@ -143,8 +158,12 @@ def validate_rollout(ro: Rollout) -> list[FieldError]:
         elif not (spec.selector.match_labels or spec.selector.match_expressions):
             errs.append(FieldError("spec.selector", "empty selector is invalid for deployment"))
         errs += validate_template(ro)
+    elif spec.template_resolved_from_ref:
+        errs += validate_template(ro)
     elif spec.template and template_has_metadata(spec.template):
         errs.append(FieldError("spec.template", "template must be empty for workload reference rollout"))
+    else:
+        errs += validate_workload_ref(spec.workload_ref)
     for name, value in (
         ("minReadySeconds", spec.min_ready_seconds or 0),
         ("revisionHistoryLimit", spec.revision_history_limit_or_default()),

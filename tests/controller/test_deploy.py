@@ -31,6 +31,7 @@ from rollouts.kube.resources import (
     SERVICES,
     VIRTUAL_SERVICES,
     all_resources,
+    lookup,
 )
 from rollouts.sandbox import Sandbox
 from tests.controller import rbac
@@ -339,6 +340,9 @@ async def test_rbac_covers_every_request_the_controller_makes(
         ns,
     )
     await kube.create(ANALYSIS_RUNS, SMOKE_RUN, ns)
+    # a Deployment moved to a Rollout (scaleDown: progressively)
+    for doc in _load("workload-ref", "rollout.yaml"):
+        await kube.create(lookup(doc["kind"], doc["apiVersion"]), doc, "web")
     async_sandbox.requests.reset()
     config = installed_config(leader_elect=True)
     ctl = KubeClient(settings_for_url(async_sandbox.url), qps=0, user_agent="controller-under-test")
@@ -376,6 +380,12 @@ async def test_rbac_covers_every_request_the_controller_makes(
             return (run.get("status") or {}).get("phase") in ("Successful", "Failed", "Error")
 
         await _until(run_done)
+
+        async def handed_over() -> bool:
+            deployment = await kube.get(lookup("Deployment"), "web", "web")
+            return bool(deployment["spec"]["replicas"] == 0)
+
+        await _until(handed_over)
         run = await kube.get(ANALYSIS_RUNS, "smoke", ns)
         assert run["status"]["phase"] == "Successful", run["status"]  # the Secret was read
     finally:

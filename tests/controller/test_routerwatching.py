@@ -301,3 +301,39 @@ def test_router_events_are_spaced_per_rollout() -> None:
     assert queued == [(key, 0.0), (key, 1.0), (key, 2.0)]
     watch._on_router("MODIFIED", {**vs, "metadata": {"namespace": "production", "name": "unrelated"}}, vs)
     assert len(queued) == 3
+
+
+async def test_deployments_are_watched_from_the_first_workload_ref_and_an_edit_is_a_new_revision(
+    kube: KubeClient, start: Start
+) -> None:
+    """The Deployment informer starts with the first Rollout naming a Deployment (a cluster's Deployments may be
+    many), and a change of the Deployment's template reaches the Rollout at once (resync is an hour here)."""
+    manager = await start()
+    await until(lambda: _true(manager.routers.informers.get("VirtualService") is not None))
+    assert "Deployment" not in manager.routers.informers
+    docs = [
+        d for d in yaml.safe_load_all((EXAMPLES.parent / "workload-ref" / "rollout.yaml").read_text()) if d
+    ]
+    for doc in docs:
+        doc["metadata"]["namespace"] = "production"
+    await create(kube, docs)
+
+    async def healthy() -> bool:
+        status = (await kube.get(ROLLOUTS, "web", "production")).get("status") or {}
+        return status.get("phase") == "Healthy" and bool(status.get("stableRS"))
+
+    await until(healthy)
+    assert "Deployment" in manager.routers.informers
+    first = (await kube.get(ROLLOUTS, "web", "production"))["status"]["currentPodHash"]
+    await kube.patch(
+        lookup("Deployment"),
+        "web",
+        {"spec": {"template": {"metadata": {"annotations": {"revision": "2"}}}}},
+        "production",
+    )
+
+    async def new_revision() -> bool:
+        status = (await kube.get(ROLLOUTS, "web", "production")).get("status") or {}
+        return status.get("currentPodHash") not in (None, first) and status.get("phase") == "Paused"
+
+    await until(new_revision)

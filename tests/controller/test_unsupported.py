@@ -2,7 +2,7 @@
 
 Against the sandbox with the real reconciler: an ignored feature (ephemeral metadata, notification
 subscriptions) does not stop the rollout but shows as one Warning event per feature and generation, a warning
-log line and the `rollout_unsupported_feature` metric; a refused one (workloadRef, a traffic-router plugin) is an
+log line and the `rollout_unsupported_feature` metric; a refused one (an experiment step, a traffic-router plugin) is an
 InvalidSpec condition whose text is, word for word, the warning `lint` and `plan` print for the same file.
 """
 
@@ -42,7 +42,7 @@ async def test_ignored_features_warn_without_blocking(env: tuple[Sandbox, KubeCl
     docs = seed_canary()
     ro = _rollout(docs)
     ro["metadata"].setdefault("annotations", {})[NOTIFY] = "deployments"
-    ro["spec"]["strategy"]["canary"]["canaryMetadata"] = {"labels": {"role": "canary"}}
+    ro["spec"]["restartAt"] = "2020-01-01T00:00:00Z"
     await create_all(client, docs)
     registry = CollectorRegistry()
     lines: list[str] = []
@@ -64,28 +64,30 @@ async def test_ignored_features_warn_without_blocking(env: tuple[Sandbox, KubeCl
         ),
         (
             "Warning",
-            "spec.strategy.canary.canaryMetadata: ephemeral canary metadata is not supported yet and ignored: "
-            "the canary pods do not get these labels and annotations",
+            "spec.restartAt: restarting pods is not supported yet and ignored: the request is acknowledged in "
+            "status.restartedAt but no pod is evicted",
         ),
     ]
     assert all(e.get("count", 1) == 1 for e in events)  # once per generation, not once per pass
     warned = [line for line in lines if IGNORED_EVENT_REASON in line]
     assert len(warned) == 2 and all(line.startswith("WARNING ") for line in warned)
-    for feature in ("canaryMetadata", "notifications"):
+    for feature in ("restartAt", "notifications"):
         labels = {"namespace": NS, "name": "api-server", "feature": feature, "handling": "ignored"}
         assert registry.get_sample_value("rollout_unsupported_feature", labels) == 1
 
 
-def _workload_ref(ro: dict[str, Any]) -> None:
-    ro["spec"]["workloadRef"] = {"apiVersion": "apps/v1", "kind": "Deployment", "name": "api-server"}
-    ro["spec"].pop("template")
+def _experiment_step(ro: dict[str, Any]) -> None:
+    steps = ro["spec"]["strategy"]["canary"]["steps"]
+    steps.insert(0, {"experiment": {"templates": [{"name": "baseline", "specRef": "stable"}]}})
 
 
 def _router_plugin(ro: dict[str, Any]) -> None:
     ro["spec"]["strategy"]["canary"]["trafficRouting"] = {"plugins": {"acme/router": {}}}
 
 
-@pytest.mark.parametrize("change", [_workload_ref, _router_plugin], ids=["workloadRef", "router-plugin"])
+@pytest.mark.parametrize(
+    "change", [_experiment_step, _router_plugin], ids=["experiment-step", "router-plugin"]
+)
 async def test_refused_features_read_the_same_everywhere(
     env: tuple[Sandbox, KubeClient], tmp_path: Path, change: Callable[[dict[str, Any]], None]
 ) -> None:

@@ -238,7 +238,7 @@ def test_ignored_and_refused_features_are_warnings() -> None:
     docs = istio_docs()
     ro = find(docs, "Rollout")
     ro["metadata"]["annotations"] = {"notifications.argoproj.io/subscribe.on-rollout-aborted.slack": "ops"}
-    ro["spec"]["strategy"]["canary"]["stableMetadata"] = {"labels": {"role": "stable"}}
+    ro["spec"]["restartAt"] = "2020-01-01T00:00:00Z"
     ro["spec"]["strategy"]["canary"]["antiAffinity"] = {"requiredDuringSchedulingIgnoredDuringExecution": {}}
     find(docs, "AnalysisTemplate", "latency")["spec"]["metrics"][0]["provider"] = {"datadog": {"query": "x"}}
     problems, warnings = lint_report(docs)
@@ -247,8 +247,8 @@ def test_ignored_and_refused_features_are_warnings() -> None:
         'AnalysisTemplate "latency": not supported by this controller yet: spec.metrics[0].provider.datadog: '
         "Forbidden: the datadog metric provider is not supported yet (supported: prometheus, web, job); its "
         "measurements end in Error",
-        'Rollout "api-server": spec.strategy.canary.stableMetadata: ephemeral stable metadata is not supported yet '
-        "and ignored: the stable pods do not get these labels and annotations",
+        'Rollout "api-server": spec.restartAt: restarting pods is not supported yet and ignored: the request is '
+        "acknowledged in status.restartedAt but no pod is evicted",
         'Rollout "api-server": metadata.annotations[notifications.argoproj.io/subscribe.on-rollout-aborted.slack]: '
         "notifications are not supported yet and ignored: this controller sends none",
     ]

@@ -16,7 +16,12 @@ from typing import Any
 import yaml
 
 from rollouts.models import Rollout
-from rollouts.models.vocabulary import POD_TEMPLATE_HASH_LABEL, SCALE_DOWN_DEADLINE_ANNOTATION, parse_time
+from rollouts.models.vocabulary import (
+    EPHEMERAL_METADATA_ANNOTATION,
+    POD_TEMPLATE_HASH_LABEL,
+    SCALE_DOWN_DEADLINE_ANNOTATION,
+    parse_time,
+)
 from rollouts.strategy import decide
 from rollouts.strategy.plan import (
     Action,
@@ -32,6 +37,7 @@ from rollouts.strategy.plan import (
     ScaleReplicaSet,
     ServiceState,
     SetServiceSelector,
+    SyncPodMetadata,
     TerminateAnalysisRun,
     UpdateReplicaSetMeta,
 )
@@ -160,6 +166,19 @@ class World:
             )
         elif isinstance(a, DeleteReplicaSet):
             self.replica_sets.pop(a.name, None)
+        elif isinstance(
+            a, SyncPodMetadata
+        ):  # the ReplicaSet's template and record (its pods are not modelled)
+            rs = self.replica_sets[a.replica_set]
+            template = copy.deepcopy(rs.template)
+            meta = template.setdefault("metadata", {})
+            for key, patch in (("labels", a.labels), ("annotations", a.annotations)):
+                merged = {**(meta.get(key) or {}), **{k: v for k, v in patch.items() if v is not None}}
+                meta[key] = {k: v for k, v in merged.items() if patch.get(k, "") is not None}
+            ann = {**rs.annotations, EPHEMERAL_METADATA_ANNOTATION: a.record}
+            self.replica_sets[a.replica_set] = replace(
+                rs, template=template, annotations={k: v for k, v in ann.items() if v is not None}
+            )
         elif isinstance(a, SetServiceSelector):
             svc = self.services[a.service]
             sel = {**svc.selector, POD_TEMPLATE_HASH_LABEL: a.pod_template_hash}
