@@ -3,7 +3,7 @@
 Argo accepts everything listed here; this controller either **refuses** it (the feature changes what the rollout
 does — a router it cannot drive, a step that would never complete — so the Rollout gets an ``InvalidSpec``
 condition naming the field, as Argo does for an invalid spec) or **ignores** it (the feature does not change
-traffic or promotion — restarts, notifications — so the rollout goes on, and the controller
+traffic or promotion — notifications, the scale-down of a workload that is not a Deployment — so the rollout goes on, and the controller
 says so: a Warning Event ``FeatureIgnored``, a warning log line and the `rollout_unsupported_feature` metric).
 `lint` and `plan` print the same sentences as warnings. Metric providers are listed with the providers
 (`analysis.providers.registry`, which `analysis` cannot import from here).
@@ -101,11 +101,6 @@ APISIX_HEADER_ROUTE = _refused(
     "apisixHeaderRoute", "header routes with APISIX are", "APISIX is driven for weights only (setWeight)"
 )
 EXPERIMENT = _refused("experiment", "Experiment objects are", "this controller does not run them")
-RESTART_AT = _ignored(
-    "restartAt",
-    "restarting pods is",
-    "the request is acknowledged in status.restartedAt but no pod is evicted",
-)
 NOTIFICATIONS = _ignored("notifications", "notifications are", "this controller sends none")
 
 FEATURES: tuple[Feature, ...] = (
@@ -114,7 +109,6 @@ FEATURES: tuple[Feature, ...] = (
     PLUGIN_STEP,
     APISIX_HEADER_ROUTE,
     EXPERIMENT,
-    RESTART_AT,
     NOTIFICATIONS,
 )
 """Every feature but the traffic routers, which `router_feature` makes one per router name."""
@@ -182,8 +176,6 @@ def rollout_findings(rollout: Mapping[str, Any]) -> list[Finding]:
         if apisix and isinstance(step, Mapping) and "setHeaderRoute" in step:
             found.append(Finding(f"spec.strategy.canary.steps[{i}].setHeaderRoute", APISIX_HEADER_ROUTE))
     found += _routers(canary)
-    if spec.get("restartAt"):
-        found.append(Finding("spec.restartAt", RESTART_AT))
     annotations = _map(_map(rollout.get("metadata")).get("annotations"))
     subscriptions = sorted(str(k) for k in annotations if str(k).startswith(NOTIFICATIONS_PREFIX))
     if subscriptions:

@@ -39,7 +39,7 @@ from loguru import logger
 from analysis.models import AnalysisPhase
 from rollouts.controller.recording import DroppedHook, EventHook, EventRecorder
 from rollouts.kube.client import KubeClient, expecting
-from rollouts.kube.errors import AlreadyExists, KubeError, NotFound
+from rollouts.kube.errors import AlreadyExists, KubeError, NotFound, TooManyRequests
 from rollouts.kube.resources import (
     ANALYSIS_RUNS,
     DEPLOYMENTS,
@@ -64,6 +64,7 @@ from rollouts.strategy.plan import (
     DeleteAnalysisRun,
     DeleteReplicaSet,
     EmitEvent,
+    EvictPod,
     Plan,
     ScaleDeployment,
     ScaleReplicaSet,
@@ -313,6 +314,8 @@ class Applier:
                 await self.api.patch(REPLICA_SETS, name, {"metadata": meta}, ns)
             case DeleteReplicaSet(name=name):
                 await self._delete(REPLICA_SETS, name, ns)
+            case EvictPod(name=name):
+                await self._evict(rollout_raw, name)
             case SyncPodMetadata():
                 await self._sync_pod_metadata(ns, action)
             case ScaleDeployment(name=name, replicas=replicas):
@@ -348,6 +351,29 @@ class Applier:
         self.events.emit(rollout_raw, action.type, action.reason, action.message)
 
     # ------------------------------------------------------------------------------------------------ helpers
+
+    async def _evict(self, rollout_raw: JSON, name: str) -> None:
+        """docs/semantics/controller.md#restart: one pod older than spec.restartAt. A PodDisruptionBudget that
+        forbids it now (429) is said at warning level and the pod is tried again on a later pass."""
+        meta = rollout_raw.get("metadata") or {}
+        namespace = str(meta.get("namespace") or "default")
+        try:
+            with expecting(404):
+                await self.client.evict(name, namespace)
+        except NotFound:
+            return
+        except TooManyRequests as e:
+            logger.bind(rollout=f"{namespace}/{meta.get('name')}").warning(
+                "rollout {}/{}: pod {} not evicted for the restart yet: {}",
+                namespace,
+                meta.get("name"),
+                name,
+                e.message,
+            )
+            return
+        logger.bind(rollout=f"{namespace}/{meta.get('name')}").info(
+            "rollout {}/{}: evicted pod {} (created before spec.restartAt)", namespace, meta.get("name"), name
+        )
 
     async def _sync_pod_metadata(self, namespace: str | None, action: SyncPodMetadata) -> None:
         """docs/semantics/controller.md#ephemeral-metadata: the ReplicaSet's template first (pods created meanwhile

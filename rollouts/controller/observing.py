@@ -19,6 +19,7 @@ from rollouts.kube.resources import (
     ANALYSIS_RUNS,
     ANALYSIS_TEMPLATES,
     CLUSTER_ANALYSIS_TEMPLATES,
+    PODS,
     REPLICA_SETS,
     SERVICES,
     Resource,
@@ -33,7 +34,7 @@ from rollouts.models.vocabulary import (
     STEP_INDEX_LABEL,
     parse_time,
 )
-from rollouts.strategy.plan import JSON, AnalysisRunState, Observed, ReplicaSetState
+from rollouts.strategy.plan import JSON, AnalysisRunState, Observed, PodState, ReplicaSetState
 from rollouts.strategy.references import service_state
 from rollouts.traffic import TrafficRoutingError, dependent_router_refs, router_refs
 
@@ -138,6 +139,37 @@ def parse_analysis_run(obj: Mapping[str, Any]) -> AnalysisRunState:
         terminate=bool(spec.get("terminate")),
         revision=parse_int(annotations.get(REVISION_ANNOTATION)),
     )
+
+
+def parse_pod(obj: Mapping[str, Any]) -> PodState:
+    """A pod reduced to what the restarter reads: when it was created, since when it is Ready."""
+    meta = _meta(obj)
+    created = parse_time(meta.get("creationTimestamp")) or EPOCH
+    ready_since = None
+    for cond in (obj.get("status") or {}).get("conditions") or ():
+        if isinstance(cond, Mapping) and cond.get("type") == "Ready" and cond.get("status") == "True":
+            ready_since = parse_time(cond.get("lastTransitionTime")) or created
+    return PodState(
+        name=str(meta.get("name", "")),
+        created=created,
+        ready_since=ready_since,
+        deleting=bool(meta.get("deletionTimestamp")),
+    )
+
+
+def restart_pending(raw: Mapping[str, Any], now: datetime) -> bool:
+    """A restart is due and not yet acknowledged (`restarts.needs_restart`): only then are the pods read."""
+    spec, status = raw.get("spec") or {}, raw.get("status") or {}
+    restart_at = parse_time(spec.get("restartAt")) if isinstance(spec, Mapping) else None
+    restarted_at = parse_time(status.get("restartedAt")) if isinstance(status, Mapping) else None
+    return restart_at is not None and restart_at != restarted_at and restart_at < now
+
+
+def _controller_name(obj: Mapping[str, Any], kind: str) -> str | None:
+    for ref in _meta(obj).get("ownerReferences") or ():
+        if isinstance(ref, Mapping) and ref.get("controller") and ref.get("kind") == kind:
+            return str(ref.get("name") or "")
+    return None
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -253,6 +285,7 @@ def build_observed(
     routers: Mapping[RouterRef, JSON] | None = None,
     templates: Mapping[TemplateRef, JSON] | None = None,
     cross_namespace_routing: bool = False,
+    pods: Iterable[Mapping[str, Any]] | None = None,
 ) -> Observed:
     """PURE: the `Observed` of a rollout from already-fetched objects; keeps only what the rollout controls."""
     uid = str(_meta(rollout_raw).get("uid") or "")
@@ -264,7 +297,11 @@ def build_observed(
         (parse_analysis_run(run) for run in analysis_runs if is_owned_by(run, uid)),
         key=lambda r: (r.created, r.name),
     )
+    names = {rs.name for rs in owned_rs}
     return Observed(
+        pods=None
+        if pods is None
+        else tuple(parse_pod(p) for p in pods if _controller_name(p, "ReplicaSet") in names),
         rollout=model,
         rollout_raw=rollout_raw,
         replica_sets=tuple(owned_rs),
@@ -325,14 +362,17 @@ async def observe(
 
     rs_task = source.list(REPLICA_SETS, namespace, label_selector=selector) if selector else _empty()
     run_task = source.list(ANALYSIS_RUNS, namespace, label_selector=selector) if selector else _empty()
+    restarting = bool(selector) and restart_pending(rollout_raw, datetime.now(UTC))
+    pod_task = source.list(PODS, namespace, label_selector=selector) if restarting else _empty()
     results = await asyncio.gather(
         rs_task,
         run_task,
+        pod_task,
         asyncio.gather(*(_get_or_none(source, SERVICES, n, namespace) for n in svc_names)),
         asyncio.gather(*(fetch_router(r) for r in router_list)),
         asyncio.gather(*(fetch_template(t) for t in template_list)),
     )
-    replica_sets, runs, svc_objs, router_objs, template_objs = results
+    replica_sets, runs, pod_objs, svc_objs, router_objs, template_objs = results
     routers = {ref: obj for ref, obj in zip(router_list, router_objs, strict=True) if obj is not None}
     if model is not None:  # objects the routers read name (App Mesh: the VirtualService's VirtualRouter)
         dependent = [
@@ -366,6 +406,7 @@ async def observe(
         routers=routers,
         templates={ref: dict(obj.get("spec") or {}) for ref, obj in fetched.items()},
         cross_namespace_routing=cross_namespace_routing,
+        pods=pod_objs if restarting else None,
     )
 
 

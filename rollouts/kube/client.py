@@ -308,6 +308,28 @@ class KubeClient:
         path = f"/apis/{group}/{version}" if group else f"/api/{version}"
         return await self._call("GET", "Get", listing, None, None, path=path, idempotent=True)
 
+    async def evict(self, name: str, namespace: str) -> Obj:
+        """POST `pods/<name>/eviction` (policy/v1 Eviction): the pod is deleted unless a PodDisruptionBudget
+        forbids it now, which is 429 TooManyRequests; that answer is not retried here (the caller looks again
+        later, as Argo's restarter does)."""
+        pods = Resource("", "v1", "pods", "Pod", True)
+        body = {
+            "apiVersion": "policy/v1",
+            "kind": "Eviction",
+            "metadata": {"name": name, "namespace": namespace},
+        }
+        return await self._call(
+            "POST",
+            "Create",
+            pods,
+            namespace,
+            name,
+            subresource="eviction",
+            body=body,
+            idempotent=False,
+            retry_throttled=False,
+        )
+
     async def delete(
         self,
         resource: Resource,
@@ -474,6 +496,7 @@ class KubeClient:
         idempotent: bool,
         obj_name: str = "",
         path: str | None = None,
+        retry_throttled: bool = True,
     ) -> Obj:
         path = path or resource.path(namespace, name, subresource)
         shown = name or obj_name
@@ -502,7 +525,7 @@ class KubeClient:
                     return _decode(raw)
                 err = error_for(status, _decode(raw), what=what, retry_after=_retry_after(resp))
                 self._record(resource, namespace, name or obj_name, verb, status, subresource, err)
-            retryable = isinstance(err, TooManyRequests) or (
+            retryable = (retry_throttled and isinstance(err, TooManyRequests)) or (
                 idempotent and isinstance(err, ServerError | Unreachable)
             )
             if not retryable or attempt >= self.retry.attempts:

@@ -66,16 +66,19 @@ class ResourceType:
             main["categories"] = list(self.categories)
         out = [main]
         for sub in sorted(self.subresources):
-            kind = "Scale" if sub == "scale" else self.kind
+            kind = {"scale": "Scale", "eviction": "Eviction"}.get(sub, self.kind)
             entry: dict[str, Any] = {
                 "name": f"{self.plural}/{sub}",
                 "singularName": "",
                 "namespaced": self.namespaced,
                 "kind": kind,
-                "verbs": ["get"] if sub == "log" else SUB_VERBS,
+                "verbs": {"log": ["get"], "eviction": ["create"]}.get(sub, SUB_VERBS),
             }
             if sub == "scale":
                 entry["group"] = "autoscaling"
+                entry["version"] = "v1"
+            if sub == "eviction":
+                entry["group"] = "policy"
                 entry["version"] = "v1"
             out.append(entry)
         return out
@@ -109,7 +112,7 @@ def _rt(
 BUILTINS: tuple[ResourceType, ...] = (
     _rt("v1", "namespaces", "Namespace", namespaced=False, short=("ns",), subs=("status",)),
     _rt("v1", "nodes", "Node", namespaced=False, short=("no",), subs=("status",)),
-    _rt("v1", "pods", "Pod", short=("po",), cats=("all",), subs=("status", "log")),
+    _rt("v1", "pods", "Pod", short=("po",), cats=("all",), subs=("status", "log", "eviction")),
     _rt("v1", "podtemplates", "PodTemplate"),
     _rt("v1", "services", "Service", short=("svc",), cats=("all",), subs=("status",)),
     _rt("v1", "endpoints", "Endpoints", short=("ep",)),

@@ -362,6 +362,15 @@ class Api:
                     "items": [self._out(rt, o) for o in items],
                 }
             )
+        if verb == "create" and t.subresource == "eviction" and t.name is not None:
+            # policy/v1 Eviction: the pod is deleted (the sandbox has no PodDisruptionBudgets to refuse it)
+            body, _ = await self._body(request)
+            if not isinstance(body, dict) or body.get("kind") not in (None, "Eviction"):
+                raise errors.bad_request("the request body of an eviction must be an Eviction object")
+            store.delete(rt, ns, t.name, delete_options(body.get("deleteOptions"), {}), dry_run=dry_run)
+            return _json(
+                {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}, 201
+            )
         if verb == "create":
             if t.subresource is not None or t.name is not None:
                 raise errors.method_not_allowed()

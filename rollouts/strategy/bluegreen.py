@@ -19,7 +19,7 @@ from rollouts.models.vocabulary import (
     MANAGED_BY_ANNOTATION,
     POD_TEMPLATE_HASH_LABEL,
 )
-from rollouts.strategy import analysisruns, ephemeral, promotion, replicasets
+from rollouts.strategy import analysisruns, ephemeral, promotion, replicasets, restarts
 from rollouts.strategy import counts as arith
 from rollouts.strategy.context import Context, scale_down_deadline
 from rollouts.strategy.plan import JSON, SetServiceSelector
@@ -250,6 +250,7 @@ def decide_bluegreen(ctx: Context, st: JSON) -> None:
     prev_hash = ctx.status.current_pod_hash
     changed = bool(prev_hash) and prev_hash != ctx.pod_hash
     if not changed:
+        restarts.reconcile(ctx, st)
         _reconcile_replica_sets(ctx)
         _reconcile_pause(ctx, svcs)
         _reconcile_active(ctx, svcs)

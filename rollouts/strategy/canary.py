@@ -15,7 +15,16 @@ from dataclasses import replace
 from analysis.models import AnalysisPhase
 from rollouts.models import CanaryStep
 from rollouts.models.vocabulary import CANARY_PAUSE_STEP, INCONCLUSIVE_ANALYSIS, STEP_COMPLETED_REASON
-from rollouts.strategy import analysisruns, ephemeral, promotion, replicasets, routing, services, steps
+from rollouts.strategy import (
+    analysisruns,
+    ephemeral,
+    promotion,
+    replicasets,
+    restarts,
+    routing,
+    services,
+    steps,
+)
 from rollouts.strategy import counts as arith
 from rollouts.strategy.context import Context
 from rollouts.strategy.plan import JSON, ReplicaSetState
@@ -118,6 +127,11 @@ def decide_canary(ctx: Context, st: JSON) -> None:
                 st["currentStepIndex"] = len(ctx.steps)
         return
 
+    if restarts.reconcile(ctx, st) > 0:
+        # the ReplicaSets' availability does not count the pods just evicted: scaling on it could take too many
+        # down at once; the next pass sees the truth (rollout/canary.go, "Finished reconciliation due to …")
+        ctx.halted_for_restart = True
+        return
     ephemeral.reconcile(ctx)
     replicasets.revision_history_limit(ctx)
     services.reconcile_canary_services(ctx)

@@ -75,6 +75,8 @@ class Context:
     remove_abort: bool = False
     abort_message: str = ""
     new_rs_created: bool = False
+    # A canary pass that evicted pods for a restart ends there, its status unwritten (rollout/canary.go)
+    halted_for_restart: bool = False
     completed: list[CompletedAttempt] = field(default_factory=list)  # status.duration (durations.py)
 
     # -- reading -------------------------------------------------------------------------------------------------

@@ -177,6 +177,13 @@ def decide(observed: Observed, now: datetime) -> Plan:
             bluegreen.decide_bluegreen(ctx, st)
     except SpecError as e:
         return _invalid(build_context(observed, now), prev, str(e))
+    if ctx.halted_for_restart:
+        return Plan(
+            new_status=prev,
+            actions=(*ctx.actions, *ctx.events),
+            requeue_after=min(ctx.requeue) if ctx.requeue else None,
+            spec_valid=True,
+        )
     for section in ("canary", "blueGreen"):
         if section in st and not st[section]:
             del st[section]

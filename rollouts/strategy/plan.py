@@ -78,6 +78,16 @@ class WorkloadState:
 
 
 @dataclass(frozen=True)
+class PodState:
+    """A pod of one of the Rollout's ReplicaSets, as the restarter reads it (`rollouts.strategy.restarts`)."""
+
+    name: str
+    created: datetime
+    ready_since: datetime | None  # lastTransitionTime of the Ready condition when it is True; None: not ready
+    deleting: bool = False
+
+
+@dataclass(frozen=True)
 class Observed:
     """Everything `decide` may look at: the typed Rollout, and its wire JSON where the wire form is the point
     (the pod-template hash is computed over it; the status diff compares it)."""
@@ -100,6 +110,8 @@ class Observed:
     # The object of spec.workloadRef (`rollouts.strategy.workload`), when the Rollout has one and it was found;
     # `rollout` and `rollout_raw` then carry its pod template.
     workload: WorkloadState | None = None
+    # The pods of the Rollout's ReplicaSets, read only while a restart (spec.restartAt) is under way; None: not read.
+    pods: tuple[PodState, ...] | None = None
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -175,6 +187,13 @@ class SyncPodMetadata:
 
 
 @dataclass(frozen=True)
+class EvictPod:
+    """Evict a pod older than spec.restartAt (policy/v1 Eviction, so PodDisruptionBudgets are respected)."""
+
+    name: str
+
+
+@dataclass(frozen=True)
 class SetServiceSelector:
     """Point `service` at pods with rollouts-pod-template-hash=`pod_template_hash` (annotated managed-by)."""
 
@@ -215,6 +234,7 @@ Action = (
     | DeleteReplicaSet
     | ScaleDeployment
     | SyncPodMetadata
+    | EvictPod
     | SetServiceSelector
     | EditRouter
     | CreateAnalysisRun

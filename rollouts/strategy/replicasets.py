@@ -214,14 +214,6 @@ def base_status(ctx: Context, st: JSON) -> None:
     st["selector"] = format_selector(ctx.spec.selector)
     if ctx.stable_hash:
         st["stableRS"] = ctx.stable_hash
-    when = ctx.spec.restart_at
-    if when is not None and when <= ctx.now:
-        # Pod eviction (rollout/restart.go) needs the pods, which the strategy core does not see: the request is
-        # acknowledged so the phase does not stay "rollout is restarting" (see docs/strategy.md). The time is
-        # copied as written, so the phase rule compares it with itself.
-        st["restartedAt"] = ctx.raw_spec.get("restartAt")
-    elif when is not None:
-        ctx.requeue_at(when)
     if ctx.status.promote_full and ctx.pod_hash != ctx.stable_hash:
         st["promoteFull"] = True
     else:

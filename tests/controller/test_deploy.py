@@ -12,6 +12,7 @@ import json
 import shutil
 import subprocess
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,7 @@ from rollouts.kube.resources import (
     all_resources,
     lookup,
 )
+from rollouts.models.vocabulary import format_time
 from rollouts.sandbox import Sandbox
 from tests.controller import rbac
 from tests.controller.rbac import Request
@@ -386,6 +388,16 @@ async def test_rbac_covers_every_request_the_controller_makes(
             return bool(deployment["spec"]["replicas"] == 0)
 
         await _until(handed_over)
+        # `kubectl rollouts restart web`: its pods, all older than now, are evicted
+        await asyncio.sleep(1.1)
+        restart_at = datetime.now(UTC).replace(microsecond=0)
+        await kube.patch(ROLLOUTS, "web", {"spec": {"restartAt": format_time(restart_at)}}, "web")
+
+        async def restarted() -> bool:
+            status = (await kube.get(ROLLOUTS, "web", "web")).get("status") or {}
+            return bool(status.get("restartedAt") == format_time(restart_at))
+
+        await _until(restarted)
         run = await kube.get(ANALYSIS_RUNS, "smoke", ns)
         assert run["status"]["phase"] == "Successful", run["status"]  # the Secret was read
     finally:

@@ -1,6 +1,6 @@
 """What the controller does not implement, said the same way by the controller, `lint` and `plan`.
 
-Against the sandbox with the real reconciler: an ignored feature (ephemeral metadata, notification
+Against the sandbox with the real reconciler: an ignored feature (notification
 subscriptions) does not stop the rollout but shows as one Warning event per feature and generation, a warning
 log line and the `rollout_unsupported_feature` metric; a refused one (an experiment step, a traffic-router plugin) is an
 InvalidSpec condition whose text is, word for word, the warning `lint` and `plan` print for the same file.
@@ -42,7 +42,6 @@ async def test_ignored_features_warn_without_blocking(env: tuple[Sandbox, KubeCl
     docs = seed_canary()
     ro = _rollout(docs)
     ro["metadata"].setdefault("annotations", {})[NOTIFY] = "deployments"
-    ro["spec"]["restartAt"] = "2020-01-01T00:00:00Z"
     await create_all(client, docs)
     registry = CollectorRegistry()
     lines: list[str] = []
@@ -62,16 +61,11 @@ async def test_ignored_features_warn_without_blocking(env: tuple[Sandbox, KubeCl
             f"metadata.annotations[{NOTIFY}]: notifications are not supported yet and ignored: "
             "this controller sends none",
         ),
-        (
-            "Warning",
-            "spec.restartAt: restarting pods is not supported yet and ignored: the request is acknowledged in "
-            "status.restartedAt but no pod is evicted",
-        ),
     ]
     assert all(e.get("count", 1) == 1 for e in events)  # once per generation, not once per pass
     warned = [line for line in lines if IGNORED_EVENT_REASON in line]
-    assert len(warned) == 2 and all(line.startswith("WARNING ") for line in warned)
-    for feature in ("restartAt", "notifications"):
+    assert len(warned) == 1 and all(line.startswith("WARNING ") for line in warned)
+    for feature in ("notifications",):
         labels = {"namespace": NS, "name": "api-server", "feature": feature, "handling": "ignored"}
         assert registry.get_sample_value("rollout_unsupported_feature", labels) == 1
 

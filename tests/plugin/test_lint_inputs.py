@@ -238,7 +238,22 @@ def test_ignored_and_refused_features_are_warnings() -> None:
     docs = istio_docs()
     ro = find(docs, "Rollout")
     ro["metadata"]["annotations"] = {"notifications.argoproj.io/subscribe.on-rollout-aborted.slack": "ops"}
-    ro["spec"]["restartAt"] = "2020-01-01T00:00:00Z"
+    web = {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "Rollout",
+        "metadata": {"name": "web"},
+        "spec": {
+            "selector": {"matchLabels": {"app": "web"}},
+            "workloadRef": {
+                "apiVersion": "v1",
+                "kind": "PodTemplate",
+                "name": "web",
+                "scaleDown": "progressively",
+            },
+            "strategy": {"canary": {"steps": [{"setWeight": 50}]}},
+        },
+    }
+    docs.append(web)
     ro["spec"]["strategy"]["canary"]["antiAffinity"] = {"requiredDuringSchedulingIgnoredDuringExecution": {}}
     find(docs, "AnalysisTemplate", "latency")["spec"]["metrics"][0]["provider"] = {"datadog": {"query": "x"}}
     problems, warnings = lint_report(docs)
@@ -247,10 +262,10 @@ def test_ignored_and_refused_features_are_warnings() -> None:
         'AnalysisTemplate "latency": not supported by this controller yet: spec.metrics[0].provider.datadog: '
         "Forbidden: the datadog metric provider is not supported yet (supported: prometheus, web, job); its "
         "measurements end in Error",
-        'Rollout "api-server": spec.restartAt: restarting pods is not supported yet and ignored: the request is '
-        "acknowledged in status.restartedAt but no pod is evicted",
         'Rollout "api-server": metadata.annotations[notifications.argoproj.io/subscribe.on-rollout-aborted.slack]: '
         "notifications are not supported yet and ignored: this controller sends none",
+        'Rollout "web": spec.workloadRef.scaleDown: scaleDown of a workload other than a Deployment is not '
+        "supported yet and ignored: only a Deployment is scaled down; this object keeps its pods",
     ]
 
 

@@ -191,7 +191,13 @@ def test_unsupported_router_is_flagged(tmp_path: Path) -> None:
 def test_ignored_features_and_template_providers_are_warned(tmp_path: Path) -> None:
     """The same sentences as `lint` and the controller (rollouts.support, analysis.providers.registry)."""
     ro = yaml.safe_load(CANARY.read_text())
-    ro["spec"]["restartAt"] = "2020-01-01T00:00:00Z"
+    del ro["spec"]["template"]
+    ro["spec"]["workloadRef"] = {
+        "apiVersion": "apps/v1",
+        "kind": "ReplicaSet",
+        "name": "web",
+        "scaleDown": "onsuccess",
+    }
     latency = yaml.safe_load((ROOT / "examples/istio-canary/latency.yaml").read_text())
     latency["spec"]["metrics"][0]["provider"] = {"newRelic": {"query": "SELECT 1"}}
     unrelated = {**latency, "metadata": {"name": "unrelated"}}
@@ -200,13 +206,13 @@ def test_ignored_features_and_template_providers_are_warned(tmp_path: Path) -> N
     result = run("-f", str(path), "-o", "json")
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)["warnings"] == [
-        "spec.restartAt: restarting pods is not supported yet and ignored: the request is acknowledged in "
-        "status.restartedAt but no pod is evicted",
+        "spec.workloadRef.scaleDown: scaleDown of a workload other than a Deployment is not supported yet and "
+        "ignored: only a Deployment is scaled down; this object keeps its pods",
         'AnalysisTemplate "latency": spec.metrics[0].provider.newRelic: Forbidden: the newRelic metric provider '
         "is not supported yet (supported: prometheus, web, job); its measurements end in Error",
     ]
     text = run("-f", str(path)).output.splitlines()
-    assert text[-2].startswith("warning: spec.restartAt: restarting pods is not supported yet")
+    assert text[-2].startswith("warning: spec.workloadRef.scaleDown: scaleDown of a workload other than")
     assert text[-1].startswith('warning: AnalysisTemplate "latency": spec.metrics[0].provider.newRelic')
 
 
