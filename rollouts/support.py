@@ -97,9 +97,6 @@ EXPERIMENT_STEP = _refused("experimentStep", "experiment steps are")
 # RPC (Go's net/rpc encoding): a Python process can neither load them nor speak that protocol, so they stay refused.
 PLUGIN_RPC = "Argo's plugins are Go binaries served over its Go plugin RPC, which this controller cannot load"
 PLUGIN_STEP = _refused("pluginStep", "plugin steps are", PLUGIN_RPC)
-APISIX_HEADER_ROUTE = _refused(
-    "apisixHeaderRoute", "header routes with APISIX are", "APISIX is driven for weights only (setWeight)"
-)
 EXPERIMENT = _refused("experiment", "Experiment objects are", "this controller does not run them")
 NOTIFICATIONS = _ignored("notifications", "notifications are", "this controller sends none")
 
@@ -107,7 +104,6 @@ FEATURES: tuple[Feature, ...] = (
     WORKLOAD_SCALE_DOWN,
     EXPERIMENT_STEP,
     PLUGIN_STEP,
-    APISIX_HEADER_ROUTE,
     EXPERIMENT,
     NOTIFICATIONS,
 )
@@ -168,13 +164,10 @@ def rollout_findings(rollout: Mapping[str, Any]) -> list[Finding]:
     ref = _map(spec.get("workloadRef"))
     if ref.get("scaleDown") not in (None, "", "never") and ref.get("kind") != "Deployment":
         found.append(Finding("spec.workloadRef.scaleDown", WORKLOAD_SCALE_DOWN))
-    apisix = _map(canary.get("trafficRouting")).get("apisix") is not None
     for i, step in enumerate(_list(canary.get("steps"))):
         for key, feature in (("experiment", EXPERIMENT_STEP), ("plugin", PLUGIN_STEP)):
             if isinstance(step, Mapping) and key in step:
                 found.append(Finding(f"spec.strategy.canary.steps[{i}].{key}", feature))
-        if apisix and isinstance(step, Mapping) and "setHeaderRoute" in step:
-            found.append(Finding(f"spec.strategy.canary.steps[{i}].setHeaderRoute", APISIX_HEADER_ROUTE))
     found += _routers(canary)
     annotations = _map(_map(rollout.get("metadata")).get("annotations"))
     subscriptions = sorted(str(k) for k in annotations if str(k).startswith(NOTIFICATIONS_PREFIX))

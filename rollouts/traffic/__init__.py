@@ -89,6 +89,7 @@ def router_refs(ro: Rollout) -> list[RouterKey]:
     for key in (traefik.traefik_service_key(ro), apisix.apisix_route_key(ro)):
         if key is not None:
             refs.append(key)
+    refs += apisix.managed_route_keys(ro)
     for base, canary in ambassador.mapping_keys(ro):
         refs += [base, canary]
     refs += appmesh.refs(ro)
@@ -288,17 +289,16 @@ def route_edits(
     )
     if apisix_route is not None:
         edits.append(_edit(apisix_route[0], apisix_route[1]))
+    for key, obj, verb in _guarded(
+        None, lambda: apisix.edit_header_routes(ro, routers, current, remove_managed_routes)
+    ):
+        edits.append(_verb_edit(key, obj, verb))
     for key, obj in _guarded(
         None, lambda: appmesh.edit_app_mesh(ro, routers, canary_weight, canary_hash, stable_hash)
     ):
         edits.append(_edit(key, obj))
     for key, obj, verb in _guarded(None, lambda: ambassador.edit_mappings(ro, routers, canary_weight)):
-        if verb == "delete":
-            edits.append(
-                EditRouter(api_version=key[0], kind=key[1], namespace=key[2], name=key[3], delete=True)
-            )
-        else:
-            edits.append(_edit(key, obj or {}, create=verb == "create"))
+        edits.append(_verb_edit(key, obj, verb))
     for key, obj in _guarded(
         None, lambda: gatewayapi.edit_http_routes(ro, routers, canary_weight, additional)
     ):
@@ -323,6 +323,13 @@ def _guarded(key: RouterKey | None, edit: Callable[[], T]) -> T:
             namespace=ns,
             name=name,
         ) from exc
+
+
+def _verb_edit(key: RouterKey, obj: JSON | None, verb: str) -> EditRouter:
+    """The action of a router edit that creates, updates or deletes a whole object (Ambassador, APISIX)."""
+    if verb == "delete":
+        return EditRouter(api_version=key[0], kind=key[1], namespace=key[2], name=key[3], delete=True)
+    return _edit(key, obj or {}, create=verb == "create")
 
 
 def _edit(key: RouterKey, obj: JSON, create: bool = False) -> EditRouter:

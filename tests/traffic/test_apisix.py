@@ -1,6 +1,7 @@
 """APISIX traffic routing (`rollouts/traffic/apisix.py`; Argo: rollout/trafficrouting/apisix/apisix.go): the
 backend weights of the ApisixRoute shaped as docs/features/traffic-management/apisix.md shows it, Argo's errors,
-and the refusal of APISIX header routes (not implemented) in the one list of refused features."""
+and the header routes: an ApisixRoute per managed route, owned by the Rollout, created, updated and deleted as
+Argo's SetHeaderRoute and RemoveManagedRoutes do."""
 
 from __future__ import annotations
 
@@ -78,7 +79,114 @@ def test_errors(doc: dict[str, Any] | None, message: str) -> None:
         route_edits(canary_rollout(routing(["rollouts-apisix"])), routers, 10)
 
 
-def test_header_routes_with_apisix_are_refused() -> None:
+HEADER_KEY = ("apisix.apache.org/v2", "ApisixRoute", "default", "set-header")
+
+
+def header_rollout() -> Any:
+    """docs/features/traffic-management/apisix.md's header route: `trace: debug` to the canary."""
+    tr = routing(["rollouts-apisix"])
+    tr["managedRoutes"] = [{"name": "set-header"}]
+    return canary_rollout(tr)
+
+
+def header_step(*match: dict[str, Any]) -> dict[str, Any]:
+    return {"setHeaderRoute": {"name": "set-header", "match": list(match)}}
+
+
+def test_a_header_route_is_a_copy_of_the_route_owned_by_the_rollout() -> None:
+    ro = header_rollout()
+    assert router_refs(ro) == [KEY, HEADER_KEY]  # read with the route (it may not exist yet)
+    base = apisix_route(
+        {**rule("rollouts-apisix", "stable", "canary"), "priority": 2}, rule("other", "stable")
+    )
+    base["metadata"].update(labels={"team": "web"}, resourceVersion="7", uid="u-route")
+    trace = {"headerName": "trace", "headerValue": {"exact": "debug"}}
+    (create,) = [
+        e for e in route_edits(ro, {KEY: base}, 0, step=header_step(trace)) if e.name == "set-header"
+    ]
+    assert create.create and create.kind == "ApisixRoute"
+    assert create.obj["metadata"] == {
+        "labels": {"team": "web"},
+        "name": "set-header",
+        "namespace": "default",
+        "ownerReferences": [
+            {
+                "apiVersion": "argoproj.io/v1alpha1",
+                "kind": "Rollout",
+                "name": "rollout",
+                "uid": "uid-1",
+                "controller": True,
+                "blockOwnerDeletion": True,
+            }
+        ],
+    }
+    first, other = create.obj["spec"]["http"]
+    assert first["backends"] == [
+        {"serviceName": "canary", "servicePort": 80, "weight": 100}
+    ]  # stable removed
+    assert first["priority"] == 3  # one above the rule it copies
+    assert first["match"]["exprs"] == [
+        {"subject": {"scope": "Header", "name": "trace"}, "op": "Equal", "value": "debug"}
+    ]
+    assert first["match"]["paths"] == ["/*"]
+    assert other == base["spec"]["http"][1]
+    # once created and owned, the same step changes nothing more
+    existing = {**create.obj, "metadata": {**create.obj["metadata"], "resourceVersion": "9"}}
+    edits = route_edits(ro, {KEY: base, HEADER_KEY: existing}, 0, step=header_step(trace))
+    assert [e for e in edits if e.name == "set-header"] == []
+
+
+def test_regex_and_prefix_matches() -> None:
+    ro = header_rollout()
+    base = apisix_route(rule("rollouts-apisix", "stable", "canary"))
+    match = {"headerName": "agent", "headerValue": {"regex": "Mozilla.*", "prefix": "Chr"}}
+    (create,) = [
+        e for e in route_edits(ro, {KEY: base}, 0, step=header_step(match)) if e.name == "set-header"
+    ]
+    assert create.obj["spec"]["http"][0]["match"]["exprs"] == [
+        {"subject": {"scope": "Header", "name": "agent"}, "op": "RegexMatch", "value": "Mozilla.*"},
+        {"subject": {"scope": "Header", "name": "agent"}, "op": "RegexMatch", "value": "^Chr.*"},
+    ]  # apisixExprs: prefix as a regular expression
+
+
+def owned(obj: dict[str, Any], uid: str = "uid-1") -> dict[str, Any]:
+    meta = {**obj["metadata"], "name": "set-header", "ownerReferences": [{"controller": True, "uid": uid}]}
+    return {**obj, "metadata": meta}
+
+
+def test_a_step_without_a_match_and_the_end_of_the_rollout_delete_it() -> None:
+    ro = header_rollout()
+    base = apisix_route(rule("rollouts-apisix", "stable", "canary"))
+    routers = {KEY: base, HEADER_KEY: owned(base)}
+    (delete,) = [
+        e
+        for e in route_edits(ro, routers, 0, step={"setHeaderRoute": {"name": "set-header"}})
+        if e.name == "set-header"
+    ]
+    assert delete.delete
+    (removed,) = [
+        e for e in route_edits(ro, routers, 0, remove_managed_routes=True) if e.name == "set-header"
+    ]
+    assert removed.delete
+    # gone already, or someone else's: nothing to delete
+    assert [
+        e for e in route_edits(ro, {KEY: base}, 0, remove_managed_routes=True) if e.name == "set-header"
+    ] == []
+    theirs = {KEY: base, HEADER_KEY: owned(base, uid="someone-else")}
+    assert [e for e in route_edits(ro, theirs, 0, remove_managed_routes=True) if e.name == "set-header"] == []
+
+
+def test_a_route_of_that_name_that_is_not_the_rollouts_is_argos_error() -> None:
+    ro = header_rollout()
+    base = apisix_route(rule("rollouts-apisix", "stable", "canary"))
+    theirs = {KEY: base, HEADER_KEY: owned(base, uid="someone-else")}
+    with pytest.raises(TrafficRoutingError, match=r"duplicate ApisixRoute \[set-header\] already exists"):
+        route_edits(
+            ro, theirs, 0, step=header_step({"headerName": "trace", "headerValue": {"exact": "debug"}})
+        )
+
+
+def test_header_routes_with_apisix_are_no_longer_refused() -> None:
     wire = {
         "metadata": {"name": "r"},
         "spec": {"strategy": {"canary": {
@@ -86,7 +194,4 @@ def test_header_routes_with_apisix_are_refused() -> None:
             "steps": [{"setWeight": 10}, {"setHeaderRoute": {"name": "h", "match": [{"headerName": "x"}]}}],
         }}},
     }  # fmt: skip
-    assert refused_message(rollout_findings(wire)) == (
-        "spec.strategy.canary.steps[1].setHeaderRoute: Forbidden: header routes with APISIX are not supported yet; "
-        "APISIX is driven for weights only (setWeight)"
-    )
+    assert refused_message(rollout_findings(wire)) == ""
