@@ -236,7 +236,7 @@ async def weight_becomes(client: KubeClient, router: Router, weight: int, limit:
     seen = -1
     try:
         async with asyncio.timeout(limit):
-            while (seen := await router.weight(client)) != weight:
+            while (seen := await router.weight(client)) != weight:  # noqa: ASYNC110 - the controller drives it
                 await asyncio.sleep(0.02)
     except TimeoutError:
         raise AssertionError(f"{router.name}: canary weight {seen}, expected {weight}") from None
