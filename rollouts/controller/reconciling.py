@@ -37,14 +37,15 @@ from rollouts.controller.metering import NoMetrics, RolloutMetrics
 from rollouts.controller.observing import ClientSource, ObjectSource, observe
 from rollouts.controller.recording import EventRecorder
 from rollouts.kube.client import KubeClient
-from rollouts.kube.errors import Conflict, Forbidden, Invalid, NotFound
-from rollouts.kube.resources import BY_GROUP_KIND, ROLLOUTS, Resource
+from rollouts.kube.errors import Conflict, Forbidden, Invalid, KubeError, NotFound
+from rollouts.kube.resources import BY_GROUP_KIND, INGRESSES, ROLLOUTS, Resource
 from rollouts.models.vocabulary import INVALID_SPEC, format_time
 from rollouts.strategy import decide as decide_rollout
 from rollouts.strategy import workload
 from rollouts.strategy.memo import Memo
 from rollouts.strategy.plan import JSON, Action, CompletedAttempt, EmitEvent, Observed, Plan, WorkloadState
 from rollouts.strategy.status import invalid_spec_status
+from rollouts.traffic import alb
 from rollouts.validation.errors import invalid_spec_message
 
 Decide = Callable[[Observed, datetime], Plan]
@@ -297,6 +298,7 @@ class RolloutReconciler:
                     memo.pop((namespace, name), None)
                 self._parsed.pop((namespace, name))
                 self.metrics.forget_rollout(namespace, name)
+                await self._reset_alb_actions(namespace, name)
                 return None  # deleted: its ReplicaSets and runs go with it (ownerReferences)
             if (raw.get("metadata") or {}).get("deletionTimestamp"):
                 return None
@@ -351,6 +353,66 @@ class RolloutReconciler:
         self._report_completed(namespace, name, plan)
         self._failures.pop((namespace, name), None)
         return plan.requeue_after
+
+    async def _reset_alb_actions(self, namespace: str, name: str) -> None:
+        """docs/semantics/controller.md#alb: a deleted Rollout's ALB actions go back to 100 % to their Service, as
+        Argo's Ingress controller does (ingress/alb.go). Every Ingress of the namespace whose managed record names
+        the Rollout is reset for each recorded Rollout that is gone (asked of the API server, so a Rollout of
+        another shard or instance is never taken for a deleted one)."""
+        try:
+            ingresses = await self.fresh.list(INGRESSES, namespace)
+        except KubeError as e:
+            logger.warning("rollout {}/{} deleted: its ALB actions were not checked: {}", namespace, name, e)
+            return
+        for ingress in ingresses:
+            recorded = alb.managed_rollouts(ingress)
+            if name not in recorded:
+                continue
+            living = [other for other in recorded if other != name and await self._exists(namespace, other)]
+            ingress_name = str((ingress.get("metadata") or {}).get("name") or "")
+            for _ in range(self.conflict_retries + 1):
+                try:
+                    new = alb.reset_orphaned_actions(ingress, living)
+                except ValueError as e:
+                    logger.warning(
+                        "rollout {}/{} deleted: the ALB actions of Ingress {} were left as they are: {}",
+                        namespace,
+                        name,
+                        ingress_name,
+                        e,
+                    )
+                    break
+                if new is None:
+                    break
+                try:
+                    await self.applier.api.replace(INGRESSES, new, namespace)
+                except Conflict:
+                    ingress = await self.direct.get(INGRESSES, ingress_name, namespace)
+                    continue
+                except KubeError as e:
+                    logger.warning(
+                        "rollout {}/{} deleted: resetting the ALB actions of Ingress {} failed: {}",
+                        namespace,
+                        name,
+                        ingress_name,
+                        e,
+                    )
+                    break
+                logger.info(
+                    "rollout {}/{} deleted: the ALB actions it managed in Ingress {} forward 100 % to their "
+                    "Service again",
+                    namespace,
+                    name,
+                    ingress_name,
+                )
+                break
+
+    async def _exists(self, namespace: str, name: str) -> bool:
+        try:
+            await self.direct.get(ROLLOUTS, name, namespace)
+        except NotFound:
+            return False
+        return True
 
     def _report_completed(self, namespace: str, name: str, plan: Plan) -> None:
         """Attempts that ended in this pass, now that their status is written (Argo's emitPendingRolloutDuration:

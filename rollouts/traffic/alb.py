@@ -30,7 +30,7 @@ AWS's API); this controller has no AWS client: it writes the annotations and nev
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from rollouts.models import CanaryStep, Rollout, WeightDestination
@@ -46,12 +46,16 @@ from rollouts.traffic.base import (
 )
 
 __all__ = [
+    "DEFAULT_ALB_INGRESS_CLASSES",
     "DEFAULT_PREFIX",
     "MANAGED_ANNOTATIONS",
     "action_annotation_key",
     "edit_ingresses",
     "forward_action",
+    "ingress_class",
     "ingress_keys",
+    "managed_rollouts",
+    "reset_orphaned_actions",
 ]
 
 DEFAULT_PREFIX = "alb.ingress.kubernetes.io"
@@ -340,3 +344,94 @@ def edit_ingresses(
         if new != current:
             out.append((key, new))
     return out
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# A deleted Rollout's actions (Argo's Ingress controller: ingress/alb.go syncALBIngress, getResetALBActionStr)
+# ---------------------------------------------------------------------------------------------------------------
+
+DEFAULT_ALB_INGRESS_CLASSES = ("alb",)  # Argo's --alb-ingress-classes default
+_LEGACY_MANAGED_ACTIONS = "rollouts.argoproj.io/managed-alb-actions"
+_ACTION_MARK = "/actions."
+
+
+def ingress_class(ingress: Mapping[str, Any]) -> str:
+    """`Ingress.GetClass`: the `kubernetes.io/ingress.class` annotation, else `spec.ingressClassName`."""
+    annotations = (ingress.get("metadata") or {}).get("annotations") or {}
+    value = annotations.get("kubernetes.io/ingress.class") or ""
+    if not value:
+        value = (ingress.get("spec") or {}).get("ingressClassName") or ""
+    return str(value)
+
+
+def _reset_action(annotations: Mapping[str, str], action_key: str) -> str:
+    """`getResetALBActionStr`: everything to the Service the action is named after, at the port the action used
+    for it (stickiness kept). Raises ValueError with Argo's reason when it cannot."""
+    parts = action_key.split(_ACTION_MARK)
+    if len(parts) != 2:
+        raise ValueError(f"unable to parse action to get the service {action_key}")
+    service = parts[1]
+    try:
+        previous = json.loads(annotations.get(action_key) or "")
+    except ValueError as exc:
+        raise ValueError("unable to unmarshal previous ALB action") from exc
+    if not isinstance(previous, Mapping):
+        raise ValueError("unable to unmarshal previous ALB action")
+    found = previous.get("ForwardConfig")
+    forward_config: Mapping[str, Any] = found if isinstance(found, Mapping) else {}
+    groups = forward_config.get("TargetGroups")
+    port = ""
+    for group in groups if isinstance(groups, list) else ():
+        if isinstance(group, Mapping) and group.get("ServiceName") == service:
+            port = str(group.get("ServicePort") or "")
+    if not port:
+        raise ValueError("unable to reset annotation due to missing port")
+    forward: JSON = {"TargetGroups": [{"ServiceName": service, "ServicePort": port, "Weight": 100}]}
+    sticky = forward_config.get("TargetGroupStickinessConfig")
+    if isinstance(sticky, Mapping):
+        forward["TargetGroupStickinessConfig"] = {
+            k: sticky[k] for k in ("Enabled", "DurationSeconds") if k in sticky
+        }
+    return _go_json({"Type": "forward", "ForwardConfig": forward})
+
+
+def reset_orphaned_actions(
+    ingress: Mapping[str, Any], living: Iterable[str], classes: Sequence[str] = DEFAULT_ALB_INGRESS_CLASSES
+) -> JSON | None:
+    """`syncALBIngress`: the Ingress with the actions of every Rollout recorded in its managed annotation and not
+    among `living` (the Rollouts of its namespace that route through it) put back to 100 % to their Service, the
+    Rollout dropped from the record; None when nothing changes or the Ingress is not of an ALB class. Raises
+    ValueError (Argo's reason) when an action cannot be reset: then nothing is written, as in Argo."""
+    if ingress_class(ingress) not in classes:
+        return None
+    meta = ingress.get("metadata") or {}
+    annotations: dict[str, str] = dict(meta.get("annotations") or {})
+    try:
+        managed = _managed(annotations, ("", "Ingress", "", ""))
+    except TrafficRoutingError:
+        return None  # Argo: an unreadable record is left alone
+    alive = set(living)
+    gone = [name for name in managed if name not in alive]
+    if not gone:
+        return None
+    for name in gone:
+        for action_key in managed.pop(name):
+            if _ACTION_MARK in action_key:
+                annotations[action_key] = _reset_action(annotations, action_key)
+    if managed:
+        annotations[MANAGED_ANNOTATIONS] = _go_json(managed, sort_keys=True)
+    else:
+        annotations.pop(MANAGED_ANNOTATIONS, None)
+    annotations.pop(_LEGACY_MANAGED_ACTIONS, None)
+    new = deep(dict(ingress))
+    new.setdefault("metadata", {})["annotations"] = annotations
+    return new
+
+
+def managed_rollouts(ingress: Mapping[str, Any]) -> list[str]:
+    """The Rollouts an Ingress's managed-annotations record names ([] when it has none or it is unreadable)."""
+    annotations = (ingress.get("metadata") or {}).get("annotations") or {}
+    try:
+        return sorted(_managed(annotations, ("", "Ingress", "", "")))
+    except TrafficRoutingError:
+        return []

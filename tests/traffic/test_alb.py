@@ -11,7 +11,7 @@ import pytest
 
 from rollouts.models import CanaryStep, WeightDestination
 from rollouts.traffic import TrafficRoutingError, route_edits, router_refs
-from rollouts.traffic.alb import MANAGED_ANNOTATIONS, forward_action
+from rollouts.traffic.alb import MANAGED_ANNOTATIONS, forward_action, managed_rollouts, reset_orphaned_actions
 from tests.traffic.helpers import canary_rollout
 
 KEY = ("networking.k8s.io/v1", "Ingress", "default", "ingress")
@@ -168,3 +168,91 @@ def test_header_route_added_then_removed() -> None:
 def test_errors_name_the_field(routing: dict[str, Any], routers: dict[Any, Any], message: str) -> None:
     with pytest.raises(TrafficRoutingError, match=message):
         route_edits(canary_rollout(routing), routers, 10)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# A deleted Rollout's actions: Argo's ingress/alb_test.go cases
+# ---------------------------------------------------------------------------------------------------------------
+
+ACTION_85_15 = (
+    '{"Type":"forward","ForwardConfig":{"TargetGroups":[{"ServiceName":"stable-service","ServicePort":"80",'
+    '"Weight": 85},{"ServiceName":"stable-service-canary","ServicePort":"80","Weight": 15}]%s}}'
+)
+STICKY = ',"TargetGroupStickinessConfig":{"DurationSeconds" : 300, "Enabled" : true}'
+STABLE_ACTION = "alb.ingress.kubernetes.io/actions.stable-service"
+
+
+def alb_ingress(rollout: str, *, sticky: bool = False, **annotations: str) -> dict[str, Any]:
+    """newALBIngress: an `alb` Ingress whose action is managed by `rollout`."""
+    managed = json.dumps({rollout: [STABLE_ACTION, "alb.ingress.kubernetes.io/conditions.stable-service"]})
+    return {
+        "metadata": {
+            "name": "test-ingress",
+            "namespace": "default",
+            "annotations": {
+                "kubernetes.io/ingress.class": "alb",
+                STABLE_ACTION: ACTION_85_15 % (STICKY if sticky else ""),
+                "rollouts.argoproj.io/managed-alb-annotations": managed,
+                **annotations,
+            },
+        },
+        "spec": {
+            "rules": [
+                {"http": {"paths": [{"path": "/foo", "backend": {"service": {"name": "stable-service"}}}]}}
+            ]
+        },
+    }
+
+
+def test_a_deleted_rollouts_action_forwards_everything_to_its_service() -> None:
+    new = reset_orphaned_actions(alb_ingress("non-existing-rollout"), living=[])
+    assert new is not None
+    annotations = new["metadata"]["annotations"]
+    assert "rollouts.argoproj.io/managed-alb-annotations" not in annotations
+    assert annotations[STABLE_ACTION] == (
+        '{"Type":"forward","ForwardConfig":{"TargetGroups":[{"ServiceName":"stable-service","ServicePort":"80",'
+        '"Weight":100}]}}'
+    )
+
+
+def test_the_reset_keeps_stickiness() -> None:
+    new = reset_orphaned_actions(alb_ingress("non-existing-rollout", sticky=True), living=[])
+    assert new is not None
+    assert new["metadata"]["annotations"][STABLE_ACTION] == (
+        '{"Type":"forward","ForwardConfig":{"TargetGroups":[{"ServiceName":"stable-service","ServicePort":"80",'
+        '"Weight":100}],"TargetGroupStickinessConfig":{"Enabled":true,"DurationSeconds":300}}}'
+    )
+
+
+def test_a_living_rollouts_action_is_left_alone() -> None:
+    assert reset_orphaned_actions(alb_ingress("rollout"), living=["rollout"]) is None
+
+
+@pytest.mark.parametrize(
+    ("annotations", "error"),
+    [
+        (
+            {"rollouts.argoproj.io/managed-alb-annotations": "invalid-managed-by"},
+            None,
+        ),  # unreadable: left alone
+        ({STABLE_ACTION: "{"}, "unable to unmarshal previous ALB action"),
+        ({STABLE_ACTION: "{}"}, "unable to reset annotation due to missing port"),
+    ],
+    ids=["invalid-record", "invalid-action", "no-port"],
+)
+def test_what_cannot_be_reset_is_not_written(annotations: dict[str, str], error: str | None) -> None:
+    ingress = alb_ingress("gone", **annotations)
+    if error is None:
+        assert reset_orphaned_actions(ingress, living=[]) is None
+    else:
+        with pytest.raises(ValueError, match=error):
+            reset_orphaned_actions(ingress, living=[])
+
+
+def test_only_alb_ingresses_are_reset() -> None:
+    ingress = alb_ingress("gone", **{"kubernetes.io/ingress.class": "nginx"})
+    assert reset_orphaned_actions(ingress, living=[]) is None
+    ingress["metadata"]["annotations"].pop("kubernetes.io/ingress.class")
+    ingress["spec"]["ingressClassName"] = "alb"
+    assert reset_orphaned_actions(ingress, living=[]) is not None
+    assert managed_rollouts(ingress) == ["gone"]
