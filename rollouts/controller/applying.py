@@ -72,6 +72,7 @@ from rollouts.strategy.plan import (
     SyncPodMetadata,
     TerminateAnalysisRun,
     UpdateReplicaSetMeta,
+    UpdateReplicaSetSpec,
 )
 from rollouts.traffic.base import EditRouter
 
@@ -312,6 +313,13 @@ class Applier:
                 if not meta:
                     return
                 await self.api.patch(REPLICA_SETS, name, {"metadata": meta}, ns)
+            case UpdateReplicaSetSpec(name=name, min_ready_seconds=min_ready, affinity=affinity):
+                ops: list[JSON] = [{"op": "add", "path": "/spec/minReadySeconds", "value": min_ready}]
+                if affinity is not None:
+                    ops.append({"op": "add", "path": "/spec/template/spec/affinity", "value": affinity})
+                elif action.had_affinity:
+                    ops.append({"op": "remove", "path": "/spec/template/spec/affinity"})
+                await self.api.patch(REPLICA_SETS, name, ops, ns, patch_type="json")
             case DeleteReplicaSet(name=name):
                 await self._delete(REPLICA_SETS, name, ns)
             case EvictPod(name=name):
@@ -522,7 +530,7 @@ class _Recording:
         return self._seen(resource, await self.client.replace(resource, body, namespace))
 
     async def patch(
-        self, resource: Resource, name: str, patch: JSON, namespace: str | None = None, **kw: Any
+        self, resource: Resource, name: str, patch: JSON | list[JSON], namespace: str | None = None, **kw: Any
     ) -> JSON:
         return self._seen(resource, await self.client.patch(resource, name, patch, namespace, **kw))
 

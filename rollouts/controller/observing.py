@@ -117,6 +117,7 @@ def parse_replica_set(obj: Mapping[str, Any]) -> ReplicaSetState:
         scale_down_deadline=parse_time(annotations.get(SCALE_DOWN_DEADLINE_ANNOTATION)),
         labels=labels,
         annotations=annotations,
+        min_ready_seconds=parse_int(spec.get("minReadySeconds")),
     )
 
 

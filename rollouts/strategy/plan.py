@@ -43,6 +43,7 @@ class ReplicaSetState:
     scale_down_deadline: datetime | None = None  # annotation scale-down-deadline
     labels: Mapping[str, str] = field(default_factory=dict)
     annotations: Mapping[str, str] = field(default_factory=dict)
+    min_ready_seconds: int = 0  # spec.minReadySeconds
 
 
 @dataclass(frozen=True)
@@ -149,6 +150,17 @@ class UpdateReplicaSetMeta:
 
 
 @dataclass(frozen=True)
+class UpdateReplicaSetSpec:
+    """`syncReplicaSetRevision`'s update of the new ReplicaSet: spec.minReadySeconds and the pod template's
+    affinity (None: none), both as the Rollout now wants them."""
+
+    name: str
+    min_ready_seconds: int
+    affinity: JSON | None
+    had_affinity: bool  # the template has an affinity now (a JSON patch removes only what exists)
+
+
+@dataclass(frozen=True)
 class DeleteReplicaSet:
     name: str
 
@@ -231,6 +243,7 @@ Action = (
     CreateReplicaSet
     | ScaleReplicaSet
     | UpdateReplicaSetMeta
+    | UpdateReplicaSetSpec
     | DeleteReplicaSet
     | ScaleDeployment
     | SyncPodMetadata

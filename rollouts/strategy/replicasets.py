@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import replace
 from datetime import timedelta
+from typing import Any
 
 from rollouts.models import LabelSelector
 from rollouts.models.scalars import INT32_MAX
@@ -33,6 +34,7 @@ from rollouts.strategy.plan import (
     ScaleReplicaSet,
     SetServiceSelector,
     UpdateReplicaSetMeta,
+    UpdateReplicaSetSpec,
 )
 from rollouts.strategy.weights import max_unavailable
 
@@ -100,14 +102,7 @@ def replica_set_affinity(ctx: Context, template: JSON) -> JSON | None:
     weighted (`preferredDuringSchedulingIgnoredDuringExecution.weight`) or required. None: no affinity at all."""
     spec = template.get("spec") or {}
     affinity = spec.get("affinity") if isinstance(spec, dict) else None
-    strategy = ctx.canary.anti_affinity if ctx.canary is not None else None
-    if strategy is None and ctx.bluegreen is not None:
-        strategy = ctx.bluegreen.anti_affinity
-    if strategy is not None and (
-        strategy.preferred_during_scheduling_ignored_during_execution is None
-        and strategy.required_during_scheduling_ignored_during_execution is None
-    ):
-        strategy = None
+    strategy = _anti_affinity(ctx)
     stable = ctx.status.stable_rs
     if strategy is None or not stable or stable == ctx.pod_hash:
         return affinity if isinstance(affinity, dict) else None
@@ -134,6 +129,62 @@ def replica_set_affinity(ctx: Context, template: JSON) -> JSON | None:
     return out
 
 
+def _anti_affinity(ctx: Context) -> Any:
+    """`GetRolloutAffinity`: the canary's antiAffinity, else the blue-green's, when it names a kind."""
+    strategy = ctx.canary.anti_affinity if ctx.canary is not None else None
+    if strategy is None and ctx.bluegreen is not None:
+        strategy = ctx.bluegreen.anti_affinity
+    if strategy is not None and (
+        strategy.preferred_during_scheduling_ignored_during_execution is None
+        and strategy.required_during_scheduling_ignored_during_execution is None
+    ):
+        return None
+    return strategy
+
+
+def injected_term_outdated(ctx: Context, rs: ReplicaSetState) -> bool:
+    """`IfInjectedAntiAffinityRuleNeedsUpdate`: the ReplicaSet's injected anti-affinity term keeps its pods off a
+    ReplicaSet that is no longer the stable one (the stored stableRS differs and is not the new hash)."""
+    strategy = _anti_affinity(ctx)
+    stable = ctx.status.stable_rs or ""
+    if strategy is None or stable == ctx.pod_hash:
+        return False
+    anti = ((rs.template.get("spec") or {}).get("affinity") or {}).get("podAntiAffinity") or {}
+    if strategy.preferred_during_scheduling_ignored_during_execution is not None:
+        terms = [
+            t.get("podAffinityTerm") or {}
+            for t in anti.get("preferredDuringSchedulingIgnoredDuringExecution") or []
+        ]
+    else:
+        terms = list(anti.get("requiredDuringSchedulingIgnoredDuringExecution") or [])
+    for term in terms:
+        exprs = (term.get("labelSelector") or {}).get("matchExpressions") or []
+        if any(
+            e.get("key") == POD_TEMPLATE_HASH_LABEL for e in exprs
+        ):  # HasInjectedAntiAffinityRule: the first
+            return any(
+                e.get("key") == POD_TEMPLATE_HASH_LABEL and e.get("values") and e["values"][0] != stable
+                for e in exprs
+            )
+    return False
+
+
+def _sync_spec(ctx: Context, rs: ReplicaSetState, annotations_changed: bool) -> None:
+    """`syncReplicaSetRevision`: when the annotations, minReadySeconds or the injected anti-affinity term are
+    out of date, the ReplicaSet gets the Rollout's minReadySeconds and a freshly generated affinity (against
+    the current stable ReplicaSet) in the same update; only what differs is written."""
+    min_ready = ctx.spec.min_ready_seconds or 0
+    if not (annotations_changed or rs.min_ready_seconds != min_ready or injected_term_outdated(ctx, rs)):
+        return
+    current = (rs.template.get("spec") or {}).get("affinity")
+    wanted = replica_set_affinity(ctx, ctx.spec.template or {})
+    if rs.min_ready_seconds == min_ready and current == wanted:
+        return
+    ctx.actions.append(
+        UpdateReplicaSetSpec(rs.name, min_ready, copy_json(wanted) if wanted else None, current is not None)
+    )
+
+
 def ensure_new_rs(ctx: Context) -> None:
     """`getAllReplicaSetsAndSyncRevision` + `createDesiredReplicaSet`: create `<rollout>-<hash>` at 0 replicas.
 
@@ -144,6 +195,7 @@ def ensure_new_rs(ctx: Context) -> None:
     new_revision = max((rs.revision for rs in ctx.all_rss if rs is not ctx.new_rs), default=0) + 1
     if ctx.new_rs is not None:
         changes = synced_annotations(ctx, ctx.new_rs, new_revision)
+        _sync_spec(ctx, ctx.new_rs, bool(changes))
         if changes:
             ctx.actions.append(UpdateReplicaSetMeta(ctx.new_rs.name, annotations=dict(changes)))
             # the rest of the pass (run names, messages) already sees the new revision, as Argo's does
@@ -197,6 +249,7 @@ def ensure_new_rs(ctx: Context) -> None:
         template=template,
         labels=labels,
         annotations=annotations,
+        min_ready_seconds=ctx.spec.min_ready_seconds or 0,
     )
     ctx.new_rs_created = True
     ctx.event("NewReplicaSetCreated", f"Created ReplicaSet {name} (revision {revision})")

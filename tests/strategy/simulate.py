@@ -40,6 +40,7 @@ from rollouts.strategy.plan import (
     SyncPodMetadata,
     TerminateAnalysisRun,
     UpdateReplicaSetMeta,
+    UpdateReplicaSetSpec,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -146,6 +147,7 @@ class World:
                     template=copy.deepcopy(a.template),
                     labels=dict(a.labels),
                     annotations=dict(a.annotations),
+                    min_ready_seconds=a.min_ready_seconds,
                 )
         elif isinstance(a, ScaleReplicaSet | UpdateReplicaSetMeta):
             rs = self.replica_sets[a.name]
@@ -166,6 +168,14 @@ class World:
             )
         elif isinstance(a, DeleteReplicaSet):
             self.replica_sets.pop(a.name, None)
+        elif isinstance(a, UpdateReplicaSetSpec):
+            rs = self.replica_sets[a.name]
+            template = copy.deepcopy(rs.template)
+            if a.affinity is None:
+                template.setdefault("spec", {}).pop("affinity", None)
+            else:
+                template.setdefault("spec", {})["affinity"] = copy.deepcopy(a.affinity)
+            self.replica_sets[a.name] = replace(rs, template=template, min_ready_seconds=a.min_ready_seconds)
         elif isinstance(
             a, SyncPodMetadata
         ):  # the ReplicaSet's template and record (its pods are not modelled)

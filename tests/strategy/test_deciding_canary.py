@@ -1019,3 +1019,65 @@ def test_new_pods_are_kept_off_the_stable_pods_nodes(
         assert affinity["podAntiAffinity"] == {where: [term]}
     # the Rollout's own template is not changed, so the pod-template hash is the template's as written
     assert "podAntiAffinity" not in world.rollout["spec"]["template"]["spec"]["affinity"]
+
+
+def test_an_existing_replica_sets_term_follows_the_stable_replica_set() -> None:
+    """IfInjectedAntiAffinityRuleNeedsUpdate (rollout/sync.go syncReplicaSetRevision): going back to a template
+    whose ReplicaSet was made against an older stable one rewrites its term against the current stable one."""
+    world = World.from_files(*SEED)
+    world.rollout["spec"]["strategy"]["canary"]["antiAffinity"] = {
+        "preferredDuringSchedulingIgnoredDuringExecution": {"weight": 40}
+    }
+    world.settle(T0)
+    a = world.status["stableRS"]
+    world.set_image("api-server:v2")
+    world.settle(T0 + timedelta(seconds=1))
+    b = world.status["currentPodHash"]
+
+    def avoided(rs_hash: str) -> list[str]:
+        terms = world.rs_by_hash(rs_hash).template["spec"]["affinity"]["podAntiAffinity"]
+        return [
+            v
+            for t in terms["preferredDuringSchedulingIgnoredDuringExecution"]
+            for v in t["podAffinityTerm"]["labelSelector"]["matchExpressions"][0]["values"]
+        ]
+
+    assert avoided(b) == [a]
+    world.set_image("api-server:v3")  # B is left mid-update; C is made against A and promoted
+    world.settle(T0 + timedelta(seconds=2))
+    c = world.status["currentPodHash"]
+    world.patch_status(promoteFull=True)
+    world.settle(T0 + timedelta(minutes=30))
+    assert world.status["stableRS"] == c
+    world.set_image("api-server:v2")  # back to B's template: B is the new ReplicaSet again
+    plan = world.step(T0 + timedelta(minutes=31))
+    (update,) = [a_ for a_ in plan.actions if type(a_).__name__ == "UpdateReplicaSetSpec"]
+    assert update.name == f"api-server-{b}"
+    assert avoided(b) == [c]  # its term now keeps it off the current stable pods' nodes
+    assert (
+        len(
+            world.rs_by_hash(b).template["spec"]["affinity"]["podAntiAffinity"][
+                "preferredDuringSchedulingIgnoredDuringExecution"
+            ]
+        )
+        == 1
+    )
+    world.settle(T0 + timedelta(minutes=32))
+    assert not [
+        x
+        for x in world.step(T0 + timedelta(minutes=33)).actions
+        if type(x).__name__ == "UpdateReplicaSetSpec"
+    ]
+
+
+def test_a_new_min_ready_seconds_reaches_the_existing_replica_set() -> None:
+    """syncReplicaSetRevision: spec.minReadySeconds is not part of the pod template (same hash, same ReplicaSet),
+    and the ReplicaSet gets the new value."""
+    world = World.from_files(*SEED)
+    world.settle(T0)
+    world.rollout["spec"]["minReadySeconds"] = 5
+    world.bump_generation()
+    plan = world.step(T0 + timedelta(seconds=1))
+    (update,) = [a for a in plan.actions if type(a).__name__ == "UpdateReplicaSetSpec"]
+    assert update.min_ready_seconds == 5
+    assert world.rs_by_hash(world.status["stableRS"]).min_ready_seconds == 5
