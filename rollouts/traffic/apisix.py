@@ -16,7 +16,8 @@ already exists`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 from rollouts.models import Rollout
@@ -47,6 +48,40 @@ def _rule(rules: list[Any], name: str) -> dict[str, Any]:
     raise ValueError(f"Apisix http route rule {name} not found")
 
 
+@contextmanager
+def _argo_errors(key: RouterKey) -> Iterator[None]:
+    """Argo's errors about the ApisixRoute's shape (ValueError here) as a TrafficRoutingError naming it."""
+    try:
+        yield
+    except ValueError as exc:
+        raise TrafficRoutingError(
+            str(exc), kind="ApisixRoute", namespace=key[2], name=key[3], field=FIELD
+        ) from exc
+
+
+def _named_rules(ro: Rollout, obj: JSON, key: RouterKey) -> list[tuple[dict[str, Any], list[Any]]]:
+    """The rules of `obj` (to be edited in place) that `route.rules` names (default: the one named like the
+    route), with their backends; ValueError with Argo's message when one is missing or malformed."""
+    rules = (obj.get("spec") or {}).get("http")
+    if not isinstance(rules, list):
+        raise TrafficRoutingError(
+            "spec.http was not found in Apisix Route manifest",
+            kind="ApisixRoute",
+            namespace=key[2],
+            name=key[3],
+        )
+    route = ro.spec.traffic_routing.apisix.route  # type: ignore[union-attr]
+    assert route is not None
+    out = []
+    for name in route.rules if route.rules is not None else [route.name]:
+        rule = _rule(rules, name)
+        backends = rule.get("backends")
+        if not isinstance(backends, list):
+            raise ValueError("Apisix http route backends not found")
+        out.append((rule, backends))
+    return out
+
+
 def _set_weight(backends: list[Any], service: str | None, weight: int) -> None:
     for backend in backends:
         if not isinstance(backend, dict):
@@ -72,29 +107,11 @@ def edit_apisix_route(
             "not found", kind="ApisixRoute", namespace=key[2], name=key[3], field=f"{FIELD}.name"
         )
     new = deep(current)
-    rules = (new.get("spec") or {}).get("http")
-    if not isinstance(rules, list):
-        raise TrafficRoutingError(
-            "spec.http was not found in Apisix Route manifest",
-            kind="ApisixRoute",
-            namespace=key[2],
-            name=key[3],
-        )
-    route = ro.spec.traffic_routing.apisix.route  # type: ignore[union-attr]
-    assert route is not None
     canary = ro.spec.strategy.canary
-    try:
-        for name in route.rules if route.rules is not None else [route.name]:
-            rule = _rule(rules, name)
-            backends = rule.get("backends")
-            if not isinstance(backends, list):
-                raise ValueError("Apisix http route backends not found")
+    with _argo_errors(key):
+        for _, backends in _named_rules(ro, new, key):
             _set_weight(backends, canary.canary_service if canary else None, canary_weight)
             _set_weight(backends, canary.stable_service if canary else None, 100 - canary_weight)
-    except ValueError as exc:
-        raise TrafficRoutingError(
-            str(exc), kind="ApisixRoute", namespace=key[2], name=key[3], field=FIELD
-        ) from exc
     return (key, new) if new != current else None
 
 
@@ -182,26 +199,12 @@ def edit_header_routes(
             "not found", kind="ApisixRoute", namespace=key[2], name=key[3], field=f"{FIELD}.name"
         )
     new = deep(existing) if existing is not None else _copy_of(ro, base, header.name)
-    rules = (new.get("spec") or {}).get("http")
-    if not isinstance(rules, list):
-        raise TrafficRoutingError(
-            "spec.http was not found in Apisix Route manifest",
-            kind="ApisixRoute",
-            namespace=own[2],
-            name=own[3],
-        )
-    route = ro.spec.traffic_routing.apisix.route  # type: ignore[union-attr]
-    assert route is not None
     canary = ro.spec.strategy.canary
+    stable = canary.stable_service if canary else None
     exprs = [e for match in header.match for e in _exprs(match)]
-    try:
-        for name in route.rules if route.rules is not None else [route.name]:
-            rule = _rule(rules, name)
-            backends = rule.get("backends")
-            if not isinstance(backends, list):
-                raise ValueError("Apisix http route backends not found")
+    with _argo_errors(own):
+        for rule, backends in _named_rules(ro, new, own):
             _set_weight(backends, canary.canary_service if canary else None, 100)
-            stable = canary.stable_service if canary else None
             rule["backends"] = [
                 b for b in backends if not (isinstance(b, dict) and b.get("serviceName") == stable)
             ]
@@ -209,10 +212,6 @@ def edit_header_routes(
                 priority = rule.get("priority")
                 rule["priority"] = (priority if isinstance(priority, int) else 0) + 1
             rule.setdefault("match", {})["exprs"] = exprs
-    except ValueError as exc:
-        raise TrafficRoutingError(
-            str(exc), kind="ApisixRoute", namespace=own[2], name=own[3], field=FIELD
-        ) from exc
     if existing is None:
         return [(own, new, "create")]
     return [] if new == existing else [(own, new, "update")]
