@@ -97,14 +97,12 @@ EXPERIMENT_STEP = _refused("experimentStep", "experiment steps are")
 # RPC (Go's net/rpc encoding): a Python process can neither load them nor speak that protocol, so they stay refused.
 PLUGIN_RPC = "Argo's plugins are Go binaries served over its Go plugin RPC, which this controller cannot load"
 PLUGIN_STEP = _refused("pluginStep", "plugin steps are", PLUGIN_RPC)
-EXPERIMENT = _refused("experiment", "Experiment objects are", "this controller does not run them")
 NOTIFICATIONS = _ignored("notifications", "notifications are", "this controller sends none")
 
 FEATURES: tuple[Feature, ...] = (
     WORKLOAD_SCALE_DOWN,
     EXPERIMENT_STEP,
     PLUGIN_STEP,
-    EXPERIMENT,
     NOTIFICATIONS,
 )
 """Every feature but the traffic routers, which `router_feature` makes one per router name."""
@@ -177,10 +175,7 @@ def rollout_findings(rollout: Mapping[str, Any]) -> list[Finding]:
 
 
 def object_findings(obj: Mapping[str, Any]) -> list[Finding]:
-    """The findings of any argoproj.io object: a Rollout's features, or a kind this controller does not run."""
-    kind = obj.get("kind")
-    if kind == "Rollout":
+    """The findings of any argoproj.io object (a Rollout's features; every other kind is run as Argo runs it)."""
+    if obj.get("kind") == "Rollout":
         return rollout_findings(obj)
-    if kind == "Experiment":
-        return [Finding("kind", EXPERIMENT)]
     return []

@@ -45,7 +45,7 @@ def anchors(name: str) -> frozenset[str]:
 
 def test_the_semantics_files_exist_and_have_anchors() -> None:
     names = sorted(p.stem for p in SEMANTICS.glob("*.md"))
-    assert names == ["analysis", "controller", "metrics", "objects", "plugin"]
+    assert names == ["analysis", "controller", "experiments", "metrics", "objects", "plugin"]
     for name in names:
         assert len(anchors(name)) >= 3, name
 

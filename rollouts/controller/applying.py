@@ -52,6 +52,7 @@ from rollouts.kube.resources import (
 )
 from rollouts.models.vocabulary import (
     EPHEMERAL_METADATA_ANNOTATION,
+    EXPERIMENT_TEMPLATE_ANNOTATION,
     MANAGED_BY_ANNOTATION,
     POD_TEMPLATE_HASH_LABEL,
 )
@@ -61,8 +62,10 @@ from rollouts.strategy.plan import (
     Action,
     CreateAnalysisRun,
     CreateReplicaSet,
+    CreateService,
     DeleteAnalysisRun,
     DeleteReplicaSet,
+    DeleteService,
     EmitEvent,
     EvictPod,
     Plan,
@@ -128,9 +131,10 @@ def _drop_nulls(value: Mapping[str, Any]) -> JSON:
 
 
 def desired_status(rollout_raw: Mapping[str, Any], new_status: Mapping[str, Any]) -> JSON:
-    """The plan's status with `observedGeneration` (a string, as Argo stores it, docs/semantics/objects.md#rollout-status) filled in."""
+    """The plan's status with `observedGeneration` (a string, as Argo stores it, docs/semantics/objects.md#rollout-status) filled in
+    for a Rollout (an Experiment's status has none)."""
     status = dict(new_status)
-    if "observedGeneration" not in status:
+    if "observedGeneration" not in status and (rollout_raw.get("kind") or "Rollout") == "Rollout":
         generation = (rollout_raw.get("metadata") or {}).get("generation")
         if generation is not None:
             status["observedGeneration"] = str(generation)
@@ -144,10 +148,11 @@ def status_patch(rollout_raw: Mapping[str, Any], new_status: Mapping[str, Any]) 
 
 
 def owner_reference(rollout_raw: Mapping[str, Any]) -> JSON:
+    """The controller ownerReference to the object being reconciled (a Rollout, or an Experiment)."""
     meta = rollout_raw.get("metadata") or {}
     return {
-        "apiVersion": ROLLOUTS.api_version,
-        "kind": "Rollout",
+        "apiVersion": str(rollout_raw.get("apiVersion") or ROLLOUTS.api_version),
+        "kind": str(rollout_raw.get("kind") or "Rollout"),
         "name": meta.get("name"),
         "uid": meta.get("uid"),
         "controller": True,
@@ -228,10 +233,13 @@ class Applier:
         on_event_dropped: DroppedHook | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         events: EventRecorder | None = None,
+        owner: Resource = ROLLOUTS,
     ) -> None:
         """`events`: the recorder the plans' Events go to (the manager's, shared by every reconciler); without
-        one the Applier makes its own, counting through `on_event` and `on_event_dropped`."""
+        one the Applier makes its own, counting through `on_event` and `on_event_dropped`. `owner`: the kind
+        whose status the plans write (Rollouts, or Experiments)."""
         self.client = client
+        self.owner = owner
         self.component = component
         self.api = _Recording(client, on_written)
         self.clock = clock
@@ -272,7 +280,7 @@ class Applier:
             return None
         meta = rollout_raw.get("metadata") or {}
         return await self.api.patch_status(
-            ROLLOUTS,
+            self.owner,
             str(meta.get("name")),
             patch,
             meta.get("namespace"),
@@ -322,6 +330,10 @@ class Applier:
                 await self.api.patch(REPLICA_SETS, name, ops, ns, patch_type="json")
             case DeleteReplicaSet(name=name):
                 await self._delete(REPLICA_SETS, name, ns)
+            case CreateService():
+                await self._create_service(rollout_raw, action)
+            case DeleteService(name=name):
+                await self._delete(SERVICES, name, ns)
             case EvictPod(name=name):
                 await self._evict(rollout_raw, name)
             case SyncPodMetadata():
@@ -359,6 +371,38 @@ class Applier:
         self.events.emit(rollout_raw, action.type, action.reason, action.message)
 
     # ------------------------------------------------------------------------------------------------ helpers
+
+    async def _create_service(self, owner_raw: JSON, action: CreateService) -> None:
+        """A Service owned by `owner_raw` (an Experiment template's). One of that name already there is fine when
+        it is ours for the same template; anyone else's is refused (Argo's `CreateService`)."""
+        meta = owner_raw.get("metadata") or {}
+        ns = meta.get("namespace")
+        body: JSON = {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {
+                "name": action.name,
+                "namespace": ns,
+                "annotations": dict(action.annotations),
+                "ownerReferences": [owner_reference(owner_raw)],
+            },
+            "spec": {"selector": dict(action.selector), "ports": [dict(p) for p in action.ports]},
+        }
+        try:
+            with expecting(409):
+                await self.api.create(SERVICES, body, ns)
+        except AlreadyExists:
+            existing = await self.api.get_or_none(SERVICES, action.name, ns) or {}
+            annotations = (existing.get("metadata") or {}).get("annotations") or {}
+            template = action.annotations.get(EXPERIMENT_TEMPLATE_ANNOTATION, "")
+            if _controller_uid(existing) != str(meta.get("uid") or "") or (
+                annotations.get(EXPERIMENT_TEMPLATE_ANNOTATION) != template
+            ):
+                raise KubeError(
+                    f"service {action.name} already exists and is not owned by experiment template {template}",
+                    status=409,
+                    reason="AlreadyExists",
+                ) from None
 
     async def _evict(self, rollout_raw: JSON, name: str) -> None:
         """docs/semantics/controller.md#restart: one pod older than spec.restartAt. A PodDisruptionBudget that

@@ -31,6 +31,7 @@ from prometheus_client import CollectorRegistry
 from rollouts.controller.analyzing import AnalysisRunReconciler
 from rollouts.controller.caching import CachedSource, Obj
 from rollouts.controller.clocks import Clock, MonotonicClock
+from rollouts.controller.experimenting import ExperimentReconciler
 from rollouts.controller.health import HealthServer
 from rollouts.controller.leadership import ElectionConfig, LeaderElector, NotLeader
 from rollouts.controller.metrics import ControllerMetrics
@@ -59,6 +60,7 @@ from rollouts.kube.resources import (
     ANALYSIS_RUNS,
     ANALYSIS_TEMPLATES,
     CLUSTER_ANALYSIS_TEMPLATES,
+    EXPERIMENTS,
     JOBS,
     REPLICA_SETS,
     ROLLOUTS,
@@ -67,6 +69,7 @@ from rollouts.kube.resources import (
 )
 from rollouts.models.vocabulary import ANALYSIS_RUN_UID_LABEL, POD_TEMPLATE_HASH_LABEL
 
+EXPERIMENT_WORKERS = 4  # Experiments reconciled at once (each pass is a few API calls)
 HEARTBEAT = 0.5  # seconds between two beats of the reconcilers' loop (read by /healthz and the elector)
 
 __all__ = [
@@ -112,6 +115,7 @@ class Manager:
         self.events_client, self.events = self._recorder()
         self.rollout_queue = self._queue("Rollouts", self._reconcile_rollout, config.rollout_workers)
         self.analysis_queue = self._queue("AnalysisRuns", self._reconcile_analysis, config.analysis_workers)
+        self.experiment_queue = self._queue("Experiments", self._reconcile_experiment, EXPERIMENT_WORKERS)
         self.informers = self._informers()
         self.lookups = self._lookups()
         self.routers = RouterWatch(
@@ -137,6 +141,9 @@ class Manager:
         )
         self.rollouts: Reconciler = self._build(rollout_reconciler, "Rollout")
         self.analysis: Reconciler = self._build(analysis_reconciler, "AnalysisRun")
+        self.experiments: Reconciler = ExperimentReconciler(
+            self.writer, self.source, component=config.component, events=self.events
+        )
         self.health = HealthServer(
             self.registry,
             healthz_port=config.healthz_port,
@@ -251,6 +258,9 @@ class Manager:
                 self.client, ANALYSIS_RUNS, label_selector=cfg.selector(), resync=cfg.resync, **common
             ),
             "Job": Informer(self.client, JOBS, label_selector=ANALYSIS_RUN_UID_LABEL, **common),
+            "Experiment": Informer(
+                self.client, EXPERIMENTS, label_selector=cfg.selector(), resync=cfg.resync, **common
+            ),
         }
         for informer in informers.values():
             self.source.add(informer.store)
@@ -258,6 +268,7 @@ class Manager:
         informers["ReplicaSet"].add_handler(self._on_replica_set)
         informers["AnalysisRun"].add_handler(self._on_analysis_run)
         informers["Job"].add_handler(self._on_job)
+        informers["Experiment"].add_handler(self._on_experiment)
         return informers
 
     def _lookups(self) -> dict[str, Informer]:
@@ -312,6 +323,21 @@ class Manager:
         if etype == "MODIFIED" and old is not None and replica_set_view(old) == replica_set_view(obj):
             return
         self._on_owned_by_rollout(etype, obj, old)
+        self._on_owned_by_experiment(etype, obj, old)
+
+    def _on_experiment(self, etype: str, obj: Obj, old: Obj | None) -> None:
+        if etype == "DELETED":
+            self._shard_keys.discard(str(ObjectKey.of(obj)))
+        elif owner_key(obj, "Rollout") is None:  # a lone Experiment is a shard key of its own
+            self._shard_keys.add(str(ObjectKey.of(obj)))
+        self.experiment_queue.add(ObjectKey.of(obj))
+
+    def _on_owned_by_experiment(self, etype: str, obj: Obj, old: Obj | None) -> None:
+        if etype == "RESYNC":
+            return
+        key = owner_key(obj, "Experiment")
+        if key is not None:
+            self.experiment_queue.add(key)
 
     def _on_analysis_run(self, etype: str, obj: Obj, old: Obj | None) -> None:
         if etype == "DELETED":
@@ -324,6 +350,7 @@ class Manager:
         # Every measurement rewrites the run's status; its Rollout only cares when what it reads changed.
         if etype != "RESYNC" and (old is None or etype == "DELETED" or run_view(old) != run_view(obj)):
             self._on_owned_by_rollout(etype, obj, old)
+            self._on_owned_by_experiment(etype, obj, old)
 
     def _on_job(self, etype: str, obj: Obj, old: Obj | None) -> None:
         key = owner_key(obj, "AnalysisRun")
@@ -338,6 +365,11 @@ class Manager:
 
     async def _reconcile_analysis(self, key: ObjectKey) -> float | None:
         return await self._pass(self.analysis, key, self._shard_key_of_run(key))
+
+    async def _reconcile_experiment(self, key: ObjectKey) -> float | None:
+        experiment = self.informers["Experiment"].store.get(key.namespace, key.name)
+        owner = owner_key(experiment, "Rollout") if experiment is not None else None
+        return await self._pass(self.experiments, key, str(owner or key))
 
     async def _pass(self, reconciler: Reconciler, key: ObjectKey, shard_key: str) -> float | None:
         try:
@@ -375,6 +407,10 @@ class Manager:
             if d in gained and self.leading.is_set():
                 self.rollout_queue.add(ObjectKey.of(obj))
         if gained and self.leading.is_set():
+            for obj in self.informers["Experiment"].store:
+                owner = owner_key(obj, "Rollout")
+                if member.digest(str(owner or ObjectKey.of(obj))) in gained:
+                    self.experiment_queue.add(ObjectKey.of(obj))
             for obj in self.informers["AnalysisRun"].store:
                 key = ObjectKey.of(obj)
                 if member.digest(self._shard_key_of_run(key)) in gained:
@@ -476,11 +512,14 @@ class Manager:
         )
         self.rollout_queue.start()
         self.analysis_queue.start()
+        self.experiment_queue.start()
         self.leading.set()
 
     async def _stop_queues(self, grace: float) -> None:
         await self.rollout_queue.stop(grace)
         await self.analysis_queue.stop(grace)
+        await self.experiment_queue.stop(grace)
+        self.experiment_queue = self._queue("Experiments", self._reconcile_experiment, EXPERIMENT_WORKERS)
         # A stopped queue refuses adds; build fresh ones for the next term, fed by the same informers.
         self.rollout_queue = self.runtime.rollouts = self._queue(
             "Rollouts", self._reconcile_rollout, self.config.rollout_workers
@@ -494,6 +533,8 @@ class Manager:
                     self.rollout_queue.add(ObjectKey.of(obj))
                 elif informer.resource is ANALYSIS_RUNS:
                     self.analysis_queue.add(ObjectKey.of(obj))
+                elif informer.resource is EXPERIMENTS:
+                    self.experiment_queue.add(ObjectKey.of(obj))
 
     async def _sweep(self) -> None:
         while True:
@@ -512,6 +553,7 @@ class Manager:
         self._tasks.clear()
         await self.rollout_queue.stop(grace)
         await self.analysis_queue.stop(grace)
+        await self.experiment_queue.stop(grace)
         await self.events.stop(deadline=grace)  # while the lease is still held: the writes are fenced
         await self.supervisor.stop(release=True)  # the lease, then the health and metrics servers
         self.leading.clear()

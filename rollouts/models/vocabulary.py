@@ -40,6 +40,8 @@ __all__ = [
     "DESIRED_REPLICAS_ANNOTATION",
     "EPHEMERAL_METADATA_ANNOTATION",
     "EXPERIMENT_NAME_ANNOTATION",
+    "EXPERIMENT_OWNER_ANNOTATION",
+    "EXPERIMENT_TEMPLATE_ANNOTATION",
     "HEALTHY",
     "HEALTHY_REASON",
     "INCONCLUSIVE_ANALYSIS",
@@ -111,6 +113,9 @@ EPHEMERAL_METADATA_ANNOTATION = "rollout.argoproj.io/ephemeral-metadata"
 #: The (API group, kind) a workloadRef may name (rollout/templateref.go `infoByGroupKind`).
 WORKLOAD_KINDS = (("", "PodTemplate"), ("apps", "Deployment"), ("apps", "ReplicaSet"))
 EXPERIMENT_NAME_ANNOTATION = "rollout.argoproj.io/experiment-name"
+#: On an Experiment's ReplicaSets and Services: which Experiment and template they belong to (experiment_types.go).
+EXPERIMENT_OWNER_ANNOTATION = "experiment.argoproj.io/name"
+EXPERIMENT_TEMPLATE_ANNOTATION = "experiment.argoproj.io/template-name"
 SCALE_DOWN_DEADLINE_ANNOTATION = "scale-down-deadline"
 MANAGED_BY_ANNOTATION = "argo-rollouts.argoproj.io/managed-by-rollouts"
 

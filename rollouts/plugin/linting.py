@@ -19,17 +19,19 @@ from collections.abc import Iterator, Mapping
 from inspect import isclass
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from analysis.models import AnalysisRun, AnalysisTemplate, ClusterAnalysisTemplate
 from analysis.providers.registry import provider_findings
 from analysis.reading import ReadError, load_documents, read_documents
 from analysis.validating import check_object
+from rollouts.experiments import verify_spec
 from rollouts.models import Rollout
+from rollouts.models.experiment import Experiment
 from rollouts.plugin.references import reference_problems
 from rollouts.support import object_findings
 from rollouts.traffic import cross_namespace_message
-from rollouts.validation import load_rollout
+from rollouts.validation import errors_from_pydantic, load_rollout
 
 __all__ = ["lint_documents", "lint_file", "lint_report", "lint_text", "unknown_fields"]
 
@@ -129,6 +131,16 @@ def _lint_analysis(doc: Mapping[str, Any], model: type[BaseModel], warnings: lis
     return problems
 
 
+def _lint_experiment(doc: Mapping[str, Any]) -> list[str]:
+    """What the controller would refuse: a spec that does not load, or Argo's `VerifyExperimentSpec` message."""
+    try:
+        experiment = Experiment.from_wire(doc)
+    except ValidationError as e:
+        return [str(err) for err in errors_from_pydantic(e)]
+    invalid = verify_spec(experiment)
+    return [f"spec.templates: {invalid}"] if invalid else []
+
+
 def _index(docs: list[Mapping[str, Any]]) -> dict[str, dict[str, Mapping[str, Any]]]:
     index: dict[str, dict[str, Mapping[str, Any]]] = {}
     for doc in docs:
@@ -175,6 +187,8 @@ def lint_report(docs: list[Any]) -> tuple[list[str], list[str]]:
             found = _lint_rollout(body, index, notes)
         elif kind in _STRICT:
             found = _lint_analysis(body, _STRICT[kind], notes)
+        elif kind == "Experiment":
+            found = _lint_experiment(body)
         for finding in object_findings(body):
             notes.append(f"{REFUSED_PREFIX}{finding.message}" if finding.refused else finding.message)
         problems += [f'{kind} "{name}": {p}' for p in found]

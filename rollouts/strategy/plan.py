@@ -215,6 +215,21 @@ class SetServiceSelector:
 
 
 @dataclass(frozen=True)
+class CreateService:
+    """A Service owned by the object being reconciled (an Experiment template's), selecting `selector`."""
+
+    name: str
+    selector: Mapping[str, str]
+    ports: tuple[JSON, ...]
+    annotations: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class DeleteService:
+    name: str
+
+
+@dataclass(frozen=True)
 class CreateAnalysisRun:
     name: str
     spec: JSON  # AnalysisRun spec wire JSON (metrics, args resolved where possible, dryRun, …)
@@ -249,6 +264,8 @@ Action = (
     | SyncPodMetadata
     | EvictPod
     | SetServiceSelector
+    | CreateService
+    | DeleteService
     | EditRouter
     | CreateAnalysisRun
     | TerminateAnalysisRun

@@ -269,20 +269,32 @@ def test_ignored_and_refused_features_are_warnings() -> None:
     ]
 
 
-def test_experiments_are_a_warning() -> None:
-    experiment = {
-        "apiVersion": "argoproj.io/v1alpha1",
-        "kind": "Experiment",
-        "metadata": {"name": "baseline"},
-        "spec": {"templates": []},
+def test_experiments_are_checked_as_the_controller_checks_them() -> None:
+    """Experiments run here: lint says what the controller would refuse (Argo's VerifyExperimentSpec)."""
+
+    def experiment(*templates: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "apiVersion": "argoproj.io/v1alpha1",
+            "kind": "Experiment",
+            "metadata": {"name": "baseline"},
+            "spec": {"templates": list(templates)},
+        }
+
+    good = {
+        "name": "a",
+        "selector": {"matchLabels": {"app": "a"}},
+        "template": {"metadata": {"labels": {"app": "a"}}},
     }
-    assert lint_report([experiment]) == (
-        [],
+    assert lint_report([experiment(good)]) == ([], [])
+    assert lint_report([experiment(good, good)]) == (
         [
-            'Experiment "baseline": not supported by this controller yet: kind: Forbidden: Experiment objects '
-            "are not supported yet; this controller does not run them"
+            "Experiment \"baseline\": spec.templates: Experiment baseline has repeated template name 'a' in templates"
         ],
+        [],
     )
+    assert lint_report([experiment({**good, "selector": None})])[0] == [
+        "Experiment \"baseline\": spec.templates: Rollout has missing field '.Spec.Templates[0].Selector'"
+    ]
 
 
 def test_nginx_stable_ingress_is_checked_as_the_controller_checks_it() -> None:
