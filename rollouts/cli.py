@@ -19,9 +19,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     # kubectl plugin (rollouts.plugin)
     "get": (
         "rollouts.plugin.commands:get",
-        "Show a rollout (tree of revisions, pods, analysis) or an analysis run.",
+        "Show a rollout (tree of revisions, pods, analysis), an analysis run or an experiment.",
     ),
-    "list": ("rollouts.plugin.commands:list_", "List rollouts."),
+    "list": ("rollouts.plugin.commands:list_", "List rollouts or experiments."),
     "status": (
         "rollouts.plugin.commands:status",
         "Print a rollout's status until it is Healthy or Degraded.",
@@ -33,7 +33,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "restart": ("rollouts.plugin.commands:restart", "Restart the pods of a rollout."),
     "set": ("rollouts.plugin.commands:set_", "Set fields of a rollout (set image)."),
     "undo": ("rollouts.plugin.commands:undo", "Roll back to a previous revision."),
-    "terminate": ("rollouts.plugin.commands:terminate", "Terminate an analysis run."),
+    "terminate": ("rollouts.plugin.commands:terminate", "Terminate an analysis run or an experiment."),
     "create": ("rollouts.plugin.commands:create", "Create an analysis run from a template."),
     "lint": ("rollouts.plugin.commands:lint", "Validate Rollout and analysis manifests offline."),
     "version": ("rollouts.plugin.commands:version", "Print the version."),

@@ -11,8 +11,8 @@ says so: a Warning Event ``FeatureIgnored``, a warning log line and the `rollout
 Pure: `rollout_findings(rollout)` reads the wire Rollout (any shape: a field of the wrong type is simply not a
 finding) and returns `Finding`s in a fixed order; `Finding.message` is the sentence everyone prints.
 
-    >>> [f.message for f in rollout_findings({"spec": {"strategy": {"canary": {"steps": [{"experiment": {}}]}}}})]
-    ['spec.strategy.canary.steps[0].experiment: Forbidden: experiment steps are not supported yet']
+    >>> [f.message for f in rollout_findings({"spec": {"strategy": {"canary": {"steps": [{"plugin": {}}]}}}})][0][:70]
+    'spec.strategy.canary.steps[0].plugin: Forbidden: plugin steps are not '
 """
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ class Feature:
     """Stable name, the `feature` label of the metric (``workloadRef``, ``trafficRouting.alb``)."""
     refused: bool
     text: str
-    """The sentence after the field path, e.g. ``Forbidden: experiment steps are not supported yet``."""
+    """The sentence after the field path, e.g. ``Forbidden: plugin steps are not supported yet; …``."""
 
 
 @dataclass(frozen=True)
@@ -92,7 +92,6 @@ WORKLOAD_SCALE_DOWN = _ignored(
     "scaleDown of a workload other than a Deployment is",
     "only a Deployment is scaled down; this object keeps its pods",
 )
-EXPERIMENT_STEP = _refused("experimentStep", "experiment steps are")
 # Argo runs step and traffic-router plugins as Go binaries it downloads and talks to over hashicorp/go-plugin's
 # RPC (Go's net/rpc encoding): a Python process can neither load them nor speak that protocol, so they stay refused.
 PLUGIN_RPC = "Argo's plugins are Go binaries served over its Go plugin RPC, which this controller cannot load"
@@ -101,7 +100,6 @@ NOTIFICATIONS = _ignored("notifications", "notifications are", "this controller 
 
 FEATURES: tuple[Feature, ...] = (
     WORKLOAD_SCALE_DOWN,
-    EXPERIMENT_STEP,
     PLUGIN_STEP,
     NOTIFICATIONS,
 )
@@ -163,7 +161,7 @@ def rollout_findings(rollout: Mapping[str, Any]) -> list[Finding]:
     if ref.get("scaleDown") not in (None, "", "never") and ref.get("kind") != "Deployment":
         found.append(Finding("spec.workloadRef.scaleDown", WORKLOAD_SCALE_DOWN))
     for i, step in enumerate(_list(canary.get("steps"))):
-        for key, feature in (("experiment", EXPERIMENT_STEP), ("plugin", PLUGIN_STEP)):
+        for key, feature in (("plugin", PLUGIN_STEP),):
             if isinstance(step, Mapping) and key in step:
                 found.append(Finding(f"spec.strategy.canary.steps[{i}].{key}", feature))
     found += _routers(canary)

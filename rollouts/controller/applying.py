@@ -43,6 +43,7 @@ from rollouts.kube.errors import AlreadyExists, KubeError, NotFound, TooManyRequ
 from rollouts.kube.resources import (
     ANALYSIS_RUNS,
     DEPLOYMENTS,
+    EXPERIMENTS,
     PODS,
     REPLICA_SETS,
     ROLLOUTS,
@@ -61,6 +62,7 @@ from rollouts.strategy.plan import (
     JSON,
     Action,
     CreateAnalysisRun,
+    CreateExperiment,
     CreateReplicaSet,
     CreateService,
     DeleteAnalysisRun,
@@ -74,6 +76,7 @@ from rollouts.strategy.plan import (
     SetServiceSelector,
     SyncPodMetadata,
     TerminateAnalysisRun,
+    TerminateExperiment,
     UpdateReplicaSetMeta,
     UpdateReplicaSetSpec,
 )
@@ -218,6 +221,7 @@ class ApplyResult:
     writes: int = 0
     rollout: JSON | None = None
     created_runs: dict[str, str] = field(default_factory=dict)  # planned name -> actual name
+    created_experiments: dict[str, str] = field(default_factory=dict)  # planned name -> actual name
 
 
 class Applier:
@@ -263,7 +267,7 @@ class Applier:
                 "resourceVersion": _rv(annotated).get("resourceVersion"),
             }
             rollout_raw = {**rollout_raw, "metadata": meta}
-        result.rollout = await self.write_status(rollout_raw, plan.new_status)
+        result.rollout = await self.write_status(rollout_raw, _named_as_created(plan.new_status, result))
         if result.rollout is not None:
             result.writes += 1
         else:
@@ -330,6 +334,14 @@ class Applier:
                 await self.api.patch(REPLICA_SETS, name, ops, ns, patch_type="json")
             case DeleteReplicaSet(name=name):
                 await self._delete(REPLICA_SETS, name, ns)
+            case CreateExperiment():
+                result.created_experiments[action.name] = await self._create_experiment(rollout_raw, action)
+            case TerminateExperiment(name=name):
+                try:
+                    with expecting(404):
+                        await self.api.patch(EXPERIMENTS, name, {"spec": {"terminate": True}}, ns)
+                except NotFound:
+                    return
             case CreateService():
                 await self._create_service(rollout_raw, action)
             case DeleteService(name=name):
@@ -371,6 +383,50 @@ class Applier:
         self.events.emit(rollout_raw, action.type, action.reason, action.message)
 
     # ------------------------------------------------------------------------------------------------ helpers
+
+    async def _create_experiment(self, rollout_raw: JSON, action: CreateExperiment) -> str:
+        """`createExperimentWithCollisionHandling`: the Experiment under its planned name; an unfinished one of
+        that name, the Rollout's, with the same spec, is taken as it is; otherwise `<name>-1`, `<name>-2`, …"""
+        meta = rollout_raw.get("metadata") or {}
+        ns, uid = meta.get("namespace"), str(meta.get("uid") or "")
+        body_meta = action.body.get("metadata") or {}
+        for attempt in range(MAX_NAME_COLLISIONS + 1):
+            name = action.name if attempt == 0 else f"{action.name}-{attempt}"
+            body: JSON = {
+                "apiVersion": EXPERIMENTS.api_version,
+                "kind": "Experiment",
+                "metadata": {
+                    **body_meta,
+                    "name": name,
+                    "namespace": ns,
+                    "ownerReferences": [owner_reference(rollout_raw)],
+                },
+                "spec": action.body.get("spec") or {},
+            }
+            try:
+                with expecting(409):
+                    await self.api.create(EXPERIMENTS, body, ns)
+                return name
+            except AlreadyExists:
+                existing = await self.api.get_or_none(EXPERIMENTS, name, ns)
+                if existing is None:
+                    continue
+                phase = str((existing.get("status") or {}).get("phase") or "")
+                same = {**(existing.get("spec") or {}), "terminate": False} == {
+                    **body["spec"],
+                    "terminate": False,
+                }
+                if (
+                    _controller_uid(existing) == uid
+                    and same
+                    and phase not in ("Successful", "Failed", "Error", "Inconclusive")
+                ):
+                    return name
+        raise KubeError(
+            f"Experiment {ns}/{action.name}: {MAX_NAME_COLLISIONS} name collisions; delete old experiments",
+            status=409,
+            reason="AlreadyExists",
+        )
 
     async def _create_service(self, owner_raw: JSON, action: CreateService) -> None:
         """A Service owned by `owner_raw` (an Experiment template's). One of that name already there is fine when
@@ -582,6 +638,16 @@ class _Recording:
         self, resource: Resource, name: str, patch: JSON, namespace: str | None = None, **kw: Any
     ) -> JSON:
         return self._seen(resource, await self.client.patch_status(resource, name, patch, namespace, **kw))
+
+
+def _named_as_created(status: JSON, result: ApplyResult) -> JSON:
+    """The status naming the Experiment as created (a taken name gets `-1`, `-2`, …)."""
+    canary = status.get("canary")
+    current = canary.get("currentExperiment") if isinstance(canary, dict) else None
+    actual = result.created_experiments.get(str(current)) if current else None
+    if not actual or actual == current:
+        return status
+    return {**status, "canary": {**canary, "currentExperiment": actual}}  # type: ignore[dict-item]
 
 
 def _controlled_by(obj: Mapping[str, Any], kind: str, name: str) -> bool:

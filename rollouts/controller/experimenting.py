@@ -26,9 +26,10 @@ from rollouts.controller.observing import (
     parse_analysis_run,
     parse_replica_set,
 )
+from rollouts.controller.reconciling import Freshest
 from rollouts.controller.recording import EventRecorder
 from rollouts.experiments import ExperimentObserved, decide_experiment
-from rollouts.kube.client import KubeClient
+from rollouts.kube.client import KubeClient, expecting
 from rollouts.kube.errors import Conflict, KubeError, NotFound
 from rollouts.kube.resources import (
     ANALYSIS_RUNS,
@@ -90,9 +91,17 @@ class ExperimentReconciler:
         events: EventRecorder | None = None,
     ) -> None:
         self.client = client
-        self.source: ObjectSource = source or ClientSource(client)
+        # our own writes win over a cache that has not seen them yet (the next pass would meet a 409 otherwise)
+        self.source = Freshest(source or ClientSource(client))
         self.clock = clock
-        self.applier = Applier(client, component=component, clock=clock, events=events, owner=EXPERIMENTS)
+        self.applier = Applier(
+            client,
+            component=component,
+            clock=clock,
+            events=events,
+            owner=EXPERIMENTS,
+            on_written=self.source.remember,
+        )
 
     async def reconcile(self, key: Any) -> float | None:
         namespace, name = (str(key[0]), str(key[1])) if isinstance(key, tuple) else (key.namespace, key.name)
@@ -123,7 +132,8 @@ class ExperimentReconciler:
             return BACKOFF
         status = _with_run_names(plan.new_status, result.created_runs)
         try:
-            await self.applier.write_status(raw, status)
+            with expecting(409):
+                await self.applier.write_status(raw, status)
         except Conflict:  # someone else moved it on: the next pass decides again on what they wrote
             logger.debug("experiment {}/{}: conflict writing status", namespace, name)
             return CONFLICT_RETRY

@@ -331,6 +331,8 @@ class Manager:
         elif owner_key(obj, "Rollout") is None:  # a lone Experiment is a shard key of its own
             self._shard_keys.add(str(ObjectKey.of(obj)))
         self.experiment_queue.add(ObjectKey.of(obj))
+        if etype == "DELETED" or old is None or (old.get("status") or {}) != (obj.get("status") or {}):
+            self._on_owned_by_rollout(etype, obj, old)  # a Rollout's experiment step reads its status
 
     def _on_owned_by_experiment(self, etype: str, obj: Obj, old: Obj | None) -> None:
         if etype == "RESYNC":

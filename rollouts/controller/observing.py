@@ -19,6 +19,7 @@ from rollouts.kube.resources import (
     ANALYSIS_RUNS,
     ANALYSIS_TEMPLATES,
     CLUSTER_ANALYSIS_TEMPLATES,
+    EXPERIMENTS,
     PODS,
     REPLICA_SETS,
     SERVICES,
@@ -34,7 +35,15 @@ from rollouts.models.vocabulary import (
     STEP_INDEX_LABEL,
     parse_time,
 )
-from rollouts.strategy.plan import JSON, AnalysisRunState, Observed, PodState, ReplicaSetState
+from rollouts.strategy.plan import (
+    JSON,
+    AnalysisRunState,
+    ExperimentState,
+    ExperimentTemplateState,
+    Observed,
+    PodState,
+    ReplicaSetState,
+)
 from rollouts.strategy.references import service_state
 from rollouts.traffic import TrafficRoutingError, dependent_router_refs, router_refs
 
@@ -156,6 +165,37 @@ def parse_pod(obj: Mapping[str, Any]) -> PodState:
         ready_since=ready_since,
         deleting=bool(meta.get("deletionTimestamp")),
     )
+
+
+def parse_experiment(obj: Mapping[str, Any]) -> ExperimentState:
+    """An Experiment reduced to what its Rollout reads: phase, message, terminate, the templates' Services."""
+    meta = _meta(obj)
+    status = obj.get("status") or {}
+    templates = tuple(
+        ExperimentTemplateState(
+            name=str(t.get("name") or ""),
+            service_name=str(t.get("serviceName") or ""),
+            pod_template_hash=str(t.get("podTemplateHash") or ""),
+        )
+        for t in status.get("templateStatuses") or ()
+        if isinstance(t, Mapping)
+    )
+    return ExperimentState(
+        name=str(meta.get("name", "")),
+        phase=str(status.get("phase") or ""),
+        message=str(status.get("message") or ""),
+        terminate=bool((obj.get("spec") or {}).get("terminate")),
+        templates=templates,
+        created=parse_time(meta.get("creationTimestamp")),
+    )
+
+
+def runs_experiments(raw: Mapping[str, Any]) -> bool:
+    """The Rollout has an experiment step, or records an Experiment: only then are Experiments read."""
+    canary, _ = _strategy(raw)
+    if any(isinstance(s, Mapping) and s.get("experiment") is not None for s in canary.get("steps") or ()):
+        return True
+    return bool(((raw.get("status") or {}).get("canary") or {}).get("currentExperiment"))
 
 
 def restart_pending(raw: Mapping[str, Any], now: datetime) -> bool:
@@ -287,6 +327,7 @@ def build_observed(
     templates: Mapping[TemplateRef, JSON] | None = None,
     cross_namespace_routing: bool = False,
     pods: Iterable[Mapping[str, Any]] | None = None,
+    experiments: Iterable[Mapping[str, Any]] = (),
 ) -> Observed:
     """PURE: the `Observed` of a rollout from already-fetched objects; keeps only what the rollout controls."""
     uid = str(_meta(rollout_raw).get("uid") or "")
@@ -303,6 +344,12 @@ def build_observed(
         pods=None
         if pods is None
         else tuple(parse_pod(p) for p in pods if _controller_name(p, "ReplicaSet") in names),
+        experiments=tuple(
+            sorted(
+                (parse_experiment(e) for e in experiments if is_owned_by(e, uid) and not _deleting(e)),
+                key=lambda e: (e.created or EPOCH, e.name),
+            )
+        ),
         rollout=model,
         rollout_raw=rollout_raw,
         replica_sets=tuple(owned_rs),
@@ -365,6 +412,7 @@ async def observe(
     run_task = source.list(ANALYSIS_RUNS, namespace, label_selector=selector) if selector else _empty()
     restarting = bool(selector) and restart_pending(rollout_raw, datetime.now(UTC))
     pod_task = source.list(PODS, namespace, label_selector=selector) if restarting else _empty()
+    experiment_task = source.list(EXPERIMENTS, namespace) if runs_experiments(rollout_raw) else _empty()
     results = await asyncio.gather(
         rs_task,
         run_task,
@@ -374,6 +422,7 @@ async def observe(
         asyncio.gather(*(fetch_template(t) for t in template_list)),
     )
     replica_sets, runs, pod_objs, svc_objs, router_objs, template_objs = results
+    experiment_objs = await experiment_task  # only a Rollout with an experiment step reads them
     routers = {ref: obj for ref, obj in zip(router_list, router_objs, strict=True) if obj is not None}
     if model is not None:  # objects the routers read name (App Mesh: the VirtualService's VirtualRouter)
         dependent = [
@@ -408,6 +457,7 @@ async def observe(
         templates={ref: dict(obj.get("spec") or {}) for ref, obj in fetched.items()},
         cross_namespace_routing=cross_namespace_routing,
         pods=pod_objs if restarting else None,
+        experiments=experiment_objs,
     )
 
 

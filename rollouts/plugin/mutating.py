@@ -14,7 +14,7 @@ import click
 
 from rollouts.kube import KubeClient
 from rollouts.kube.errors import Conflict, NotFound
-from rollouts.kube.resources import ANALYSIS_RUNS, DEPLOYMENTS, REPLICA_SETS, ROLLOUTS, Resource
+from rollouts.kube.resources import ANALYSIS_RUNS, DEPLOYMENTS, EXPERIMENTS, REPLICA_SETS, ROLLOUTS, Resource
 from rollouts.plugin import intents
 from rollouts.plugin.fetching import label_selector
 from rollouts.plugin.intents import IntentError, Patch, UndoSkipped
@@ -119,11 +119,12 @@ retry.add_aliased(retry_rollout, "ro", "rollouts")  # type: ignore[attr-defined]
 
 @click.group("terminate", cls=AliasGroup)
 def terminate() -> None:
-    """Terminate a running analysis run.
+    """Terminate a running analysis run or experiment.
 
     \b
-    Example:
+    Examples:
       kubectl rollouts terminate analysisrun guestbook-877894d5b-4-success-rate
+      kubectl rollouts terminate experiment my-experiment
     """
 
 
@@ -141,6 +142,22 @@ def terminate_analysisrun(names: tuple[str, ...], flags: KubeFlags) -> None:
 
 
 terminate.add_aliased(terminate_analysisrun, "ar", "analysisruns")  # type: ignore[attr-defined]
+
+
+@click.command("experiment")
+@click.argument("names", metavar="EXPERIMENT...", nargs=-1, required=True)
+@kube_flags
+def terminate_experiment(names: tuple[str, ...], flags: KubeFlags) -> None:
+    """Terminate experiments (spec.terminate=true): their analyses end and their pods are scaled down.
+
+    \b
+    Example:
+      kubectl rollouts terminate experiment my-experiment
+    """
+    _each(flags, names, intents.terminate, EXPERIMENTS, "experiment '{name}' terminated")
+
+
+terminate.add_aliased(terminate_experiment, "exp", "experiments")  # type: ignore[attr-defined]
 
 
 @click.command("promote")

@@ -21,6 +21,7 @@ from rich.text import Text
 from rollouts.kube.errors import Gone, NotFound
 from rollouts.kube.resources import ANALYSIS_RUNS, ROLLOUTS
 from rollouts.models.vocabulary import RolloutPhase
+from rollouts.plugin.experiments import get_experiment, list_experiments
 from rollouts.plugin.fetching import Tree, read_tree, watch_tree
 from rollouts.plugin.info import build_rollout_info
 from rollouts.plugin.phases import rollout_phase
@@ -94,10 +95,11 @@ async def _throttled_loop(
 
 @click.group(cls=AliasGroup)
 def get() -> None:
-    """Show a rollout as a tree of revisions, ReplicaSets, pods and analysis runs, or one analysis run.
+    """Show a rollout as a tree of revisions, ReplicaSets, pods and analysis runs, one analysis run, or an
+    experiment.
 
     \b
-    Tree icons: ⟳ Rollout  # revision  ⧉ ReplicaSet  □ Pod  α AnalysisRun  ⊞ Job
+    Tree icons: ⟳ Rollout  Σ Experiment  # revision  ⧉ ReplicaSet  □ Pod  α AnalysisRun  ⊞ Job
     Status icons: ✔ Healthy/Successful  ◌ Progressing/Running  ॥ Paused  ✖ Degraded/Failed
                   ⚠ Error  ? Inconclusive  • ScaledDown  ◷ Pending
 
@@ -106,6 +108,7 @@ def get() -> None:
       kubectl rollouts get rollout guestbook
       kubectl rollouts get rollout guestbook -w
       kubectl rollouts get analysisrun guestbook-6d4f8-2-1
+      kubectl rollouts get experiment guestbook-6d4f8-2-1
     """
 
 
@@ -202,6 +205,7 @@ def get_analysisrun(name: str, no_color: bool, output: str | None, flags: KubeFl
 
 get.add_aliased(get_rollout, "ro", "rollouts")  # type: ignore[attr-defined]
 get.add_aliased(get_analysisrun, "ar", "analysisruns")  # type: ignore[attr-defined]
+get.add_aliased(get_experiment, "exp", "experiments")  # type: ignore[attr-defined]
 
 
 # ---- list -----------------------------------------------------------------------------------------------------
@@ -209,12 +213,13 @@ get.add_aliased(get_analysisrun, "ar", "analysisruns")  # type: ignore[attr-defi
 
 @click.group("list", cls=AliasGroup)
 def list_() -> None:
-    """List rollouts.
+    """List rollouts or experiments.
 
     \b
     Examples:
       kubectl rollouts list rollouts
       kubectl rollouts list rollouts -A -w
+      kubectl rollouts list experiments
     """
 
 
@@ -288,6 +293,7 @@ def list_rollouts(
 
 
 list_.add_aliased(list_rollouts, "ro", "rollout")  # type: ignore[attr-defined]
+list_.add_aliased(list_experiments, "exp", "experiment")  # type: ignore[attr-defined]
 
 
 # ---- status ---------------------------------------------------------------------------------------------------

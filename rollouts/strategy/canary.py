@@ -18,6 +18,7 @@ from rollouts.models.vocabulary import CANARY_PAUSE_STEP, INCONCLUSIVE_ANALYSIS,
 from rollouts.strategy import (
     analysisruns,
     ephemeral,
+    experimentstep,
     promotion,
     replicasets,
     restarts,
@@ -104,7 +105,9 @@ def _completed_current_step(ctx: Context, step: CanaryStep, st: JSON) -> bool:
     if step.analysis is not None:
         run = analysisruns.current_step_run(ctx)
         return run is not None and run.phase == AnalysisPhase.SUCCESSFUL
-    # setHeaderRoute / setMirrorRoute complete at once; experiment / plugin steps are not run here
+    if step.experiment is not None:
+        return experimentstep.step_completed(ctx)
+    # setHeaderRoute / setMirrorRoute complete at once; plugin steps are not run here
     return step.set_header_route is not None or step.set_mirror_route is not None
 
 
@@ -113,6 +116,8 @@ def decide_canary(ctx: Context, st: JSON) -> None:
     replicasets.ensure_new_rs(ctx)
     replicasets.base_status(ctx, st)
     st["currentStepHash"] = ctx.step_hash
+    # set again below while an experiment step's Experiment runs (Argo's newStatus starts without it)
+    (st.get("canary") or {}).pop("currentExperiment", None)
     prev_hash, prev_step_hash = ctx.status.current_pod_hash, ctx.status.current_step_hash
     changed = bool(prev_step_hash) and prev_step_hash != ctx.step_hash
     changed = changed or (bool(prev_hash) and prev_hash != ctx.pod_hash)
@@ -136,6 +141,7 @@ def decide_canary(ctx: Context, st: JSON) -> None:
     replicasets.revision_history_limit(ctx)
     services.reconcile_canary_services(ctx)
     routing.reconcile_traffic(ctx, st)
+    experimentstep.reconcile_experiments(ctx, st)
     analysisruns.reconcile_canary_runs(ctx, st)
     if not ctx.add_pause:
         scaled = _scale_canary(ctx)

@@ -34,7 +34,15 @@ from rollouts.models.vocabulary import (
     parse_time,
 )
 from rollouts.strategy import hashing
-from rollouts.strategy.plan import JSON, Action, CompletedAttempt, EmitEvent, Observed, ReplicaSetState
+from rollouts.strategy.plan import (
+    JSON,
+    Action,
+    CompletedAttempt,
+    EmitEvent,
+    ExperimentState,
+    Observed,
+    ReplicaSetState,
+)
 from rollouts.strategy.weights import current_step_index
 
 
@@ -129,6 +137,11 @@ class Context:
         if idx is None or idx >= len(self.steps):
             return None, idx
         return self.steps[idx], idx
+
+    def current_experiment(self) -> ExperimentState | None:
+        """`GetCurrentExperiment`: the Experiment named in the stored `status.canary.currentExperiment`."""
+        name = self.status.canary.current_experiment
+        return next((e for e in self.observed.experiments if name and e.name == name), None)
 
     def pause_condition(self, reason: str) -> PauseCondition | None:
         return next((c for c in self.status.pause_conditions if c.reason == reason), None)

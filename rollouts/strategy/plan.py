@@ -62,6 +62,27 @@ class AnalysisRunState:
 
 
 @dataclass(frozen=True)
+class ExperimentTemplateState:
+    """One entry of an Experiment's `status.templateStatuses`, as the Rollout's traffic routing reads it."""
+
+    name: str
+    service_name: str = ""
+    pod_template_hash: str = ""
+
+
+@dataclass(frozen=True)
+class ExperimentState:
+    """An Experiment owned by the Rollout (its experiment steps), reduced to what the Rollout's pass reads."""
+
+    name: str
+    phase: str  # '' until the Experiment controller has looked at it
+    message: str = ""
+    terminate: bool = False
+    templates: tuple[ExperimentTemplateState, ...] = ()
+    created: datetime | None = None
+
+
+@dataclass(frozen=True)
 class ServiceState:
     name: str
     selector: Mapping[str, str]
@@ -113,6 +134,8 @@ class Observed:
     workload: WorkloadState | None = None
     # The pods of the Rollout's ReplicaSets, read only while a restart (spec.restartAt) is under way; None: not read.
     pods: tuple[PodState, ...] | None = None
+    # The Experiments the Rollout owns (created by its experiment steps), oldest first.
+    experiments: tuple[ExperimentState, ...] = ()
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -199,6 +222,20 @@ class SyncPodMetadata:
 
 
 @dataclass(frozen=True)
+class CreateExperiment:
+    """An Experiment owned by the Rollout (`body`: its labels, annotations and spec); a name taken by another
+    object is retried as `<name>-1`, `<name>-2`, … (the status then names the one created)."""
+
+    name: str
+    body: JSON
+
+
+@dataclass(frozen=True)
+class TerminateExperiment:
+    name: str
+
+
+@dataclass(frozen=True)
 class EvictPod:
     """Evict a pod older than spec.restartAt (policy/v1 Eviction, so PodDisruptionBudgets are respected)."""
 
@@ -262,6 +299,8 @@ Action = (
     | DeleteReplicaSet
     | ScaleDeployment
     | SyncPodMetadata
+    | CreateExperiment
+    | TerminateExperiment
     | EvictPod
     | SetServiceSelector
     | CreateService

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from rollouts.models import CanaryStep
+from rollouts.models import CanaryStep, WeightDestination
 from rollouts.strategy import counts as arith
 from rollouts.strategy import steps
 from rollouts.strategy.context import Context, copy_json
@@ -141,7 +141,11 @@ def reconcile_traffic(ctx: Context, st: JSON) -> None:
     }
     step, idx = ctx.current_step()
     header_step = (idx, step) if step is not None and idx is not None and ctx.revision > 1 else None
-    _route_actions(ctx, weight, remove_routes, header_step)
+    additional = [] if remove_routes or idx == len(ctx.steps) else experiment_destinations(ctx)
+    if additional:
+        weights["additional"] = [d.to_wire() for d in additional]
+        weights["stable"]["weight"] -= sum(d.weight for d in additional)
+    _route_actions(ctx, weight, remove_routes, header_step, additional)
     # the stored weights as written: they are kept as they are when unchanged
     prev = (ctx.stored.get("canary") or {}).get("weights")
     prev_cmp = {k: v for k, v in (prev or {}).items() if k != "verified"}
@@ -157,7 +161,28 @@ def reconcile_traffic(ctx: Context, st: JSON) -> None:
         can["weights"] = prev
 
 
-def _edits_key(ctx: Context, weight: int, remove_routes: bool, step: _Step) -> str | None:
+def experiment_destinations(ctx: Context) -> list[WeightDestination]:
+    """`calculateWeightDestinationsFromExperiment`: while the experiment of the last experiment step at or before
+    the current one is Running, each of its templates with a `weight` gets that share, through the Service and
+    pod hash the Experiment reports for it (docs/semantics/experiments.md#experiment-step)."""
+    _, idx = ctx.current_step()
+    if idx is None or idx >= len(ctx.steps):
+        return []
+    step = next((s.experiment for s in reversed(ctx.steps[: idx + 1]) if s.experiment is not None), None)
+    current = ctx.current_experiment()
+    if step is None or current is None or current.phase != "Running":
+        return []
+    weights = {t.name: t.weight for t in step.templates}
+    return [
+        WeightDestination(weight=int(w), service_name=t.service_name, pod_template_hash=t.pod_template_hash)
+        for t in current.templates
+        if (w := weights.get(t.name)) is not None
+    ]
+
+
+def _edits_key(
+    ctx: Context, weight: int, remove_routes: bool, step: _Step, additional: list[WeightDestination]
+) -> str | None:
     """Everything `route_edits` reads, as JSON: the rollout (`Observed.rollout` is the parse of its wire JSON),
     the router objects in their order, and the arguments (the step by its index: the rollout holds the steps).
     None (no caching) when something is not JSON."""
@@ -170,6 +195,7 @@ def _edits_key(ctx: Context, weight: int, remove_routes: bool, step: _Step) -> s
             ctx.stable_rs.pod_template_hash if ctx.stable_rs else "",
             step[0] if step is not None else None,
             remove_routes,
+            [d.to_wire() for d in additional],
         ]
     )
 
@@ -179,9 +205,11 @@ def _handed_out(edits: tuple[EditRouter, ...]) -> list[EditRouter]:
     return [replace(e, obj=copy_json(e.obj)) if e.obj is not None else e for e in edits]
 
 
-def _route_edits(ctx: Context, weight: int, remove_routes: bool, step: _Step) -> list[EditRouter]:
+def _route_edits(
+    ctx: Context, weight: int, remove_routes: bool, step: _Step, additional: list[WeightDestination]
+) -> list[EditRouter]:
     """`route_edits` for this pass, through the cache (a hit returns exactly what computing them would)."""
-    key = _edits_key(ctx, weight, remove_routes, step)
+    key = _edits_key(ctx, weight, remove_routes, step, additional)
     cached = _EDITS.get(key)
     if cached is not None:
         return _handed_out(cached)
@@ -191,6 +219,7 @@ def _route_edits(ctx: Context, weight: int, remove_routes: bool, step: _Step) ->
         canary_weight=weight,
         canary_hash=ctx.new_rs.pod_template_hash if ctx.new_rs else "",
         stable_hash=ctx.stable_rs.pod_template_hash if ctx.stable_rs else "",
+        additional=additional,
         step=step[1] if step is not None else None,
         remove_managed_routes=remove_routes,
     )
@@ -198,10 +227,12 @@ def _route_edits(ctx: Context, weight: int, remove_routes: bool, step: _Step) ->
     return edits
 
 
-def _route_actions(ctx: Context, weight: int, remove_routes: bool, step: _Step) -> None:
+def _route_actions(
+    ctx: Context, weight: int, remove_routes: bool, step: _Step, additional: list[WeightDestination]
+) -> None:
     """Ask the pure router edits for the objects to write (nothing when they already say this)."""
     try:
-        edits = _route_edits(ctx, weight, remove_routes, step)
+        edits = _route_edits(ctx, weight, remove_routes, step, additional)
     except TrafficRoutingError as e:
         # Argo rejects such routers in its reference validation: the rollout shows InvalidSpec and stops here
         raise SpecError(str(e)) from e

@@ -2,7 +2,7 @@
 
 Against the sandbox with the real reconciler: an ignored feature (notification
 subscriptions) does not stop the rollout but shows as one Warning event per feature and generation, a warning
-log line and the `rollout_unsupported_feature` metric; a refused one (an experiment step, a traffic-router plugin) is an
+log line and the `rollout_unsupported_feature` metric; a refused one (a step plugin, a traffic-router plugin) is an
 InvalidSpec condition whose text is, word for word, the warning `lint` and `plan` print for the same file.
 """
 
@@ -70,18 +70,15 @@ async def test_ignored_features_warn_without_blocking(env: tuple[Sandbox, KubeCl
         assert registry.get_sample_value("rollout_unsupported_feature", labels) == 1
 
 
-def _experiment_step(ro: dict[str, Any]) -> None:
-    steps = ro["spec"]["strategy"]["canary"]["steps"]
-    steps.insert(0, {"experiment": {"templates": [{"name": "baseline", "specRef": "stable"}]}})
+def _plugin_step(ro: dict[str, Any]) -> None:
+    ro["spec"]["strategy"]["canary"]["steps"].insert(0, {"plugin": {"name": "acme/step", "config": {}}})
 
 
 def _router_plugin(ro: dict[str, Any]) -> None:
     ro["spec"]["strategy"]["canary"]["trafficRouting"] = {"plugins": {"acme/router": {}}}
 
 
-@pytest.mark.parametrize(
-    "change", [_experiment_step, _router_plugin], ids=["experiment-step", "router-plugin"]
-)
+@pytest.mark.parametrize("change", [_plugin_step, _router_plugin], ids=["plugin-step", "router-plugin"])
 async def test_refused_features_read_the_same_everywhere(
     env: tuple[Sandbox, KubeClient], tmp_path: Path, change: Callable[[dict[str, Any]], None]
 ) -> None:

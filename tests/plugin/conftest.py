@@ -30,6 +30,7 @@ API_VERSIONS = {
     "Deployment": "apps/v1",
     "Pod": "v1",
     "Service": "v1",
+    "Experiment": "argoproj.io/v1alpha1",
 }
 
 

@@ -145,13 +145,14 @@ def test_features_the_controller_refuses_are_warnings() -> None:
     """Valid for Argo, refused by this controller (InvalidSpec): lint says so without failing."""
     docs = _istio()
     find(docs, "Rollout")["spec"]["strategy"]["canary"]["steps"].insert(
-        1, {"experiment": {"templates": [{"name": "baseline", "specRef": "stable"}]}}
+        1, {"plugin": {"name": "x", "config": {}}}
     )
     problems, warnings = lint_report(docs)
     assert problems == []
     assert warnings == [
         'Rollout "api-server": not supported by this controller yet: '
-        "spec.strategy.canary.steps[1].experiment: Forbidden: experiment steps are not supported yet"
+        "spec.strategy.canary.steps[1].plugin: Forbidden: plugin steps are not supported yet; Argo's plugins are "
+        "Go binaries served over its Go plugin RPC, which this controller cannot load"
     ]
 
 

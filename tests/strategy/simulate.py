@@ -27,10 +27,12 @@ from rollouts.strategy.plan import (
     Action,
     AnalysisRunState,
     CreateAnalysisRun,
+    CreateExperiment,
     CreateReplicaSet,
     DeleteAnalysisRun,
     DeleteReplicaSet,
     EmitEvent,
+    ExperimentState,
     Observed,
     Plan,
     ReplicaSetState,
@@ -39,6 +41,7 @@ from rollouts.strategy.plan import (
     SetServiceSelector,
     SyncPodMetadata,
     TerminateAnalysisRun,
+    TerminateExperiment,
     UpdateReplicaSetMeta,
     UpdateReplicaSetSpec,
 )
@@ -59,6 +62,8 @@ class World:
     run_specs: dict[str, dict[str, Any]] = field(default_factory=dict)
     templates: dict[tuple[str, str, str], dict[str, Any]] = field(default_factory=dict)
     routers: dict[tuple[str, str, str, str], dict[str, Any]] = field(default_factory=dict)
+    experiments: dict[str, ExperimentState] = field(default_factory=dict)
+    experiment_bodies: dict[str, dict[str, Any]] = field(default_factory=dict)
     events: list[EmitEvent] = field(default_factory=list)
     plans: list[Plan] = field(default_factory=list)
     auto_available: bool = True
@@ -98,6 +103,7 @@ class World:
             services=dict(self.services),
             routers=dict(self.routers),
             templates=dict(self.templates),
+            experiments=tuple(self.experiments.values()),
         )
 
     @property
@@ -216,6 +222,11 @@ class World:
             self.runs.pop(a.name, None)
         elif isinstance(a, EmitEvent):
             self.events.append(a)
+        elif isinstance(a, CreateExperiment):  # the Experiment controller has not looked at it yet
+            self.experiments.setdefault(a.name, ExperimentState(name=a.name, phase=""))
+            self.experiment_bodies[a.name] = a.body
+        elif isinstance(a, TerminateExperiment):
+            self.experiments[a.name] = replace(self.experiments[a.name], terminate=True)
         else:  # EditRouter
             key = (a.api_version, a.kind, a.namespace, a.name)
             if a.delete:

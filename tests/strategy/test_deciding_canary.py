@@ -559,13 +559,6 @@ def test_missing_template_is_invalid_spec() -> None:
     ("change", "message"),
     [
         pytest.param(
-            lambda ro: ro["spec"]["strategy"]["canary"]["steps"].insert(
-                1, {"experiment": {"templates": [{"name": "baseline", "specRef": "stable"}]}}
-            ),
-            "spec.strategy.canary.steps[1].experiment: Forbidden: experiment steps are not supported yet",
-            id="experiment-step",
-        ),
-        pytest.param(
             lambda ro: ro["spec"]["strategy"]["canary"]["steps"].append(
                 {"plugin": {"name": "x", "config": {}}}
             ),
