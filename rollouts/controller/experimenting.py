@@ -30,7 +30,7 @@ from rollouts.controller.reconciling import Freshest
 from rollouts.controller.recording import EventRecorder
 from rollouts.experiments import ExperimentObserved, decide_experiment
 from rollouts.kube.client import KubeClient, expecting
-from rollouts.kube.errors import Conflict, KubeError, NotFound
+from rollouts.kube.errors import Conflict, Forbidden, Invalid, KubeError, NotFound
 from rollouts.kube.resources import (
     ANALYSIS_RUNS,
     ANALYSIS_TEMPLATES,
@@ -45,7 +45,7 @@ from rollouts.models.vocabulary import (
     EXPERIMENT_TEMPLATE_ANNOTATION,
     POD_TEMPLATE_HASH_LABEL,
 )
-from rollouts.strategy.plan import JSON, EmitEvent
+from rollouts.strategy.plan import JSON, CreateReplicaSet, EmitEvent
 
 __all__ = ["ExperimentReconciler"]
 
@@ -123,14 +123,30 @@ class ExperimentReconciler:
         observed = await self.observe(raw, model)
         plan = decide_experiment(observed, self.clock())
         result = ApplyResult()
+        status = plan.new_status
+        refused: list[str] = []
         try:
             for action in plan.actions:
-                if not isinstance(action, EmitEvent):
+                if isinstance(action, EmitEvent):
+                    continue
+                try:
                     await self.applier.apply_action(raw, action, result)
+                except (Invalid, Forbidden) as e:
+                    if not isinstance(action, CreateReplicaSet):
+                        raise
+                    # the API server refuses the template (a selector that does not match its labels, say): the
+                    # template is in Error, as Argo's createReplicaSetForTemplate leaves it, and so the Experiment
+                    template = str(action.annotations.get(EXPERIMENT_TEMPLATE_ANNOTATION) or "")
+                    status = _template_error(
+                        status,
+                        template,
+                        f"Failed to create ReplicaSet for template '{template}': {e.message}",
+                    )
+                    refused.append(template)
         except KubeError as e:
             logger.warning("experiment {}/{}: {}; looking again in {:g}s", namespace, name, e, BACKOFF)
             return BACKOFF
-        status = _with_run_names(plan.new_status, result.created_runs)
+        status = _with_run_names(status, result.created_runs)
         try:
             with expecting(409):
                 await self.applier.write_status(raw, status)
@@ -140,6 +156,19 @@ class ExperimentReconciler:
         for action in plan.actions:
             if isinstance(action, EmitEvent):
                 self.applier.emit(raw, action)
+        if refused:
+            logger.warning(
+                "experiment {}/{}: template(s) {} in Error: their ReplicaSet was refused",
+                namespace,
+                name,
+                ", ".join(refused),
+            )
+            stored = {
+                t.get("name"): t.get("status")
+                for t in (raw.get("status") or {}).get("templateStatuses") or []
+            }
+            # once: the next pass turns the template's Error into the Experiment's; after that, look again slowly
+            return 0.0 if any(stored.get(t) != "Error" for t in refused) else BACKOFF
         return plan.requeue_after
 
     async def observe(self, raw: JSON, model: Experiment) -> ExperimentObserved:
@@ -192,6 +221,16 @@ class ExperimentReconciler:
                 found[ref] = dict(obj.get("spec") or {})
                 wanted += [r for r in nested_template_refs(obj, model.namespace) if r not in wanted]
         return {ref: spec for ref, spec in found.items() if spec}
+
+
+def _template_error(status: JSON, template: str, message: str) -> JSON:
+    """The status with `template`'s entry in Error (`createReplicaSetForTemplate`)."""
+    entries = []
+    for entry in status.get("templateStatuses") or []:
+        if entry.get("name") == template:
+            entry = {**entry, "status": "Error", "message": message}
+        entries.append(entry)
+    return {**status, "templateStatuses": entries}
 
 
 def _with_run_names(status: JSON, created: Mapping[str, str]) -> JSON:

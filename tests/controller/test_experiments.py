@@ -284,3 +284,20 @@ async def test_an_invalid_spec_is_a_condition_and_nothing_runs(
     (cond,) = status["conditions"]
     assert (cond["type"], cond["reason"], cond["message"]) == ("InvalidSpec", "InvalidSpec", message)
     assert (await client.list(REPLICA_SETS, NS)).items == []
+
+
+async def test_a_template_the_api_server_refuses_is_an_error(env: tuple[Sandbox, KubeClient]) -> None:  # noqa: F811
+    """A selector that does not match the template's labels: the API server refuses the ReplicaSet, the template
+    and then the Experiment are in Error with the refusal (Argo's createReplicaSetForTemplate)."""
+    _, client = env
+    bad = template("canary", "argoproj/rollouts-demo:yellow")
+    bad["selector"] = {"matchLabels": {"app": "other"}}
+    await client.create(EXPERIMENTS, experiment(templates=[bad]), NS)
+    time = ManualTime()
+    reconciler = ExperimentReconciler(client, clock=time)
+    failed = await drive(reconciler, client, time, phase("Error"))
+    (ts,) = failed["status"]["templateStatuses"]
+    assert ts["status"] == "Error"
+    assert ts["message"].startswith("Failed to create ReplicaSet for template 'canary': ")
+    assert "does not match template" in ts["message"]
+    assert failed["status"]["message"] == ts["message"]
