@@ -66,6 +66,7 @@ from rollouts.strategy.plan import (
     CreateReplicaSet,
     CreateService,
     DeleteAnalysisRun,
+    DeleteExperiment,
     DeleteReplicaSet,
     DeleteService,
     EmitEvent,
@@ -336,6 +337,8 @@ class Applier:
                 await self._delete(REPLICA_SETS, name, ns)
             case CreateExperiment():
                 result.created_experiments[action.name] = await self._create_experiment(rollout_raw, action)
+            case DeleteExperiment(name=name):
+                await self._delete(EXPERIMENTS, name, ns)
             case TerminateExperiment(name=name):
                 try:
                     with expecting(404):

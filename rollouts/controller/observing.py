@@ -187,6 +187,7 @@ def parse_experiment(obj: Mapping[str, Any]) -> ExperimentState:
         terminate=bool((obj.get("spec") or {}).get("terminate")),
         templates=templates,
         created=parse_time(meta.get("creationTimestamp")),
+        pod_template_hash=_str_map(meta.get("labels")).get(POD_TEMPLATE_HASH_LABEL),
     )
 
 

@@ -28,6 +28,7 @@ from rollouts.strategy.context import copy_json
 from rollouts.strategy.plan import (
     JSON,
     CreateExperiment,
+    DeleteExperiment,
     ExperimentState,
     ReplicaSetState,
     TerminateExperiment,
@@ -158,3 +159,30 @@ def reconcile_experiments(ctx: Context, st: JSON) -> None:
     elif current is not None:
         others.append(current)  # the step is left: its Experiment ends
     _terminate(ctx, others)
+    for ex in _to_delete(ctx, others):
+        ctx.actions.append(DeleteExperiment(ex.name))
+
+
+def _to_delete(ctx: Context, experiments: Sequence[ExperimentState]) -> list[ExperimentState]:
+    """`FilterExperimentsToDelete`: newest first, an Experiment without the pod-hash label or whose ReplicaSet is
+    gone is deleted; of the others, the finished ones beyond the Rollout's run history limits
+    (`spec.analysis.successfulRunHistoryLimit` / `unsuccessfulRunHistoryLimit`, 5 each by default)."""
+    hashes = {rs.pod_template_hash for rs in ctx.all_rss}
+    kept = {"Successful": 0, "Unsuccessful": 0}
+    limits = {
+        "Successful": ctx.spec.successful_run_history_limit(),
+        "Unsuccessful": ctx.spec.unsuccessful_run_history_limit(),
+    }
+    doomed: list[ExperimentState] = []
+    for ex in sorted(experiments, key=lambda e: (e.created is not None, e.created, e.name), reverse=True):
+        if ex.pod_template_hash is None or ex.pod_template_hash not in hashes:
+            doomed.append(ex)
+            continue
+        kind = "Successful" if ex.phase == "Successful" else ("Unsuccessful" if ex.phase in FINISHED else "")
+        if not kind:
+            continue
+        if kept[kind] < limits[kind]:
+            kept[kind] += 1
+        else:
+            doomed.append(ex)
+    return doomed

@@ -80,6 +80,7 @@ class ExperimentState:
     terminate: bool = False
     templates: tuple[ExperimentTemplateState, ...] = ()
     created: datetime | None = None
+    pod_template_hash: str | None = None  # its rollouts-pod-template-hash label (None: the label is absent)
 
 
 @dataclass(frozen=True)
@@ -236,6 +237,11 @@ class TerminateExperiment:
 
 
 @dataclass(frozen=True)
+class DeleteExperiment:
+    name: str
+
+
+@dataclass(frozen=True)
 class EvictPod:
     """Evict a pod older than spec.restartAt (policy/v1 Eviction, so PodDisruptionBudgets are respected)."""
 
@@ -301,6 +307,7 @@ Action = (
     | SyncPodMetadata
     | CreateExperiment
     | TerminateExperiment
+    | DeleteExperiment
     | EvictPod
     | SetServiceSelector
     | CreateService

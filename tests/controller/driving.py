@@ -4,7 +4,8 @@ plain objects those tests create."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from rollouts.controller.reconciling import RolloutReconciler
@@ -47,3 +48,27 @@ def plain_service(name: str, app: str) -> dict[str, Any]:
         "metadata": {"name": name},
         "spec": {"selector": {"app": app}, "ports": [{"port": 80, "targetPort": 8080}]},
     }
+
+
+@contextlib.asynccontextmanager
+async def running_controller(url: str) -> AsyncIterator[KubeClient]:
+    """The test's own client, with the whole controller (a `Manager`: informers, queues, every reconciler) running
+    against the API server at `url` until the block ends."""
+    from prometheus_client import CollectorRegistry
+
+    from rollouts.controller.manager import ControllerConfig, Manager
+    from rollouts.kube.config import settings_for_url
+
+    client = KubeClient(settings_for_url(url), qps=0, user_agent="test")
+    ctl = KubeClient(settings_for_url(url), qps=0, user_agent="controller-under-test")
+    config = ControllerConfig(
+        leader_elect=False, healthz_port=0, metrics_port=0, bind="127.0.0.1", resync=3600
+    )
+    manager = Manager(ctl, config, registry=CollectorRegistry())
+    await manager.start()
+    try:
+        yield client
+    finally:
+        await manager.stop(grace=1)
+        await ctl.close()
+        await client.close()

@@ -18,16 +18,13 @@ from typing import Any
 
 import pytest
 import yaml
-from prometheus_client import CollectorRegistry
 
-from rollouts.controller.manager import ControllerConfig, Manager
 from rollouts.kube.client import KubeClient
-from rollouts.kube.config import settings_for_url
 from rollouts.kube.errors import NotFound
 from rollouts.kube.resources import RESOURCES, ROLLOUTS, lookup
 from rollouts.sandbox import Sandbox
 from tests.controller import test_alb_canary, test_ambassador_canary, test_apisix_canary, test_appmesh_canary
-from tests.controller.driving import plain_service
+from tests.controller.driving import plain_service, running_controller
 from tests.controller.test_deploy import TRAFFIC_SPLIT_CRD
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -177,20 +174,9 @@ ROUTERS = [
 @pytest.fixture
 async def controller(async_sandbox: Sandbox) -> AsyncIterator[KubeClient]:
     """The test's client, with the controller running against the same sandbox until the test ends."""
-    client = KubeClient(settings_for_url(async_sandbox.url), qps=0, user_agent="test")
-    await client.create(RESOURCES["CustomResourceDefinition"], copy.deepcopy(TRAFFIC_SPLIT_CRD))
-    ctl = KubeClient(settings_for_url(async_sandbox.url), qps=0, user_agent="controller-under-test")
-    config = ControllerConfig(
-        leader_elect=False, healthz_port=0, metrics_port=0, bind="127.0.0.1", resync=3600
-    )
-    manager = Manager(ctl, config, registry=CollectorRegistry())
-    await manager.start()
-    try:
+    async with running_controller(async_sandbox.url) as client:
+        await client.create(RESOURCES["CustomResourceDefinition"], copy.deepcopy(TRAFFIC_SPLIT_CRD))
         yield client
-    finally:
-        await manager.stop(grace=1)
-        await ctl.close()
-        await client.close()
 
 
 async def deploy(client: KubeClient, router: Router) -> str:

@@ -13,13 +13,11 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
-from prometheus_client import CollectorRegistry
 
-from rollouts.controller.manager import ControllerConfig, Manager
 from rollouts.kube.client import KubeClient
-from rollouts.kube.config import settings_for_url
 from rollouts.kube.resources import ANALYSIS_TEMPLATES, EXPERIMENTS, ROLLOUTS
 from rollouts.sandbox import Sandbox
+from tests.controller.driving import running_controller
 from tests.controller.test_experiment_step import rollout
 from tests.controller.test_experiments import experiment
 from tests.fixtures.prometheus import PrometheusServer
@@ -48,21 +46,10 @@ pytestmark = pytest.mark.sandbox(pod_ready_delay=0.05)
 
 @pytest.fixture
 async def controller(async_sandbox: Sandbox, prometheus: PrometheusServer) -> AsyncIterator[KubeClient]:
-    client = KubeClient(settings_for_url(async_sandbox.url), qps=0, user_agent="test")
-    for name, threshold in (("good", 0.9), ("impossible", 1.5)):
-        await client.create(ANALYSIS_TEMPLATES, template(name, threshold, prometheus.url), NS)
-    ctl = KubeClient(settings_for_url(async_sandbox.url), qps=0, user_agent="controller-under-test")
-    config = ControllerConfig(
-        leader_elect=False, healthz_port=0, metrics_port=0, bind="127.0.0.1", resync=3600
-    )
-    manager = Manager(ctl, config, registry=CollectorRegistry())
-    await manager.start()
-    try:
+    async with running_controller(async_sandbox.url) as client:
+        for name, threshold in (("good", 0.9), ("impossible", 1.5)):
+            await client.create(ANALYSIS_TEMPLATES, template(name, threshold, prometheus.url), NS)
         yield client
-    finally:
-        await manager.stop(grace=1)
-        await ctl.close()
-        await client.close()
 
 
 async def until(

@@ -30,6 +30,7 @@ from rollouts.strategy.plan import (
     CreateExperiment,
     CreateReplicaSet,
     DeleteAnalysisRun,
+    DeleteExperiment,
     DeleteReplicaSet,
     EmitEvent,
     ExperimentState,
@@ -225,6 +226,8 @@ class World:
         elif isinstance(a, CreateExperiment):  # the Experiment controller has not looked at it yet
             self.experiments.setdefault(a.name, ExperimentState(name=a.name, phase=""))
             self.experiment_bodies[a.name] = a.body
+        elif isinstance(a, DeleteExperiment):
+            self.experiments.pop(a.name, None)
         elif isinstance(a, TerminateExperiment):
             self.experiments[a.name] = replace(self.experiments[a.name], terminate=True)
         else:  # EditRouter
