@@ -279,4 +279,6 @@ def judge(doc: Doc, file: Path, cmd: list[str], port: int) -> None:
         if hit:
             doc.verdict, doc.message, doc.feature = verdict, hit.get("message", ""), hit.get("feature", "")
             return
-    doc.verdict = "accepted"  # an Experiment too: lint checks it as the controller would (VerifyExperimentSpec)
+    doc.verdict = (
+        "accepted"  # an Experiment too: lint checks it as the controller would (VerifyExperimentSpec)
+    )

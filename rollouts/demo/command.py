@@ -16,7 +16,7 @@ from rich.table import Table
 
 from rollouts.demo.prometheus import INSTALL_HINT
 
-SCENARIO_CHOICES = ("canary", "bad-canary", "bluegreen", "all")
+SCENARIO_CHOICES = ("canary", "bad-canary", "experiment", "bluegreen", "all")
 
 
 @click.command(
@@ -31,7 +31,8 @@ SCENARIO_CHOICES = ("canary", "bad-canary", "bluegreen", "all")
     default="all",
     show_default=True,
     help="canary: a good release promoted step by step; bad-canary: a bad release aborted by analysis; "
-    "bluegreen: preview, smoke tests, promotion; all: the three in order.",
+    "experiment: the bad release judged by an experiment (baseline against canary); "
+    "bluegreen: preview, smoke tests, promotion; all: the four in order.",
 )
 @click.option(
     "--speed",
@@ -56,7 +57,8 @@ def demo(
     simulator and a real Prometheus, with the Argo Rollouts manifests of the GitOps guide.
 
     A good release of `api-server` is promoted 5 → 20 → 50 → 80 → 100 % on live metrics; a bad one is caught
-    by analysis and rolled back (Degraded); `web-frontend` goes blue-green with smoke tests and a promotion.
+    by analysis and rolled back (Degraded), then caught again by an Experiment that compares it with a baseline;
+    `web-frontend` goes blue-green with smoke tests and a promotion.
     Exits 0 when every scenario ends as expected, 1 otherwise, 2 when Prometheus is missing.
     """
     if shutil.which("prometheus") is None:
@@ -84,7 +86,7 @@ def demo(
 
 async def _run(settings: Any) -> Any:
     from rollouts.demo.running import SCENARIOS, Demo, DemoError, Outcome
-    from rollouts.demo.scenarios import release_bluegreen, release_canary
+    from rollouts.demo.scenarios import release_bluegreen, release_canary, release_experiment
 
     demo_ = Demo(settings)
     console = demo_.console
@@ -98,6 +100,8 @@ async def _run(settings: Any) -> Any:
                     outcome = await release_canary(demo_, "v2.1.0", good=True)
                 elif name == "bad-canary":
                     outcome = await release_canary(demo_, "v2.2.0", good=False)
+                elif name == "experiment":
+                    outcome = await release_experiment(demo_)
                 else:
                     outcome = await release_bluegreen(demo_)
             except DemoError as e:
@@ -128,6 +132,8 @@ def _snapshot(demo_: Any) -> dict[str, Any]:
                 objects[f"{kind}/{name}"] = obj
     for rs in demo_.sandbox.list("apps/v1", "ReplicaSet", "production"):
         objects[f"ReplicaSet/{rs['metadata']['name']}"] = rs
+    for ex in demo_.sandbox.list("argoproj.io/v1alpha1", "Experiment", "production"):
+        objects[f"Experiment/{ex['metadata']['name']}"] = ex
     return objects
 
 

@@ -56,7 +56,7 @@ SERVICES = {
     "api-server": ("api-server-stable", "api-server-canary"),
     "web-frontend": ("web-frontend-active", "web-frontend-preview"),
 }
-SCENARIOS = ("canary", "bad-canary", "bluegreen")
+SCENARIOS = ("canary", "bad-canary", "experiment", "bluegreen")
 
 
 @dataclass
@@ -283,7 +283,8 @@ class Demo:
             tree = await read_tree(self.client, NAMESPACE, rollout)
         except KubeError as e:
             return Text(f"{rollout}: {e}")
-        info = build_rollout_info(*tree.lists(), now=_utcnow())
+        ro, rss, pods, runs, experiments = tree.lists()
+        info = build_rollout_info(ro, rss, pods, runs, _utcnow(), experiments)
         return render_rollout(info)
 
     async def wait_for(

@@ -1,9 +1,12 @@
-"""The demo's three stories, each a person's actions and what the system does about them.
+"""The demo's four stories, each a person's actions and what the system does about them.
 
 - canary: the guide's `api-server` goes from v2.0.0 to a good v2.1.0 — traffic 5 → 20 → 50 → 80 → 100 %,
   background analysis on real Prometheus numbers, Healthy with the new stable version.
 - bad-canary: v2.2.0 answers 20 % errors, slowly — the analysis fails at its 4th failed measurement
   (failureLimit 3), the rollout aborts, all traffic returns to the stable version, Degraded.
+- experiment: v2.2.0 again, judged this time by an experiment step instead of background analysis: a baseline
+  (the stable pods) and a canary run side by side, each with 10 % of the traffic on its own Service, and their
+  error rates are compared in Prometheus; the canary loses, the Experiment fails, the rollout aborts.
 - bluegreen: the guide's `web-frontend` goes to v3.1.0 — preview pods, smoke tests against the preview Service,
   a pause until a person promotes, the active Service switches, post-promotion analysis.
 """
@@ -17,7 +20,7 @@ from typing import Any
 from rollouts.demo import manifests
 from rollouts.demo.running import API_IMAGE, NAMESPACE, WEB_IMAGE, Demo, DemoError, Outcome, settled
 from rollouts.demo.traffic import LoadGenerator, ServiceFront
-from rollouts.kube.resources import ANALYSIS_RUNS
+from rollouts.kube.resources import ANALYSIS_RUNS, RESOURCES
 from rollouts.models.vocabulary import POD_TEMPLATE_HASH_LABEL, RolloutPhase
 from rollouts.plugin.phases import rollout_phase
 
@@ -256,3 +259,93 @@ async def _until(demo: Demo, condition: Any, within: float = 60.0) -> None:
         if time.monotonic() > deadline:
             raise DemoError("timed out waiting for the traffic route to change")
         await asyncio.sleep(0.1)
+
+
+EXPERIMENT_STEP: Obj = {
+    "experiment": {
+        "duration": "10m",  # ended by its required analysis, not by time
+        "templates": [
+            {"name": "baseline", "specRef": "stable", "replicas": 1, "weight": 10},
+            {"name": "canary", "specRef": "canary", "replicas": 1, "weight": 10},
+        ],
+        "analyses": [
+            {
+                "name": "compare",
+                "templateName": "canary-vs-baseline",
+                "requiredForCompletion": True,
+                "args": [
+                    {"name": "baseline", "value": "{{templates.baseline.replicaset.name}}"},
+                    {"name": "canary", "value": "{{templates.canary.replicaset.name}}"},
+                ],
+            }
+        ],
+    }
+}
+
+
+async def release_experiment(demo: Demo) -> Outcome:
+    """v2.2.0 judged by an experiment: a baseline and a canary compared on equal footing."""
+    await deploy_api_server(demo)
+    stable_image = f"{API_IMAGE}:v2.1.0"
+    ro = demo.obj("Rollout", "api-server") or {}
+    if _image(ro) != stable_image:  # after bad-canary: back to the stable version first (a fast rollback)
+        await demo.set_image("api-server", "api-server", stable_image)
+        await demo.wait_for(
+            "api-server", lambda r: "ok" if rollout_phase(r)[0] == RolloutPhase.HEALTHY else None
+        )
+    if demo.obj("AnalysisTemplate", "canary-vs-baseline") is None:
+        doc = manifests.load("canary-vs-baseline.yaml")[0]
+        await demo.apply(manifests.speed_up(doc, demo.settings.speed, demo.report.urls["prometheus"]))
+    version = "v2.2.0"
+    image = f"{API_IMAGE}:{version}"
+    started = time.monotonic()
+    demo.say(
+        f"releasing api-server {version} again, judged by an experiment: baseline (stable pods) and canary "
+        "side by side, 10 % of the traffic each, error rates compared"
+    )
+    assert demo.client is not None
+    # the steps first (the experiment instead of background analysis), then the image, as a person would
+    steps = [{"setWeight": 5}, EXPERIMENT_STEP, {"pause": {}}]
+    patch = {"spec": {"strategy": {"canary": {"steps": steps, "analysis": None}}}}
+    await demo.client.patch(RESOURCES["Rollout"], "api-server", patch, NAMESPACE)
+    await demo.set_image("api-server", "api-server", image)
+    tracker = Tracker(demo, image)
+    announced: set[str] = set()
+
+    def finished(ro: Obj) -> str | None:
+        current = ((ro.get("status") or {}).get("canary") or {}).get("currentExperiment")
+        if current and current not in announced:
+            announced.add(current)
+            demo.say(f"experiment {current} runs the baseline and the canary side by side")
+        weights = demo.canary_weights()
+        if current and any(current in host for host in weights) and "weights" not in announced:
+            announced.add("weights")
+            demo.say("traffic: " + ", ".join(f"{host} {w} %" for host, w in sorted(weights.items())))
+        if not settled(ro, image):
+            return None
+        phase, _ = rollout_phase(ro)
+        if phase == RolloutPhase.DEGRADED:
+            return "degraded"
+        if (ro.get("status") or {}).get("currentStepIndex") == 2:
+            return "passed"
+        return None
+
+    ro, verdict = await demo.wait_for("api-server", finished, tracker.tick)
+    phase, message = rollout_phase(ro)
+    status = ro.get("status") or {}
+    if verdict == "degraded":
+        await _until(demo, lambda: demo.canary_weights().get("api-server-canary", 0) == 0)
+        demo.say(f"aborted: all traffic back to the stable version — {message}")
+    else:
+        demo.say("the experiment passed: the rollout went on (not expected for this release)")
+    return Outcome(
+        scenario="experiment",
+        rollout="api-server",
+        release=version,
+        phase=phase,
+        ok=verdict == "degraded" and bool(status.get("abort")) and "Experiment" in message,
+        message=message,
+        weights=tracker.shares,
+        seconds=round(time.monotonic() - started, 1),
+        snapshot=demo.obj("Rollout", "api-server") or ro,
+    )

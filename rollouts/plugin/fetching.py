@@ -19,7 +19,7 @@ from typing import Any
 
 from rollouts.kube import KubeClient
 from rollouts.kube.errors import Gone
-from rollouts.kube.resources import ANALYSIS_RUNS, PODS, REPLICA_SETS, ROLLOUTS, Resource
+from rollouts.kube.resources import ANALYSIS_RUNS, EXPERIMENTS, PODS, REPLICA_SETS, ROLLOUTS, Resource
 from rollouts.models.vocabulary import POD_TEMPLATE_HASH_LABEL
 
 __all__ = ["Tree", "label_selector", "read_rollout", "read_tree", "watch_tree"]
@@ -73,7 +73,13 @@ class Tree:
     replicasets: dict[str, Obj] = field(default_factory=dict)
     pods: dict[str, Obj] = field(default_factory=dict)
     runs: dict[str, Obj] = field(default_factory=dict)
+    experiments: dict[str, Obj] = field(default_factory=dict)  # the Rollout's (its experiment steps')
     versions: dict[str, str] = field(default_factory=dict)  # resource plural -> list resourceVersion
+
+    @property
+    def owners(self) -> set[str]:
+        """The uids whose ReplicaSets and runs the tree shows: the Rollout's and its Experiments'."""
+        return {self.uid, *self.experiments}
 
     @property
     def uid(self) -> str:
@@ -86,13 +92,23 @@ class Tree:
         written = label_selector((self.rollout.get("spec") or {}).get("selector"))
         return written or str((self.rollout.get("status") or {}).get("selector") or "")
 
-    def lists(self) -> tuple[Obj, list[Obj], list[Obj], list[Obj]]:
+    def lists(self) -> tuple[Obj, list[Obj], list[Obj], list[Obj], list[Obj]]:
         return (
             self.rollout,
             list(self.replicasets.values()),
             list(self.pods.values()),
             list(self.runs.values()),
+            list(self.experiments.values()),
         )
+
+
+def has_experiments(rollout: Obj) -> bool:
+    """The rollout has an experiment step, or records an Experiment: only then are Experiments read."""
+    canary = ((rollout.get("spec") or {}).get("strategy") or {}).get("canary") or {}
+    steps = canary.get("steps") if isinstance(canary, dict) else None
+    if any(isinstance(s, dict) and s.get("experiment") is not None for s in steps or []):
+        return True
+    return bool(((rollout.get("status") or {}).get("canary") or {}).get("currentExperiment"))
 
 
 async def read_rollout(client: KubeClient, namespace: str, name: str) -> Obj:
@@ -107,7 +123,8 @@ def _by_uid(objs: list[Obj]) -> dict[str, Obj]:
 
 
 async def read_tree(client: KubeClient, namespace: str, name: str) -> Tree:
-    """The rollout, its ReplicaSets, their Pods and its AnalysisRuns: 4 requests (3 when it has no RS yet)."""
+    """The rollout, its ReplicaSets, their Pods and its AnalysisRuns: 4 requests (3 when it has no RS yet); a
+    rollout with an experiment step also its Experiments and their runs (2 more)."""
     rollout = await read_rollout(client, namespace, name)
     tree = Tree(rollout)
     selector = tree.selector
@@ -117,10 +134,20 @@ async def read_tree(client: KubeClient, namespace: str, name: str) -> Tree:
         client.list(REPLICA_SETS, namespace, label_selector=selector),
         client.list(ANALYSIS_RUNS, namespace, label_selector=selector),
     )
-    replicasets = _owned(rs_list, {tree.uid})
+    tree.versions = {"replicasets": rs_list.resource_version, "analysisruns": run_list.resource_version}
+    if has_experiments(
+        rollout
+    ):  # two more lists: the Experiments, and their runs (without the Rollout's labels)
+        ex_list, ex_runs = await asyncio.gather(
+            client.list(EXPERIMENTS, namespace), client.list(ANALYSIS_RUNS, namespace)
+        )
+        tree.experiments = _by_uid(_owned(ex_list, {tree.uid}))
+        tree.versions["experiments"] = ex_list.resource_version
+    replicasets = _owned(rs_list, tree.owners)
     tree.replicasets = _by_uid(replicasets)
     tree.runs = _by_uid(_owned(run_list, {tree.uid}))
-    tree.versions = {"replicasets": rs_list.resource_version, "analysisruns": run_list.resource_version}
+    if tree.experiments:
+        tree.runs.update(_by_uid(_owned(ex_runs, set(tree.experiments))))
     hashes = _hashes(replicasets)
     if hashes:
         pod_selector = ",".join(
@@ -191,6 +218,9 @@ async def watch_tree(client: KubeClient, namespace: str, tree: Tree, changed: Ca
     def owned_by_rollout(o: Obj) -> bool:
         return bool(_owned([o], {tree.uid}))
 
+    def owned_by_rollout_or_experiment(o: Obj) -> bool:
+        return bool(_owned([o], tree.owners))
+
     def owned_by_rs(o: Obj) -> bool:
         return bool(_owned([o], set(tree.replicasets)))
 
@@ -224,7 +254,7 @@ async def watch_tree(client: KubeClient, namespace: str, tree: Tree, changed: Ca
             REPLICA_SETS,
             namespace,
             lambda: tree.replicasets,
-            owned_by_rollout,
+            owned_by_rollout_or_experiment,
             tree.versions.get("replicasets", ""),
             changed,
             label=selector,
@@ -250,4 +280,34 @@ async def watch_tree(client: KubeClient, namespace: str, tree: Tree, changed: Ca
             label=selector,
         ),
     ]
+    if "experiments" in tree.versions:
+        ex_runs: dict[str, Obj] = {k: v for k, v in tree.runs.items() if _owned([v], set(tree.experiments))}
+
+        def ex_runs_changed() -> None:
+            for key in [k for k, v in tree.runs.items() if _owned([v], set(tree.experiments))]:
+                if key not in ex_runs:
+                    tree.runs.pop(key)
+            tree.runs.update(ex_runs)
+            changed()
+
+        tasks += [
+            _follow(
+                client,
+                EXPERIMENTS,
+                namespace,
+                lambda: tree.experiments,
+                owned_by_rollout,
+                tree.versions["experiments"],
+                changed,
+            ),
+            _follow(  # the Experiments' runs: not labelled like the Rollout's
+                client,
+                ANALYSIS_RUNS,
+                namespace,
+                lambda: ex_runs,
+                lambda o: bool(_owned([o], set(tree.experiments))),
+                "",
+                ex_runs_changed,
+            ),
+        ]
     await asyncio.gather(*tasks)

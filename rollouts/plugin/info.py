@@ -118,6 +118,19 @@ class AnalysisRunInfo:
 
 
 @dataclass
+class ExperimentNode:
+    """An Experiment of the Rollout in `get rollout`'s tree, under its revision, with what it owns."""
+
+    name: str
+    revision: int
+    status: str
+    icon: str
+    age: str
+    replica_sets: list[ReplicaSetInfo] = field(default_factory=list)
+    analysis_runs: list[AnalysisRunInfo] = field(default_factory=list)
+
+
+@dataclass
 class ImageInfo:
     image: str
     tags: list[str]
@@ -143,10 +156,12 @@ class RolloutInfo:
     available: int
     replica_sets: list[ReplicaSetInfo]
     analysis_runs: list[AnalysisRunInfo]
+    experiments: list[ExperimentNode] = field(default_factory=list)
 
     def revisions(self) -> list[int]:
-        """Every revision seen on a ReplicaSet or AnalysisRun, newest first."""
+        """Every revision seen on a ReplicaSet, Experiment or AnalysisRun, newest first."""
         revs = {rs.revision for rs in self.replica_sets} | {ar.revision for ar in self.analysis_runs}
+        revs |= {ex.revision for ex in self.experiments}
         return sorted(revs, reverse=True)
 
 
@@ -383,12 +398,38 @@ def _images(replica_sets: list[ReplicaSetInfo]) -> list[ImageInfo]:
     return [ImageInfo(image, tags) for image, tags in sorted(merged.items())]
 
 
+def _experiment_nodes(
+    experiments: list[dict[str, Any]],
+    replicasets: list[dict[str, Any]],
+    pods: list[dict[str, Any]],
+    analysis_runs: list[dict[str, Any]],
+    now: datetime,
+) -> list[ExperimentNode]:
+    """`getExperimentInfo`: each Experiment with its own ReplicaSets (and pods) and runs, newest first."""
+    nodes = []
+    for ex in experiments:
+        phase = str(get(ex, "status", "phase") or "Pending")
+        nodes.append(
+            ExperimentNode(
+                name=str(get(ex, "metadata", "name")),
+                revision=_revision(ex),
+                status=phase,
+                icon=icon_for(phase),
+                age=age(ex, now),
+                replica_sets=sorted(_replicaset_infos(ex, replicasets, pods, now), key=lambda r: r.name),
+                analysis_runs=_analysis_run_infos(ex, analysis_runs, now),
+            )
+        )
+    return sorted(nodes, key=lambda n: (-n.revision, n.name))
+
+
 def build_rollout_info(
     ro: dict[str, Any],
     replicasets: list[dict[str, Any]],
     pods: list[dict[str, Any]],
     analysis_runs: list[dict[str, Any]],
     now: datetime,
+    experiments: list[dict[str, Any]] | None = None,
 ) -> RolloutInfo:
     """Everything `get rollout` shows, from the rollout and the objects read for it."""
     status = ro.get("status") or {}
@@ -436,4 +477,5 @@ def build_rollout_info(
         available=_int(status.get("availableReplicas")),
         replica_sets=replica_sets,
         analysis_runs=_analysis_run_infos(ro, analysis_runs, now),
+        experiments=_experiment_nodes(experiments or [], replicasets, pods, analysis_runs, now),
     )

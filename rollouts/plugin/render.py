@@ -15,7 +15,7 @@ from typing import Any
 from rich.text import Text
 
 from rollouts.models.vocabulary import format_time
-from rollouts.plugin.info import AnalysisRunInfo, ImageInfo, ReplicaSetInfo, RolloutInfo
+from rollouts.plugin.info import AnalysisRunInfo, ExperimentNode, ImageInfo, ReplicaSetInfo, RolloutInfo
 from rollouts.plugin.phases import current_set_weight, get, rollout_phase, step_text
 
 __all__ = ["Cell", "list_rows", "render_list", "render_rollout", "tabulate"]
@@ -200,6 +200,30 @@ def _run_rows(ar: AnalysisRunInfo, prefix: str, sub: str) -> list[list[Cell]]:
     return rows
 
 
+ICON_EXPERIMENT = "Σ"
+
+
+def experiment_rows(ex: ExperimentNode, prefix: str, sub: str) -> list[list[Cell]]:
+    """An Experiment and, below it, its ReplicaSets (with their pods) and runs."""
+    rows: list[list[Cell]] = [
+        [
+            _join([f"{prefix}{ICON_EXPERIMENT} ", _t(ex.name, ex.status)]),
+            "Experiment",
+            _join([_t(ex.icon), " ", ex.status]),
+            ex.age,
+            "",
+        ]
+    ]
+    children: list[ReplicaSetInfo | AnalysisRunInfo] = [*ex.replica_sets, *ex.analysis_runs]
+    for c, child in enumerate(children):
+        child_prefix, child_sub = _prefixes(c == len(children) - 1, sub)
+        if isinstance(child, ReplicaSetInfo):
+            rows.extend(_rs_rows(child, child_prefix, child_sub))
+        else:
+            rows.extend(_run_rows(child, child_prefix, child_sub))
+    return rows
+
+
 def render_tree(ri: RolloutInfo) -> Text:
     rows: list[list[Cell]] = [["NAME", "KIND", "STATUS", "AGE", "INFO"]]
     rows.append([f"{ICON_ROLLOUT} {ri.name}", "Rollout", _join([_t(ri.icon), " ", ri.status]), ri.age, ""])
@@ -207,14 +231,17 @@ def render_tree(ri: RolloutInfo) -> Text:
     for r, revision in enumerate(revisions):
         prefix, sub = _prefixes(r == len(revisions) - 1, "")
         rows.append([f"{prefix}{ICON_REVISION} revision:{revision}", "", " ", "", ""])
-        children: list[ReplicaSetInfo | AnalysisRunInfo] = [
+        children: list[ReplicaSetInfo | ExperimentNode | AnalysisRunInfo] = [
             rs for rs in ri.replica_sets if rs.revision == revision
         ]
+        children += [ex for ex in ri.experiments if ex.revision == revision]
         children += [ar for ar in ri.analysis_runs if ar.revision == revision]
         for c, child in enumerate(children):
             child_prefix, child_sub = _prefixes(c == len(children) - 1, sub)
             if isinstance(child, ReplicaSetInfo):
                 rows.extend(_rs_rows(child, child_prefix, child_sub))
+            elif isinstance(child, ExperimentNode):
+                rows.extend(experiment_rows(child, child_prefix, child_sub))
             else:
                 rows.extend(_run_rows(child, child_prefix, child_sub))
     return tabulate(rows)

@@ -141,7 +141,8 @@ def get_rollout(
     terminal = is_terminal(console.file)
 
     def show(tree: Tree, first: bool) -> None:
-        info = build_rollout_info(*tree.lists(), now=_now())
+        ro, rss, pods, runs, experiments = tree.lists()
+        info = build_rollout_info(ro, rss, pods, runs, _now(), experiments)
         if output:
             console.print(Text(dump(asdict(info), output)))
             return

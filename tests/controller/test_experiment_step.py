@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+from datetime import UTC, datetime
 from typing import Any
 
 from rollouts.controller.experimenting import ExperimentReconciler
@@ -22,6 +23,9 @@ from rollouts.kube.resources import (
     VIRTUAL_SERVICES,
 )
 from rollouts.models.vocabulary import POD_TEMPLATE_HASH_LABEL
+from rollouts.plugin.fetching import read_tree
+from rollouts.plugin.info import build_rollout_info
+from rollouts.plugin.render import render_rollout
 from rollouts.sandbox.running import Sandbox
 from tests.controller.test_experiments import ANALYSIS_TEMPLATE
 from tests.controller.test_reconciling import NS, ManualTime, create_all, env, seed_canary  # noqa: F401 - env is a fixture
@@ -200,3 +204,30 @@ async def test_experiment_weights_reach_the_virtual_service_while_it_runs(
     assert {hosts[s] for s in services} == {10} and hosts["api-server-stable"] == 60
     done = await drive.until(lambda r: status_of(r).get("currentStepIndex") == 2)
     assert "additional" not in status_of(done)["canary"]["weights"]
+
+
+async def test_get_rollout_draws_the_experiment_under_its_revision(
+    env: tuple[Sandbox, KubeClient],  # noqa: F811
+) -> None:
+    """`kubectl rollouts get rollout`: the Experiment, its ReplicaSets and pods, under the revision it belongs to
+    (Argo's rollout info `getExperimentInfo`)."""
+    _, client = env
+    await create_all(client, [rollout({"setWeight": 25}, EXPERIMENT_STEP, {"pause": {}})])
+    drive = Driver(client, "shop")
+    await drive.until(healthy)
+    await update(client, "shop")
+    running = await drive.until(lambda ro: bool((status_of(ro).get("canary") or {}).get("currentExperiment")))
+    name = status_of(running)["canary"]["currentExperiment"]
+    await drive.until(lambda ro: True, limit=3)  # its pods come up
+    tree = await read_tree(client, NS, "shop")
+    ro, rss, pods, runs, experiments = tree.lists()
+    text = render_rollout(build_rollout_info(ro, rss, pods, runs, datetime.now(UTC), experiments)).plain
+    lines = [line.split() for line in text.splitlines()]
+    revision_2 = next(i for i, parts in enumerate(lines) if "revision:2" in " ".join(parts))
+    revision_1 = next(i for i, parts in enumerate(lines) if "revision:1" in " ".join(parts))
+    experiment_line = next(i for i, parts in enumerate(lines) if name in parts and "Experiment" in parts)
+    assert revision_2 < experiment_line < revision_1
+    below = [" ".join(parts) for parts in lines[experiment_line + 1 : revision_1]]
+    assert any(f"{name}-baseline" in line and "ReplicaSet" in line for line in below)
+    assert any(f"{name}-canary" in line and "ReplicaSet" in line for line in below)
+    assert any("Pod" in line for line in below)

@@ -49,7 +49,7 @@ def test_demo_all_scenarios(tmp_path: Path) -> None:
     assert "all scenarios ended as expected" in proc.stdout
     report = json.loads(report_path.read_text())
     outcomes = {o["scenario"]: o for o in report["outcomes"]}
-    assert set(outcomes) == {"canary", "bad-canary", "bluegreen"}
+    assert set(outcomes) == {"canary", "bad-canary", "experiment", "bluegreen"}
     objects = report["objects"]
 
     # The good canary: the new version's share of traffic went 5 → 20 → 50 → 80 → 100, then Healthy with the
@@ -77,6 +77,16 @@ def test_demo_all_scenarios(tmp_path: Path) -> None:
     assert weights == {"api-server-stable": 100, "api-server-canary": 0}
     stable_svc = objects["Service/api-server-stable"]["spec"]["selector"]
     assert stable_svc["rollouts-pod-template-hash"] == good_hash
+
+    # The experiment: the same bad release, judged by a baseline and a canary compared in Prometheus: the
+    # Experiment fails and the rollout aborts with its reason; its Services took 10 % each while it ran.
+    experiment = outcomes["experiment"]
+    assert experiment["ok"] and experiment["phase"] == "Degraded"
+    assert "Experiment analysis phase is error/failed: " in experiment["message"]
+    assert 'Metric "error-rate-difference" assessed Failed' in experiment["message"]
+    assert experiment["weights"][0] == 5 and 15 in experiment["weights"] and experiment["weights"][-1] == 0
+    (ex_name,) = [k.split("/", 1)[1] for k in objects if k.startswith("Experiment/")]
+    assert objects[f"Experiment/{ex_name}"]["status"]["phase"] == "Failed"
 
     # The blue-green: promoted, the active Service selects the new version, Healthy.
     bg = outcomes["bluegreen"]
@@ -115,6 +125,9 @@ def test_demo_without_prometheus_says_how_to_install(tmp_path: Path) -> None:
         pytest.param("bluegreen-rollout.yaml", "bluegreen/rollout.yaml", id="bluegreen-rollout"),
         pytest.param("bluegreen-services.yaml", "bluegreen/services.yaml", id="bluegreen-services"),
         pytest.param("smoke-tests.yaml", "bluegreen/smoke-tests.yaml", id="smoke-tests"),
+        pytest.param(
+            "canary-vs-baseline.yaml", "experiment-canary/canary-vs-baseline.yaml", id="canary-vs-baseline"
+        ),
     ],
 )
 def test_demo_manifests_are_the_examples(demo_file: str, example: str) -> None:
