@@ -25,6 +25,7 @@ from rollouts.validation.messages import (
     DYNAMIC_STABLE_SCALE_WITH_DELAY,
     EXPERIMENT_WEIGHT_ROUTERS,
     EXPERIMENT_WEIGHT_WITHOUT_TR,
+    EXPERIMENT_WEIGHTS_EXCEED,
     HEADER_ROUTE_ALB_EXACT,
     INVALID_ANALYSIS_ARGS,
     INVALID_DURATION,
@@ -204,6 +205,17 @@ def _validate_step(ro: Rollout, c: CanaryStrategy, i: int, step: CanaryStep, pat
                 errs.append(FieldError(wpath, EXPERIMENT_WEIGHT_WITHOUT_TR, template.weight))
             elif tr.alb is None and tr.smi is None and tr.istio is None and not tr.plugins:
                 errs.append(FieldError(wpath, EXPERIMENT_WEIGHT_ROUTERS, template.weight))
+        extra = sum(t.weight or 0 for t in step.experiment.templates)
+        # the canary keeps the weight of the last setWeight before the step while the experiment runs
+        canary = next((s.set_weight for s in reversed((c.steps or [])[:i]) if s.set_weight is not None), 0)
+        if tr is not None and extra and extra + canary > max_weight:
+            errs.append(
+                FieldError(
+                    f"{path}.experiment.templates",
+                    EXPERIMENT_WEIGHTS_EXCEED % (extra, canary, max_weight),
+                    extra,
+                )
+            )
         for a, analysis in enumerate(step.experiment.analyses or []):
             args += [
                 (f"{path}.experiment.analyses[{a}].args[{k}]", arg)

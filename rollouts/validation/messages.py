@@ -4,6 +4,11 @@ rules Argo leaves to the CRD schema). Part of `rollouts.validation`."""
 MISSING_FIELD = "Rollout has missing field '%s'"
 INVALID_SET_WEIGHT = "SetWeight needs to be between 0 and %d"
 EXPERIMENT_WEIGHT_WITHOUT_TR = "Experiment template weight cannot be set unless TrafficRouting is enabled"
+# ours: Argo has no rule, and the router then writes a negative stable weight the mesh refuses at every reconcile
+EXPERIMENT_WEIGHTS_EXCEED = (
+    "Experiment template weights (%d) and the canary weight at this step (%d) add up to more than the maximum "
+    "traffic weight (%d): the stable service would get a negative weight"
+)
 EXPERIMENT_WEIGHT_ROUTERS = "Experiment template weight is only available for TrafficRouting with SMI, ALB, Istio and Plugins at this time"
 SET_CANARY_SCALE_NEEDS_TR = "SetCanaryScale requires TrafficRouting to be set"
 SET_HEADER_ROUTE_NEEDS_TR = "SetHeaderRoute requires TrafficRouting, supports Istio and ALB and Apisix"

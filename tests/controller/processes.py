@@ -4,7 +4,9 @@ user agent carries its identity, `rollouts-controller/<version> (<POD_NAME>_<suf
 
 from __future__ import annotations
 
+import ctypes
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -42,6 +44,27 @@ class Controller:
         return f"({self.name}_" in str(record.get("user_agent") or "")
 
 
+_LIBC = ctypes.CDLL("libc.so.6", use_errno=True)  # loaded here: the child only calls into it
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: SIGKILL when the test process dies (PR_SET_PDEATHSIG), so a test run that is
+    itself killed leaves no controller behind."""
+    _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+def stop(process: subprocess.Popen[str], grace: float = 20.0) -> None:
+    """SIGTERM, then SIGKILL if it has not exited within `grace` seconds."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(grace)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(10)
+
+
 def start_controller(
     kubeconfig: Path, name: str, *args: str, env: dict[str, str] | None = None
 ) -> Controller:
@@ -61,7 +84,14 @@ def start_controller(
         *args,
     ]
     environ = {"POD_NAME": name, "PYTHONUNBUFFERED": "1", "PATH": "/usr/bin:/bin", **(env or {})}
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environ)
+    proc = subprocess.Popen(
+        cmd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=environ,
+        preexec_fn=_die_with_parent,  # async-signal-safe: one prctl call
+    )
     assert proc.stdout is not None
     line = proc.stdout.readline()
     match = re.search(

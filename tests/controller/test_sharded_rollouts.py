@@ -19,7 +19,7 @@ import pytest
 
 from rollouts.kube import KubeClient, settings_for_url
 from rollouts.kube.resources import EVENTS, ROLLOUTS
-from tests.controller.processes import FAST_LEASE, Controller, controllers, start_controller, wait
+from tests.controller.processes import FAST_LEASE, Controller, controllers, start_controller, stop, wait
 
 NS = "shard"
 N = 60
@@ -139,8 +139,7 @@ def test_three_replicas_share_60_rollouts_through_a_kill_and_a_join(
             assert split[0] >= 16 and split[-1] <= 24, split
             assert owned(d) > 0  # the replica that joined took its share
         finally:
-            d.process.send_signal(signal.SIGTERM)
-            d.process.wait(20)
+            stop(d.process)
 
     time.sleep(0.5)
     events = cluster.run(lambda client: client.list(EVENTS, NS)).items

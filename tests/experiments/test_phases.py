@@ -154,3 +154,34 @@ def test_terminate_ends_the_templates_and_the_runs() -> None:
 def test_the_next_look_is_when_the_duration_ends() -> None:
     _, plan = decide(now=T0 + timedelta(minutes=4), available={"a": 1, "b": 1}, duration="10m")
     assert plan.requeue_after == 360.0
+
+
+@pytest.mark.parametrize(
+    ("ref", "message"),
+    [
+        ({"templateName": "gone"},
+         "AnalysisTemplate verification failed for analysis 'x': analysistemplates.argoproj.io \"gone\" not found"),
+        ({"templateName": "gone", "clusterScope": True},
+         "ClusterAnalysisTemplate verification failed for analysis 'x': "
+         "clusteranalysistemplates.argoproj.io \"gone\" not found"),
+    ],
+    ids=["template", "cluster-template"],
+)  # fmt: skip
+def test_an_analysis_naming_a_missing_template_is_an_error(ref: dict[str, Any], message: str) -> None:
+    """Argo's `reconcileAnalysisRun` verifies the templates before the pods are available: a name that does not
+    exist is the analysis's Error, and the Experiment's (from its second pass: the first only marks it Pending,
+    as `calculateStatus` does), with the API server's not-found text."""
+    spec = {"templates": [template("a")], "duration": "10m", "analyses": [{"name": "x", **ref}]}
+    raw = {
+        "metadata": {"name": "ex", "namespace": "ns", "uid": "u"},
+        "spec": spec,
+        "status": {"phase": "Pending"},
+    }
+    observed = ExperimentObserved(
+        experiment=Experiment.from_wire(raw), raw=raw, replica_sets={}, runs={}, templates={}
+    )
+    status = decide_experiment(observed, T0).new_status
+    (analysis,) = status["analysisRuns"]
+    assert (analysis["phase"], analysis["message"]) == ("Error", message)
+    assert status["phase"] == "Error"
+    assert status["message"] == message

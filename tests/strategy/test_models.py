@@ -337,6 +337,14 @@ CASES: list[Any] = [
         id="experiment-weight-routers",
     ),
     pytest.param(
+        {"canaryService": "c", "stableService": "s", "trafficRouting": ISTIO,
+         "steps": [{"setWeight": 60}, {"pause": {}},
+                   {"experiment": {"templates": [{"name": "a", "specRef": "stable", "weight": 30},
+                                                 {"name": "b", "specRef": "canary", "weight": 20}]}}]},
+        ("spec.strategy.canary.steps[2].experiment.templates", V.EXPERIMENT_WEIGHTS_EXCEED % (50, 60, 100)),
+        id="experiment-weights-exceed-what-remains",
+    ),
+    pytest.param(
         {"pingPong": {"pingService": "", "pongService": "pong"}, "trafficRouting": ISTIO},
         ("spec.strategy.canary.pingPong.pingService", V.PING_PONG_NEEDS_SERVICES),
         id="ping-service-required",
@@ -353,6 +361,22 @@ CASES: list[Any] = [
 @pytest.mark.parametrize(("canary", "expected"), CASES)
 def test_canary_rules(canary: dict[str, Any], expected: tuple[str, str]) -> None:
     assert expected in errors_of(base_canary(**canary))
+
+
+def test_experiment_weights_up_to_what_remains_are_accepted() -> None:
+    steps = [
+        {"setWeight": 50},
+        {
+            "experiment": {
+                "templates": [
+                    {"name": "a", "specRef": "stable", "weight": 25},
+                    {"name": "b", "specRef": "canary", "weight": 25},
+                ]
+            }
+        },
+    ]
+    doc = base_canary(canaryService="c", stableService="s", trafficRouting=ISTIO, steps=steps)
+    assert errors_of(doc) == []
 
 
 def test_valid_steps_with_set_canary_scale_alongside_weight() -> None:
