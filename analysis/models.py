@@ -12,6 +12,7 @@ message prefixed by the metric index, e.g. ``metrics[0]: failureLimit must be >=
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -20,6 +21,8 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, ConfigDict, Field, PrivateAttr
 
 from analysis.durations import DurationError, parse_go_duration
+from analysis.judging import JUDGE_PLUGIN, JudgeError
+from analysis.judging import parse_config as parse_judge_config
 from analysis.provider_models import (
     PROVIDER_KINDS,
     Authentication,
@@ -325,6 +328,12 @@ def validate_metric(metric: Metric) -> None:
             )
         if prometheus.timeout is not None and prometheus.timeout < 0:
             raise SpecError("prometheus timeout should not be negative", field="provider.prometheus.timeout")
+    judge = (metric.provider.plugin or {}).get(JUDGE_PLUGIN)
+    if judge is not None and "{{" not in json.dumps(judge, default=str):  # checked again once args are in
+        try:
+            parse_judge_config(judge)
+        except JudgeError as e:
+            raise SpecError(f"judge: {e}", field=f"provider.plugin.{JUDGE_PLUGIN}") from None
 
 
 def metric_problems(metrics: Sequence[Metric], path: str = "metrics") -> list[tuple[str, str]]:

@@ -38,7 +38,7 @@ import json
 import os
 import threading
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -56,7 +56,6 @@ from analysis.providers.base import BaseProvider, error_measurement, short_cause
 from analysis.providers.deadlines import GuardedAdapter, SocketDeadline
 from analysis.providers.oauth2 import OAuth2Config, TokenError, TokenSource
 from analysis.providers.shaping import (
-    PrometheusResult,
     ResponseError,
     UnsupportedResult,
     api_error,
@@ -75,6 +74,9 @@ DEFAULT_TIMEOUT_SECONDS = 30
 _MAX_CONNECTIONS = 256  # distinct (address, headers, auth, insecure) sessions kept
 _MAX_PREPARED = 1024  # distinct live queries whose prepared request a connection keeps
 MAX_ANSWER_BYTES = 16 * 1024 * 1024  # a larger answer is an Error, not a process out of memory
+Shape = Callable[[Any], tuple[Any, str]]
+"""A successful answer's body → (result, value string): `shape_response` for measurements, `series_of` for the
+judge."""
 _NO_RETRY = Retry(total=0, connect=0, read=0, status=0, other=0, redirect=3, raise_on_status=False)
 
 
@@ -166,8 +168,8 @@ class _Connection(PrometheusConnect):  # type: ignore[misc]
         return prepared
 
     def fetch(
-        self, endpoint: str, params: dict[str, str], deadline: SocketDeadline
-    ) -> tuple[PrometheusResult, str, list[str]]:
+        self, endpoint: str, params: dict[str, str], deadline: SocketDeadline, shape: Shape = shape_response
+    ) -> tuple[Any, str, list[str]]:
         """Send one query and shape its answer (docs/semantics/analysis.md#prometheus-results). Raises `QueryFailed` with the cause; runs in a thread.
 
         Every socket it touches is registered with `deadline`, whose `abort()` (from the event loop, when the
@@ -198,7 +200,7 @@ class _Connection(PrometheusConnect):  # type: ignore[misc]
                 f"bad_response: the answer is larger than {MAX_ANSWER_BYTES // (1024 * 1024)} MiB: "
                 "narrow the query (fewer series or a coarser step)"
             )
-        return _shaped(response.status_code, raw)
+        return _shaped(response.status_code, raw, shape)
 
     def _authorized(
         self, prepared: requests.PreparedRequest, deadline: SocketDeadline
@@ -213,7 +215,7 @@ class _Connection(PrometheusConnect):  # type: ignore[misc]
         return prepared
 
 
-def _shaped(status: int, raw: bytes) -> tuple[PrometheusResult, str, list[str]]:
+def _shaped(status: int, raw: bytes, shape: Shape = shape_response) -> tuple[Any, str, list[str]]:
     """An answer as the Go client (client_golang api/prometheus/v1/api.go, `apiClientImpl.Do`) reads it.
 
     Only 400 and 422 are API errors whose body is read; any other non-2xx status is `client_error: client
@@ -230,7 +232,7 @@ def _shaped(status: int, raw: bytes) -> tuple[PrometheusResult, str, list[str]]:
     if status // 100 != 2 or (isinstance(body, dict) and body.get("status") == "error"):
         raise _ApiError(api_error(status, body, raw))
     try:
-        result, value = shape_response(body)
+        result, value = shape(body)
     except UnsupportedResult as e:
         raise _Unsupported(str(e)) from None
     except ResponseError as e:
@@ -271,6 +273,20 @@ class PrometheusProvider(BaseProvider):
         config = metric.provider.prometheus
         if config is None:
             return error_measurement(f"metric '{metric.name}' has no prometheus provider")
+        answer = await self.query(config, at)
+        if isinstance(answer, Measurement):
+            return answer
+        result, value, warnings = answer
+        measurement = value_measurement(value)  # the string shape_response made: nothing to validate
+        if warnings:
+            measurement.metadata = {"warnings": format_warnings(warnings)}
+        return measurement.with_result(result)
+
+    async def query(
+        self, config: PrometheusMetric, at: datetime | None, shape: Shape = shape_response
+    ) -> tuple[Any, str, list[str]] | Measurement:
+        """One query of `config` at `at` (None: now), its answer shaped by `shape`: `(result, value, warnings)`,
+        or the Error measurement saying why there is none. Never raises for a backend failure."""
         try:
             request = self._request(config, at)
         except ConfigError as e:
@@ -285,8 +301,8 @@ class PrometheusProvider(BaseProvider):
             # the query thread returns (`deadlines`); `asyncio.timeout` is `wait_for` without its extra task.
             async with asyncio.timeout(request.timeout), admission:
                 try:
-                    result, value, warnings = await self._executor.run(
-                        loop, connection.fetch, request.endpoint, request.params, deadline
+                    answer = await self._executor.run(
+                        loop, connection.fetch, request.endpoint, request.params, deadline, shape
                     )
                 except asyncio.CancelledError:
                     # Shut the sockets before the slot is given back: the namespace's and the backend's caps
@@ -313,10 +329,7 @@ class PrometheusProvider(BaseProvider):
                 raise
             # a bug in a library must not take the run down: report it as an error
             return error_measurement(f"prometheus query failed at {request.address}: {type(e).__name__}: {e}")
-        measurement = value_measurement(value)  # the string shape_response made: nothing to validate
-        if warnings:
-            measurement.metadata = {"warnings": format_warnings(warnings)}
-        return measurement.with_result(result)
+        return answer
 
     def metadata(self, metric: Metric) -> dict[str, str] | None:
         config = metric.provider.prometheus

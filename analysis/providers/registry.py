@@ -24,6 +24,7 @@ from types import TracebackType
 
 from analysis.models import Metric
 from analysis.providers.base import MetricProvider
+from analysis.providers.judge import JUDGE_KIND, JudgeProvider
 from analysis.providers.prometheus import PrometheusProvider
 from analysis.providers.throttling import (
     DEFAULT_CONCURRENCY,
@@ -38,8 +39,9 @@ from analysis.providers.web import WebProvider
 
 __all__ = ["SUPPORTED_PROVIDERS", "ProviderOptions", "Providers", "provider_findings", "provider_unavailable"]
 
-SUPPORTED_PROVIDERS = ("prometheus", "web", "job")
-"""Built into every `Providers` (prometheus, web) or added by the controller (job: it runs Kubernetes Jobs)."""
+SUPPORTED_PROVIDERS = ("prometheus", "web", "job", JUDGE_KIND)
+"""Built into every `Providers` (prometheus, web, the statistical judge `plugin/rollouts/judge`) or added by
+the controller (job: it runs Kubernetes Jobs)."""
 CONTROLLER_ONLY = ("job",)
 
 
@@ -109,7 +111,12 @@ class Providers(Mapping[str, MetricProvider]):
             max_workers=max(options.workers, options.concurrency),
         )
         self.web = WebProvider(limiters=self.limiters, connections=options.workers)
-        self._by_kind: dict[str, MetricProvider] = {"prometheus": self.prometheus, "web": self.web}
+        self.judge = JudgeProvider(self.prometheus)
+        self._by_kind: dict[str, MetricProvider] = {
+            "prometheus": self.prometheus,
+            "web": self.web,
+            JUDGE_KIND: self.judge,
+        }
         assert set(self._by_kind) <= set(SUPPORTED_PROVIDERS)
 
     def add(self, provider: MetricProvider) -> None:

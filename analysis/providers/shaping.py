@@ -31,6 +31,7 @@ __all__ = [
     "format_sample_list",
     "format_sample_value",
     "format_warnings",
+    "series_of",
     "shape_response",
     "warnings_of",
 ]
@@ -130,6 +131,42 @@ def shape_response(body: Any) -> tuple[PrometheusResult, str]:
             values.extend(_sample(pair) for pair in pairs)
         return values, format_sample_list(values)
     raise UnsupportedResult()
+
+
+def series_of(body: Any) -> tuple[list[list[float]], str]:
+    """`(samples of each series, "<n> series")` of a successful answer, for a reader that needs the series apart
+    (the judge): a matrix's series in order, each sample of a vector as a series of one, a scalar as one.
+
+    >>> series_of({"status": "success", "data": {"resultType": "matrix", "result": [
+    ...     {"metric": {}, "values": [[1, "1"], [2, "NaN"]]}, {"metric": {"a": "1"}, "values": [[1, "3"]]}]}})
+    ([[1.0, nan], [3.0]], '2 series')
+    """
+    if (
+        not isinstance(body, dict)
+        or body.get("status") != "success"
+        or not isinstance(body.get("data"), dict)
+    ):
+        shape_response(body)  # raises the same errors, worded the same
+    data = body["data"]
+    kind, result = data.get("resultType"), data.get("result")
+    series: list[list[float]] = []
+    if kind == "matrix" and isinstance(result, list):
+        for item in result:
+            pairs = item.get("values") if isinstance(item, dict) else None
+            if not isinstance(pairs, list):
+                raise ResponseError(f"malformed matrix series {item!r}")
+            series.append([_sample(pair) for pair in pairs])
+    elif kind == "vector" and isinstance(result, list):
+        for item in result:
+            if not isinstance(item, dict):
+                raise ResponseError(f"malformed vector sample {item!r}")
+            series.append([_sample(item.get("value"))])
+    elif kind == "scalar":
+        series.append([_sample(result)])
+    else:
+        shape_response(body)  # raises for what it does not read either
+        raise UnsupportedResult()
+    return series, f"{len(series)} series"
 
 
 def warnings_of(body: Any) -> list[str]:

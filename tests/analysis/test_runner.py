@@ -391,7 +391,7 @@ async def test_unassessed_measurement_gets_phase_from_conditions_and_provider_cr
     assert messages["w"] == (P.ERROR, "boom")
     assert messages["d"] == (
         P.ERROR,
-        "the datadog metric provider is not supported yet (supported: prometheus, web, job)",
+        "the datadog metric provider is not supported yet (supported: prometheus, web, job, plugin/rollouts/judge)",
     )
 
 

@@ -209,7 +209,7 @@ def test_ignored_features_and_template_providers_are_warned(tmp_path: Path) -> N
         "spec.workloadRef.scaleDown: scaleDown of a workload other than a Deployment is not supported yet and "
         "ignored: only a Deployment is scaled down; this object keeps its pods",
         'AnalysisTemplate "latency": spec.metrics[0].provider.newRelic: Forbidden: the newRelic metric provider '
-        "is not supported yet (supported: prometheus, web, job); its measurements end in Error",
+        "is not supported yet (supported: prometheus, web, job, plugin/rollouts/judge); its measurements end in Error",
     ]
     text = run("-f", str(path)).output.splitlines()
     assert text[-2].startswith("warning: spec.workloadRef.scaleDown: scaleDown of a workload other than")
