@@ -110,8 +110,9 @@ def _read_arg_files(pairs: tuple[str, ...]) -> dict[str, str]:
     return values
 
 
-class _AnalyzeCommand(click.Command):
-    """Lets `--from -30m` through: click would read `-30m` as an option, so glue it to its flag first."""
+class _AnalyzeCommand(click.Group):
+    """`analyze` runs templates itself and has one sub-command, `test`. Lets `--from -30m` through: click
+    would read `-30m` as an option, so glue it to its flag first."""
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         glued: list[str] = []
@@ -130,13 +131,19 @@ class _AnalyzeCommand(click.Command):
 _TIME_FLAGS = frozenset({"--at", "--from", "--to"})
 
 
-@click.command(name="analyze", cls=_AnalyzeCommand, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(
+    name="analyze",
+    cls=_AnalyzeCommand,
+    invoke_without_command=True,
+    no_args_is_help=False,
+    subcommand_metavar="[test FILE...]",
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
 @click.option(
     "-f",
     "--filename",
     "files",
     multiple=True,
-    required=True,
     type=click.Path(dir_okay=False, allow_dash=True),
     help="AnalysisTemplate / ClusterAnalysisTemplate YAML (multi-document allowed; repeatable; - for stdin).",
 )
@@ -169,7 +176,9 @@ _TIME_FLAGS = frozenset({"--at", "--from", "--to"})
     help="Requests per second allowed towards one backend (default: unlimited for a replay, 100 live).",
 )
 @click.option("-o", "--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.pass_context
 def analyze(
+    ctx: click.Context,
     files: tuple[str, ...],
     templates: tuple[str, ...],
     arg_pairs: tuple[str, ...],
@@ -187,6 +196,7 @@ def analyze(
     An argument read from a Secret (valueFrom.secretKeyRef) takes its value from -a or --arg-file; it is
     shown as ***** wherever it would appear.
     Exit codes: 0 Successful, 1 Failed, 3 Error, 4 Inconclusive, 2 bad input.
+    `rollouts analyze test FILE...` runs template unit tests instead (see its --help).
 
     \b
     Example:
@@ -194,6 +204,18 @@ def analyze(
         -a service-name=api-server-canary --prometheus http://127.0.0.1:9090 --from -1h --to now
     """
     from analysis.execution import ExecutionError, History, Mode, build_run, execute
+
+    if ctx.invoked_subcommand is not None:
+        given = [
+            f for f, v in (("-f", files), ("-a", arg_pairs), ("--at", at_text), ("--from", from_text)) if v
+        ]
+        if given:
+            raise BadInput(
+                f"{given[0]} is an option of analyze itself, not of analyze {ctx.invoked_subcommand}"
+            )
+        return
+    if not files:
+        raise click.UsageError("Missing option '-f' / '--filename'.")
 
     now = datetime.now(UTC)
     if at_text is not None and (from_text is not None or to_text is not None):
@@ -252,3 +274,33 @@ def analyze(
         names = ", ".join(t.name for t in loaded)
         render_text(status, sys.stdout, title=f"{mode.describe()}: {names}", history=history.by_metric)
     sys.exit(exit_code(status))
+
+
+@analyze.command(name="test", context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument("test_files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+def analyze_test(test_files: tuple[str, ...]) -> None:
+    """Unit-test AnalysisTemplates against scripted query results, like `promtool test rules`.
+
+    A test file names the templates (paths relative to it), their arguments, and cases: per metric the result
+    of each successive measurement (a number, a list, NaN, null for an empty answer, {error: message}), and
+    what the run must end as. The run is the controller's, on a virtual clock. docs/analysis-testing.md.
+
+    Exit codes: 0 every test passed, 1 a test failed, 2 a file could not be run.
+
+    \b
+    Example:
+      rollouts analyze test examples/istio-canary/tests/success-rate.test.yaml
+    """
+    from analysis.testing import FileResult, TestFileError, describe, run_test_file
+
+    results: list[FileResult] = []
+    bad = False
+    for path in test_files:
+        try:
+            results.append(asyncio.run(run_test_file(path)))
+        except TestFileError as e:
+            bad = True
+            click.echo(f"Unit Testing:  {path}\n  FAILED:\n    {e}", err=True)
+    if results:
+        click.echo(describe(results))
+    sys.exit(2 if bad else 0 if all(r.passed for r in results) else 1)

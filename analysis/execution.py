@@ -83,14 +83,15 @@ class BuiltRun:
     secrets: SecretResolver | None = None
 
 
-def build_run(templates: Sequence[LoadedTemplate], values: Mapping[str, str]) -> BuiltRun:
+def build_run(templates: Sequence[LoadedTemplate], values: Mapping[str, str], flag: str = "-a") -> BuiltRun:
     """One run spec from the selected templates and `-a NAME=VALUE` values (docs/semantics/analysis.md#analysis-args merging rules).
 
     Templates are flattened as Argo's `FlattenTemplates` does: AnalysisTemplates first, then
     ClusterAnalysisTemplates, so an error names the argument Argo names. An argument read from a Secret
     (`valueFrom.secretKeyRef`) takes its value from `values` too; it stays a secret in the run (looked up
     through the returned resolver, redacted everywhere), and one without a value is an error here rather
-    than at the first measurement.
+    than at the first measurement. `flag` is how the user gives a value, in messages (`-a`; `args:` in a
+    template test file).
     """
     ordered = [t for t in templates if t.kind != "ClusterAnalysisTemplate"]
     ordered += [t for t in templates if t.kind == "ClusterAnalysisTemplate"]
@@ -99,7 +100,7 @@ def build_run(templates: Sequence[LoadedTemplate], values: Mapping[str, str]) ->
     if unknown:
         names = ", ".join(sorted(declared)) or "none"
         raise ExecutionError(
-            f"-a {unknown[0]}: no selected template declares an argument of that name (declared: {names})"
+            f"{flag} {unknown[0]}: no selected template declares an argument of that name (declared: {names})"
         )
     secret_values: dict[str, dict[str, str]] = {}
     plain = dict(values)
@@ -111,8 +112,12 @@ def build_run(templates: Sequence[LoadedTemplate], values: Mapping[str, str]) ->
             if arg.name not in values:
                 raise ExecutionError(
                     f"{template.label}: spec.args[{i}] ({arg.name}) is read from Secret '{ref.name}' key "
-                    f"'{ref.key}', which rollouts analyze does not read: pass -a {arg.name}=VALUE or "
-                    f"--arg-file {arg.name}=PATH"
+                    f"'{ref.key}', which rollouts analyze does not read: "
+                    + (
+                        f"pass -a {arg.name}=VALUE or --arg-file {arg.name}=PATH"
+                        if flag == "-a"
+                        else f"give its value in {flag} {arg.name}: VALUE"
+                    )
                 )
             secret_values.setdefault(ref.name, {})[ref.key] = values[arg.name]
             plain.pop(arg.name, None)
@@ -134,7 +139,12 @@ def build_run(templates: Sequence[LoadedTemplate], values: Mapping[str, str]) ->
             for i, arg in enumerate(template.spec.args or ()):
                 if message == f"args.{arg.name} was not resolved":
                     raise ExecutionError(
-                        f"{template.label}: spec.args[{i}] ({arg.name}): no value: pass -a {arg.name}=VALUE"
+                        f"{template.label}: spec.args[{i}] ({arg.name}): no value: "
+                        + (
+                            f"pass -a {arg.name}=VALUE"
+                            if flag == "-a"
+                            else f"give it in {flag} {arg.name}: VALUE"
+                        )
                     ) from None
         labels = ", ".join(t.label for t in ordered)
         raise ExecutionError(f"{labels}: {message}") from None

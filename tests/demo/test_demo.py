@@ -45,7 +45,8 @@ def test_demo_all_scenarios(tmp_path: Path) -> None:
          "--no-color", "--report", str(report_path)],
         capture_output=True, text=True, timeout=600, cwd=tmp_path,
     )  # fmt: skip
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    tail = "\n".join(proc.stdout.splitlines()[-80:]) + "\n--- stderr ---\n" + proc.stderr[-3000:]
+    assert proc.returncode == 0, tail
     assert "all scenarios ended as expected" in proc.stdout
     report = json.loads(report_path.read_text())
     outcomes = {o["scenario"]: o for o in report["outcomes"]}
