@@ -54,6 +54,7 @@ from analysis.durations import DurationError, parse_go_duration
 from analysis.models import Measurement, Metric, PrometheusMetric
 from analysis.providers.base import BaseProvider, error_measurement, short_cause, value_measurement
 from analysis.providers.deadlines import GuardedAdapter, SocketDeadline
+from analysis.providers.governance import BackendObserver, Breakers, Coalescer, GovernanceConfig
 from analysis.providers.oauth2 import OAuth2Config, TokenError, TokenSource
 from analysis.providers.shaping import (
     ResponseError,
@@ -256,8 +257,13 @@ class PrometheusProvider(BaseProvider):
         address_override: str | None = None,
         environ: Mapping[str, str] | None = None,
         max_workers: int | None = None,
+        governance: GovernanceConfig | None = None,
+        observer: BackendObserver | None = None,
     ) -> None:
         self.limiters = limiters or LimiterRegistry()
+        governance = governance or GovernanceConfig()
+        self.coalescer = Coalescer(governance.coalesce_window, observer)
+        self.breakers = Breakers(governance.breaker_failures, governance.breaker_cooldown, observer)
         self.address_override = address_override
         self._environ = os.environ if environ is None else environ
         self._pool = max(1, self.limiters.default.concurrency)
@@ -291,6 +297,42 @@ class PrometheusProvider(BaseProvider):
             request = self._request(config, at)
         except ConfigError as e:
             return error_measurement(str(e))
+        key = (
+            request.address,
+            request.headers,
+            request.auth,
+            request.insecure,
+            request.oauth2,
+            request.timeout,
+            request.endpoint,
+            tuple(request.params.items()),
+            shape,
+        )
+        try:
+            # each asker keeps its own deadline, also when it waits for another's request (`governance`)
+            async with asyncio.timeout(request.timeout + 0.5):
+                return await self.coalescer.run(key, request.address, lambda: self._governed(request, shape))
+        except TimeoutError:
+            return error_measurement(_timed_out(request))
+
+    async def _governed(self, request: _Request, shape: Shape) -> tuple[Any, str, list[str]] | Measurement:
+        """The exchange, unless the backend's circuit breaker is open; its outcome tells the breaker."""
+        refusal = self.breakers.refusal(request.address)
+        if refusal is not None:
+            return error_measurement(f"prometheus query failed at {request.address}: {refusal}")
+        answer, backend_failed = await self._exchange(request, shape)
+        if backend_failed:
+            assert isinstance(answer, Measurement)
+            self.breakers.failed(request.address, answer.message or "")
+        elif backend_failed is False:
+            self.breakers.succeeded(request.address)
+        return answer
+
+    async def _exchange(
+        self, request: _Request, shape: Shape
+    ) -> tuple[tuple[Any, str, list[str]] | Measurement, bool | None]:
+        """(answer or Error measurement, whether the backend failed: True for no answer, a timeout or a 5xx;
+        False for any answer; None when the backend was not reached: a refusal by this process's caps, a bug)."""
         connection = self._connection(request)
         admission = self.limiters.admit(request.address)
         deadline = SocketDeadline(request.timeout)
@@ -310,26 +352,27 @@ class PrometheusProvider(BaseProvider):
                     deadline.abort()
                     raise
         except _Unsupported as e:
-            return error_measurement(str(e))
+            return error_measurement(str(e)), False
         except _ApiError as e:
-            return error_measurement(str(e))
+            return error_measurement(str(e)), str(e).startswith("server_error")
         except QueryFailed as e:
             if str(e) == "timed out":
-                return error_measurement(_timed_out(request))
-            return error_measurement(f"prometheus query failed at {request.address}: {e}")
+                return error_measurement(_timed_out(request)), True
+            return error_measurement(f"prometheus query failed at {request.address}: {e}"), True
         except TimeoutError:
             deadline.abort()
             if admission.waiting_for is not None:
                 self.limiters.observe("refused", admission.waiting_for, admission.tenant)
-                return error_measurement(admission.describe_refusal(request.timeout))
-            return error_measurement(_timed_out(request))
+                return error_measurement(admission.describe_refusal(request.timeout)), None
+            return error_measurement(_timed_out(request)), True
         except BaseException as e:
             deadline.abort()  # cancelled (a run terminated, the process stopping): free the thread too
             if not isinstance(e, Exception):
                 raise
             # a bug in a library must not take the run down: report it as an error
-            return error_measurement(f"prometheus query failed at {request.address}: {type(e).__name__}: {e}")
-        return answer
+            message = f"prometheus query failed at {request.address}: {type(e).__name__}: {e}"
+            return error_measurement(message), None
+        return answer, False
 
     def metadata(self, metric: Metric) -> dict[str, str] | None:
         config = metric.provider.prometheus

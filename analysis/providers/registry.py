@@ -19,11 +19,12 @@ is the same in `lint`, `plan`, `analyze` and the measurement Error of the contro
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import TracebackType
 
 from analysis.models import Metric
 from analysis.providers.base import MetricProvider
+from analysis.providers.governance import BackendObserver, GovernanceConfig
 from analysis.providers.judge import JUDGE_KIND, JudgeProvider
 from analysis.providers.prometheus import PrometheusProvider
 from analysis.providers.throttling import (
@@ -89,6 +90,8 @@ class ProviderOptions:
     workers: int = DEFAULT_WORKERS
     observer: CapObserver | None = None
     environ: Mapping[str, str] | None = None
+    governance: GovernanceConfig = field(default_factory=GovernanceConfig)
+    backend_observer: BackendObserver | None = None
 
 
 class Providers(Mapping[str, MetricProvider]):
@@ -109,6 +112,8 @@ class Providers(Mapping[str, MetricProvider]):
             address_override=options.prometheus_address,
             environ=options.environ,
             max_workers=max(options.workers, options.concurrency),
+            governance=options.governance,
+            observer=options.backend_observer,
         )
         self.web = WebProvider(limiters=self.limiters, connections=options.workers)
         self.judge = JudgeProvider(self.prometheus)

@@ -154,6 +154,26 @@ def setup_logging(level: str, fmt: str) -> None:
     help="Metric queries per second towards one backend address.",
 )
 @option(
+    "--analysis-coalesce-window",
+    type=click.FloatRange(min=0.0),
+    default=1.0,
+    help="Identical metric queries (same backend, query, credentials) asked within one window of this many "
+    "seconds share one request (0: off).",
+)
+@option(
+    "--analysis-breaker-failures",
+    type=click.IntRange(0, 10000),
+    default=5,
+    help="Consecutive failures (no answer, timeout, 5xx) after which a metric backend's measurements fail at "
+    "once until a probe (0: no circuit breaker).",
+)
+@option(
+    "--analysis-breaker-cooldown",
+    type=click.FloatRange(min=0.0, min_open=True),
+    default=30.0,
+    help="Seconds a metric backend's open circuit breaker waits before letting one probe through.",
+)
+@option(
     "--analysis-query-threads",
     type=click.IntRange(1, 10000),
     default=64,
@@ -239,6 +259,9 @@ async def _run(opts: dict[str, Any]) -> int:
         analysis_backend_rate=opts["analysis_backend_rate"],
         analysis_namespace_concurrency=opts["analysis_namespace_concurrency"],
         analysis_query_threads=opts["analysis_query_threads"],
+        analysis_coalesce_window=opts["analysis_coalesce_window"],
+        analysis_breaker_failures=opts["analysis_breaker_failures"],
+        analysis_breaker_cooldown=opts["analysis_breaker_cooldown"],
     )
     if config.sharding:
         from rollouts.controller.sharding import ShardConfig

@@ -9,6 +9,8 @@ injected (tests build their own; never the process-global one). Per-object serie
 Beyond Argo: `analysis_run_metric_value` (the latest measured value as a float) and
 `analysis_run_metric_threshold` (the number in a simple success/failure condition such as `result[0] >= 0.99`),
 so a dashboard can draw the value against its line; `rollout_canary_weight` and `rollout_step_index`;
+`analysis_backend_coalesced_total`, `analysis_backend_breaker_open` and
+`analysis_backend_breaker_transitions_total` (analysis.providers.governance, fed by `on_coalesced`/`on_breaker`);
 `analysis_provider_cap_total` (a measurement that waited for, or was refused by, the per-namespace,
 per-backend or rate cap of the metric providers: `on_provider_cap`, the providers' observer);
 `controller_write_refused_total{kind,verb,code}` (every write the API server refused — each is also logged at
@@ -51,6 +53,9 @@ from rollouts.support import rollout_findings
 disable_created_metrics()  # type: ignore[no-untyped-call]
 
 _UNNAMED_REQUEST_KINDS = frozenset({"Event", "ReplicaSet"})
+_MAX_BACKENDS = (
+    100  # distinct `backend` label values of the governance series (addresses come from manifests)
+)
 
 RECONCILE_BUCKETS = (0.01, 0.15, 0.25, 0.5, 1.0)
 QUEUE_BUCKETS = (1e-4, 1e-3, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -249,6 +254,27 @@ class ControllerMetrics:
             ["namespace", "cap", "outcome"],
             registry=r,
         )
+        self.backend_coalesced = Counter(
+            "analysis_backend_coalesced",
+            "Metric queries answered by an identical query's request (same backend, query and credentials, "
+            "asked within --analysis-coalesce-window) instead of a request of their own.",
+            ["backend"],
+            registry=r,
+        )
+        self.backend_breaker = Gauge(
+            "analysis_backend_breaker_open",
+            "1 while a metric backend's circuit breaker is open or half-open (its measurements fail at once), "
+            "0 once closed.",
+            ["backend"],
+            registry=r,
+        )
+        self.backend_breaker_transitions = Counter(
+            "analysis_backend_breaker_transitions",
+            "Transitions of a metric backend's circuit breaker (state=open|half-open|closed).",
+            ["backend", "state"],
+            registry=r,
+        )
+        self._backends: set[str] = set()
         self._rollouts: dict[Key, dict[str, Any]] = {}
         self._runs: dict[Key, dict[str, Any]] = {}
         self._expiry: dict[tuple[str, str, str], float] = {}
@@ -285,6 +311,23 @@ class ControllerMetrics:
                 namespace or "-",
                 cap,
             )
+
+    def _backend(self, backend: str) -> str:
+        """The `backend` label: addresses come from manifests, so past `_MAX_BACKENDS` they are one `other`."""
+        if backend in self._backends or len(self._backends) < _MAX_BACKENDS:
+            self._backends.add(backend)
+            return backend
+        return "other"
+
+    def on_coalesced(self, backend: str) -> None:
+        """The providers' backend observer: a query shared an identical query's request."""
+        self.backend_coalesced.labels(self._backend(backend)).inc()
+
+    def on_breaker(self, backend: str, state: str) -> None:
+        """The providers' backend observer: a backend's circuit breaker changed state (logged there)."""
+        label = self._backend(backend)
+        self.backend_breaker.labels(label).set(0 if state == "closed" else 1)
+        self.backend_breaker_transitions.labels(label, state).inc()
 
     def on_add(self, queue: str) -> None:
         self.queue_adds.labels(queue).inc()

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from analysis.providers.governance import GovernanceConfig
 from analysis.providers.registry import ProviderOptions, Providers
 from rollouts.controller.analyzing import AnalysisRunReconciler
 from rollouts.controller.caching import CachedSource, Obj
@@ -67,6 +68,10 @@ class ControllerConfig:
     analysis_backend_rate: float | None = 100.0
     analysis_namespace_concurrency: int = 8
     analysis_query_threads: int = 64
+    # analysis.providers.governance: identical queries coalesced, a circuit breaker per backend
+    analysis_coalesce_window: float = 1.0
+    analysis_breaker_failures: int = 5
+    analysis_breaker_cooldown: float = 30.0
     allow_cross_namespace_routing: bool = False  # a Rollout may name router objects in other namespaces
     router_discovery_period: float = 60.0  # how often a router kind the cluster does not serve is looked for
     router_min_interval: float = 1.0  # router edits enqueue one Rollout at most this often
@@ -129,6 +134,12 @@ def default_analysis_reconciler(rt: Runtime) -> Reconciler:
             namespace_concurrency=config.analysis_namespace_concurrency,
             workers=config.analysis_query_threads,
             observer=rt.metrics.on_provider_cap,
+            governance=GovernanceConfig(
+                coalesce_window=config.analysis_coalesce_window,
+                breaker_failures=config.analysis_breaker_failures,
+                breaker_cooldown=config.analysis_breaker_cooldown,
+            ),
+            backend_observer=rt.metrics,
         )
     )
     reconciler: Reconciler = AnalysisRunReconciler(

@@ -5,7 +5,7 @@
 - bad-canary: v2.2.0 answers 20 % errors, slowly — the analysis fails at its 4th failed measurement
   (failureLimit 3), the rollout aborts, all traffic returns to the stable version, Degraded.
 - experiment: v2.2.0 again, judged this time by an experiment step instead of background analysis: a baseline
-  (the stable pods) and a canary run side by side, each with 10 % of the traffic on its own Service, and their
+  (the stable pods) and a canary run side by side, each with 20 % of the traffic on its own Service, and their
   error rates are compared in Prometheus; the canary loses, the Experiment fails, the rollout aborts.
 - bluegreen: the guide's `web-frontend` goes to v3.1.0 — preview pods, smoke tests against the preview Service,
   a pause until a person promotes, the active Service switches, post-promotion analysis.
@@ -265,8 +265,8 @@ EXPERIMENT_STEP: Obj = {
     "experiment": {
         "duration": "10m",  # ended by its required analysis, not by time
         "templates": [
-            {"name": "baseline", "specRef": "stable", "replicas": 1, "weight": 10},
-            {"name": "canary", "specRef": "canary", "replicas": 1, "weight": 10},
+            {"name": "baseline", "specRef": "stable", "replicas": 1, "weight": 20},
+            {"name": "canary", "specRef": "canary", "replicas": 1, "weight": 20},
         ],
         "analyses": [
             {
@@ -301,7 +301,7 @@ async def release_experiment(demo: Demo) -> Outcome:
     started = time.monotonic()
     demo.say(
         f"releasing api-server {version} again, judged by an experiment: baseline (stable pods) and canary "
-        "side by side, 10 % of the traffic each, error rates compared"
+        "side by side, 20 % of the traffic each, error rates compared"
     )
     assert demo.client is not None
     # the steps first (the experiment instead of background analysis), then the image, as a person would

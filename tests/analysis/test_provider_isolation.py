@@ -27,7 +27,7 @@ from analysis.providers.prometheus import PrometheusProvider
 from analysis.providers.registry import ProviderOptions, Providers
 from analysis.providers.web import WebProvider
 from analysis.runner import reconcile_run
-from tests.fixtures.prometheus import PrometheusServer
+from tests.fixtures.prometheus import PER_REQUEST, PrometheusServer
 from tests.fixtures.slow_backends import TrickleServer
 
 pytestmark = pytest.mark.prometheus
@@ -55,7 +55,9 @@ async def test_the_deadline_stops_the_read_and_frees_the_thread(
     prometheus: PrometheusServer, trickle_server: Callable[..., TrickleServer], trickle_headers: bool
 ) -> None:
     slow = trickle_server(interval=0.2, trickle_headers=trickle_headers)
-    provider = PrometheusProvider(environ={}, max_workers=1)  # one thread: a stuck one blocks everything
+    provider = PrometheusProvider(
+        environ={}, max_workers=1, governance=PER_REQUEST
+    )  # one thread: a stuck one blocks everything
     try:
         slow_metric = Metric.model_validate(prometheus_metric("slow", slow.url, timeout=1))
         measured = await provider.measure(slow_metric)
@@ -99,7 +101,12 @@ async def test_a_slow_tenant_does_not_starve_another(
     slow = trickle_server(interval=1.0)
     events: list[tuple[str, str, str]] = []
     options = ProviderOptions(
-        rate=None, concurrency=16, namespace_concurrency=4, workers=8, observer=lambda *e: events.append(e)
+        governance=PER_REQUEST,
+        rate=None,
+        concurrency=16,
+        namespace_concurrency=4,
+        workers=8,
+        observer=lambda *e: events.append(e),
     )
     attacker = analysis_run(
         "team-a", [prometheus_metric(f"slow-{i}", slow.url, timeout=2) for i in range(16)]
@@ -155,7 +162,11 @@ async def test_the_backend_cap_refuses_what_does_not_fit_in_time(
     slow = trickle_server(interval=1.0)
     events: list[tuple[str, str, str]] = []
     options = ProviderOptions(
-        rate=None, concurrency=2, namespace_concurrency=None, observer=lambda *e: events.append(e)
+        governance=PER_REQUEST,
+        rate=None,
+        concurrency=2,
+        namespace_concurrency=None,
+        observer=lambda *e: events.append(e),
     )
     # The first two metrics take the backend's two slots and hold them for their 3 s timeout; the three others,
     # with a 1 s timeout, wait for a slot that cannot free in time: refused, 2 s before any slot frees (a margin

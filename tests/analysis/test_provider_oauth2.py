@@ -26,7 +26,7 @@ from analysis.models import AnalysisPhase, AnalysisRun, Metric
 from analysis.providers.prometheus import PrometheusProvider
 from analysis.providers.registry import ProviderOptions, Providers
 from analysis.runner import reconcile_run
-from tests.fixtures.prometheus import PrometheusServer, unused_url
+from tests.fixtures.prometheus import PER_REQUEST, PrometheusServer, unused_url
 
 pytestmark = pytest.mark.prometheus
 
@@ -129,7 +129,7 @@ def oauth_metric(address: str, token_url: str, **oauth: Any) -> Metric:
 
 @pytest.fixture
 async def provider() -> Any:
-    p = PrometheusProvider(environ={})
+    p = PrometheusProvider(environ={}, governance=PER_REQUEST)
     yield p
     p.close()
 
@@ -294,7 +294,7 @@ async def test_the_client_secret_comes_from_a_secret_and_never_shows(
             },
         }
     )
-    async with Providers(ProviderOptions(rate=None)) as providers:
+    async with Providers(ProviderOptions(rate=None, governance=PER_REQUEST)) as providers:
         step = await reconcile_run(
             run,
             providers,

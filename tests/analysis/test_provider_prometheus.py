@@ -22,6 +22,7 @@ from analysis.providers.prometheus import ADDRESS_ENV, PrometheusProvider
 from analysis.providers.throttling import LimiterRegistry, ThrottleConfig
 from tests.fixtures.prometheus import (
     HEALTHY_PHASE,
+    PER_REQUEST,
     HttpStub,
     PrometheusFactory,
     PrometheusServer,
@@ -53,7 +54,7 @@ def metric(query: str, address: str | None = None, **prometheus: Any) -> Metric:
 
 @pytest.fixture
 async def provider() -> AsyncIterator[PrometheusProvider]:
-    p = PrometheusProvider(environ={})
+    p = PrometheusProvider(environ={}, governance=PER_REQUEST)
     yield p
     p.close()
 
@@ -431,7 +432,8 @@ async def test_rate_limit_is_never_exceeded(prometheus_factory: PrometheusFactor
     # A fresh scenario instance = a Prometheus of its own, so the request counter is ours alone.
     server = prometheus_factory(degrading(timedelta(hours=5)))
     limiters = LimiterRegistry(ThrottleConfig(rate=20, concurrency=4))
-    first, second = PrometheusProvider(limiters=limiters), PrometheusProvider(limiters=limiters)
+    first = PrometheusProvider(limiters=limiters, governance=PER_REQUEST)
+    second = PrometheusProvider(limiters=limiters, governance=PER_REQUEST)
     before = prometheus_request_count(server.url)
     stamps: list[float] = []
 

@@ -80,12 +80,13 @@ def test_demo_all_scenarios(tmp_path: Path) -> None:
     assert stable_svc["rollouts-pod-template-hash"] == good_hash
 
     # The experiment: the same bad release, judged by a baseline and a canary compared in Prometheus: the
-    # Experiment fails and the rollout aborts with its reason; its Services took 10 % each while it ran.
+    # Experiment fails and the rollout aborts with its reason; its Services took 20 % each while it ran.
     experiment = outcomes["experiment"]
     assert experiment["ok"] and experiment["phase"] == "Degraded"
     assert "Experiment analysis phase is error/failed: " in experiment["message"]
     assert 'Metric "error-rate-difference" assessed Failed' in experiment["message"]
-    assert experiment["weights"][0] == 5 and 15 in experiment["weights"] and experiment["weights"][-1] == 0
+    shares = experiment["weights"]
+    assert shares[0] == 5 and 25 in shares and shares[-1] == 0, shares
     (ex_name,) = [k.split("/", 1)[1] for k in objects if k.startswith("Experiment/")]
     assert objects[f"Experiment/{ex_name}"]["status"]["phase"] == "Failed"
 
