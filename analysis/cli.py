@@ -176,6 +176,12 @@ _TIME_FLAGS = frozenset({"--at", "--from", "--to"})
     help="Requests per second allowed towards one backend (default: unlimited for a replay, 100 live).",
 )
 @click.option("-o", "--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option(
+    "--lint",
+    "lint_only",
+    is_flag=True,
+    help="Check the templates deeply (PromQL parsed, arguments, conditions, guards) and exit; no query is sent.",
+)
 @click.pass_context
 def analyze(
     ctx: click.Context,
@@ -189,6 +195,7 @@ def analyze(
     to_text: str | None,
     rate_limit: float | None,
     output: str,
+    lint_only: bool,
 ) -> None:
     """Run AnalysisTemplates against Prometheus: live, at an instant (--at), or replayed (--from/--to).
 
@@ -216,6 +223,8 @@ def analyze(
         return
     if not files:
         raise click.UsageError("Missing option '-f' / '--filename'.")
+    if lint_only:
+        _lint(files, templates)
 
     now = datetime.now(UTC)
     if at_text is not None and (from_text is not None or to_text is not None):
@@ -274,6 +283,26 @@ def analyze(
         names = ", ".join(t.name for t in loaded)
         render_text(status, sys.stdout, title=f"{mode.describe()}: {names}", history=history.by_metric)
     sys.exit(exit_code(status))
+
+
+def _lint(files: tuple[str, ...], names: tuple[str, ...]) -> None:
+    """`--lint`: the deep-lint findings of the selected templates (analysis.deeplint); exit 1 on an error."""
+    from analysis.deeplint import template_findings
+
+    try:
+        loaded = select_templates(load_templates(files), names)
+        for template in loaded:
+            check_metrics(template)
+    except ManifestError as e:
+        raise BadInput(str(e)) from None
+    errors = 0
+    for template in loaded:
+        for finding in template_findings(template.spec):
+            errors += finding.severity == "error"
+            click.echo(f"{template.label}: {finding.severity}: {finding}")
+    if not errors:
+        click.echo(f"{len(loaded)} template(s) checked: no errors")
+    sys.exit(1 if errors else 0)
 
 
 @analyze.command(name="test", context_settings={"help_option_names": ["-h", "--help"]})

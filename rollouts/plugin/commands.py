@@ -91,9 +91,10 @@ def lint(path: str) -> None:
 
     Unknown fields are errors; Argo's validation rules apply (the controller's, for analysis templates too); and
     the objects of the file are checked against each other (Services select the rollout's pods, VirtualService
-    routes and Ingresses fit, templates get their arguments). What the controller refuses or ignores is a
-    warning on stderr. Prints every problem, then exits 1; silent and 0 when the file is clean. A file that
-    cannot be read as manifests is one line and exit 1.
+    routes and Ingresses fit, templates get their arguments), and analysis templates are linted deeply (PromQL
+    parsed, arguments, conditions, guards: codes AL001-AL009, docs/analysis-lint.md). What the controller refuses
+    or ignores, and the deep lint's advice, are warnings on stderr. Prints every problem, then exits 1; exits 0
+    when there is none. A file that cannot be read as manifests is one line and exit 1.
 
     \b
     Example:

@@ -21,6 +21,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from analysis.deeplint import template_findings
 from analysis.models import AnalysisRun, AnalysisTemplate, ClusterAnalysisTemplate
 from analysis.providers.registry import provider_findings
 from analysis.reading import ReadError, load_documents, read_documents
@@ -128,6 +129,10 @@ def _lint_analysis(doc: Mapping[str, Any], model: type[BaseModel], warnings: lis
     problems += [str(p) for p in found]
     if obj is not None:
         warnings += [f"{REFUSED_PREFIX}{w}" for w in provider_findings(obj.spec.metrics)]
+        if not found:  # deep lint (analysis.deeplint) reads a spec that passed the rules above
+            deep = template_findings(obj.spec)
+            problems += [str(f) for f in deep if f.severity == "error"]
+            warnings += [str(f) for f in deep if f.severity == "warning"]
     return problems
 
 

@@ -17,6 +17,10 @@ from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from pydantic import ValidationError
+
+from analysis.deeplint import metric_never_completes
+from analysis.models import Metric
 from rollouts.models import Rollout
 from rollouts.strategy import analysisruns
 from rollouts.strategy.context import build_context
@@ -141,6 +145,8 @@ def _template_problems(
             name = _text(_map(ref).get("templateName"))
             if pool and name not in pool:
                 warnings.append(f'{path}.templates[{j}]: {kind} "{name}" is not in this file')
+            elif name in pool and path != "spec.strategy.canary.analysis":
+                warnings += _never_completing(f"{path}.templates[{j}]", kind, name, pool[name])
     templates = {
         (kind, "", name): dict(_map(obj.get("spec")))
         for kind in ("AnalysisTemplate", "ClusterAnalysisTemplate")
@@ -152,6 +158,23 @@ def _template_problems(
     referenced, _ = analysisruns.referenced_templates(ctx, skip_missing=True)
     error = analysisruns.template_merge_error(ctx, referenced)
     return [error] if error else []
+
+
+def _never_completing(path: str, kind: str, name: str, template: Mapping[str, Any]) -> list[str]:
+    """AL008: a metric that runs until terminated (an interval, no count) where the rollout waits for the
+    analysis to end: a step's analysis, pre- or post-promotion analysis (background analysis may run forever)."""
+    found = []
+    for i, raw in enumerate(_list(_map(template.get("spec")).get("metrics"))):
+        try:
+            metric = Metric.model_validate(raw)
+        except ValidationError:
+            continue  # the template's own lint says why
+        if metric_never_completes(metric):
+            found.append(
+                f'{path}: {kind} "{name}" metric "{metric.name}" (spec.metrics[{i}]) has an interval and no count: '
+                "it runs until terminated, and the rollout waits here until someone terminates it [AL008]"
+            )
+    return found
 
 
 def reference_problems(
