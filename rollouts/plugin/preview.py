@@ -256,10 +256,24 @@ def _canary_plan(ro: Rollout) -> JSON:
         }
         if routed:
             row["traffic"] = {"canary": weight, "stable": max_weight - weight}
+            extra = {
+                t.name: t.weight for t in (step.experiment.templates if step.experiment else []) if t.weight
+            }
+            if extra:  # while the Experiment runs its templates take their weights from the stable share
+                row["traffic"] = {
+                    "canary": weight,
+                    "stable": max_weight - weight - sum(extra.values()),
+                    "experiment": extra,
+                }
         else:
             total = canary_pods + stable_pods
             share = round(100 * canary_pods / total) if total else 0
             row["traffic"] = {"canary": share, "stable": 100 - share, "byPodCount": True}
+        if step.experiment is not None:
+            row["experimentPods"] = {
+                t.name: {"replicas": t.replicas if t.replicas is not None else 1, "specRef": t.spec_ref}
+                for t in step.experiment.templates
+            }
         if start is not None and i == start:
             row["backgroundAnalysisStarts"] = True
         rows.append(row)

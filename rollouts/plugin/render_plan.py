@@ -45,6 +45,16 @@ def render_text(p: JSON, console: Console) -> None:
             t = row["traffic"]
             traffic = f"{t['canary']}/{t['stable']}" + (" ≈" if t.get("byPodCount") else "")
             notes = []
+            if t.get("experiment"):
+                traffic += " + " + " + ".join(str(w) for w in t["experiment"].values())
+            if row.get("experimentPods"):
+                pods = ", ".join(
+                    f"{name} {e['replicas']} ({e['specRef']}"
+                    + (f", {t['experiment'][name]} %" if name in t.get("experiment", {}) else "")
+                    + ")"
+                    for name, e in row["experimentPods"].items()
+                )
+                notes.append(f"experiment pods: {pods}")
             if row.get("analysis"):
                 notes.append(args_text(row["analysis"]["args"]).strip(" ()"))
             if row.get("backgroundAnalysisStarts"):

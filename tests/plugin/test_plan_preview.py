@@ -66,6 +66,22 @@ def test_seed_canary_json_matches_replica_arithmetic() -> None:
     assert p["minimumPauseSeconds"] == 1800
 
 
+def test_an_experiment_steps_weights_and_pods() -> None:
+    """While the Experiment runs, its templates take their weights from the stable share (Argo's
+    `calculateWeightDestinationsFromExperiment`), each on pods of its own."""
+    path = ROOT / "examples/experiment-canary/rollout.yaml"
+    p = json.loads(run("-f", str(path), "-o", "json").output)
+    step = p["steps"][1]
+    assert step["traffic"] == {"canary": 5, "stable": 55, "experiment": {"baseline": 20, "canary": 20}}
+    assert step["experimentPods"] == {
+        "baseline": {"replicas": 1, "specRef": "stable"},
+        "canary": {"replicas": 1, "specRef": "canary"},
+    }
+    assert p["steps"][2]["traffic"] == {"canary": 5, "stable": 95}  # the Experiment is over
+    text = run("-f", str(path)).output
+    assert "5/55 + 20 + 20" in text and "experiment pods: baseline 1" in text
+
+
 def test_seed_blue_green_text() -> None:
     result = run("-f", str(BLUE_GREEN))
     assert result.exit_code == 0, result.output
