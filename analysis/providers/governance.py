@@ -197,6 +197,13 @@ class Breakers:
         if breaker.state != "closed":
             self._set(backend, breaker, "closed")
 
+    def abandoned(self, backend: str) -> None:
+        """A request let through ended without a word from the backend (refused by this process's caps, or
+        cancelled): if it was the half-open probe, the next request probes instead."""
+        breaker = self._by_backend.get(backend)
+        if breaker is not None:
+            breaker.probing = False
+
     def failed(self, backend: str, error: str) -> None:
         if self.failures <= 0:
             return

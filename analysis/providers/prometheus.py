@@ -320,7 +320,12 @@ class PrometheusProvider(BaseProvider):
         refusal = self.breakers.refusal(request.address)
         if refusal is not None:
             return error_measurement(f"prometheus query failed at {request.address}: {refusal}")
-        answer, backend_failed = await self._exchange(request, shape)
+        backend_failed: bool | None = None
+        try:
+            answer, backend_failed = await self._exchange(request, shape)
+        finally:
+            if backend_failed is None:  # no word from the backend (our cap refused, cancelled, a bug)
+                self.breakers.abandoned(request.address)
         if backend_failed:
             assert isinstance(answer, Measurement)
             self.breakers.failed(request.address, answer.message or "")

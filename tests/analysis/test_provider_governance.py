@@ -185,6 +185,20 @@ def test_only_one_probe_at_a_time() -> None:
     assert "once the probe in flight answers" in (breakers.refusal("b") or "")
 
 
+def test_a_probe_that_never_reached_the_backend_does_not_block_the_next() -> None:
+    """The half-open probe refused by this process's own caps, or cancelled, says nothing about the backend: the
+    next request is the probe (it used to stay 'in flight' for ever)."""
+    now = [0.0]
+    breakers = Breakers(failures=1, cooldown=10.0, monotonic=lambda: now[0])
+    breakers.failed("b", "connection refused")
+    now[0] = 11.0
+    assert breakers.refusal("b") is None  # the probe
+    breakers.abandoned("b")
+    assert breakers.refusal("b") is None  # the next one probes
+    breakers.succeeded("b")
+    assert breakers.state("b") == "closed"
+
+
 @pytest.mark.parametrize(
     ("config", "message"),
     [
