@@ -1,0 +1,1 @@
+"""Notifications: templates, triggers, subscriptions, services, delivery."""
