@@ -58,6 +58,7 @@ __all__ = [
     "check_syntax",
     "compile_condition",
     "evaluate_condition",
+    "evaluate_expression",
     "go_type_name",
 ]
 
@@ -158,8 +159,11 @@ _STRIP_POSITION = re.compile(r" at column \d+")
 
 
 @lru_cache(maxsize=8192)
-def _compile(expr: str) -> ast.expr | str:
-    """Compiled tree, or the compile error message (cached too: bad expressions are re-evaluated often)."""
+def _compile(expr: str, variables: frozenset[str] = frozenset({"result"})) -> ast.expr | str:
+    """Compiled tree, or the compile error message (cached too: bad expressions are re-evaluated often).
+
+    `variables`: the names the expression may read (`result` for analysis; `rollout`, … for notification
+    triggers)."""
     try:
         parsed = exprlang.parse(expr)
     except exprlang.ExprSyntaxError as e:
@@ -167,11 +171,11 @@ def _compile(expr: str) -> ast.expr | str:
     for name in sorted(parsed.names):
         if name in FUNCTIONS:
             return f"{name} is a function: call it as {name}(...)"
-        if name != "result":
+        if name not in variables:
             return f"unknown name {name}"
     for name in sorted(parsed.calls):
         if name not in FUNCTIONS:
-            return "result is not a function" if name == "result" else f"unknown name {name}"
+            return f"{name} is not a function" if name in variables else f"unknown name {name}"
     for node in ast.walk(parsed.tree):  # expr-lang compiles a constant `matches` pattern with the expression
         if (
             isinstance(node, ast.Call)
@@ -236,3 +240,38 @@ def evaluate_condition(expr: str, result: Any, *, now: Callable[[], datetime] | 
     if not isinstance(value, bool):
         raise ConditionError(f"expected bool, but got {go_type_name(value)}")
     return value
+
+
+def evaluate_expression(expr: str, variables: dict[str, Any]) -> Any:
+    """Evaluate an expression over named data (a notification trigger's `when` and `oncePer`: `rollout`, …),
+    in the same sandbox and budget as conditions; raise ConditionError with an expr-lang message.
+
+    No operand type check ahead of evaluation (the data has no fixed shape); mismatches fail as they happen."""
+    compiled = _compile(expr, frozenset(variables))
+    if isinstance(compiled, str):
+        raise ConditionError(compiled)
+    ev = _evaluator()
+    names = ev.names
+    saved = {k: names.get(k) for k in variables}
+    names.update(variables)
+    ev.budget.reset()
+    previous_budget = active_budget(ev.budget)
+    try:
+        return ev._eval(compiled)
+    except ConditionError:
+        raise
+    except ZeroDivisionError:
+        raise ConditionError("integer divide by zero") from None
+    except RecursionError:
+        raise ConditionError("expression too deeply nested") from None
+    except MemoryError:
+        raise ConditionError("expression ran out of memory") from None
+    except Exception as e:
+        raise ConditionError(_STRIP_POSITION.sub("", str(e)) or type(e).__name__) from None
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                names.pop(k, None)
+            else:
+                names[k] = v
+        active_budget(previous_budget)

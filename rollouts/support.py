@@ -49,7 +49,6 @@ SUPPORTED_ROUTERS = (
     f"plugins/{GATEWAY_API_PLUGIN}",
 )
 IGNORED_EVENT_REASON = "FeatureIgnored"
-NOTIFICATIONS_PREFIX = "notifications.argoproj.io/subscribe."
 
 
 @dataclass(frozen=True)
@@ -96,12 +95,10 @@ WORKLOAD_SCALE_DOWN = _ignored(
 # RPC (Go's net/rpc encoding): a Python process can neither load them nor speak that protocol, so they stay refused.
 PLUGIN_RPC = "Argo's plugins are Go binaries served over its Go plugin RPC, which this controller cannot load"
 PLUGIN_STEP = _refused("pluginStep", "plugin steps are", PLUGIN_RPC)
-NOTIFICATIONS = _ignored("notifications", "notifications are", "this controller sends none")
 
 FEATURES: tuple[Feature, ...] = (
     WORKLOAD_SCALE_DOWN,
     PLUGIN_STEP,
-    NOTIFICATIONS,
 )
 """Every feature but the traffic routers, which `router_feature` makes one per router name."""
 
@@ -165,10 +162,6 @@ def rollout_findings(rollout: Mapping[str, Any]) -> list[Finding]:
             if isinstance(step, Mapping) and key in step:
                 found.append(Finding(f"spec.strategy.canary.steps[{i}].{key}", feature))
     found += _routers(canary)
-    annotations = _map(_map(rollout.get("metadata")).get("annotations"))
-    subscriptions = sorted(str(k) for k in annotations if str(k).startswith(NOTIFICATIONS_PREFIX))
-    if subscriptions:
-        found.append(Finding(f"metadata.annotations[{subscriptions[0]}]", NOTIFICATIONS))
     return sorted(found, key=lambda f: not f.refused)
 
 

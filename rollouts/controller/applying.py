@@ -20,6 +20,10 @@ written the way the Rollout CRD takes it (`KubeClient.patch_status`). Events are
 written, so a retried pass does not repeat them; they go to the event recorder's queue
 (`rollouts.controller.recording`), which writes them in the background: emitting never waits on the API server.
 
+Notifications (`rollouts.notifications`): when the pass's Events owe notifications, their outbox entries go
+into the Rollout's metadata patch (before the status write, guarded by the same resourceVersion) and are handed
+to the notifier once the status write landed (docs/notifications.md#exactly-once).
+
 Refusals that are ordinary outcomes here (409 AlreadyExists on a create that is then adopted or reused, 404 on a
 delete or on terminating a run already gone) are declared with `expecting`, so only real refusals are logged
 and counted as refused writes.
@@ -57,6 +61,8 @@ from rollouts.models.vocabulary import (
     MANAGED_BY_ANNOTATION,
     POD_TEMPLATE_HASH_LABEL,
 )
+from rollouts.notifications.delivering import Notifier
+from rollouts.notifications.outbox import Entry
 from rollouts.strategy import ephemeral
 from rollouts.strategy.plan import (
     JSON,
@@ -248,6 +254,7 @@ class Applier:
         self.component = component
         self.api = _Recording(client, on_written)
         self.clock = clock
+        self.notifier: Notifier | None = None  # set by the manager when notifications are configured
         self.events = events or EventRecorder(
             client, component, on_event=on_event, on_dropped=on_event_dropped, clock=clock
         )
@@ -259,9 +266,14 @@ class Applier:
         for action in plan.actions:
             if not isinstance(action, EmitEvent):
                 await self.apply_action(rollout_raw, action, result)
+        annotations = dict(plan.rollout_annotations)
+        owed = self._owed_notifications(rollout_raw, plan, events, result)
+        annotations.update(
+            (e.annotation, e.encode()) for e in owed if e.annotation not in _annotations(rollout_raw)
+        )
         annotated = None
-        if plan.rollout_annotations:
-            annotated = await self.annotate_rollout(rollout_raw, plan.rollout_annotations)
+        if annotations:
+            annotated = await self.annotate_rollout(rollout_raw, annotations)
             result.writes += 1
             meta = {
                 **(rollout_raw.get("metadata") or {}),
@@ -276,7 +288,21 @@ class Applier:
         for event in events:
             self.emit(rollout_raw, event)
             result.writes += 1
+        if owed and self.notifier is not None:
+            self.notifier.dispatch(result.rollout or rollout_raw, owed)
         return result
+
+    def _owed_notifications(
+        self, rollout_raw: JSON, plan: Plan, events: list[EmitEvent], result: ApplyResult
+    ) -> list[Entry]:
+        """The notifications this pass's Events owe (docs/notifications.md#exactly-once): written in the
+        Rollout's metadata patch before its status write, sent once that write landed."""
+        if self.notifier is None or not events or self.owner is not ROLLOUTS:
+            return []
+        no_status = not status_patch(rollout_raw, _named_as_created(plan.new_status, result))
+        return self.notifier.prepare(
+            rollout_raw, [(e.type, e.reason, e.message) for e in events], no_status=no_status
+        )
 
     async def write_status(self, rollout_raw: JSON, new_status: Mapping[str, Any]) -> JSON | None:
         """ONE merge patch of the status subresource, guarded by resourceVersion; None when nothing changed."""
@@ -661,6 +687,10 @@ def _controlled_by(obj: Mapping[str, Any], kind: str, name: str) -> bool:
         and ref.get("name") == name
         for ref in (obj.get("metadata") or {}).get("ownerReferences") or ()
     )
+
+
+def _annotations(obj: Mapping[str, Any]) -> Mapping[str, Any]:
+    return (obj.get("metadata") or {}).get("annotations") or {}
 
 
 def _rv(obj: Mapping[str, Any]) -> JSON:

@@ -197,6 +197,30 @@ def setup_logging(level: str, fmt: str) -> None:
     default=False,
     help="Let a Rollout name router objects (VirtualService, DestinationRule, HTTPRoute) in other namespaces.",
 )
+@option(
+    "--self-service-notification-enabled",
+    is_flag=True,
+    default=False,
+    help="Also read argo-rollouts-notification-configmap/-secret in each Rollout's own namespace.",
+)
+@option(
+    "--notifications-namespace",
+    default=None,
+    show_default="$POD_NAMESPACE, else argo-rollouts",
+    help="Namespace of the controller's argo-rollouts-notification-configmap and -secret.",
+)
+@option(
+    "--notification-timeout",
+    type=click.FloatRange(min=0.0, min_open=True),
+    default=10.0,
+    help="Seconds one notification attempt may take before it is retried.",
+)
+@option(
+    "--notification-attempts",
+    type=click.IntRange(1, 100),
+    default=5,
+    help="Attempts per notification (retryable failures: no answer, timeout, 408, 429, 5xx).",
+)
 @option("--resync", type=click.FloatRange(min=1.0), default=900.0, help="Replay every object every (s).")
 @option("--log-format", type=click.Choice(["text", "json"]), default="text", help="Log format.")
 @option(
@@ -262,6 +286,10 @@ async def _run(opts: dict[str, Any]) -> int:
         analysis_coalesce_window=opts["analysis_coalesce_window"],
         analysis_breaker_failures=opts["analysis_breaker_failures"],
         analysis_breaker_cooldown=opts["analysis_breaker_cooldown"],
+        notifications_namespace=opts["notifications_namespace"] or None,
+        self_service_notifications=opts["self_service_notification_enabled"],
+        notification_timeout=opts["notification_timeout"],
+        notification_attempts=opts["notification_attempts"],
     )
     if config.sharding:
         from rollouts.controller.sharding import ShardConfig

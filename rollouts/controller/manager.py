@@ -7,6 +7,7 @@ The controller process is `main.py` (flags) around one `Manager`:
     Informers(router objects) ───────┘ (every Rollout naming the edited object; `routerwatching`)
     Informer(AnalysisRuns) ──► analysis queue ──► AnalysisRunReconciler.reconcile(key); also enqueues its Rollout
     Informer(Jobs by label) ──► analysis queue (owner AnalysisRun)
+    Informers(notification ConfigMap/Secret) ──► the notifier of the Rollout applier (`notifying`)
 
 Informers start at once (a standby keeps warm caches, so a takeover starts from synced caches); the work queues'
 workers run only while this process holds the Lease. Losing the lease stops the workers and the process
@@ -35,6 +36,7 @@ from rollouts.controller.experimenting import ExperimentReconciler
 from rollouts.controller.health import HealthServer
 from rollouts.controller.leadership import ElectionConfig, LeaderElector, NotLeader
 from rollouts.controller.metrics import ControllerMetrics
+from rollouts.controller.notifying import ConfigWatch, annotation_patcher, event_warner, runs_of
 from rollouts.controller.queueing import ObjectKey, WorkQueue
 from rollouts.controller.reconciling import RolloutReconciler
 from rollouts.controller.recording import EventRecorder
@@ -68,6 +70,7 @@ from rollouts.kube.resources import (
     Resource,
 )
 from rollouts.models.vocabulary import ANALYSIS_RUN_UID_LABEL, POD_TEMPLATE_HASH_LABEL
+from rollouts.notifications.delivering import Notifier, NotifierOptions
 
 EXPERIMENT_WORKERS = 4  # Experiments reconciled at once (each pass is a few API calls)
 HEARTBEAT = 0.5  # seconds between two beats of the reconcilers' loop (read by /healthz and the elector)
@@ -140,6 +143,7 @@ class Manager:
             self.informers,
         )
         self.rollouts: Reconciler = self._build(rollout_reconciler, "Rollout")
+        self.notification_configs, self.notifier = self._notifier()
         self.analysis: Reconciler = self._build(analysis_reconciler, "AnalysisRun")
         self.experiments: Reconciler = ExperimentReconciler(
             self.writer, self.source, component=config.component, events=self.events
@@ -218,6 +222,33 @@ class Manager:
             on_dropped=self.metrics.count_event_dropped,
         )
         return events_client, recorder
+
+    def _notifier(self) -> tuple[ConfigWatch | None, Notifier | None]:
+        """Notifications (`notifying`): the config pair watched, the notifier given to the Rollout applier."""
+        cfg = self.config
+        if not cfg.notifications or not isinstance(self.rollouts, RolloutReconciler):
+            return None, None
+        configs = ConfigWatch(
+            self.client,
+            namespace=cfg.notifications_namespace,
+            watched=cfg.namespace,
+            self_service=cfg.self_service_notifications,
+            watch_timeout=cfg.watch_timeout,
+        )
+        notifier = Notifier(
+            configs,
+            annotation_patcher(self.writer),
+            warn_event=event_warner(self.events),
+            runs_of=runs_of(self.informers["AnalysisRun"]),
+            registry=self.registry,
+            options=NotifierOptions(
+                timeout=cfg.notification_timeout,
+                attempts=cfg.notification_attempts,
+                backoff=cfg.notification_backoff,
+            ),
+        )
+        self.rollouts.applier.notifier = notifier
+        return configs, notifier
 
     def _queue(self, name: str, handler: Callable[[ObjectKey], Any], workers: int) -> WorkQueue:
         return WorkQueue(
@@ -462,6 +493,8 @@ class Manager:
         for informer in (*self.informers.values(), *self.lookups.values()):
             informer.start()
         self.routers.start()
+        if self.notification_configs is not None:
+            self.notification_configs.start()
         self._tasks.append(asyncio.create_task(self._lead(), name="leadership"))
         self._tasks.append(asyncio.create_task(self._sweep(), name="metrics-sweep"))
 
@@ -494,6 +527,8 @@ class Manager:
                     self.leading.clear()
                     self.metrics.leader.set(0)
                     await self._stop_queues(grace=0.0)
+                    if self.notifier is not None:  # the next leader sends what is left in the outboxes
+                        await self.notifier.stop(grace=0.0)
                 await self._changed.wait()
         except asyncio.CancelledError:
             raise
@@ -556,10 +591,14 @@ class Manager:
         await self.rollout_queue.stop(grace)
         await self.analysis_queue.stop(grace)
         await self.experiment_queue.stop(grace)
+        if self.notifier is not None:
+            await self.notifier.stop(grace)
         await self.events.stop(deadline=grace)  # while the lease is still held: the writes are fenced
         await self.supervisor.stop(release=True)  # the lease, then the health and metrics servers
         self.leading.clear()
         await self.routers.stop()
+        if self.notification_configs is not None:
+            await self.notification_configs.stop()
         for informer in (*self.informers.values(), *self.lookups.values()):
             await informer.stop()
         if isinstance(self.analysis, AnalysisRunReconciler):  # the metric providers' sessions and threads

@@ -321,6 +321,8 @@ class RolloutReconciler:
     async def _pass(self, raw: JSON, source: ObjectSource) -> float | None:
         namespace, name = _key_of(raw)
         now = self.clock()
+        if self.applier.notifier is not None:
+            self.applier.notifier.recover(raw)  # what a crash or another leader left owed
         resolved, state, version, error = await self._resolve(raw, source)
         if error:
             return await self._invalid(raw, invalid_spec_message(name, error))

@@ -76,6 +76,13 @@ class ControllerConfig:
     router_discovery_period: float = 60.0  # how often a router kind the cluster does not serve is looked for
     router_min_interval: float = 1.0  # router edits enqueue one Rollout at most this often
     stall_limit: float = 30.0  # /healthz turns red when the reconcilers' loop has not answered for this long
+    # notifications (rollouts.controller.notifying): None = $POD_NAMESPACE, else argo-rollouts
+    notifications: bool = True
+    notifications_namespace: str | None = None
+    self_service_notifications: bool = False
+    notification_timeout: float = 10.0
+    notification_attempts: int = 5
+    notification_backoff: float = 1.0
 
     def namespace_workers(self, kind: str) -> int:
         """Workers one namespace may hold at once in the queue of `kind` ("Rollouts" or "AnalysisRuns").

@@ -27,6 +27,7 @@ from rich.console import Console, Group
 from rich.live import Live
 from rich.text import Text
 
+from rollouts.demo.notifying import CONTROLLER_NAMESPACE, WebhookPrinter
 from rollouts.demo.prometheus import PrometheusProcess, free_port
 from rollouts.demo.traffic import BAD, GOOD, LoadGenerator, Profile, Target, VersionServer
 from rollouts.kube.client import KubeClient
@@ -130,6 +131,7 @@ class Demo:
         self.loads: list[LoadGenerator] = []
         self.fronts: dict[str, Any] = {}
         self.metrics_url = ""
+        self.webhook = WebhookPrinter(self.say)  # the notifications' receiver (`notifying`)
 
     # ------------------------------------------------------------------ lifecycle
     def say(self, text: str) -> None:
@@ -146,6 +148,9 @@ class Demo:
         self.prometheus = PrometheusProcess([f"127.0.0.1:{v.port}" for v in self.versions.values()])
         await asyncio.to_thread(self.prometheus.start)
         await self.sandbox.start_async()
+        await self.webhook.start()
+        for doc in self.webhook.config_objects():  # before the controller starts: it reads them at once
+            self.sandbox.create(doc, CONTROLLER_NAMESPACE)
         kubeconfig = self.sandbox.write_kubeconfig(self.workdir / "kubeconfig")
         metrics_port = free_port()
         self.metrics_url = f"http://127.0.0.1:{metrics_port}/metrics"
@@ -155,7 +160,7 @@ class Demo:
              "--no-leader-elect", "--metrics-port", str(metrics_port), "--healthz-port", "0",
              "--bind", "127.0.0.1", "--log-level", "WARNING"],
             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            env={**os.environ, "NO_COLOR": "1"},
+            env={**os.environ, "NO_COLOR": "1", "POD_NAMESPACE": CONTROLLER_NAMESPACE},
         )  # fmt: skip
         self.client = KubeClient(settings_for_url(self.sandbox.url, NAMESPACE))
         self.report.urls = {
@@ -163,6 +168,7 @@ class Demo:
             "prometheus": self.prometheus.url,
             "metrics": self.metrics_url,
             "controller_log": str(self.workdir / "controller.log"),
+            "webhook": f"http://127.0.0.1:{self.webhook.port}",
         }
         self.console.print(
             Text.assemble(
@@ -191,6 +197,7 @@ class Demo:
                 await asyncio.to_thread(self.controller.wait)
         if self.client is not None:
             await self.client.close()
+        await self.webhook.stop()
         with contextlib.suppress(Exception):
             await self.sandbox.stop_async()
         if self.prometheus is not None:

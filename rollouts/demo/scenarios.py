@@ -18,6 +18,7 @@ import time
 from typing import Any
 
 from rollouts.demo import manifests
+from rollouts.demo.notifying import SUBSCRIPTION
 from rollouts.demo.running import API_IMAGE, NAMESPACE, WEB_IMAGE, Demo, DemoError, Outcome, settled
 from rollouts.demo.traffic import LoadGenerator, ServiceFront
 from rollouts.kube.resources import ANALYSIS_RUNS, RESOURCES
@@ -89,6 +90,8 @@ async def deploy_api_server(demo: Demo) -> None:
         for doc in manifests.load(name):
             await demo.apply(manifests.speed_up(doc, speed, prom))
     rollout = manifests.speed_up(manifests.load(manifests.CANARY_ROLLOUT)[0], speed, prom)
+    # the team subscribes to aborts, as with Argo: the webhook prints what it receives (`notifying`)
+    rollout["metadata"].setdefault("annotations", {})[SUBSCRIPTION] = ""
     await demo.apply(rollout)
     demo.say(f"applied the guide's api-server canary ({_image(rollout).rsplit(':', 1)[1]}, 10 replicas)")
     load = LoadGenerator(demo.api_routes, rate=20.0, seed=1)
@@ -107,6 +110,7 @@ async def release_canary(demo: Demo, version: str, good: bool) -> Outcome:
     demo.say(
         f"releasing api-server {version}" + ("" if good else " (a bad build: 20 % errors, ~0.7 s latency)")
     )
+    told_before = len(demo.webhook.aborts_of("api-server"))
     await demo.set_image("api-server", "api-server", image)
     tracker = Tracker(demo, image)
 
@@ -137,9 +141,16 @@ async def release_canary(demo: Demo, version: str, good: bool) -> Outcome:
         tracker.tick(demo.obj("Rollout", "api-server") or ro)
         weight = demo.canary_weights().get("api-server-canary", 0)
         demo.say(f"aborted: canary weight {weight} %, stable 100 % — {message}")
+        try:  # the abort's notification arrives off the reconcile path, within moments
+            await _until(demo, lambda: len(demo.webhook.aborts_of("api-server")) > told_before, within=20.0)
+        except DemoError:
+            message += " (no notification reached the webhook)"
     else:
         demo.say(f"api-server {version} is Healthy and stable (pod hash {_stable_hash(ro)})")
-    ok = (verdict == "healthy") if good else (verdict == "degraded" and bool(status.get("abort")))
+    notified = len(demo.webhook.aborts_of("api-server")) > told_before
+    ok = (
+        (verdict == "healthy") if good else (verdict == "degraded" and bool(status.get("abort")) and notified)
+    )
     return Outcome(
         scenario="canary" if good else "bad-canary",
         rollout="api-server",

@@ -51,6 +51,7 @@ __all__ = [
     "MANAGED_BY_ANNOTATION",
     "NEW_RS_AVAILABLE",
     "NEW_RS_CREATED",
+    "NOTIFY_OUTBOX_PREFIX",
     "NOT_COMPLETED_REASON",
     "PAUSED",
     "PAUSED_REASON",
@@ -68,6 +69,7 @@ __all__ = [
     "STEP_COMPLETED_REASON",
     "STEP_INDEX_LABEL",
     "TIMED_OUT_REASON",
+    "UPDATED_REASON",
     "WORKLOAD_GENERATION_ANNOTATION",
     "WORKLOAD_KINDS",
     "RolloutPhase",
@@ -118,6 +120,8 @@ EXPERIMENT_OWNER_ANNOTATION = "experiment.argoproj.io/name"
 EXPERIMENT_TEMPLATE_ANNOTATION = "experiment.argoproj.io/template-name"
 SCALE_DOWN_DEADLINE_ANNOTATION = "scale-down-deadline"
 MANAGED_BY_ANNOTATION = "argo-rollouts.argoproj.io/managed-by-rollouts"
+# the notifications a Rollout is owed, one annotation each (rollouts.notifications.outbox); never copied to ReplicaSets
+NOTIFY_OUTBOX_PREFIX = "rollouts.argoproj.io/notify."
 
 # ---------------------------------------------------------------------------------------------------------------
 # Conditions (types.go RolloutConditionType; reasons from utils/conditions/conditions.go)
@@ -145,6 +149,7 @@ COMPLETED_REASON = "RolloutCompleted"
 NOT_COMPLETED_REASON = "RolloutNotCompleted"
 HEALTHY_REASON = "RolloutHealthy"
 STEP_COMPLETED_REASON = "RolloutStepCompleted"
+UPDATED_REASON = "RolloutUpdated"
 
 # Pause reasons (types.go PauseReason)
 CANARY_PAUSE_STEP = "CanaryPauseStep"

@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from rollouts.models import Rollout
-from rollouts.models.vocabulary import INVALID_SPEC, format_time
+from rollouts.models.vocabulary import INVALID_SPEC, REVISION_ANNOTATION, UPDATED_REASON, format_time
 from rollouts.strategy import (
     analysisruns,
     bluegreen,
@@ -29,7 +29,7 @@ from rollouts.strategy import (
 from rollouts.strategy.context import Context, build_context, copy_json
 from rollouts.strategy.errors import SpecError
 from rollouts.strategy.memo import Memo, json_key
-from rollouts.strategy.plan import JSON, Observed, Plan
+from rollouts.strategy.plan import JSON, EmitEvent, Observed, Plan
 from rollouts.support import IGNORED_EVENT_REASON, refused_message, rollout_findings
 from rollouts.validation import validate_rollout
 from rollouts.validation.errors import invalid_spec_message
@@ -192,11 +192,28 @@ def decide(observed: Observed, now: datetime) -> Plan:
     durations.calculate(ctx, st)
     _report_ignored(ctx)
     requeue = min(ctx.requeue) if ctx.requeue else None
+    annotations = workload.wanted_annotations(observed.rollout_raw, observed.workload)
+    annotations.update(_revision_annotation(ctx))
     return Plan(
         new_status=st,
         actions=(*ctx.actions, *ctx.events),
         requeue_after=requeue,
         completed=tuple(ctx.completed),
         spec_valid=True,
-        rollout_annotations=workload.wanted_annotations(observed.rollout_raw, observed.workload),
+        rollout_annotations=annotations,
     )
+
+
+def _revision_annotation(ctx: Context) -> dict[str, str]:
+    """`setRolloutRevision` (rollout/sync.go): the Rollout carries its new ReplicaSet's revision in
+    `rollout.argoproj.io/revision`; when it changes, the Event `RolloutUpdated` "Rollout updated to revision N"
+    (what `on-rollout-updated` notifications are sent for)."""
+    if ctx.new_rs is None or ctx.new_rs.revision <= 0:
+        return {}
+    wanted = str(ctx.new_rs.revision)
+    meta = ctx.observed.rollout_raw.get("metadata") or {}
+    if (meta.get("annotations") or {}).get(REVISION_ANNOTATION) == wanted:
+        return {}
+    # first: Argo writes the revision (and says so) as it gets or creates the new ReplicaSet, before the rest
+    ctx.events.insert(0, EmitEvent("Normal", UPDATED_REASON, f"Rollout updated to revision {wanted}"))
+    return {REVISION_ANNOTATION: wanted}

@@ -18,6 +18,7 @@ from rollouts.models import LabelSelector
 from rollouts.models.scalars import INT32_MAX
 from rollouts.models.vocabulary import (
     DESIRED_REPLICAS_ANNOTATION,
+    NOTIFY_OUTBOX_PREFIX,
     POD_TEMPLATE_HASH_LABEL,
     REVISION_ANNOTATION,
     REVISION_HISTORY_ANNOTATION,
@@ -58,7 +59,11 @@ _NOT_COPIED = frozenset(
 def _copied_annotations(ctx: Context) -> dict[str, str]:
     """The Rollout's annotations a ReplicaSet carries too (`copyRolloutAnnotationsToReplicaSet`)."""
     annotations = ctx.rollout.metadata.annotations or {}
-    return {k: v for k, v in annotations.items() if k not in _NOT_COPIED}
+    return {
+        k: v
+        for k, v in annotations.items()
+        if k not in _NOT_COPIED and not k.startswith(NOTIFY_OUTBOX_PREFIX)
+    }
 
 
 def _revision_of(text: str | None) -> int | None:

@@ -106,8 +106,10 @@ def start_controller(
 
 
 @contextmanager
-def controllers(kubeconfig: Path, *names: str, args: tuple[str, ...] = ()) -> Iterator[list[Controller]]:
-    started = [start_controller(kubeconfig, name, *args) for name in names]
+def controllers(
+    kubeconfig: Path, *names: str, args: tuple[str, ...] = (), env: dict[str, str] | None = None
+) -> Iterator[list[Controller]]:
+    started = [start_controller(kubeconfig, name, *args, env=env) for name in names]
     try:
         yield started
     finally:

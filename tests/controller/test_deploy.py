@@ -113,7 +113,11 @@ def test_namespaced_install_uses_a_role_and_the_namespace_flag(tmp_path: Path) -
     docs = render(DEPLOY / "namespaced", tmp_path)
     assert not find(docs, "ClusterRole") and not find(docs, "ClusterRoleBinding")
     roles = {d["metadata"]["name"] for d in find(docs, "Role")}
-    assert roles == {"rollouts-controller", "rollouts-controller-leader-election"}
+    assert roles == {
+        "rollouts-controller",
+        "rollouts-controller-leader-election",
+        "rollouts-controller-notifications",
+    }
     assert {d["roleRef"]["name"] for d in find(docs, "RoleBinding")} == roles
     (deploy,) = find(docs, "Deployment")
     assert "--namespace=$(POD_NAMESPACE)" in deploy["spec"]["template"]["spec"]["containers"][0]["args"]
@@ -232,6 +236,7 @@ def installed_config(**mode: Any) -> ControllerConfig:
     """The controller as the install runs it (Lease in namespace "rollouts"), with the lease timings shortened."""
     return ControllerConfig(
         lease_namespace="rollouts",
+        notifications_namespace="rollouts",  # POD_NAMESPACE, from the Deployment's downward API
         healthz_port=0,
         metrics_port=0,
         bind="127.0.0.1",

@@ -30,7 +30,7 @@ from tests.controller.test_reconciling import NS, ManualTime, create_all, drive,
 
 __all__ = ["env"]  # the fixture, shared with test_reconciling
 
-NOTIFY = "notifications.argoproj.io/subscribe.on-rollout-completed.slack"
+SCALE_DOWN = "spec.workloadRef.scaleDown"
 
 
 def _rollout(docs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -41,7 +41,22 @@ async def test_ignored_features_warn_without_blocking(env: tuple[Sandbox, KubeCl
     _, client = env
     docs = seed_canary()
     ro = _rollout(docs)
-    ro["metadata"].setdefault("annotations", {})[NOTIFY] = "deployments"
+    # scaleDown of a PodTemplate: Argo accepts it and scales nothing down; so do we, and say so
+    docs.insert(
+        0,
+        {
+            "apiVersion": "v1",
+            "kind": "PodTemplate",
+            "metadata": {"name": "api-server"},
+            "template": ro["spec"].pop("template"),
+        },
+    )
+    ro["spec"]["workloadRef"] = {
+        "apiVersion": "v1",
+        "kind": "PodTemplate",
+        "name": "api-server",
+        "scaleDown": "onsuccess",
+    }
     await create_all(client, docs)
     registry = CollectorRegistry()
     lines: list[str] = []
@@ -58,14 +73,14 @@ async def test_ignored_features_warn_without_blocking(env: tuple[Sandbox, KubeCl
     assert sorted((e["type"], e["message"]) for e in events) == [
         (
             "Warning",
-            f"metadata.annotations[{NOTIFY}]: notifications are not supported yet and ignored: "
-            "this controller sends none",
+            f"{SCALE_DOWN}: scaleDown of a workload other than a Deployment is not supported yet and ignored: "
+            "only a Deployment is scaled down; this object keeps its pods",
         ),
     ]
     assert all(e.get("count", 1) == 1 for e in events)  # once per generation, not once per pass
     warned = [line for line in lines if IGNORED_EVENT_REASON in line]
     assert len(warned) == 1 and all(line.startswith("WARNING ") for line in warned)
-    for feature in ("notifications",):
+    for feature in ("workloadRefScaleDown",):
         labels = {"namespace": NS, "name": "api-server", "feature": feature, "handling": "ignored"}
         assert registry.get_sample_value("rollout_unsupported_feature", labels) == 1
 

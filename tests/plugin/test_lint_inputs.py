@@ -271,8 +271,6 @@ def test_ignored_and_refused_features_are_warnings() -> None:
         'AnalysisTemplate "latency": not supported by this controller yet: spec.metrics[0].provider.datadog: '
         "Forbidden: the datadog metric provider is not supported yet (supported: prometheus, web, job, plugin/rollouts/judge); its "
         "measurements end in Error",
-        'Rollout "api-server": metadata.annotations[notifications.argoproj.io/subscribe.on-rollout-aborted.slack]: '
-        "notifications are not supported yet and ignored: this controller sends none",
         'Rollout "web": spec.workloadRef.scaleDown: scaleDown of a workload other than a Deployment is not '
         "supported yet and ignored: only a Deployment is scaled down; this object keeps its pods",
     ]

@@ -137,6 +137,9 @@ class World:
         self.plans.append(plan)
         for action in plan.actions:
             self.apply_action(action)
+        if plan.rollout_annotations:  # the Applier's metadata patch of the Rollout
+            meta = self.rollout.setdefault("metadata", {})
+            meta["annotations"] = {**(meta.get("annotations") or {}), **plan.rollout_annotations}
         self.rollout["status"] = copy.deepcopy(plan.new_status)
 
     def apply_action(self, a: Action) -> None:

@@ -96,6 +96,7 @@ def test_new_replica_set_carries_desired_replicas_and_the_rollouts_annotations()
         "kubectl.kubernetes.io/last-applied-configuration": "{}",
         REVISION: "7",
         "notified.notifications.argoproj.io": "{}",
+        "rollouts.argoproj.io/notify.0123456789abcdef": "{}",  # a notification owed (ours, never copied)
     }
     plan = world.step(T0)
     (create,) = [a for a in plan.actions if isinstance(a, CreateReplicaSet)]

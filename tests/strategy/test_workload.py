@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from rollouts.models import Rollout
+from rollouts.models.vocabulary import REVISION_ANNOTATION as REVISION
 from rollouts.models.vocabulary import WORKLOAD_GENERATION_ANNOTATION
 from rollouts.strategy import decide, workload
 from rollouts.strategy.plan import CreateReplicaSet, Observed, ReplicaSetState, ScaleDeployment, WorkloadState
@@ -147,7 +148,7 @@ def test_the_status_and_the_annotation_carry_the_workloads_generation() -> None:
     rs = first_revision(raw, 4)
     plan = decide(replace(observed(raw, (rs,), 4), workload=WorkloadState("Deployment", "web", 7, 4)), T0)
     assert plan.new_status["workloadObservedGeneration"] == "7"
-    assert plan.rollout_annotations == {WORKLOAD_GENERATION_ANNOTATION: "7"}
+    assert plan.rollout_annotations == {WORKLOAD_GENERATION_ANNOTATION: "7", REVISION: "1"}
 
 
 def test_a_reference_not_resolved_is_invalid_spec_not_an_empty_template() -> None:
