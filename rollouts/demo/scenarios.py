@@ -3,7 +3,8 @@
 - canary: the guide's `api-server` goes from v2.0.0 to a good v2.1.0 — traffic 5 → 20 → 50 → 80 → 100 %,
   background analysis on real Prometheus numbers, Healthy with the new stable version.
 - bad-canary: v2.2.0 answers 20 % errors, slowly — the analysis fails at its 4th failed measurement
-  (failureLimit 3), the rollout aborts, all traffic returns to the stable version, Degraded.
+  (failureLimit 3), the rollout aborts, all traffic returns to the stable version, Degraded; the team's
+  webhook, subscribed to `on-rollout-aborted`, prints the notification it receives.
 - experiment: v2.2.0 again, judged this time by an experiment step instead of background analysis: a baseline
   (the stable pods) and a canary run side by side, each with 20 % of the traffic on its own Service, and their
   error rates are compared in Prometheus; the canary loses, the Experiment fails, the rollout aborts.
