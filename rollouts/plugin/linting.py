@@ -29,6 +29,7 @@ from analysis.validating import check_object
 from rollouts.experiments import verify_spec
 from rollouts.models import Rollout
 from rollouts.models.experiment import Experiment
+from rollouts.plugin.notifylint import lint_notifications
 from rollouts.plugin.references import reference_problems
 from rollouts.support import object_findings
 from rollouts.traffic import cross_namespace_message
@@ -181,6 +182,7 @@ def lint_report(docs: list[Any]) -> tuple[list[str], list[str]]:
         else:
             objects.append(doc)
     index = _index(objects)
+    lint_notifications(objects, problems, warnings)
     for doc in objects:
         if not _is_argo(doc):
             continue
