@@ -72,16 +72,18 @@ def _lint_rollout(doc: Mapping[str, Any], cfg: NotificationConfig, warnings: lis
     found, errors = annotation_subscriptions(_meta(doc).get("annotations") or {})
     warnings += [f"{subject}: {e}" for e in errors]
     triggers: set[str] = set()
+    said: set[str] = set()  # one warning per trigger or service, however many recipients subscribe
     for trigger, service, _ in found:
         if trigger and trigger not in cfg.triggers:
-            warnings.append(f"{subject}: subscribed to {trigger}, which {CONFIG_MAP_NAME} does not define")
+            said.add(f"{subject}: subscribed to {trigger}, which {CONFIG_MAP_NAME} does not define")
         if service not in cfg.services:
-            warnings.append(
+            said.add(
                 f"{subject}: subscribed with service {service!r}, which {CONFIG_MAP_NAME} does not define"
             )
         triggers.update(
             [trigger] if trigger else cfg.service_default_triggers.get(service, cfg.default_triggers)
         )
+    warnings += sorted(said)
     data = {
         "rollout": doc,
         "analysisRuns": [],
