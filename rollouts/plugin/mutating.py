@@ -53,11 +53,79 @@ async def _get(client: KubeClient, resource: Resource, namespace: str, name: str
         raise not_found(resource, name) from None
 
 
-def _each(flags: KubeFlags, names: tuple[str, ...], intent: Any, resource: Resource, done: str) -> None:
+# ------------------------------------------------------------------------------------------------------------
+# The actions themselves, shared by the commands below and the dashboard (`rollouts.dashboard`): each sends its
+# intent's patches and returns Argo's line. A refusal of the API server propagates as the client's KubeError.
+
+
+async def abort_rollout(client: KubeClient, namespace: str, name: str) -> str:
+    await apply_patch(client, ROLLOUTS, namespace, name, intents.abort({"metadata": {"name": name}}))
+    return f"rollout '{name}' aborted"
+
+
+async def pause_rollout(client: KubeClient, namespace: str, name: str) -> str:
+    await apply_patch(client, ROLLOUTS, namespace, name, intents.pause({"metadata": {"name": name}}))
+    return f"rollout '{name}' paused"
+
+
+async def retry_a_rollout(client: KubeClient, namespace: str, name: str) -> str:
+    await apply_patch(client, ROLLOUTS, namespace, name, intents.retry({"metadata": {"name": name}}))
+    return f"rollout '{name}' retried"
+
+
+async def promote_rollout(
+    client: KubeClient,
+    namespace: str,
+    name: str,
+    *,
+    full: bool = False,
+    skip_current_step: bool = False,
+    skip_all_steps: bool = False,
+) -> str:
+    ro = await _get(client, ROLLOUTS, namespace, name)
+    patches = intents.promote(
+        ro, full=full, skip_current_step=skip_current_step, skip_all_steps=skip_all_steps
+    )
+    for patch in patches:
+        await apply_patch(client, ROLLOUTS, namespace, name, patch)
+    return f"rollout '{name}' fully promoted" if full else f"rollout '{name}' promoted"
+
+
+async def restart_rollout(
+    client: KubeClient, namespace: str, name: str, delay: timedelta = timedelta(0), shown: str = "0s"
+) -> str:
+    patch = intents.restart({}, datetime.now(UTC), delay)
+    await apply_patch(client, ROLLOUTS, namespace, name, patch)
+    return f"rollout '{name}' restarts in {shown}"
+
+
+async def set_rollout_image(client: KubeClient, namespace: str, name: str, container: str, image: str) -> str:
+    """The image of a container (`*`: every one); a workloadRef Rollout's Deployment is updated instead.
+    Retries on conflict up to SET_IMAGE_ATTEMPTS times."""
+    for attempt in range(SET_IMAGE_ATTEMPTS):
+        ro = await _get(client, ROLLOUTS, namespace, name)
+        ref = (ro.get("spec") or {}).get("workloadRef")
+        resource, target = ROLLOUTS, ro
+        if ref:
+            if ref.get("kind") != "Deployment":
+                raise PluginError(f"workload of type {ref.get('kind')} is not supported")
+            resource = DEPLOYMENTS
+            target = await _get(client, DEPLOYMENTS, namespace, str(ref.get("name")))
+        patch = intents.set_image(target, container, image)
+        try:
+            await apply_patch(client, resource, namespace, target["metadata"]["name"], patch)
+        except Conflict:
+            if attempt + 1 < SET_IMAGE_ATTEMPTS:
+                continue
+            raise
+        return f'{resource.kind.lower()} "{target["metadata"]["name"]}" image updated'
+    raise PluginError(f"rollout '{name}': still conflicting after {SET_IMAGE_ATTEMPTS} attempts")
+
+
+def _each(flags: KubeFlags, names: tuple[str, ...], action: Any) -> None:
     async def body(s: Session) -> None:
         for name in names:
-            await apply_patch(s.client, resource, s.namespace, name, intent({"metadata": {"name": name}}))
-            click.echo(done.format(name=name))
+            click.echo(await action(s.client, s.namespace, name))
 
     run_command(flags, body)
 
@@ -75,7 +143,7 @@ def abort(names: tuple[str, ...], flags: KubeFlags) -> None:
     Example:
       kubectl rollouts abort guestbook
     """
-    _each(flags, names, intents.abort, ROLLOUTS, "rollout '{name}' aborted")
+    _each(flags, names, abort_rollout)
 
 
 @click.command("pause")
@@ -88,7 +156,7 @@ def pause(names: tuple[str, ...], flags: KubeFlags) -> None:
     Example:
       kubectl rollouts pause guestbook
     """
-    _each(flags, names, intents.pause, ROLLOUTS, "rollout '{name}' paused")
+    _each(flags, names, pause_rollout)
 
 
 @click.group("retry", cls=AliasGroup)
@@ -111,7 +179,7 @@ def retry_rollout(names: tuple[str, ...], flags: KubeFlags) -> None:
     Example:
       kubectl rollouts retry rollout guestbook
     """
-    _each(flags, names, intents.retry, ROLLOUTS, "rollout '{name}' retried")
+    _each(flags, names, retry_a_rollout)
 
 
 retry.add_aliased(retry_rollout, "ro", "rollouts")  # type: ignore[attr-defined]
@@ -138,7 +206,13 @@ def terminate_analysisrun(names: tuple[str, ...], flags: KubeFlags) -> None:
     Example:
       kubectl rollouts terminate analysisrun guestbook-877894d5b-4-success-rate
     """
-    _each(flags, names, intents.terminate, ANALYSIS_RUNS, "analysisRun '{name}' terminated")
+
+    async def terminate_one(client: KubeClient, namespace: str, name: str) -> str:
+        patch = intents.terminate({"metadata": {"name": name}})
+        await apply_patch(client, ANALYSIS_RUNS, namespace, name, patch)
+        return f"analysisRun '{name}' terminated"
+
+    _each(flags, names, terminate_one)
 
 
 terminate.add_aliased(terminate_analysisrun, "ar", "analysisruns")  # type: ignore[attr-defined]
@@ -154,7 +228,14 @@ def terminate_experiment(names: tuple[str, ...], flags: KubeFlags) -> None:
     Example:
       kubectl rollouts terminate experiment my-experiment
     """
-    _each(flags, names, intents.terminate, EXPERIMENTS, "experiment '{name}' terminated")
+
+    async def terminate_one(client: KubeClient, namespace: str, name: str) -> str:
+        await apply_patch(
+            client, EXPERIMENTS, namespace, name, intents.terminate({"metadata": {"name": name}})
+        )
+        return f"experiment '{name}' terminated"
+
+    _each(flags, names, terminate_one)
 
 
 terminate.add_aliased(terminate_experiment, "exp", "experiments")  # type: ignore[attr-defined]
@@ -189,13 +270,15 @@ def promote(name: str, full: bool, skip_current_step: bool, skip_all_steps: bool
         raise PluginError(intents.BOTH_SKIP_FLAGS)
 
     async def body(s: Session) -> None:
-        ro = await _get(s.client, ROLLOUTS, s.namespace, name)
-        patches = intents.promote(
-            ro, full=full, skip_current_step=skip_current_step, skip_all_steps=skip_all_steps
+        message = await promote_rollout(
+            s.client,
+            s.namespace,
+            name,
+            full=full,
+            skip_current_step=skip_current_step,
+            skip_all_steps=skip_all_steps,
         )
-        for patch in patches:
-            await apply_patch(s.client, ROLLOUTS, s.namespace, name, patch)
-        click.echo(f"rollout '{name}' fully promoted" if full else f"rollout '{name}' promoted")
+        click.echo(message)
 
     run_command(flags, body)
 
@@ -215,9 +298,7 @@ def restart(name: str, in_: str | None, flags: KubeFlags) -> None:
     delay = timedelta(seconds=parse_duration(in_, "'-i' / '--in'"))
 
     async def body(s: Session) -> None:
-        patch = intents.restart({}, datetime.now(UTC), delay)
-        await apply_patch(s.client, ROLLOUTS, s.namespace, name, patch)
-        click.echo(f"rollout '{name}' restarts in {in_ or '0s'}")
+        click.echo(await restart_rollout(s.client, s.namespace, name, delay, in_ or "0s"))
 
     run_command(flags, body)
 
@@ -252,24 +333,7 @@ def set_image(name: str, assignment: str, flags: KubeFlags) -> None:
     container, image = parts
 
     async def body(s: Session) -> None:
-        for attempt in range(SET_IMAGE_ATTEMPTS):
-            ro = await _get(s.client, ROLLOUTS, s.namespace, name)
-            ref = (ro.get("spec") or {}).get("workloadRef")
-            resource, target = ROLLOUTS, ro
-            if ref:
-                if ref.get("kind") != "Deployment":
-                    raise PluginError(f"workload of type {ref.get('kind')} is not supported")
-                resource = DEPLOYMENTS
-                target = await _get(s.client, DEPLOYMENTS, s.namespace, str(ref.get("name")))
-            patch = intents.set_image(target, container, image)
-            try:
-                await apply_patch(s.client, resource, s.namespace, target["metadata"]["name"], patch)
-            except Conflict:
-                if attempt + 1 < SET_IMAGE_ATTEMPTS:
-                    continue
-                raise
-            click.echo(f'{resource.kind.lower()} "{target["metadata"]["name"]}" image updated')
-            return
+        click.echo(await set_rollout_image(s.client, s.namespace, name, container, image))
 
     run_command(flags, body)
 
