@@ -38,6 +38,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "lint": ("rollouts.plugin.commands:lint", "Validate Rollout and analysis manifests offline."),
     "version": ("rollouts.plugin.commands:version", "Print the version."),
     "completion": ("rollouts.plugin.commands:completion", "Print a shell completion script."),
+    "dashboard": (
+        "rollouts.dashboard.command:dashboard",
+        "Serve a web dashboard of the rollouts, their analysis charts and actions.",
+    ),
     # local tools
     "analyze": (
         "analysis.cli:analyze",

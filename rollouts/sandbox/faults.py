@@ -27,7 +27,10 @@ class Faults:
     - `throttle_rate`: answered 429 TooManyRequests with `Retry-After: retry_after`;
     - `latency`: seconds added before every API request is served;
     - `watch_cut_after`: seconds after which every watch stream is closed by the server (0 = never);
-    - `verbs`: restrict errors, throttling and latency to these verbs (e.g. ["patch", "update"]); empty = all.
+    - `verbs`: restrict errors, throttling and latency to these verbs (e.g. ["patch", "update"]); empty = all;
+    - `forbid`: requests refused with 403 Forbidden as RBAC refuses them, each rule "<verb> <resource>" with
+      the resource plural, optionally with its subresource (`"patch rollouts"`, `"patch rollouts/status"`,
+      `"* pods"`): a user whose Role lacks that permission.
     """
 
     error_rate: float = 0.0
@@ -37,6 +40,7 @@ class Faults:
     watch_cut_after: float = 0.0
     verbs: list[str] = field(default_factory=list)
     seed: int | None = None
+    forbid: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self._rng = random.Random(self.seed)
@@ -58,6 +62,12 @@ class Faults:
         ):
             raise ValueError(
                 f"faults.retry_after must be a whole number of seconds >= 0, got {self.retry_after!r}"
+            )
+        if not isinstance(self.forbid, list) or not all(
+            isinstance(r, str) and len(r.split()) == 2 for r in self.forbid
+        ):
+            raise ValueError(
+                "faults.forbid must be a list of '<verb> <resource>' rules such as 'patch rollouts'"
             )
         if not isinstance(self.verbs, list) or not all(isinstance(v, str) for v in self.verbs):
             raise ValueError("faults.verbs must be a list of verbs such as ['patch', 'update']")
@@ -83,10 +93,18 @@ class Faults:
             self._rng = random.Random(self.seed)
 
     def reset(self) -> None:
-        self.update(**{f.name: f.default if f.name != "verbs" else [] for f in fields(self)})
+        self.update(**{f.name: f.default if f.name not in ("verbs", "forbid") else [] for f in fields(self)})
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def forbids(self, verb: str, resource: str) -> bool:
+        """Whether a rule of `forbid` refuses this verb on this resource (`plural` or `plural/subresource`)."""
+        for rule in self.forbid:
+            rule_verb, rule_resource = rule.split()
+            if rule_verb in ("*", verb) and rule_resource in ("*", resource):
+                return True
+        return False
 
     def applies(self, verb: str) -> bool:
         return not self.verbs or verb in self.verbs

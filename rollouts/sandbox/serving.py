@@ -154,6 +154,7 @@ class Api:
         status = 500
         try:
             verb = verb_of(request.method, target, request.query)
+            self._rbac(verb, target)
             await self._faults(verb)
             if target is None:
                 response = self.discovery(request)
@@ -185,6 +186,23 @@ class Api:
         finally:
             if verb != "watch" or status != 200:
                 self._record(request, target, verb, status, started)
+
+    def _rbac(self, verb: str, target: Target | None) -> None:
+        """The `forbid` fault: 403 with the sentence kube-apiserver's RBAC authorizer writes."""
+        if target is None or not self.sb.faults.forbid:
+            return
+        resource = target.plural + (f"/{target.subresource}" if target.subresource else "")
+        if not self.sb.faults.forbids(verb, resource):
+            return
+        what = f"{target.plural}.{target.group}" if target.group else target.plural
+        name = f' "{target.name}"' if target.name else ""
+        where = f' in the namespace "{target.namespace}"' if target.namespace else " at the cluster scope"
+        raise errors.ApiError(
+            403,
+            "Forbidden",
+            f'{what}{name} is forbidden: User "sandbox-user" cannot {verb} resource "{resource}" in API group '
+            f'"{target.group}"{where}',
+        )
 
     async def _faults(self, verb: str) -> None:
         faults = self.sb.faults
