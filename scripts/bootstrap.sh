@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the project needs on a Debian machine with Python 3.11:
 #   - Prometheus (Debian package, without Recommends) when `prometheus`/`promtool` are missing;
+#   - with --test, Chromium (Debian package) when missing: the dashboard's browser tests drive it;
 #   - a virtual environment in .venv with this package (and its test extras with --test).
 # Idempotent: a second run only checks. Uses sudo for apt when not root.
 set -euo pipefail
@@ -20,6 +21,11 @@ apt_install() {
 if ! command -v prometheus >/dev/null 2>&1 || ! command -v promtool >/dev/null 2>&1; then
     echo "==> installing prometheus (apt-get install --no-install-recommends prometheus)"
     apt_install prometheus
+fi
+
+if [ -n "$extras" ] && ! command -v chromium >/dev/null 2>&1; then
+    echo "==> installing chromium (apt-get install --no-install-recommends chromium: the dashboard's browser tests)"
+    apt_install chromium
 fi
 
 python=${PYTHON:-python3}

@@ -63,7 +63,7 @@ class Cluster:
         namespace: str | None,
         *,
         watch_timeout: int = 300,
-        analysis_chart: Callable[[Mapping[str, Any]], str] | None = None,
+        analysis_chart: Callable[..., str] | None = None,
     ) -> None:
         self.namespace = namespace
         self.chart = analysis_chart
@@ -174,6 +174,7 @@ class Cluster:
         runs = self._owned("AnalysisRun", namespace, owners)
         info = build_rollout_info(ro, replicasets, pods, runs, now, experiments)
         row = row_view(ro, now)
+        row["actualWeight"] = info.actual_weight  # `get rollout`'s: counted from the pods without a router
         rollout: Obj = {
             **row,
             "replicaSets": [_camel(dataclasses.asdict(rs)) for rs in info.replica_sets],
@@ -198,8 +199,13 @@ class Cluster:
         if run is None:
             return None
         view = analysis_run_view(run)
+        args = {
+            str(a.get("name")): str(a.get("value"))
+            for a in (run.get("spec") or {}).get("args") or []
+            if isinstance(a, Mapping) and isinstance(a.get("value"), str)
+        }
         for metric in view["metrics"]:
-            metric["chart"] = self.chart(metric) if self.chart is not None else ""
+            metric["chart"] = self.chart(metric, args=args) if self.chart is not None else ""
         return view
 
 

@@ -111,7 +111,10 @@ async def _run(settings: Any) -> Any:
         demo_.report.objects = _snapshot(demo_)
         _summary(console, demo_.report)
         if settings.keep:
-            console.print("everything is still running (--keep); press Ctrl-C to stop")
+            console.print(
+                "everything is still running (--keep): the dashboard is at "
+                f"{demo_.report.urls.get('dashboard')}; press Ctrl-C to stop"
+            )
             with contextlib.suppress(asyncio.CancelledError):
                 await asyncio.Event().wait()
     finally:

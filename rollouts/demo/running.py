@@ -132,6 +132,9 @@ class Demo:
         self.fronts: dict[str, Any] = {}
         self.metrics_url = ""
         self.webhook = WebhookPrinter(self.say)  # the notifications' receiver (`notifying`)
+        self._dashboard_stop = asyncio.Event()
+        self._dashboard_task: asyncio.Task[None] | None = None
+        self._dashboard_client: KubeClient | None = None
 
     # ------------------------------------------------------------------ lifecycle
     def say(self, text: str) -> None:
@@ -163,12 +166,14 @@ class Demo:
             env={**os.environ, "NO_COLOR": "1", "POD_NAMESPACE": CONTROLLER_NAMESPACE},
         )  # fmt: skip
         self.client = KubeClient(settings_for_url(self.sandbox.url, NAMESPACE))
+        dashboard_url = await self._start_dashboard()
         self.report.urls = {
             "kubeconfig": str(kubeconfig),
             "prometheus": self.prometheus.url,
             "metrics": self.metrics_url,
             "controller_log": str(self.workdir / "controller.log"),
             "webhook": f"http://127.0.0.1:{self.webhook.port}",
+            "dashboard": dashboard_url,
         }
         self.console.print(
             Text.assemble(
@@ -176,10 +181,31 @@ class Demo:
                 ("kubeconfig          ", "bold"), str(kubeconfig), "\n",
                 ("Prometheus          ", "bold"), self.prometheus.url, "\n",
                 ("controller metrics  ", "bold"), self.metrics_url, "\n",
+                ("dashboard           ", "bold"), dashboard_url, "\n",
                 ("watch along         ", "bold"),
                 f"{_plugin_command()} --kubeconfig {kubeconfig} -n {NAMESPACE} get rollout api-server -w",
             )
         )  # fmt: skip
+
+    async def _start_dashboard(self) -> str:
+        """`kubectl rollouts dashboard` on the sandbox, on a free loopback port, for the demo's namespace."""
+        from rollouts.dashboard.command import serve
+
+        ready: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        self._dashboard_client = KubeClient(settings_for_url(self.sandbox.url, NAMESPACE))
+        self._dashboard_task = asyncio.create_task(
+            serve(
+                self._dashboard_client,
+                namespace=NAMESPACE,
+                all_namespaces=False,
+                context="sandbox",
+                address="127.0.0.1",
+                port=0,
+                ready=ready,
+                stop=self._dashboard_stop,
+            )
+        )
+        return await asyncio.wait_for(ready, 30)
 
     async def stop(self, keep_logs: bool = False) -> None:
         """Stop everything that was started; the work directory (kubeconfig, controller log) goes too, unless
@@ -195,6 +221,12 @@ class Demo:
             except subprocess.TimeoutExpired:
                 self.controller.kill()
                 await asyncio.to_thread(self.controller.wait)
+        if self._dashboard_task is not None:
+            self._dashboard_stop.set()
+            with contextlib.suppress(Exception):
+                await self._dashboard_task
+        if self._dashboard_client is not None:
+            await self._dashboard_client.close()
         if self.client is not None:
             await self.client.close()
         await self.webhook.stop()

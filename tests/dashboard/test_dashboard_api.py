@@ -157,7 +157,8 @@ async def test_guards_and_refusals(served: Served) -> None:
     )
     assert status == 403 and "own page" in said["error"]
     async with served.session.post(
-        served.url + "/api/v1/namespaces/shop/rollouts/web/actions/abort", data="x=1",
+        served.url + "/api/v1/namespaces/shop/rollouts/web/actions/abort",
+        data="x=1",
         headers={"Content-Type": "application/x-www-form-urlencoded"},
     ) as resp:
         assert resp.status == 415

@@ -197,6 +197,11 @@
     state.route = route;
     state.generation += 1;
     stopCountdown();
+    // a message about the page left behind is not about this one: its box goes from view
+    if (previous) {
+      window.clearTimeout(fadeTimer);
+      $("#status").classList.add("faded");
+    }
     connectEvents(routeNamespace(route));
     const listToList = previous && previous.view === "list" && route.view === "list";
     if (listToList) {
