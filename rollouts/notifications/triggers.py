@@ -35,6 +35,9 @@ SUBSCRIBE_PREFIX = f"{DOMAIN}/subscribe."
 SUBSCRIPTIONS_KEY = f"{DOMAIN}/subscriptions"
 _FIRST_CAP = re.compile(r"(.)([A-Z][a-z]+)")
 _ALL_CAP = re.compile(r"([a-z0-9])([A-Z])")
+# The destinations one object's annotations may subscribe (each trigger × service × recipient counts one). A few
+# KiB of YAML with anchors and aliases can describe billions; past this the rest is left out and said.
+MAX_DESTINATIONS = 1000
 
 
 @dataclass(frozen=True, order=True)
@@ -80,12 +83,31 @@ def annotation_subscriptions(
     for those that cannot be read."""
     found: list[tuple[str, str, list[str]]] = []
     errors: list[str] = []
+    budget = MAX_DESTINATIONS
+
+    def add(trigger: str, service: str, recipients: list[str]) -> bool:
+        nonlocal budget
+        if budget <= 0:
+            return False
+        kept = recipients[:budget]
+        budget -= max(len(kept), 1)
+        found.append((trigger, service, kept))
+        if len(kept) < len(recipients) or budget <= 0:
+            errors.append(
+                f"the subscriptions of the object name more than {MAX_DESTINATIONS} destinations; "
+                "the rest are left out"
+            )
+            budget = 0
+        return budget > 0
+
     for key in sorted(annotations):
+        if budget <= 0:
+            break
         value = str(annotations[key] if annotations[key] is not None else "")
         if key.startswith(SUBSCRIBE_PREFIX):
             parts = key[len(SUBSCRIBE_PREFIX) :].split(".")
             trigger, service = (parts[0], parts[1]) if len(parts) >= 2 else ("", parts[0])
-            found.append((trigger, service, _recipients(value)))
+            add(trigger, service, _recipients(value))
         elif key == SUBSCRIPTIONS_KEY:
             try:
                 entries = yaml.safe_load(value) if value else None
@@ -95,18 +117,32 @@ def annotation_subscriptions(
                 errors.append(f"annotation {key} is not a YAML list of {{trigger, destinations}}")
                 continue
             for entry in entries:
+                if budget <= 0:
+                    break
                 if not isinstance(entry, Mapping):
                     errors.append(f"annotation {key}: an entry is not a map")
                     continue
                 triggers = entry.get("trigger") or [""]
                 triggers = [triggers] if isinstance(triggers, str) else triggers
-                for dest in entry.get("destinations") or []:
+                dests = entry.get("destinations") or []
+                if not isinstance(triggers, list) or not isinstance(dests, list):
+                    errors.append(f"annotation {key}: trigger and destinations must be lists")
+                    continue
+                for dest in dests:
+                    if budget <= 0:
+                        break
                     if not isinstance(dest, Mapping) or not dest.get("service"):
                         errors.append(f"annotation {key}: a destination names no service")
                         continue
-                    recipients = [str(r) for r in dest.get("recipients") or [""]]
+                    listed = dest.get("recipients") or [""]
+                    listed = [listed] if isinstance(listed, str) else listed
+                    if not isinstance(listed, list):
+                        errors.append(f"annotation {key}: recipients must be a list")
+                        continue
+                    recipients = [str(r) for r in listed[:MAX_DESTINATIONS]]
                     for trigger in triggers:
-                        found.append((str(trigger), str(dest["service"]), recipients))
+                        if not add(str(trigger), str(dest["service"]), recipients):
+                            break
     return found, errors
 
 

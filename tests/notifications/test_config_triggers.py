@@ -18,7 +18,15 @@ from rollouts.notifications.outbox import (
     status_digest,
     with_notified,
 )
-from rollouts.notifications.triggers import Destination, destinations, run_trigger, trigger_of
+from rollouts.notifications.triggers import (
+    MAX_DESTINATIONS,
+    SUBSCRIPTIONS_KEY,
+    Destination,
+    annotation_subscriptions,
+    destinations,
+    run_trigger,
+    trigger_of,
+)
 
 
 def b64(text: str) -> str:
@@ -149,6 +157,37 @@ def test_destinations_from_annotations_defaults_and_config_subscriptions() -> No
     assert destinations(cfg, obj, "on-purple") == [Destination("slack", "defaults")]
     other = rollout({"notifications.argoproj.io/subscribe.on-rollout-aborted.hooks": ""}, {"team": "web"})
     assert destinations(cfg, other, "on-rollout-aborted") == [Destination("hooks", "")]
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "- trigger: 5\n  destinations: [{service: hooks}]\n",
+        "- trigger: [on-rollout-aborted]\n  destinations: 5\n",
+        "- trigger: [on-rollout-aborted]\n  destinations: [{service: hooks, recipients: 7}]\n",
+    ],
+)
+def test_a_subscriptions_annotation_of_odd_shape_is_said_not_raised(value: str) -> None:
+    found, errors = annotation_subscriptions({SUBSCRIPTIONS_KEY: value})
+    assert found == [] and errors
+    cfg = load_config("argo-rollouts", CONFIG, SECRET)
+    assert destinations(cfg, rollout({SUBSCRIPTIONS_KEY: value}), "on-rollout-aborted") == []
+
+
+def test_the_destinations_an_object_subscribes_are_bounded() -> None:
+    """A few KiB of YAML aliases describe millions of (trigger, service, recipient): the rest is left out."""
+    recipients = "[" + ",".join(f"r{i}" for i in range(300)) + "]"
+    triggers = "[" + ",".join(f"on-t{i}" for i in range(300)) + "]"
+    value = (
+        f"- &e\n  trigger: {triggers}\n  destinations:\n  - &d {{service: hooks, recipients: {recipients}}}\n"
+        + "  - *d\n" * 300
+        + "- *e\n" * 300
+    )
+    found, errors = annotation_subscriptions(
+        {SUBSCRIPTIONS_KEY: value, "notifications.argoproj.io/subscribe.on-x.hooks": ";".join(["a"] * 5000)}
+    )
+    assert sum(len(r) for _, _, r in found) <= MAX_DESTINATIONS
+    assert any(f"more than {MAX_DESTINATIONS} destinations" in e for e in errors)
 
 
 def test_conditions_fire_on_when_and_carry_their_once_per_value() -> None:
