@@ -43,7 +43,7 @@ from loguru import logger
 from analysis.models import AnalysisPhase
 from rollouts.controller.recording import DroppedHook, EventHook, EventRecorder
 from rollouts.kube.client import KubeClient, expecting
-from rollouts.kube.errors import AlreadyExists, KubeError, NotFound, TooManyRequests
+from rollouts.kube.errors import AlreadyExists, Conflict, KubeError, NotFound, TooManyRequests
 from rollouts.kube.resources import (
     ANALYSIS_RUNS,
     DEPLOYMENTS,
@@ -268,9 +268,8 @@ class Applier:
                 await self.apply_action(rollout_raw, action, result)
         annotations = dict(plan.rollout_annotations)
         owed = self._owed_notifications(rollout_raw, plan, events, result)
-        annotations.update(
-            (e.annotation, e.encode()) for e in owed if e.annotation not in _annotations(rollout_raw)
-        )
+        added = {e.annotation: e.encode() for e in owed if e.annotation not in _annotations(rollout_raw)}
+        annotations.update(added)
         annotated = None
         if annotations:
             annotated = await self.annotate_rollout(rollout_raw, annotations)
@@ -280,7 +279,14 @@ class Applier:
                 "resourceVersion": _rv(annotated).get("resourceVersion"),
             }
             rollout_raw = {**rollout_raw, "metadata": meta}
-        result.rollout = await self.write_status(rollout_raw, _named_as_created(plan.new_status, result))
+        try:
+            result.rollout = await self.write_status(rollout_raw, _named_as_created(plan.new_status, result))
+        except Conflict:
+            if (
+                added
+            ):  # this transition did not land: what it owed is withdrawn (the re-decided pass owes anew)
+                await self._withdraw_owed(rollout_raw, list(added))
+            raise
         if result.rollout is not None:
             result.writes += 1
         else:
@@ -303,6 +309,29 @@ class Applier:
         return self.notifier.prepare(
             rollout_raw, [(e.type, e.reason, e.message) for e in events], no_status=no_status
         )
+
+    async def _withdraw_owed(self, rollout_raw: JSON, keys: list[str]) -> None:
+        """The outbox entries this pass wrote, removed after its status write was refused with 409: the status
+        may since have been changed by someone else (`kubectl argo rollouts abort`), and an entry left would
+        then be sent for a transition that never happened (docs/notifications.md#exactly-once)."""
+        meta = rollout_raw.get("metadata") or {}
+        try:
+            with expecting(404):
+                await self.api.patch(
+                    ROLLOUTS,
+                    str(meta.get("name")),
+                    {"metadata": {"annotations": dict.fromkeys(keys)}},
+                    meta.get("namespace"),
+                )
+        except NotFound:
+            return
+        except KubeError as e:
+            logger.warning(
+                "rollout {}/{}: the notifications of a status write that did not land were not withdrawn: {}",
+                meta.get("namespace"),
+                meta.get("name"),
+                e,
+            )
 
     async def write_status(self, rollout_raw: JSON, new_status: Mapping[str, Any]) -> JSON | None:
         """ONE merge patch of the status subresource, guarded by resourceVersion; None when nothing changed."""

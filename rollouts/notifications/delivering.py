@@ -44,12 +44,22 @@ from rollouts.notifications.config import NotificationConfig
 from rollouts.notifications.gotemplates import GoTemplate, TemplateError, time_functions
 from rollouts.notifications.outbox import Entry
 from rollouts.notifications.services import SendError
-from rollouts.notifications.triggers import Destination, destinations, run_trigger, subscribes, trigger_of
+from rollouts.notifications.triggers import (
+    Destination,
+    annotation_subscriptions,
+    destinations,
+    run_trigger,
+    subscribes,
+    trigger_of,
+)
 
 JSON = dict[str, Any]
 FAILED_REASON = "NotificationFailed"
 RENDER_STEPS = 50_000  # a catalog template takes a few hundred; a hostile one stops here (~0.1 s of CPU)
 RENDER_OUTPUT = 65_536
+MAX_OUTBOX_BYTES = 65_536  # one Rollout's owed notifications (~250 bytes each)
+ANNOTATIONS_LIMIT = 262_144  # the API server's limit on all of an object's annotations together
+ANNOTATIONS_MARGIN = 8_192  # left for the pass's other annotations and the oncePer ledger
 
 
 class Configs(Protocol):
@@ -100,7 +110,7 @@ class NotificationMetrics:
             "notification_dropped",
             "Notifications not sent now: queue_full (left in the outbox), config (a trigger, template or "
             "service the config does not have, or a condition that cannot be evaluated), stale (an outbox "
-            "entry whose transition never landed).",
+            "entry whose transition never landed), outbox_full (not sent: the Rollout's outbox is full).",
             ["cause"],
             registry=registry,
         )
@@ -170,6 +180,8 @@ class Notifier:
         self._slots: asyncio.Semaphore | None = None
         self._session: aiohttp.ClientSession | None = None
         self._last_full_warning = 0.0
+        self._once_sent: OrderedDict[str, dict[str, float]] = OrderedDict()  # uid → oncePer key → sent at
+        self._ledger_locks: dict[str, tuple[asyncio.Lock, int]] = {}  # uid → (lock, its users)
 
     # ------------------------------------------------------------------------------------------- deciding
 
@@ -189,6 +201,10 @@ class Notifier:
         meta = obj.get("metadata") or {}
         namespace = str(meta.get("namespace") or "")
         configs = self.configs.configs_for(namespace)
+        for error in annotation_subscriptions(meta.get("annotations") or {})[1]:
+            sentence = f"{namespace}/{meta.get('name')}: {error}"
+            if self._once(sentence):
+                logger.warning("notifications: {}", sentence)
         before = outbox.status_digest(obj.get("status"))
         entries: list[Entry] = []
         for type_, reason, message in events:
@@ -215,8 +231,12 @@ class Notifier:
                 if not dests:
                     continue
                 fired, errors = run_trigger(cfg, trigger, self.variables(obj, cfg), sorted(dests))
-                for error in errors:
-                    self._config_problem(f"{namespace}/{meta.get('name')}: {error}; it does not send")
+                for error in errors:  # an expression's error may quote a value it read from `secrets`
+                    self._config_problem(
+                        redact(
+                            f"{namespace}/{meta.get('name')}: {error}; it does not send", cfg.secret_values
+                        )
+                    )
                 entries += outbox.entries_for(
                     obj,
                     fired,
@@ -228,7 +248,43 @@ class Notifier:
                     no_status=no_status,
                     now=self.wall(),
                 )
-        return entries
+        return self._within_budget(obj, entries)
+
+    def _within_budget(self, obj: Mapping[str, Any], entries: list[Entry]) -> list[Entry]:
+        """The entries that fit the Rollout's outbox (`MAX_OUTBOX_BYTES`, and the API server's limit on all of
+        an object's annotations): past it the metadata patch would be refused and the Rollout could not
+        progress. Entries already written are kept; the newest that do not fit are dropped and said."""
+        meta = obj.get("metadata") or {}
+        annotations = meta.get("annotations") or {}
+        sizes = {str(k): len(str(k).encode()) + len(str(v).encode()) for k, v in annotations.items()}
+        held = sum(n for k, n in sizes.items() if k.startswith(outbox.PENDING_PREFIX))
+        room = min(MAX_OUTBOX_BYTES - held, ANNOTATIONS_LIMIT - ANNOTATIONS_MARGIN - sum(sizes.values()))
+        kept: list[Entry] = []
+        seen: set[str] = set()
+        left = 0
+        for entry in entries:
+            if entry.annotation in annotations or entry.annotation in seen:
+                kept.append(entry)
+                continue
+            size = len(entry.annotation.encode()) + len(entry.encode().encode())
+            if size > room:
+                left += 1
+                continue
+            room -= size
+            seen.add(entry.annotation)
+            kept.append(entry)
+        if left:
+            self.metrics.dropped.labels("outbox_full").inc(left)
+            where = f"{meta.get('namespace')}/{meta.get('name')}"
+            if self._once(f"outbox full: {where}"):
+                logger.warning(
+                    "notifications: {}: {} notifications not sent: the Rollout's outbox annotations would pass "
+                    "{} bytes (too many destinations, or a receiver that does not answer)",
+                    where,
+                    left,
+                    MAX_OUTBOX_BYTES,
+                )
+        return kept
 
     @staticmethod
     def _missing(configs: Sequence[NotificationConfig], trigger: str, service: str) -> str:
@@ -335,6 +391,41 @@ class Notifier:
                 return cfg
         return None
 
+    def _sent_once(self, obj: Mapping[str, Any]) -> dict[str, float]:
+        """The oncePer keys this process sent for the Rollout: the snapshot a delivery holds may predate them."""
+        uid = str((obj.get("metadata") or {}).get("uid") or "")
+        sent = self._once_sent.get(uid)
+        if sent is None:
+            sent = self._once_sent[uid] = {}
+            while len(self._once_sent) > 10_000:
+                self._once_sent.popitem(last=False)
+        else:
+            self._once_sent.move_to_end(uid)
+        return sent
+
+    def _ledger(self, obj: Mapping[str, Any]) -> dict[str, float]:
+        """The oncePer ledger: the Rollout's annotation as the delivery saw it, and what this process sent since."""
+        return {**outbox.notified(obj), **self._sent_once(obj)}
+
+    @contextlib.asynccontextmanager
+    async def _ledger_writer(self, obj: Mapping[str, Any]) -> Any:
+        uid = str((obj.get("metadata") or {}).get("uid") or "")
+        lock, users = self._ledger_locks.get(uid, (asyncio.Lock(), 0))
+        self._ledger_locks[uid] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._ledger_locks[uid]
+            if users <= 1:
+                del self._ledger_locks[uid]
+            else:
+                self._ledger_locks[uid] = (lock, users - 1)
+
+    def _secret_values(self, namespace: str, config_namespace: str) -> tuple[str, ...]:
+        cfg = self._config_of(namespace, config_namespace)
+        return cfg.secret_values if cfg is not None else ()
+
     def _service_slot(self, key: tuple[str, str]) -> asyncio.Semaphore:
         slot = self._service_slots.get(key)
         if slot is None:
@@ -348,13 +439,21 @@ class Notifier:
         try:
             if after is not None:  # one Rollout's notifications reach one destination in the order decided
                 await asyncio.wait([after])
-            outcome = await self._attempts(obj, entry)
+            try:
+                outcome = await self._attempts(obj, entry)
+            except Exception as e:  # a fault of ours: given up and said, not re-sent on every pass
+                outcome = redact(
+                    f"notification {entry.trigger} to {entry.destination} failed: {type(e).__name__}: {e}",
+                    self._secret_values(namespace, entry.config_namespace),
+                )
+            once = outcome is None and bool(entry.once_per)
             if outcome is None:
                 self.metrics.success.labels(namespace, name, entry.event_type, entry.reason).inc()
-                if entry.once_per:
-                    done[outbox.NOTIFIED_ANNOTATION] = outbox.with_notified(
-                        outbox.notified(obj), entry.once_key, self.wall()
-                    )
+                if once:
+                    sent = self._sent_once(obj)
+                    sent[entry.once_key] = self.wall()
+                    while len(sent) > outbox.MAX_NOTIFIED:
+                        del sent[next(iter(sent))]
             elif outcome != "":
                 self.metrics.error.labels(namespace, name, entry.event_type, entry.reason).inc()
                 logger.warning("notifications: {}/{}: {}", namespace, name, outcome)
@@ -363,7 +462,15 @@ class Notifier:
             self._delivered[entry.id] = time.monotonic()
             while len(self._delivered) > 10_000:
                 self._delivered.popitem(last=False)
-            await self._forget(obj, done)
+            if once:  # the ledger is written whole: one writer per Rollout at a time, with what was sent
+                async with self._ledger_writer(obj):
+                    ledger = self._ledger(obj)
+                    done[outbox.NOTIFIED_ANNOTATION] = outbox.with_notified(
+                        ledger, entry.once_key, ledger.get(entry.once_key, self.wall())
+                    )
+                    await self._forget(obj, done)
+            else:
+                await self._forget(obj, done)
         finally:
             self._in_flight.discard(entry.id)
 
@@ -376,7 +483,7 @@ class Notifier:
         cfg = self._config_of(namespace, entry.config_namespace)
         if cfg is None:
             return f"{what} not sent: the config of {entry.config_namespace} is no longer loaded"
-        if entry.once_per and entry.once_key in outbox.notified(obj):
+        if entry.once_per and entry.once_key in self._ledger(obj):
             return ""
         service = cfg.services.get(dest.service)
         if service is None:

@@ -9,10 +9,12 @@ import asyncio
 import base64
 import json
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from typing import Any
 
 import pytest
 from aiohttp import web
+from loguru import logger
 from prometheus_client import CollectorRegistry
 
 from rollouts.controller.notifying import annotation_patcher
@@ -21,8 +23,8 @@ from rollouts.kube import KubeClient
 from rollouts.kube.errors import Conflict
 from rollouts.kube.resources import EVENTS, ROLLOUTS
 from rollouts.notifications.config import NotificationConfig, load_config
-from rollouts.notifications.delivering import Notifier, NotifierOptions
-from rollouts.notifications.outbox import PENDING_PREFIX
+from rollouts.notifications.delivering import MAX_OUTBOX_BYTES, Notifier, NotifierOptions
+from rollouts.notifications.outbox import NOTIFIED_ANNOTATION, PENDING_PREFIX
 from rollouts.sandbox.running import Sandbox
 from tests.controller.test_reconciling import ManualTime, env  # noqa: F401 - env is a fixture
 
@@ -304,6 +306,37 @@ async def test_a_status_write_that_did_not_land_owes_nothing_until_the_transitio
     assert await pending(client) == []
 
 
+async def test_a_status_write_refused_because_someone_changed_the_status_owes_nothing(
+    env: tuple[Sandbox, KubeClient],  # noqa: F811
+    receiver: Receiver,
+) -> None:
+    """The 409 comes from a status change of someone else's (a CLI's status patch): the entry the refused pass
+    wrote is for a transition that never happened; the re-decided pass owes its own, sent once."""
+    _, client = env
+    time = ManualTime()
+    reconciler = RolloutReconciler(client, clock=time)
+    reconciler.applier.notifier, _ = notifier(client, config(receiver.port))
+    real = reconciler.applier.write_status
+    failures = {"left": 1}
+
+    async def refused(raw: dict[str, Any], status: Any) -> Any:
+        if failures["left"] and await pending(client):  # after the outbox write, before the status write
+            failures["left"] -= 1
+            await client.patch(ROLLOUTS, "web", {"status": {"message": "edited"}}, NS, subresource="status")
+            raise Conflict("the Rollout moved on")
+        return await real(raw, status)
+
+    reconciler.applier.write_status = refused  # type: ignore[method-assign]
+    await client.create(ROLLOUTS, rollout(("on-rollout-completed",)), NS)
+    for _ in range(15):
+        await reconciler.reconcile(KEY)
+        await reconciler.applier.notifier.idle()
+    assert failures["left"] == 0
+    assert (await client.get(ROLLOUTS, "web", NS))["status"]["phase"] == "Healthy"
+    assert receiver.accepted() == ["on-rollout-completed"]
+    assert await pending(client) == []
+
+
 async def test_a_receiver_that_fails_is_retried_then_given_up_with_a_warning_event(
     env: tuple[Sandbox, KubeClient],  # noqa: F811
     receiver: Receiver,
@@ -356,3 +389,93 @@ async def test_a_receiver_that_is_down_or_slow_never_slows_the_rollout(
         + [t for t in receiver.accepted() if t == "on-scaling-replica-set"]
     )
     await n.stop()
+
+
+def _direct(cfg: NotificationConfig) -> tuple[Notifier, list[dict[str, Any]], list[str]]:
+    """A notifier whose annotation patches are recorded, not sent."""
+    patches: list[dict[str, Any]] = []
+    warned: list[str] = []
+
+    async def patch(namespace: str, name: str, annotations: dict[str, Any]) -> None:
+        patches.append(annotations)
+
+    n = Notifier(
+        Static(cfg),
+        patch,
+        warn_event=lambda obj, reason, message: warned.append(message),
+        registry=CollectorRegistry(),
+        options=NotifierOptions(backoff=0.01, timeout=5.0),
+    )
+    MADE[-1].append(n)
+    return n, patches, warned
+
+
+def _subscribed(value: str, trigger: str = "on-rollout-updated") -> dict[str, Any]:
+    obj = rollout((trigger,))
+    obj["metadata"].update(namespace=NS, uid="u-1")
+    obj["metadata"]["annotations"] = {f"notifications.argoproj.io/subscribe.{trigger}.hooks": value}
+    obj["status"] = {"phase": "Progressing"}
+    return obj
+
+
+async def test_once_per_sends_once_however_the_deliveries_race(receiver: Receiver) -> None:
+    """Two destinations delivered at once, and the same oncePer value owed again before the first send was
+    recorded on the Rollout: each destination told once, and the ledger written holds both."""
+    cfg = config(receiver.port)
+    once = "rollout.spec.template.spec.containers[0].image"
+    cfg.triggers["on-rollout-updated"] = (replace(cfg.triggers["on-rollout-updated"][0], once_per=once),)
+    n, patches, _ = _direct(cfg)
+    obj = _subscribed("a;b")
+    first = n.prepare(obj, [("Normal", "RolloutUpdated", "Rollout updated to revision 2")], no_status=False)
+    again = n.prepare(obj, [("Normal", "RolloutUpdated", "Rollout updated to revision 3")], no_status=False)
+    assert len(first) == len(again) == 2
+    n.dispatch(obj, first)
+    n.dispatch(obj, again)  # the same snapshot: its ledger does not have the first sends yet
+    await n.idle()
+    assert receiver.accepted() == ["on-rollout-updated", "on-rollout-updated"]
+    ledgers = [json.loads(p[NOTIFIED_ANNOTATION]) for p in patches if NOTIFIED_ANNOTATION in p]
+    assert len(ledgers[-1]) == 2
+
+
+async def test_a_condition_error_quoting_a_secret_is_said_redacted(receiver: Receiver) -> None:
+    cfg = config(receiver.port)
+    cfg.triggers["on-rollout-updated"] = (
+        replace(cfg.triggers["on-rollout-updated"][0], when="int(secrets.token) > 0"),
+    )
+    n, _, _ = _direct(cfg)
+    said: list[str] = []
+    sink = logger.add(lambda m: said.append(str(m)), level="WARNING")
+    try:
+        n.prepare(_subscribed(""), [("Normal", "RolloutUpdated", "revision 2")], no_status=False)
+    finally:
+        logger.remove(sink)
+    assert said and "strconv.Atoi" in said[0] and TOKEN not in "".join(said)
+
+
+async def test_too_many_destinations_never_overflow_the_rollouts_annotations(receiver: Receiver) -> None:
+    n, _, _ = _direct(config(receiver.port))
+    obj = _subscribed(";".join(f"recipient-{i}" for i in range(900)))
+    owed = n.prepare(obj, [("Normal", "RolloutUpdated", "revision 2")], no_status=False)
+    assert 0 < len(owed) < 900
+    assert sum(len(e.annotation) + len(e.encode()) for e in owed) <= MAX_OUTBOX_BYTES
+    assert n.metrics.dropped.labels("outbox_full")._value.get() == 900 - len(owed)
+    # what is already written stays owed, however full
+    written = {**obj["metadata"]["annotations"], **{e.annotation: e.encode() for e in owed}}
+    full = {**obj, "metadata": {**obj["metadata"], "annotations": written}}
+    again = n.prepare(full, [("Normal", "RolloutUpdated", "revision 2")], no_status=False)
+    assert [e.id for e in again] == [e.id for e in owed]
+
+
+async def test_a_fault_while_sending_is_given_up_once_not_raised(receiver: Receiver) -> None:
+    n, patches, warned = _direct(config(receiver.port))
+    obj = _subscribed("")
+    owed = n.prepare(obj, [("Normal", "RolloutUpdated", "revision 2")], no_status=False)
+
+    def broken(*args: Any) -> Any:
+        raise RuntimeError(f"a bug near {TOKEN}")
+
+    n._render = broken  # type: ignore[method-assign]
+    n.dispatch(obj, owed)
+    await n.idle()
+    assert len(warned) == 1 and "RuntimeError" in warned[0] and TOKEN not in warned[0]
+    assert patches == [{owed[0].annotation: None}]
