@@ -26,6 +26,7 @@ from typing import Any
 
 import yaml
 
+from analysis.redaction import redact
 from rollouts.notifications.gotemplates import GoTemplate, TemplateError
 from rollouts.notifications.services import Service, ServiceConfigError, build_service
 
@@ -224,8 +225,8 @@ def load_config(
             _load_key(cfg, key, text)
         except TemplateError as e:
             cfg.errors.append(f"{where} key {key}: the template does not parse: {e}; it is left out")
-        except (ValueError, ServiceConfigError) as e:
-            cfg.errors.append(f"{where} key {key} {e}; it is left out")
+        except (ValueError, ServiceConfigError) as e:  # an option's value may be a `$key` of the Secret
+            cfg.errors.append(redact(f"{where} key {key} {e}; it is left out", cfg.secret_values))
     return cfg
 
 

@@ -112,6 +112,16 @@ def test_a_reference_to_a_missing_secret_key_is_said() -> None:
     ]
 
 
+def test_a_service_option_refused_never_quotes_the_secret_it_came_from() -> None:
+    cfg = load_config(
+        "argo-rollouts",
+        {"service.webhook.x": "url: http://a\ninsecureSkipVerify: $pw\n"},
+        {"pw": b64("hunter2-pass")},
+    )
+    assert len(cfg.errors) == 1 and "insecureSkipVerify" in cfg.errors[0]
+    assert "hunter2-pass" not in cfg.errors[0]
+
+
 def test_a_secret_that_is_not_base64_is_left_out() -> None:
     cfg = load_config("argo-rollouts", {}, {"x": "%%%"})
     assert cfg.secrets == {} and "not base64" in cfg.errors[0]
