@@ -9,11 +9,13 @@ of each pass, for what a crash or a lost leadership left owed (`rollouts.notific
 Delivery: each notification is a task (one Rollout's notifications to one destination in the order they were
 decided: each waits for the one before), limited by a per-service semaphore (`service_concurrency`) and a
 global one (`in_flight`), so a receiver that is down or slow holds only its own service's share; rendering is
-bounded (`gotemplates` steps and output); one attempt is bounded by `timeout`; a retryable failure (no answer,
+bounded (`gotemplates` steps and output) and done in a thread, off the event loop; one attempt is bounded by
+`timeout`; a retryable failure (no answer,
 timeout, 408/429/5xx) is retried `attempts` times with exponential backoff (`backoff` … `max_backoff`, with
 jitter), holding no semaphore while it waits. A notification given up is said in a warning log (secrets
 redacted), counted in `notification_send_error` and written as a Warning Event `NotificationFailed` on the
-Rollout; its outbox entry is removed. More than `queue_size` notifications waiting: the newest is left in the
+Rollout; its outbox entry is removed. More than `queue_size` notifications waiting, or more than a quarter of
+them from one namespace (so one namespace never fills the queue for the others): the newest is left in the
 outbox (counted, warned), for the next pass of its Rollout to send.
 
 Metrics (Argo's names, `utils/record/record.go`): `notification_send_success` and `notification_send_error`
@@ -174,6 +176,7 @@ class Notifier:
         self._in_flight: set[str] = set()
         self._delivered: OrderedDict[str, float] = OrderedDict()  # id → when its removal was asked
         self._tasks: set[asyncio.Task[None]] = set()
+        self._per_namespace: dict[str, int] = {}  # notifications queued or sending, per Rollout namespace
         # the last task of each (Rollout uid, config, destination): the next one waits for it
         self._lanes: dict[tuple[str, str, Destination], asyncio.Task[None]] = {}
         self._service_slots: dict[tuple[str, str], asyncio.Semaphore] = {}
@@ -307,6 +310,11 @@ class Notifier:
         for entry in entries:
             if entry.id in self._in_flight or entry.id in self._delivered:
                 continue
+            namespace = str((obj.get("metadata") or {}).get("namespace") or "")
+            share = max(1, self.options.queue_size // 4)
+            if self._per_namespace.get(namespace, 0) >= share:  # one namespace never fills the queue
+                self.metrics.dropped.labels("queue_full").inc()
+                continue
             if len(self._in_flight) >= self.options.queue_size:
                 self.metrics.dropped.labels("queue_full").inc()
                 now = time.monotonic()
@@ -318,14 +326,23 @@ class Notifier:
                     )
                 continue
             self._in_flight.add(entry.id)
+            self._per_namespace[namespace] = self._per_namespace.get(namespace, 0) + 1
             uid = str((obj.get("metadata") or {}).get("uid") or "")
             lane = (uid, entry.config_namespace, entry.destination)
             after = self._lanes.get(lane)
             task = asyncio.get_running_loop().create_task(self._deliver(dict(obj), entry, after))
             self._lanes[lane] = task
             task.add_done_callback(functools.partial(self._lane_done, lane))
+            task.add_done_callback(functools.partial(self._namespace_done, namespace))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
+
+    def _namespace_done(self, namespace: str, task: asyncio.Task[None]) -> None:
+        left = self._per_namespace.get(namespace, 1) - 1
+        if left > 0:
+            self._per_namespace[namespace] = left
+        else:
+            self._per_namespace.pop(namespace, None)
 
     def _lane_done(self, lane: tuple[str, str, Destination], task: asyncio.Task[None]) -> None:
         if self._lanes.get(lane) is task:
@@ -490,7 +507,8 @@ class Notifier:
             return f"{what} not sent: {cfg.namespace} config has no service {dest.service!r} any more"
         secrets = cfg.secret_values
         try:
-            notification = self._render(obj, cfg, entry)
+            # in a thread: a template at its step bound costs ~0.1 s of CPU, which the loop must not wait for
+            notification = await asyncio.to_thread(self._render, obj, cfg, entry)
         except (TemplateError, KeyError) as e:
             return redact(f"{what} not sent: {e}", secrets)
         opts = self.options

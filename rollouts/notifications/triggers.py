@@ -134,7 +134,7 @@ def annotation_subscriptions(
                     if not isinstance(dest, Mapping) or not dest.get("service"):
                         errors.append(f"annotation {key}: a destination names no service")
                         continue
-                    listed = dest.get("recipients") or [""]
+                    listed = dest.get("recipients") or []  # none: no destination, as in Argo
                     listed = [listed] if isinstance(listed, str) else listed
                     if not isinstance(listed, list):
                         errors.append(f"annotation {key}: recipients must be a list")
