@@ -24,6 +24,7 @@ from types import TracebackType
 
 from analysis.models import Metric
 from analysis.providers.base import MetricProvider
+from analysis.providers.credentials import Credentials
 from analysis.providers.governance import BackendObserver, GovernanceConfig
 from analysis.providers.judge import JUDGE_KIND, JudgeProvider
 from analysis.providers.prometheus import PrometheusProvider
@@ -92,6 +93,7 @@ class ProviderOptions:
     environ: Mapping[str, str] | None = None
     governance: GovernanceConfig = field(default_factory=GovernanceConfig)
     backend_observer: BackendObserver | None = None
+    credentials: Credentials | None = None
 
 
 class Providers(Mapping[str, MetricProvider]):

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import base64
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -30,6 +30,7 @@ from pydantic import ValidationError
 
 from analysis import runner
 from analysis.models import AnalysisPhase, AnalysisRun
+from analysis.providers.credentials import CredentialsError
 from analysis.providers.registry import Providers
 from rollouts.controller.applying import merge_diff
 from rollouts.controller.jobs import JobProvider
@@ -86,6 +87,31 @@ class KubeSecrets:
         raise SecretError(f"key '{key}' does not exist in secret '{name}'")
 
     __call__ = resolve
+
+
+def provider_secrets(client: KubeClient) -> Callable[[str, str], Awaitable[dict[str, str] | None]]:
+    """The metric providers' Secret lookup (`analysis.providers.credentials.SecretLookup`): the Secret's data
+    decoded to text, None when it does not exist; a refusal says which binding is missing."""
+
+    async def lookup(name: str, namespace: str) -> dict[str, str] | None:
+        try:
+            with expecting(404):
+                secret = await client.get(SECRETS, name, namespace)
+        except NotFound:
+            return None
+        except Forbidden as e:
+            raise CredentialsError(
+                f"{e.message}: the controller may not read Secret {namespace}/{name}; add it to the Role "
+                "rollouts-controller-provider-secrets (deploy/base/role-provider-secrets.yaml)"
+            ) from None
+        data = {
+            str(k): base64.b64decode(str(v)).decode("utf-8", "replace")
+            for k, v in (secret.get("data") or {}).items()
+        }
+        data.update({str(k): str(v) for k, v in (secret.get("stringData") or {}).items()})
+        return data
+
+    return lookup
 
 
 def ttl_seconds(run: Mapping[str, Any]) -> int | None:

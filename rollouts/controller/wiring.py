@@ -12,9 +12,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from analysis.providers.credentials import DEFAULT_NAMESPACE, Credentials
 from analysis.providers.governance import GovernanceConfig
 from analysis.providers.registry import ProviderOptions, Providers
-from rollouts.controller.analyzing import AnalysisRunReconciler
+from rollouts.controller.analyzing import AnalysisRunReconciler, provider_secrets
 from rollouts.controller.caching import CachedSource, Obj
 from rollouts.controller.metrics import ControllerMetrics
 from rollouts.controller.queueing import ObjectKey, WorkQueue
@@ -147,6 +148,10 @@ def default_analysis_reconciler(rt: Runtime) -> Reconciler:
                 breaker_cooldown=config.analysis_breaker_cooldown,
             ),
             backend_observer=rt.metrics,
+            credentials=Credentials(
+                lookup=provider_secrets(rt.client),
+                namespace=os.environ.get("POD_NAMESPACE") or config.namespace or DEFAULT_NAMESPACE,
+            ),
         )
     )
     reconciler: Reconciler = AnalysisRunReconciler(

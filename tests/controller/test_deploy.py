@@ -117,6 +117,7 @@ def test_namespaced_install_uses_a_role_and_the_namespace_flag(tmp_path: Path) -
         "rollouts-controller",
         "rollouts-controller-leader-election",
         "rollouts-controller-notifications",
+        "rollouts-controller-provider-secrets",
     }
     assert {d["roleRef"]["name"] for d in find(docs, "RoleBinding")} == roles
     (deploy,) = find(docs, "Deployment")
