@@ -54,6 +54,7 @@ from analysis.models import (
     validate_metrics,
 )
 from analysis.providers.base import MetricProvider
+from analysis.providers.kayenta import RUN_STARTED_AT
 from analysis.providers.registry import provider_unavailable
 from analysis.providers.throttling import TENANT
 from analysis.schedule import (
@@ -243,6 +244,36 @@ def _prepared(spec: AnalysisRunSpec) -> _Prepared:
     return prepared
 
 
+async def _gather_measurements(
+    tasks: Sequence[Task],
+    metrics: Sequence[Metric],
+    chosen: Sequence[MetricProvider | None],
+    *,
+    terminating: bool,
+    now: datetime,
+    clock: Clock | None,
+    replay: bool,
+    secrets: list[str],
+) -> list[Measurement]:
+    return list(
+        await asyncio.gather(
+            *(
+                _measure(
+                    t,
+                    m,
+                    p,
+                    terminating=terminating,
+                    now=now,
+                    clock=clock,
+                    replay=replay,
+                    secrets=secrets,
+                )
+                for t, m, p in zip(tasks, metrics, chosen, strict=True)
+            )
+        )
+    )
+
+
 async def _reconcile(
     spec: AnalysisRunSpec,
     prepared: _Prepared,
@@ -278,21 +309,21 @@ async def _reconcile(
                 message = redact(f"Unable to resolve metric arguments: {_one_line(e)}", secret_values)
                 return _fail_run(status, message, now)
         chosen = [providers.get(prepared.kinds.get(m.name) or m.provider.kind or "") for m in metrics]
-        measurements = await asyncio.gather(
-            *(
-                _measure(
-                    t,
-                    m,
-                    p,
-                    terminating=terminating,
-                    now=now,
-                    clock=clock,
-                    replay=replay,
-                    secrets=secret_values,
-                )
-                for t, m, p in zip(tasks, metrics, chosen, strict=True)
+        # Kayenta's `lookback` windows start at the run's start: the measurements' tasks inherit this context
+        started_token = RUN_STARTED_AT.set(status.started_at or now)
+        try:
+            measurements = await _gather_measurements(
+                tasks,
+                metrics,
+                chosen,
+                terminating=terminating,
+                now=now,
+                clock=clock,
+                replay=replay,
+                secrets=secret_values,
             )
-        )
+        finally:
+            RUN_STARTED_AT.reset(started_token)
         for task, metric, provider, measurement in zip(tasks, metrics, chosen, measurements, strict=True):
             result = status.metric_result(metric.name)
             if result is None:

@@ -9,7 +9,9 @@ and the runner's `assess` evaluates the conditions. It follows Argo's `metricpro
   instant) and a Go-duration `step`; their parse errors become Error measurements (docs/semantics/analysis.md#prometheus-results);
 * address from the metric, else the `address_override` (`--prometheus`), else `ARGO_ROLLOUTS_PROMETHEUS_ADDRESS`;
 * `timeout` seconds (default 30, negative is an error), `headers`, basic auth, OAuth2 client credentials
-  (`oauth2`), `insecure`;
+  (`oauth2`), SigV4 towards an `aps-workspaces` address (`sigv4`, signed in the query thread after OAuth2, so
+  its Authorization wins as in Argo; a signing failure is an Error that does not count against the backend's
+  circuit breaker), `insecure`;
 * warnings kept in `measurement.metadata["warnings"]`; `metadata()` → `ResolvedPrometheusQuery`.
 
 Every backend failure (connection refused, timeout, HTTP 400 for bad PromQL, a non-JSON answer, an answer of
@@ -64,6 +66,7 @@ from analysis.providers.shaping import (
     shape_response,
     warnings_of,
 )
+from analysis.providers.sigv4 import SigV4Error, SigV4Signer
 from analysis.providers.threads import QueryThreads
 from analysis.providers.throttling import DEFAULT_WORKERS, LimiterRegistry
 from analysis.providers.timeexpr import TimeExpressionError, evaluate_time
@@ -83,6 +86,10 @@ _NO_RETRY = Retry(total=0, connect=0, read=0, status=0, other=0, redirect=3, rai
 
 class QueryFailed(Exception):
     """A query that produced no result; the message is what the Error measurement says."""
+
+
+class _SigningFailed(QueryFailed):
+    """SigV4 could not sign (no region, no credentials): a fault of the configuration, not of the backend."""
 
 
 class _Unsupported(QueryFailed):
@@ -106,6 +113,7 @@ class _Request:
     endpoint: str  # "query" | "query_range"
     params: dict[str, str]
     oauth2: OAuth2Config | None = None
+    sigv4: tuple[str | None, str | None, str | None] | None = None  # (region, profile, roleArn)
 
 
 class _Connection(PrometheusConnect):  # type: ignore[misc]
@@ -119,6 +127,8 @@ class _Connection(PrometheusConnect):  # type: ignore[misc]
         insecure: bool,
         pool: int,
         oauth2: OAuth2Config | None = None,
+        sigv4: tuple[str | None, str | None, str | None] | None = None,
+        environ: Mapping[str, str] | None = None,
     ):
         super().__init__(url=url, headers=headers, disable_ssl=insecure, auth=auth, retry=_NO_RETRY)
         if insecure:  # asked for explicitly in the metric: do not warn on every query
@@ -142,6 +152,7 @@ class _Connection(PrometheusConnect):  # type: ignore[misc]
         self._lock = threading.Lock()
         self._asks_encoding = any(k.lower() == "accept-encoding" for k in (headers or {}))
         self._tokens = TokenSource(oauth2, tuple((headers or {}).items())) if oauth2 is not None else None
+        self._signer = SigV4Signer(*sigv4, environ=environ) if sigv4 is not None else None
 
     def _prepared(self, endpoint: str, params: dict[str, str]) -> requests.PreparedRequest:
         """The prepared GET of one query; live queries (no `time`) repeat, so theirs is kept and reused.
@@ -183,6 +194,8 @@ class _Connection(PrometheusConnect):  # type: ignore[misc]
                 prepared = self._prepared(endpoint, params)
                 if self._tokens is not None:
                     prepared = self._authorized(prepared, deadline)
+                if self._signer is not None:  # after OAuth2: SigV4's Authorization wins, as in Argo
+                    prepared = self._signed(prepared, deadline)
                 response = self._session.send(prepared, timeout=deadline.remaining(), **self._settings)
                 try:
                     raw = response.raw.read(MAX_ANSWER_BYTES + 1, decode_content=True) or b""
@@ -190,6 +203,8 @@ class _Connection(PrometheusConnect):  # type: ignore[misc]
                     response.close()
             except TokenError as e:
                 raise QueryFailed("timed out" if deadline.aborted else str(e)) from None
+            except SigV4Error as e:
+                raise _SigningFailed("timed out" if deadline.aborted else str(e)) from None
             except requests.Timeout:
                 raise QueryFailed("timed out") from None
             except (requests.RequestException, OSError, ValueError) as e:
@@ -202,6 +217,24 @@ class _Connection(PrometheusConnect):  # type: ignore[misc]
                 "narrow the query (fewer series or a coarser step)"
             )
         return _shaped(response.status_code, raw, shape)
+
+    def _signed(
+        self, prepared: requests.PreparedRequest, deadline: SocketDeadline
+    ) -> requests.PreparedRequest:
+        """A copy of `prepared` signed with SigV4 (service `aps`), its query in the canonical form signed."""
+        assert self._signer is not None
+        prepared = prepared.copy()  # live queries share one prepared request
+        body = prepared.body if isinstance(prepared.body, bytes) else (prepared.body or "").encode()
+        url, added = self._signer.prepare(
+            str(prepared.method),
+            str(prepared.url),
+            dict(prepared.headers),
+            body,
+            timeout=deadline.remaining(),
+        )
+        prepared.url = url
+        prepared.headers.update(added)
+        return prepared
 
     def _authorized(
         self, prepared: requests.PreparedRequest, deadline: SocketDeadline
@@ -303,6 +336,7 @@ class PrometheusProvider(BaseProvider):
             request.auth,
             request.insecure,
             request.oauth2,
+            request.sigv4,
             request.timeout,
             request.endpoint,
             tuple(request.params.items()),
@@ -360,6 +394,10 @@ class PrometheusProvider(BaseProvider):
             return error_measurement(str(e)), False
         except _ApiError as e:
             return error_measurement(str(e)), str(e).startswith("server_error")
+        except _SigningFailed as e:  # our credentials, not the backend: the circuit breaker is not told
+            if str(e) == "timed out":
+                return error_measurement(_timed_out(request)), None
+            return error_measurement(f"prometheus query failed at {request.address}: {e}"), None
         except QueryFailed as e:
             if str(e) == "timed out":
                 return error_measurement(_timed_out(request)), True
@@ -408,6 +446,7 @@ class PrometheusProvider(BaseProvider):
                 timeout = config.timeout
         auth: tuple[str, str] | None = None
         oauth2: OAuth2Config | None = None
+        sigv4_key: tuple[str | None, str | None, str | None] | None = None
         authentication = config.authentication
         if authentication is not None:
             basic = authentication.basic_auth
@@ -430,7 +469,7 @@ class PrometheusProvider(BaseProvider):
                 and "aps-workspaces" in address
                 and (sigv4.region or sigv4.profile or sigv4.role_arn)
             ):
-                raise ConfigError("prometheus SigV4 authentication is not supported yet")
+                sigv4_key = (sigv4.region or None, sigv4.profile or None, sigv4.role_arn or None)
         headers = tuple((h.key, h.value) for h in config.headers or ())
         query = config.query or ""
         now = at or datetime.now(UTC)
@@ -455,15 +494,32 @@ class PrometheusProvider(BaseProvider):
                 "step": f"{step.total_seconds():g}",
             }
             return _Request(
-                address, headers, auth, bool(config.insecure), timeout, "query_range", params, oauth2
+                address,
+                headers,
+                auth,
+                bool(config.insecure),
+                timeout,
+                "query_range",
+                params,
+                oauth2,
+                sigv4_key,
             )
         params = {"query": query}
         if at is not None:
             params["time"] = _seconds(at)
-        return _Request(address, headers, auth, bool(config.insecure), timeout, "query", params, oauth2)
+        return _Request(
+            address, headers, auth, bool(config.insecure), timeout, "query", params, oauth2, sigv4_key
+        )
 
     def _connection(self, request: _Request) -> _Connection:
-        key = (request.address, request.headers, request.auth, request.insecure, request.oauth2)
+        key = (
+            request.address,
+            request.headers,
+            request.auth,
+            request.insecure,
+            request.oauth2,
+            request.sigv4,
+        )
         connection = self._connections.get(key)
         if connection is None:
             if len(self._connections) >= _MAX_CONNECTIONS:
@@ -477,6 +533,8 @@ class PrometheusProvider(BaseProvider):
                 request.insecure,
                 self._pool,
                 request.oauth2,
+                request.sigv4,
+                self._environ,
             )
         return connection
 

@@ -18,16 +18,25 @@ is the same in `lint`, `plan`, `analyze` and the measurement Error of the contro
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
+from typing import Any
 
 from analysis.models import Metric
 from analysis.providers.base import MetricProvider
+from analysis.providers.cloudwatch import CloudWatchProvider
 from analysis.providers.credentials import Credentials
+from analysis.providers.datadog import DatadogProvider
 from analysis.providers.governance import BackendObserver, GovernanceConfig
+from analysis.providers.graphite import GraphiteProvider
+from analysis.providers.influxdb import InfluxdbProvider
 from analysis.providers.judge import JUDGE_KIND, JudgeProvider
+from analysis.providers.kayenta import KayentaProvider
+from analysis.providers.newrelic import NewRelicProvider
 from analysis.providers.prometheus import PrometheusProvider
+from analysis.providers.skywalking import SkyWalkingProvider
 from analysis.providers.throttling import (
     DEFAULT_CONCURRENCY,
     DEFAULT_NAMESPACE_CONCURRENCY,
@@ -37,11 +46,25 @@ from analysis.providers.throttling import (
     LimiterRegistry,
     ThrottleConfig,
 )
+from analysis.providers.wavefront import WavefrontProvider
 from analysis.providers.web import WebProvider
 
 __all__ = ["SUPPORTED_PROVIDERS", "ProviderOptions", "Providers", "provider_findings", "provider_unavailable"]
 
-SUPPORTED_PROVIDERS = ("prometheus", "web", "job", JUDGE_KIND)
+SUPPORTED_PROVIDERS = (
+    "prometheus",
+    "web",
+    "job",
+    "datadog",
+    "newRelic",
+    "cloudWatch",
+    "graphite",
+    "influxdb",
+    "wavefront",
+    "skywalking",
+    "kayenta",
+    JUDGE_KIND,
+)
 """Built into every `Providers` (prometheus, web, the statistical judge `plugin/rollouts/judge`) or added by
 the controller (job: it runs Kubernetes Jobs)."""
 CONTROLLER_ONLY = ("job",)
@@ -119,10 +142,23 @@ class Providers(Mapping[str, MetricProvider]):
         )
         self.web = WebProvider(limiters=self.limiters, connections=options.workers)
         self.judge = JudgeProvider(self.prometheus)
+        credentials = options.credentials or Credentials(environ=options.environ or os.environ)
+        vendor: dict[str, Any] = {"limiters": self.limiters, "credentials": credentials}
+        self.vendors: list[Any] = [
+            DatadogProvider(**vendor),
+            NewRelicProvider(**vendor),
+            CloudWatchProvider(**vendor),
+            GraphiteProvider(**vendor),
+            InfluxdbProvider(**vendor),
+            WavefrontProvider(**vendor),
+            SkyWalkingProvider(limiters=self.limiters),
+            KayentaProvider(limiters=self.limiters),
+        ]
         self._by_kind: dict[str, MetricProvider] = {
             "prometheus": self.prometheus,
             "web": self.web,
             JUDGE_KIND: self.judge,
+            **{p.kind: p for p in self.vendors},
         }
         assert set(self._by_kind) <= set(SUPPORTED_PROVIDERS)
 
@@ -141,6 +177,8 @@ class Providers(Mapping[str, MetricProvider]):
 
     async def aclose(self) -> None:
         await self.web.aclose()
+        for vendor in self.vendors:
+            await vendor.aclose()
         self.prometheus.close()
 
     async def __aenter__(self) -> Providers:

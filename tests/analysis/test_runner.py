@@ -381,7 +381,11 @@ async def test_unassessed_measurement_gets_phase_from_conditions_and_provider_cr
                     "provider": {"prometheus": {"query": "q"}},
                 },
                 {"name": "w", "consecutiveErrorLimit": 0, "provider": {"web": {"url": "http://x"}}},
-                {"name": "d", "consecutiveErrorLimit": 0, "provider": {"datadog": {"query": "x"}}},
+                {
+                    "name": "d",
+                    "consecutiveErrorLimit": 0,
+                    "provider": {"plugin": {"acme/metrics": {"q": "x"}}},
+                },
             ]
         }
     )
@@ -391,7 +395,8 @@ async def test_unassessed_measurement_gets_phase_from_conditions_and_provider_cr
     assert messages["w"] == (P.ERROR, "boom")
     assert messages["d"] == (
         P.ERROR,
-        "the datadog metric provider is not supported yet (supported: prometheus, web, job, plugin/rollouts/judge)",
+        "the plugin/acme/metrics metric provider is not supported yet (supported: prometheus, web, job, datadog, newRelic, cloudWatch, graphit"
+        "e, influxdb, wavefront, skywalking, kayenta, plugin/rollouts/judge)",
     )
 
 

@@ -264,12 +264,14 @@ def test_ignored_and_refused_features_are_warnings() -> None:
     }
     docs.append(web)
     ro["spec"]["strategy"]["canary"]["antiAffinity"] = {"requiredDuringSchedulingIgnoredDuringExecution": {}}
-    find(docs, "AnalysisTemplate", "latency")["spec"]["metrics"][0]["provider"] = {"datadog": {"query": "x"}}
+    find(docs, "AnalysisTemplate", "latency")["spec"]["metrics"][0]["provider"] = {
+        "plugin": {"acme/metrics": {}}
+    }
     problems, warnings = lint_report(docs)
     assert problems == []
     assert advisory_free(warnings) == [
-        'AnalysisTemplate "latency": not supported by this controller yet: spec.metrics[0].provider.datadog: '
-        "Forbidden: the datadog metric provider is not supported yet (supported: prometheus, web, job, plugin/rollouts/judge); its "
+        'AnalysisTemplate "latency": not supported by this controller yet: spec.metrics[0].provider.plugin.acme/metrics: '
+        "Forbidden: the plugin/acme/metrics metric provider is not supported yet (supported: prometheus, web, job, datadog, newRelic, cloudWatch, graphite, influxdb, wavefront, skywalking, kayenta, plugin/rollouts/judge); its "
         "measurements end in Error",
         'Rollout "web": spec.workloadRef.scaleDown: scaleDown of a workload other than a Deployment is not '
         "supported yet and ignored: only a Deployment is scaled down; this object keeps its pods",

@@ -215,7 +215,7 @@ def test_ignored_features_and_template_providers_are_warned(tmp_path: Path) -> N
         "scaleDown": "onsuccess",
     }
     latency = yaml.safe_load((ROOT / "examples/istio-canary/latency.yaml").read_text())
-    latency["spec"]["metrics"][0]["provider"] = {"newRelic": {"query": "SELECT 1"}}
+    latency["spec"]["metrics"][0]["provider"] = {"plugin": {"acme/metrics": {"query": "SELECT 1"}}}
     unrelated = {**latency, "metadata": {"name": "unrelated"}}
     path = tmp_path / "all.yaml"
     path.write_text(yaml.safe_dump_all([ro, latency, unrelated]))
@@ -224,12 +224,15 @@ def test_ignored_features_and_template_providers_are_warned(tmp_path: Path) -> N
     assert json.loads(result.output)["warnings"] == [
         "spec.workloadRef.scaleDown: scaleDown of a workload other than a Deployment is not supported yet and "
         "ignored: only a Deployment is scaled down; this object keeps its pods",
-        'AnalysisTemplate "latency": spec.metrics[0].provider.newRelic: Forbidden: the newRelic metric provider '
-        "is not supported yet (supported: prometheus, web, job, plugin/rollouts/judge); its measurements end in Error",
+        'AnalysisTemplate "latency": spec.metrics[0].provider.plugin.acme/metrics: Forbidden: the plugin/acme/metrics '
+        "metric provider is not supported yet (supported: prometheus, web, job, datadog, newRelic, cloudWatch, graphite, influxdb, wavefront, skywalking, kayenta, plugin/rollouts/judge); "
+        "its measurements end in Error",
     ]
     text = run("-f", str(path)).output.splitlines()
     assert text[-2].startswith("warning: spec.workloadRef.scaleDown: scaleDown of a workload other than")
-    assert text[-1].startswith('warning: AnalysisTemplate "latency": spec.metrics[0].provider.newRelic')
+    assert text[-1].startswith(
+        'warning: AnalysisTemplate "latency": spec.metrics[0].provider.plugin.acme/metrics'
+    )
 
 
 @pytest.mark.parametrize(
