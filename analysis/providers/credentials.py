@@ -9,7 +9,7 @@ does not import Kubernetes): the controller gives it a `lookup` that reads Secre
 names its variables).
 
 A Secret is read when a measurement needs it and cached for `ttl` seconds (a rotated key is picked up within
-that time); a Secret that is missing or unreadable is said in the Error measurement, never in a log with its
+that time; a missing one is asked again at the next measurement; at most `MAX_CACHED` are kept); a Secret that is missing or unreadable is said in the Error measurement, never in a log with its
 values.
 """
 
@@ -25,6 +25,7 @@ SecretLookup = Callable[[str, str], Awaitable[Mapping[str, str] | None]]
 `CredentialsError` (or anything else) when it cannot be read (RBAC, the API server unreachable)."""
 
 DEFAULT_NAMESPACE = "argo-rollouts"
+MAX_CACHED = 256
 
 
 class CredentialsError(Exception):
@@ -57,7 +58,10 @@ class Credentials:
             raise
         except Exception as e:
             raise CredentialsError(f"the Secret {key[0]}/{name} could not be read: {e}") from None
-        self._cache[key] = (now, data)
+        if data is not None:  # a missing Secret is asked again next time: creating it takes effect at once
+            self._cache[key] = (now, data)
+            while len(self._cache) > MAX_CACHED:  # names come from manifests: keep the set bounded
+                self._cache.pop(next(iter(self._cache)))
         return data
 
     def env(self, *names: str) -> str | None:
