@@ -12,6 +12,7 @@ on the next notification, without a restart; each config problem is said once at
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
@@ -80,6 +81,21 @@ class ConfigWatch:
     async def stop(self) -> None:
         await self.config_maps.stop()
         await self.secrets.stop()
+
+    async def wait_synced(self, within: float) -> None:
+        """Until both watches have listed, at most `within` seconds (a refusal by RBAC must not hold the
+        controller back: the notifications wait in their outboxes, said once)."""
+        try:
+            await asyncio.wait_for(
+                asyncio.gather(self.config_maps.wait_synced(), self.secrets.wait_synced()), within
+            )
+        except TimeoutError:
+            logger.warning(
+                "notifications: {}/{} not listed after {} s (RBAC?); notifications wait in the Rollouts' outboxes",
+                self.namespace,
+                CONFIG_MAP_NAME,
+                within,
+            )
 
     def config(self, namespace: str) -> NotificationConfig | None:
         """The config of one namespace, rebuilt when its ConfigMap or Secret changed (None: no ConfigMap)."""

@@ -456,6 +456,14 @@ class Notifier:
         try:
             if after is not None:  # one Rollout's notifications reach one destination in the order decided
                 await asyncio.wait([after])
+            if self._config_of(namespace, entry.config_namespace) is None:
+                # not loaded (yet: a new process's first passes may come before its config watch has listed):
+                # the entry stays in the outbox for a later pass; never dropped for that
+                self._config_problem(
+                    f"{namespace}/{name}: {entry.trigger} to {entry.destination} waits: the notification config "
+                    f"of {entry.config_namespace} is not loaded"
+                )
+                return
             try:
                 outcome = await self._attempts(obj, entry)
             except Exception as e:  # a fault of ours: given up and said, not re-sent on every pass

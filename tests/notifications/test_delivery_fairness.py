@@ -91,3 +91,62 @@ async def test_one_namespace_never_fills_the_queue_for_the_others() -> None:
         await notifier.idle(5)
         await notifier.stop()
         await runner.cleanup()
+
+
+async def test_an_entry_waits_in_the_outbox_until_its_config_is_loaded() -> None:
+    """A new process's first passes may come before its config watch has listed: nothing is dropped."""
+    patches: list[dict[str, str | None]] = []
+
+    async def patch(namespace: str, name: str, annotations: dict[str, str | None]) -> None:
+        patches.append(annotations)
+
+    received: list[str] = []
+
+    async def handle(request: web.Request) -> web.Response:
+        received.append(request.path)
+        return web.Response(text="ok")
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", handle)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    cfg = load_config(
+        "argo-rollouts",
+        {
+            "service.webhook.hook": f"url: http://127.0.0.1:{runner.addresses[0][1]}\n",
+            "template.t": "webhook:\n  hook:\n    method: POST\n    path: /sent\n",
+            "trigger.on-rollout-completed": "- send: [t]\n",
+        },
+        {},
+    )
+    loaded = Static(cfg)
+    entries = Notifier(loaded, no_patch, registry=CollectorRegistry()).prepare(
+        rollout("shop", 1), [("Normal", "RolloutCompleted", "done")], no_status=True
+    )
+    obj = rollout("shop", 1)
+    obj["metadata"]["annotations"].update({e.annotation: e.encode() for e in entries})
+
+    class NotYet:
+        def __init__(self) -> None:
+            self.configs: list[NotificationConfig] = []
+
+        def configs_for(self, namespace: str) -> list[NotificationConfig]:
+            return self.configs
+
+        def any_subscriptions(self) -> bool:
+            return False
+
+    source = NotYet()
+    notifier = Notifier(source, patch, registry=CollectorRegistry())
+    try:
+        notifier.recover(obj)  # the restarted process's first pass: no config yet
+        await notifier.idle(5)
+        assert received == [] and patches == []  # not sent, not removed
+        source.configs = [cfg]  # the watch has listed
+        notifier.recover(obj)
+        await notifier.idle(5)
+        assert received == ["/sent"] and patches == [{entries[0].annotation: None}]
+    finally:
+        await notifier.stop()
+        await runner.cleanup()
