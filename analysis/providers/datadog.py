@@ -654,8 +654,12 @@ def _no_constants(name: str) -> Any:
 
 
 def strict_json(body: bytes) -> Any:
-    """JSON as Go reads it: ``NaN``/``Infinity`` are not values. Raises ValueError."""
-    return json.loads(body, parse_constant=_no_constants)
+    """JSON as Go reads it: ``NaN``/``Infinity`` are not values. Raises ValueError (nesting too deep for
+    Python's decoder included, which it reports as a RecursionError)."""
+    try:
+        return json.loads(body, parse_constant=_no_constants)
+    except RecursionError:
+        raise ValueError("the JSON is nested too deeply") from None
 
 
 def go_float(value: float) -> str:

@@ -420,7 +420,7 @@ class GraphiteProvider(VendorProvider):
             return error_measurement(f"error response: {excerpt(answer.text())}{retry_note(answer)}")
         try:
             body = json.loads(answer.body)
-        except ValueError as e:
+        except (ValueError, RecursionError) as e:
             return error_measurement(f"Graphite answer is not JSON: {e}: {excerpt(answer.text(), 200)}")
         try:
             values, text = shape_render(body)

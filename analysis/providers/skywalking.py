@@ -220,7 +220,10 @@ def _go_number(text: str) -> float:
 def go_decode(content: bytes | str) -> Any:
     """JSON decoded as Go decodes it into an ``any``: every number a float64 (one out of its range is an
     error, as in Go). Raises ValueError for a body that is not JSON."""
-    return json.loads(content, parse_int=_go_number, parse_float=_go_number, parse_constant=_not_json)
+    try:
+        return json.loads(content, parse_int=_go_number, parse_float=_go_number, parse_constant=_not_json)
+    except RecursionError:  # Python's decoder has a nesting limit; said as a body that is not JSON
+        raise ValueError("the JSON is nested too deeply") from None
 
 
 def _not_json(text: str) -> Any:
@@ -285,7 +288,9 @@ class SkyWalkingProvider(BaseProvider):
         if isinstance(answer, str):
             return error_measurement(answer)
         status, headers, content = answer
-        return _measurement(status, headers, content)
+        # Decoding and re-marshalling up to 10 MiB the metric's own server chose takes seconds of CPU: in a
+        # worker thread, so the event loop keeps serving every other namespace meanwhile.
+        return await asyncio.to_thread(_measurement, status, headers, content)
 
     async def _post(self, url: str, body: bytes) -> tuple[int, dict[str, str], bytes] | str:
         """(status, headers, body) of the exchange, or the sentence saying why there is none."""

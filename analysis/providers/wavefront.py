@@ -229,7 +229,7 @@ class WavefrontProvider(VendorProvider):
             )
         try:
             document = json.loads(answer.body)
-        except ValueError as e:
+        except (ValueError, RecursionError) as e:
             return error_measurement(f"Wavefront answer is not JSON: {e}: {excerpt(answer.text(), 200)}")
         metadata: dict[str, str] = {}
         if isinstance(document, dict) and document.get("warnings"):

@@ -704,3 +704,12 @@ def test_names_are_argo_s(ours: str | int, theirs: str) -> None:
     found = re.search(rf"\b{theirs}\s*=\s*(\"[^\"]*\"|\d+)", text)
     assert found is not None
     assert found.group(1).strip('"') == str(ours)
+
+
+def test_deeply_nested_answer_is_not_json() -> None:
+    """Python's decoder gives up on deep nesting with a RecursionError: it is a body that is not JSON (a
+    ValueError every caller turns into an Error measurement), not an exception out of `measure`."""
+    from analysis.providers.datadog import strict_json
+
+    with pytest.raises(ValueError, match="nested too deeply"):
+        strict_json(b"[" * 100_000 + b"]" * 100_000)

@@ -574,3 +574,25 @@ def test_semantics_match_argos_source(fragment: str) -> None:
 def test_module_doctests() -> None:
     result = doctest.testmod(analysis.providers.influxdb)
     assert result.attempted >= 2 and result.failed == 0
+
+
+async def test_answer_is_read_off_the_event_loop(
+    influx: Influx, make: Callable[[Credentials], InfluxdbProvider], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A million records (10 MiB of CSV from the Secret's server) take seconds to read and print: never on
+    the loop that serves every other namespace."""
+    import threading
+
+    read_in: list[int] = []
+    read = analysis.providers.influxdb.flux_values
+
+    def recording(text: str) -> list[Any]:
+        read_in.append(threading.get_ident())
+        return read(text)
+
+    monkeypatch.setattr(analysis.providers.influxdb, "flux_values", recording)
+    influx.answer(rows("0.5"))
+    credentials, _ = in_cluster(influx.url)
+    m = await make(credentials).measure(metric())
+    assert m.result == [0.5]
+    assert read_in and threading.get_ident() not in read_in

@@ -771,3 +771,27 @@ async def test_runner_execution_that_errors(kayenta: Kayenta) -> None:
     assert {m.message for m in result.measurements} == {
         "Missing Score (canary execution terminal: metrics fetch failed)"
     }
+
+
+async def test_poll_answer_is_decoded_off_the_event_loop(
+    kayenta: Kayenta, provider: KayentaProvider, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An execution's answer (up to 32 MiB, every 15 s) takes seconds to decode: never on the loop that
+    serves every other namespace."""
+    import threading
+
+    import analysis.providers.kayenta as module
+
+    decoded_in: list[int] = []
+    decode = module.go_decode
+
+    def recording(content: bytes | str) -> Any:
+        decoded_in.append(threading.get_ident())
+        return decode(content)
+
+    monkeypatch.setattr(module, "go_decode", recording)
+    kayenta.poll(execution(True, 100))
+    clock.now = T0 + timedelta(seconds=16)
+    m = await provider.resume(metric(kayenta.url), running())
+    assert m.phase is P.SUCCESSFUL
+    assert decoded_in and threading.get_ident() not in decoded_in

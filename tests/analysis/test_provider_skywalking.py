@@ -350,3 +350,32 @@ def test_graphql_duration_naive_is_utc() -> None:
         "end": "2026-01-02 0304",
         "step": "MINUTE",
     }
+
+
+async def test_answer_is_decoded_off_the_event_loop(
+    oap: OAP, provider: SkyWalkingProvider, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Up to 10 MiB chosen by the metric's own server takes seconds to decode and marshal: never on the loop
+    that serves every other namespace."""
+    import threading
+
+    import analysis.providers.skywalking as skywalking
+
+    decoded_in: list[int] = []
+    decode = skywalking.go_decode
+
+    def recording(content: bytes | str) -> Any:
+        decoded_in.append(threading.get_ident())
+        return decode(content)
+
+    monkeypatch.setattr(skywalking, "go_decode", recording)
+    m = await provider.measure(metric(oap.url))
+    assert m.result == APDEX_DATA
+    assert decoded_in and threading.get_ident() not in decoded_in
+
+
+async def test_deeply_nested_answer_is_an_error(oap: OAP, provider: SkyWalkingProvider) -> None:
+    oap.answer_text('{"data": ' + "[" * 100_000 + "]" * 100_000 + "}", 200)
+    m = await provider.measure(metric(oap.url))
+    assert m.phase is P.ERROR
+    assert m.message == "decoding response: the JSON is nested too deeply"
