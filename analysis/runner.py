@@ -131,6 +131,7 @@ async def _measure(
         measurement.started_at = task.incomplete.started_at if task.incomplete is not None else started
     if measurement.phase.completed and measurement.finished_at is None:
         measurement.finished_at = clock.now() if clock is not None and not replay else now
+    _bound_stored(measurement)
     if secrets:  # in every encoding a backend may echo them back in, values included
         if measurement.message:
             measurement.message = redact(measurement.message, secrets)
@@ -139,6 +140,29 @@ async def _measure(
         if measurement.metadata:
             measurement.metadata = {k: redact(v, secrets) for k, v in measurement.metadata.items()}
     return measurement
+
+
+MAX_STORED_VALUE = (
+    16_384  # characters of one measurement's value, message or metadata entry kept in the status
+)
+"""A run's status is one Kubernetes object (1.5 MiB at most, with `measurementRetention` keeping up to 10 of
+each metric's measurements): a backend answer of megabytes stored whole would make every status write of the run
+fail. The verdict is taken on the whole result, before this cut; only what is stored for people is cut."""
+
+
+def _cut(text: str) -> str:
+    if len(text) <= MAX_STORED_VALUE:
+        return text
+    return f"{text[:MAX_STORED_VALUE]}… (cut: {len(text)} characters in all)"
+
+
+def _bound_stored(measurement: Measurement) -> None:
+    if measurement.value and len(measurement.value) > MAX_STORED_VALUE:
+        measurement.value = _cut(measurement.value)
+    if measurement.message and len(measurement.message) > MAX_STORED_VALUE:
+        measurement.message = _cut(measurement.message)
+    if measurement.metadata and any(len(v) > MAX_STORED_VALUE for v in measurement.metadata.values()):
+        measurement.metadata = {k: _cut(v) for k, v in measurement.metadata.items()}
 
 
 def _new_result(

@@ -590,3 +590,34 @@ async def test_terminate_event_with_a_virtual_clock_stops_at_until() -> None:
     assert clock.now() == start + timedelta(minutes=5)
     (result,) = status.metric_results or []
     assert result.count == 6  # at 0, 1, …, 5 minutes
+
+
+async def test_a_huge_answer_is_judged_whole_and_stored_cut() -> None:
+    """A backend answer of megabytes: the condition sees all of it; the status keeps a bounded value, so the
+    run's status stays writable (one Kubernetes object)."""
+    from analysis.models import Measurement
+    from analysis.runner import MAX_STORED_VALUE
+
+    class Huge:
+        kind = "web"
+
+        async def measure(self, metric: Any, *, at: Any = None) -> Measurement:
+            values = [0.5] * 400_000
+            return Measurement(value=str(values)).with_result(values)
+
+        async def resume(self, metric: Any, measurement: Measurement) -> Measurement:
+            return measurement
+
+        async def terminate(self, metric: Any, measurement: Measurement) -> Measurement:
+            return measurement
+
+        def metadata(self, metric: Any) -> None:
+            return None
+
+    s = spec(
+        {"name": "w", "successCondition": "len(result) == 400000", "provider": {"web": {"url": "http://x"}}}
+    )
+    step = await reconcile_run(s, {"web": Huge()}, T0)
+    ((_, m),) = step.measurements
+    assert m.phase == P.SUCCESSFUL  # judged on the whole result
+    assert m.value is not None and len(m.value) < MAX_STORED_VALUE + 100 and "(cut: 2" in m.value
