@@ -21,9 +21,11 @@ Rules every provider follows:
 
 from __future__ import annotations
 
+import asyncio
 import re
+from collections.abc import Callable
 from datetime import datetime
-from typing import Protocol, runtime_checkable
+from typing import Protocol, TypeVar, runtime_checkable
 
 from analysis.models import AnalysisPhase, Measurement, Metric
 from analysis.providers.shaping import format_sample_list, format_sample_value
@@ -34,6 +36,7 @@ __all__ = [
     "error_measurement",
     "format_sample",
     "format_samples",
+    "off_loop",
     "short_cause",
     "value_measurement",
 ]
@@ -128,3 +131,17 @@ def short_cause(error: Exception) -> str:
         return "timed out"
     text = text or type(error).__name__
     return text if len(text) <= 300 else text[:300] + "…"
+
+
+OFF_LOOP_BYTES = 262_144
+"""Answers larger than this are decoded in a worker thread: a 10 MiB JSON answer takes ~0.3 s of CPU to decode,
+and the event loop serves every namespace's measurements and rollouts (an endpoint a metric names can be anyone's)."""
+
+_T = TypeVar("_T")
+
+
+async def off_loop(decode: Callable[[bytes], _T], raw: bytes) -> _T:
+    """`decode(raw)`, in a worker thread when `raw` is large; exceptions propagate as they would."""
+    if len(raw) <= OFF_LOOP_BYTES:
+        return decode(raw)
+    return await asyncio.to_thread(decode, raw)

@@ -51,7 +51,7 @@ import aiohttp
 
 from analysis.durations import DurationError, parse_go_duration
 from analysis.models import Measurement, Metric
-from analysis.providers.base import BaseProvider, error_measurement, short_cause, value_measurement
+from analysis.providers.base import BaseProvider, error_measurement, off_loop, short_cause, value_measurement
 from analysis.providers.credentials import Credentials
 from analysis.providers.sigv4 import SigV4Error, SigV4Signer, service_endpoint
 from analysis.providers.throttling import LimiterRegistry
@@ -496,7 +496,7 @@ class CloudWatchProvider(BaseProvider):
                 "narrow the queries or the interval"
             )
         try:
-            results, messages = _parse_answer(_xml(raw))
+            results, messages = _parse_answer(await off_loop(_xml, raw))
         except (ET.ParseError, ValueError) as e:
             excerpt = " ".join(raw[:200].decode("utf-8", "replace").split())
             return error_measurement(

@@ -61,7 +61,7 @@ from yarl import URL
 
 from analysis.durations import DurationError, parse_go_duration_ns
 from analysis.models import Measurement, Metric
-from analysis.providers.base import BaseProvider, error_measurement, value_measurement
+from analysis.providers.base import BaseProvider, error_measurement, off_loop, value_measurement
 from analysis.providers.credentials import Credentials, CredentialsError
 from analysis.providers.shaping import format_sample_value
 from analysis.providers.throttling import TENANT, LimiterRegistry
@@ -529,7 +529,7 @@ class DatadogProvider(BaseProvider):
                 + retry_note(answer)
             )
         try:
-            body = strict_json(answer.body)
+            body = await off_loop(strict_json, answer.body)
         except ValueError as e:
             return error_measurement(f"Could not parse JSON body: {e}")
         try:

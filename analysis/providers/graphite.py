@@ -44,7 +44,7 @@ import aiohttp
 from yarl import URL
 
 from analysis.models import Measurement, Metric
-from analysis.providers.base import BaseProvider, error_measurement, value_measurement
+from analysis.providers.base import BaseProvider, error_measurement, off_loop, value_measurement
 from analysis.providers.credentials import Credentials
 from analysis.providers.throttling import LimiterRegistry
 from analysis.providers.web import _MAX_BODY, _read_body
@@ -419,7 +419,7 @@ class GraphiteProvider(VendorProvider):
         if answer.status >= 400:
             return error_measurement(f"error response: {excerpt(answer.text())}{retry_note(answer)}")
         try:
-            body = json.loads(answer.body)
+            body = await off_loop(json.loads, answer.body)
         except (ValueError, RecursionError) as e:
             return error_measurement(f"Graphite answer is not JSON: {e}: {excerpt(answer.text(), 200)}")
         try:

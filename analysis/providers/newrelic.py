@@ -55,7 +55,7 @@ from urllib.parse import urlsplit
 from yarl import URL
 
 from analysis.models import Measurement, Metric
-from analysis.providers.base import BaseProvider, error_measurement, value_measurement
+from analysis.providers.base import BaseProvider, error_measurement, off_loop, value_measurement
 from analysis.providers.credentials import Credentials, CredentialsError
 from analysis.providers.datadog import (
     ExchangeFailed,
@@ -366,7 +366,7 @@ class NewRelicProvider(BaseProvider):
         if answer.too_large:
             return error_measurement("NerdGraph response is larger than 10 MiB")
         try:
-            body: Any = strict_json(answer.body)
+            body: Any = await off_loop(strict_json, answer.body)
         except ValueError as e:
             body, problem = None, f"NerdGraph answer is not JSON: {e}: {excerpt(answer.text(), 200)}"
         else:

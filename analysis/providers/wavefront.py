@@ -45,7 +45,7 @@ from urllib.parse import quote_plus, urlsplit
 from yarl import URL
 
 from analysis.models import Measurement, Metric
-from analysis.providers.base import error_measurement, value_measurement
+from analysis.providers.base import error_measurement, off_loop, value_measurement
 from analysis.providers.credentials import CredentialsError
 from analysis.providers.graphite import ExchangeFailed, VendorProvider, excerpt, retry_note, scrub
 
@@ -228,7 +228,7 @@ class WavefrontProvider(VendorProvider):
                 f"server returned {status}" + (f": {body}" if body else "") + retry_note(answer)
             )
         try:
-            document = json.loads(answer.body)
+            document = await off_loop(json.loads, answer.body)
         except (ValueError, RecursionError) as e:
             return error_measurement(f"Wavefront answer is not JSON: {e}: {excerpt(answer.text(), 200)}")
         metadata: dict[str, str] = {}

@@ -30,7 +30,7 @@ import aiohttp
 from jsonpath_ng.ext import parse as parse_jsonpath  # type: ignore[import-untyped,attr-defined]
 
 from analysis.models import Measurement, Metric, WebMetric
-from analysis.providers.base import BaseProvider, error_measurement
+from analysis.providers.base import BaseProvider, error_measurement, off_loop
 from analysis.providers.throttling import LimiterRegistry
 from analysis.wire import format_time
 
@@ -156,8 +156,8 @@ class WebProvider(BaseProvider):
                 f"web metric response from {config.url} is larger than {_MAX_BODY // (1024 * 1024)} MiB"
             )
         try:
-            body = json.loads(raw)
-        except ValueError as e:
+            body = await off_loop(json.loads, raw)
+        except (ValueError, RecursionError) as e:
             excerpt = raw[:200].decode(errors="replace")
             return error_measurement(
                 f"Could not parse JSON body: {e}: {json.dumps(excerpt, ensure_ascii=False)}"
