@@ -47,7 +47,6 @@ one deadline (`HttpVendorProvider`), Go-style JSON and float text, and the scrub
 
 from __future__ import annotations
 
-import asyncio
 import json
 import math
 from collections.abc import Mapping, Sequence
@@ -56,7 +55,6 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote_plus, urlsplit
 
-import aiohttp
 from yarl import URL
 
 from analysis.durations import DurationError, parse_go_duration_ns
@@ -65,8 +63,15 @@ from analysis.providers.base import BaseProvider, error_measurement, off_loop, v
 from analysis.providers.credentials import Credentials, CredentialsError
 from analysis.providers.shaping import format_sample_value
 from analysis.providers.throttling import TENANT, LimiterRegistry
-from analysis.providers.web import _MAX_BODY, _read_body
-from analysis.redaction import redact
+from analysis.providers.vendor import (
+    MAX_BODY,
+    Answer,
+    ExchangeFailed,
+    HttpVendorProvider,
+    excerpt,
+    retry_note,
+    scrub,
+)
 
 __all__ = [
     "AGGREGATORS",
@@ -518,7 +523,7 @@ class DatadogProvider(BaseProvider):
         except ExchangeFailed as e:
             return error_measurement(str(e))
         if answer.too_large:
-            return error_measurement(f"Datadog response is larger than {_MAX_BODY // (1024 * 1024)} MiB")
+            return error_measurement(f"Datadog response is larger than {MAX_BODY // (1024 * 1024)} MiB")
         if answer.status in (401, 403):
             return error_measurement(
                 f"received authentication error response code: {answer.status} {excerpt(answer.text())}".rstrip()
@@ -550,103 +555,7 @@ def _address(value: str | None) -> str:
 
 
 # ---------------------------------------------------------------------------------------------------------
-# What the Datadog and New Relic providers share.
-
-
-@dataclass(frozen=True)
-class Answer:
-    """A backend's HTTP answer: status, reason phrase, headers, and the body up to the size cap."""
-
-    status: int
-    reason: str
-    headers: Mapping[str, str]
-    body: bytes
-
-    @property
-    def too_large(self) -> bool:
-        return len(self.body) > _MAX_BODY
-
-    def text(self) -> str:
-        return self.body.decode("utf-8", errors="replace")
-
-
-class ExchangeFailed(Exception):
-    """No answer: refused by a cap, timed out, or the connection failed. The message is the measurement's."""
-
-
-class HttpVendorProvider:
-    """One aiohttp session (at most `connections` sockets); every request admitted by the shared `limiters`
-    and bounded, admission included, by one deadline."""
-
-    def __init__(self, *, limiters: LimiterRegistry, credentials: Credentials, connections: int = 8) -> None:
-        if connections < 1:
-            raise ValueError(f"connections must be at least 1, got {connections}")
-        self.limiters = limiters
-        self.credentials = credentials
-        self.connections = connections
-        self._session: aiohttp.ClientSession | None = None
-
-    def _client(self) -> aiohttp.ClientSession:
-        if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=self.connections))
-        return self._session
-
-    async def aclose(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
-
-    async def exchange(
-        self,
-        method: str,
-        url: URL,
-        *,
-        address: str,
-        headers: Mapping[str, str],
-        data: bytes | None,
-        seconds: float,
-        label: str,
-    ) -> Answer:
-        """One request to `url` (admitted as `address`) within `seconds`, admission included; raises
-        `ExchangeFailed` when there is no answer."""
-        timeout = seconds
-        admission = self.limiters.admit(address)
-        shown = f"{url.scheme}://{url.raw_authority}{url.raw_path}"
-        try:
-            async with (
-                asyncio.timeout(timeout),
-                admission,
-                self._client().request(
-                    method,
-                    url,
-                    headers=dict(headers),
-                    data=data,
-                    timeout=aiohttp.ClientTimeout(total=timeout),
-                ) as response,
-            ):
-                body = await _read_body(response.content)
-                return Answer(response.status, response.reason or "", response.headers, body)
-        except TimeoutError:
-            if admission.waiting_for is not None:
-                self.limiters.observe("refused", admission.waiting_for, admission.tenant)
-                raise ExchangeFailed(admission.describe_refusal(timeout)) from None
-            raise ExchangeFailed(f"{label} request to {shown} timed out after {timeout:g}s") from None
-        except aiohttp.ClientError as e:
-            raise ExchangeFailed(f"{label} request to {shown} failed: {str(e) or type(e).__name__}") from None
-        except Exception as e:  # a library bug must not take the run down
-            raise ExchangeFailed(f"{label} request to {shown} failed: {type(e).__name__}: {e}") from None
-
-
-def excerpt(text: str, limit: int = 300) -> str:
-    """At most `limit` characters of `text` on one line, with ``…`` when cut."""
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[:limit] + "…"
-
-
-def retry_note(answer: Answer) -> str:
-    """`` (Retry-After: 30)`` when the answer says when to come back (429, 503), else ''."""
-    after = answer.headers.get("Retry-After")
-    return f" (Retry-After: {excerpt(after, 64)})" if after else ""
+# Go's JSON, which the Datadog and New Relic providers share.
 
 
 def _no_constants(name: str) -> Any:
@@ -701,34 +610,3 @@ def _go_json_float(value: float) -> str:
         sign, digits = exponent[0], exponent[1:].lstrip("0") or "0"
         return f"{mantissa}e{sign}{digits}"
     return go_float(value)
-
-
-def scrub(measurement: Measurement, secrets: Sequence[str]) -> Measurement:
-    """`measurement` with every form of each secret removed from its message, value, metadata and the
-    strings of its result (a backend may echo a key back in an error body or a facet name)."""
-    secrets = [s for s in secrets if s]
-    if not secrets:
-        return measurement
-    update: dict[str, Any] = {}
-    if measurement.message:
-        update["message"] = redact(measurement.message, secrets)
-    if measurement.value:
-        update["value"] = redact(measurement.value, secrets)
-    if measurement.metadata:
-        update["metadata"] = {k: redact(v, secrets) for k, v in measurement.metadata.items()}
-    if not update:
-        return measurement
-    scrubbed = measurement.model_copy(update=update)
-    if measurement.has_result:
-        scrubbed.with_result(_scrub_value(measurement.result, secrets))
-    return scrubbed
-
-
-def _scrub_value(value: Any, secrets: Sequence[str]) -> Any:
-    if isinstance(value, str):
-        return redact(value, secrets)
-    if isinstance(value, list):
-        return [_scrub_value(v, secrets) for v in value]
-    if isinstance(value, dict):
-        return {redact(str(k), secrets): _scrub_value(v, secrets) for k, v in value.items()}
-    return value

@@ -30,25 +30,30 @@ the scrubbing of secrets out of a measurement.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import math
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote_plus, unquote_plus, urlsplit, urlunsplit
 
-import aiohttp
 from yarl import URL
 
 from analysis.models import Measurement, Metric
 from analysis.providers.base import BaseProvider, error_measurement, off_loop, value_measurement
 from analysis.providers.credentials import Credentials
 from analysis.providers.throttling import LimiterRegistry
-from analysis.providers.web import _MAX_BODY, _read_body
-from analysis.redaction import redact
+from analysis.providers.vendor import (
+    MAX_BODY,
+    Answer,
+    ExchangeFailed,
+    HttpVendorProvider,
+    display_address,
+    excerpt,
+    retry_note,
+    scrub,
+)
 
 __all__ = [
     "TIMEOUT_SECONDS",
@@ -245,104 +250,21 @@ def _go_v(value: Any) -> str:
     return str(value)
 
 
-# ---------------------------------------------------------------------------------------------------------
-# What the Graphite, InfluxDB and Wavefront providers share.
-
-
-@dataclass(frozen=True)
-class Answer:
-    """A backend's HTTP answer: status, reason phrase, headers, and the body up to the size cap."""
-
-    status: int
-    reason: str
-    headers: Mapping[str, str]
-    body: bytes
-
-    @property
-    def too_large(self) -> bool:
-        return len(self.body) > _MAX_BODY
-
-    def text(self) -> str:
-        return self.body.decode("utf-8", errors="replace")
-
-
-class ExchangeFailed(Exception):
-    """No answer: refused by a cap, timed out, or the connection failed. The message is the measurement's."""
-
-
-def excerpt(text: str, limit: int = 300) -> str:
-    """At most `limit` characters of `text` on one line, with ``…`` when cut."""
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[:limit] + "…"
-
-
-def display_address(address: str) -> str:
-    """`address` without the password of its user part, for messages."""
-    parts = urlsplit(address)
-    if parts.password is None:
-        return address
-    host = parts.netloc.rpartition("@")[2]
-    user = parts.username or ""
-    return urlunsplit((parts.scheme, f"{user}:*****@{host}", parts.path, parts.query, parts.fragment))
-
-
-def retry_note(answer: Answer) -> str:
-    """`` (Retry-After: 30)`` when the answer says when to come back (429, 503), else ''."""
-    after = answer.headers.get("Retry-After")
-    return f" (Retry-After: {excerpt(after, 64)})" if after else ""
-
-
-def scrub(measurement: Measurement, secrets: Sequence[str]) -> Measurement:
-    """`measurement` with every form of each secret removed from its message, value, metadata and string
-    results (a backend may echo a token back in an error body or a series label)."""
-    secrets = [s for s in secrets if s]
-    if not secrets:
-        return measurement
-    update: dict[str, Any] = {}
-    if measurement.message:
-        update["message"] = redact(measurement.message, secrets)
-    if measurement.value:
-        update["value"] = redact(measurement.value, secrets)
-    if measurement.metadata:
-        update["metadata"] = {k: redact(v, secrets) for k, v in measurement.metadata.items()}
-    if not update:
-        return measurement
-    scrubbed = measurement.model_copy(update=update)
-    if measurement.has_result:
-        result = measurement.result
-        if isinstance(result, str):
-            result = redact(result, secrets)
-        elif isinstance(result, list):
-            result = [redact(v, secrets) if isinstance(v, str) else v for v in result]
-        scrubbed.with_result(result)
-    return scrubbed
-
-
 class VendorProvider(BaseProvider):
-    """An HTTP metric provider: one aiohttp session per instance (at most `connections` sockets), every
-    request admitted by the shared `limiters` and bounded, admission included, by one deadline."""
+    """An HTTP metric provider (Graphite, InfluxDB, Wavefront): its `timeout` and `label` over the shared
+    exchange of `analysis.providers.vendor`."""
 
     timeout: float = TIMEOUT_SECONDS
     label: str = ""
     """The backend's name in messages (``Graphite``)."""
 
     def __init__(self, *, limiters: LimiterRegistry, credentials: Credentials, connections: int = 8) -> None:
-        if connections < 1:
-            raise ValueError(f"connections must be at least 1, got {connections}")
+        self._http = HttpVendorProvider(limiters=limiters, credentials=credentials, connections=connections)
         self.limiters = limiters
         self.credentials = credentials
-        self.connections = connections
-        self._session: aiohttp.ClientSession | None = None
-
-    def _client(self) -> aiohttp.ClientSession:
-        if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=self.connections))
-        return self._session
 
     async def aclose(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        await self._http.aclose()
 
     async def _exchange(
         self,
@@ -354,38 +276,21 @@ class VendorProvider(BaseProvider):
         data: bytes | None = None,
     ) -> Answer:
         """One request to `url` (admitted as `address`); raises `ExchangeFailed` when there is no answer."""
-        timeout = self.timeout
-        admission = self.limiters.admit(address)
-        shown = display_address(address)
-        try:
-            async with (
-                asyncio.timeout(timeout),
-                admission,
-                self._client().request(
-                    method,
-                    url,
-                    headers=dict(headers or {}),
-                    data=data,
-                    timeout=aiohttp.ClientTimeout(total=timeout),
-                ) as response,
-            ):
-                body = await _read_body(response.content)
-                return Answer(response.status, response.reason or "", response.headers, body)
-        except TimeoutError:
-            if admission.waiting_for is not None:
-                self.limiters.observe("refused", admission.waiting_for, admission.tenant)
-                raise ExchangeFailed(admission.describe_refusal(timeout)) from None
-            raise ExchangeFailed(f"{self.label} request to {shown} timed out after {timeout:g}s") from None
-        except aiohttp.ClientError as e:
-            cause = str(e) or type(e).__name__
-            raise ExchangeFailed(f"{self.label} request to {shown} failed: {cause}") from None
-        except Exception as e:  # a library bug must not take the run down
-            raise ExchangeFailed(f"{self.label} request to {shown} failed: {type(e).__name__}: {e}") from None
+        return await self._http.exchange(
+            method,
+            url,
+            address=address,
+            headers=headers or {},
+            data=data,
+            seconds=self.timeout,
+            label=self.label,
+            shown=display_address(address),
+        )
 
     def _too_large(self, address: str) -> Measurement:
         return error_measurement(
             f"{self.label} response from {display_address(address)} is larger than "
-            f"{_MAX_BODY // (1024 * 1024)} MiB"
+            f"{MAX_BODY // (1024 * 1024)} MiB"
         )
 
 

@@ -57,15 +57,8 @@ from analysis.durations import DurationError, format_go_duration, parse_go_durat
 from analysis.models import Measurement, Metric
 from analysis.providers.base import error_measurement, value_measurement
 from analysis.providers.credentials import CredentialsError
-from analysis.providers.graphite import (
-    Answer,
-    ExchangeFailed,
-    VendorProvider,
-    display_address,
-    excerpt,
-    retry_note,
-    scrub,
-)
+from analysis.providers.graphite import VendorProvider
+from analysis.providers.vendor import Answer, ExchangeFailed, display_address, excerpt, retry_note, scrub
 
 __all__ = [
     "ADDRESS_ENV",

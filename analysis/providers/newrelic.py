@@ -57,16 +57,9 @@ from yarl import URL
 from analysis.models import Measurement, Metric
 from analysis.providers.base import BaseProvider, error_measurement, off_loop, value_measurement
 from analysis.providers.credentials import Credentials, CredentialsError
-from analysis.providers.datadog import (
-    ExchangeFailed,
-    HttpVendorProvider,
-    excerpt,
-    go_json,
-    retry_note,
-    scrub,
-    strict_json,
-)
+from analysis.providers.datadog import go_json, strict_json
 from analysis.providers.throttling import LimiterRegistry
+from analysis.providers.vendor import ExchangeFailed, HttpVendorProvider, excerpt, retry_note, scrub
 
 __all__ = [
     "DEFAULT_PROFILE",

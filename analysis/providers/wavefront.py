@@ -47,7 +47,8 @@ from yarl import URL
 from analysis.models import Measurement, Metric
 from analysis.providers.base import error_measurement, off_loop, value_measurement
 from analysis.providers.credentials import CredentialsError
-from analysis.providers.graphite import ExchangeFailed, VendorProvider, excerpt, retry_note, scrub
+from analysis.providers.graphite import VendorProvider
+from analysis.providers.vendor import ExchangeFailed, excerpt, retry_note, scrub
 
 __all__ = [
     "TIMEOUT_SECONDS",
