@@ -27,12 +27,15 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Protocol, TypeVar, runtime_checkable
 
+import aiohttp
+
 from analysis.models import AnalysisPhase, Measurement, Metric
 from analysis.providers.shaping import format_sample_list, format_sample_value
 
 __all__ = [
     "BaseProvider",
     "MetricProvider",
+    "PooledSession",
     "error_measurement",
     "format_sample",
     "format_samples",
@@ -145,3 +148,21 @@ async def off_loop(decode: Callable[[bytes], _T], raw: bytes) -> _T:
     if len(raw) <= OFF_LOOP_BYTES:
         return decode(raw)
     return await asyncio.to_thread(decode, raw)
+
+
+class PooledSession:
+    """One aiohttp session per provider instance, at most `connections` sockets, opened at first use (inside the
+    event loop that uses it) and reopened if closed; `aclose` releases it."""
+
+    connections: int
+    _session: aiohttp.ClientSession | None = None
+
+    def _client(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=self.connections))
+        return self._session
+
+    async def aclose(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None

@@ -51,7 +51,14 @@ import aiohttp
 
 from analysis.durations import DurationError, parse_go_duration
 from analysis.models import Measurement, Metric
-from analysis.providers.base import BaseProvider, error_measurement, off_loop, short_cause, value_measurement
+from analysis.providers.base import (
+    BaseProvider,
+    PooledSession,
+    error_measurement,
+    off_loop,
+    short_cause,
+    value_measurement,
+)
 from analysis.providers.credentials import Credentials
 from analysis.providers.sigv4 import SigV4Error, SigV4Signer, service_endpoint
 from analysis.providers.throttling import LimiterRegistry
@@ -384,7 +391,7 @@ async def _read_body(content: aiohttp.StreamReader) -> bytes:
     return b"".join(chunks)
 
 
-class CloudWatchProvider(BaseProvider):
+class CloudWatchProvider(PooledSession, BaseProvider):
     """`provider.cloudWatch` metrics. One instance per event loop; share `limiters` with the other providers.
 
     `credentials.environ` is where the AWS variables are read (the process's environment by default);
@@ -408,16 +415,6 @@ class CloudWatchProvider(BaseProvider):
         self.connections = connections or max(1, limiters.default.concurrency) * 4
         self._signer = SigV4Signer(environ=credentials.environ, service="monitoring")
         self._session: aiohttp.ClientSession | None = None
-
-    def _client(self) -> aiohttp.ClientSession:
-        if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=self.connections))
-        return self._session
-
-    async def aclose(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
 
     def endpoint(self) -> str:
         """The endpoint asked (`SigV4Error` without a region and without an endpoint override)."""

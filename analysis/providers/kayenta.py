@@ -57,7 +57,7 @@ from yarl import URL
 
 from analysis.durations import DurationError, parse_go_duration
 from analysis.models import AnalysisPhase, Measurement, Metric
-from analysis.providers.base import BaseProvider, error_measurement, short_cause
+from analysis.providers.base import BaseProvider, PooledSession, error_measurement, short_cause
 from analysis.providers.skywalking import go_decode, retry_after
 from analysis.providers.throttling import LimiterRegistry
 from analysis.wire import format_time
@@ -402,7 +402,7 @@ def _execution_trouble(document: Mapping[str, Any]) -> str:
     return f" ({said}: {detail})" if detail else f" ({said})"
 
 
-class KayentaProvider(BaseProvider):
+class KayentaProvider(PooledSession, BaseProvider):
     """`provider.kayenta` metrics. One instance per event loop; share `limiters` with the other providers.
 
     `clock` is "now" for live measurements and for every poll; `timeout` bounds one request (Argo: 15 s);
@@ -425,16 +425,6 @@ class KayentaProvider(BaseProvider):
         self.resume_delay = resume_delay
         self.clock = clock
         self._session: aiohttp.ClientSession | None = None
-
-    def _client(self) -> aiohttp.ClientSession:
-        if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=self.connections))
-        return self._session
-
-    async def aclose(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
 
     # --- contract ------------------------------------------------------------------------------
 

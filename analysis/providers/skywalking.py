@@ -43,7 +43,7 @@ import aiohttp
 
 from analysis.durations import DurationError, parse_go_duration
 from analysis.models import Measurement, Metric
-from analysis.providers.base import BaseProvider, error_measurement, short_cause
+from analysis.providers.base import BaseProvider, PooledSession, error_measurement, short_cause
 from analysis.providers.throttling import LimiterRegistry
 
 __all__ = [
@@ -239,7 +239,7 @@ def _first_error(errors: Any) -> str | None:
     return f"graphql: {message if isinstance(message, str) else ''}"
 
 
-class SkyWalkingProvider(BaseProvider):
+class SkyWalkingProvider(PooledSession, BaseProvider):
     """`provider.skywalking` metrics. One instance per event loop; share `limiters` with the other providers.
 
     `clock` is "now" for live measurements; `zone` the time zone the duration is written in (None: the
@@ -262,16 +262,6 @@ class SkyWalkingProvider(BaseProvider):
         self.zone = zone
         self.clock = clock
         self._session: aiohttp.ClientSession | None = None
-
-    def _client(self) -> aiohttp.ClientSession:
-        if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=self.connections))
-        return self._session
-
-    async def aclose(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
 
     async def measure(self, metric: Metric, *, at: datetime | None = None) -> Measurement:
         raw = metric.provider.skywalking

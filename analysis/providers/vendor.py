@@ -15,6 +15,7 @@ import aiohttp
 from yarl import URL
 
 from analysis.models import Measurement
+from analysis.providers.base import PooledSession
 from analysis.providers.credentials import Credentials
 from analysis.providers.throttling import LimiterRegistry
 from analysis.providers.web import _MAX_BODY, _read_body
@@ -55,7 +56,7 @@ class ExchangeFailed(Exception):
     """No answer: refused by a cap, timed out, or the connection failed. The message is the measurement's."""
 
 
-class HttpVendorProvider:
+class HttpVendorProvider(PooledSession):
     """One aiohttp session (at most `connections` sockets); every request admitted by the shared `limiters`
     and bounded, admission included, by one deadline."""
 
@@ -66,16 +67,6 @@ class HttpVendorProvider:
         self.credentials = credentials
         self.connections = connections
         self._session: aiohttp.ClientSession | None = None
-
-    def _client(self) -> aiohttp.ClientSession:
-        if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=self.connections))
-        return self._session
-
-    async def aclose(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
 
     async def exchange(
         self,

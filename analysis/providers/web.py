@@ -30,7 +30,7 @@ import aiohttp
 from jsonpath_ng.ext import parse as parse_jsonpath  # type: ignore[import-untyped,attr-defined]
 
 from analysis.models import Measurement, Metric, WebMetric
-from analysis.providers.base import BaseProvider, error_measurement, off_loop
+from analysis.providers.base import BaseProvider, PooledSession, error_measurement, off_loop
 from analysis.providers.throttling import LimiterRegistry
 from analysis.wire import format_time
 
@@ -88,7 +88,7 @@ def pick(body: Any, expression: str | None) -> Any:
     return [m.value for m in matches]
 
 
-class WebProvider(BaseProvider):
+class WebProvider(PooledSession, BaseProvider):
     """`provider.web` metrics. One instance per event loop; share `limiters` with the other providers."""
 
     kind = "web"
@@ -97,16 +97,6 @@ class WebProvider(BaseProvider):
         self.limiters = limiters or LimiterRegistry()
         self.connections = connections or max(1, self.limiters.default.concurrency) * 4
         self._session: aiohttp.ClientSession | None = None
-
-    def _client(self) -> aiohttp.ClientSession:
-        if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=self.connections))
-        return self._session
-
-    async def aclose(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
 
     async def measure(self, metric: Metric, *, at: datetime | None = None) -> Measurement:
         config = metric.provider.web
