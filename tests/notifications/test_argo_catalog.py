@@ -20,6 +20,7 @@ from prometheus_client import CollectorRegistry
 
 from rollouts.notifications.config import NotificationConfig, load_config
 from rollouts.notifications.delivering import Notifier, NotifierOptions
+from tests.notifications.fakes import Static, no_patch
 from tests.notifications.receivers import Answer, HttpReceiver, SmtpReceiver
 
 CATALOG = Path(__file__).parent / "fixtures" / "argo-catalog"
@@ -71,21 +72,6 @@ def canary() -> dict[str, Any]:
         },
         "status": {"phase": "Progressing", "currentStepIndex": 1, "currentPodHash": "abc", "message": "x"},
     }
-
-
-class Static:
-    def __init__(self, cfg: NotificationConfig) -> None:
-        self.cfg = cfg
-
-    def configs_for(self, namespace: str) -> list[NotificationConfig]:
-        return [self.cfg]
-
-    def any_subscriptions(self) -> bool:
-        return False
-
-
-async def no_patch(namespace: str, name: str, annotations: dict[str, str | None]) -> None:
-    return None
 
 
 @pytest.fixture

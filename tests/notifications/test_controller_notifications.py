@@ -27,6 +27,7 @@ from rollouts.notifications.delivering import MAX_OUTBOX_BYTES, Notifier, Notifi
 from rollouts.notifications.outbox import NOTIFIED_ANNOTATION, PENDING_PREFIX
 from rollouts.sandbox.running import Sandbox
 from tests.controller.test_reconciling import ManualTime, env  # noqa: F401 - env is a fixture
+from tests.notifications.fakes import Static
 
 NS = "production"
 KEY = (NS, "web")
@@ -128,17 +129,6 @@ def config(port: int) -> NotificationConfig:
     cfg = load_config("argo-rollouts", data, {"token": base64.b64encode(TOKEN.encode()).decode()})
     assert cfg.errors == []
     return cfg
-
-
-class Static:
-    def __init__(self, cfg: NotificationConfig) -> None:
-        self.cfg = cfg
-
-    def configs_for(self, namespace: str) -> list[NotificationConfig]:
-        return [self.cfg]
-
-    def any_subscriptions(self) -> bool:
-        return False
 
 
 def rollout(triggers: tuple[str, ...] = TRIGGERS) -> dict[str, Any]:

@@ -10,21 +10,7 @@ from prometheus_client import CollectorRegistry
 
 from rollouts.notifications.config import NotificationConfig, load_config
 from rollouts.notifications.delivering import Notifier, NotifierOptions
-
-
-class Static:
-    def __init__(self, cfg: NotificationConfig) -> None:
-        self.cfg = cfg
-
-    def configs_for(self, namespace: str) -> list[NotificationConfig]:
-        return [self.cfg]
-
-    def any_subscriptions(self) -> bool:
-        return False
-
-
-async def no_patch(namespace: str, name: str, annotations: dict[str, str | None]) -> None:
-    return None
+from tests.notifications.fakes import Static, no_patch
 
 
 def rollout(namespace: str, i: int) -> dict[str, Any]:
