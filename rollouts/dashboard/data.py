@@ -27,7 +27,7 @@ from rollouts.kube.client import KubeClient
 from rollouts.kube.resources import ANALYSIS_RUNS, EXPERIMENTS, PODS, REPLICA_SETS, ROLLOUTS, Resource
 from rollouts.models.steps import CanaryStep
 from rollouts.models.vocabulary import POD_TEMPLATE_HASH_LABEL, format_time, parse_time
-from rollouts.plugin.info import build_rollout_info, icon_for
+from rollouts.plugin.info import actual_weight, build_rollout_info, icon_for
 from rollouts.plugin.phases import age, current_step_index, rollout_phase
 from rollouts.plugin.render import list_rows
 from rollouts.plugin.render_analysis import analysis_run_view
@@ -174,7 +174,9 @@ class Cluster:
         runs = self._owned("AnalysisRun", namespace, owners)
         info = build_rollout_info(ro, replicasets, pods, runs, now, experiments)
         row = row_view(ro, now)
-        row["actualWeight"] = info.actual_weight  # `get rollout`'s: counted from the pods without a router
+        row["actualWeight"] = (
+            info.actual_weight
+        )  # with the ReplicaSets: counted from the pods without a router
         rollout: Obj = {
             **row,
             "replicaSets": [_camel(dataclasses.asdict(rs)) for rs in info.replica_sets],
@@ -215,7 +217,6 @@ def row_view(ro: Mapping[str, Any], now: datetime) -> Obj:
     phase, message = rollout_phase(dict(ro))
     status = ro.get("status") or {}
     containers = (((ro.get("spec") or {}).get("template") or {}).get("spec") or {}).get("containers")
-    weight = (((status.get("canary") or {}).get("weights") or {}).get("canary") or {}).get("weight", "")
     return {
         "name": row["name"],
         "namespace": row["namespace"],
@@ -225,7 +226,7 @@ def row_view(ro: Mapping[str, Any], now: datetime) -> Obj:
         "message": message,
         "step": row["step"] if row["step"] != "-" else "",
         "setWeight": row["setWeight"] if row["setWeight"] != "-" else "",
-        "actualWeight": str(weight),
+        "actualWeight": actual_weight(dict(ro), None),  # the ReplicaSets are not read for a list row
         "images": [str(c.get("image") or "") for c in containers or [] if isinstance(c, Mapping)],
         "desired": row["desired"],
         "current": int(status.get("replicas") or 0),

@@ -423,6 +423,29 @@ def _experiment_nodes(
     return sorted(nodes, key=lambda n: (-n.revision, n.name))
 
 
+def actual_weight(ro: dict[str, Any], canary_available: int | None) -> str:
+    """`get rollout`'s ACTUAL WEIGHT of a canary (Argo's rollout info): the maximum once the steps are done; with a
+    traffic router, the weight the status records (the set weight before it records one); without one, the canary
+    ReplicaSet's share of the available pods (`canary_available`: its available pods; None when the ReplicaSets
+    were not read, and then ''). '' for a blue-green Rollout."""
+    canary = get(ro, "spec", "strategy", "canary")
+    if canary is None:
+        return ""
+    status = ro.get("status") or {}
+    index = current_step_index(ro)
+    if index is None or index >= len(canary.get("steps") or []):
+        return str(max_traffic_weight(ro))
+    available = _int(status.get("availableReplicas"))
+    if available <= 0:
+        return "0"
+    if canary.get("trafficRouting") is None:
+        if canary_available is None:
+            return ""
+        return str(canary_available * max_traffic_weight(ro) // available)
+    weight = get(status, "canary", "weights", "canary", "weight")
+    return str(_int(weight)) if get(status, "canary", "weights") else str(current_set_weight(ro))
+
+
 def build_rollout_info(
     ro: dict[str, Any],
     replicasets: list[dict[str, Any]],
@@ -441,20 +464,8 @@ def build_rollout_info(
         strategy = "Canary"
         step = step_text(ro)
         set_weight = str(current_set_weight(ro))
-        steps = canary.get("steps") or []
-        index = current_step_index(ro)
-        available = _int(status.get("availableReplicas"))
-        actual = "0"
-        if index is None or index >= len(steps):
-            actual = str(max_traffic_weight(ro))
-        elif available > 0:
-            if canary.get("trafficRouting") is None:
-                for rs in replica_sets:
-                    if rs.canary:
-                        actual = str(rs.available * max_traffic_weight(ro) // available)
-            else:
-                weight = get(status, "canary", "weights", "canary", "weight")
-                actual = str(_int(weight)) if get(status, "canary", "weights") else set_weight
+        canaries = [rs.available for rs in replica_sets if rs.canary]
+        actual = actual_weight(ro, canaries[-1] if canaries else 0)
     elif get(ro, "spec", "strategy", "blueGreen") is not None:
         strategy = "BlueGreen"
     spec_replicas = get(ro, "spec", "replicas")
