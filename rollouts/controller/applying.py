@@ -305,6 +305,8 @@ class Applier:
         Rollout's metadata patch before its status write, sent once that write landed."""
         if self.notifier is None or not events or self.owner is not ROLLOUTS:
             return []
+        if not self.notifier.concerns(rollout_raw):  # most Rollouts: no status diff computed for nothing
+            return []
         no_status = not status_patch(rollout_raw, _named_as_created(plan.new_status, result))
         return self.notifier.prepare(
             rollout_raw, [(e.type, e.reason, e.message) for e in events], no_status=no_status

@@ -191,6 +191,11 @@ class Notifier:
     def variables(self, obj: Mapping[str, Any], cfg: NotificationConfig) -> dict[str, Any]:
         return {"rollout": obj, "analysisRuns": self.runs_of(obj), "secrets": dict(cfg.secrets)}
 
+    def concerns(self, obj: Mapping[str, Any]) -> bool:
+        """Whether this Rollout's Events can owe anything: it subscribes, or a config subscribes by selector (the
+        cheap test every reconcile pass makes before anything else)."""
+        return subscribes(obj) or self.configs.any_subscriptions()
+
     def prepare(
         self,
         obj: Mapping[str, Any],
@@ -199,7 +204,7 @@ class Notifier:
         no_status: bool,
     ) -> list[Entry]:
         """The outbox entries a pass's Events (type, reason, message) owe. Never raises on user input."""
-        if not events or not (subscribes(obj) or self.configs.any_subscriptions()):
+        if not events or not self.concerns(obj):
             return []
         meta = obj.get("metadata") or {}
         namespace = str(meta.get("namespace") or "")
