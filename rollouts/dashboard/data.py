@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from loguru import logger
@@ -26,12 +26,12 @@ from rollouts.controller.watching import Informer
 from rollouts.kube.client import KubeClient
 from rollouts.kube.resources import ANALYSIS_RUNS, EXPERIMENTS, PODS, REPLICA_SETS, ROLLOUTS, Resource
 from rollouts.models.steps import CanaryStep
-from rollouts.models.vocabulary import POD_TEMPLATE_HASH_LABEL, format_time, parse_time
+from rollouts.models.vocabulary import CANARY_PAUSE_STEP, POD_TEMPLATE_HASH_LABEL, format_time, parse_time
 from rollouts.plugin.info import actual_weight, build_rollout_info, icon_for
 from rollouts.plugin.phases import age, current_step_index, rollout_phase
 from rollouts.plugin.render import list_rows
 from rollouts.plugin.render_analysis import analysis_run_view
-from rollouts.strategy.steps import step_string
+from rollouts.strategy.steps import pause_ends, step_string
 
 Obj = dict[str, Any]
 Listener = Callable[[Obj], None]
@@ -270,16 +270,12 @@ def steps_view(ro: Mapping[str, Any], now: datetime) -> list[Obj]:
             text = "analysis: " + ", ".join(names) if names else text
         state = "pending" if index is None or i > index else ("current" if i == index else "done")
         ends = None
-        if (
-            state == "current"
-            and step is not None
-            and step.pause is not None
-            and step.pause.duration is not None
-        ):
+        if state == "current" and step is not None and step.pause is not None:
             for cond in status.get("pauseConditions") or []:
                 started = parse_time(cond.get("startTime")) if isinstance(cond, Mapping) else None
-                if started is not None and cond.get("reason") == "CanaryPauseStep":
-                    ends = format_time(started + timedelta(seconds=step.pause.duration_seconds()))
+                if started is not None and cond.get("reason") == CANARY_PAUSE_STEP:
+                    expiry = pause_ends(started, step.pause)  # the controller's own rule
+                    ends = format_time(expiry) if expiry is not None else None
         out.append({"index": i, "text": text, "state": state, "pauseEndsAt": ends})
     return out
 

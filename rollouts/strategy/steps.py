@@ -72,12 +72,15 @@ def _pause_seconds(pause: RolloutPause) -> int | None:
     return None if pause.is_indefinite else pause.duration_seconds()
 
 
+def pause_ends(started: datetime, pause: RolloutPause) -> datetime | None:
+    """When a pause step whose CanaryPauseStep condition started at `started` expires; None: indefinite."""
+    seconds = _pause_seconds(pause)
+    return None if seconds is None else started + timedelta(seconds=seconds)
+
+
 def pause_expiry(ctx: Context, pause: RolloutPause) -> datetime | None:
     cond = ctx.pause_condition(CANARY_PAUSE_STEP)
-    seconds = _pause_seconds(pause)
-    if cond is None or seconds is None:
-        return None
-    return cond.start_time + timedelta(seconds=seconds)
+    return None if cond is None else pause_ends(cond.start_time, pause)
 
 
 def completed_pause_step(ctx: Context, pause: RolloutPause) -> bool:
