@@ -540,7 +540,7 @@ class Manager:
         await asyncio.gather(*(i.wait_synced() for i in self.informers.values()))
         if self.notification_configs is not None:  # so the first passes' notifications find their config
             await self.notification_configs.wait_synced(within=10.0)
-        if not self._should_lead():
+        if self._stopping.is_set() or not self._should_lead():
             return  # lost while the caches synced
         self._fenced_term = False
         self.metrics.leader.set(1)

@@ -86,9 +86,11 @@ class ConfigWatch:
         """Until both watches have listed, at most `within` seconds (a refusal by RBAC must not hold the
         controller back: the notifications wait in their outboxes, said once)."""
         try:
-            await asyncio.wait_for(
-                asyncio.gather(self.config_maps.wait_synced(), self.secrets.wait_synced()), within
-            )
+            # asyncio.timeout, not wait_for: Python 3.11's wait_for can lose a cancellation that arrives as
+            # the wait ends (the process stopping during start-up would then go on starting its workers)
+            async with asyncio.timeout(within):
+                await self.config_maps.wait_synced()
+                await self.secrets.wait_synced()
         except TimeoutError:
             logger.warning(
                 "notifications: {}/{} not listed after {} s (RBAC?); notifications wait in the Rollouts' outboxes",

@@ -119,9 +119,9 @@ class Cluster:
         for informer in self.informers.values():
             informer.start()
         try:
-            await asyncio.wait_for(
-                asyncio.gather(*(i.wait_synced() for i in self.informers.values())), within
-            )
+            async with asyncio.timeout(within):  # not wait_for: it can lose a cancellation in Python 3.11
+                for informer in self.informers.values():
+                    await informer.wait_synced()
         except TimeoutError:
             logger.warning(
                 "dashboard: the caches are not synced after {} s; pages show what is known", within
